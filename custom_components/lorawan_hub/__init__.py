@@ -1,0 +1,82 @@
+"""LoRaWAN Hub: LoRaWAN devices from commercial network servers in Home Assistant."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .lns.errors import AuthError, LnsError
+from .services import async_setup_services
+from .vendors import create_client
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.EVENT, Platform.SENSOR]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, once for all entries."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> bool:
+    """Connect to the network server, create the devices and start the realtime connection."""
+    client = create_client(async_get_clientsession(hass), entry.data)
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer=client.name,
+        model="LoRaWAN network server",
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
+    coordinator = LoRaWANHubCoordinator(hass, entry, client)
+    try:
+        await coordinator.async_setup()
+    except AuthError as err:
+        await client.close()
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="auth_failed",
+            translation_placeholders={"vendor": client.name},
+        ) from err
+    except LnsError as err:
+        await client.close()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"vendor": client.name, "reason": err.reason or err.key},
+        ) from err
+    entry.runtime_data = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    coordinator.start()
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> bool:
+    """Stop the connection and remove the entities."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_shutdown()
+    return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: LoRaWANHubConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Allow removing a device the network server no longer lists (never the server itself)."""
+    coordinator = entry.runtime_data
+    for domain, identifier in device.identifiers:
+        if domain != DOMAIN:
+            continue
+        if identifier == entry.entry_id or identifier in coordinator.server_devices:
+            return False
+        coordinator.forget_device(identifier)
+    return True

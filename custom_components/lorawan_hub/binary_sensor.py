@@ -1,0 +1,91 @@
+"""Binary sensors: decoded true/false fields, and whether each device is still reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.const import STATE_OFF, STATE_ON, EntityCategory, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
+
+from .coordinator import (
+    KEY_ONLINE,
+    DeviceState,
+    FieldSpec,
+    LoRaWANHubConfigEntry,
+    LoRaWANHubCoordinator,
+)
+from .entity import LoRaWANHubEntity, humanize
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: LoRaWANHubConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add binary sensors for every device, and for new devices and fields as they appear."""
+    coordinator = entry.runtime_data
+
+    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
+        entities: list[LoRaWANHubEntity] = []
+        if specs is None:
+            specs = list(device.fields.values())
+            entities.append(OnlineBinarySensor(coordinator, device))
+        entities.extend(
+            FieldBinarySensor(coordinator, device, spec)
+            for spec in specs
+            if spec.platform is Platform.BINARY_SENSOR
+        )
+        if entities:
+            async_add_entities(entities)
+
+    coordinator.async_add_platform(new_entities)
+
+
+class FieldBinarySensor(LoRaWANHubEntity, BinarySensorEntity, RestoreEntity):
+    """One decoded true/false field."""
+
+    def __init__(
+        self, coordinator: LoRaWANHubCoordinator, device: DeviceState, spec: FieldSpec
+    ) -> None:
+        """Create the binary sensor described by ``spec``."""
+        super().__init__(coordinator, device, f"field_{spec.key}")
+        self._key = spec.key
+        self._listen = (spec.key,)
+        self._attr_name = humanize(spec.key)
+        self._attr_device_class = (
+            BinarySensorDeviceClass(spec.device_class) if spec.device_class else None
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Show the last value, from this run or from before a restart."""
+        await super().async_added_to_hass()
+        if self._key in self.device.values:
+            self._update_from_device()
+        elif (last := await self.async_get_last_state()) and last.state in (STATE_ON, STATE_OFF):
+            self._attr_is_on = last.state == STATE_ON
+
+    def _update_from_device(self) -> None:
+        value = self.device.values.get(self._key)
+        self._attr_is_on = value if isinstance(value, bool) else None
+
+
+class OnlineBinarySensor(LoRaWANHubEntity, BinarySensorEntity):
+    """On while the device's last uplink is more recent than its offline threshold."""
+
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_translation_key = "online"
+    _listen = (KEY_ONLINE,)
+
+    def __init__(self, coordinator: LoRaWANHubCoordinator, device: DeviceState) -> None:
+        """Follow ``device``'s reports."""
+        super().__init__(coordinator, device, "online")
+        self._update_from_device()
+
+    def _update_from_device(self) -> None:
+        self._attr_is_on = bool(self.device.online)

@@ -1,0 +1,1 @@
+"""Payload codecs: pure Python, free of Home Assistant imports."""

@@ -1,0 +1,39 @@
+"""Constants of the LoRaWAN Hub integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "lorawan_hub"
+LOGGER = logging.getLogger(__package__)
+
+CONF_VENDOR: Final = "vendor"
+CONF_APP_ID: Final = "app_id"
+
+# Options
+CONF_OFFLINE_AFTER: Final = "offline_after"
+"""Minutes without an uplink after which a device reports as offline."""
+CONF_DEVICES: Final = "devices"
+"""Per-device options, keyed by DevEUI."""
+CONF_CODEC: Final = "codec"
+DEFAULT_OFFLINE_AFTER: Final = 180
+
+EVENT_UPLINK: Final = "lorawan_hub_uplink"
+EVENT_DOWNLINK_STATUS: Final = "lorawan_hub_downlink_status"
+
+ONLINE_CHECK_INTERVAL: Final = timedelta(minutes=1)
+STORAGE_VERSION: Final = 1
+STORAGE_SAVE_DELAY: Final = 10.0
+DEDUP_MEMORY: Final = 64
+"""Recent uplinks remembered per device to drop replays."""
+
+VENDOR_ORION: Final = "orion"
+VENDOR_ORBIWISE: Final = "orbiwise"
+VENDOR_NETEMERA: Final = "netemera"
+VENDOR_SENRA: Final = "senra"
+VENDOR_IOTSQUARE: Final = "iotsquare"
+VENDORS: Final = (VENDOR_ORION, VENDOR_ORBIWISE, VENDOR_NETEMERA, VENDOR_SENRA, VENDOR_IOTSQUARE)
+AVAILABLE_VENDORS: Final = frozenset({VENDOR_ORION})
+"""Vendors whose client is built; the others are listed in the flow as coming."""

@@ -1,0 +1,507 @@
+"""
+The push coordinator of one config entry: one network-server connection.
+
+An uplink travels: the vendor client (``lns/``) → ``LoRaWANHubCoordinator.uplink`` (deduplicate,
+decode, remember the values) → the listeners of the fields it carries (``sensor.py`` and the other
+platforms), which write their state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .codecs.decode import AUTO, decode
+from .codecs.metadata import Platform as FieldPlatform, infer_metadata, location_pairs
+from .const import (
+    CONF_CODEC,
+    CONF_DEVICES,
+    CONF_OFFLINE_AFTER,
+    DEDUP_MEMORY,
+    DEFAULT_OFFLINE_AFTER,
+    DOMAIN,
+    EVENT_DOWNLINK_STATUS,
+    EVENT_UPLINK,
+    LOGGER,
+    ONLINE_CHECK_INTERVAL,
+    STORAGE_SAVE_DELAY,
+    STORAGE_VERSION,
+)
+from .lns.base import NetworkServer
+from .lns.errors import AuthError
+from .lns.models import DeviceInfo, DeviceStatus, DownlinkStatus, Location, Uplink
+
+type LoRaWANHubConfigEntry = ConfigEntry[LoRaWANHubCoordinator]
+type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], None]
+
+# Listener keys beside the field keys (which never start with "_").
+KEY_UPLINK = "_uplink"
+KEY_ONLINE = "_online"
+KEY_LOCATION = "_location"
+KEY_STATUS = "_status"
+NETWORK_LOCATION = "network_location"
+"""Entity key of the position the network server keeps for a device."""
+
+_PLATFORMS = {
+    FieldPlatform.SENSOR: Platform.SENSOR,
+    FieldPlatform.BINARY_SENSOR: Platform.BINARY_SENSOR,
+}
+
+
+@dataclass(slots=True, frozen=True)
+class FieldSpec:
+    """What one decoded field (or a latitude/longitude pair) becomes: one entity."""
+
+    key: str
+    platform: Platform
+    device_class: str | None = None
+    unit: str | None = None
+    state_class: str | None = None
+    precision: int | None = None
+    latitude_key: str | None = None
+    longitude_key: str | None = None
+    altitude_key: str | None = None
+
+    @property
+    def source_keys(self) -> tuple[str, ...]:
+        """The decoded fields this entity shows."""
+        if self.platform is not Platform.DEVICE_TRACKER:
+            return (self.key,)
+        return tuple(
+            key for key in (self.latitude_key, self.longitude_key, self.altitude_key) if key
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serialise for storage, without defaults."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldSpec:
+        """Read back what ``as_dict`` stored."""
+        return cls(**{**data, "platform": Platform(data["platform"])})
+
+
+@dataclass(slots=True, eq=False)
+class DeviceState:
+    """What the integration knows about one LoRaWAN device."""
+
+    dev_eui: str
+    device_id: str
+    info: DeviceInfo | None = None
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    """Entity key → spec."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """Decoded field key → the entity key that shows it."""
+    values: dict[str, Any] = field(default_factory=dict)
+    last_fields: dict[str, Any] = field(default_factory=dict)
+    """The fields decoded from the last uplink."""
+    last_uplink: Uplink | None = None
+    last_seen: datetime | None = None
+    online: bool | None = None
+    location: Location | None = None
+    status: DeviceStatus | None = None
+    codec: str = AUTO
+    offline_after: int = DEFAULT_OFFLINE_AFTER
+    last_codec: str | None = None
+    decode_error: str | None = None
+    recent: deque[tuple[int | None, datetime]] = field(
+        default_factory=lambda: deque(maxlen=DEDUP_MEMORY)
+    )
+    recent_keys: set[tuple[int | None, datetime]] = field(default_factory=set)
+
+    def seen(self, key: tuple[int | None, datetime]) -> bool:
+        """Remember an uplink; True when it was already processed."""
+        if key in self.recent_keys:
+            return True
+        if len(self.recent) == DEDUP_MEMORY:
+            self.recent_keys.discard(self.recent[0])
+        self.recent.append(key)
+        self.recent_keys.add(key)
+        return False
+
+    def add_spec(self, spec: FieldSpec) -> None:
+        """Register an entity spec and the fields it shows."""
+        self.fields[spec.key] = spec
+        for key in spec.source_keys:
+            self.owners[key] = spec.key
+
+
+class LoRaWANHubCoordinator:
+    """Receives everything one network server pushes and hands it to the entities."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: LoRaWANHubConfigEntry, client: NetworkServer
+    ) -> None:
+        """Prepare; ``async_setup`` loads what was stored and lists the devices."""
+        self.hass = hass
+        self.entry = entry
+        self.client = client
+        self.devices: dict[str, DeviceState] = {}
+        self.server_devices: set[str] = set()
+        """DevEUIs in the server's last device list."""
+        self.connected = False
+        self.connection_error: str | None = None
+        self.duplicates = 0
+        self._reported: bool | None = None
+        self._resume_from: datetime | None = None
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}", private=True
+        )
+        self._save_pending = False
+        self._listeners: dict[tuple[str, str], list[CALLBACK_TYPE]] = {}
+        self._availability_listeners: list[CALLBACK_TYPE] = []
+        self._platform_callbacks: list[NewEntitiesCallback] = []
+        self._task: asyncio.Task[None] | None = None
+
+    # --- set-up and shut-down -----------------------------------------------------------------
+
+    async def async_setup(self) -> None:
+        """Load the stored state, then list the server's devices (may raise ``lns`` errors)."""
+        stored = await self._store.async_load() or {}
+        self._restore(stored)
+        devices = await self.client.list_devices()
+        self.devices_listed(devices)
+        self.entry.async_on_unload(
+            async_track_time_interval(self.hass, self._check_online, ONLINE_CHECK_INTERVAL)
+        )
+
+    @callback
+    def start(self) -> None:
+        """Start the realtime connection in a background task of the entry."""
+        self._task = self.entry.async_create_background_task(
+            self.hass, self._run(), f"{DOMAIN} {self.client.vendor} connection"
+        )
+
+    async def _run(self) -> None:
+        try:
+            await self.client.run(self)
+        except AuthError as err:
+            self.connection_changed(False, err.reason or err.key)
+            self.entry.async_start_reauth(self.hass)
+
+    async def async_shutdown(self) -> None:
+        """Stop the connection and write the state now."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.client.close()
+        if self._save_pending:
+            await self._store.async_save(self._data_to_save())
+
+    def _restore(self, stored: Mapping[str, Any]) -> None:
+        if resume := stored.get("resume_from"):
+            self._resume_from = dt_util.parse_datetime(resume)
+        for dev_eui, data in (stored.get("devices") or {}).items():
+            state = self._ensure_device(dev_eui, None, announce=False)
+            for spec in data.get("fields", ()):
+                state.add_spec(FieldSpec.from_dict(spec))
+            if last_seen := data.get("last_seen"):
+                state.last_seen = dt_util.parse_datetime(last_seen)
+            for f_cnt, received_at in data.get("recent", ()):
+                if (when := dt_util.parse_datetime(received_at)) is not None:
+                    state.seen((f_cnt, when))
+            state.online = self._is_online(state, dt_util.utcnow())
+
+    @callback
+    def _data_to_save(self) -> dict[str, Any]:
+        self._save_pending = False
+        return {
+            "resume_from": self._resume_from.isoformat() if self._resume_from else None,
+            "devices": {
+                state.dev_eui: {
+                    "fields": [spec.as_dict() for spec in state.fields.values()],
+                    "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+                    "recent": [[f_cnt, when.isoformat()] for f_cnt, when in state.recent],
+                }
+                for state in self.devices.values()
+            },
+        }
+
+    @callback
+    def _schedule_save(self) -> None:
+        if not self._save_pending:
+            self._save_pending = True
+            self._store.async_delay_save(self._data_to_save, STORAGE_SAVE_DELAY)
+
+    def _apply_device_options(self, state: DeviceState) -> None:
+        options = self.entry.options
+        device_options = options.get(CONF_DEVICES, {}).get(state.dev_eui, {})
+        state.codec = device_options.get(CONF_CODEC, AUTO)
+        state.offline_after = device_options.get(
+            CONF_OFFLINE_AFTER, options.get(CONF_OFFLINE_AFTER, DEFAULT_OFFLINE_AFTER)
+        )
+
+    # --- entities -----------------------------------------------------------------------------
+
+    @callback
+    def async_add_platform(self, new_entities: NewEntitiesCallback) -> None:
+        """Register a platform's entity factory and give it every device known so far."""
+        self._platform_callbacks.append(new_entities)
+        for state in self.devices.values():
+            new_entities(state, None)
+
+    @callback
+    def async_add_listener(self, dev_eui: str, key: str, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` when ``key`` of the device changes; returns the remover."""
+        listeners = self._listeners.setdefault((dev_eui, key), [])
+        listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            listeners.remove(update)
+
+        return remove
+
+    @callback
+    def async_add_availability_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` when the connection goes up or down; returns the remover."""
+        self._availability_listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            self._availability_listeners.remove(update)
+
+        return remove
+
+    def _notify(self, dev_eui: str, key: str) -> None:
+        for update in self._listeners.get((dev_eui, key), ()):
+            update()
+
+    # --- devices ------------------------------------------------------------------------------
+
+    def _ensure_device(
+        self, dev_eui: str, info: DeviceInfo | None, *, announce: bool = True
+    ) -> DeviceState:
+        state = self.devices.get(dev_eui)
+        registry = dr.async_get(self.hass)
+        name = (info.name if info else None) or None
+        if state is None:
+            device = registry.async_get_or_create(
+                config_entry_id=self.entry.entry_id,
+                identifiers={(DOMAIN, dev_eui)},
+                name=name or f"LoRaWAN {dev_eui}",
+                manufacturer=info.manufacturer if info else None,
+                model=info.model if info else None,
+                serial_number=dev_eui,
+                via_device=(DOMAIN, self.entry.entry_id),
+            )
+            state = DeviceState(dev_eui=dev_eui, device_id=device.id, info=info)
+            self._apply_device_options(state)
+            self.devices[dev_eui] = state
+            if announce:
+                for new_entities in self._platform_callbacks:
+                    new_entities(state, None)
+            return state
+        if info is not None:
+            state.info = info
+            entry = registry.async_get(state.device_id)
+            if entry is not None and name and entry.name != name:
+                registry.async_update_device(entry.id, name=name)
+        return state
+
+    def _add_fields(
+        self, state: DeviceState, fields: Mapping[str, Any], units: Mapping[str, str]
+    ) -> None:
+        """Create the entities of fields seen for the first time."""
+        new_keys = [key for key in fields if key not in state.owners]
+        specs: list[FieldSpec] = []
+        paired: set[str] = set()
+        for prefix, lat_key, lon_key, alt_key in location_pairs(new_keys):
+            spec = FieldSpec(
+                key=f"{prefix}_location" if prefix else "location",
+                platform=Platform.DEVICE_TRACKER,
+                latitude_key=lat_key,
+                longitude_key=lon_key,
+                altitude_key=alt_key,
+            )
+            specs.append(spec)
+            paired.update(spec.source_keys)
+        for key in new_keys:
+            if key in paired:
+                continue
+            meta = infer_metadata(key, fields[key], units.get(key))
+            specs.append(
+                FieldSpec(
+                    key=key,
+                    platform=_PLATFORMS[meta.platform],
+                    device_class=meta.device_class,
+                    unit=meta.unit,
+                    state_class=meta.state_class,
+                    precision=meta.suggested_display_precision,
+                )
+            )
+        for spec in specs:
+            state.add_spec(spec)
+        for new_entities in self._platform_callbacks:
+            new_entities(state, specs)
+
+    # --- Sink: what the client pushes ---------------------------------------------------------
+
+    @callback
+    def connection_changed(self, connected: bool, reason: str | None) -> None:
+        """Log a transition once and update every entity's availability."""
+        if connected == self._reported:
+            return
+        name = self.entry.title
+        if connected:
+            if self._reported is False:
+                LOGGER.info("Connection to %s is back", name)
+            else:
+                LOGGER.debug("Connected to %s", name)
+        else:
+            LOGGER.warning("Connection to %s lost: %s", name, reason or "unknown reason")
+        self._reported = connected
+        self.connected = connected
+        self.connection_error = None if connected else reason
+        for update in list(self._availability_listeners):
+            update()
+
+    @callback
+    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
+        """Create or update a device for each device the server lists."""
+        self.server_devices = {device.dev_eui for device in devices}
+        for device in devices:
+            self._ensure_device(device.dev_eui, device)
+            if device.location is not None:
+                self.device_location(device.dev_eui, device.location)
+
+    @callback
+    def uplink(self, uplink: Uplink) -> None:
+        """Process one uplink: deduplicate, decode, update entities, fire events."""
+        dev_eui = uplink.dev_eui
+        state = self.devices.get(dev_eui) or self._ensure_device(dev_eui, None)
+        if state.seen((uplink.f_cnt, uplink.received_at)):
+            self.duplicates += 1
+            return
+        decoded = decode(uplink.payload, uplink.decoded, state.codec)
+        fields = decoded.result.fields
+        state.last_codec = decoded.codec
+        state.decode_error = decoded.error
+        if decoded.error:
+            LOGGER.debug("Uplink of %s not decoded: %s", dev_eui, decoded.error)
+        owners = state.owners
+        if any(key not in owners for key in fields):
+            self._add_fields(state, fields, decoded.result.units)
+        state.values.update(fields)
+        state.last_fields = fields
+        state.last_uplink = uplink
+        received_at = uplink.received_at
+        if state.last_seen is None or received_at > state.last_seen:
+            state.last_seen = received_at
+        if self._resume_from is None or received_at > self._resume_from:
+            self._resume_from = received_at
+        notified: set[str] = set()
+        listeners = self._listeners
+        for key in fields:
+            owner = owners[key]
+            if owner not in notified:
+                notified.add(owner)
+                for update in listeners.get((dev_eui, owner), ()):
+                    update()
+        self._notify(dev_eui, KEY_UPLINK)
+        if state.online is not True:
+            state.online = self._is_online(state, dt_util.utcnow())
+            self._notify(dev_eui, KEY_ONLINE)
+        self.hass.bus.async_fire(
+            EVENT_UPLINK,
+            {
+                "dev_eui": dev_eui,
+                "device_id": state.device_id,
+                "f_port": uplink.f_port,
+                "f_cnt": uplink.f_cnt,
+                "decoded": fields,
+                "payload_hex": uplink.payload.hex().upper(),
+                "rssi": uplink.rssi,
+                "snr": uplink.snr,
+                "received_at": received_at.isoformat(),
+            },
+        )
+        self._schedule_save()
+
+    @callback
+    def downlink_status(self, status: DownlinkStatus) -> None:
+        """Fire the downlink-status event."""
+        state = self.devices.get(status.dev_eui)
+        self.hass.bus.async_fire(
+            EVENT_DOWNLINK_STATUS,
+            {
+                "dev_eui": status.dev_eui,
+                "device_id": state.device_id if state else None,
+                "message_id": status.message_id,
+                "status": status.state.value,
+                "reason": status.reason,
+                "at": status.at.isoformat() if status.at else None,
+            },
+        )
+
+    @callback
+    def device_status(self, status: DeviceStatus) -> None:
+        """Remember a device's battery and margin."""
+        state = self.devices.get(status.dev_eui) or self._ensure_device(status.dev_eui, None)
+        state.status = status
+        self._notify(status.dev_eui, KEY_STATUS)
+
+    @callback
+    def device_location(self, dev_eui: str, location: Location) -> None:
+        """Remember the position the server keeps for a device."""
+        state = self.devices.get(dev_eui) or self._ensure_device(dev_eui, None)
+        if state.location == location:
+            return
+        state.location = location
+        if NETWORK_LOCATION not in state.fields:
+            spec = FieldSpec(key=NETWORK_LOCATION, platform=Platform.DEVICE_TRACKER)
+            state.add_spec(spec)
+            for new_entities in self._platform_callbacks:
+                new_entities(state, [spec])
+            self._schedule_save()
+        self._notify(dev_eui, KEY_LOCATION)
+
+    @callback
+    def resume_from(self) -> datetime | None:
+        """When the newest uplink seen was received."""
+        return self._resume_from
+
+    # --- online tracking ----------------------------------------------------------------------
+
+    @staticmethod
+    def _is_online(state: DeviceState, now: datetime) -> bool:
+        if state.last_seen is None:
+            return False
+        return (now - state.last_seen).total_seconds() < state.offline_after * 60
+
+    @callback
+    def _check_online(self, now: datetime) -> None:
+        for state in self.devices.values():
+            online = self._is_online(state, now)
+            if online != state.online:
+                state.online = online
+                self._notify(state.dev_eui, KEY_ONLINE)
+
+    @callback
+    def forget_device(self, dev_eui: str) -> None:
+        """Drop a device removed by the user (it comes back if it sends again)."""
+        self.devices.pop(dev_eui, None)
+        self._schedule_save()
+
+    # --- helpers for actions ------------------------------------------------------------------
+
+    def device_by_id(self, device_id: str) -> DeviceState | None:
+        """Return the device behind a device-registry id."""
+        return next(
+            (state for state in self.devices.values() if state.device_id == device_id), None
+        )

@@ -1,0 +1,94 @@
+"""Diagnostics: the connection, the devices and each one's last raw uplink, secrets redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_PASSWORD, CONF_TOKEN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+
+from .const import CONF_APP_ID, DOMAIN
+from .coordinator import DeviceState, LoRaWANHubConfigEntry
+
+TO_REDACT = {
+    CONF_TOKEN,
+    CONF_PASSWORD,
+    CONF_APP_ID,
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "api_key",
+    "app_key",
+    "appKey",
+    "AppKey",
+    "nwks_key",
+    "apps_key",
+    "nwkSKey",
+    "appSKey",
+    "NwkSKey",
+    "AppSKey",
+    "auth_string",
+}
+
+
+def _device(state: DeviceState) -> dict[str, Any]:
+    uplink = state.last_uplink
+    return {
+        "info": asdict(state.info) if state.info else None,
+        "codec": state.codec,
+        "last_codec": state.last_codec,
+        "decode_error": state.decode_error,
+        "offline_after": state.offline_after,
+        "online": state.online,
+        "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+        "fields": {key: spec.as_dict() for key, spec in state.fields.items()},
+        "values": state.values,
+        "location": asdict(state.location) if state.location else None,
+        "status": asdict(state.status) if state.status else None,
+        "last_uplink": None
+        if uplink is None
+        else {
+            "received_at": uplink.received_at.isoformat(),
+            "f_port": uplink.f_port,
+            "f_cnt": uplink.f_cnt,
+            "payload_hex": uplink.payload.hex().upper(),
+            "raw": async_redact_data(dict(uplink.raw), TO_REDACT),
+        },
+    }
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: LoRaWANHubConfigEntry
+) -> dict[str, Any]:
+    """Return the entry's connection state and every device."""
+    coordinator = entry.runtime_data
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "vendor": coordinator.client.name,
+        "capabilities": sorted(coordinator.client.capabilities),
+        "connected": coordinator.connected,
+        "connection_error": coordinator.connection_error,
+        "duplicates_dropped": coordinator.duplicates,
+        "server_devices": sorted(coordinator.server_devices),
+        "devices": {
+            dev_eui: _device(state) for dev_eui, state in sorted(coordinator.devices.items())
+        },
+    }
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: LoRaWANHubConfigEntry, device: dr.DeviceEntry
+) -> dict[str, Any]:
+    """Return one device's state and last raw uplink."""
+    coordinator = entry.runtime_data
+    for domain, identifier in device.identifiers:
+        if domain == DOMAIN and (state := coordinator.devices.get(identifier)) is not None:
+            return {"dev_eui": identifier, **_device(state)}
+    return {"connected": coordinator.connected, "vendor": coordinator.client.name}

@@ -1,0 +1,56 @@
+"""Base entity of LoRaWAN Hub: one LoRaWAN device, updated by the coordinator's push."""
+
+from __future__ import annotations
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+
+from .const import DOMAIN
+from .coordinator import DeviceState, LoRaWANHubCoordinator
+
+
+def humanize(key: str) -> str:
+    """Turn a field key into an entity name: ``air_temperature`` → ``Air temperature``."""
+    text = key.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+class LoRaWANHubEntity(Entity):
+    """An entity of one LoRaWAN device, available while the network server is connected."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _listen: tuple[str, ...] = ()
+    """Coordinator keys whose change updates this entity."""
+
+    def __init__(self, coordinator: LoRaWANHubCoordinator, device: DeviceState, key: str) -> None:
+        """Attach to ``device``; ``key`` makes the unique ID with the DevEUI."""
+        self.coordinator = coordinator
+        self.device = device
+        self._attr_unique_id = f"{device.dev_eui}_{key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device.dev_eui)})
+
+    @property
+    def available(self) -> bool:
+        """Values stay shown between uplinks; only a lost server connection hides them."""
+        return self.coordinator.connected
+
+    async def async_added_to_hass(self) -> None:
+        """Subscribe to the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.async_add_availability_listener(self.async_write_ha_state)
+        )
+        for key in self._listen:
+            self.async_on_remove(
+                self.coordinator.async_add_listener(self.device.dev_eui, key, self._handle_update)
+            )
+
+    @callback
+    def _handle_update(self) -> None:
+        self._update_from_device()
+        self.async_write_ha_state()
+
+    def _update_from_device(self) -> None:
+        """Copy what this entity shows from the device state."""

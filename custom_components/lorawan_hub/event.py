@@ -1,0 +1,62 @@
+"""An event entity per device, firing on every uplink."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import (
+    KEY_UPLINK,
+    DeviceState,
+    FieldSpec,
+    LoRaWANHubConfigEntry,
+    LoRaWANHubCoordinator,
+)
+from .entity import LoRaWANHubEntity
+
+PARALLEL_UPDATES = 0
+EVENT_TYPE_UPLINK = "uplink"
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: LoRaWANHubConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add an uplink event entity for every device, now and as devices appear."""
+    coordinator = entry.runtime_data
+
+    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
+        if specs is None:
+            async_add_entities([UplinkEvent(coordinator, device)])
+
+    coordinator.async_add_platform(new_entities)
+
+
+class UplinkEvent(LoRaWANHubEntity, EventEntity):
+    """Fires ``uplink`` with the port, counter, payload and decoded fields of each uplink."""
+
+    _attr_event_types = [EVENT_TYPE_UPLINK]
+    _attr_translation_key = "uplink"
+    _listen = (KEY_UPLINK,)
+
+    def __init__(self, coordinator: LoRaWANHubCoordinator, device: DeviceState) -> None:
+        """Follow ``device``'s uplinks."""
+        super().__init__(coordinator, device, "uplink")
+
+    def _update_from_device(self) -> None:
+        uplink = self.device.last_uplink
+        if uplink is None:
+            return
+        self._trigger_event(
+            EVENT_TYPE_UPLINK,
+            {
+                "f_port": uplink.f_port,
+                "f_cnt": uplink.f_cnt,
+                "payload_hex": uplink.payload.hex().upper(),
+                "decoded": self.device.last_fields,
+            },
+        )

@@ -1,0 +1,1 @@
+"""Network-server clients: one module per vendor, free of Home Assistant imports."""

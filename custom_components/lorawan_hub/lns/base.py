@@ -1,0 +1,183 @@
+"""The interface every network-server client implements, and what they share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+import logging
+import random
+import time
+from typing import ClassVar, Protocol
+
+from .errors import Unsupported
+from .models import (
+    Capability,
+    DeviceInfo,
+    DeviceStatus,
+    Downlink,
+    DownlinkResult,
+    DownlinkStatus,
+    Location,
+    LoRaClass,
+    MulticastGroup,
+    Uplink,
+)
+
+
+class Sink(Protocol):
+    """
+    Where a running client delivers what the network server pushes.
+
+    Every method is called from the event loop and must return quickly.
+    """
+
+    def connection_changed(self, connected: bool, reason: str | None) -> None:
+        """
+        Report that the realtime connection is up, or lost or failed (with the reason).
+
+        Called again at every failed attempt; the sink reports only transitions.
+        """
+
+    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
+        """Report the server's complete device list, after each (re)connect."""
+
+    def uplink(self, uplink: Uplink) -> None:
+        """Deliver one uplink (live or caught up; the sink removes duplicates)."""
+
+    def downlink_status(self, status: DownlinkStatus) -> None:
+        """Report a downlink's new state."""
+
+    def device_status(self, status: DeviceStatus) -> None:
+        """Report a device's battery and link margin."""
+
+    def device_location(self, dev_eui: str, location: Location) -> None:
+        """Report a device position kept by the network server."""
+
+    def resume_from(self) -> datetime | None:
+        """When the last uplink seen was received: catch up from there after an outage."""
+
+
+class NetworkServer(ABC):
+    """A connection to one network server account or application."""
+
+    vendor: ClassVar[str]
+    """Stable identifier, also the config-flow step and translation key."""
+    name: ClassVar[str]
+    """The vendor's name, as users know it."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    @abstractmethod
+    async def validate(self) -> None:
+        """
+        Check the credentials and that the server can be reached.
+
+        Raises AuthError, CannotConnect (or LimitReached).
+        """
+
+    @abstractmethod
+    async def list_devices(self) -> list[DeviceInfo]:
+        """Return every device the credentials can see."""
+
+    @abstractmethod
+    async def run(self, sink: Sink) -> None:
+        """
+        Connect, subscribe and deliver to ``sink`` until cancelled.
+
+        Reconnects with backoff on connection loss; returns only by raising AuthError, when the
+        credentials are refused, or by cancellation.
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections; ``run`` is cancelled separately."""
+
+    async def send_downlink(self, downlink: Downlink) -> DownlinkResult:
+        """Queue or send a downlink."""
+        raise Unsupported(f"{self.name} does not send downlinks")
+
+    async def max_downlink_size(self, dev_eui: str) -> int | None:
+        """Return the largest payload the device can receive now, when the server knows it."""
+        return None
+
+    async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
+        """Change the device's LoRaWAN class."""
+        raise Unsupported(f"{self.name} cannot change a device's class")
+
+    async def clear_downlink_queue(self, dev_eui: str) -> None:
+        """Drop the downlinks queued for a device."""
+        raise Unsupported(f"{self.name} cannot clear a downlink queue")
+
+    async def request_device_status(self, dev_eui: str) -> None:
+        """Ask the device for its battery and margin (LoRaWAN DevStatusReq)."""
+        raise Unsupported(f"{self.name} cannot request a device status")
+
+    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
+        """Create a multicast group."""
+        raise Unsupported(f"{self.name} has no multicast groups")
+
+    async def delete_multicast_group(self, group_id: str) -> None:
+        """Delete a multicast group."""
+        raise Unsupported(f"{self.name} has no multicast groups")
+
+    async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
+        """Add devices to a multicast group."""
+        raise Unsupported(f"{self.name} has no multicast groups")
+
+    async def remove_from_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
+        """Remove devices from a multicast group."""
+        raise Unsupported(f"{self.name} has no multicast groups")
+
+    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
+        """Send a downlink to every device of a multicast group."""
+        raise Unsupported(f"{self.name} has no multicast")
+
+
+RECONNECT_INITIAL = 1.0
+RECONNECT_MAXIMUM = 300.0
+
+
+class Backoff:
+    """Exponential reconnect delay with jitter: ``initial`` doubling up to ``maximum`` seconds."""
+
+    def __init__(self, initial: float | None = None, maximum: float = RECONNECT_MAXIMUM) -> None:
+        """Start at ``initial`` seconds (``RECONNECT_INITIAL`` by default)."""
+        initial = RECONNECT_INITIAL if initial is None else initial
+        self.initial = initial
+        self.maximum = maximum
+        self._next = initial
+
+    def next_delay(self) -> float:
+        """Return the delay to wait now and double the following one."""
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not cryptography
+
+    def reset(self) -> None:
+        """Start again from the initial delay, after a connection that worked."""
+        self._next = self.initial
+
+
+class ThrottledLog:
+    """Log a recurring problem at most once per ``interval`` seconds; count what it held back."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 60.0) -> None:
+        """Log through ``logger``."""
+        self._logger = logger
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, msg: str, *args: object) -> None:
+        """Log ``msg`` unless the same ``key`` was logged less than ``interval`` seconds ago."""
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._last[key] = now
+        suppressed = self._suppressed.pop(key, 0)
+        if suppressed:
+            self._logger.warning("%s (%d more since the last report)", msg % args, suppressed)
+        else:
+            self._logger.warning(msg, *args)

@@ -1,0 +1,60 @@
+"""
+Errors raised by network-server clients.
+
+Every client raises only these types. Each carries a stable ``key`` naming the reason (used as a
+translation key by the integration) and a plain-English ``reason`` from the vendor, never a secret.
+"""
+
+from __future__ import annotations
+
+
+class LnsError(Exception):
+    """Base class of every network-server error."""
+
+    key = "unknown"
+
+    def __init__(
+        self, reason: str = "", *, key: str | None = None, code: int | None = None
+    ) -> None:
+        """Store the vendor's reason, an optional more specific key and the vendor's error code."""
+        super().__init__(reason or self.key)
+        self.reason = reason
+        self.code = code
+        if key is not None:
+            self.key = key
+
+
+class AuthError(LnsError):
+    """The credentials were refused; only the user can fix this (reauthentication)."""
+
+    key = "invalid_auth"
+
+
+class CannotConnect(LnsError):
+    """The server could not be reached, timed out or answered with a server-side failure."""
+
+    key = "cannot_connect"
+
+
+class LimitReached(CannotConnect):
+    """The server refused the connection because a client or consumer limit is reached."""
+
+    key = "limit_reached"
+
+
+class InvalidRequest(LnsError):
+    """The server refused a request because of its content (bad payload, unknown device...)."""
+
+    key = "invalid_request"
+
+
+class Unsupported(LnsError):
+    """The vendor does not offer the requested feature."""
+
+    key = "unsupported"
+
+
+class ProtocolError(LnsError):
+    """The server sent something that does not follow its own protocol."""
+
+    key = "protocol_error"

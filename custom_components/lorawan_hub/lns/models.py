@@ -1,0 +1,187 @@
+"""The vendor-neutral data model every network-server client speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Capability(StrEnum):
+    """What a network server can do beyond delivering uplinks."""
+
+    DOWNLINK = "downlink"
+    DOWNLINK_ACK = "downlink_ack"
+    MAX_DOWNLINK_SIZE = "max_downlink_size"
+    CLASS_CHANGE = "class_change"
+    CLEAR_QUEUE = "clear_queue"
+    MULTICAST = "multicast"
+    MULTICAST_GROUPS = "multicast_groups"
+    FUOTA = "fuota"
+    DEVICE_STATUS = "device_status"
+    LOCATION = "location"
+    BACKFILL = "backfill"
+
+
+class LoRaClass(StrEnum):
+    """LoRaWAN device class."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class DownlinkMode(StrEnum):
+    """How a downlink joins the device's queue."""
+
+    QUEUE = "queue"
+    REPLACE = "replace"
+    IMMEDIATE = "immediate"
+
+
+class DownlinkState(StrEnum):
+    """Where a downlink is in its life."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True, frozen=True)
+class Gateway:
+    """One gateway that received an uplink."""
+
+    gateway_id: str
+    rssi: float | None = None
+    snr: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Location:
+    """A geographic position."""
+
+    latitude: float
+    longitude: float
+    altitude: float | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Uplink:
+    """One uplink frame, as received from any network server."""
+
+    dev_eui: str
+    """16 upper-case hex digits."""
+    received_at: datetime
+    """When the network server received it (UTC)."""
+    f_port: int | None
+    f_cnt: int | None
+    payload: bytes
+    decoded: dict[str, Any] | None = None
+    """What the network server decoded itself, when it does."""
+    rssi: float | None = None
+    snr: float | None = None
+    data_rate: str | None = None
+    """As the vendor names it: ``DR4``, ``SF7BW125``..."""
+    spreading_factor: int | None = None
+    frequency: float | None = None
+    """MHz."""
+    gateways: tuple[Gateway, ...] = ()
+    location: Location | None = None
+    confirmed: bool | None = None
+    ack: bool | None = None
+    device_class: LoRaClass | None = None
+    dev_addr: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The vendor's own message, for diagnostics."""
+
+    @property
+    def dedup_key(self) -> tuple[str, int | None, datetime]:
+        """Identify this uplink across live delivery and replays."""
+        return (self.dev_eui, self.f_cnt, self.received_at)
+
+
+@dataclass(slots=True, kw_only=True)
+class DeviceInfo:
+    """A device as the network server lists it. Never carries keys."""
+
+    dev_eui: str
+    name: str | None = None
+    dev_addr: str | None = None
+    app_eui: str | None = None
+    device_class: LoRaClass | None = None
+    model: str | None = None
+    manufacturer: str | None = None
+    activation: str | None = None
+    location: Location | None = None
+    max_downlink_size: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Downlink:
+    """A downlink to send to one device."""
+
+    dev_eui: str
+    f_port: int
+    payload: bytes
+    confirmed: bool = False
+    mode: DownlinkMode = DownlinkMode.QUEUE
+    device_class: LoRaClass | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class DownlinkResult:
+    """What the network server answered to a downlink."""
+
+    message_id: str | None
+    state: DownlinkState = DownlinkState.QUEUED
+    f_cnt: int | None = None
+    queue_length: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class DownlinkStatus:
+    """A change in a downlink's state, reported after it was accepted."""
+
+    dev_eui: str
+    message_id: str
+    state: DownlinkState
+    at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class MulticastGroup:
+    """A multicast group on the network server."""
+
+    group_id: str
+    name: str | None = None
+    device_class: LoRaClass | None = None
+    dev_euis: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True)
+class DeviceStatus:
+    """Device health as the network server reports it (LoRaWAN DevStatus)."""
+
+    dev_eui: str
+    battery: float | None = None
+    """Percent, None when unknown."""
+    external_power: bool | None = None
+    margin: int | None = None
+    """Demodulation margin, dB."""
+
+
+def normalize_eui(value: str) -> str:
+    """
+    Return an EUI-64 as 16 upper-case hex digits, accepting separators.
+
+    Raises ValueError when the value is not an EUI-64.
+    """
+    cleaned = value.replace(":", "").replace("-", "").replace(" ", "").upper()
+    if len(cleaned) != 16 or not all(char in "0123456789ABCDEF" for char in cleaned):
+        raise ValueError(f"not an EUI-64: {value!r}")
+    return cleaned

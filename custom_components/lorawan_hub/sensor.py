@@ -1,0 +1,243 @@
+"""Sensors: decoded numeric and text fields, and per-device radio diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+import math
+from typing import Any
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    Platform,
+    UnitOfFrequency,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
+
+from .coordinator import (
+    KEY_STATUS,
+    KEY_UPLINK,
+    DeviceState,
+    FieldSpec,
+    LoRaWANHubConfigEntry,
+    LoRaWANHubCoordinator,
+)
+from .entity import LoRaWANHubEntity, humanize
+from .lns.models import Capability
+
+PARALLEL_UPDATES = 0
+
+type SensorValue = StateType | datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiagnosticSensorDescription(SensorEntityDescription):
+    """A per-device diagnostic sensor read from the device state."""
+
+    value_fn: Callable[[DeviceState], SensorValue]
+    listen: str = KEY_UPLINK
+    capability: Capability | None = None
+
+
+def _last(state: DeviceState, attribute: str) -> Any:
+    return getattr(state.last_uplink, attribute) if state.last_uplink else None
+
+
+DIAGNOSTIC_SENSORS: tuple[DiagnosticSensorDescription, ...] = (
+    DiagnosticSensorDescription(
+        key="rssi",
+        translation_key="rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: _last(state, "rssi"),
+    ),
+    DiagnosticSensorDescription(
+        key="snr",
+        translation_key="snr",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: _last(state, "snr"),
+    ),
+    DiagnosticSensorDescription(
+        key="frame_counter",
+        translation_key="frame_counter",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: _last(state, "f_cnt"),
+    ),
+    DiagnosticSensorDescription(
+        key="data_rate",
+        translation_key="data_rate",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: _last(state, "data_rate"),
+    ),
+    DiagnosticSensorDescription(
+        key="frequency",
+        translation_key="frequency",
+        device_class=SensorDeviceClass.FREQUENCY,
+        native_unit_of_measurement=UnitOfFrequency.MEGAHERTZ,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: _last(state, "frequency"),
+    ),
+    DiagnosticSensorDescription(
+        key="gateway_count",
+        translation_key="gateway_count",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: len(state.last_uplink.gateways) if state.last_uplink else None,
+    ),
+    DiagnosticSensorDescription(
+        key="last_seen",
+        translation_key="last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.last_seen,
+    ),
+    DiagnosticSensorDescription(
+        key="battery",
+        translation_key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        listen=KEY_STATUS,
+        capability=Capability.DEVICE_STATUS,
+        value_fn=lambda state: state.status.battery if state.status else None,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: LoRaWANHubConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add sensors for every device, and for new devices and fields as they appear."""
+    coordinator = entry.runtime_data
+    diagnostics = [
+        description
+        for description in DIAGNOSTIC_SENSORS
+        if description.capability is None
+        or description.capability in coordinator.client.capabilities
+    ]
+
+    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
+        entities: list[LoRaWANHubEntity] = []
+        if specs is None:
+            specs = list(device.fields.values())
+            entities.extend(
+                DiagnosticSensor(coordinator, device, description) for description in diagnostics
+            )
+        entities.extend(
+            FieldSensor(coordinator, device, spec)
+            for spec in specs
+            if spec.platform is Platform.SENSOR
+        )
+        if entities:
+            async_add_entities(entities)
+
+    coordinator.async_add_platform(new_entities)
+
+
+class DiagnosticSensor(LoRaWANHubEntity, RestoreSensor):
+    """Radio and health details of a device's last uplink."""
+
+    entity_description: DiagnosticSensorDescription
+
+    def __init__(
+        self,
+        coordinator: LoRaWANHubCoordinator,
+        device: DeviceState,
+        description: DiagnosticSensorDescription,
+    ) -> None:
+        """Describe one diagnostic of ``device``."""
+        super().__init__(coordinator, device, description.key)
+        self.entity_description = description
+        self._listen = (description.listen,)
+
+    async def async_added_to_hass(self) -> None:
+        """Show the current value, or the one from before a restart."""
+        await super().async_added_to_hass()
+        self._update_from_device()
+        if self._attr_native_value is None and (last := await self.async_get_last_sensor_data()):
+            value = last.native_value
+            if self.device_class is SensorDeviceClass.TIMESTAMP and isinstance(value, str):
+                value = dt_util.parse_datetime(value)
+            self._attr_native_value = value
+
+    def _update_from_device(self) -> None:
+        self._attr_native_value = self.entity_description.value_fn(self.device)
+
+
+class FieldSensor(LoRaWANHubEntity, RestoreSensor):
+    """One decoded field of a device's uplinks."""
+
+    def __init__(
+        self, coordinator: LoRaWANHubCoordinator, device: DeviceState, spec: FieldSpec
+    ) -> None:
+        """Create the sensor described by ``spec``."""
+        super().__init__(coordinator, device, f"field_{spec.key}")
+        self._key = spec.key
+        self._listen = (spec.key,)
+        self._attr_name = humanize(spec.key)
+        self._attr_device_class = (
+            SensorDeviceClass(spec.device_class) if spec.device_class else None
+        )
+        self._attr_native_unit_of_measurement = spec.unit
+        self._attr_state_class = SensorStateClass(spec.state_class) if spec.state_class else None
+        self._attr_suggested_display_precision = spec.precision
+        self._numeric = bool(spec.device_class or spec.unit or spec.state_class)
+        self._timestamp = self._attr_device_class is SensorDeviceClass.TIMESTAMP
+
+    async def async_added_to_hass(self) -> None:
+        """Show the last value, from this run or from before a restart."""
+        await super().async_added_to_hass()
+        if self._key in self.device.values:
+            self._update_from_device()
+        elif last := await self.async_get_last_sensor_data():
+            value = last.native_value
+            if self._timestamp and isinstance(value, str):
+                value = dt_util.parse_datetime(value)
+            self._attr_native_value = value
+
+    def _update_from_device(self) -> None:
+        self._attr_native_value = self._convert(self.device.values.get(self._key))
+
+    def _convert(self, value: Any) -> SensorValue:
+        if self._timestamp:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return dt_util.utc_from_timestamp(value)
+            return None
+        if isinstance(value, bool):
+            return int(value)
+        if self._numeric:
+            if isinstance(value, int | float) and math.isfinite(value):
+                return value
+            return None
+        if isinstance(value, int | float | str) or value is None:
+            return value
+        return str(value)

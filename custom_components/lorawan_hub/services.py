@@ -1,0 +1,359 @@
+"""Actions: downlinks, class changes, multicast and device requests."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import probatio
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID, ATTR_DEVICE_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+
+from .const import DOMAIN
+from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
+from .lns.models import Capability, Downlink, DownlinkMode, DownlinkResult, LoRaClass
+
+ATTR_F_PORT = "f_port"
+ATTR_PAYLOAD_HEX = "payload_hex"
+ATTR_PAYLOAD_BASE64 = "payload_base64"
+ATTR_DATA = "data"
+ATTR_CONFIRMED = "confirmed"
+ATTR_MODE = "mode"
+ATTR_DEVICE_CLASS = "device_class"
+ATTR_GROUP_ID = "group_id"
+ATTR_NAME = "name"
+
+SERVICE_SEND_DOWNLINK = "send_downlink"
+SERVICE_SET_DEVICE_CLASS = "set_device_class"
+SERVICE_CLEAR_DOWNLINK_QUEUE = "clear_downlink_queue"
+SERVICE_REQUEST_DEVICE_STATUS = "request_device_status"
+SERVICE_SEND_MULTICAST = "send_multicast"
+SERVICE_CREATE_MULTICAST_GROUP = "create_multicast_group"
+SERVICE_DELETE_MULTICAST_GROUP = "delete_multicast_group"
+SERVICE_ADD_TO_MULTICAST_GROUP = "add_to_multicast_group"
+SERVICE_REMOVE_FROM_MULTICAST_GROUP = "remove_from_multicast_group"
+
+MIN_PORT = 1
+MAX_PORT = 223
+
+_PAYLOAD = {
+    probatio.Required(ATTR_F_PORT): probatio.Coerce(int),
+    probatio.Optional(ATTR_PAYLOAD_HEX): cv.string,
+    probatio.Optional(ATTR_PAYLOAD_BASE64): cv.string,
+    probatio.Optional(ATTR_DATA): dict,
+}
+SEND_DOWNLINK_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        **_PAYLOAD,
+        probatio.Optional(ATTR_CONFIRMED, default=False): cv.boolean,
+        probatio.Optional(ATTR_MODE, default=DownlinkMode.QUEUE.value): probatio.In(
+            [mode.value for mode in DownlinkMode]
+        ),
+    }
+)
+DEVICE_SCHEMA = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
+SET_DEVICE_CLASS_SCHEMA = DEVICE_SCHEMA.extend(
+    {probatio.Required(ATTR_DEVICE_CLASS): probatio.In([item.value for item in LoRaClass])}
+)
+ENTRY_GROUP_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_GROUP_ID): cv.string,
+    }
+)
+SEND_MULTICAST_SCHEMA = ENTRY_GROUP_SCHEMA.extend(_PAYLOAD)
+CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_NAME): cv.string,
+        probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
+            [LoRaClass.B.value, LoRaClass.C.value]
+        ),
+    }
+)
+GROUP_MEMBERS_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
+    {probatio.Required(ATTR_DEVICE_ID): probatio.All(cv.ensure_list, [cv.string])}
+)
+
+
+def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssistantError:
+    """Translate a network-server failure for the user."""
+    placeholders = {"vendor": coordinator.client.name, "reason": err.reason or err.key}
+    if isinstance(err, Unsupported):
+        return _validation_error("not_supported", **placeholders)
+    if isinstance(err, AuthError):
+        coordinator.entry.async_start_reauth(coordinator.hass)
+        key = "vendor_auth_failed"
+    elif isinstance(err, CannotConnect):
+        key = "vendor_unavailable"
+    else:
+        key = "vendor_refused"
+    return HomeAssistantError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+async def _call[T](coordinator: LoRaWANHubCoordinator, request: Awaitable[T]) -> T:
+    try:
+        return await request
+    except LnsError as err:
+        raise _vendor_error(coordinator, err) from err
+
+
+def _loaded_entry(hass: HomeAssistant, entry_id: str) -> LoRaWANHubConfigEntry:
+    entry: LoRaWANHubConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _validation_error("entry_not_found", entry_id=entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise _validation_error("entry_not_loaded", title=entry.title)
+    return entry
+
+
+def _resolve_device(
+    hass: HomeAssistant, device_id: str
+) -> tuple[LoRaWANHubCoordinator, DeviceState]:
+    """Return the coordinator and state of a LoRaWAN device targeted by its registry id."""
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None:
+        raise _validation_error("device_not_found", device_id=device_id)
+    dev_eui = next(
+        (identifier for domain, identifier in device.identifiers if domain == DOMAIN), None
+    )
+    entry_id = next(
+        (
+            entry_id
+            for entry_id in device.config_entries
+            if (entry := hass.config_entries.async_get_entry(entry_id)) and entry.domain == DOMAIN
+        ),
+        None,
+    )
+    if dev_eui is None or entry_id is None or dev_eui == entry_id:
+        raise _validation_error("not_a_lorawan_device", device=device.name or device_id)
+    coordinator = _loaded_entry(hass, entry_id).runtime_data
+    state = coordinator.devices.get(dev_eui)
+    if state is None:
+        raise _validation_error("device_not_found", device_id=device_id)
+    return coordinator, state
+
+
+def _require(coordinator: LoRaWANHubCoordinator, capability: Capability, action: str) -> None:
+    if capability not in coordinator.client.capabilities:
+        raise _validation_error(
+            "action_not_supported", vendor=coordinator.client.name, action=action
+        )
+
+
+def _payload(data: dict[str, Any]) -> bytes:
+    """Return the payload given as exactly one of hex, base64 or an object."""
+    given = [key for key in (ATTR_PAYLOAD_HEX, ATTR_PAYLOAD_BASE64, ATTR_DATA) if key in data]
+    if len(given) != 1:
+        raise _validation_error("payload_required")
+    port = data[ATTR_F_PORT]
+    if not MIN_PORT <= port <= MAX_PORT:
+        raise _validation_error("invalid_port", port=str(port))
+    if ATTR_PAYLOAD_HEX in data:
+        text = "".join(data[ATTR_PAYLOAD_HEX].split())
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise _validation_error("invalid_hex", payload=text[:64]) from None
+    if ATTR_PAYLOAD_BASE64 in data:
+        try:
+            return base64.b64decode(data[ATTR_PAYLOAD_BASE64], validate=True)
+        except binascii.Error, ValueError:
+            raise _validation_error("invalid_base64") from None
+    raise _validation_error("no_encoder")
+
+
+def _result(result: DownlinkResult) -> dict[str, Any]:
+    return {
+        "message_id": result.message_id,
+        "state": result.state.value,
+        "f_cnt": result.f_cnt,
+        "queue_length": result.queue_length,
+    }
+
+
+async def _send_downlink(call: ServiceCall) -> ServiceResponse:
+    coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
+    _require(coordinator, Capability.DOWNLINK, SERVICE_SEND_DOWNLINK)
+    payload = _payload(dict(call.data))
+    client = coordinator.client
+    if Capability.MAX_DOWNLINK_SIZE in client.capabilities:
+        maximum = await _call(coordinator, client.max_downlink_size(state.dev_eui))
+        if maximum is not None and len(payload) > maximum:
+            raise _validation_error(
+                "payload_too_large", size=str(len(payload)), maximum=str(maximum)
+            )
+    downlink = Downlink(
+        dev_eui=state.dev_eui,
+        f_port=call.data[ATTR_F_PORT],
+        payload=payload,
+        confirmed=call.data[ATTR_CONFIRMED],
+        mode=DownlinkMode(call.data[ATTR_MODE]),
+    )
+    result = await _call(coordinator, client.send_downlink(downlink))
+    return _result(result)
+
+
+async def _set_device_class(call: ServiceCall) -> None:
+    coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
+    _require(coordinator, Capability.CLASS_CHANGE, SERVICE_SET_DEVICE_CLASS)
+    device_class = LoRaClass(call.data[ATTR_DEVICE_CLASS])
+    await _call(coordinator, coordinator.client.set_device_class(state.dev_eui, device_class))
+    if state.info is not None:
+        state.info.device_class = device_class
+
+
+async def _clear_downlink_queue(call: ServiceCall) -> None:
+    coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
+    _require(coordinator, Capability.CLEAR_QUEUE, SERVICE_CLEAR_DOWNLINK_QUEUE)
+    await _call(coordinator, coordinator.client.clear_downlink_queue(state.dev_eui))
+
+
+async def _request_device_status(call: ServiceCall) -> None:
+    coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
+    _require(coordinator, Capability.DEVICE_STATUS, SERVICE_REQUEST_DEVICE_STATUS)
+    await _call(coordinator, coordinator.client.request_device_status(state.dev_eui))
+
+
+def _group_coordinator(
+    call: ServiceCall, capability: Capability, action: str
+) -> LoRaWANHubCoordinator:
+    coordinator = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID]).runtime_data
+    _require(coordinator, capability, action)
+    return coordinator
+
+
+def _members(call: ServiceCall, coordinator: LoRaWANHubCoordinator) -> list[str]:
+    members = []
+    for device_id in call.data[ATTR_DEVICE_ID]:
+        owner, state = _resolve_device(call.hass, device_id)
+        if owner is not coordinator:
+            raise _validation_error("device_of_other_entry", device_id=device_id)
+        members.append(state.dev_eui)
+    return members
+
+
+async def _send_multicast(call: ServiceCall) -> ServiceResponse:
+    coordinator = _group_coordinator(call, Capability.MULTICAST, SERVICE_SEND_MULTICAST)
+    payload = _payload(dict(call.data))
+    result = await _call(
+        coordinator,
+        coordinator.client.send_multicast(
+            call.data[ATTR_GROUP_ID], call.data[ATTR_F_PORT], payload
+        ),
+    )
+    return _result(result)
+
+
+async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
+    coordinator = _group_coordinator(
+        call, Capability.MULTICAST_GROUPS, SERVICE_CREATE_MULTICAST_GROUP
+    )
+    group = await _call(
+        coordinator,
+        coordinator.client.create_multicast_group(
+            call.data[ATTR_NAME], LoRaClass(call.data[ATTR_DEVICE_CLASS])
+        ),
+    )
+    return {"group_id": group.group_id}
+
+
+async def _delete_multicast_group(call: ServiceCall) -> None:
+    coordinator = _group_coordinator(
+        call, Capability.MULTICAST_GROUPS, SERVICE_DELETE_MULTICAST_GROUP
+    )
+    await _call(coordinator, coordinator.client.delete_multicast_group(call.data[ATTR_GROUP_ID]))
+
+
+async def _add_to_multicast_group(call: ServiceCall) -> None:
+    coordinator = _group_coordinator(
+        call, Capability.MULTICAST_GROUPS, SERVICE_ADD_TO_MULTICAST_GROUP
+    )
+    members = _members(call, coordinator)
+    await _call(
+        coordinator,
+        coordinator.client.add_to_multicast_group(call.data[ATTR_GROUP_ID], members),
+    )
+
+
+async def _remove_from_multicast_group(call: ServiceCall) -> None:
+    coordinator = _group_coordinator(
+        call, Capability.MULTICAST_GROUPS, SERVICE_REMOVE_FROM_MULTICAST_GROUP
+    )
+    members = _members(call, coordinator)
+    await _call(
+        coordinator,
+        coordinator.client.remove_from_multicast_group(call.data[ATTR_GROUP_ID], members),
+    )
+
+
+_SERVICES: tuple[
+    tuple[
+        str,
+        probatio.Schema,
+        Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
+        SupportsResponse,
+    ],
+    ...,
+] = (
+    (SERVICE_SEND_DOWNLINK, SEND_DOWNLINK_SCHEMA, _send_downlink, SupportsResponse.OPTIONAL),
+    (SERVICE_SET_DEVICE_CLASS, SET_DEVICE_CLASS_SCHEMA, _set_device_class, SupportsResponse.NONE),
+    (SERVICE_CLEAR_DOWNLINK_QUEUE, DEVICE_SCHEMA, _clear_downlink_queue, SupportsResponse.NONE),
+    (SERVICE_REQUEST_DEVICE_STATUS, DEVICE_SCHEMA, _request_device_status, SupportsResponse.NONE),
+    (SERVICE_SEND_MULTICAST, SEND_MULTICAST_SCHEMA, _send_multicast, SupportsResponse.OPTIONAL),
+    (
+        SERVICE_CREATE_MULTICAST_GROUP,
+        CREATE_MULTICAST_GROUP_SCHEMA,
+        _create_multicast_group,
+        SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_DELETE_MULTICAST_GROUP,
+        ENTRY_GROUP_SCHEMA,
+        _delete_multicast_group,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_ADD_TO_MULTICAST_GROUP,
+        GROUP_MEMBERS_SCHEMA,
+        _add_to_multicast_group,
+        SupportsResponse.NONE,
+    ),
+    (
+        SERVICE_REMOVE_FROM_MULTICAST_GROUP,
+        GROUP_MEMBERS_SCHEMA,
+        _remove_from_multicast_group,
+        SupportsResponse.NONE,
+    ),
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register every action once; each checks what the target's vendor supports."""
+    for name, schema, handler, supports_response in _SERVICES:
+        hass.services.async_register(
+            DOMAIN, name, handler, schema=schema, supports_response=supports_response
+        )
