@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import CONF_VENDOR, DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
-from .lns.errors import AuthError, LnsError
+from .lns.errors import AuthError, LnsError, Unsupported
 from .services import async_setup_services
 from .vendors import create_client
 
@@ -28,15 +28,14 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> bool:
     """Connect to the network server, create the devices and start the realtime connection."""
-    client = create_client(async_get_clientsession(hass), entry.data)
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, entry.entry_id)},
-        name=entry.title,
-        manufacturer=client.name,
-        model="LoRaWAN network server",
-        entry_type=dr.DeviceEntryType.SERVICE,
-    )
+    try:
+        client = create_client(async_get_clientsession(hass), entry.data)
+    except Unsupported as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="vendor_not_available",
+            translation_placeholders={"vendor": entry.data.get(CONF_VENDOR, "")},
+        ) from err
     coordinator = LoRaWANHubCoordinator(hass, entry, client)
     try:
         await coordinator.async_setup()

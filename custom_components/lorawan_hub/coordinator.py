@@ -165,11 +165,21 @@ class LoRaWANHubCoordinator:
         self._availability_listeners: list[CALLBACK_TYPE] = []
         self._platform_callbacks: list[NewEntitiesCallback] = []
         self._task: asyncio.Task[None] | None = None
+        self._hub_device_id: str | None = None
 
     # --- set-up and shut-down -----------------------------------------------------------------
 
     async def async_setup(self) -> None:
         """Load the stored state, then list the server's devices (may raise ``lns`` errors)."""
+        hub = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, self.entry.entry_id)},
+            name=self.entry.title,
+            manufacturer=self.client.name,
+            model="LoRaWAN network server",
+            entry_type=dr.DeviceEntryType.SERVICE,
+        )
+        self._hub_device_id = hub.id
         stored = await self._store.async_load() or {}
         self._restore(stored)
         devices = await self.client.list_devices()
@@ -298,7 +308,7 @@ class LoRaWANHubCoordinator:
                 manufacturer=info.manufacturer if info else None,
                 model=info.model if info else None,
                 serial_number=dev_eui,
-                via_device=(DOMAIN, self.entry.entry_id),
+                via_device_id=self._hub_device_id,
             )
             state = DeviceState(dev_eui=dev_eui, device_id=device.id, info=info)
             self._apply_device_options(state)
@@ -497,11 +507,3 @@ class LoRaWANHubCoordinator:
         """Drop a device removed by the user (it comes back if it sends again)."""
         self.devices.pop(dev_eui, None)
         self._schedule_save()
-
-    # --- helpers for actions ------------------------------------------------------------------
-
-    def device_by_id(self, device_id: str) -> DeviceState | None:
-        """Return the device behind a device-registry id."""
-        return next(
-            (state for state in self.devices.values() if state.device_id == device_id), None
-        )

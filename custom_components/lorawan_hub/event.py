@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant
@@ -16,6 +17,7 @@ from .coordinator import (
     LoRaWANHubCoordinator,
 )
 from .entity import LoRaWANHubEntity
+from .lns.models import Uplink
 
 PARALLEL_UPDATES = 0
 EVENT_TYPE_UPLINK = "uplink"
@@ -48,9 +50,8 @@ class UplinkEvent(LoRaWANHubEntity, EventEntity):
         super().__init__(coordinator, device, "uplink")
 
     def _update_from_device(self) -> None:
-        uplink = self.device.last_uplink
-        if uplink is None:
-            return
+        # The coordinator notifies KEY_UPLINK only after it stored the uplink.
+        uplink = cast("Uplink", self.device.last_uplink)
         self._trigger_event(
             EVENT_TYPE_UPLINK,
             {

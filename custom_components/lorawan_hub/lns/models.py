@@ -98,11 +98,6 @@ class Uplink:
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The vendor's own message, for diagnostics."""
 
-    @property
-    def dedup_key(self) -> tuple[str, int | None, datetime]:
-        """Identify this uplink across live delivery and replays."""
-        return (self.dev_eui, self.f_cnt, self.received_at)
-
 
 @dataclass(slots=True, kw_only=True)
 class DeviceInfo:

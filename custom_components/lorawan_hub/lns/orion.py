@@ -445,10 +445,7 @@ class OrionClient(NetworkServer):
 
     @contextlib.asynccontextmanager
     async def _temporary(self) -> AsyncIterator[_Connection]:
-        """Use the live connection, or open one for the duration of the block."""
-        if self._live is not None and not self._live.closed:
-            yield self._live
-            return
+        """Open a connection for the duration of the block (set-up and validation)."""
         conn = await self._open()
         reader = asyncio.create_task(self._read(conn))
         try:

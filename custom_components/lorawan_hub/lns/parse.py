@@ -119,12 +119,18 @@ def hex_id(value: object, what: str, width: int = 16) -> str:
     raise ProtocolError(f"{what} is not an identifier")
 
 
+MAX_PAYLOAD = 255
+"""No LoRaWAN frame carries more (the largest FRMPayload is 242 bytes)."""
+
+
 def hex_payload(value: object, what: str) -> bytes:
-    """Return bytes sent as a hex string (empty string: empty payload)."""
+    """Return a LoRaWAN payload sent as a hex string (empty string: empty payload)."""
     if value is None:
         return b""
     if not isinstance(value, str):
         raise ProtocolError(f"{what} is not a hex string")
+    if len(value) > 2 * MAX_PAYLOAD:
+        raise ProtocolError(f"{what} is longer than a LoRaWAN payload")
     try:
         return bytes.fromhex(value)
     except ValueError:

@@ -1,0 +1,241 @@
+"""
+Cayenne Low Power Payload (LPP): decoder and encoder.
+
+A frame is a sequence of items, each ``channel`` (1 byte), ``type`` (1 byte) and the type's data,
+big-endian. Every item becomes one field per value, keyed ``<type_name>_<channel>`` (multi-value
+types add a component suffix, e.g. ``accelerometer_3_x`` or ``gps_4_latitude``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+import math
+from types import MappingProxyType
+from typing import Literal
+
+from .result import DecodeError, DecodeResult
+
+type LppValue = float | int | bool | tuple[float, ...]
+type LppKind = Literal["int", "float", "bool"]
+
+
+@dataclass(frozen=True, slots=True)
+class LppComponent:
+    """
+    One value inside a Cayenne LPP item.
+
+    The wire holds ``raw``, an integer of ``size`` bytes; the value is ``raw / divisor``, rounded
+    to ``decimals`` places (the resolution of the type).
+    """
+
+    suffix: str
+    size: int
+    signed: bool = False
+    divisor: int = 1
+    decimals: int = 0
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LppType:
+    """A Cayenne LPP data type: its type byte, field name and the values it carries."""
+
+    type_id: int
+    name: str
+    components: tuple[LppComponent, ...]
+    kind: LppKind = "float"
+
+    @property
+    def size(self) -> int:
+        """Return the number of data bytes of one item of this type."""
+        return sum(component.size for component in self.components)
+
+
+def _single(
+    size: int,
+    *,
+    signed: bool = False,
+    divisor: int = 1,
+    decimals: int = 0,
+    unit: str | None = None,
+) -> tuple[LppComponent, ...]:
+    """Return the component tuple of a single-valued type."""
+    return (LppComponent("", size, signed, divisor, decimals, unit),)
+
+
+def _triple(
+    suffixes: tuple[str, str, str],
+    size: int,
+    *,
+    signed: bool,
+    divisor: int = 1,
+    decimals: int = 0,
+    unit: str | None = None,
+) -> tuple[LppComponent, ...]:
+    """Return the component tuple of a type carrying three alike values."""
+    return tuple(LppComponent(s, size, signed, divisor, decimals, unit) for s in suffixes)
+
+
+LPP_TYPES: tuple[LppType, ...] = (
+    LppType(0, "digital_input", _single(1), "int"),
+    LppType(1, "digital_output", _single(1), "int"),
+    LppType(2, "analog_input", _single(2, signed=True, divisor=100, decimals=2)),
+    LppType(3, "analog_output", _single(2, signed=True, divisor=100, decimals=2)),
+    LppType(100, "generic_sensor", _single(4), "int"),
+    LppType(101, "illuminance", _single(2, unit="lx"), "int"),
+    LppType(102, "presence", _single(1), "bool"),
+    LppType(103, "temperature", _single(2, signed=True, divisor=10, decimals=1, unit="°C")),
+    LppType(104, "humidity", _single(1, divisor=2, decimals=1, unit="%")),
+    LppType(
+        113,
+        "accelerometer",
+        _triple(("x", "y", "z"), 2, signed=True, divisor=1000, decimals=3, unit="G"),
+    ),
+    LppType(115, "barometric_pressure", _single(2, divisor=10, decimals=1, unit="hPa")),
+    LppType(116, "voltage", _single(2, divisor=100, decimals=2, unit="V")),
+    LppType(117, "current", _single(2, divisor=1000, decimals=3, unit="A")),
+    LppType(118, "frequency", _single(4, unit="Hz"), "int"),
+    LppType(120, "percentage", _single(1, unit="%"), "int"),
+    LppType(121, "altitude", _single(2, signed=True, unit="m"), "int"),
+    LppType(125, "concentration", _single(2, unit="ppm"), "int"),
+    LppType(128, "power", _single(2, unit="W"), "int"),
+    LppType(130, "distance", _single(4, divisor=1000, decimals=3, unit="m")),
+    LppType(131, "energy", _single(4, divisor=1000, decimals=3, unit="kWh")),
+    LppType(132, "direction", _single(2, unit="°"), "int"),
+    LppType(133, "unix_time", _single(4), "int"),
+    LppType(
+        134,
+        "gyrometer",
+        _triple(("x", "y", "z"), 2, signed=True, divisor=100, decimals=2, unit="°/s"),
+    ),
+    LppType(135, "colour", _triple(("red", "green", "blue"), 1, signed=False), "int"),
+    LppType(
+        136,
+        "gps",
+        (
+            LppComponent("latitude", 3, signed=True, divisor=10000, decimals=4, unit="°"),
+            LppComponent("longitude", 3, signed=True, divisor=10000, decimals=4, unit="°"),
+            LppComponent("altitude", 3, signed=True, divisor=100, decimals=2, unit="m"),
+        ),
+    ),
+    LppType(142, "switch", _single(1), "bool"),
+)
+"""Every Cayenne LPP type this codec knows, in type-byte order."""
+
+LPP_TYPES_BY_ID: Mapping[int, LppType] = MappingProxyType({t.type_id: t for t in LPP_TYPES})
+LPP_TYPES_BY_NAME: Mapping[str, LppType] = MappingProxyType({t.name: t for t in LPP_TYPES})
+
+
+def _field_key(lpp: LppType, channel: int, component: LppComponent) -> str:
+    """Return the field key of one value of an item."""
+    key = f"{lpp.name}_{channel}"
+    return f"{key}_{component.suffix}" if component.suffix else key
+
+
+def _scale(raw: int, component: LppComponent, kind: LppKind) -> float | int | bool:
+    """Turn a raw wire integer into its value."""
+    if kind == "bool":
+        return raw != 0
+    if kind == "int":
+        return raw
+    return round(raw / component.divisor, component.decimals)
+
+
+def decode_cayenne_lpp(payload: bytes | bytearray | memoryview) -> DecodeResult:
+    """
+    Decode a Cayenne LPP frame.
+
+    Raises ``DecodeError`` for an empty payload, an unknown type or a truncated item; no other
+    exception is raised for any byte string.
+    """
+    data = bytes(payload)
+    if not data:
+        raise DecodeError("empty Cayenne LPP payload")
+    result = DecodeResult(fields={})
+    offset = 0
+    while offset < len(data):
+        channel = data[offset]
+        if offset + 2 > len(data):
+            raise DecodeError(
+                f"truncated Cayenne LPP item at offset {offset}: channel {channel} has no type byte"
+            )
+        type_id = data[offset + 1]
+        lpp = LPP_TYPES_BY_ID.get(type_id)
+        if lpp is None:
+            raise DecodeError(
+                f"unknown Cayenne LPP type {type_id} (channel {channel}) at offset {offset}"
+            )
+        start = offset + 2
+        end = start + lpp.size
+        if end > len(data):
+            raise DecodeError(
+                f"truncated Cayenne LPP {lpp.name} item (type {type_id}, channel {channel}) "
+                f"at offset {offset}: needs {lpp.size} data bytes, {len(data) - start} left"
+            )
+        if _field_key(lpp, channel, lpp.components[0]) in result.fields:
+            result.warnings.append(
+                f"duplicate {lpp.name} item on channel {channel} at offset {offset}; "
+                "the later value is kept"
+            )
+        position = start
+        for component in lpp.components:
+            raw = int.from_bytes(
+                data[position : position + component.size], "big", signed=component.signed
+            )
+            position += component.size
+            key = _field_key(lpp, channel, component)
+            result.fields[key] = _scale(raw, component, lpp.kind)
+            if component.unit is not None:
+                result.units[key] = component.unit
+        offset = end
+    return result
+
+
+def _encode_component(lpp: LppType, component: LppComponent, channel: int, value: object) -> bytes:
+    """Encode one value of an item; raise ``ValueError`` if it does not fit the type."""
+    if not isinstance(value, int | float):
+        raise TypeError(
+            f"{lpp.name} on channel {channel}: value {value!r} is not a number or a bool"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{lpp.name} on channel {channel}: value {value!r} is not finite")
+    raw = round(value * component.divisor)
+    bits = 8 * component.size
+    low, high = (
+        (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if component.signed else (0, (1 << bits) - 1)
+    )
+    if not low <= raw <= high:
+        raise ValueError(
+            f"{lpp.name} on channel {channel}: value {value!r} is out of range "
+            f"[{low / component.divisor}, {high / component.divisor}]"
+        )
+    return raw.to_bytes(component.size, "big", signed=component.signed)
+
+
+def encode_cayenne_lpp(items: Iterable[tuple[int, str, LppValue]]) -> bytes:
+    """
+    Encode ``(channel, type name, value)`` items into a Cayenne LPP frame.
+
+    Single-valued types take a number (``presence`` and ``switch`` also a bool); multi-value types
+    (accelerometer, gyrometer, colour, gps) take a tuple of three numbers. Values are rounded to
+    the type's resolution. Raises ``ValueError`` for an unknown type, a channel outside 0..255 or
+    a value that does not fit, and ``TypeError`` for a value that is not a number.
+    """
+    out = bytearray()
+    for channel, type_name, value in items:
+        lpp = LPP_TYPES_BY_NAME.get(type_name)
+        if lpp is None:
+            raise ValueError(f"unknown Cayenne LPP type name {type_name!r}")
+        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 255:
+            raise ValueError(f"{type_name}: channel {channel!r} is not in 0..255")
+        values: tuple[object, ...] = value if isinstance(value, tuple) else (value,)
+        if len(values) != len(lpp.components):
+            raise ValueError(
+                f"{type_name} on channel {channel} takes {len(lpp.components)} value(s), "
+                f"got {value!r}"
+            )
+        out += bytes((channel, lpp.type_id))
+        for component, component_value in zip(lpp.components, values, strict=True):
+            out += _encode_component(lpp, component, channel, component_value)
+    return bytes(out)

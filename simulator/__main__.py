@@ -1,0 +1,138 @@
+"""
+Run a vendor simulator from the command line: ``python -m simulator <vendor> [options]``.
+
+Each vendor is a subcommand that adds its options and names the coroutine
+that runs it until interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from .orion import DEFAULT_APP_ID, DEFAULT_TOKEN, OrionSimulator
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDevice:
+    """A demo device: how it is described, what it simulates and where it is."""
+
+    description: str
+    kind: str
+    lat: float | None = None
+    lon: float | None = None
+
+
+DEMO_DEVICES = (
+    DemoDevice("Living room climate", "sensor", 52.0907, 5.1214),
+    DemoDevice("Front door", "door"),
+    DemoDevice("Garden tracker", "tracker", 52.0912, 5.1230),
+    DemoDevice("Greenhouse climate", "sensor"),
+    DemoDevice("Cellar climate", "sensor"),
+)
+
+
+def demo_device(index: int) -> tuple[str, str, DemoDevice]:
+    """Return the stable DevEUI, DevAddr and description of demo device ``index``."""
+    if index < len(DEMO_DEVICES):
+        demo = DEMO_DEVICES[index]
+    else:
+        kind = ("sensor", "door", "tracker")[(index - len(DEMO_DEVICES)) % 3]
+        label = {"sensor": "climate", "door": "door", "tracker": "tracker"}[kind]
+        demo = DemoDevice(f"Room {index + 1} {label}", kind)
+    return f"70B3D57ED005{index:04X}", f"260B{index:04X}", demo
+
+
+def add_demo_devices(simulator: OrionSimulator, count: int) -> None:
+    """Register ``count`` demo devices with the simulator."""
+    for index in range(count):
+        dev_eui, dev_addr, demo = demo_device(index)
+        simulator.add_device(
+            dev_eui,
+            dev_addr=dev_addr,
+            description=demo.description,
+            kind=demo.kind,
+            lat=demo.lat,
+            lon=demo.lon,
+        )
+
+
+async def run_orion(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve an OrionM2M simulator with demo devices until ``stop`` is set (or forever)."""
+    simulator = OrionSimulator(app_id=args.app_id, token=args.token, port=args.port)
+    add_demo_devices(simulator, args.devices)
+    async with simulator:
+        print(
+            f"OrionM2M simulator: {simulator.url}?app_id={args.app_id}&token={args.token}"
+            f" ({args.devices} devices, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        generator = asyncio.create_task(
+            simulator.run_generator(args.interval, seed=args.seed), name="orion-generator"
+        )
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            generator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await generator
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _add_orion(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "orion",
+        help="OrionM2M network server (WebSocket API v2)",
+        description="Serve a fake OrionM2M network server on 127.0.0.1 with demo devices.",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
+    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
+    )
+    parser.add_argument("--app-id", default=DEFAULT_APP_ID, help="the application id clients use")
+    parser.add_argument("--token", default=DEFAULT_TOKEN, help="the token clients use")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
+    parser.set_defaults(run=run_orion)
+
+
+type Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
+
+VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_orion,
+)
+"""Each adds one vendor's subcommand; its ``run`` default is a ``Runner``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser, one subcommand per vendor."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Fake LoRaWAN network servers."
+    )
+    subparsers = parser.add_subparsers(dest="vendor", required=True, metavar="vendor")
+    for add_vendor in VENDORS:
+        add_vendor(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen simulator until Ctrl-C; return the exit status."""
+    args = build_parser().parse_args(argv)
+    run: Runner = args.run
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

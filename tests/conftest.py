@@ -1,0 +1,160 @@
+"""Shared fixtures: Home Assistant's test harness, fast reconnects and the Orion simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lorawan_hub.config_flow import orion_unique_id
+from custom_components.lorawan_hub.const import (
+    CONF_APP_ID,
+    CONF_VENDOR,
+    DOMAIN,
+    EVENT_DOWNLINK_STATUS,
+    EVENT_UPLINK,
+    VENDOR_ORION,
+)
+from custom_components.lorawan_hub.lns import base
+from simulator.orion import OrionSimulator
+
+# The devices every Orion test starts with: DevEUI → description.
+ORION_DEVICES = {
+    "70B3D57ED0000001": "Living room climate",
+    "70B3D57ED0000002": "Front door",
+    "70B3D57ED0000003": "Garden tracker",
+}
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components/."""
+
+
+@pytest.fixture(autouse=True)
+def local_sockets(socket_enabled: None) -> None:
+    """Allow sockets: the tests talk to simulators on 127.0.0.1 (other hosts stay blocked)."""
+
+
+@pytest.fixture(autouse=True)
+def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reconnect after 10 ms instead of a second, so outage tests run quickly."""
+    monkeypatch.setattr(base, "RECONNECT_INITIAL", 0.01)
+
+
+@pytest.fixture
+async def orion() -> AsyncIterator[OrionSimulator]:
+    """An Orion network server on 127.0.0.1 with three devices."""
+    simulator = OrionSimulator(app_id="test-app", token="test-token")
+    simulator.add_device("70B3D57ED0000001", description=ORION_DEVICES["70B3D57ED0000001"])
+    simulator.add_device("70B3D57ED0000002", description=ORION_DEVICES["70B3D57ED0000002"])
+    simulator.add_device(
+        "70B3D57ED0000003",
+        description=ORION_DEVICES["70B3D57ED0000003"],
+        node_class=3,
+        lat=43.2218,
+        lon=76.8975,
+    )
+    async with simulator:
+        yield simulator
+
+
+class EventRecorder:
+    """Records a bus event type and lets a test wait for a number of them."""
+
+    def __init__(self, hass: HomeAssistant, event_type: str) -> None:
+        """Start listening."""
+        self.events: list[Event] = []
+        self._changed = asyncio.Event()
+        hass.bus.async_listen(event_type, self._record)
+
+    @callback
+    def _record(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def wait(self, count: int, timeout: float = 10) -> list[Event]:
+        """Wait until ``count`` events arrived; return them all."""
+        async with asyncio.timeout(timeout):
+            while len(self.events) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.events
+
+
+@pytest.fixture
+def uplinks(hass: HomeAssistant) -> EventRecorder:
+    """The ``lorawan_hub_uplink`` events."""
+    return EventRecorder(hass, EVENT_UPLINK)
+
+
+@pytest.fixture
+def downlink_statuses(hass: HomeAssistant) -> EventRecorder:
+    """The ``lorawan_hub_downlink_status`` events."""
+    return EventRecorder(hass, EVENT_DOWNLINK_STATUS)
+
+
+@pytest.fixture
+def config_entry(orion: OrionSimulator) -> MockConfigEntry:
+    """A config entry for the simulator's application."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        entry_id="01KAORIONTESTENTRY000000000",
+        title="OrionM2M test-app",
+        unique_id=orion_unique_id(orion.url, orion.app_id),
+        data={
+            CONF_VENDOR: VENDOR_ORION,
+            CONF_URL: orion.url,
+            CONF_APP_ID: orion.app_id,
+            CONF_TOKEN: orion.token,
+        },
+    )
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, config_entry: MockConfigEntry, orion: OrionSimulator
+) -> MockConfigEntry:
+    """The config entry, set up and subscribed to the simulator."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await orion.wait_for_request("get_device_coordinates_req")
+    await orion.wait_for_consumers(1)
+    return config_entry
+
+
+def entities_snapshot(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, config_entry_id: str
+) -> dict[str, dict[str, Any]]:
+    """Return the stable description and state of every entity of an entry."""
+    result: dict[str, dict[str, Any]] = {}
+    entries = er.async_entries_for_config_entry(entity_registry, config_entry_id)
+    for entry in sorted(entries, key=lambda item: item.entity_id):
+        state = hass.states.get(entry.entity_id)
+        result[entry.entity_id] = {
+            "unique_id": entry.unique_id,
+            "original_name": entry.original_name,
+            "translation_key": entry.translation_key,
+            "device_class": entry.original_device_class,
+            "unit_of_measurement": entry.unit_of_measurement,
+            "entity_category": entry.entity_category,
+            "capabilities": entry.capabilities,
+            "state": state.state if state else None,
+            "attributes": dict(state.attributes) if state else None,
+        }
+    return result
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> str:
+    """Return an entity's state, failing the test when the entity does not exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, f"{entity_id} does not exist"
+    return state.state

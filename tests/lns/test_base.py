@@ -1,0 +1,79 @@
+"""What every client shares: defaults for missing features, backoff and throttled logging."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from custom_components.lorawan_hub.lns import base
+from custom_components.lorawan_hub.lns.base import Backoff, NetworkServer, Sink, ThrottledLog
+from custom_components.lorawan_hub.lns.errors import Unsupported
+from custom_components.lorawan_hub.lns.models import DeviceInfo, Downlink, LoRaClass
+
+
+class MinimalServer(NetworkServer):
+    """A vendor that only delivers uplinks."""
+
+    vendor = "minimal"
+    name = "Minimal"
+
+    async def validate(self) -> None:
+        """Accept anything."""
+
+    async def list_devices(self) -> list[DeviceInfo]:
+        """List nothing."""
+        return []
+
+    async def run(self, sink: Sink) -> None:
+        """Deliver nothing."""
+
+    async def close(self) -> None:
+        """Hold nothing."""
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("send_downlink", (Downlink(dev_eui="70B3D57ED0000001", f_port=1, payload=b""),)),
+        ("set_device_class", ("70B3D57ED0000001", LoRaClass.C)),
+        ("clear_downlink_queue", ("70B3D57ED0000001",)),
+        ("request_device_status", ("70B3D57ED0000001",)),
+        ("create_multicast_group", ("valves", LoRaClass.C)),
+        ("delete_multicast_group", ("g",)),
+        ("add_to_multicast_group", ("g", ["70B3D57ED0000001"])),
+        ("remove_from_multicast_group", ("g", ["70B3D57ED0000001"])),
+        ("send_multicast", ("g", 1, b"\x01")),
+    ],
+)
+async def test_missing_features_are_unsupported(method: str, args: tuple[Any, ...]) -> None:
+    """A feature a vendor lacks raises Unsupported naming the vendor, never a silent no-op."""
+    server = MinimalServer()
+    with pytest.raises(Unsupported, match="Minimal"):
+        await getattr(server, method)(*args)
+    assert await server.max_downlink_size("70B3D57ED0000001") is None
+
+
+def test_backoff_doubles_with_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 s doubling to 5 min, each delay within ±20 %, back to 1 s after a reset."""
+    monkeypatch.setattr(base, "RECONNECT_INITIAL", 1.0)
+    backoff = Backoff()
+    delays = [backoff.next_delay() for _ in range(12)]
+    nominal = [min(2**index, 300) for index in range(12)]
+    for delay, expected in zip(delays, nominal, strict=True):
+        assert expected * 0.8 <= delay <= expected * 1.2
+    backoff.reset()
+    assert 0.8 <= backoff.next_delay() <= 1.2
+
+
+def test_throttled_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeats within the interval are counted and reported with the next message."""
+    clock = iter([0.0, 1.0, 2.0, 100.0])
+    monkeypatch.setattr(base, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    log = ThrottledLog(logging.getLogger("test.throttle"), interval=60)
+    for index in range(4):
+        log.warning("frame", "bad frame %d", index)  # noqa: PLE1205 - key, then the message
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["bad frame 0", "bad frame 3 (2 more since the last report)"]

@@ -1,0 +1,281 @@
+"""The config flow (user, reauth, reconfigure) and the options flow."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+import pytest
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lorawan_hub.config_flow import orion_unique_id
+from custom_components.lorawan_hub.const import (
+    CONF_APP_ID,
+    CONF_CODEC,
+    CONF_DEVICES,
+    CONF_OFFLINE_AFTER,
+    CONF_VENDOR,
+    DOMAIN,
+    VENDOR_ORION,
+)
+from custom_components.lorawan_hub.lns.orion import DEFAULT_URL
+from simulator.orion import OrionSimulator
+
+DOOR = "70B3D57ED0000002"
+
+
+async def start_orion_step(hass: HomeAssistant) -> str:
+    """Open the flow, pick Orion, and return the flow id at the Orion form."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_VENDOR: VENDOR_ORION}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "orion"
+    return str(result["flow_id"])
+
+
+async def test_user_flow(hass: HomeAssistant, orion: OrionSimulator) -> None:
+    """Picking Orion and entering working credentials creates the entry."""
+    flow_id = await start_orion_step(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: orion.url, CONF_APP_ID: " test-app ", CONF_TOKEN: "test-token"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "OrionM2M test-app"
+    assert result["data"] == {
+        CONF_VENDOR: VENDOR_ORION,
+        CONF_URL: orion.url,
+        CONF_APP_ID: "test-app",
+        CONF_TOKEN: "test-token",
+    }
+    assert result["result"].unique_id == f"127.0.0.1:{orion.port}/test-app"
+
+
+async def test_default_url(hass: HomeAssistant) -> None:
+    """The Orion form proposes the documented server address."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_VENDOR: VENDOR_ORION}
+    )
+    schema = result["data_schema"]
+    assert schema is not None
+    assert schema({CONF_APP_ID: "a", CONF_TOKEN: "b"})[CONF_URL] == DEFAULT_URL
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({CONF_TOKEN: "wrong"}, {"base": "invalid_auth"}),
+        ({CONF_URL: "http://127.0.0.1/ws"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "not a url"}, {CONF_URL: "invalid_url"}),
+        ({CONF_URL: "ws://[::1"}, {CONF_URL: "invalid_url"}),
+    ],
+)
+async def test_user_flow_errors(
+    hass: HomeAssistant, orion: OrionSimulator, change: dict[str, str], error: dict[str, str]
+) -> None:
+    """A refused or malformed input shows its error, and the flow recovers."""
+    flow_id = await start_orion_step(hass)
+    good = {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
+    result = await hass.config_entries.flow.async_configure(flow_id, {**good, **change})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == error
+    result = await hass.config_entries.flow.async_configure(flow_id, good)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_user_flow_client_limit(hass: HomeAssistant, orion: OrionSimulator) -> None:
+    """The server's client limit (error_code 2) has its own message."""
+    orion.max_clients = 0
+    flow_id = await start_orion_step(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
+    )
+    assert result["errors"] == {"base": "client_limit"}
+
+
+async def test_user_flow_cannot_connect(hass: HomeAssistant, orion: OrionSimulator) -> None:
+    """An unreachable server is cannot_connect."""
+    url = orion.url
+    await orion.stop()
+    flow_id = await start_orion_step(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_user_flow_unexpected_error(hass: HomeAssistant, orion: OrionSimulator) -> None:
+    """A bug while validating shows 'unknown' instead of breaking the flow."""
+    flow_id = await start_orion_step(hass)
+    with patch(
+        "custom_components.lorawan_hub.lns.orion.OrionClient.validate",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+
+@pytest.mark.parametrize("vendor", ["orbiwise", "netemera", "senra", "iotsquare"])
+async def test_vendor_not_available(hass: HomeAssistant, vendor: str) -> None:
+    """Vendors not built yet are listed but say so."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_VENDOR: vendor}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_VENDOR: "vendor_not_available"}
+
+
+async def test_already_configured(
+    hass: HomeAssistant, orion: OrionSimulator, config_entry: MockConfigEntry
+) -> None:
+    """The same application on the same server cannot be added twice."""
+    config_entry.add_to_hass(hass)
+    flow_id = await start_orion_step(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reauth(
+    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A new token is checked, stored, and the entry reloaded."""
+    orion.token = "rotated-token"
+    result = await loaded_entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOKEN: "still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOKEN: "rotated-token"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert loaded_entry.data[CONF_TOKEN] == "rotated-token"
+    await hass.async_block_till_done()
+    await orion.wait_for_consumers(1)
+
+
+async def test_reconfigure(
+    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The address can change for the same application; an empty token keeps the old one."""
+    result = await loaded_entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    new_url = orion.url.rstrip("/")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: "ftp://nowhere", CONF_APP_ID: "test-app"}
+    )
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: new_url, CONF_APP_ID: "test-app", CONF_TOKEN: "bad"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: new_url, CONF_APP_ID: "test-app"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert loaded_entry.data[CONF_URL] == new_url
+    assert loaded_entry.data[CONF_TOKEN] == "test-token"
+    await hass.async_block_till_done()
+    await orion.wait_for_consumers(1)
+
+
+async def test_reconfigure_other_application(
+    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Reconfiguring to another application is refused: that is a new entry."""
+    result = await loaded_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: orion.url, CONF_APP_ID: "other-app"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unique_id_mismatch"
+
+
+async def test_options_defaults(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """The default offline threshold is stored and the entry reloads with it."""
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    assert result["step_id"] == "settings"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_OFFLINE_AFTER: 30}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loaded_entry.options == {CONF_OFFLINE_AFTER: 30}
+    await hass.async_block_till_done()
+    assert loaded_entry.runtime_data.devices[DOOR].offline_after == 30
+
+
+async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """A device's codec and threshold are stored under its DevEUI."""
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "device"}
+    )
+    assert result["step_id"] == "device"
+    schema = result["data_schema"]
+    assert schema is not None
+    labels = [option["label"] for option in schema.schema["device"].config["options"]]
+    assert labels == ["Front door", "Garden tracker", "Living room climate"]
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
+    assert result["step_id"] == "device_options"
+    assert result["description_placeholders"] == {"dev_eui": DOOR}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loaded_entry.options == {
+        CONF_DEVICES: {DOOR: {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15}}
+    }
+    await hass.async_block_till_done()
+    state = loaded_entry.runtime_data.devices[DOOR]
+    assert (state.codec, state.offline_after) == ("raw", 15)
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "device"}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CODEC: "auto"}
+    )
+    assert loaded_entry.options == {CONF_DEVICES: {DOOR: {CONF_CODEC: "auto"}}}
+
+
+async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulator) -> None:
+    """With no devices yet, the device step says so."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={CONF_VENDOR: VENDOR_ORION, CONF_URL: orion.url, CONF_APP_ID: "x", CONF_TOKEN: "y"},
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "device"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_devices"
+
+
+def test_unique_id() -> None:
+    """The unique id is the server's authority and the application id."""
+    assert orion_unique_id(DEFAULT_URL, "app") == "iot.orion-m2m.com/app"
+    assert orion_unique_id("wss://IOT.example:9443/ws/v2/", "app") == "iot.example:9443/app"

@@ -1,0 +1,77 @@
+"""Diagnostics, with every secret redacted."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from syrupy.assertion import SnapshotAssertion
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.lorawan_hub.const import DOMAIN
+from simulator.orion import OrionSimulator, parse_time
+
+from .conftest import EventRecorder
+
+CLIMATE = "70B3D57ED0000001"
+MOMENT = "2026-11-20 11:59:00+0000"
+
+
+async def test_entry_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    uplinks: EventRecorder,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The entry's diagnostics show devices and raw uplinks but no token or key."""
+    await orion.emit_uplink(CLIMATE, bytes.fromhex("016700E1"), time=parse_time(MOMENT))
+    await uplinks.wait(1)
+    diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    text = json.dumps(diagnostics)
+    assert orion.token not in text
+    for device in orion.devices.values():
+        for secret in (device.app_key, device.nwks_key, device.apps_key):
+            assert secret not in text
+    assert diagnostics["entry"]["data"]["token"] == "**REDACTED**"
+    climate = diagnostics["devices"][CLIMATE]
+    assert climate["last_uplink"]["payload_hex"] == "016700E1"
+    assert climate["last_uplink"]["raw"]["data"] == "016700E1"
+    assert diagnostics["entry"]["data"]["url"] == orion.url
+    diagnostics["entry"]["data"]["url"] = "ws://127.0.0.1:<port>/ws/v2/"
+    assert diagnostics == snapshot
+
+
+async def test_device_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A device's diagnostics show its state; the hub device shows the connection."""
+    registry = dr.async_get(hass)
+    device = registry.async_get_device_by_identifier((DOMAIN, CLIMATE), loaded_entry.entry_id)
+    hub = registry.async_get_device_by_identifier(
+        (DOMAIN, loaded_entry.entry_id), loaded_entry.entry_id
+    )
+    assert device is not None
+    assert hub is not None
+    result: dict[str, Any] = await get_diagnostics_for_device(
+        hass, hass_client, loaded_entry, device
+    )
+    assert result["dev_eui"] == CLIMATE
+    assert result["info"]["name"] == "Living room climate"
+    assert await get_diagnostics_for_device(hass, hass_client, loaded_entry, hub) == {
+        "connected": True,
+        "vendor": "OrionM2M",
+    }

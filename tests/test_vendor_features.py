@@ -1,0 +1,247 @@
+"""How the integration drives the features Orion lacks: multicast, queues, device status.
+
+No simulator speaks these yet, so a recording network server stands in for the vendor: it
+implements the NetworkServer interface in memory and records what the actions ask of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lorawan_hub.const import DOMAIN
+from custom_components.lorawan_hub.lns.base import NetworkServer, Sink
+from custom_components.lorawan_hub.lns.errors import AuthError, InvalidRequest
+from custom_components.lorawan_hub.lns.models import (
+    Capability,
+    DeviceInfo,
+    DeviceStatus,
+    DownlinkResult,
+    LoRaClass,
+    MulticastGroup,
+)
+
+from .conftest import state_of
+
+DEVICES = ["70B3D57ED0000001", "70B3D57ED0000002"]
+
+
+class RecordingServer(NetworkServer):
+    """A network server with every feature, kept in memory."""
+
+    vendor = "recording"
+    name = "Recording"
+    capabilities = frozenset(Capability)
+
+    def __init__(self) -> None:
+        """Start with two devices and no calls."""
+        self.calls: list[tuple[str, Any]] = []
+        self.sink: Sink | None = None
+        self.fail_with: Exception | None = None
+        self._stop = asyncio.Event()
+
+    def _record(self, name: str, *args: Any) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.calls.append((name, args))
+
+    async def validate(self) -> None:
+        """Accept."""
+
+    async def list_devices(self) -> list[DeviceInfo]:
+        """List the two devices."""
+        return [DeviceInfo(dev_eui=eui, name=f"Valve {i}") for i, eui in enumerate(DEVICES)]
+
+    async def run(self, sink: Sink) -> None:
+        """Report connected and wait."""
+        self.sink = sink
+        sink.connection_changed(True, None)
+        await self._stop.wait()
+
+    async def close(self) -> None:
+        """Stop."""
+        self._stop.set()
+
+    async def clear_downlink_queue(self, dev_eui: str) -> None:
+        """Record."""
+        self._record("clear_downlink_queue", dev_eui)
+
+    async def request_device_status(self, dev_eui: str) -> None:
+        """Record."""
+        self._record("request_device_status", dev_eui)
+
+    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
+        """Record and return a group."""
+        self._record("create_multicast_group", name, device_class)
+        return MulticastGroup(group_id="group-1", name=name, device_class=device_class)
+
+    async def delete_multicast_group(self, group_id: str) -> None:
+        """Record."""
+        self._record("delete_multicast_group", group_id)
+
+    async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
+        """Record."""
+        self._record("add_to_multicast_group", group_id, list(dev_euis))
+
+    async def remove_from_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
+        """Record."""
+        self._record("remove_from_multicast_group", group_id, list(dev_euis))
+
+    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
+        """Record and answer queued."""
+        self._record("send_multicast", group_id, f_port, payload)
+        return DownlinkResult(message_id="m-1", f_cnt=17)
+
+
+@pytest.fixture
+async def server(hass: HomeAssistant, config_entry: MockConfigEntry) -> RecordingServer:
+    """The entry, set up against the recording server."""
+    recording = RecordingServer()
+    with patch("custom_components.lorawan_hub.create_client", return_value=recording):
+        config_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
+    return recording
+
+
+def device_ids(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:
+    """Return the registry ids of the two devices."""
+    registry = dr.async_get(hass)
+    result = []
+    for eui in DEVICES:
+        device = registry.async_get_device_by_identifier((DOMAIN, eui), entry.entry_id)
+        assert device is not None
+        result.append(device.id)
+    return result
+
+
+async def test_multicast_actions(
+    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+) -> None:
+    """Group actions reach the vendor with DevEUIs; responses carry ids."""
+    entry_id = config_entry.entry_id
+    created = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {"config_entry_id": entry_id, "name": "valves"},
+        blocking=True,
+        return_response=True,
+    )
+    assert created == {"group_id": "group-1"}
+    members = device_ids(hass, config_entry)
+    for service in ("add_to_multicast_group", "remove_from_multicast_group"):
+        await hass.services.async_call(
+            DOMAIN,
+            service,
+            {"config_entry_id": entry_id, "group_id": "group-1", "device_id": members},
+            blocking=True,
+        )
+    sent = await hass.services.async_call(
+        DOMAIN,
+        "send_multicast",
+        {"config_entry_id": entry_id, "group_id": "group-1", "f_port": 5, "payload_hex": "0A"},
+        blocking=True,
+        return_response=True,
+    )
+    assert sent == {"message_id": "m-1", "state": "queued", "f_cnt": 17, "queue_length": None}
+    await hass.services.async_call(
+        DOMAIN,
+        "delete_multicast_group",
+        {"config_entry_id": entry_id, "group_id": "group-1"},
+        blocking=True,
+    )
+    assert server.calls == [
+        ("create_multicast_group", ("valves", LoRaClass.C)),
+        ("add_to_multicast_group", ("group-1", DEVICES)),
+        ("remove_from_multicast_group", ("group-1", DEVICES)),
+        ("send_multicast", ("group-1", 5, b"\x0a")),
+        ("delete_multicast_group", ("group-1",)),
+    ]
+
+
+async def test_members_of_another_entry(
+    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+) -> None:
+    """A group member must belong to the same network server."""
+    other = MockConfigEntry(domain=DOMAIN, entry_id="01KAOTHERENTRY0000000000000")
+    other.add_to_hass(hass)
+    with patch("custom_components.lorawan_hub.create_client", return_value=RecordingServer()):
+        assert await hass.config_entries.async_setup(other.entry_id)
+        await hass.async_block_till_done()
+    stranger = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, DEVICES[0]), other.entry_id
+    )
+    assert stranger is not None
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "add_to_multicast_group",
+            {"config_entry_id": config_entry.entry_id, "group_id": "g", "device_id": [stranger.id]},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "device_of_other_entry"
+
+
+async def test_device_requests(
+    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+) -> None:
+    """Queue clearing and status requests target the device's DevEUI."""
+    target = device_ids(hass, config_entry)[1]
+    for service in ("clear_downlink_queue", "request_device_status"):
+        await hass.services.async_call(DOMAIN, service, {"device_id": target}, blocking=True)
+    assert server.calls == [
+        ("clear_downlink_queue", (DEVICES[1],)),
+        ("request_device_status", (DEVICES[1],)),
+    ]
+
+
+async def test_device_status_battery(
+    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+) -> None:
+    """A vendor's DevStatus becomes the battery sensor; an unknown device gets created."""
+    assert server.sink is not None
+    server.sink.device_status(DeviceStatus(dev_eui=DEVICES[0], battery=83.5, margin=12))
+    server.sink.device_status(DeviceStatus(dev_eui="70B3D57ED00000EE", battery=10))
+    await hass.async_block_till_done()
+    assert state_of(hass, "sensor.valve_0_battery") == "83.5"
+    assert state_of(hass, "sensor.lorawan_70b3d57ed00000ee_battery") == "10"
+
+
+@pytest.mark.parametrize(
+    ("error", "key", "reauth"),
+    [
+        (AuthError("token revoked"), "vendor_auth_failed", True),
+        (InvalidRequest("queue locked"), "vendor_refused", False),
+    ],
+)
+async def test_vendor_failures(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    server: RecordingServer,
+    error: Exception,
+    key: str,
+    reauth: bool,
+) -> None:
+    """A refusal is a translated error with the reason; refused credentials start reauth."""
+    server.fail_with = error
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_downlink_queue",
+            {"device_id": device_ids(hass, config_entry)[0]},
+            blocking=True,
+        )
+    assert caught.value.translation_key == key
+    assert caught.value.translation_placeholders == {"vendor": "Recording", "reason": str(error)}
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert bool(flows) is reauth
