@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.const import STATE_OFF, STATE_ON, EntityCategory, Platform
 from homeassistant.core import HomeAssistant
@@ -17,7 +15,7 @@ from .coordinator import (
     LoRaWANHubConfigEntry,
     LoRaWANHubCoordinator,
 )
-from .entity import LoRaWANHubEntity, humanize
+from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
 
 PARALLEL_UPDATES = 0
 
@@ -28,22 +26,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add binary sensors for every device, and for new devices and fields as they appear."""
-    coordinator = entry.runtime_data
-
-    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
-        entities: list[LoRaWANHubEntity] = []
-        if specs is None:
-            specs = list(device.fields.values())
-            entities.append(OnlineBinarySensor(coordinator, device))
-        entities.extend(
-            FieldBinarySensor(coordinator, device, spec)
-            for spec in specs
-            if spec.platform is Platform.BINARY_SENSOR
-        )
-        if entities:
-            async_add_entities(entities)
-
-    coordinator.async_add_platform(new_entities)
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        Platform.BINARY_SENSOR,
+        field_entity=FieldBinarySensor,
+        device_entities=lambda coordinator, device: [OnlineBinarySensor(coordinator, device)],
+    )
 
 
 class FieldBinarySensor(LoRaWANHubEntity, BinarySensorEntity, RestoreEntity):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from homeassistant.components.device_tracker import TrackerEntity
@@ -18,7 +17,7 @@ from .coordinator import (
     LoRaWANHubConfigEntry,
     LoRaWANHubCoordinator,
 )
-from .entity import LoRaWANHubEntity, humanize
+from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
 
 PARALLEL_UPDATES = 0
 ATTR_ALTITUDE = "altitude"
@@ -30,20 +29,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a tracker for every position a device reports or the server keeps."""
-    coordinator = entry.runtime_data
-
-    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
-        if specs is None:
-            specs = list(device.fields.values())
-        entities = [
-            LocationTracker(coordinator, device, spec)
-            for spec in specs
-            if spec.platform is Platform.DEVICE_TRACKER
-        ]
-        if entities:
-            async_add_entities(entities)
-
-    coordinator.async_add_platform(new_entities)
+    async_add_device_entities(
+        entry, async_add_entities, Platform.DEVICE_TRACKER, field_entity=LocationTracker
+    )
 
 
 class LocationTracker(LoRaWANHubEntity, TrackerEntity, RestoreEntity):

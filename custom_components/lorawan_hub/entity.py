@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+
+from homeassistant.const import Platform
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .coordinator import DeviceState, LoRaWANHubCoordinator
+from .coordinator import DeviceState, FieldSpec, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 
 
 def humanize(key: str) -> str:
@@ -54,3 +58,42 @@ class LoRaWANHubEntity(Entity):
 
     def _update_from_device(self) -> None:
         """Copy what this entity shows from the device state."""
+
+
+type FieldEntityFactory = Callable[[LoRaWANHubCoordinator, DeviceState, FieldSpec], Entity]
+type DeviceEntitiesFactory = Callable[[LoRaWANHubCoordinator, DeviceState], Iterable[Entity]]
+
+
+@callback
+def async_add_device_entities(
+    entry: LoRaWANHubConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    platform: Platform,
+    *,
+    field_entity: FieldEntityFactory | None = None,
+    device_entities: DeviceEntitiesFactory | None = None,
+) -> None:
+    """Add a platform's entities for every device, and as devices and fields appear.
+
+    ``device_entities`` makes the entities every device has; ``field_entity`` the entity of one
+    decoded field whose spec belongs to ``platform``.
+    """
+    coordinator = entry.runtime_data
+
+    @callback
+    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
+        entities: list[Entity] = []
+        if specs is None:
+            specs = list(device.fields.values())
+            if device_entities is not None:
+                entities.extend(device_entities(coordinator, device))
+        if field_entity is not None:
+            entities.extend(
+                field_entity(coordinator, device, spec)
+                for spec in specs
+                if spec.platform is platform
+            )
+        if entities:
+            async_add_entities(entities)
+
+    coordinator.async_add_platform(new_entities)

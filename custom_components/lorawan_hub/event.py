@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import cast
 
 from homeassistant.components.event import EventEntity
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import (
     KEY_UPLINK,
     DeviceState,
-    FieldSpec,
     LoRaWANHubConfigEntry,
     LoRaWANHubCoordinator,
 )
-from .entity import LoRaWANHubEntity
+from .entity import LoRaWANHubEntity, async_add_device_entities
 from .lns.models import Uplink
 
 PARALLEL_UPDATES = 0
@@ -29,13 +28,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an uplink event entity for every device, now and as devices appear."""
-    coordinator = entry.runtime_data
-
-    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
-        if specs is None:
-            async_add_entities([UplinkEvent(coordinator, device)])
-
-    coordinator.async_add_platform(new_entities)
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        Platform.EVENT,
+        device_entities=lambda coordinator, device: [UplinkEvent(coordinator, device)],
+    )
 
 
 class UplinkEvent(LoRaWANHubEntity, EventEntity):

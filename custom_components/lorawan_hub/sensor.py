@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 import math
@@ -35,7 +35,7 @@ from .coordinator import (
     LoRaWANHubConfigEntry,
     LoRaWANHubCoordinator,
 )
-from .entity import LoRaWANHubEntity, humanize
+from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
 from .lns.models import Capability
 
 PARALLEL_UPDATES = 0
@@ -137,30 +137,21 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add sensors for every device, and for new devices and fields as they appear."""
-    coordinator = entry.runtime_data
+    capabilities = entry.runtime_data.client.capabilities
     diagnostics = [
         description
         for description in DIAGNOSTIC_SENSORS
-        if description.capability is None
-        or description.capability in coordinator.client.capabilities
+        if description.capability is None or description.capability in capabilities
     ]
-
-    def new_entities(device: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
-        entities: list[LoRaWANHubEntity] = []
-        if specs is None:
-            specs = list(device.fields.values())
-            entities.extend(
-                DiagnosticSensor(coordinator, device, description) for description in diagnostics
-            )
-        entities.extend(
-            FieldSensor(coordinator, device, spec)
-            for spec in specs
-            if spec.platform is Platform.SENSOR
-        )
-        if entities:
-            async_add_entities(entities)
-
-    coordinator.async_add_platform(new_entities)
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        Platform.SENSOR,
+        field_entity=FieldSensor,
+        device_entities=lambda coordinator, device: [
+            DiagnosticSensor(coordinator, device, description) for description in diagnostics
+        ],
+    )
 
 
 class DiagnosticSensor(LoRaWANHubEntity, RestoreSensor):

@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 import pytest
 
 from simulator import __main__ as cli
-from simulator.lpp import DemoPayloads, LppPayload, guess_kind
+from simulator.lpp import DemoPayloads, guess_kind
 from simulator.orion import (
     DEFAULT_APP_ID,
     DEFAULT_TOKEN,
@@ -1247,53 +1247,7 @@ def test_time_format() -> None:
         parse_time("2018-06-04 16:30:15")
 
 
-# ------------------------------------------------------------------ Cayenne LPP
-
-
-def test_lpp_encoder() -> None:
-    payload = (
-        LppPayload()
-        .add_temperature(1, -4.1)
-        .add_humidity(2, 45.5)
-        .add_barometric_pressure(3, 1013.2)
-        .add_illuminance(4, 812)
-        .add_voltage(5, 3.61)
-        .add_percentage(6, 87)
-        .add_digital_input(7, 1)
-        .add_presence(8, True)
-        .add_concentration(9, 612)
-        .add_gps(10, 52.3676, -4.9041, -1.5)
-    )
-    items = [
-        "0167ffd7",  # -4.1 °C
-        "02685b",  # 45.5 %
-        "03732794",  # 1013.2 hPa
-        "0465032c",  # 812 lx
-        "05740169",  # 3.61 V
-        "067857",  # 87 %
-        "070001",
-        "086601",
-        "097d0264",  # 612 ppm
-        "0a8807fd9cff406fffff6a",  # 52.3676°, -4.9041°, -1.5 m
-    ]
-    assert payload.to_bytes().hex() == "".join(items)
-    assert len(payload) == len(payload.to_bytes())
-    assert LppPayload().add_presence(1, False).to_bytes() == b"\x01\x66\x00"
-
-
-@pytest.mark.parametrize(
-    "build",
-    [
-        lambda p: p.add_temperature(1, 4000),
-        lambda p: p.add_humidity(1, -1),
-        lambda p: p.add_voltage(1, 700),
-        lambda p: p.add_temperature(256, 1),
-        lambda p: p.add_gps(1, 900, 0, 0),
-    ],
-)
-def test_lpp_encoder_rejects_out_of_range(build: Any) -> None:
-    with pytest.raises(ValueError, match=r"does not fit|not a byte"):
-        build(LppPayload())
+# ------------------------------------------------------------------ demo payloads
 
 
 def test_demo_payloads_are_deterministic() -> None:
