@@ -740,3 +740,34 @@ def test_uplink_rejects_wrong_types(data: dict[str, Any]) -> None:
     """A field of the wrong type is a ProtocolError, never another exception."""
     with pytest.raises(ProtocolError):
         uplink_from_frame("7950D20CBBB77561", data, None)
+
+
+async def test_sink_failure_does_not_end_the_connection(
+    session: aiohttp.ClientSession, orion: OrionSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error while handling one uplink is logged; the next uplink is still delivered."""
+
+    class FailingOnce(RecordingSink):
+        failed = False
+
+        def uplink(self, uplink: Uplink) -> None:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("handler bug")
+            super().uplink(uplink)
+
+    client = make_client(session, orion)
+    sink = FailingOnce()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        await orion.emit_uplink(DOOR, b"\x01")
+        await orion.emit_uplink(DOOR, b"\x02")
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sink.uplinks[0].payload == b"\x02"
+    assert sink.connections == [(True, None)]
+    assert "Error while handling an uplink of 70B3D57ED0000002" in caplog.text

@@ -439,7 +439,10 @@ class OrionClient(NetworkServer):
     def _deliver(self, uplink: Uplink) -> None:
         if self._sink is None:
             return
-        self._sink.uplink(uplink)
+        try:
+            self._sink.uplink(uplink)
+        except Exception:  # one uplink must never end the connection or the catch-up
+            _LOGGER.exception("Error while handling an uplink of %s", uplink.dev_eui)
         if any(ack.dev_eui == uplink.dev_eui for ack in self._pending_acks.values()):
             self._schedule_ack_check(0)
 

@@ -1,0 +1,85 @@
+"""The files Home Assistant and HACS read: manifest, translations, actions, HACS metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+from awesomeversion import AwesomeVersion
+
+from homeassistant.const import __version__ as ha_version
+from homeassistant.core import HomeAssistant
+from homeassistant.loader import async_get_integration
+from homeassistant.util.yaml import load_yaml_dict
+
+from custom_components.lorawan_hub import services
+from custom_components.lorawan_hub.const import DOMAIN
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "custom_components" / DOMAIN
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py"))
+
+
+async def test_manifest(hass: HomeAssistant) -> None:
+    """Domain and name first, the other keys sorted, as hassfest requires of custom integrations."""
+    manifest = load_json(PACKAGE / "manifest.json")
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    for key in ("codeowners", "config_flow", "documentation", "integration_type", "iot_class"):
+        assert key in keys
+    assert manifest["domain"] == DOMAIN
+    assert manifest["integration_type"] == "hub"
+    assert manifest["iot_class"] == "cloud_push"
+    assert AwesomeVersion(manifest["version"]).valid
+    integration = await async_get_integration(hass, DOMAIN)
+    assert integration.config_flow
+    assert integration.version == AwesomeVersion(manifest["version"])
+
+
+def test_hacs() -> None:
+    """HACS knows the name and the oldest Home Assistant the tests run on."""
+    hacs = load_json(ROOT / "hacs.json")
+    assert hacs["name"] == "LoRaWAN Hub"
+    assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(ha_version)
+    assert (PACKAGE / "brand" / "icon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_actions_are_described() -> None:
+    """Every registered action has services.yaml fields, translations and an icon."""
+    described = load_yaml_dict(PACKAGE / "services.yaml")
+    translations = load_json(PACKAGE / "translations" / "en.json")["services"]
+    icons = load_json(PACKAGE / "icons.json")["services"]
+    registered = {name for name, *_ in services._SERVICES}
+    assert set(described) == registered == set(translations) == set(icons)
+    for name, spec in described.items():
+        assert set(spec["fields"]) == set(translations[name]["fields"]), name
+        assert translations[name]["name"]
+        assert translations[name]["description"]
+
+
+def test_translation_keys_exist() -> None:
+    """Every key the code raises or shows is translated."""
+    text = source()
+    translations = load_json(PACKAGE / "translations" / "en.json")
+    exceptions = set(translations["exceptions"])
+    raised = set(re.findall(r'translation_key="([a-z_]+)"', text))
+    raised |= set(re.findall(r'_validation_error\(\s*"([a-z_]+)"', text))
+    entity_keys = {key for platform in translations["entity"].values() for key in platform}
+    assert raised - exceptions - entity_keys == set()
+    config = translations["config"]
+    errors = set(re.findall(r'"base": "([a-z_]+)"', text)) | set(
+        re.findall(r'errors\[[A-Z_]+\] = "([a-z_]+)"', text)
+    )
+    assert errors <= set(config["error"])
+    reasons = set(re.findall(r'reason="([a-z_]+)"', text)) | {"already_configured"}
+    assert reasons <= set(config["abort"]) | set(translations["options"]["abort"])
