@@ -164,6 +164,9 @@ async def test_new_device_from_uplink(
     state = hass.states.get("sensor.lorawan_70b3d57ed00000ff_temperature_1")
     assert state is not None
     assert state.state == "21.5"
+    event = hass.states.get("event.lorawan_70b3d57ed00000ff_uplink")
+    assert event is not None
+    assert event.attributes["decoded"]["temperature_1"] == 21.5
 
 
 async def test_malformed_frames_do_not_disturb(
