@@ -125,6 +125,16 @@ async def test_climate_values(
     assert uplink_event.attributes["event_type"] == "uplink"
     assert uplink_event.attributes["f_cnt"] == 0
     assert uplink_event.attributes["decoded"]["illuminance_5"] == 320
+    # One uplink, one context: its bus event and every state change it caused.
+    context_id = uplinks.events[0].context.id
+    assert uplink_event.context.id == context_id
+    for entity_id in (
+        "sensor.living_room_climate_temperature_1",
+        "sensor.living_room_climate_illuminance_5",
+    ):
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.context.id == context_id
 
 
 async def test_twenty_device_stream(
@@ -260,6 +270,7 @@ async def test_codec_option_raw(
 
 async def test_values_survive_restart(
     hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
     config_entry: MockConfigEntry,
     orion: OrionSimulator,
     hass_storage: dict[str, Any],
@@ -320,6 +331,15 @@ async def test_values_survive_restart(
     key = f"{DOMAIN}.{config_entry.entry_id}"
     hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": stored}
     config_entry.add_to_hass(hass)
+    for dev_eui, name in ((CLIMATE, "living_room_climate"), (DOOR, "front_door")):
+        # Last seen is disabled by default; these users enabled it.
+        entity_registry.async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{dev_eui}_last_seen",
+            config_entry=config_entry,
+            suggested_object_id=f"{name}_last_seen",
+        )
     await hass.config_entries.async_setup(config_entry.entry_id)
     await orion.wait_for_request("get_device_coordinates_req")
     await hass.async_block_till_done()

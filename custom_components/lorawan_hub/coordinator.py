@@ -18,7 +18,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -109,6 +109,8 @@ class DeviceState:
     last_fields: dict[str, Any] = field(default_factory=dict)
     """The fields decoded from the last uplink."""
     last_uplink: Uplink | None = None
+    context: Context | None = None
+    """The context of the last uplink: the state changes it caused carry it."""
     last_seen: datetime | None = None
     online: bool | None = None
     location: Location | None = None
@@ -410,6 +412,7 @@ class LoRaWANHubCoordinator:
         state.values.update(fields)
         state.last_fields = fields
         state.last_uplink = uplink
+        state.context = context = Context()
         received_at = uplink.received_at
         if state.last_seen is None or received_at > state.last_seen:
             state.last_seen = received_at
@@ -440,6 +443,7 @@ class LoRaWANHubCoordinator:
                 "snr": uplink.snr,
                 "received_at": received_at.isoformat(),
             },
+            context=context,
         )
         self._schedule_save()
 

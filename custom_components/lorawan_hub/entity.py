@@ -53,6 +53,9 @@ class LoRaWANHubEntity(Entity):
 
     @callback
     def _handle_update(self) -> None:
+        if (context := self.device.context) is not None:
+            # Every state change one uplink causes shares that uplink's context.
+            self.async_set_context(context)
         self._update_from_device()
         self.async_write_ha_state()
 

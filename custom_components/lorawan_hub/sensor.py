@@ -115,6 +115,8 @@ DIAGNOSTIC_SENSORS: tuple[DiagnosticSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes with every uplink, and the uplink event entity's state shows the same time.
+        entity_registry_enabled_default=False,
         value_fn=lambda state: state.last_seen,
     ),
     DiagnosticSensorDescription(

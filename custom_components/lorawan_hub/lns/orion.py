@@ -20,6 +20,7 @@ import logging
 from typing import Any, Final
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from .base import Backoff, NetworkServer, Sink, ThrottledLog
@@ -326,7 +327,7 @@ class OrionClient(NetworkServer):
         message = await ws.receive()
         if message.type is not aiohttp.WSMsgType.TEXT:
             raise CannotConnect(f"{self.host} closed the connection")
-        decoded = json.loads(message.data)
+        decoded = orjson.loads(message.data)
         return dict(as_dict(decoded, "frame"))
 
     async def _request(
@@ -405,7 +406,7 @@ class OrionClient(NetworkServer):
             self._log.warning("large", "Dropped a %d byte frame from %s", len(text), self.host)
             return
         try:
-            message = json.loads(text)
+            message = orjson.loads(text)
         except ValueError:
             self._log.warning("json", "Dropped a frame from %s that is not JSON", self.host)
             return
