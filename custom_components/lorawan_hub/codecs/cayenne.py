@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 import math
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from .result import DecodeError, DecodeResult
 
@@ -127,19 +127,48 @@ LPP_TYPES_BY_ID: Mapping[int, LppType] = MappingProxyType({t.type_id: t for t in
 LPP_TYPES_BY_NAME: Mapping[str, LppType] = MappingProxyType({t.name: t for t in LPP_TYPES})
 
 
-def _field_key(lpp: LppType, channel: int, component: LppComponent) -> str:
-    """Return the field key of one value of an item."""
-    key = f"{lpp.name}_{channel}"
-    return f"{key}_{component.suffix}" if component.suffix else key
+type _Part = tuple[int, int, bool, int, int, LppKind, str | None]
+"""One value of a compiled type: offset in the item's data, size, signed, divisor, decimals,
+kind, unit."""
 
 
-def _scale(raw: int, component: LppComponent, kind: LppKind) -> float | int | bool:
-    """Turn a raw wire integer into its value."""
-    if kind == "bool":
-        return raw != 0
-    if kind == "int":
-        return raw
-    return round(raw / component.divisor, component.decimals)
+def _compile(lpp: LppType) -> tuple[int, tuple[_Part, ...]]:
+    parts = []
+    offset = 0
+    for component in lpp.components:
+        parts.append(
+            (
+                offset,
+                component.size,
+                component.signed,
+                component.divisor,
+                component.decimals,
+                lpp.kind,
+                component.unit,
+            )
+        )
+        offset += component.size
+    return offset, tuple(parts)
+
+
+_COMPILED: dict[int, tuple[int, tuple[_Part, ...]]] = {t.type_id: _compile(t) for t in LPP_TYPES}
+_KEYS: dict[int, tuple[str, ...]] = {}
+"""Field keys per ``type_id << 8 | channel``, made on first use."""
+
+
+def _field_keys(type_id: int, channel: int) -> tuple[str, ...]:
+    """Return the field keys of an item: ``<type_name>_<channel>[_<component>]``."""
+    cache_key = type_id << 8 | channel
+    keys = _KEYS.get(cache_key)
+    if keys is None:
+        lpp = LPP_TYPES_BY_ID[type_id]
+        base = f"{lpp.name}_{channel}"
+        keys = tuple(
+            f"{base}_{component.suffix}" if component.suffix else base
+            for component in lpp.components
+        )
+        _KEYS[cache_key] = keys
+    return keys
 
 
 def decode_cayenne_lpp(payload: bytes | bytearray | memoryview) -> DecodeResult:
@@ -150,46 +179,56 @@ def decode_cayenne_lpp(payload: bytes | bytearray | memoryview) -> DecodeResult:
     exception is raised for any byte string.
     """
     data = bytes(payload)
-    if not data:
+    length = len(data)
+    if not length:
         raise DecodeError("empty Cayenne LPP payload")
-    result = DecodeResult(fields={})
+    fields: dict[str, Any] = {}
+    units: dict[str, str] = {}
+    warnings: list[str] = []
     offset = 0
-    while offset < len(data):
+    from_bytes = int.from_bytes
+    while offset < length:
         channel = data[offset]
-        if offset + 2 > len(data):
+        if offset + 2 > length:
             raise DecodeError(
                 f"truncated Cayenne LPP item at offset {offset}: channel {channel} has no type byte"
             )
         type_id = data[offset + 1]
-        lpp = LPP_TYPES_BY_ID.get(type_id)
-        if lpp is None:
+        compiled = _COMPILED.get(type_id)
+        if compiled is None:
             raise DecodeError(
                 f"unknown Cayenne LPP type {type_id} (channel {channel}) at offset {offset}"
             )
+        size, parts = compiled
         start = offset + 2
-        end = start + lpp.size
-        if end > len(data):
+        end = start + size
+        if end > length:
+            name = LPP_TYPES_BY_ID[type_id].name
             raise DecodeError(
-                f"truncated Cayenne LPP {lpp.name} item (type {type_id}, channel {channel}) "
-                f"at offset {offset}: needs {lpp.size} data bytes, {len(data) - start} left"
+                f"truncated Cayenne LPP {name} item (type {type_id}, channel {channel}) "
+                f"at offset {offset}: needs {size} data bytes, {length - start} left"
             )
-        if _field_key(lpp, channel, lpp.components[0]) in result.fields:
-            result.warnings.append(
-                f"duplicate {lpp.name} item on channel {channel} at offset {offset}; "
-                "the later value is kept"
+        keys = _field_keys(type_id, channel)
+        if keys[0] in fields:
+            warnings.append(
+                f"duplicate {LPP_TYPES_BY_ID[type_id].name} item on channel {channel} "
+                f"at offset {offset}; the later value is kept"
             )
-        position = start
-        for component in lpp.components:
-            raw = int.from_bytes(
-                data[position : position + component.size], "big", signed=component.signed
-            )
-            position += component.size
-            key = _field_key(lpp, channel, component)
-            result.fields[key] = _scale(raw, component, lpp.kind)
-            if component.unit is not None:
-                result.units[key] = component.unit
+        for key, (position, width, signed, divisor, decimals, kind, unit) in zip(
+            keys, parts, strict=True
+        ):
+            first = start + position
+            raw = from_bytes(data[first : first + width], "big", signed=signed)
+            if kind == "float":
+                fields[key] = round(raw / divisor, decimals)
+            elif kind == "int":
+                fields[key] = raw
+            else:
+                fields[key] = raw != 0
+            if unit is not None:
+                units[key] = unit
         offset = end
-    return result
+    return DecodeResult(fields=fields, units=units, warnings=warnings)
 
 
 def _encode_component(lpp: LppType, component: LppComponent, channel: int, value: object) -> bytes:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+import functools
+import re
 from typing import Any
 
 
@@ -170,13 +172,16 @@ class DeviceStatus:
     """Demodulation margin, dB."""
 
 
+_EUI = re.compile(r"[0-9A-F]{16}")
+
+
+@functools.lru_cache(maxsize=4096)
 def normalize_eui(value: str) -> str:
-    """
-    Return an EUI-64 as 16 upper-case hex digits, accepting separators.
+    """Return an EUI-64 as 16 upper-case hex digits, accepting separators.
 
     Raises ValueError when the value is not an EUI-64.
     """
     cleaned = value.replace(":", "").replace("-", "").replace(" ", "").upper()
-    if len(cleaned) != 16 or not all(char in "0123456789ABCDEF" for char in cleaned):
+    if _EUI.fullmatch(cleaned) is None:
         raise ValueError(f"not an EUI-64: {value!r}")
     return cleaned

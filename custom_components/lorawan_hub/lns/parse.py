@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 import math
+import re
 from typing import Any
 
 from .errors import ProtocolError
 from .models import normalize_eui
+
+_HEX = re.compile(r"[0-9A-F]+")
 
 
 def as_dict(value: object, what: str) -> Mapping[str, Any]:
@@ -26,6 +29,8 @@ def as_dict(value: object, what: str) -> Mapping[str, Any]:
 
 def as_int(value: object, what: str) -> int:
     """Return an integer given as a number or a decimal string."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         raise ProtocolError(f"{what} is not an integer")
     if isinstance(value, int):
@@ -42,6 +47,8 @@ def as_int(value: object, what: str) -> int:
 
 def as_float(value: object, what: str) -> float:
     """Return a finite number given as a number or a decimal string."""
+    if type(value) is float and math.isfinite(value):
+        return value
     if isinstance(value, bool):
         raise ProtocolError(f"{what} is not a number")
     if isinstance(value, int | float):
@@ -112,9 +119,9 @@ def hex_id(value: object, what: str, width: int = 16) -> str:
         if value < 0:
             raise ProtocolError(f"{what} is negative")
         return f"{value:0{width}X}"
-    if isinstance(value, str) and value:
+    if isinstance(value, str):
         cleaned = value.replace(":", "").replace("-", "").upper()
-        if all(char in "0123456789ABCDEF" for char in cleaned):
+        if _HEX.fullmatch(cleaned) is not None:
             return cleaned
     raise ProtocolError(f"{what} is not an identifier")
 
