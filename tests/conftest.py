@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 import pytest
 
 from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity import Entity
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.config_flow import orion_unique_id
@@ -41,6 +43,15 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture(autouse=True)
 def local_sockets(socket_enabled: None) -> None:
     """Allow sockets: the tests talk to simulators on 127.0.0.1 (other hosts stay blocked)."""
+
+
+@pytest.fixture
+def all_entities_enabled() -> Iterator[None]:
+    """Create the entities that are disabled by default enabled, as a user who enabled them."""
+    with patch.object(
+        Entity, "entity_registry_enabled_default", new_callable=PropertyMock, return_value=True
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)

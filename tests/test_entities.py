@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.lorawan_hub.codecs.cayenne import encode_cayenne_lpp
-from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DOMAIN
+from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DEDUP_MEMORY, DOMAIN
 from custom_components.lorawan_hub.coordinator import FieldSpec
 from custom_components.lorawan_hub.sensor import FieldSensor
 from simulator.orion import OrionSimulator
@@ -84,6 +84,7 @@ async def test_entities(
         assert entities_snapshot(hass, entity_registry, config_entry.entry_id) == snapshot
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 async def test_climate_values(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
@@ -160,6 +161,7 @@ async def test_twenty_device_stream(
         assert float(state.state) == pytest.approx(10 + index + 0.4)
 
 
+@pytest.mark.usefixtures("all_entities_enabled")
 async def test_new_device_from_uplink(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
@@ -406,8 +408,8 @@ async def test_replays_beyond_memory(
     uplinks: EventRecorder,
 ) -> None:
     """A long stream keeps a bounded memory of recent uplinks per device."""
-    for _ in range(70):
+    for _ in range(DEDUP_MEMORY + 6):
         await orion.emit_uplink(DOOR, DOOR_PAYLOAD)
-    await uplinks.wait(70)
+    await uplinks.wait(DEDUP_MEMORY + 6)
     state = loaded_entry.runtime_data.devices[DOOR]
-    assert len(state.recent) == len(state.recent_keys) == 64
+    assert len(state.recent) == len(state.recent_keys) == DEDUP_MEMORY

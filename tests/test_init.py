@@ -82,7 +82,7 @@ async def test_token_refused_while_running_starts_reauth(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
-    assert state_of(hass, "event.front_door_uplink") == STATE_UNAVAILABLE
+    assert state_of(hass, "binary_sensor.front_door_online") == STATE_UNAVAILABLE
 
 
 async def test_outage_is_logged_once_and_caught_up(

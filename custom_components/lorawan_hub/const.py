@@ -26,7 +26,7 @@ EVENT_DOWNLINK_STATUS: Final = "lorawan_hub_downlink_status"
 ONLINE_CHECK_INTERVAL: Final = timedelta(minutes=1)
 STORAGE_VERSION: Final = 1
 STORAGE_SAVE_DELAY: Final = 10.0
-DEDUP_MEMORY: Final = 64
+DEDUP_MEMORY: Final = 16
 """Recent uplinks remembered per device to drop replays."""
 
 VENDOR_ORION: Final = "orion"

@@ -20,6 +20,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo as HaDeviceInfo
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -123,6 +124,20 @@ class DeviceState:
         default_factory=lambda: deque(maxlen=DEDUP_MEMORY)
     )
     recent_keys: set[tuple[int | None, datetime]] = field(default_factory=set)
+    listeners: dict[str, list[CALLBACK_TYPE]] = field(default_factory=dict)
+    """Key (a field's entity key or a ``KEY_*``) → the updates of the entities showing it."""
+
+    device_info: HaDeviceInfo = field(init=False)
+    """What links this device's entities to its registry device (one, shared by them)."""
+
+    def __post_init__(self) -> None:
+        """Describe the registry device once."""
+        self.device_info = HaDeviceInfo(identifiers={(DOMAIN, self.dev_eui)})
+
+    def notify(self, key: str) -> None:
+        """Update the entities that show ``key``."""
+        for update in self.listeners.get(key, ()):
+            update()
 
     def seen(self, key: tuple[int | None, datetime]) -> bool:
         """Remember an uplink; True when it was already processed."""
@@ -163,8 +178,7 @@ class LoRaWANHubCoordinator:
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}", private=True
         )
         self._save_pending = False
-        self._listeners: dict[tuple[str, str], list[CALLBACK_TYPE]] = {}
-        self._availability_listeners: list[CALLBACK_TYPE] = []
+        self._availability_listeners: set[CALLBACK_TYPE] = set()
         self._platform_callbacks: list[NewEntitiesCallback] = []
         self._task: asyncio.Task[None] | None = None
         self._hub_device_id: str | None = None
@@ -268,31 +282,29 @@ class LoRaWANHubCoordinator:
             new_entities(state, None)
 
     @callback
-    def async_add_listener(self, dev_eui: str, key: str, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``update`` when ``key`` of the device changes; returns the remover."""
-        listeners = self._listeners.setdefault((dev_eui, key), [])
-        listeners.append(update)
+    def async_subscribe(
+        self,
+        device: DeviceState,
+        keys: tuple[str, ...],
+        update: CALLBACK_TYPE,
+        write: CALLBACK_TYPE,
+    ) -> CALLBACK_TYPE:
+        """Subscribe an entity; returns the remover.
+
+        ``update`` is called when one of ``keys`` of the device changes, ``write`` when the
+        connection goes up or down.
+        """
+        for key in keys:
+            device.listeners.setdefault(key, []).append(update)
+        self._availability_listeners.add(write)
 
         @callback
         def remove() -> None:
-            listeners.remove(update)
+            for key in keys:
+                device.listeners[key].remove(update)
+            self._availability_listeners.discard(write)
 
         return remove
-
-    @callback
-    def async_add_availability_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``update`` when the connection goes up or down; returns the remover."""
-        self._availability_listeners.append(update)
-
-        @callback
-        def remove() -> None:
-            self._availability_listeners.remove(update)
-
-        return remove
-
-    def _notify(self, dev_eui: str, key: str) -> None:
-        for update in self._listeners.get((dev_eui, key), ()):
-            update()
 
     # --- devices ------------------------------------------------------------------------------
 
@@ -418,18 +430,18 @@ class LoRaWANHubCoordinator:
             state.last_seen = received_at
         if self._resume_from is None or received_at > self._resume_from:
             self._resume_from = received_at
+        listeners = state.listeners
         notified: set[str] = set()
-        listeners = self._listeners
         for key in fields:
             owner = owners[key]
             if owner not in notified:
                 notified.add(owner)
-                for update in listeners.get((dev_eui, owner), ()):
+                for update in listeners.get(owner, ()):
                     update()
-        self._notify(dev_eui, KEY_UPLINK)
+        state.notify(KEY_UPLINK)
         if state.online is not True:
             state.online = self._is_online(state, dt_util.utcnow())
-            self._notify(dev_eui, KEY_ONLINE)
+            state.notify(KEY_ONLINE)
         self.hass.bus.async_fire(
             EVENT_UPLINK,
             {
@@ -468,7 +480,7 @@ class LoRaWANHubCoordinator:
         """Remember a device's battery and margin."""
         state = self.devices.get(status.dev_eui) or self._ensure_device(status.dev_eui, None)
         state.status = status
-        self._notify(status.dev_eui, KEY_STATUS)
+        state.notify(KEY_STATUS)
 
     @callback
     def device_location(self, dev_eui: str, location: Location) -> None:
@@ -483,7 +495,7 @@ class LoRaWANHubCoordinator:
             for new_entities in self._platform_callbacks:
                 new_entities(state, [spec])
             self._schedule_save()
-        self._notify(dev_eui, KEY_LOCATION)
+        state.notify(KEY_LOCATION)
 
     @callback
     def resume_from(self) -> datetime | None:
@@ -504,7 +516,7 @@ class LoRaWANHubCoordinator:
             online = self._is_online(state, now)
             if online != state.online:
                 state.online = online
-                self._notify(state.dev_eui, KEY_ONLINE)
+                state.notify(KEY_ONLINE)
 
     @callback
     def forget_device(self, dev_eui: str) -> None:

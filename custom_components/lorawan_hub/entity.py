@@ -6,11 +6,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
 from .coordinator import DeviceState, FieldSpec, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 
 
@@ -33,7 +31,7 @@ class LoRaWANHubEntity(Entity):
         self.coordinator = coordinator
         self.device = device
         self._attr_unique_id = f"{device.dev_eui}_{key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device.dev_eui)})
+        self._attr_device_info = device.device_info
 
     @property
     def available(self) -> bool:
@@ -44,12 +42,10 @@ class LoRaWANHubEntity(Entity):
         """Subscribe to the coordinator."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_add_availability_listener(self.async_write_ha_state)
-        )
-        for key in self._listen:
-            self.async_on_remove(
-                self.coordinator.async_add_listener(self.device.dev_eui, key, self._handle_update)
+            self.coordinator.async_subscribe(
+                self.device, self._listen, self._handle_update, self.async_write_ha_state
             )
+        )
 
     @callback
     def _handle_update(self) -> None:

@@ -41,6 +41,9 @@ class UplinkEvent(LoRaWANHubEntity, EventEntity):
 
     _attr_event_types = [EVENT_TYPE_UPLINK]
     _attr_translation_key = "uplink"
+    # It changes with every uplink and records the decoded payload each time; automations can use
+    # the lorawan_hub_uplink event instead, so it is enabled only where someone wants it.
+    _attr_entity_registry_enabled_default = False
     _listen = (KEY_UPLINK,)
 
     def __init__(self, coordinator: LoRaWANHubCoordinator, device: DeviceState) -> None:

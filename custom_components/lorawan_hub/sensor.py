@@ -221,16 +221,18 @@ class FieldSensor(LoRaWANHubEntity, RestoreSensor):
         self._attr_native_value = self._convert(self.device.values.get(self._key))
 
     def _convert(self, value: Any) -> SensorValue:
-        if self._timestamp:
-            if isinstance(value, int | float) and not isinstance(value, bool):
+        kind = type(value)
+        if kind is float or kind is int:
+            # The common case first: a number from the decoder.
+            if self._timestamp:
                 return dt_util.utc_from_timestamp(value)
+            return value if kind is int or math.isfinite(value) else None
+        if self._timestamp:
             return None
-        if isinstance(value, bool):
+        if kind is bool:
             return int(value)
         if self._numeric:
-            if isinstance(value, int | float) and math.isfinite(value):
-                return value
             return None
-        if isinstance(value, int | float | str) or value is None:
-            return value
-        return str(value)
+        if value is None:
+            return None
+        return value if kind is str else str(value)
