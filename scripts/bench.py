@@ -1502,10 +1502,10 @@ def setup_blockers(simulator: OrionSimulator, enabled: int) -> list[str]:
     """Say which limits keep an entry of the simulator's devices from setting up completely."""
     blockers = []
     size = device_list_size(simulator)
-    if size > orion_module.MAX_PARSED_FRAME:
+    if size > orion_module.MAX_FRAME:
         blockers.append(
-            f"the device list is a {size / 1024 / 1024:.1f} MiB frame; the Orion client drops "
-            f"frames above {orion_module.MAX_PARSED_FRAME / 1024 / 1024:g} MiB (MAX_PARSED_FRAME)"
+            f"the device list is a {size / 1024 / 1024:.1f} MiB frame; the Orion client refuses "
+            f"frames above {orion_module.MAX_FRAME / 1024 / 1024:g} MiB (MAX_FRAME)"
         )
     cap = entity_platform.MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY
     if enabled > cap:
@@ -1544,9 +1544,9 @@ async def time_setup(
     enabled = count * shape.enabled
     with contextlib.ExitStack() as limits:
         if lift_limits:
-            # Only for the measurement: let the client parse the large device list and Home
-            # Assistant add every entity of the entry.
-            limits.enter_context(patch.object(orion_module, "MAX_PARSED_FRAME", LIFTED_FRAME_LIMIT))
+            # Only for the measurement: let the client take any device list and Home Assistant
+            # add every entity of the entry.
+            limits.enter_context(patch.object(orion_module, "MAX_FRAME", LIFTED_FRAME_LIMIT))
             limits.enter_context(
                 patch.object(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", 10**9)
             )

@@ -419,7 +419,7 @@ class LoRaWANHubCoordinator:
         if decoded.error:
             LOGGER.debug("Uplink of %s not decoded: %s", dev_eui, decoded.error)
         owners = state.owners
-        if any(key not in owners for key in fields):
+        if not fields.keys() <= owners.keys():
             self._add_fields(state, fields, decoded.result.units)
         state.values.update(fields)
         state.last_fields = fields
@@ -431,13 +431,10 @@ class LoRaWANHubCoordinator:
         if self._resume_from is None or received_at > self._resume_from:
             self._resume_from = received_at
         listeners = state.listeners
-        notified: set[str] = set()
-        for key in fields:
-            owner = owners[key]
-            if owner not in notified:
-                notified.add(owner)
-                for update in listeners.get(owner, ()):
-                    update()
+        # A tracker shows two or three fields: update each entity once.
+        for owner in {owners[key] for key in fields}:
+            for update in listeners.get(owner, ()):
+                update()
         state.notify(KEY_UPLINK)
         if state.online is not True:
             state.online = self._is_online(state, dt_util.utcnow())
