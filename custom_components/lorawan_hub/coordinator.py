@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import contextlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+import functools
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -297,14 +298,20 @@ class LoRaWANHubCoordinator:
         for key in keys:
             device.listeners.setdefault(key, []).append(update)
         self._availability_listeners.add(write)
+        # A partial, not a closure: one of these per entity, thousands of entities.
+        return functools.partial(self._unsubscribe, device, keys, update, write)
 
-        @callback
-        def remove() -> None:
-            for key in keys:
-                device.listeners[key].remove(update)
-            self._availability_listeners.discard(write)
-
-        return remove
+    @callback
+    def _unsubscribe(
+        self,
+        device: DeviceState,
+        keys: tuple[str, ...],
+        update: CALLBACK_TYPE,
+        write: CALLBACK_TYPE,
+    ) -> None:
+        for key in keys:
+            device.listeners[key].remove(update)
+        self._availability_listeners.discard(write)
 
     # --- devices ------------------------------------------------------------------------------
 
