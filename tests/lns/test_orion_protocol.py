@@ -165,6 +165,7 @@ def row(fcnt: int, moment: datetime, data: str = "01") -> dict[str, Any]:
         ({"cmd": "hello"}, ProtocolError, "did not greet"),
         (None, CannotConnect, "closed the connection"),
         ("[1, 2]", ProtocolError, "not an object"),
+        ("{nonsense", ProtocolError, "not JSON"),
     ],
 )
 async def test_bad_greeting(
@@ -375,3 +376,24 @@ async def test_request_on_closed_connection(server: ScriptedServer, client: Orio
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_unexpected_error_is_retried(
+    server: ScriptedServer,
+    client: OrionClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug while setting up a connection is logged and the connection retried, not lost."""
+    sink = RecordingSink()
+    failures = iter([RuntimeError("bug")])
+
+    def devices_listed(devices: Any) -> None:
+        if (error := next(failures, None)) is not None:
+            raise error
+        RecordingSink.devices_listed(sink, devices)
+
+    monkeypatch.setattr(sink, "devices_listed", devices_listed)
+    await run_until(client, sink, lambda: len(sink.device_lists) == 1)
+    assert (False, "unexpected error") in sink.connections
+    assert "Unexpected error in the connection" in caplog.text

@@ -325,7 +325,10 @@ class OrionClient(NetworkServer):
         message = await ws.receive()
         if message.type is not aiohttp.WSMsgType.TEXT:
             raise CannotConnect(f"{self.host} closed the connection")
-        decoded = orjson.loads(message.data)
+        try:
+            decoded = orjson.loads(message.data)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(f"{self.host} sent a frame that is not JSON") from None
         return dict(as_dict(decoded, "frame"))
 
     async def _request(
@@ -488,6 +491,9 @@ class OrionClient(NetworkServer):
                     raise
                 except LnsError as err:
                     reason = err.reason or err.key
+                except Exception:  # a bug must not end the connection for good: retry
+                    _LOGGER.exception("Unexpected error in the connection to %s", self.host)
+                    reason = "unexpected error"
                 sink.connection_changed(False, reason)
                 delay = self._backoff.next_delay()
                 _LOGGER.debug("Connection to %s: %s; retry in %.1f s", self.host, reason, delay)
