@@ -291,6 +291,7 @@ async def test_values_survive_restart(
                         "state_class": "measurement",
                     },
                     {"key": "presence_2", "platform": "binary_sensor", "device_class": "occupancy"},
+                    {"key": "unix_time_3", "platform": "sensor", "device_class": "timestamp"},
                 ],
                 "last_seen": "2026-11-20T11:59:00+00:00",
                 "recent": [[5, "2026-11-20T11:59:00+00:00"], [6, "garbage"]],
@@ -321,6 +322,10 @@ async def test_values_survive_restart(
             ),
             (State("binary_sensor.living_room_climate_presence_2", STATE_ON), {}),
             (
+                State("sensor.living_room_climate_unix_time_3", "2026-11-18T07:00:00+00:00"),
+                {"native_value": "2026-11-18T07:00:00+00:00", "native_unit_of_measurement": None},
+            ),
+            (
                 State(
                     "device_tracker.front_door_network_location",
                     "not_home",
@@ -347,6 +352,7 @@ async def test_values_survive_restart(
     await hass.async_block_till_done()
     assert state_of(hass, "sensor.living_room_climate_temperature_1") == "19.5"
     assert state_of(hass, "binary_sensor.living_room_climate_presence_2") == STATE_ON
+    assert state_of(hass, "sensor.living_room_climate_unix_time_3") == "2026-11-18T07:00:00+00:00"
     assert state_of(hass, "sensor.living_room_climate_last_seen") == "2026-11-20T11:59:00+00:00"
     assert state_of(hass, "sensor.front_door_last_seen") == "2026-11-19T08:00:00+00:00"
     tracker = hass.states.get("device_tracker.front_door_network_location")

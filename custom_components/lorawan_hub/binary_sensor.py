@@ -51,11 +51,13 @@ class FieldBinarySensor(LoRaWANHubEntity, BinarySensorEntity, RestoreEntity):
         )
 
     async def async_added_to_hass(self) -> None:
-        """Show the last value, from this run or from before a restart."""
+        """Show the value from before a restart until the first uplink carries this field.
+
+        The coordinator creates a new field's entity before it stores the field's first value,
+        so the uplink that made the field appear also updates the new entity.
+        """
         await super().async_added_to_hass()
-        if self._key in self.device.values:
-            self._update_from_device()
-        elif (last := await self.async_get_last_state()) and last.state in (STATE_ON, STATE_OFF):
+        if (last := await self.async_get_last_state()) and last.state in (STATE_ON, STATE_OFF):
             self._attr_is_on = last.state == STATE_ON
 
     def _update_from_device(self) -> None:

@@ -50,12 +50,6 @@ class UplinkEvent(LoRaWANHubEntity, EventEntity):
         """Follow ``device``'s uplinks."""
         super().__init__(coordinator, device, "uplink")
 
-    async def async_added_to_hass(self) -> None:
-        """Fire for the uplink that made a new device appear, which came before this entity."""
-        await super().async_added_to_hass()
-        if self.device.last_uplink is not None:
-            self._handle_update()
-
     def _update_from_device(self) -> None:
         # The coordinator notifies KEY_UPLINK only after it stored the uplink.
         uplink = cast("Uplink", self.device.last_uplink)

@@ -207,22 +207,21 @@ class FieldSensor(LoRaWANHubEntity, RestoreSensor):
         self._timestamp = self._attr_device_class is SensorDeviceClass.TIMESTAMP
 
     async def async_added_to_hass(self) -> None:
-        """Show the last value, from this run or from before a restart."""
+        """Show the value from before a restart until the first uplink carries this field.
+
+        The coordinator creates a new field's entity before it stores the field's first value,
+        so the uplink that made the field appear also updates the new entity.
+        """
         await super().async_added_to_hass()
-        if self._key in self.device.values:
-            self._update_from_device()
-        elif last := await self.async_get_last_sensor_data():
+        if last := await self.async_get_last_sensor_data():
             value = last.native_value
             if self._timestamp and isinstance(value, str):
                 value = dt_util.parse_datetime(value)
             self._attr_native_value = value
 
-    def _update_from_device(self) -> None:
-        self._attr_native_value = self._convert(self.device.values.get(self._key))
-
     @callback
     def _handle_update(self) -> None:
-        # The hot path of every uplink: the base class's steps, without the indirection.
+        # The hot path of every uplink: the base class's steps, with the conversion inline.
         device = self.device
         if (context := device.context) is not None:
             self.async_set_context(context)
