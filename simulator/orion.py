@@ -38,14 +38,13 @@ import logging
 import random
 import re
 import secrets
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 import uuid
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .lpp import DemoPayloads, guess_kind
-from .server import SimulatorServer
+from .server import SimulatorServer, StartStop
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -335,7 +334,7 @@ type _Reply = dict[str, Any] | None
 type _Handler = Callable[[OrionSimulator, _Connection, dict[str, Any]], _Reply]
 
 
-class OrionSimulator:
+class OrionSimulator(StartStop):
     """
     A fake OrionM2M network server on 127.0.0.1.
 
@@ -411,20 +410,6 @@ class OrionSimulator:
         """Close every connection (close frame, 1001) and stop listening."""
         await self._close_all(_Close(WSCloseCode.GOING_AWAY, "server shutdown"))
         await self._server.stop()
-
-    async def __aenter__(self) -> Self:
-        """Start the simulator."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop the simulator."""
-        await self.stop()
 
     # ------------------------------------------------------------------- devices
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
@@ -10,7 +11,33 @@ from aiohttp import web
 LOCALHOST = "127.0.0.1"
 
 
-class SimulatorServer:
+class StartStop(ABC):
+    """Something started and stopped, usable as ``async with``."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Start."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop."""
+
+    async def __aenter__(self) -> Self:
+        """Start."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop."""
+        await self.stop()
+
+
+class SimulatorServer(StartStop):
     """
     Serve an aiohttp application on 127.0.0.1.
 
@@ -68,17 +95,3 @@ class SimulatorServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop the server."""
-        await self.stop()
