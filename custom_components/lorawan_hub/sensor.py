@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 import math
 from typing import Any
 
@@ -22,7 +23,7 @@ from homeassistant.const import (
     Platform,
     UnitOfFrequency,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
@@ -40,7 +41,8 @@ from .lns.models import Capability
 
 PARALLEL_UPDATES = 0
 
-type SensorValue = StateType | datetime
+type SensorValue = StateType | date | datetime | Decimal
+_MISSING: Any = object()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +207,7 @@ class FieldSensor(LoRaWANHubEntity, RestoreSensor):
         self._attr_suggested_display_precision = spec.precision
         self._numeric = bool(spec.device_class or spec.unit or spec.state_class)
         self._timestamp = self._attr_device_class is SensorDeviceClass.TIMESTAMP
+        self._restored: SensorValue = None
 
     async def async_added_to_hass(self) -> None:
         """Show the value from before a restart until the first uplink carries this field.
@@ -217,16 +220,13 @@ class FieldSensor(LoRaWANHubEntity, RestoreSensor):
             value = last.native_value
             if self._timestamp and isinstance(value, str):
                 value = dt_util.parse_datetime(value)
-            self._attr_native_value = value
+            self._restored = value
 
-    @callback
-    def _handle_update(self) -> None:
-        # The hot path of every uplink: the base class's steps, with the conversion inline.
-        device = self.device
-        if (context := device.context) is not None:
-            self.async_set_context(context)
-        self._attr_native_value = self._convert(device.values.get(self._key))
-        self.async_write_ha_state()
+    @property
+    def native_value(self) -> SensorValue:
+        """Return the field from the device's uplinks, else the value from before a restart."""
+        value = self.device.values.get(self._key, _MISSING)
+        return self._restored if value is _MISSING else self._convert(value)
 
     def _convert(self, value: Any) -> SensorValue:
         kind = type(value)
