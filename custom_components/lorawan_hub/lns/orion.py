@@ -182,7 +182,7 @@ def uplink_from_frame(dev_eui: object, data: Mapping[str, Any], dev_addr: object
         gateways=gateways,
         confirmed=None if mtype is None else mtype == _CONFIRMED_UP,
         ack=opt_bool(data, "ack"),
-        dev_addr=opt_str({"devAddr": dev_addr}, "devAddr"),
+        dev_addr=dev_addr if isinstance(dev_addr, str) and dev_addr else None,
         raw=data,
     )
 
@@ -442,7 +442,9 @@ class OrionClient(NetworkServer):
             self._sink.uplink(uplink)
         except Exception:  # one uplink must never end the connection or the catch-up
             _LOGGER.exception("Error while handling an uplink of %s", uplink.dev_eui)
-        if any(ack.dev_eui == uplink.dev_eui for ack in self._pending_acks.values()):
+        if self._pending_acks and any(
+            ack.dev_eui == uplink.dev_eui for ack in self._pending_acks.values()
+        ):
             self._schedule_ack_check(0)
 
     @contextlib.asynccontextmanager

@@ -68,12 +68,16 @@ def as_float(value: object, what: str) -> float:
 def opt_int(data: Mapping[str, Any], key: str) -> int | None:
     """Return ``data[key]`` as an integer, None when absent or null."""
     value = data.get(key)
+    if type(value) is int:
+        return value
     return None if value is None or value == "" else as_int(value, key)
 
 
 def opt_float(data: Mapping[str, Any], key: str) -> float | None:
     """Return ``data[key]`` as a number, None when absent or null."""
     value = data.get(key)
+    if type(value) is float and math.isfinite(value):
+        return value
     return None if value is None or value == "" else as_float(value, key)
 
 
