@@ -158,6 +158,16 @@ async def async_setup_entry(
     )
 
 
+async def _restored_value(sensor: RestoreSensor) -> SensorValue:
+    """Return the value a sensor had before a restart; timestamps come back as text."""
+    if (last := await sensor.async_get_last_sensor_data()) is None:
+        return None
+    value = last.native_value
+    if sensor.device_class is SensorDeviceClass.TIMESTAMP and isinstance(value, str):
+        return dt_util.parse_datetime(value)
+    return value
+
+
 class DiagnosticSensor(LoRaWANHubEntity, RestoreSensor):
     """Radio and health details of a device's last uplink."""
 
@@ -178,11 +188,8 @@ class DiagnosticSensor(LoRaWANHubEntity, RestoreSensor):
         """Show the current value, or the one from before a restart."""
         await super().async_added_to_hass()
         self._update_from_device()
-        if self._attr_native_value is None and (last := await self.async_get_last_sensor_data()):
-            value = last.native_value
-            if self.device_class is SensorDeviceClass.TIMESTAMP and isinstance(value, str):
-                value = dt_util.parse_datetime(value)
-            self._attr_native_value = value
+        if self._attr_native_value is None:
+            self._attr_native_value = await _restored_value(self)
 
     def _update_from_device(self) -> None:
         self._attr_native_value = self.entity_description.value_fn(self.device)
@@ -216,11 +223,7 @@ class FieldSensor(LoRaWANHubEntity, RestoreSensor):
         so the uplink that made the field appear also updates the new entity.
         """
         await super().async_added_to_hass()
-        if last := await self.async_get_last_sensor_data():
-            value = last.native_value
-            if self._timestamp and isinstance(value, str):
-                value = dt_util.parse_datetime(value)
-            self._restored = value
+        self._restored = await _restored_value(self)
 
     @property
     def native_value(self) -> SensorValue:
