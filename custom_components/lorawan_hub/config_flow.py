@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import probatio
@@ -14,7 +14,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_TOKEN, CONF_URL
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -33,8 +33,8 @@ from homeassistant.helpers.selector import (
 
 from .codecs.decode import AUTO, CHOICES
 from .const import (
-    AVAILABLE_VENDORS,
     CONF_APP_ID,
+    CONF_AUTH_URL,
     CONF_CODEC,
     CONF_DEVICES,
     CONF_OFFLINE_AFTER,
@@ -42,12 +42,19 @@ from .const import (
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
     LOGGER,
+    VENDOR_NETEMERA,
     VENDOR_ORION,
     VENDORS,
 )
+from .lns.base import NetworkServer
 from .lns.errors import AuthError, LimitReached, LnsError
+from .lns.netemera import (
+    DEFAULT_API_URL as NETEMERA_DEFAULT_API_URL,
+    DEFAULT_TOKEN_URL as NETEMERA_DEFAULT_TOKEN_URL,
+    api_root,
+)
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
-from .vendors import create_client
+from .vendors import create_client, netemera_client
 
 CONF_DEVICE = "device"
 
@@ -60,21 +67,30 @@ _OFFLINE_AFTER = NumberSelector(
 )
 
 
-def orion_unique_id(url: str, app_id: str) -> str:
-    """Identify an Orion application on a server: ``host[:port]/app_id``."""
-    parsed = URL(url)
+def _authority(parsed: URL) -> str:
     authority = (parsed.host or "").lower()
     if parsed.explicit_port is not None:
         authority = f"{authority}:{parsed.explicit_port}"
-    return f"{authority}/{app_id}"
+    return authority
 
 
-def _valid_ws_url(url: str) -> bool:
+def orion_unique_id(url: str, app_id: str) -> str:
+    """Identify an Orion application on a server: ``host[:port]/app_id``."""
+    return f"{_authority(URL(url))}/{app_id}"
+
+
+def netemera_unique_id(api_url: str, application_id: str) -> str:
+    """Identify a Netemera application of an API: ``host[:port]/path/application``."""
+    parsed = api_root(api_url)
+    return f"{_authority(parsed)}{parsed.path}/{application_id}"
+
+
+def _valid_url(url: str, schemes: tuple[str, ...]) -> bool:
     try:
         parsed = URL(url)
     except ValueError:
         return False
-    return parsed.scheme in ("ws", "wss") and bool(parsed.host)
+    return parsed.scheme in schemes and bool(parsed.host)
 
 
 def _orion_schema(defaults: Mapping[str, Any], *, token_required: bool = True) -> probatio.Schema:
@@ -90,10 +106,59 @@ def _orion_schema(defaults: Mapping[str, Any], *, token_required: bool = True) -
     )
 
 
+def _netemera_schema(
+    defaults: Mapping[str, Any], *, secret_required: bool = True
+) -> probatio.Schema:
+    secret = (
+        probatio.Required(CONF_CLIENT_SECRET)
+        if secret_required
+        else probatio.Optional(CONF_CLIENT_SECRET)
+    )
+    return probatio.Schema(
+        {
+            probatio.Required(
+                CONF_URL, default=defaults.get(CONF_URL, NETEMERA_DEFAULT_API_URL)
+            ): _URL,
+            probatio.Required(
+                CONF_AUTH_URL, default=defaults.get(CONF_AUTH_URL, NETEMERA_DEFAULT_TOKEN_URL)
+            ): _URL,
+            probatio.Required(
+                CONF_CLIENT_ID, default=defaults.get(CONF_CLIENT_ID, probatio.UNDEFINED)
+            ): str,
+            secret: _PASSWORD,
+        }
+    )
+
+
+def _netemera_data(user_input: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the entry data of a Netemera form: ``current`` with the form's values, trimmed."""
+    data = {
+        **current,
+        CONF_VENDOR: VENDOR_NETEMERA,
+        CONF_URL: str(api_root(user_input[CONF_URL])),
+        CONF_AUTH_URL: user_input[CONF_AUTH_URL].strip(),
+        CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
+    }
+    if secret := (user_input.get(CONF_CLIENT_SECRET) or "").strip():
+        data[CONF_CLIENT_SECRET] = secret
+    return data
+
+
+def _netemera_url_errors(data: Mapping[str, Any]) -> dict[str, str]:
+    errors = {}
+    for key in (CONF_URL, CONF_AUTH_URL):
+        if not _valid_url(data[key], ("https", "http")):
+            errors[key] = "invalid_http_url"
+    return errors
+
+
 class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a network-server connection."""
 
     VERSION = 1
+
+    _netemera: dict[str, Any]
+    _applications: dict[str, str]
 
     @staticmethod
     @callback
@@ -101,30 +166,39 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         """Per-device codec and offline threshold."""
         return LoRaWANHubOptionsFlow()
 
+    async def _check[C: NetworkServer, T](
+        self, client: C, request: Callable[[C], Awaitable[T]]
+    ) -> tuple[T | None, dict[str, str]]:
+        """Run ``request`` with ``client``; return its result or the form errors."""
+        try:
+            return await request(client), {}
+        except AuthError:
+            return None, {"base": "invalid_auth"}
+        except LimitReached:
+            return None, {"base": "client_limit"}
+        except LnsError:
+            return None, {"base": "cannot_connect"}
+        except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
+            LOGGER.exception("Unexpected error while validating the connection")
+            return None, {"base": "unknown"}
+        finally:
+            await client.close()
+
     async def _validate(self, data: Mapping[str, Any]) -> dict[str, str]:
         """Connect with ``data``; return the form errors (none when it worked)."""
         client = create_client(async_get_clientsession(self.hass), data)
-        try:
-            await client.validate()
-        except AuthError:
-            return {"base": "invalid_auth"}
-        except LimitReached:
-            return {"base": "client_limit"}
-        except LnsError:
-            return {"base": "cannot_connect"}
-        except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash
-            LOGGER.exception("Unexpected error while validating the connection")
-            return {"base": "unknown"}
-        finally:
-            await client.close()
-        return {}
+        _result, errors = await self._check(client, lambda client: client.validate())
+        return errors
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the network server's vendor."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            if user_input[CONF_VENDOR] in AVAILABLE_VENDORS:
+            vendor = user_input[CONF_VENDOR]
+            if vendor == VENDOR_ORION:
                 return await self.async_step_orion()
+            if vendor == VENDOR_NETEMERA:
+                return await self.async_step_netemera()
             errors[CONF_VENDOR] = "vendor_not_available"
         return self.async_show_form(
             step_id="user",
@@ -152,7 +226,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_APP_ID: user_input[CONF_APP_ID].strip(),
                 CONF_TOKEN: user_input[CONF_TOKEN].strip(),
             }
-            if not _valid_ws_url(data[CONF_URL]):
+            if not _valid_url(data[CONF_URL], ("ws", "wss")):
                 errors[CONF_URL] = "invalid_url"
             else:
                 await self.async_set_unique_id(orion_unique_id(data[CONF_URL], data[CONF_APP_ID]))
@@ -169,6 +243,73 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def async_step_netemera(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the Netemera API and authorization server and the client credentials."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _netemera_data(user_input, {})
+            errors = _netemera_url_errors(data)
+            if not errors:
+                applications, errors = await self._check(
+                    netemera_client(async_get_clientsession(self.hass), data),
+                    lambda client: client.list_applications(),
+                )
+                if applications is not None and not applications:
+                    errors = {"base": "no_applications"}
+                if not errors and applications:
+                    self._netemera = data
+                    self._applications = {
+                        app.application_id: app.name or app.application_id for app in applications
+                    }
+                    return await self.async_step_netemera_application()
+        return self.async_show_form(
+            step_id="netemera",
+            data_schema=self.add_suggested_values_to_schema(
+                _netemera_schema(user_input or {}),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_CLIENT_SECRET},
+            ),
+            errors=errors,
+        )
+
+    async def async_step_netemera_application(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one of the applications the credentials can see."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            application_id = user_input[CONF_APP_ID]
+            data = {**self._netemera, CONF_APP_ID: application_id}
+            await self.async_set_unique_id(netemera_unique_id(data[CONF_URL], application_id))
+            self._abort_if_unique_id_configured()
+            errors = await self._validate(data)
+            if not errors:
+                return self.async_create_entry(
+                    title=f"Netemera {self._applications.get(application_id, application_id)}",
+                    data=data,
+                )
+        options = [
+            SelectOptionDict(
+                value=application_id,
+                label=name if name == application_id else f"{name} ({application_id})",
+            )
+            for application_id, name in sorted(
+                self._applications.items(), key=lambda item: item[1].lower()
+            )
+        ]
+        return self.async_show_form(
+            step_id="netemera_application",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_APP_ID, default=options[0]["value"]): SelectSelector(
+                        SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+                    )
+                }
+            ),
+            errors=errors,
+        )
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Start reauthentication after the network server refused the stored credentials."""
         return await self.async_step_reauth_confirm()
@@ -176,17 +317,34 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for a new token."""
+        """Ask for new credentials: a token (OrionM2M) or a client id and secret (Netemera)."""
         entry = self._get_reauth_entry()
+        netemera = entry.data[CONF_VENDOR] == VENDOR_NETEMERA
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN].strip()}
+            if netemera:
+                data = {
+                    **entry.data,
+                    CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
+                    CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET].strip(),
+                }
+            else:
+                data = {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN].strip()}
             errors = await self._validate(data)
             if not errors:
                 return self.async_update_reload_and_abort(entry, data=data)
+        if netemera:
+            schema = probatio.Schema(
+                {
+                    probatio.Required(CONF_CLIENT_ID, default=entry.data[CONF_CLIENT_ID]): str,
+                    probatio.Required(CONF_CLIENT_SECRET): _PASSWORD,
+                }
+            )
+        else:
+            schema = probatio.Schema({probatio.Required(CONF_TOKEN): _PASSWORD})
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=probatio.Schema({probatio.Required(CONF_TOKEN): _PASSWORD}),
+            data_schema=schema,
             description_placeholders={"title": entry.title, "app_id": entry.data[CONF_APP_ID]},
             errors=errors,
         )
@@ -194,8 +352,10 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the server address or token of the same application."""
+        """Change the server address or credentials of the same application."""
         entry = self._get_reconfigure_entry()
+        if entry.data[CONF_VENDOR] == VENDOR_NETEMERA:
+            return await self._reconfigure_netemera(entry, user_input)
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {
@@ -205,7 +365,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             }
             if token := (user_input.get(CONF_TOKEN) or "").strip():
                 data[CONF_TOKEN] = token
-            if not _valid_ws_url(data[CONF_URL]):
+            if not _valid_url(data[CONF_URL], ("ws", "wss")):
                 errors[CONF_URL] = "invalid_url"
             else:
                 await self.async_set_unique_id(orion_unique_id(data[CONF_URL], data[CONF_APP_ID]))
@@ -216,6 +376,29 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_orion_schema(user_input or entry.data, token_required=False),
+            errors=errors,
+        )
+
+    async def _reconfigure_netemera(
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Change the Netemera addresses or credentials; the application stays."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _netemera_data(user_input, entry.data)
+            errors = _netemera_url_errors(data)
+            if not errors:
+                await self.async_set_unique_id(
+                    netemera_unique_id(data[CONF_URL], data[CONF_APP_ID])
+                )
+                self._abort_if_unique_id_mismatch()
+                errors = await self._validate(data)
+                if not errors:
+                    return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reconfigure_netemera",
+            data_schema=_netemera_schema(user_input or entry.data, secret_required=False),
+            description_placeholders={"app_id": entry.data[CONF_APP_ID]},
             errors=errors,
         )
 

@@ -11,6 +11,9 @@ LOGGER = logging.getLogger(__package__)
 
 CONF_VENDOR: Final = "vendor"
 CONF_APP_ID: Final = "app_id"
+"""The vendor's application (OrionM2M API application, Netemera application)."""
+CONF_AUTH_URL: Final = "auth_url"
+"""An OAuth 2.0 token endpoint."""
 
 # Options
 CONF_OFFLINE_AFTER: Final = "offline_after"
@@ -35,5 +38,3 @@ VENDOR_NETEMERA: Final = "netemera"
 VENDOR_SENRA: Final = "senra"
 VENDOR_IOTSQUARE: Final = "iotsquare"
 VENDORS: Final = (VENDOR_ORION, VENDOR_ORBIWISE, VENDOR_NETEMERA, VENDOR_SENRA, VENDOR_IOTSQUARE)
-AVAILABLE_VENDORS: Final = frozenset({VENDOR_ORION})
-"""Vendors whose client is built; the others are listed in the flow as coming."""

@@ -175,6 +175,7 @@ class LoRaWANHubCoordinator:
         self.duplicates = 0
         self._reported: bool | None = None
         self._resume_from: datetime | None = None
+        self._stream_position: str | None = None
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}", private=True
         )
@@ -233,6 +234,7 @@ class LoRaWANHubCoordinator:
     def _restore(self, stored: Mapping[str, Any]) -> None:
         if resume := stored.get("resume_from"):
             self._resume_from = dt_util.parse_datetime(resume)
+        self._stream_position = stored.get("stream_position")
         for dev_eui, data in (stored.get("devices") or {}).items():
             state = self._ensure_device(dev_eui, None, announce=False)
             for spec in data.get("fields", ()):
@@ -249,6 +251,7 @@ class LoRaWANHubCoordinator:
         self._save_pending = False
         return {
             "resume_from": self._resume_from.isoformat() if self._resume_from else None,
+            "stream_position": self._stream_position,
             "devices": {
                 state.dev_eui: {
                     "fields": [spec.as_dict() for spec in state.fields.values()],
@@ -505,6 +508,18 @@ class LoRaWANHubCoordinator:
     def resume_from(self) -> datetime | None:
         """When the newest uplink seen was received."""
         return self._resume_from
+
+    @callback
+    def stream_position(self) -> str | None:
+        """Return the stream position stored after the last event processed."""
+        return self._stream_position
+
+    @callback
+    def set_stream_position(self, position: str) -> None:
+        """Store the stream position with the uplinks processed up to it."""
+        if position != self._stream_position:
+            self._stream_position = position
+            self._schedule_save()
 
     # --- online tracking ----------------------------------------------------------------------
 

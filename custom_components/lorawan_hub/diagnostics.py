@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_PASSWORD, CONF_TOKEN
+from homeassistant.const import CONF_CLIENT_SECRET, CONF_PASSWORD, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
@@ -31,6 +31,13 @@ TO_REDACT = {
     "NwkSKey",
     "AppSKey",
     "auth_string",
+    "nwkKey",
+    "NwkKey",
+    "nwk_key",
+    "nwkSEncKey",
+    "sNwkSIntKey",
+    "fNwkSIntKey",
+    CONF_CLIENT_SECRET,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Final
 
 import probatio
 
@@ -90,6 +90,10 @@ GROUP_MEMBERS_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
 )
 
 
+DETAILED_ERRORS: Final = frozenset({"class_profile_missing"})
+"""Error keys with a message of their own, showing the error's details."""
+
+
 def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
     return ServiceValidationError(
         translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
@@ -99,6 +103,12 @@ def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
 def _vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssistantError:
     """Translate a network-server failure for the user."""
     placeholders = {"vendor": coordinator.client.name, "reason": err.reason or err.key}
+    if err.key in DETAILED_ERRORS:
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=err.key,
+            translation_placeholders={**placeholders, **err.details},
+        )
     if isinstance(err, Unsupported):
         return _validation_error("not_supported", **placeholders)
     if isinstance(err, AuthError):

@@ -7,11 +7,12 @@ from typing import Any
 
 import aiohttp
 
-from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_TOKEN, CONF_URL
 
-from .const import CONF_APP_ID, CONF_VENDOR, VENDOR_ORION
+from .const import CONF_APP_ID, CONF_AUTH_URL, CONF_VENDOR, VENDOR_NETEMERA, VENDOR_ORION
 from .lns.base import NetworkServer
 from .lns.errors import Unsupported
+from .lns.netemera import NetemeraClient
 from .lns.orion import OrionClient
 
 
@@ -20,4 +21,18 @@ def create_client(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> Ne
     vendor = data[CONF_VENDOR]
     if vendor == VENDOR_ORION:
         return OrionClient(session, data[CONF_URL], data[CONF_APP_ID], data[CONF_TOKEN])
+    if vendor == VENDOR_NETEMERA:
+        return netemera_client(session, data)
     raise Unsupported(f"vendor {vendor} is not available yet")
+
+
+def netemera_client(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> NetemeraClient:
+    """Return a Netemera client; without an application id it can only list applications."""
+    return NetemeraClient(
+        session,
+        data[CONF_URL],
+        data[CONF_AUTH_URL],
+        client_id=data[CONF_CLIENT_ID],
+        client_secret=data[CONF_CLIENT_SECRET],
+        application_id=data.get(CONF_APP_ID),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import socket
 from typing import Any
@@ -22,12 +22,9 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.models import (
-    DeviceInfo,
-    DeviceStatus,
     Downlink,
     DownlinkMode,
     DownlinkState,
-    DownlinkStatus,
     Location,
     LoRaClass,
     Uplink,
@@ -40,75 +37,11 @@ from custom_components.lorawan_hub.lns.orion import (
 )
 from simulator.orion import MALFORMED_KINDS, OrionSimulator
 
+from .sink import RecordingSink
+
 DOOR = "70B3D57ED0000002"
 TRACKER = "70B3D57ED0000003"
 CLIMATE = "70B3D57ED0000001"
-
-
-class RecordingSink:
-    """A sink that records everything and lets a test wait for what it expects."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self.uplinks: list[Uplink] = []
-        self.connections: list[tuple[bool, str | None]] = []
-        self.device_lists: list[list[DeviceInfo]] = []
-        self.downlink_statuses: list[DownlinkStatus] = []
-        self.device_statuses: list[DeviceStatus] = []
-        self.locations: dict[str, Location] = {}
-        self.resume: datetime | None = None
-        self._changed = asyncio.Event()
-
-    def _touch(self) -> None:
-        self._changed.set()
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
-        """Wait until ``predicate`` holds, woken by each callback."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-    def connection_changed(self, connected: bool, reason: str | None) -> None:
-        """Record a connection change."""
-        self.connections.append((connected, reason))
-        self._touch()
-
-    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
-        """Record a device list."""
-        self.device_lists.append(list(devices))
-        self._touch()
-
-    def uplink(self, uplink: Uplink) -> None:
-        """Record an uplink and advance the resume point, as the coordinator does."""
-        self.uplinks.append(uplink)
-        if self.resume is None or uplink.received_at > self.resume:
-            self.resume = uplink.received_at
-        self._touch()
-
-    def downlink_status(self, status: DownlinkStatus) -> None:
-        """Record a downlink status."""
-        self.downlink_statuses.append(status)
-        self._touch()
-
-    def device_status(self, status: DeviceStatus) -> None:
-        """Record a device status."""
-        self.device_statuses.append(status)
-        self._touch()
-
-    def device_location(self, dev_eui: str, location: Location) -> None:
-        """Record a location."""
-        self.locations[dev_eui] = location
-        self._touch()
-
-    def resume_from(self) -> datetime | None:
-        """Return the newest uplink time seen."""
-        return self.resume
-
-    @property
-    def up(self) -> bool:
-        """Whether the last connection report says connected."""
-        return bool(self.connections) and self.connections[-1][0]
 
 
 @pytest.fixture

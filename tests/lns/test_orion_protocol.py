@@ -25,7 +25,7 @@ from custom_components.lorawan_hub.lns.errors import (
 from custom_components.lorawan_hub.lns.models import Downlink, DownlinkState, LoRaClass
 from custom_components.lorawan_hub.lns.orion import OrionClient
 
-from .test_orion import RecordingSink
+from .sink import RecordingSink
 
 type Reply = dict[str, Any] | str | bytes | None
 type Answer = Callable[[dict[str, Any]], Reply]

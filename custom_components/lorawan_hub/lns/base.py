@@ -57,6 +57,16 @@ class Sink(Protocol):
     def resume_from(self) -> datetime | None:
         """When the last uplink seen was received: catch up from there after an outage."""
 
+    def stream_position(self) -> str | None:
+        """Where in the server's event stream to resume: the value last given to the next method."""
+
+    def set_stream_position(self, position: str) -> None:
+        """
+        Remember the server's stream position once everything up to it was delivered.
+
+        The sink keeps it across restarts, together with what it processed.
+        """
+
 
 class NetworkServer(ABC):
     """A connection to one network server account or application."""

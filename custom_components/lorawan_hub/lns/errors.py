@@ -7,6 +7,8 @@ translation key by the integration) and a plain-English ``reason`` from the vend
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class LnsError(Exception):
     """Base class of every network-server error."""
@@ -14,12 +16,22 @@ class LnsError(Exception):
     key = "unknown"
 
     def __init__(
-        self, reason: str = "", *, key: str | None = None, code: int | None = None
+        self,
+        reason: str = "",
+        *,
+        key: str | None = None,
+        code: int | None = None,
+        details: Mapping[str, str] | None = None,
     ) -> None:
-        """Store the vendor's reason, an optional more specific key and the vendor's error code."""
+        """
+        Store the vendor's reason, an optional more specific key and the vendor's error code.
+
+        ``details`` are the values a message about this specific ``key`` shows (never secrets).
+        """
         super().__init__(reason or self.key)
         self.reason = reason
         self.code = code
+        self.details: Mapping[str, str] = details or {}
         if key is not None:
             self.key = key
 

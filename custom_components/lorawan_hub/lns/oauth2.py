@@ -1,0 +1,141 @@
+"""
+OAuth 2.0 access tokens for server-to-server APIs (RFC 6749 section 4.4 and 6).
+
+A ``TokenSource`` obtains a token with the account's own grant (client credentials, or a
+password grant), renews it with the refresh token shortly before it expires, falls back to the
+account grant when the refresh token is refused, and hands out a fresh token when the API refused
+the current one. Tokens and secrets never appear in errors or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import logging
+import time
+from typing import Any, Final
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from .errors import AuthError, CannotConnect, ProtocolError
+from .parse import as_int
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_LIFETIME: Final = 3600
+"""Seconds a token is assumed to live when the server does not say."""
+MAX_REFRESH_MARGIN: Final = 300.0
+"""Renew at most this many seconds before expiry (and at 90 % of a short lifetime)."""
+
+# RFC 6749 section 5.2: the errors that mean the credentials (or the refresh token) are refused.
+_REFUSED: Final = frozenset(
+    {"invalid_client", "invalid_grant", "unauthorized_client", "access_denied", "invalid_scope"}
+)
+
+
+class TokenSource:
+    """Access tokens of one account at one authorization server."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        token_url: str,
+        grant: Mapping[str, str],
+        *,
+        client_auth: aiohttp.BasicAuth | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        """Use ``grant`` (``grant_type`` and its parameters) to obtain tokens from ``token_url``."""
+        self._session = session
+        self._url = URL(token_url)
+        self._grant = dict(grant)
+        self._client_auth = client_auth
+        self._timeout = timeout
+        self._lock = asyncio.Lock()
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._renew_at = 0.0
+        self.expires_in: int | None = None
+        """The lifetime the server gave the current token, in seconds."""
+
+    @property
+    def host(self) -> str:
+        """The authorization server's host, safe to show."""
+        return self._url.host or ""
+
+    async def token(self) -> str:
+        """Return a valid access token, obtaining or renewing it when needed."""
+        async with self._lock:
+            if self._access is not None and time.monotonic() < self._renew_at:
+                return self._access
+            if self._refresh is not None:
+                try:
+                    return await self._request(
+                        {"grant_type": "refresh_token", "refresh_token": self._refresh}
+                    )
+                except AuthError:
+                    _LOGGER.debug("%s refused the refresh token; using the grant", self.host)
+            return await self._request(self._grant)
+
+    async def renew(self, refused: str | None) -> str:
+        """
+        Return a new token after the API refused ``refused``, with the account grant.
+
+        Several requests refused at once renew it once: whoever comes second gets the new token.
+        """
+        async with self._lock:
+            if self._access is not None and self._access != refused:
+                return self._access
+            self._access = self._refresh = None
+            return await self._request(self._grant)
+
+    def clear(self) -> None:
+        """Forget the tokens (after the credentials changed)."""
+        self._access = self._refresh = None
+
+    async def _request(self, form: Mapping[str, str]) -> str:
+        try:
+            async with self._session.post(
+                self._url,
+                data=dict(form),
+                auth=self._client_auth,
+                headers={"Accept": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
+        try:
+            document: Any = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        if status != 200:
+            error = document.get("error")
+            code = error if isinstance(error, str) and error.isascii() else None
+            if status in (400, 401, 403) and (status != 400 or code in _REFUSED):
+                raise AuthError(
+                    f"{self.host} refused the credentials"
+                    + (f" ({code[:40]})" if code else f" (HTTP {status})"),
+                    code=status,
+                )
+            raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
+        access = document.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ProtocolError(f"{self.host} answered without an access token")
+        try:
+            lifetime = as_int(document.get("expires_in", DEFAULT_LIFETIME), "expires_in")
+        except ProtocolError:
+            lifetime = DEFAULT_LIFETIME
+        lifetime = max(lifetime, 1)
+        refresh = document.get("refresh_token")
+        self._access = access
+        self._refresh = refresh if isinstance(refresh, str) and refresh else None
+        self.expires_in = lifetime
+        self._renew_at = time.monotonic() + lifetime - min(MAX_REFRESH_MARGIN, lifetime / 10)
+        return access
