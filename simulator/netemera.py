@@ -153,6 +153,9 @@ class NetemeraSimulator(SimulatorServer):
         """The ``Last-Event-ID`` of every stream opened."""
         self.events_sent = 0
         """Uplink events written to streams, replays included."""
+        self.keepalives_sent = 0
+        self.hidden_profiles: set[str] = set()
+        """Profiles left out of the profile list (readable one by one, as another account's)."""
         self.reject_credentials = False
         self.page_size: int | None = None
         """Page the end-device list with JSON:API ``links.next`` when set."""
@@ -331,6 +334,10 @@ class NetemeraSimulator(SimulatorServer):
         """Wait until exactly ``count`` streams are open (callers bound the wait)."""
         await self._wait_until(lambda: len(self._streams) == count)
 
+    async def wait_for_keepalives(self, count: int) -> None:
+        """Wait until ``count`` keep-alives were written in all."""
+        await self._wait_until(lambda: self.keepalives_sent >= count)
+
     async def wait_for_sent(self, count: int) -> None:
         """Wait until ``count`` uplink events were written to streams in all."""
         await self._wait_until(lambda: self.events_sent >= count)
@@ -493,7 +500,13 @@ class NetemeraSimulator(SimulatorServer):
         )
 
     async def _profiles(self, request: web.Request) -> web.Response:
-        return self._document([self._profile_resource(profile) for profile in self.profiles])
+        return self._document(
+            [
+                self._profile_resource(profile)
+                for profile in self.profiles
+                if profile not in self.hidden_profiles
+            ]
+        )
 
     async def _profile(self, request: web.Request) -> web.Response:
         profile_id = request.match_info["profile"]
@@ -591,6 +604,8 @@ class NetemeraSimulator(SimulatorServer):
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= self.keepalive:
                 await response.write(f"data:{self.line_ending}{self.line_ending}".encode())
+                self.keepalives_sent += 1
+                self._notify()
                 quiet_since = time.monotonic()
             wakeup = self._wakeup
             # Wake at least every quarter second to notice a client that went away.

@@ -197,13 +197,14 @@ class NetemeraClient(NetworkServer):
             session,
             token_url,
             {"grant_type": "client_credentials", "audience": str(self._api)},
-            client_auth=aiohttp.BasicAuth(client_id, client_secret),
+            client=(client_id, client_secret),
             timeout=request_timeout,
         )
         self._request_timeout = request_timeout
         self._read_timeout = read_timeout
         self._backoff = backoff or Backoff()
         self._dev_addrs: dict[str, str | None] = {}
+        self._streamed = False
         self._log = ThrottledLog(_LOGGER)
 
     @property
@@ -373,11 +374,8 @@ class NetemeraClient(NetworkServer):
 
     async def run(self, sink: Sink) -> None:
         """Follow the application's uplink stream, resuming after every outage, until cancelled."""
-        first = True
         while True:
             try:
-                if not first:
-                    sink.devices_listed(await self.list_devices())
                 reason = await self._follow(sink)
             except AuthError:
                 raise
@@ -386,7 +384,6 @@ class NetemeraClient(NetworkServer):
             except Exception:  # a bug must not end the connection for good: retry
                 _LOGGER.exception("Unexpected error in the stream of %s", self.host)
                 reason = "unexpected error"
-            first = False
             sink.connection_changed(False, reason)
             delay = self._backoff.next_delay()
             _LOGGER.debug("Stream of %s: %s; retry in %.1f s", self.host, reason, delay)
@@ -436,6 +433,10 @@ class NetemeraClient(NetworkServer):
         response = await self._open_stream(sink)
         parser = SseParser()
         try:
+            if self._streamed:
+                # Back after an outage: pick up devices added meanwhile.
+                sink.devices_listed(await self.list_devices())
+            self._streamed = True
             self._backoff.reset()
             sink.connection_changed(True, None)
             while True:

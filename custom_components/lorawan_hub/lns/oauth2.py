@@ -10,6 +10,7 @@ the current one. Tokens and secrets never appear in errors or logs.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Mapping
 import logging
 import time
@@ -44,14 +45,21 @@ class TokenSource:
         token_url: str,
         grant: Mapping[str, str],
         *,
-        client_auth: aiohttp.BasicAuth | None = None,
+        client: tuple[str, str] | None = None,
         timeout: float = 15.0,
     ) -> None:
-        """Use ``grant`` (``grant_type`` and its parameters) to obtain tokens from ``token_url``."""
+        """
+        Use ``grant`` (``grant_type`` and its parameters) to obtain tokens from ``token_url``.
+
+        ``client`` (id, secret) authenticates the client with HTTP Basic, as ``curl --user`` does.
+        """
         self._session = session
         self._url = URL(token_url)
         self._grant = dict(grant)
-        self._client_auth = client_auth
+        self._headers = {"Accept": "application/json"}
+        if client is not None:
+            credentials = base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {credentials}"
         self._timeout = timeout
         self._lock = asyncio.Lock()
         self._access: str | None = None
@@ -100,8 +108,7 @@ class TokenSource:
             async with self._session.post(
                 self._url,
                 data=dict(form),
-                auth=self._client_auth,
-                headers={"Accept": "application/json"},
+                headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 allow_redirects=False,
             ) as response:

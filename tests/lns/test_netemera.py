@@ -1,0 +1,715 @@
+"""The Netemera client against the Netemera simulator, over real HTTP and SSE."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.lorawan_hub.lns.errors import (
+    AuthError,
+    CannotConnect,
+    InvalidRequest,
+    ProtocolError,
+    Unsupported,
+)
+from custom_components.lorawan_hub.lns.models import (
+    Downlink,
+    DownlinkMode,
+    DownlinkState,
+    LoRaClass,
+)
+from custom_components.lorawan_hub.lns.netemera import (
+    NetemeraClient,
+    api_root,
+    profile_like,
+    uplink_from_packet,
+)
+from simulator.netemera import BASE_PROFILE, MALFORMED_KINDS, NetemeraSimulator, event_id
+from simulator.server import SimulatorServer
+
+from .sink import RecordingSink
+
+APP = "app-1"
+CLIMATE = "70B3D57ED0000001"
+DOOR = "70B3D57ED0000002"
+LPP_TEMPERATURE = b"\x01\x67\x00\xe6"
+
+
+@pytest.fixture
+async def netemera() -> AsyncIterator[NetemeraSimulator]:
+    """A Netemera server with one application, two devices and profiles for each class."""
+    simulator = NetemeraSimulator(keepalive=0.05)
+    simulator.add_application(APP, "Building")
+    simulator.add_application("app-2", "Other")
+    simulator.add_device(CLIMATE, APP, name="Climate", dev_addr="260b0001")
+    simulator.add_device(DOOR, APP, name="Door")
+    simulator.add_device("70B3D57ED00000FF", "app-2", name="Elsewhere")
+    simulator.add_profile("profile-c", name="Sensor class C", supportsClassC=True, classCTimeout=8)
+    simulator.add_profile("profile-b", name="Sensor class B", supportsClassB=True, classBTimeout=8)
+    simulator.add_profile("profile-other", name="Other radio", supportsClassC=True, maxEirp=16)
+    async with simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def make_client(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    application: str | None = APP,
+    **kwargs: Any,
+) -> NetemeraClient:
+    """Return a client of the simulator's application."""
+    return NetemeraClient(
+        session,
+        netemera.api_url,
+        netemera.token_url,
+        client_id=netemera.client_id,
+        client_secret=kwargs.pop("secret", netemera.client_secret),
+        application_id=application,
+        **kwargs,
+    )
+
+
+class Running:
+    """A client running against a sink in a background task."""
+
+    def __init__(self, client: NetemeraClient) -> None:
+        """Start ``client.run``."""
+        self.client = client
+        self.sink = RecordingSink()
+        self.task = asyncio.create_task(client.run(self.sink))
+
+    async def stop(self) -> None:
+        """Cancel the run."""
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+    async def uplinks(self, count: int) -> None:
+        """Wait for ``count`` uplinks in all."""
+        await self.sink.wait_for(lambda: len(self.sink.uplinks) >= count)
+
+
+@pytest.fixture
+async def running(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> AsyncIterator[Running]:
+    """A client following the application's stream."""
+    run = Running(make_client(session, netemera, read_timeout=5))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+    yield run
+    if not run.task.done():
+        await run.stop()
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+
+def test_uplink_from_packet() -> None:
+    """The document's packet: gateways strongest first, DR→SF on EU868, hex payload."""
+    uplink = uplink_from_packet(
+        {
+            "devEui": "70b3d5ca40000031",
+            "recvTime": "2016-10-31T21:41:51.765598114Z",
+            "fPort": 1,
+            "fCntUp": 1,
+            "ack": False,
+            "adr": False,
+            "dataRate": 1,
+            "ulFreq": 868.3,
+            "gwInfo": [
+                {"id": "7276ff002e0400e8", "rssi": -116.0, "snr": -15.2},
+                {"id": "7276ff002e0400e9", "rssi": -80.0, "snr": 5},
+                {"id": "7276ff002e0400ea", "rssi": None, "snr": None},
+            ],
+            "frmPayload": "05F0",
+        }
+    )
+    assert uplink.dev_eui == "70B3D5CA40000031"
+    assert uplink.received_at == datetime(2016, 10, 31, 21, 41, 51, 765598, tzinfo=UTC)
+    assert (uplink.f_port, uplink.f_cnt, uplink.payload) == (1, 1, b"\x05\xf0")
+    assert [gateway.gateway_id for gateway in uplink.gateways] == [
+        "7276FF002E0400E9",
+        "7276FF002E0400E8",
+        "7276FF002E0400EA",
+    ]
+    assert (uplink.rssi, uplink.snr) == (-80.0, 5.0)
+    assert (uplink.data_rate, uplink.spreading_factor, uplink.frequency) == ("DR1", 11, 868.3)
+    assert uplink.ack is False
+
+
+def test_uplink_minimal_and_other_regions() -> None:
+    """No gateways, no payload, no port; outside EU868 the spreading factor stays unknown."""
+    uplink = uplink_from_packet(
+        {"devEui": CLIMATE, "recvTime": "2026-01-01T00:00:00Z", "fCntUp": 3, "dataRate": 0}
+    )
+    assert (uplink.payload, uplink.f_port, uplink.gateways, uplink.rssi) == (b"", None, (), None)
+    assert uplink.spreading_factor is None
+    us915 = uplink_from_packet(
+        {"devEui": CLIMATE, "recvTime": "2026-01-01T00:00:00Z", "dataRate": 0, "ulFreq": 902.3}
+    )
+    assert (us915.data_rate, us915.spreading_factor) == ("DR0", None)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"devEui": "xyz"},
+        {"recvTime": None},
+        {"frmPayload": "0G"},
+        {"gwInfo": {"id": "x"}},
+        {"gwInfo": [{"rssi": -1}]},
+        {"gwInfo": ["x"]},
+        {"fCntUp": "many"},
+    ],
+)
+def test_malformed_packet(change: dict[str, Any]) -> None:
+    """A missing or wrong field is a ProtocolError, never a crash or a wrong value."""
+    packet = {"devEui": CLIMATE, "recvTime": "2026-01-01T00:00:00Z", "fCntUp": 1} | change
+    with pytest.raises(ProtocolError):
+        uplink_from_packet(packet)
+
+
+def test_api_root() -> None:
+    """Trailing slashes, queries and fragments go; the path stays."""
+    assert str(api_root(" https://x.example/api/v4/?a=1#f ")) == "https://x.example/api/v4"
+
+
+def test_profile_like_ignores_class_parameters_and_prefers_the_name() -> None:
+    """Class-only parameters differ freely; of two copies the one named like the current wins."""
+    current = {"deviceProfileId": "a", "name": "Meter", **BASE_PROFILE}
+    copies = [
+        {**BASE_PROFILE, "deviceProfileId": "c1", "name": "Other", "supportsClassC": True},
+        {
+            **BASE_PROFILE,
+            "deviceProfileId": "c2",
+            "name": "Meter C",
+            "supportsClassC": True,
+            "classCTimeout": 5,
+        },
+        {**BASE_PROFILE, "deviceProfileId": "bc", "supportsClassB": True, "supportsClassC": True},
+    ]
+    chosen = profile_like(current, copies, LoRaClass.C)
+    assert chosen is not None
+    assert chosen["deviceProfileId"] == "c2"
+    assert profile_like(current, copies, LoRaClass.B) is None
+    back = profile_like(copies[1], [current, *copies], LoRaClass.A)
+    assert back is not None
+    assert back["deviceProfileId"] == "a"
+
+
+# --- REST ---------------------------------------------------------------------------------
+
+
+async def test_validate_and_list(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """Applications, the application's devices with their address, and no keys anywhere."""
+    client = make_client(session, netemera)
+    await client.validate()
+    assert client.host == "127.0.0.1"
+    applications = await make_client(session, netemera, None).list_applications()
+    assert [(app.application_id, app.name) for app in applications] == [
+        (APP, "Building"),
+        ("app-2", "Other"),
+    ]
+    devices = await client.list_devices()
+    assert [(d.dev_eui, d.name, d.dev_addr, d.activation) for d in devices] == [
+        (CLIMATE, "Climate", "260B0001", "activated"),
+        (DOOR, "Door", None, None),
+    ]
+    # Activations are looked up once per device, not at every listing.
+    lookups = [path for _method, path in netemera.requests if path.endswith("/activation")]
+    await client.list_devices()
+    assert [path for _m, path in netemera.requests if path.endswith("/activation")] == lookups
+    assert netemera.devices[CLIMATE].app_key not in repr(devices)
+    await make_client(session, netemera, None).validate()
+    await client.close()
+
+
+async def test_device_list_pages(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """A paged list (JSON:API ``links.next``) is read to the end."""
+    for index in range(3, 8):
+        netemera.add_device(f"70B3D57ED000000{index}", APP)
+    netemera.page_size = 2
+    devices = await make_client(session, netemera).list_devices()
+    assert len(devices) == 7
+    pages = [path for _m, path in netemera.requests if path.endswith("/end-devices")]
+    assert len(pages) == 4
+
+
+async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSession) -> None:
+    """The token goes with every request: a next link to another origin is not followed."""
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def devices(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"data": [], "links": {"next": {"href": "https://elsewhere.example/steal"}}}
+        )
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/applications/a/end-devices", devices)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        with pytest.raises(ProtocolError, match="off the API server"):
+            await client.list_devices()
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "key"),
+    [
+        (400, InvalidRequest, "invalid_request"),
+        (403, AuthError, "forbidden"),
+        (404, InvalidRequest, "not_found"),
+        (405, AuthError, "forbidden"),
+        (500, CannotConnect, "cannot_connect"),
+        (204, ProtocolError, "protocol_error"),
+    ],
+)
+async def test_api_errors(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    status: int,
+    error: type[Exception],
+    key: str,
+) -> None:
+    """Each documented status maps to its error type; an unexpected success is a protocol error."""
+    netemera.fail_next(status)
+    client = make_client(session, netemera)
+    with pytest.raises(error) as raised:
+        await client.validate()
+    assert getattr(raised.value, "key", None) == key
+
+
+async def test_bad_documents(session: aiohttp.ClientSession) -> None:
+    """Answers that are not JSON:API documents are protocol errors."""
+    answers = iter([b"not json", b'{"data": [{"id": "x", "attributes": []}]}', b"[1]"])
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def applications(request: web.Request) -> web.Response:
+        return web.Response(body=next(answers), content_type="application/vnd.api+json")
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/applications", applications)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id=None,
+        )
+        for _ in range(3):
+            with pytest.raises(ProtocolError):
+                await client.list_applications()
+
+
+async def test_application_required(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """Without an application the client can only list applications."""
+    with pytest.raises(InvalidRequest):
+        await make_client(session, netemera, None).list_devices()
+
+
+async def test_unreachable(session: aiohttp.ClientSession, netemera: NetemeraSimulator) -> None:
+    """A server that went away: CannotConnect, for the token and for the API."""
+    client = make_client(session, netemera)
+    await client.validate()
+    await netemera.stop()
+    with pytest.raises(CannotConnect):
+        await client.validate()
+
+
+async def test_wrong_secret(session: aiohttp.ClientSession, netemera: NetemeraSimulator) -> None:
+    """Refused client credentials: AuthError without the secret in it."""
+    with pytest.raises(AuthError) as raised:
+        await make_client(session, netemera, secret="bad-secret").validate()
+    assert "bad-secret" not in str(raised.value)
+
+
+async def test_expired_token_is_renewed_once(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """A 401 gets one new token and the request again; a second 401 is an AuthError."""
+    client = make_client(session, netemera)
+    await client.validate()
+    netemera.expire_tokens()
+    await client.validate()
+    assert netemera.token_requests == ["client_credentials", "client_credentials"]
+    netemera.expire_tokens()
+    netemera.reject_credentials = True
+    with pytest.raises(AuthError):
+        await client.validate()
+
+
+# --- downlinks and class changes -------------------------------------------------------------
+
+
+async def test_send_downlink(session: aiohttp.ClientSession, netemera: NetemeraSimulator) -> None:
+    """A downlink is posted as a JSON:API document and queued."""
+    client = make_client(session, netemera)
+    result = await client.send_downlink(
+        Downlink(dev_eui=DOOR, f_port=10, payload=b"\x01\xff", confirmed=True)
+    )
+    assert result.state is DownlinkState.QUEUED
+    assert result.message_id is None
+    sent = netemera.downlinks[0]
+    assert (sent.dev_eui, sent.f_port, sent.confirmed, sent.payload) == (
+        DOOR,
+        10,
+        True,
+        b"\x01\xff",
+    )
+
+
+async def test_downlink_refusals(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """Modes and classes Netemera lacks, unknown devices and invalid ports are refused."""
+    client = make_client(session, netemera)
+    with pytest.raises(Unsupported):
+        await client.send_downlink(
+            Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01", mode=DownlinkMode.REPLACE)
+        )
+    with pytest.raises(Unsupported):
+        await client.send_downlink(
+            Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01", device_class=LoRaClass.C)
+        )
+    with pytest.raises(InvalidRequest, match="does not exist"):
+        await client.send_downlink(Downlink(dev_eui="0000000000000009", f_port=1, payload=b""))
+    with pytest.raises(InvalidRequest):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=224, payload=b"\x01"))
+    assert netemera.downlinks == []
+
+
+async def test_set_device_class(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """Class C: the copy of the device's profile with only class C; back to A: the original."""
+    client = make_client(session, netemera)
+    await client.set_device_class(DOOR, LoRaClass.C)
+    assert netemera.devices[DOOR].profile_id == "profile-c"
+    await client.set_device_class(DOOR, LoRaClass.B)
+    assert netemera.devices[DOOR].profile_id == "profile-b"
+    await client.set_device_class(DOOR, LoRaClass.A)
+    assert netemera.devices[DOOR].profile_id == "profile-a"
+    patches = [path for method, path in netemera.requests if method == "PATCH"]
+    await client.set_device_class(DOOR, LoRaClass.A)
+    assert [path for method, path in netemera.requests if method == "PATCH"] == patches
+
+
+async def test_set_device_class_without_matching_profile(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """No identical profile for the class: an error naming the profile to copy."""
+    netemera.add_profile("lonely", name="Lonely meter", maxEirp=20)
+    netemera.devices[DOOR].profile_id = "lonely"
+    client = make_client(session, netemera)
+    with pytest.raises(InvalidRequest) as raised:
+        await client.set_device_class(DOOR, LoRaClass.C)
+    assert raised.value.key == "class_profile_missing"
+    assert raised.value.details == {"profile": "Lonely meter", "device_class": "C"}
+    assert netemera.devices[DOOR].profile_id == "lonely"
+
+
+async def test_set_device_class_reads_a_profile_not_listed(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """A device profile missing from the account's list is read on its own."""
+    netemera.add_profile("hidden", name="Shared meter")
+    netemera.hidden_profiles.add("hidden")
+    netemera.devices[DOOR].profile_id = "hidden"
+    client = make_client(session, netemera)
+    # Identical to the hidden profile except for class C: the listed profile-c.
+    await client.set_device_class(DOOR, LoRaClass.C)
+    assert ("GET", "/device-profiles/hidden") in netemera.requests
+    assert netemera.devices[DOOR].profile_id == "profile-c"
+    netemera.devices[DOOR].profile_id = "deleted"
+    with pytest.raises(InvalidRequest, match="does not exist"):
+        await client.set_device_class(DOOR, LoRaClass.C)
+
+
+# --- the stream -------------------------------------------------------------------------------
+
+
+async def test_stream_delivers_in_order_and_tracks_the_position(
+    running: Running, netemera: NetemeraSimulator
+) -> None:
+    """Live uplinks arrive in order; the position follows the event ids."""
+    ids = [netemera.publish(CLIMATE, LPP_TEMPERATURE) for _ in range(3)]
+    await running.uplinks(3)
+    assert [uplink.f_cnt for uplink in running.sink.uplinks] == [0, 1, 2]
+    assert running.sink.position == ids[-1]
+    assert running.sink.connections == [(True, None)]
+    assert netemera.stream_requests == [None]
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+async def test_stream_in_small_pieces(
+    running: Running, netemera: NetemeraSimulator, ending: str
+) -> None:
+    """Events split over many writes, with CRLF or CR line ends, arrive whole."""
+    netemera.chunk_size = 5
+    netemera.line_ending = ending
+    for _ in range(3):
+        netemera.publish(DOOR, b"\x01\x66\x01")
+    await running.uplinks(3)
+    assert [uplink.payload for uplink in running.sink.uplinks] == [b"\x01\x66\x01"] * 3
+
+
+async def test_reconnect_resumes_after_the_last_event(
+    running: Running, netemera: NetemeraSimulator
+) -> None:
+    """After a dropped stream the client sends Last-Event-ID and gets what it missed, once."""
+    netemera.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    netemera.drop_streams()
+    await running.sink.wait_for(lambda: not running.sink.up)
+    missed = [netemera.publish(DOOR, b"\x01\x66\x00") for _ in range(2)]
+    await running.uplinks(3)
+    assert netemera.stream_requests == [None, running.sink.positions[0]]
+    assert running.sink.position == missed[-1]
+    assert netemera.events_sent == 3
+    assert running.sink.connections[1] == (False, "the server ended the stream")
+
+
+async def test_token_expiring_mid_stream(running: Running, netemera: NetemeraSimulator) -> None:
+    """The stream closes with the token; the reconnect gets a new token and resumes."""
+    netemera.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    netemera.expire_tokens()
+    netemera.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(2)
+    assert netemera.token_requests == ["client_credentials", "client_credentials"]
+    assert len(running.sink.uplinks) == 2
+
+
+async def test_revoked_credentials_end_the_run(
+    running: Running, netemera: NetemeraSimulator
+) -> None:
+    """Expired token and refused credentials: run raises AuthError (the entry reauthenticates)."""
+    netemera.reject_credentials = True
+    netemera.expire_tokens()
+    with pytest.raises(AuthError):
+        await asyncio.wait_for(running.task, 10)
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
+async def test_malformed_event_is_skipped(
+    running: Running,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    """A broken event is logged and passed (its id too); the stream goes on."""
+    bad = netemera.publish_malformed(APP, kind)
+    netemera.publish_malformed(APP, kind)
+    netemera.publish(DOOR, b"\x01\x66\x01")
+    await running.uplinks(1)
+    assert bad in running.sink.positions
+    assert len(running.sink.uplinks) == 1
+    assert caplog.text.count("Dropped a malformed event") == 1
+    assert running.sink.connections == [(True, None)]
+
+
+async def test_unknown_malformed_kind(netemera: NetemeraSimulator) -> None:
+    """The simulator refuses a malformed kind it does not know."""
+    with pytest.raises(ValueError, match="unknown malformed kind"):
+        netemera.publish_malformed(APP, "mystery")
+
+
+async def test_keepalives_hold_the_stream(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """Keep-alives more frequent than the read timeout keep one stream open."""
+    run = Running(make_client(session, netemera, read_timeout=0.5))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        start = netemera.keepalives_sent
+        await netemera.wait_for_keepalives(start + 30)
+    assert run.sink.connections == [(True, None)]
+    assert netemera.stream_requests == [None]
+    await run.stop()
+
+
+async def test_stalled_stream_is_replaced(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """No byte for the read timeout: the client reconnects and resumes."""
+    run = Running(make_client(session, netemera, read_timeout=0.2))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await run.uplinks(1)
+        netemera.stall()
+        await run.sink.wait_for(lambda: not run.sink.up)
+        netemera.stall(False)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await run.uplinks(2)
+    assert run.sink.connections[1] == (False, "no data or keep-alive for 0.2 s")
+    assert netemera.stream_requests[-1] == run.sink.positions[0]
+    await run.stop()
+
+
+async def test_relists_devices_after_reconnect(
+    running: Running, netemera: NetemeraSimulator
+) -> None:
+    """A reconnect lists the devices again, picking up new ones."""
+    netemera.add_device("70B3D57ED0000009", APP, name="New meter")
+    netemera.drop_streams()
+    await running.sink.wait_for(lambda: len(running.sink.device_lists) == 1)
+    assert [d.name for d in running.sink.device_lists[0]][-1] == "New meter"
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "reason"),
+    [
+        (500, "text/plain", "answered HTTP 500"),
+        (202, "text/event-stream", "answered HTTP 202"),
+        (200, "application/json", "not events"),
+    ],
+)
+async def test_stream_refusals_are_retried(
+    session: aiohttp.ClientSession, status: int, content_type: str, reason: str
+) -> None:
+    """A failing stream request is reported and retried with backoff."""
+    attempts: list[str | None] = []
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def stream(request: web.Request) -> web.Response:
+        attempts.append(request.headers.get("Last-Event-ID"))
+        return web.Response(status=status, text="{}", content_type=content_type)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        sink = RecordingSink()
+        sink.position = "AAAB"
+        task = asyncio.create_task(client.run(sink))
+        await sink.wait_for(lambda: len(sink.connections) >= 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert reason in str(sink.connections[0][1])
+    assert attempts[:2] == ["AAAB", "AAAB"]
+
+
+async def test_stream_unreachable_and_bug_are_retried(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error is logged and the stream resumed; a server that is down is retried."""
+    client = make_client(session, netemera)
+    sink = RecordingSink()
+    failures = iter([None, RuntimeError("bug")])
+    original = sink.uplink
+
+    def uplink(value: Any) -> None:
+        if error := next(failures, None):
+            raise error
+        original(value)
+
+    sink.uplink = uplink  # type: ignore[method-assign]
+    task = asyncio.create_task(client.run(sink))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        first = netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await sink.wait_for(lambda: len(sink.uplinks) == 2)
+    assert "Unexpected error in the stream" in caplog.text
+    assert sink.connections[:3] == [(True, None), (False, "unexpected error"), (True, None)]
+    # The event that met the bug was not marked processed: it came again.
+    assert netemera.stream_requests == [None, first]
+    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1]
+    await netemera.stop()
+    await sink.wait_for(lambda: "cannot reach" in str(sink.connections[-1][1]))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_event_ids_look_like_the_servers() -> None:
+    """The simulator's ids have the server's shape: eight bytes in base64."""
+    assert event_id(0x15C1CB10015) == "AAABXByxABU="
+
+
+async def test_log_of_oversized_event(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event too large to keep is dropped with a warning; the position still moves."""
+    caplog.set_level(logging.WARNING)
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data:" + b"x" * 300_000 + b"\nid:big\n\n")
+        await response.write(b'data:{"devEui": "' + CLIMATE.encode() + b'", "recvTime": ')
+        await response.write(b'"2026-01-01T00:00:00Z", "fCntUp": 1}\nid:next\n\n')
+        return response
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        sink = RecordingSink()
+        task = asyncio.create_task(client.run(sink))
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sink.positions[:2] == ["big", "next"]
+    assert "Dropped an oversized event" in caplog.text

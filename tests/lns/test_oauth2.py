@@ -1,0 +1,193 @@
+"""OAuth 2.0 tokens: obtained, renewed before expiry, replaced when refused, never leaked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.lorawan_hub.lns import oauth2
+from custom_components.lorawan_hub.lns.errors import AuthError, CannotConnect, ProtocolError
+from custom_components.lorawan_hub.lns.oauth2 import TokenSource
+from simulator.netemera import NetemeraSimulator
+from simulator.server import SimulatorServer
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        """Start at 1000 s."""
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        """Return the current time."""
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock the token source reads."""
+    fake = Clock()
+    monkeypatch.setattr(oauth2.time, "monotonic", fake)
+    return fake
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[NetemeraSimulator]:
+    """A Netemera authorization server."""
+    async with NetemeraSimulator(token_lifetime=1000) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def source(
+    session: aiohttp.ClientSession, server: NetemeraSimulator, secret: str | None = None
+) -> TokenSource:
+    """Return a client-credentials token source for the simulator."""
+    return TokenSource(
+        session,
+        server.token_url,
+        {"grant_type": "client_credentials", "audience": server.api_url},
+        client=(server.client_id, secret or server.client_secret),
+    )
+
+
+async def test_token_is_reused_then_refreshed_before_expiry(
+    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+) -> None:
+    """One grant, reused; at 90 % of its life (or 5 min before) renewed with the refresh token."""
+    tokens = source(session, server)
+    first = await tokens.token()
+    assert await tokens.token() == first
+    assert tokens.expires_in == 1000
+    clock.now += 899
+    assert await tokens.token() == first
+    clock.now += 2
+    second = await tokens.token()
+    assert second != first
+    assert server.token_requests == ["client_credentials", "refresh_token"]
+    # A day-long token is renewed five minutes before it ends.
+    server.token_lifetime = 86400
+    tokens.clear()
+    await tokens.token()
+    clock.now += 86400 - 301
+    await tokens.token()
+    assert server.token_requests[-1] == "client_credentials"
+    clock.now += 2
+    await tokens.token()
+    assert server.token_requests[-1] == "refresh_token"
+
+
+async def test_refused_refresh_token_falls_back_to_the_grant(
+    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+) -> None:
+    """A refresh token the server no longer knows: the client credentials get a new token."""
+    tokens = source(session, server)
+    await tokens.token()
+    server._refresh.clear()  # noqa: SLF001 - the server forgets its refresh tokens
+    clock.now += 2000
+    assert await tokens.token()
+    assert server.token_requests == ["client_credentials", "refresh_token", "client_credentials"]
+
+
+async def test_renew_after_refusal_happens_once(
+    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+) -> None:
+    """Three requests refused with the same token renew it once and share the new one."""
+    tokens = source(session, server)
+    refused = await tokens.token()
+    renewed = await asyncio.gather(*(tokens.renew(refused) for _ in range(3)))
+    assert len(set(renewed)) == 1
+    assert renewed[0] != refused
+    assert server.token_requests == ["client_credentials", "client_credentials"]
+
+
+async def test_refused_credentials(
+    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+) -> None:
+    """A wrong secret is an AuthError that names neither the secret nor a token."""
+    tokens = source(session, server, secret="wrong-secret")
+    with pytest.raises(AuthError) as raised:
+        await tokens.token()
+    assert "invalid_client" in str(raised.value)
+    assert "wrong-secret" not in str(raised.value)
+    assert raised.value.code == 401
+
+
+async def test_unreachable_server(session: aiohttp.ClientSession, clock: Clock) -> None:
+    """Nothing listening: CannotConnect."""
+    free = SimulatorServer(web.Application())
+    async with free:
+        url = f"{free.base_url}/token"
+    tokens = TokenSource(session, url, {"grant_type": "client_credentials"})
+    with pytest.raises(CannotConnect):
+        await tokens.token()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (500, b"", CannotConnect),
+        (503, b'{"error": "temporarily_unavailable"}', CannotConnect),
+        (400, b'{"error": "invalid_request"}', CannotConnect),
+        (400, b'{"error": "invalid_grant"}', AuthError),
+        (403, b"<html>forbidden</html>", AuthError),
+        (200, b'{"token_type": "Bearer"}', ProtocolError),
+        (200, b"[1, 2]", ProtocolError),
+        (200, b"not json", ProtocolError),
+    ],
+)
+async def test_token_endpoint_answers(
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    status: int,
+    body: bytes,
+    error: type[Exception],
+) -> None:
+    """Server failures, refusals and answers without a token map to the right errors."""
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/token", answer)
+    async with SimulatorServer(app) as server:
+        tokens = TokenSource(session, f"{server.base_url}/token", {"grant_type": "x"})
+        with pytest.raises(error):
+            await tokens.token()
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"), [("600", 600), (None, 3600), ("soon", 3600), (0, 1)]
+)
+async def test_lifetime_forms(
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    expires_in: object,
+    lifetime: int,
+) -> None:
+    """``expires_in`` as a string (as documented), missing or invalid: a sensible lifetime."""
+    document: dict[str, object] = {"access_token": "a", "token_type": "Bearer"}
+    if expires_in is not None:
+        document["expires_in"] = expires_in
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app = web.Application()
+    app.router.add_post("/token", answer)
+    async with SimulatorServer(app) as server:
+        tokens = TokenSource(session, f"{server.base_url}/token", {"grant_type": "x"})
+        assert await tokens.token() == "a"
+    assert tokens.expires_in == lifetime
+    assert tokens.host == "127.0.0.1"
