@@ -223,6 +223,10 @@ class NetemeraSimulator(SimulatorServer):
             stream.closing = True
         self._notify()
 
+    def forget_refresh_tokens(self) -> None:
+        """Refuse every refresh token issued so far (``invalid_grant``)."""
+        self._refresh.clear()
+
     def drop_streams(self) -> None:
         """End every open stream, as a proxy or server restart would."""
         for stream in self._streams:

@@ -9,22 +9,25 @@ from unittest.mock import PropertyMock, patch
 
 import pytest
 
-from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_TOKEN, CONF_URL
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lorawan_hub.config_flow import orion_unique_id
+from custom_components.lorawan_hub.config_flow import netemera_unique_id, orion_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
+    CONF_AUTH_URL,
     CONF_VENDOR,
     DOMAIN,
     EVENT_DOWNLINK_STATUS,
     EVENT_UPLINK,
+    VENDOR_NETEMERA,
     VENDOR_ORION,
 )
 from custom_components.lorawan_hub.lns import base
+from simulator.netemera import NetemeraSimulator
 from simulator.orion import OrionSimulator
 
 # The devices every Orion test starts with: DevEUI → description.
@@ -75,6 +78,43 @@ async def orion() -> AsyncIterator[OrionSimulator]:
     )
     async with simulator:
         yield simulator
+
+
+NETEMERA_APP = "building-7"
+NETEMERA_ENTRY_ID = "01KANETEMERATESTENTRY00000"
+
+
+@pytest.fixture
+async def netemera() -> AsyncIterator[NetemeraSimulator]:
+    """A Netemera server with one application and two devices."""
+    simulator = NetemeraSimulator(keepalive=0.1)
+    simulator.add_application(NETEMERA_APP, "Building 7")
+    simulator.add_device(
+        "70B3D57ED0000101", NETEMERA_APP, name="Office climate", dev_addr="260B0101"
+    )
+    simulator.add_device("70B3D57ED0000102", NETEMERA_APP, name="Office door")
+    simulator.add_profile("profile-c", name="Sensor class C", supportsClassC=True)
+    async with simulator:
+        yield simulator
+
+
+@pytest.fixture
+def netemera_entry(netemera: NetemeraSimulator) -> MockConfigEntry:
+    """A config entry of the simulator's application."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        entry_id=NETEMERA_ENTRY_ID,
+        title="Netemera Building 7",
+        unique_id=netemera_unique_id(netemera.api_url, NETEMERA_APP),
+        data={
+            CONF_VENDOR: VENDOR_NETEMERA,
+            CONF_URL: netemera.api_url,
+            CONF_AUTH_URL: netemera.token_url,
+            CONF_CLIENT_ID: netemera.client_id,
+            CONF_CLIENT_SECRET: netemera.client_secret,
+            CONF_APP_ID: NETEMERA_APP,
+        },
+    )
 
 
 class EventRecorder:

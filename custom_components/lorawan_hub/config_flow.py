@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -132,10 +133,13 @@ def _netemera_schema(
 
 def _netemera_data(user_input: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """Return the entry data of a Netemera form: ``current`` with the form's values, trimmed."""
+    url = user_input[CONF_URL].strip()
+    with contextlib.suppress(ValueError):  # an invalid URL stays as typed, to be reported
+        url = str(api_root(url))
     data = {
         **current,
         CONF_VENDOR: VENDOR_NETEMERA,
-        CONF_URL: str(api_root(user_input[CONF_URL])),
+        CONF_URL: url,
         CONF_AUTH_URL: user_input[CONF_AUTH_URL].strip(),
         CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
     }
@@ -355,7 +359,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         """Change the server address or credentials of the same application."""
         entry = self._get_reconfigure_entry()
         if entry.data[CONF_VENDOR] == VENDOR_NETEMERA:
-            return await self._reconfigure_netemera(entry, user_input)
+            return await self.async_step_reconfigure_netemera()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {
@@ -379,10 +383,11 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    async def _reconfigure_netemera(
-        self, entry: ConfigEntry, user_input: dict[str, Any] | None
+    async def async_step_reconfigure_netemera(
+        self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the Netemera addresses or credentials; the application stays."""
+        entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _netemera_data(user_input, entry.data)

@@ -24,6 +24,7 @@ from custom_components.lorawan_hub.lns.models import (
     DownlinkMode,
     DownlinkState,
     LoRaClass,
+    Uplink,
 )
 from custom_components.lorawan_hub.lns.netemera import (
     NetemeraClient,
@@ -81,6 +82,23 @@ def make_client(
         application_id=application,
         **kwargs,
     )
+
+
+class FailingSink(RecordingSink):
+    """A sink with a bug: the uplink number ``fail_at`` (from 0) raises."""
+
+    def __init__(self, fail_at: int) -> None:
+        """Fail at the given uplink."""
+        super().__init__()
+        self._calls = 0
+        self._fail_at = fail_at
+
+    def uplink(self, uplink: Uplink) -> None:
+        """Record the uplink, except the failing one."""
+        self._calls += 1
+        if self._calls - 1 == self._fail_at:
+            raise RuntimeError("bug")
+        super().uplink(uplink)
 
 
 class Running:
@@ -643,16 +661,7 @@ async def test_stream_unreachable_and_bug_are_retried(
 ) -> None:
     """An unexpected error is logged and the stream resumed; a server that is down is retried."""
     client = make_client(session, netemera)
-    sink = RecordingSink()
-    failures = iter([None, RuntimeError("bug")])
-    original = sink.uplink
-
-    def uplink(value: Any) -> None:
-        if error := next(failures, None):
-            raise error
-        original(value)
-
-    sink.uplink = uplink  # type: ignore[method-assign]
+    sink = FailingSink(fail_at=1)
     task = asyncio.create_task(client.run(sink))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)

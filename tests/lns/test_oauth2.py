@@ -9,7 +9,6 @@ import aiohttp
 from aiohttp import web
 import pytest
 
-from custom_components.lorawan_hub.lns import oauth2
 from custom_components.lorawan_hub.lns.errors import AuthError, CannotConnect, ProtocolError
 from custom_components.lorawan_hub.lns.oauth2 import TokenSource
 from simulator.netemera import NetemeraSimulator
@@ -32,7 +31,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The clock the token source reads."""
     fake = Clock()
-    monkeypatch.setattr(oauth2.time, "monotonic", fake)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.oauth2.time.monotonic", fake)
     return fake
 
 
@@ -94,7 +93,7 @@ async def test_refused_refresh_token_falls_back_to_the_grant(
     """A refresh token the server no longer knows: the client credentials get a new token."""
     tokens = source(session, server)
     await tokens.token()
-    server._refresh.clear()  # noqa: SLF001 - the server forgets its refresh tokens
+    server.forget_refresh_tokens()
     clock.now += 2000
     assert await tokens.token()
     assert server.token_requests == ["client_credentials", "refresh_token", "client_credentials"]
