@@ -14,6 +14,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from .netemera import (
+    DEFAULT_APPLICATION,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    NetemeraSimulator,
+)
 from .orion import DEFAULT_APP_ID, DEFAULT_TOKEN, OrionSimulator
 
 
@@ -82,6 +88,35 @@ async def run_orion(args: argparse.Namespace, stop: asyncio.Event | None = None)
                 await generator
 
 
+async def run_netemera(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve a Netemera simulator with demo devices until ``stop`` is set (or forever)."""
+    simulator = NetemeraSimulator(
+        client_id=args.client_id, client_secret=args.client_secret, port=args.port
+    )
+    simulator.add_application(args.application, "Demo application")
+    for index in range(args.devices):
+        dev_eui, dev_addr, demo = demo_device(index)
+        simulator.add_device(
+            dev_eui, args.application, name=demo.description, dev_addr=dev_addr, kind=demo.kind
+        )
+    async with simulator:
+        print(
+            f"Netemera simulator: API {simulator.api_url}, token endpoint {simulator.token_url},"
+            f" client {args.client_id} / {args.client_secret}, application {args.application}"
+            f" ({args.devices} devices, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        generator = asyncio.create_task(
+            simulator.run_generator(args.interval, seed=args.seed), name="netemera-generator"
+        )
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            generator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await generator
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -106,10 +141,31 @@ def _add_orion(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run_orion)
 
 
+def _add_netemera(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "netemera",
+        help="Netemera network server (OAuth 2.0, API v4, SSE uplinks)",
+        description="Serve a fake Netemera network server on 127.0.0.1 with demo devices.",
+    )
+    parser.add_argument("--port", type=int, default=8766, help="TCP port (0: any free port)")
+    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
+    )
+    parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="the OAuth 2.0 client id")
+    parser.add_argument(
+        "--client-secret", default=DEFAULT_CLIENT_SECRET, help="the OAuth 2.0 client secret"
+    )
+    parser.add_argument("--application", default=DEFAULT_APPLICATION, help="the application id")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
+    parser.set_defaults(run=run_netemera)
+
+
 type Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_orion,
+    _add_netemera,
 )
 """Each adds one vendor's subcommand; its ``run`` default is a ``Runner``."""
 

@@ -100,7 +100,6 @@ class _Stream:
     """One open uplink stream."""
 
     application_id: str
-    token: str
     cursor: int
     closing: bool = False
 
@@ -338,6 +337,10 @@ class NetemeraSimulator(SimulatorServer):
         """Wait until exactly ``count`` streams are open (callers bound the wait)."""
         await self._wait_until(lambda: len(self._streams) == count)
 
+    async def wait_for_published(self, application_id: str, count: int) -> None:
+        """Wait until the application's stream holds ``count`` events."""
+        await self._wait_until(lambda: len(self.log.get(application_id, ())) >= count)
+
     async def wait_for_keepalives(self, count: int) -> None:
         """Wait until ``count`` keep-alives were written in all."""
         await self._wait_until(lambda: self.keepalives_sent >= count)
@@ -571,8 +574,7 @@ class NetemeraSimulator(SimulatorServer):
             return web.Response(status=400)
         last_event_id = request.headers.get("Last-Event-ID")
         self.stream_requests.append(last_event_id)
-        token = request.headers["Authorization"].removeprefix("Bearer ")
-        stream = _Stream(application_id, token, self._start_of(application_id, last_event_id))
+        stream = _Stream(application_id, self._start_of(application_id, last_event_id))
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )

@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 import pytest
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -37,6 +37,13 @@ def credentials(netemera: NetemeraSimulator, **change: str) -> dict[str, str]:
     } | change
 
 
+def fields(result: ConfigFlowResult) -> dict[Any, Any]:
+    """Return the form's schema fields."""
+    schema = result["data_schema"]
+    assert schema is not None
+    return dict(schema.schema)
+
+
 async def start(hass: HomeAssistant) -> str:
     """Open the flow, pick Netemera and return the flow id at the credentials form."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
@@ -45,10 +52,7 @@ async def start(hass: HomeAssistant) -> str:
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "netemera"
-    schema = {
-        str(key): key.default() if callable(key.default) else None
-        for key in result["data_schema"].schema
-    }
+    schema = {str(key): key.default() if callable(key.default) else None for key in fields(result)}
     assert schema[CONF_URL] == DEFAULT_API_URL
     assert schema[CONF_AUTH_URL] == DEFAULT_TOKEN_URL
     return str(result["flow_id"])
@@ -61,7 +65,7 @@ async def test_user_flow(hass: HomeAssistant, netemera: NetemeraSimulator) -> No
     result = await hass.config_entries.flow.async_configure(flow_id, credentials(netemera))
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "netemera_application"
-    options = result["data_schema"].schema[CONF_APP_ID].config["options"]
+    options = fields(result)[CONF_APP_ID].config["options"]
     assert options == [
         {"value": "b-app", "label": "Another site (b-app)"},
         {"value": NETEMERA_APP, "label": f"Building 7 ({NETEMERA_APP})"},
@@ -106,10 +110,7 @@ async def test_user_flow_errors(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
     # The secret is never offered back in the form.
-    suggested = {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in result["data_schema"].schema
-    }
+    suggested = {str(key): (key.description or {}).get("suggested_value") for key in fields(result)}
     assert suggested[CONF_CLIENT_SECRET] is None
     result = await hass.config_entries.flow.async_configure(flow_id, credentials(netemera))
     assert result["step_id"] == "netemera_application"
@@ -174,8 +175,10 @@ async def test_reauth(
     netemera.client_secret = "rotated"
     result = await netemera_entry.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
-    assert result["description_placeholders"]["title"] == "Netemera Building 7"
-    assert result["description_placeholders"]["app_id"] == NETEMERA_APP
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["title"] == "Netemera Building 7"
+    assert placeholders["app_id"] == NETEMERA_APP
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_CLIENT_ID: netemera.client_id, CONF_CLIENT_SECRET: "old"}
     )
