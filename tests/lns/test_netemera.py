@@ -600,6 +600,23 @@ async def test_stalled_stream_is_replaced(
     await run.stop()
 
 
+async def test_read_timeout_follows_the_keepalives(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frequent keep-alives shorten the read timeout: silence for a few of them is an outage."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.MIN_READ_TIMEOUT", 0.01)
+    run = Running(make_client(session, netemera, read_timeout=60))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        await netemera.wait_for_keepalives(netemera.keepalives_sent + 3)
+        netemera.stall()
+        await run.sink.wait_for(lambda: not run.sink.up)
+    reason = str(run.sink.connections[1][1])
+    assert reason.startswith("no data or keep-alive for ")
+    assert float(reason.split()[-2]) < 60
+    await run.stop()
+
+
 async def test_relists_devices_after_reconnect(
     running: Running, netemera: NetemeraSimulator
 ) -> None:

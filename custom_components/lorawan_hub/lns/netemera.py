@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import logging
+import time
 from typing import Any, Final
 
 import aiohttp
@@ -44,6 +45,10 @@ JSON_API: Final = "application/vnd.api+json"
 EVENT_STREAM: Final = "text/event-stream"
 READ_TIMEOUT: Final = 120.0
 """Seconds without a byte (not even a keep-alive) after which the stream is considered dead."""
+KEEPALIVES_MISSED: Final = 3
+"""Once the keep-alive interval is known, a stream silent for this many intervals is dead..."""
+MIN_READ_TIMEOUT: Final = 10.0
+"""...but never sooner than this many seconds."""
 MAX_DOCUMENT: Final = 64 * 1024 * 1024
 MAX_PAGES: Final = 1000
 ACTIVATION_LOOKUPS: Final = 8
@@ -439,23 +444,42 @@ class NetemeraClient(NetworkServer):
             self._streamed = True
             self._backoff.reset()
             sink.connection_changed(True, None)
+            timeout = self._read_timeout
+            keepalive_gap = 0.0
+            last_keepalive: float | None = None
             while True:
                 try:
-                    async with asyncio.timeout(self._read_timeout):
+                    async with asyncio.timeout(timeout):
                         chunk = await response.content.readany()
                 except TimeoutError:
-                    return f"no data or keep-alive for {self._read_timeout:g} s"
+                    return f"no data or keep-alive for {timeout:.3g} s"
                 if not chunk:
                     return "the server ended the stream"
                 for event in parser.feed(chunk):
-                    self._event(event, sink)
+                    if not self._event(event, sink):
+                        continue
+                    # A keep-alive: once their rhythm is known, silence for a few of them is an
+                    # outage (a half-open TCP connection never reports its end).
+                    now = time.monotonic()
+                    if last_keepalive is not None:
+                        keepalive_gap = max(keepalive_gap, now - last_keepalive)
+                        timeout = min(
+                            self._read_timeout,
+                            max(KEEPALIVES_MISSED * keepalive_gap, MIN_READ_TIMEOUT),
+                        )
+                    last_keepalive = now
         except (aiohttp.ClientError, OSError) as err:
             return f"stream interrupted: {type(err).__name__}"
         finally:
             response.close()
 
-    def _event(self, event: SseEvent, sink: Sink) -> None:
-        """Deliver one event; a malformed one is logged and skipped, never retried forever."""
+    def _event(self, event: SseEvent, sink: Sink) -> bool:
+        """
+        Deliver one event; return True when it is a keep-alive.
+
+        A malformed event is logged and passed (with its id), never retried forever.
+        """
+        keepalive = False
         if event.data.strip():
             try:
                 sink.uplink(uplink_from_packet(as_dict(orjson.loads(event.data), "event")))
@@ -465,8 +489,11 @@ class NetemeraClient(NetworkServer):
                 )
         elif event.oversized:
             self._log.warning("size", "Dropped an oversized event from %s", self.host)
+        else:
+            keepalive = True
         if event.last_event_id:
             sink.set_stream_position(event.last_event_id)
+        return keepalive
 
     # --- actions ------------------------------------------------------------------------------
 
