@@ -166,7 +166,7 @@ class NetemeraSimulator(SimulatorServer):
         """Valid access tokens → expiry (monotonic)."""
         self._refresh: set[str] = set()
         self._streams: list[_Stream] = []
-        self._failures: list[int] = []
+        self._failures: dict[str | None, list[int]] = {}
         self._stalled = False
         self._wakeup = asyncio.Event()
 
@@ -237,9 +237,9 @@ class NetemeraSimulator(SimulatorServer):
         self._stalled = stalled
         self._notify()
 
-    def fail_next(self, *statuses: int) -> None:
-        """Answer the next API requests with these HTTP statuses."""
-        self._failures.extend(statuses)
+    def fail_next(self, *statuses: int, path: str | None = None) -> None:
+        """Answer the next API requests (to ``path`` below /api/v4, or any) with these statuses."""
+        self._failures.setdefault(path, []).extend(statuses)
 
     def publish_malformed(self, application_id: str, kind: str = "not_json") -> str:
         """Add a broken event to the application's stream (it has an id); return the id."""
@@ -392,9 +392,11 @@ class NetemeraSimulator(SimulatorServer):
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not self._valid(token):
             return web.Response(status=401)
-        if self._failures:
-            return web.Response(status=self._failures.pop(0))
-        self.requests.append((request.method, request.path.removeprefix(API_PATH)))
+        path = request.path.removeprefix(API_PATH)
+        for key in (path, None):
+            if self._failures.get(key):
+                return web.Response(status=self._failures[key].pop(0))
+        self.requests.append((request.method, path))
         response: web.StreamResponse = await handler(request)
         return response
 

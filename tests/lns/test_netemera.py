@@ -29,6 +29,7 @@ from custom_components.lorawan_hub.lns.models import (
 from custom_components.lorawan_hub.lns.netemera import (
     NetemeraClient,
     api_root,
+    profile_class,
     profile_like,
     uplink_from_packet,
 )
@@ -228,6 +229,8 @@ def test_profile_like_ignores_class_parameters_and_prefers_the_name() -> None:
     back = profile_like(copies[1], [current, *copies], LoRaClass.A)
     assert back is not None
     assert back["deviceProfileId"] == "a"
+    assert [profile_class(profile) for profile in (current, *copies)] == ["A", "C", "C", "C"]
+    assert profile_class({"supportsClassB": True}) is LoRaClass.B
 
 
 # --- REST ---------------------------------------------------------------------------------
@@ -245,10 +248,13 @@ async def test_validate_and_list(
         (APP, "Building"),
         ("app-2", "Other"),
     ]
+    netemera.devices[DOOR].profile_id = "profile-c"
     devices = await client.list_devices()
-    assert [(d.dev_eui, d.name, d.dev_addr, d.activation) for d in devices] == [
-        (CLIMATE, "Climate", "260B0001", "activated"),
-        (DOOR, "Door", None, None),
+    assert [
+        (d.dev_eui, d.name, d.dev_addr, d.activation, d.model, d.device_class) for d in devices
+    ] == [
+        (CLIMATE, "Climate", "260B0001", "activated", "Sensor class A", LoRaClass.A),
+        (DOOR, "Door", None, None, "Sensor class C", LoRaClass.C),
     ]
     # Activations are looked up once per device, not at every listing.
     lookups = [path for _method, path in netemera.requests if path.endswith("/activation")]
@@ -257,6 +263,33 @@ async def test_validate_and_list(
     assert netemera.devices[CLIMATE].app_key not in repr(devices)
     await make_client(session, netemera, None).validate()
     await client.close()
+
+
+@pytest.mark.parametrize(("status", "logged"), [(403, False), (400, True)])
+async def test_device_list_without_profiles(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    logged: bool,
+) -> None:
+    """Profiles the client may not read (or cannot get) leave the devices listed, without class."""
+    netemera.fail_next(status, path="/device-profiles")
+    devices = await make_client(session, netemera).list_devices()
+    assert [(d.name, d.model, d.device_class) for d in devices] == [
+        ("Climate", None, None),
+        ("Door", None, None),
+    ]
+    assert ("Cannot read the device profiles" in caplog.text) is logged
+
+
+async def test_device_list_refused(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """A refused token while reading profiles is not hidden: it is an AuthError."""
+    netemera.fail_next(401, 401, path="/device-profiles")
+    with pytest.raises(AuthError):
+        await make_client(session, netemera).list_devices()
 
 
 async def test_device_list_pages(

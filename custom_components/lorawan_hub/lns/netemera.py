@@ -150,6 +150,15 @@ def resources(document: object, kind: str) -> list[Mapping[str, Any]]:
     return result
 
 
+def profile_class(profile: Mapping[str, Any]) -> LoRaClass:
+    """Return the class a device with this profile runs in: C or B where supported, else A."""
+    if profile.get("supportsClassC"):
+        return LoRaClass.C
+    if profile.get("supportsClassB"):
+        return LoRaClass.B
+    return LoRaClass.A
+
+
 def profile_like(
     current: Mapping[str, Any], profiles: Sequence[Mapping[str, Any]], wanted: LoRaClass
 ) -> Mapping[str, Any] | None:
@@ -341,6 +350,7 @@ class NetemeraClient(NetworkServer):
         items = await self._collection(
             f"applications/{self.application_id}/end-devices", "end-device"
         )
+        profiles = await self._profiles()
         devices = []
         for item in items:
             try:
@@ -348,8 +358,16 @@ class NetemeraClient(NetworkServer):
             except ProtocolError:
                 self._log.warning("device", "%s listed a device without a valid EUI", self.host)
                 continue
-            # Keep the name only: an end-device also carries its root keys.
-            devices.append(DeviceInfo(dev_eui=dev_eui, name=opt_str(item, "name")))
+            # Keep the name and profile only: an end-device also carries its root keys.
+            profile = profiles.get(str(item.get("deviceProfileId")))
+            devices.append(
+                DeviceInfo(
+                    dev_eui=dev_eui,
+                    name=opt_str(item, "name"),
+                    model=opt_str(profile, "name") if profile else None,
+                    device_class=profile_class(profile) if profile else None,
+                )
+            )
         semaphore = asyncio.Semaphore(ACTIVATION_LOOKUPS)
 
         async def activation(device: DeviceInfo) -> None:
@@ -362,6 +380,19 @@ class NetemeraClient(NetworkServer):
 
         await asyncio.gather(*(activation(device) for device in devices))
         return devices
+
+    async def _profiles(self) -> dict[str, Mapping[str, Any]]:
+        """Return the account's device profiles by id; none when the client may not read them."""
+        try:
+            items = await self._collection("device-profiles", "device-profile")
+        except AuthError as err:
+            if err.key != "forbidden":
+                raise
+            return {}
+        except (InvalidRequest, ProtocolError) as err:
+            self._log.warning("profiles", "Cannot read the device profiles: %s", err.reason)
+            return {}
+        return {str(item.get("deviceProfileId")): item for item in items}
 
     async def _dev_addr(self, dev_eui: str) -> str | None:
         """Return the device's network address, None when it has no activation."""
