@@ -25,6 +25,7 @@ DEFAULT_OFFLINE_AFTER: Final = 180
 
 EVENT_UPLINK: Final = "lorawan_hub_uplink"
 EVENT_DOWNLINK_STATUS: Final = "lorawan_hub_downlink_status"
+EVENT_JOIN: Final = "lorawan_hub_join"
 
 ONLINE_CHECK_INTERVAL: Final = timedelta(minutes=1)
 STORAGE_VERSION: Final = 1

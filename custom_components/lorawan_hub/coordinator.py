@@ -12,11 +12,13 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 import contextlib
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 import functools
 from typing import Any
 
+from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
@@ -26,7 +28,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .codecs.decode import AUTO, decode
+from .codecs.decode import AUTO, RAW, decode
 from .codecs.metadata import Platform as FieldPlatform, infer_metadata, location_pairs
 from .const import (
     CONF_CODEC,
@@ -36,6 +38,7 @@ from .const import (
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
     EVENT_DOWNLINK_STATUS,
+    EVENT_JOIN,
     EVENT_UPLINK,
     LOGGER,
     ONLINE_CHECK_INTERVAL,
@@ -44,7 +47,15 @@ from .const import (
 )
 from .lns.base import NetworkServer
 from .lns.errors import AuthError
-from .lns.models import DeviceInfo, DeviceStatus, DownlinkStatus, Location, Uplink
+from .lns.models import (
+    Alarm,
+    DeviceInfo,
+    DeviceStatus,
+    DownlinkStatus,
+    JoinInfo,
+    Location,
+    Uplink,
+)
 
 type LoRaWANHubConfigEntry = ConfigEntry[LoRaWANHubCoordinator]
 type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], None]
@@ -54,6 +65,7 @@ KEY_UPLINK = "_uplink"
 KEY_ONLINE = "_online"
 KEY_LOCATION = "_location"
 KEY_STATUS = "_status"
+KEY_INFO = "_info"
 NETWORK_LOCATION = "network_location"
 """Entity key of the position the network server keeps for a device."""
 
@@ -422,7 +434,8 @@ class LoRaWANHubCoordinator:
         if state.seen((uplink.f_cnt, uplink.received_at)):
             self.duplicates += 1
             return
-        decoded = decode(uplink.payload, uplink.decoded, state.codec)
+        # An encrypted payload means nothing to a decoder: keep it raw.
+        decoded = decode(uplink.payload, uplink.decoded, RAW if uplink.encrypted else state.codec)
         fields = decoded.result.fields
         state.last_codec = decoded.codec
         state.decode_error = decoded.error
@@ -449,36 +462,86 @@ class LoRaWANHubCoordinator:
         if state.online is not True:
             state.online = self._is_online(state, dt_util.utcnow())
             state.notify(KEY_ONLINE)
-        self.hass.bus.async_fire(
-            EVENT_UPLINK,
-            {
-                "dev_eui": dev_eui,
-                "device_id": state.device_id,
-                "f_port": uplink.f_port,
-                "f_cnt": uplink.f_cnt,
-                "decoded": fields,
-                "payload_hex": uplink.payload.hex().upper(),
-                "rssi": uplink.rssi,
-                "snr": uplink.snr,
-                "received_at": received_at.isoformat(),
-            },
-            context=context,
-        )
+        data = {
+            "dev_eui": dev_eui,
+            "device_id": state.device_id,
+            "f_port": uplink.f_port,
+            "f_cnt": uplink.f_cnt,
+            "decoded": fields,
+            "payload_hex": uplink.payload.hex().upper(),
+            "rssi": uplink.rssi,
+            "snr": uplink.snr,
+            "received_at": received_at.isoformat(),
+        }
+        if uplink.encrypted:
+            data["encrypted"] = True
+        self.hass.bus.async_fire(EVENT_UPLINK, data, context=context)
         self._schedule_save()
 
     @callback
     def downlink_status(self, status: DownlinkStatus) -> None:
         """Fire the downlink-status event."""
         state = self.devices.get(status.dev_eui)
+        data = {
+            "dev_eui": status.dev_eui,
+            "device_id": state.device_id if state else None,
+            "message_id": status.message_id,
+            "status": status.state.value,
+            "reason": status.reason,
+            "at": status.at.isoformat() if status.at else None,
+        }
+        if status.group_id is not None:
+            data["group_id"] = status.group_id
+        self.hass.bus.async_fire(EVENT_DOWNLINK_STATUS, data)
+
+    @callback
+    def device_updated(self, info: DeviceInfo) -> None:
+        """Merge news about one device (class, downlink counter...) into what is known."""
+        state = self.devices.get(info.dev_eui) or self._ensure_device(info.dev_eui, None)
+        known = state.info
+        if known is None:
+            state.info = info
+        else:
+            changes = {
+                name: value
+                for name in DeviceInfo.__dataclass_fields__
+                if (value := getattr(info, name)) is not None
+            }
+            state.info = dataclasses.replace(known, **changes)
+        if info.location is not None:
+            self.device_location(info.dev_eui, info.location)
+        state.notify(KEY_INFO)
+
+    @callback
+    def alarm(self, alarm: Alarm) -> None:
+        """Show an alarm of the network server as a notification (one per alarm and source)."""
+        source = alarm.dev_eui or alarm.gateway_id or "account"
+        device = self.devices.get(alarm.dev_eui) if alarm.dev_eui else None
+        name = self.entry.title
+        if device is not None and device.info is not None and device.info.name:
+            name = f"{device.info.name} ({alarm.dev_eui})"
+        elif alarm.dev_eui:
+            name = alarm.dev_eui
+        LOGGER.warning("%s reports %s for %s: %s", self.client.name, alarm.code, source, alarm.text)
+        persistent_notification.async_create(
+            self.hass,
+            f"{alarm.text or alarm.code}\n\n{self.client.name} alarm `{alarm.code}` "
+            f"({alarm.severity}) for {name}.",
+            title=f"LoRaWAN alarm: {name}",
+            notification_id=f"{DOMAIN}_{self.entry.entry_id}_{alarm.code}_{source}".lower(),
+        )
+
+    @callback
+    def joined(self, join: JoinInfo) -> None:
+        """Fire the join event."""
+        state = self.devices.get(join.dev_eui) or self._ensure_device(join.dev_eui, None)
         self.hass.bus.async_fire(
-            EVENT_DOWNLINK_STATUS,
+            EVENT_JOIN,
             {
-                "dev_eui": status.dev_eui,
-                "device_id": state.device_id if state else None,
-                "message_id": status.message_id,
-                "status": status.state.value,
-                "reason": status.reason,
-                "at": status.at.isoformat() if status.at else None,
+                "dev_eui": join.dev_eui,
+                "device_id": state.device_id,
+                "status": join.status,
+                "app_eui": join.app_eui,
             },
         )
 

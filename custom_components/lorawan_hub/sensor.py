@@ -29,6 +29,7 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .coordinator import (
+    KEY_INFO,
     KEY_STATUS,
     KEY_UPLINK,
     DeviceState,
@@ -37,7 +38,7 @@ from .coordinator import (
     LoRaWANHubCoordinator,
 )
 from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
-from .lns.models import Capability
+from .lns.models import Capability, LoRaClass
 
 PARALLEL_UPDATES = 0
 
@@ -131,6 +132,39 @@ DIAGNOSTIC_SENSORS: tuple[DiagnosticSensorDescription, ...] = (
         listen=KEY_STATUS,
         capability=Capability.DEVICE_STATUS,
         value_fn=lambda state: state.status.battery if state.status else None,
+    ),
+    DiagnosticSensorDescription(
+        key="link_margin",
+        translation_key="link_margin",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        listen=KEY_STATUS,
+        capability=Capability.DEVICE_STATUS,
+        value_fn=lambda state: state.status.margin if state.status else None,
+    ),
+    DiagnosticSensorDescription(
+        key="lorawan_class",
+        translation_key="lorawan_class",
+        device_class=SensorDeviceClass.ENUM,
+        options=[device_class.value for device_class in LoRaClass],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        listen=KEY_INFO,
+        capability=Capability.CLASS_CHANGE,
+        value_fn=lambda state: (
+            state.info.device_class.value if state.info and state.info.device_class else None
+        ),
+    ),
+    DiagnosticSensorDescription(
+        key="downlink_frame_counter",
+        translation_key="downlink_frame_counter",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        listen=KEY_INFO,
+        capability=Capability.DOWNLINK_COUNTER,
+        value_fn=lambda state: state.info.downlink_f_cnt if state.info else None,
     ),
 )
 

@@ -24,7 +24,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
-from .lns.models import Capability, Downlink, DownlinkMode, DownlinkResult, LoRaClass
+from .lns.models import Capability, DeviceInfo, Downlink, DownlinkMode, DownlinkResult, LoRaClass
 
 ATTR_F_PORT = "f_port"
 ATTR_PAYLOAD_HEX = "payload_hex"
@@ -231,8 +231,7 @@ async def _set_device_class(call: ServiceCall) -> None:
     _require(coordinator, Capability.CLASS_CHANGE, SERVICE_SET_DEVICE_CLASS)
     device_class = LoRaClass(call.data[ATTR_DEVICE_CLASS])
     await _call(coordinator, coordinator.client.set_device_class(state.dev_eui, device_class))
-    if state.info is not None:
-        state.info.device_class = device_class
+    coordinator.device_updated(DeviceInfo(dev_eui=state.dev_eui, device_class=device_class))
 
 
 async def _clear_downlink_queue(call: ServiceCall) -> None:

@@ -12,12 +12,14 @@ from typing import ClassVar, Protocol
 
 from .errors import Unsupported
 from .models import (
+    Alarm,
     Capability,
     DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkResult,
     DownlinkStatus,
+    JoinInfo,
     Location,
     LoRaClass,
     MulticastGroup,
@@ -53,6 +55,15 @@ class Sink(Protocol):
 
     def device_location(self, dev_eui: str, location: Location) -> None:
         """Report a device position kept by the network server."""
+
+    def device_updated(self, info: DeviceInfo) -> None:
+        """Report news about one device; fields left None keep what was known."""
+
+    def alarm(self, alarm: Alarm) -> None:
+        """Report a problem the network server detected."""
+
+    def joined(self, join: JoinInfo) -> None:
+        """Report a device's join attempt."""
 
     def resume_from(self) -> datetime | None:
         """When the last uplink seen was received: catch up from there after an outage."""
@@ -121,6 +132,10 @@ class NetworkServer(ABC):
     async def request_device_status(self, dev_eui: str) -> None:
         """Ask the device for its battery and margin (LoRaWAN DevStatusReq)."""
         raise Unsupported(f"{self.name} cannot request a device status")
+
+    async def list_multicast_groups(self) -> list[MulticastGroup]:
+        """Return the account's multicast groups."""
+        raise Unsupported(f"{self.name} has no multicast groups")
 
     async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
         """Create a multicast group."""

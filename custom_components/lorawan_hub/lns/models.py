@@ -25,6 +25,7 @@ class Capability(StrEnum):
     DEVICE_STATUS = "device_status"
     LOCATION = "location"
     BACKFILL = "backfill"
+    DOWNLINK_COUNTER = "downlink_counter"
 
 
 class LoRaClass(StrEnum):
@@ -97,6 +98,8 @@ class Uplink:
     ack: bool | None = None
     device_class: LoRaClass | None = None
     dev_addr: str | None = None
+    encrypted: bool = False
+    """The payload is still LoRaWAN-encrypted (the server lacks the keys): not decodable."""
     raw: Mapping[str, Any] = field(default_factory=dict)
     """The vendor's own message, for diagnostics."""
 
@@ -115,6 +118,8 @@ class DeviceInfo:
     activation: str | None = None
     location: Location | None = None
     max_downlink_size: int | None = None
+    downlink_f_cnt: int | None = None
+    """The last downlink frame counter the server used."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -144,10 +149,13 @@ class DownlinkStatus:
     """A change in a downlink's state, reported after it was accepted."""
 
     dev_eui: str
+    """The device; empty for a multicast downlink."""
     message_id: str
     state: DownlinkState
     at: datetime | None = None
     reason: str | None = None
+    group_id: str | None = None
+    """The multicast group of a multicast downlink."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -170,6 +178,28 @@ class DeviceStatus:
     external_power: bool | None = None
     margin: int | None = None
     """Demodulation margin, dB."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Alarm:
+    """A problem the network server reports (a device without ADR, a gateway down...)."""
+
+    code: str
+    severity: str
+    text: str | None = None
+    dev_eui: str | None = None
+    gateway_id: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class JoinInfo:
+    """A device's join attempt and its outcome, as the network server reports it."""
+
+    dev_eui: str
+    status: str
+    """The vendor's outcome, e.g. ``JOIN_ACCEPTED``."""
+    app_eui: str | None = None
 
 
 _EUI = re.compile(r"[0-9A-F]{16}")

@@ -1,0 +1,141 @@
+"""
+OrbiWAN pushes over MQTT, host mode: the server's own broker, topics ``<account>/<topic>``.
+
+paho-mqtt runs its network loop in a thread of its own; its callbacks hand every message to the
+event loop, and connecting and stopping (which block) run in the executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import secrets
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .base import Sink
+from .errors import AuthError, CannotConnect
+
+if TYPE_CHECKING:
+    from .orbiwise import OrbiWiseClient
+
+KEEPALIVE = 60
+# MQTT 3.1.1 CONNACK codes 4 and 5, MQTT 5 codes 134 and 135: the credentials are refused.
+_REFUSED = frozenset({4, 5, 134, 135})
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Build a verifying TLS context (reads the system's certificates: not on the event loop)."""
+    return ssl.create_default_context()
+
+
+async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
+    """Connect to the server's broker, drain, receive pushes until the connection drops."""
+    settings = client.mqtt_settings
+    if settings is None:
+        raise CannotConnect("MQTT needs the broker's address")
+    loop = asyncio.get_running_loop()
+    account = client.account_id
+    subscribed: asyncio.Future[None] = loop.create_future()
+    lost: asyncio.Future[str] = loop.create_future()
+
+    def settle(
+        future: asyncio.Future[Any], result: Any = None, error: Exception | None = None
+    ) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def on_connect(
+        mqttc: Client,
+        userdata: Any,
+        flags: ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            error: Exception = (
+                AuthError(f"the broker refused the credentials ({reason})")
+                if reason.value in _REFUSED
+                else CannotConnect(f"the broker refused the connection ({reason})")
+            )
+            loop.call_soon_threadsafe(settle, subscribed, None, error)
+            return
+        mqttc.subscribe([(f"{account}/{topic}", 1) for topic in client.topics])
+
+    def on_subscribe(
+        mqttc: Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            error = AuthError("the broker refused the subscription to the account's topics")
+            loop.call_soon_threadsafe(settle, subscribed, None, error)
+        else:
+            loop.call_soon_threadsafe(settle, subscribed)
+
+    def on_message(mqttc: Client, userdata: Any, message: MQTTMessage) -> None:
+        loop.call_soon_threadsafe(client.receive, message.payload)
+
+    def on_disconnect(
+        mqttc: Client,
+        userdata: Any,
+        flags: DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        text = f"the broker closed the connection ({reason})"
+        loop.call_soon_threadsafe(settle, lost, text)
+        loop.call_soon_threadsafe(settle, subscribed, None, CannotConnect(text))
+
+    mqttc = Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"lorawan-hub-{secrets.token_hex(6)}",
+    )
+    mqttc.username_pw_set(client.username, client.password)
+    if settings.tls:
+        mqttc.tls_set_context(await loop.run_in_executor(None, _tls_context))
+    mqttc.on_connect = on_connect
+    mqttc.on_subscribe = on_subscribe
+    mqttc.on_message = on_message
+    mqttc.on_disconnect = on_disconnect
+    try:
+        await loop.run_in_executor(None, mqttc.connect, settings.host, settings.port, KEEPALIVE)
+    except (OSError, ssl.SSLError) as err:
+        raise CannotConnect(
+            f"cannot reach the broker {settings.host}:{settings.port}: {type(err).__name__}"
+        ) from None
+    mqttc.loop_start()
+    client.mqtt_client = mqttc
+
+    async def publish(message: Mapping[str, Any]) -> None:
+        (name,) = message
+        payload = orjson.dumps(message)
+        info = await loop.run_in_executor(None, mqttc.publish, f"{account}/send_{name}", payload, 1)
+        if info.rc:
+            raise CannotConnect(f"the broker did not take the {name} (error {info.rc})")
+
+    try:
+        async with asyncio.timeout(client.request_timeout):
+            await subscribed
+        client.set_sender(publish)
+        await client.connected(sink)
+        return await lost
+    except TimeoutError:
+        raise CannotConnect("the broker did not answer the connection") from None
+    finally:
+        client.set_sender(None)
+        client.mqtt_client = None
+        mqttc.disconnect()
+        await loop.run_in_executor(None, mqttc.loop_stop)
