@@ -14,6 +14,15 @@ CONF_APP_ID: Final = "app_id"
 """The vendor's application (OrionM2M API application, Netemera application)."""
 CONF_AUTH_URL: Final = "auth_url"
 """An OAuth 2.0 token endpoint."""
+CONF_AUTH_MODE: Final = "auth_mode"
+CONF_APPLICATION: Final = "application"
+"""An OrbiWAN application sub-account (optional)."""
+CONF_TRANSPORT: Final = "transport"
+CONF_MQTT_HOST: Final = "mqtt_host"
+CONF_MQTT_PORT: Final = "mqtt_port"
+CONF_MQTT_TLS: Final = "mqtt_tls"
+CONF_PUSH_SECRET: Final = "push_secret"  # noqa: S105 - a key name, not a secret
+"""What the network server sends in the Authorization header of its pushes."""
 
 # Options
 CONF_OFFLINE_AFTER: Final = "offline_after"

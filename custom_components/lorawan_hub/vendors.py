@@ -7,22 +7,52 @@ from typing import Any
 
 import aiohttp
 
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_TOKEN, CONF_URL
+from homeassistant.const import (
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_USERNAME,
+)
 
-from .const import CONF_APP_ID, CONF_AUTH_URL, CONF_VENDOR, VENDOR_NETEMERA, VENDOR_ORION
+from .const import (
+    CONF_APP_ID,
+    CONF_APPLICATION,
+    CONF_AUTH_MODE,
+    CONF_AUTH_URL,
+    CONF_MQTT_HOST,
+    CONF_MQTT_PORT,
+    CONF_MQTT_TLS,
+    CONF_PUSH_SECRET,
+    CONF_TRANSPORT,
+    CONF_VENDOR,
+    VENDOR_NETEMERA,
+    VENDOR_ORBIWISE,
+    VENDOR_ORION,
+)
 from .lns.base import NetworkServer
 from .lns.errors import Unsupported
 from .lns.netemera import NetemeraClient
+from .lns.orbiwise import AuthMode, MqttSettings, OrbiWiseClient, PushTarget, Transport
 from .lns.orion import OrionClient
 
 
-def create_client(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> NetworkServer:
-    """Return the client for the vendor and credentials in ``data``."""
+def create_client(
+    session: aiohttp.ClientSession, data: Mapping[str, Any], *, push_url: str | None = None
+) -> NetworkServer:
+    """
+    Return the client for the vendor and credentials in ``data``.
+
+    ``push_url`` is where the network server can push to (REST push), when Home Assistant has one.
+    """
     vendor = data[CONF_VENDOR]
     if vendor == VENDOR_ORION:
         return OrionClient(session, data[CONF_URL], data[CONF_APP_ID], data[CONF_TOKEN])
     if vendor == VENDOR_NETEMERA:
         return netemera_client(session, data)
+    if vendor == VENDOR_ORBIWISE:
+        return orbiwise_client(session, data, push_url=push_url)
     raise Unsupported(f"vendor {vendor} is not available yet")
 
 
@@ -35,4 +65,28 @@ def netemera_client(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> 
         client_id=data[CONF_CLIENT_ID],
         client_secret=data[CONF_CLIENT_SECRET],
         application_id=data.get(CONF_APP_ID),
+    )
+
+
+def orbiwise_client(
+    session: aiohttp.ClientSession, data: Mapping[str, Any], *, push_url: str | None = None
+) -> OrbiWiseClient:
+    """Return an OrbiWAN client with the entry's transport."""
+    transport = Transport(data.get(CONF_TRANSPORT, Transport.WEBSOCKET))
+    mqtt = None
+    if transport is Transport.MQTT:
+        mqtt = MqttSettings(data[CONF_MQTT_HOST], data[CONF_MQTT_PORT], data[CONF_MQTT_TLS])
+    push_target = None
+    if transport is Transport.REST_PUSH and push_url is not None:
+        push_target = PushTarget(push_url, f"Bearer {data[CONF_PUSH_SECRET]}")
+    return OrbiWiseClient(
+        session,
+        data[CONF_URL],
+        username=data[CONF_USERNAME],
+        password=data[CONF_PASSWORD],
+        auth_mode=AuthMode(data.get(CONF_AUTH_MODE, AuthMode.OAUTH2)),
+        application=data.get(CONF_APPLICATION),
+        transport=transport,
+        push_target=push_target,
+        mqtt=mqtt,
     )

@@ -236,7 +236,7 @@ class NetemeraClient(NetworkServer):
     # --- REST ---------------------------------------------------------------------------------
 
     def _url(self, path: str) -> URL:
-        return self._api.with_path(f"{self._api.path}/{path}", encoded=False)
+        return self._api.with_path(f"{self._api.path.rstrip('/')}/{path}", encoded=False)
 
     async def _request(
         self,

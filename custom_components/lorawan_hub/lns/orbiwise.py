@@ -385,7 +385,7 @@ class OrbiWiseClient(NetworkServer):
     # --- REST ---------------------------------------------------------------------------------
 
     def _url(self, path: str) -> URL:
-        return self._base.with_path(f"{self._base.path}/{path}", encoded=False)
+        return self._base.with_path(f"{self._base.path.rstrip('/')}/{path}", encoded=False)
 
     async def _authorization(self) -> str:
         if self._auth_mode is AuthMode.BASIC:
@@ -662,17 +662,22 @@ class OrbiWiseClient(NetworkServer):
             else:
                 self._log.warning("shape", "Dropped a %s push that is not an object", topic)
 
-    def dispatch(self, topic: str, data: Mapping[str, Any]) -> None:
-        """Deliver one push to the sink; a malformed push is logged and dropped."""
+    def dispatch(self, topic: str, data: Mapping[str, Any]) -> bool:
+        """
+        Deliver one push to the sink; a malformed push is logged and dropped.
+
+        Returns False when nothing is running to take it (the server should keep it).
+        """
         sink = self._sink
         if sink is None:
-            return
+            return False
         try:
             self._dispatch(sink, topic, data)
         except ProtocolError as err:
             self._log.warning(
                 topic, "Dropped a malformed %s push from %s: %s", topic, self.host, err
             )
+        return True
 
     def _dispatch(self, sink: Sink, topic: str, data: Mapping[str, Any]) -> None:
         tag = data.get("tag")

@@ -1,0 +1,888 @@
+"""
+An OrbiWise OrbiWAN server on 127.0.0.1: the REST API subset the integration uses and its pushes.
+
+Pushes go over the WebSocket (``/websocket/connect``), to an MQTT broker (host mode: the
+simulator publishes ``<user>/<topic>`` and takes downlinks from ``<user>/send_payloads_dl``), and
+as REST push to the URL registered with ``PUT /rest/pushmode/start``. Every uplink is kept in the
+temporary store until the application deletes it (or a REST push is answered 200).
+
+Fault knobs: refuse the credentials or Basic authentication, fail the next requests of a path,
+drop the WebSocket connections, hold pushes back (an outage) while uplinks are stored, push an
+uplink twice (early and complete), push a malformed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import itertools
+import json
+import random
+import secrets
+import time
+from typing import Any, Final
+
+from aiohttp import ClientSession, ClientTimeout, web
+from paho.mqtt.client import Client as MqttClient, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
+
+from .lpp import DemoPayloads, guess_kind
+from .server import SimulatorServer
+
+DEFAULT_USERNAME: Final = "demo-user"
+DEFAULT_PASSWORD: Final = "demo-password"
+TOPICS: Final = (
+    "payloads_ul",
+    "payloads_ul_early",
+    "payloads_dl",
+    "multicast",
+    "nodeinfo",
+    "status",
+    "joininfo",
+    "location",
+    "alarm",
+)
+_METHODS: Final = {"payloads_ul": "POST", "payloads_ul_early": "POST", "alarm": "POST"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Node:
+    """A device of the simulated account."""
+
+    dev_eui: str
+    comment: str | None = None
+    device_class: int = 0
+    kind: str = "sensor"
+    groups: set[str] = field(default_factory=set)
+    applications: set[str] = field(default_factory=set)
+    fcnt: int = 0
+    dl_fcnt: int = 0
+    latitude: float = 0.0
+    longitude: float = 0.0
+    status_requested: bool = False
+
+
+@dataclass
+class StoredDownlink:
+    """A downlink the server accepted (unicast or multicast)."""
+
+    id: int
+    target: str
+    """DevEUI, or the group id of a multicast."""
+    port: int
+    payload: bytes
+    confirmed: bool
+    mode: str
+    multicast: bool = False
+    tag: str | None = None
+    status: int = 0
+
+
+@dataclass
+class PushMode:
+    """The REST push registration."""
+
+    host: str
+    port: int
+    path_prefix: str
+    auth_string: str
+    data_format: str
+    subscription: frozenset[str]
+
+
+class OrbiWiseSimulator(SimulatorServer):
+    """The simulated server, its account, devices, stored payloads and push channels."""
+
+    def __init__(
+        self,
+        *,
+        username: str = DEFAULT_USERNAME,
+        password: str = DEFAULT_PASSWORD,
+        port: int = 0,
+        token_lifetime: int = 43200,
+    ) -> None:
+        """Prepare a server for one account; ``start`` serves it."""
+        app = web.Application(middlewares=[self._authorize])
+        app.router.add_post("/rest/oauth2/token", self._token)
+        app.router.add_get("/rest/nodes", self._nodes)
+        app.router.add_get("/rest/nodes/{eui}", self._node)
+        app.router.add_put("/rest/nodes/{eui}", self._update_node)
+        app.router.add_put("/rest/nodes/{eui}/status", self._request_status)
+        app.router.add_get("/rest/nodes/{eui}/payloads/ul", self._stored)
+        app.router.add_delete("/rest/nodes/{eui}/payloads/ul/{id}", self._delete_stored)
+        app.router.add_post("/rest/nodes/{eui}/payloads/dl", self._downlink)
+        app.router.add_get("/rest/groups", self._groups)
+        app.router.add_post("/rest/groups", self._create_group)
+        app.router.add_delete("/rest/groups/{group}", self._delete_group)
+        app.router.add_post("/rest/multicast/{group}", self._multicast)
+        app.router.add_put("/rest/pushmode/start", self._push_start)
+        app.router.add_put("/rest/pushmode/start/{app}", self._push_start)
+        app.router.add_put("/rest/pushmode/stop", self._push_stop)
+        app.router.add_put("/rest/pushmode/stop/{app}", self._push_stop)
+        app.router.add_get("/websocket/connect", self._websocket)
+        super().__init__(app, port=port, shutdown_timeout=0.5)
+        self.username = username
+        self.password = password
+        self.token_lifetime = token_lifetime
+        self.nodes: dict[str, Node] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.stored: dict[str, dict[int, dict[str, Any]]] = {}
+        """DevEUI → payload id → the stored uplink."""
+        self.downlinks: list[StoredDownlink] = []
+        self.requests: list[tuple[str, str]] = []
+        """(method, path) of every request that passed authentication."""
+        self.deleted: list[int] = []
+        self.pushed: list[tuple[str, int]] = []
+        """(topic, HTTP status) of every REST push made."""
+        self.push_mode: PushMode | None = None
+        self.push_application: str | None = None
+        self.basic_enabled = True
+        self.reject_credentials = False
+        self.hold_pushes = False
+        """An outage: uplinks are stored but not pushed."""
+        self.websocket_subscriptions: list[frozenset[str]] = []
+        self.websocket_authorizations: list[str] = []
+        self._ids = itertools.count(1_553_768_623_768)
+        self._dl_ids = itertools.count(252)
+        self._access: dict[str, float] = {}
+        self._refresh: set[str] = set()
+        self._failures: dict[str, list[int]] = {}
+        self._sockets: list[tuple[web.WebSocketResponse, frozenset[str]]] = []
+        self._mqtt: MqttClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._session: ClientSession | None = None
+
+    # --------------------------------------------------------------- set-up
+
+    @property
+    def url(self) -> str:
+        """The server's root URL."""
+        return self.base_url
+
+    def add_node(
+        self,
+        dev_eui: str,
+        *,
+        comment: str | None = None,
+        device_class: int = 0,
+        applications: set[str] | None = None,
+        kind: str | None = None,
+    ) -> Node:
+        """Register a device."""
+        node = Node(
+            dev_eui.upper(),
+            comment=comment,
+            device_class=device_class,
+            applications=applications or set(),
+            kind=kind or guess_kind(comment or ""),
+        )
+        self.nodes[node.dev_eui] = node
+        self.stored.setdefault(node.dev_eui, {})
+        return node
+
+    def fail_next(self, path: str, *statuses: int) -> None:
+        """Answer the next requests to ``path`` with these HTTP statuses."""
+        self._failures.setdefault(path, []).extend(statuses)
+
+    async def start(self) -> None:
+        """Serve, with an HTTP session for REST pushes."""
+        self._loop = asyncio.get_running_loop()
+        self._session = ClientSession()
+        await super().start()
+
+    async def stop(self) -> None:
+        """Stop serving, close the WebSockets and the MQTT connection."""
+        for ws, _topics in list(self._sockets):
+            await ws.close()
+        await self.disconnect_mqtt()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await super().stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --------------------------------------------------------------- MQTT (host mode)
+
+    async def connect_mqtt(self, host: str, port: int) -> None:
+        """Publish pushes to (and take downlinks from) an MQTT broker at ``host:port``."""
+        loop = asyncio.get_running_loop()
+        connected = loop.create_future()
+        client = MqttClient(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"orbiwise-sim-{secrets.token_hex(4)}",
+        )
+
+        def on_connect(*_args: Any) -> None:
+            client.subscribe(
+                [(f"{self.username}/send_payloads_dl", 1), (f"{self.username}/send_multicast", 1)]
+            )
+
+        def subscribed() -> None:
+            if not connected.done():
+                connected.set_result(None)
+
+        def on_subscribe(*_args: Any) -> None:
+            loop.call_soon_threadsafe(subscribed)
+
+        def on_message(_client: MqttClient, _userdata: Any, message: MQTTMessage) -> None:
+            loop.call_soon_threadsafe(self._mqtt_request, message.payload)
+
+        client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
+        client.on_message = on_message
+        await loop.run_in_executor(None, client.connect, host, port, 30)
+        client.loop_start()
+        self._mqtt = client
+        async with asyncio.timeout(10):
+            await connected
+
+    async def disconnect_mqtt(self) -> None:
+        """Leave the MQTT broker."""
+        client, self._mqtt = self._mqtt, None
+        if client is not None:
+            client.disconnect()
+            await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
+
+    def _mqtt_request(self, payload: bytes) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return
+        reply = self._channel_request(message)
+        (topic,) = reply
+        self._publish_mqtt(topic, reply)
+
+    def _publish_mqtt(self, topic: str, message: Mapping[str, Any]) -> None:
+        if self._mqtt is not None:
+            self._mqtt.publish(f"{self.username}/{topic}", json.dumps(message), qos=1)
+
+    # --------------------------------------------------------------- pushes
+
+    def _push(self, topic: str, body: Mapping[str, Any]) -> None:
+        """Send a push over every channel subscribed to ``topic``."""
+        message = {topic: body}
+        for ws, topics in list(self._sockets):
+            if topic in topics:
+                self._spawn(ws.send_str(json.dumps(message)))
+        if topic != "payloads_ul_early":
+            self._publish_mqtt(topic, message)
+        if self.push_mode is not None and topic in self.push_mode.subscription:
+            self._spawn(self._rest_push(topic, body))
+        self._notify()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _rest_push(self, topic: str, body: Mapping[str, Any]) -> None:
+        mode = self.push_mode
+        if mode is None or self._session is None:
+            return
+        topic_path = {"payloads_ul": "payloads/ul", "payloads_dl": "payloads/dl"}.get(
+            topic, "payloads/ul_early" if topic == "payloads_ul_early" else topic
+        )
+        prefix = mode.path_prefix.replace("${topic}", topic).replace("${topic_path}", topic_path)
+        if "${skip_topic}" in prefix:
+            path = prefix.replace("${skip_topic}", "")
+        else:
+            path = f"{prefix}/rest/callback/{topic_path}"
+        url = f"{mode.host}:{mode.port}{path}"
+        try:
+            async with self._session.request(
+                _METHODS.get(topic, "PUT"),
+                url,
+                json=body,
+                headers={"Authorization": mode.auth_string},
+                timeout=ClientTimeout(total=10),
+            ) as response:
+                status = response.status
+        except OSError, TimeoutError:
+            self.pushed.append((topic, -1))
+            self._notify()
+            return
+        self.pushed.append((topic, status))
+        if status == 200 and topic == "payloads_ul":
+            self.stored.get(body["DevEUI"], {}).pop(body["id"], None)
+        self._notify()
+
+    def _uplink_body(
+        self,
+        node: Node,
+        payload: bytes,
+        port: int,
+        when: datetime,
+        data_format: str = "base64",
+        *,
+        decoded: Mapping[str, Any] | None = None,
+        decrypted: bool = True,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "DevEUI": node.dev_eui,
+            "dataFrame": payload.hex()
+            if data_format == "hex"
+            else base64.b64encode(payload).decode(),
+            "port": port,
+            "timestamp": _timestamp(when),
+            "fcnt": node.fcnt,
+            "rssi": -97,
+            "snr": 7.5,
+            "sf_used": 7,
+            "dr_used": "SF7BW125",
+            "freq": 868100000,
+            "confirmed": False,
+            "id": next(self._ids),
+            "session_id": "be20388f-3ee2-4d38-9794-bce44a28d8c0",
+            "decrypted": decrypted,
+            "gtw_info": [
+                {"gtw_id": "0000000012340000", "rssi": -97, "snr": 7.5},
+                {"gtw_id": "0000000012350000", "rssi": -110, "snr": -3},
+            ],
+        }
+        if decoded is not None:
+            body["decoded"] = dict(decoded)
+        return body
+
+    def publish(
+        self,
+        dev_eui: str,
+        payload: bytes,
+        *,
+        port: int = 1,
+        when: datetime | None = None,
+        decoded: Mapping[str, Any] | None = None,
+        decrypted: bool = True,
+        early: bool = False,
+        location: tuple[float, float] | None = None,
+    ) -> int:
+        """Store an uplink and push it (unless held back); return its payload id."""
+        node = self.nodes[dev_eui.upper()]
+        body = self._uplink_body(
+            node, payload, port, when or _now(), decoded=decoded, decrypted=decrypted
+        )
+        if location is not None:
+            body["latitude"], body["longitude"] = location
+        node.fcnt += 1
+        self.stored[node.dev_eui][body["id"]] = body
+        if node.status_requested:
+            node.status_requested = False
+            self.push_status(node.dev_eui, battery=254, margin=12)
+        if not self.hold_pushes:
+            if early:
+                early_body = {
+                    key: value
+                    for key, value in body.items()
+                    if key not in ("rssi", "snr", "gtw_info", "dr_used", "freq")
+                }
+                self._push("payloads_ul_early", {"early": True, "live": True, **early_body})
+            self._push("payloads_ul", {"early": False, "live": True, **body})
+        self._notify()
+        return int(body["id"])
+
+    def push_malformed(self) -> None:
+        """Push an uplink message with a broken payload and a message that is not JSON."""
+        node = next(iter(self.nodes.values()))
+        bad = self._uplink_body(node, b"", 1, _now())
+        bad["dataFrame"] = "!!not base64!!"
+        self._push("payloads_ul", bad)
+        for ws, _topics in self._sockets:
+            self._spawn(ws.send_str("{not json"))
+
+    def push_nodeinfo(self, dev_eui: str) -> None:
+        """Push a device's info (class and downlink counter)."""
+        node = self.nodes[dev_eui.upper()]
+        self._push("nodeinfo", self._node_body(node))
+
+    def push_status(self, dev_eui: str, *, battery: int, margin: int, ready: int = 3) -> None:
+        """Push a DevStatusAns result."""
+        self._push(
+            "status",
+            {
+                "DevEUI": dev_eui,
+                "battery_status": battery,
+                "margin_status": margin,
+                "timestamp_status": _timestamp(_now()),
+                "req_status": ready,
+            },
+        )
+
+    def push_location(self, dev_eui: str, latitude: float, longitude: float) -> None:
+        """Push a location estimate."""
+        self._push(
+            "location",
+            {
+                "DevEUI": dev_eui,
+                "latitude": latitude,
+                "longitude": longitude,
+                "loraloc_time": _timestamp(_now()),
+                "loraloc_fcnt": 1,
+            },
+        )
+
+    def push_joininfo(self, dev_eui: str, status: str = "JOIN_ACCEPTED") -> None:
+        """Push a join notification."""
+        self._push(
+            "joininfo",
+            {
+                "DevEUI": dev_eui,
+                "appeui": "70B3D57ED0000000",
+                "join_status": status,
+                "session_id": "x",
+            },
+        )
+
+    def push_alarm(self, dev_eui: str | None, code: str, text: str) -> None:
+        """Push an alarm."""
+        body: dict[str, Any] = {
+            "timestamp": _timestamp(_now()),
+            "severity": "warning",
+            "category": "devices" if dev_eui else "accounts",
+            "alarm_code": code,
+            "alarm_text": text,
+        }
+        if dev_eui:
+            body["DevEUI"] = dev_eui
+        self._push("alarm", body)
+
+    def advance_downlink(self, downlink_id: int, status: int) -> None:
+        """Move a downlink to a new transmissionStatus and push it."""
+        downlink = next(item for item in self.downlinks if item.id == downlink_id)
+        downlink.status = status
+        if downlink.multicast:
+            self._push("multicast", {**self._downlink_body(downlink), "groupid": downlink.target})
+        else:
+            self._push("payloads_dl", {**self._downlink_body(downlink), "DevEUI": downlink.target})
+
+    def drop_websockets(self) -> None:
+        """Close every WebSocket connection."""
+        for ws, _topics in list(self._sockets):
+            self._spawn(ws.close())
+
+    async def run_generator(self, interval: float, *, seed: int = 1) -> None:
+        """Publish realistic Cayenne LPP uplinks forever: each device about every ``interval`` s."""
+        rng = random.Random(seed)
+        payloads = DemoPayloads(seed)
+        while True:
+            nodes = list(self.nodes.values())
+            if not nodes:
+                await asyncio.sleep(interval)
+                continue
+            for node in nodes:
+                self.publish(node.dev_eui, payloads.next_payload(node.dev_eui, node.kind, _now()))
+                await asyncio.sleep(interval / len(nodes) * rng.uniform(0.8, 1.2))
+
+    # --------------------------------------------------------------- waiting
+
+    def _notify(self) -> None:
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate`` holds (callers bound the wait)."""
+        while not predicate():
+            await self._wakeup.wait()
+
+    @property
+    def websocket_count(self) -> int:
+        """WebSocket connections open now."""
+        return len(self._sockets)
+
+    # --------------------------------------------------------------- authentication
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        grant = form.get("grant_type")
+        if grant == "password":
+            if (
+                self.reject_credentials
+                or form.get("username") != self.username
+                or form.get("password") != self.password
+            ):
+                return web.Response(status=401, text="invalid credentials")
+        elif grant == "refresh_token":
+            token = str(form.get("refresh_token"))
+            if token not in self._refresh:
+                return web.Response(status=401, text="refresh token expired")
+            self._refresh.discard(token)
+        else:
+            return web.Response(status=400, text="unsupported grant")
+        access = secrets.token_urlsafe(24)
+        refresh = secrets.token_urlsafe(24)
+        self._access[access] = time.monotonic() + self.token_lifetime
+        self._refresh.add(refresh)
+        return web.json_response(
+            {
+                "access_token": access,
+                "expires_in": self.token_lifetime,
+                "refresh_token": refresh,
+                "scope": "openid",
+                "token_type": "bearer",
+            }
+        )
+
+    def expire_tokens(self) -> None:
+        """Make every access token invalid."""
+        self._access.clear()
+
+    def _authenticated(self, header: str) -> bool:
+        if self.reject_credentials:
+            return False
+        if header.startswith("Bearer "):
+            expiry = self._access.get(header.removeprefix("Bearer "))
+            return expiry is not None and time.monotonic() < expiry
+        if header.startswith("Basic ") and self.basic_enabled:
+            expected = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+            return header.removeprefix("Basic ") == expected
+        return False
+
+    @web.middleware
+    async def _authorize(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == "/rest/oauth2/token":
+            response: web.StreamResponse = await handler(request)
+            return response
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return web.Response(status=401, text="unauthorized")
+        failures = self._failures.get(request.path)
+        if failures:
+            return web.json_response(
+                {"type": "about:blank", "title": "failure", "detail": "simulated failure"},
+                status=failures.pop(0),
+                content_type="application/problem+json",
+            )
+        self.requests.append((request.method, request.path))
+        self._notify()
+        answer: web.StreamResponse = await handler(request)
+        return answer
+
+    # --------------------------------------------------------------- REST
+
+    def _node_body(self, node: Node) -> dict[str, Any]:
+        return {
+            "DevEUI": node.dev_eui,
+            "device_status": 3 if node.fcnt else 0,
+            "last_reception": _timestamp(_now()),
+            "dl_fcnt": node.dl_fcnt,
+            "device_class": node.device_class,
+            "registration_status": 1,
+            "expiry_time_uplink": 168,
+            "expiry_time_downlink": 168,
+            "comment": node.comment,
+            "latitude": node.latitude,
+            "longitude": node.longitude,
+        }
+
+    def _get_node(self, request: web.Request) -> Node:
+        node = self.nodes.get(request.match_info["eui"].replace("-", "").upper())
+        if node is None:
+            raise web.HTTPNotFound(text="cannot find device")
+        return node
+
+    async def _nodes(self, request: web.Request) -> web.Response:
+        application = request.query.get("application")
+        nodes = sorted(
+            (n for n in self.nodes.values() if not application or application in n.applications),
+            key=lambda node: node.dev_eui,
+        )
+        if request.query.get("paged_results") != "true":
+            return web.json_response([self._node_body(node) for node in nodes])
+        limit = int(request.query.get("limit", "2000"))
+        start = int(request.query.get("page_state", "0"))
+        page = nodes[start : start + limit]
+        body: dict[str, Any] = {"results": [self._node_body(node) for node in page]}
+        if start + limit < len(nodes):
+            body["next_page_state"] = str(start + limit)
+        return web.json_response(body)
+
+    async def _node(self, request: web.Request) -> web.Response:
+        return web.json_response(self._node_body(self._get_node(request)))
+
+    async def _update_node(self, request: web.Request) -> web.Response:
+        node = self._get_node(request)
+        try:
+            changes = await request.json()
+            if not isinstance(changes, dict):
+                raise TypeError
+        except ValueError, TypeError:
+            return web.Response(status=400, text="invalid JSON")
+        if "lora_device_class" in changes:
+            device_class = changes["lora_device_class"]
+            if device_class not in (0, 1, 2):
+                return web.Response(status=400, text="invalid lora_device_class")
+            node.device_class = device_class
+        if "groups" in changes:
+            value = str(changes["groups"])
+            if value.startswith("+"):
+                if value[1:] not in self.groups:
+                    return web.Response(status=400, text="unknown group")
+                node.groups.add(value[1:])
+            elif value.startswith("-"):
+                node.groups.discard(value[1:])
+            else:
+                node.groups = {group for group in value.split(",") if group}
+        if "comment" in changes:
+            node.comment = changes["comment"]
+        return web.Response(status=200)
+
+    async def _request_status(self, request: web.Request) -> web.Response:
+        self._get_node(request).status_requested = True
+        return web.Response(status=200)
+
+    async def _stored(self, request: web.Request) -> web.Response:
+        node = self._get_node(request)
+        data_format = request.query.get("data_format", "base64")
+        items = sorted(self.stored[node.dev_eui].values(), key=lambda item: item["timestamp"])
+        if request.query.get("sort_by_timestamp") == "desc":
+            items.reverse()
+        if not items:
+            return web.Response(status=204)
+        result = []
+        for item in items:
+            copy = {k: v for k, v in item.items() if k != "DevEUI"}
+            if data_format == "hex":
+                copy["dataFrame"] = base64.b64decode(item["dataFrame"]).hex()
+            result.append(copy)
+        if request.query.get("paged_results") != "true":
+            return web.json_response(result)
+        limit = int(request.query.get("limit", "2000"))
+        start = int(request.query.get("page_state", "0"))
+        body: dict[str, Any] = {"results": result[start : start + limit]}
+        if start + limit < len(result):
+            body["next_page_state"] = str(start + limit)
+        return web.json_response(body)
+
+    async def _delete_stored(self, request: web.Request) -> web.Response:
+        node = self._get_node(request)
+        payload_id = int(request.match_info["id"])
+        if self.stored[node.dev_eui].pop(payload_id, None) is None:
+            return web.Response(status=404, text="cannot find payload")
+        self.deleted.append(payload_id)
+        self._notify()
+        return web.Response(status=200)
+
+    def _downlink_body(self, downlink: StoredDownlink) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": downlink.id,
+            "fcnt": self.nodes[downlink.target].dl_fcnt if not downlink.multicast else 0,
+            "port": downlink.port,
+            "transmissionStatus": downlink.status,
+            "session_id": "UUID",
+        }
+        if downlink.tag is not None:
+            body["tag"] = downlink.tag
+        return body
+
+    def _queue(
+        self,
+        target: str,
+        port: Any,
+        payload: bytes,
+        confirmed: bool,
+        mode: str,
+        *,
+        multicast: bool = False,
+        tag: str | None = None,
+    ) -> StoredDownlink | int:
+        """Queue a downlink; an HTTP status when it is refused."""
+        if type(port) is not int or not 1 <= port <= 223:
+            return 400
+        if mode not in ("fail_on_busy", "replace_on_busy", "enqueue_on_busy"):
+            return 400
+        pending = [
+            item
+            for item in self.downlinks
+            if item.target == target and item.status == 0 and item.multicast == multicast
+        ]
+        if mode == "fail_on_busy" and pending:
+            return 409
+        if mode == "replace_on_busy":
+            for item in pending:
+                item.status = 5
+        elif len(pending) >= 10:
+            return 409
+        if not multicast:
+            self.nodes[target].dl_fcnt += 1
+        downlink = StoredDownlink(
+            next(self._dl_ids), target, port, payload, confirmed, mode, multicast, tag
+        )
+        self.downlinks.append(downlink)
+        self._notify()
+        return downlink
+
+    async def _downlink(self, request: web.Request) -> web.Response:
+        node = self._get_node(request)
+        try:
+            payload = _decode(await request.text(), request.query.get("data_format", "base64"))
+            port = int(request.query["port"])
+        except KeyError, ValueError:
+            return web.Response(status=400, text="invalid payload or port")
+        queued = self._queue(
+            node.dev_eui,
+            port,
+            payload,
+            request.query.get("confirmed", "true") == "true",
+            request.query.get("mode", "enqueue_on_busy"),
+        )
+        if isinstance(queued, int):
+            return web.Response(status=queued, text="refused")
+        return web.json_response(self._downlink_body(queued))
+
+    async def _groups(self, request: web.Request) -> web.Response:
+        return web.json_response(list(self.groups.values()))
+
+    async def _create_group(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        group_id = body.get("groupid") if isinstance(body, dict) else None
+        if not group_id or not body.get("title"):
+            return web.Response(status=400, text="groupid and title are mandatory")
+        if group_id in self.groups:
+            return web.Response(status=409, text="group exists")
+        self.groups[group_id] = {"groupid": group_id, "title": body["title"], "comment": ""}
+        return web.Response(status=200)
+
+    async def _delete_group(self, request: web.Request) -> web.Response:
+        if self.groups.pop(request.match_info["group"], None) is None:
+            return web.Response(status=404, text="group not found")
+        for node in self.nodes.values():
+            node.groups.discard(request.match_info["group"])
+        return web.Response(status=200)
+
+    async def _multicast(self, request: web.Request) -> web.Response:
+        group = request.match_info["group"]
+        if group not in self.groups:
+            return web.Response(status=404, text="group not found")
+        try:
+            payload = _decode(await request.text(), request.query.get("data_format", "base64"))
+            port = int(request.query["port"])
+        except KeyError, ValueError:
+            return web.Response(status=400, text="invalid payload or port")
+        queued = self._queue(
+            group,
+            port,
+            payload,
+            False,
+            request.query.get("mode", "enqueue_on_busy"),
+            multicast=True,
+        )
+        if isinstance(queued, int):
+            return web.Response(status=queued, text="refused")
+        return web.json_response(self._downlink_body(queued))
+
+    async def _push_start(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            mode = PushMode(
+                host=body["host"],
+                port=int(body["port"]),
+                path_prefix=body.get("path_prefix", ""),
+                auth_string=body.get("auth_string", ""),
+                data_format=body.get("data_format", "base64"),
+                subscription=frozenset(
+                    body.get("push_subscription", "payloads_ul,payloads_dl").split(",")
+                ),
+            )
+        except ValueError, KeyError, TypeError, AttributeError:
+            return web.Response(status=400, text="invalid push settings")
+        if not mode.host.startswith(("http://", "https://")):
+            return web.Response(status=400, text="host needs http:// or https://")
+        self.push_mode = mode
+        self.push_application = request.match_info.get("app")
+        self._notify()
+        return web.Response(status=200)
+
+    async def _push_stop(self, request: web.Request) -> web.Response:
+        self.push_mode = None
+        self._notify()
+        return web.Response(status=200)
+
+    # --------------------------------------------------------------- WebSocket
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        topics = frozenset(request.query.get("push_subscription", ",".join(TOPICS)).split(","))
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self.websocket_subscriptions.append(topics)
+        self.websocket_authorizations.append(request.headers.get("Authorization", ""))
+        entry = (ws, topics)
+        self._sockets.append(entry)
+        self._notify()
+        try:
+            async for message in ws:
+                try:
+                    request_body = json.loads(message.data)
+                except ValueError:
+                    continue
+                await ws.send_str(json.dumps(self._channel_request(request_body)))
+        finally:
+            self._sockets.remove(entry)
+            self._notify()
+        return ws
+
+    def _channel_request(self, message: Any) -> dict[str, Any]:
+        """Answer a downlink or multicast sent over the WebSocket or MQTT."""
+        if not isinstance(message, dict) or len(message) != 1:
+            return {"error": {"error_msg": "invalid message", "status_code": 400}}
+        ((topic, body),) = message.items()
+        tag = body.get("tag") if isinstance(body, dict) else None
+        try:
+            payload = _decode(body.get("data", ""), body.get("data_format", "base64"))
+            if topic == "payloads_dl":
+                target = str(body["DevEUI"]).upper()
+                if target not in self.nodes:
+                    return {
+                        "error": {"tag": tag, "error_msg": "cannot find device", "status_code": 404}
+                    }
+                queued = self._queue(
+                    target,
+                    body.get("port"),
+                    payload,
+                    bool(body.get("confirmed", True)),
+                    body.get("mode", "enqueue_on_busy"),
+                    tag=tag,
+                )
+                reply_topic = "payloads_dl"
+                extra = {"DevEUI": target}
+            elif topic == "multicast":
+                target = str(body["groupid"])
+                if target not in self.groups:
+                    return {
+                        "error": {"tag": tag, "error_msg": "group not found", "status_code": 404}
+                    }
+                queued = self._queue(
+                    target,
+                    body.get("port"),
+                    payload,
+                    False,
+                    body.get("mode", "enqueue_on_busy"),
+                    multicast=True,
+                    tag=tag,
+                )
+                reply_topic = "multicast"
+                extra = {"groupid": target}
+            else:
+                return {"error": {"tag": tag, "error_msg": "unknown message", "status_code": 400}}
+        except KeyError, ValueError, AttributeError:
+            return {"error": {"tag": tag, "error_msg": "invalid message", "status_code": 400}}
+        if isinstance(queued, int):
+            return {"error": {"tag": tag, "error_msg": "refused", "status_code": queued}}
+        return {reply_topic: {**self._downlink_body(queued), **extra}}
+
+
+def _decode(text: str, data_format: str) -> bytes:
+    if data_format == "hex":
+        return bytes.fromhex(text)
+    return base64.b64decode(text, validate=True)
