@@ -153,6 +153,9 @@ class NetemeraSimulator(SimulatorServer):
         self.events_sent = 0
         """Uplink events written to streams, replays included."""
         self.keepalives_sent = 0
+        self.strict_resume = False
+        """Answer 400 to a Last-Event-ID the server does not know (instead of going live)."""
+        self._cut_next = False
         self.hidden_profiles: set[str] = set()
         """Profiles left out of the profile list (readable one by one, as another account's)."""
         self.reject_credentials = False
@@ -221,6 +224,10 @@ class NetemeraSimulator(SimulatorServer):
         for stream in self._streams:
             stream.closing = True
         self._notify()
+
+    def cut_next_event(self) -> None:
+        """Write only the first half of the next event, then end its stream."""
+        self._cut_next = True
 
     def forget_refresh_tokens(self) -> None:
         """Refuse every refresh token issued so far (``invalid_grant``)."""
@@ -574,7 +581,16 @@ class NetemeraSimulator(SimulatorServer):
             return web.Response(status=404)
         if request.headers.get("Accept") != "text/event-stream":
             return web.Response(status=400)
+        if request.headers.get("Cache-Control") != "no-cache":
+            return web.Response(status=400)
         last_event_id = request.headers.get("Last-Event-ID")
+        if (
+            last_event_id
+            and self.strict_resume
+            and last_event_id not in {identifier for identifier, _ in self.log[application_id]}
+        ):
+            self.stream_requests.append(last_event_id)
+            return web.Response(status=400, text="unknown Last-Event-ID")
         self.stream_requests.append(last_event_id)
         stream = _Stream(application_id, self._start_of(application_id, last_event_id))
         response = web.StreamResponse(
@@ -601,8 +617,13 @@ class NetemeraSimulator(SimulatorServer):
                 return
             if not self._stalled and stream.cursor < len(events):
                 identifier, text = events[stream.cursor]
+                encoded = self._encode(identifier, text)
+                if self._cut_next:
+                    self._cut_next = False
+                    await response.write(encoded[: len(encoded) // 2])
+                    return
                 stream.cursor += 1
-                for piece in self._pieces(self._encode(identifier, text)):
+                for piece in self._pieces(encoded):
                     await response.write(piece)
                 self.events_sent += 1
                 self._notify()

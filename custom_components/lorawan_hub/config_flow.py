@@ -48,7 +48,7 @@ from .const import (
     VENDORS,
 )
 from .lns.base import NetworkServer
-from .lns.errors import AuthError, LimitReached, LnsError
+from .lns.errors import AuthError, Forbidden, LimitReached, LnsError
 from .lns.netemera import (
     DEFAULT_API_URL as NETEMERA_DEFAULT_API_URL,
     DEFAULT_TOKEN_URL as NETEMERA_DEFAULT_TOKEN_URL,
@@ -180,6 +180,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             return None, {"base": "invalid_auth"}
         except LimitReached:
             return None, {"base": "client_limit"}
+        except Forbidden:
+            return None, {"base": "forbidden"}
         except LnsError:
             return None, {"base": "cannot_connect"}
         except Exception:  # noqa: BLE001 - a flow must show "unknown", not crash

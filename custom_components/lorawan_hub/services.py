@@ -104,7 +104,8 @@ def _vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssi
     """Translate a network-server failure for the user."""
     placeholders = {"vendor": coordinator.client.name, "reason": err.reason or err.key}
     if err.key in DETAILED_ERRORS:
-        return HomeAssistantError(
+        # Something the user sets up on the network server: not a failure of the server.
+        return ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key=err.key,
             translation_placeholders={**placeholders, **err.details},

@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from custom_components.lorawan_hub.lns.models import (
+    Alarm,
     DeviceInfo,
     DeviceStatus,
     DownlinkStatus,
+    JoinInfo,
     Location,
     Uplink,
 )
@@ -27,6 +29,9 @@ class RecordingSink:
         self.device_statuses: list[DeviceStatus] = []
         self.locations: dict[str, Location] = {}
         self.resume: datetime | None = None
+        self.device_updates: list[DeviceInfo] = []
+        self.alarms: list[Alarm] = []
+        self.joins: list[JoinInfo] = []
         self.position: str | None = None
         self.positions: list[str] = []
         self._changed = asyncio.Event()
@@ -76,6 +81,21 @@ class RecordingSink:
     def resume_from(self) -> datetime | None:
         """Return the newest uplink time seen."""
         return self.resume
+
+    def device_updated(self, info: DeviceInfo) -> None:
+        """Record news about a device."""
+        self.device_updates.append(info)
+        self._touch()
+
+    def alarm(self, alarm: Alarm) -> None:
+        """Record an alarm."""
+        self.alarms.append(alarm)
+        self._touch()
+
+    def joined(self, join: JoinInfo) -> None:
+        """Record a join."""
+        self.joins.append(join)
+        self._touch()
 
     def stream_position(self) -> str | None:
         """Return the stream position last set."""

@@ -7,14 +7,17 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 import logging
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 from aiohttp import web
+import orjson
 import pytest
 
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
+    Forbidden,
     InvalidRequest,
     ProtocolError,
     Unsupported,
@@ -100,6 +103,22 @@ class FailingSink(RecordingSink):
         if self._calls - 1 == self._fail_at:
             raise RuntimeError("bug")
         super().uplink(uplink)
+
+
+class PositionBugSink(RecordingSink):
+    """A sink whose first answer about the stream position raises."""
+
+    def __init__(self) -> None:
+        """Fail once."""
+        super().__init__()
+        self._failed = False
+
+    def stream_position(self) -> str | None:
+        """Raise the first time, then answer."""
+        if not self._failed:
+            self._failed = True
+            raise RuntimeError("bug")
+        return super().stream_position()
 
 
 class Running:
@@ -256,10 +275,14 @@ async def test_validate_and_list(
         (CLIMATE, "Climate", "260B0001", "activated", "Sensor class A", LoRaClass.A),
         (DOOR, "Door", None, None, "Sensor class C", LoRaClass.C),
     ]
-    # Activations are looked up once per device, not at every listing.
-    lookups = [path for _method, path in netemera.requests if path.endswith("/activation")]
-    await client.list_devices()
-    assert [path for _m, path in netemera.requests if path.endswith("/activation")] == lookups
+    # An address, once known, is not looked up again; a device without one is (it may join).
+    netemera.requests.clear()
+    netemera.devices[DOOR].dev_addr = "260B0002"
+    devices = await client.list_devices()
+    assert [path for _m, path in netemera.requests if path.endswith("/activation")] == [
+        f"/end-devices/{DOOR}/activation"
+    ]
+    assert devices[1].dev_addr == "260B0002"
     assert netemera.devices[CLIMATE].app_key not in repr(devices)
     await make_client(session, netemera, None).validate()
     await client.close()
@@ -336,9 +359,9 @@ async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSes
     ("status", "error", "key"),
     [
         (400, InvalidRequest, "invalid_request"),
-        (403, AuthError, "forbidden"),
+        (403, Forbidden, "forbidden"),
         (404, InvalidRequest, "not_found"),
-        (405, AuthError, "forbidden"),
+        (405, Forbidden, "forbidden"),
         (500, CannotConnect, "cannot_connect"),
         (204, ProtocolError, "protocol_error"),
     ],
@@ -477,7 +500,12 @@ async def test_set_device_class(
     assert netemera.devices[DOOR].profile_id == "profile-a"
     patches = [path for method, path in netemera.requests if method == "PATCH"]
     await client.set_device_class(DOOR, LoRaClass.A)
+    # A profile with both B and C runs the device in class C: asking for C changes nothing.
+    netemera.add_profile("profile-bc", name="Both", supportsClassB=True, supportsClassC=True)
+    netemera.devices[DOOR].profile_id = "profile-bc"
+    await client.set_device_class(DOOR, LoRaClass.C)
     assert [path for method, path in netemera.requests if method == "PATCH"] == patches
+    assert netemera.devices[DOOR].profile_id == "profile-bc"
 
 
 async def test_set_device_class_without_matching_profile(
@@ -638,10 +666,11 @@ async def test_read_timeout_follows_the_keepalives(
 ) -> None:
     """Frequent keep-alives shorten the read timeout: silence for a few of them is an outage."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.MIN_READ_TIMEOUT", 0.01)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.MIN_KEEPALIVE_GAP", 0.01)
     run = Running(make_client(session, netemera, read_timeout=60))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
-        await netemera.wait_for_keepalives(netemera.keepalives_sent + 3)
+        await netemera.wait_for_keepalives(netemera.keepalives_sent + 4)
         netemera.stall()
         await run.sink.wait_for(lambda: not run.sink.up)
     reason = str(run.sink.connections[1][1])
@@ -704,30 +733,132 @@ async def test_stream_refusals_are_retried(
     assert attempts[:2] == ["AAAB", "AAAB"]
 
 
-async def test_stream_unreachable_and_bug_are_retried(
+async def test_event_that_fails_is_skipped(
     session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """An unexpected error is logged and the stream resumed; a server that is down is retried."""
+    """An event the sink fails on is logged and passed: the stream goes on with the next."""
     client = make_client(session, netemera)
     sink = FailingSink(fail_at=1)
     task = asyncio.create_task(client.run(sink))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
-        first = netemera.publish(CLIMATE, LPP_TEMPERATURE)
-        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        for _ in range(3):
+            netemera.publish(CLIMATE, LPP_TEMPERATURE)
         await sink.wait_for(lambda: len(sink.uplinks) == 2)
+    assert "Dropped an event of 127.0.0.1 that failed: RuntimeError('bug')" in caplog.text
+    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 2]
+    assert sink.connections == [(True, None)]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_poison_event_is_skipped(running: Running, netemera: NetemeraSimulator) -> None:
+    """A time no date can hold (year 1 minus an hour) is a malformed event, not a crash."""
+    netemera.publish(CLIMATE, LPP_TEMPERATURE, extra={"recvTime": "0001-01-01T00:00:00+01:00"})
+    netemera.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    assert running.sink.uplinks[0].f_cnt == 1
+    assert running.sink.connections == [(True, None)]
+
+
+async def test_stream_unreachable_and_bug_are_retried(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug around the stream is logged and the stream reopened; a server down is retried."""
+    client = make_client(session, netemera)
+    sink = PositionBugSink()
+    task = asyncio.create_task(client.run(sink))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
     assert "Unexpected error in the stream" in caplog.text
-    assert sink.connections[:3] == [(True, None), (False, "unexpected error"), (True, None)]
-    # The event that met the bug was not marked processed: it came again.
-    assert netemera.stream_requests == [None, first]
-    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1]
+    assert sink.connections[:2] == [(False, "unexpected error"), (True, None)]
     await netemera.stop()
     await sink.wait_for(lambda: "cannot reach" in str(sink.connections[-1][1]))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_cut_event_comes_again_whole(running: Running, netemera: NetemeraSimulator) -> None:
+    """A stream that ends in the middle of an event: the event comes again, whole, once."""
+    netemera.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    netemera.cut_next_event()
+    netemera.publish(DOOR, b"\x01\x66\x01")
+    await running.uplinks(2)
+    assert [uplink.dev_eui for uplink in running.sink.uplinks] == [CLIMATE, DOOR]
+    assert netemera.stream_requests == [None, running.sink.positions[0]]
+
+
+async def test_unknown_position_goes_live(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A position the server refuses (expired history): logged once, then the live stream."""
+    netemera.strict_resume = True
+    sink = RecordingSink()
+    sink.position = "AAAAAAAAAAA="
+    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    assert netemera.stream_requests == ["AAAAAAAAAAA=", None]
+    assert caplog.text.count("cannot resume the stream") == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_large_answer_in_pieces(session: aiohttp.ClientSession) -> None:
+    """A device list of many pieces (as over TLS) is read whole; beyond the limit it is refused."""
+    devices = [
+        {"type": "end-device", "id": f"{index:016X}", "attributes": {"devEui": f"{index:016X}"}}
+        for index in range(4000)
+    ]
+    body = orjson.dumps({"data": devices})
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def end_devices(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/vnd.api+json"})
+        await response.prepare(request)
+        for start in range(0, len(body), 16_384):
+            await response.write(body[start : start + 16_384])
+        return response
+
+    async def nothing(request: web.Request) -> web.Response:
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/applications/a/end-devices", end_devices)
+    app.router.add_get("/api/v4/device-profiles", nothing)
+    app.router.add_get("/api/v4/end-devices/{eui}/activation", nothing)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        assert len(await client.list_devices()) == 4000
+        with (
+            patch("custom_components.lorawan_hub.lns.netemera.MAX_DOCUMENT", 100_000),
+            pytest.raises(ProtocolError, match="too large"),
+        ):
+            await client.list_devices()
 
 
 def test_event_ids_look_like_the_servers() -> None:

@@ -81,7 +81,7 @@ def test_id_persists_and_resets() -> None:
     assert [event.last_event_id for event in first] == ["1", "1"]
     assert parser.feed(b"id:2\0x\ndata:c\n\n")[0].last_event_id == "1"
     assert parser.feed(b"id\ndata:d\n\n")[0].last_event_id == ""
-    # An id alone (no data) moves the position without dispatching an event.
+    # An id alone (no data) changes the id buffer without dispatching an event.
     assert parser.feed(b"id:9\n\n") == []
     assert parser.last_event_id == "9"
 
@@ -144,3 +144,16 @@ def test_empty_read() -> None:
     parser = SseParser()
     assert parser.feed(b"") == []
     assert parser.feed(b"\xef\xbb\xbfdata:a\n\n") == [SseEvent(data="a")]
+
+
+def test_overlong_line_drops_the_data_before_it() -> None:
+    """Data lines before an overlong line belong to the same oversized event: all dropped."""
+    parser = SseParser(max_event_size=16)
+    events = parser.feed(b"data:ok\ndata:" + b"x" * 40 + b"\n\n")
+    assert events == [SseEvent(data="", oversized=True)]
+
+
+def test_reconnected_parser_keeps_the_id_it_sent() -> None:
+    """A parser opened with the id a reconnect sent gives it to events without an id."""
+    parser = SseParser(last_event_id="AAAB")
+    assert parser.feed(b"data:a\n\n") == [SseEvent(data="a", last_event_id="AAAB")]

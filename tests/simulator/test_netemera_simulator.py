@@ -107,6 +107,7 @@ async def test_refresh_token_is_single_use(
         ("GET", "/uplink-packets/applications/nope", None, 404),
         ("GET", f"/uplink-packets/applications/{APP}", None, 400),
     ],
+    ids=lambda value: value if isinstance(value, str) else None,
 )
 async def test_refusals(
     session: aiohttp.ClientSession,
@@ -122,6 +123,17 @@ async def test_refusals(
         method, f"{sim.api_url}{path}", json=body, headers=headers
     ) as response:
         assert response.status == status
+
+
+async def test_stream_needs_no_cache(
+    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+) -> None:
+    """The document requires ``Cache-Control: no-cache`` on the stream request."""
+    async with session.get(
+        f"{sim.api_url}/uplink-packets/applications/{APP}",
+        headers=headers | {"Accept": "text/event-stream"},
+    ) as response:
+        assert response.status == 400
 
 
 async def test_rename_through_patch(
@@ -149,7 +161,11 @@ async def test_stream_from_an_unknown_id_and_stall(
 ) -> None:
     """An unknown Last-Event-ID follows live; a stalled stream sends not even keep-alives."""
     sim.publish(DEVICE, b"\x01")
-    stream_headers = headers | {"Accept": "text/event-stream", "Last-Event-ID": "unknown"}
+    stream_headers = headers | {
+        "Accept": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "Last-Event-ID": "unknown",
+    }
     async with session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers
     ) as response:

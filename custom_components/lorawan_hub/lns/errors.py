@@ -42,6 +42,12 @@ class AuthError(LnsError):
     key = "invalid_auth"
 
 
+class Forbidden(LnsError):
+    """The credentials work but lack the permission for this request (the account's setup)."""
+
+    key = "forbidden"
+
+
 class CannotConnect(LnsError):
     """The server could not be reached, timed out or answered with a server-side failure."""
 

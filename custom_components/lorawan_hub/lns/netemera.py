@@ -21,7 +21,15 @@ import orjson
 from yarl import URL
 
 from .base import Backoff, NetworkServer, Sink, ThrottledLog
-from .errors import AuthError, CannotConnect, InvalidRequest, LnsError, ProtocolError, Unsupported
+from .errors import (
+    AuthError,
+    CannotConnect,
+    Forbidden,
+    InvalidRequest,
+    LnsError,
+    ProtocolError,
+    Unsupported,
+)
 from .models import (
     Capability,
     DeviceInfo,
@@ -49,6 +57,8 @@ KEEPALIVES_MISSED: Final = 3
 """Once the keep-alive interval is known, a stream silent for this many intervals is dead..."""
 MIN_READ_TIMEOUT: Final = 10.0
 """...but never sooner than this many seconds."""
+MIN_KEEPALIVE_GAP: Final = 1.0
+"""Keep-alives closer together than this (one read, a burst) do not tell the rhythm."""
 MAX_DOCUMENT: Final = 64 * 1024 * 1024
 MAX_PAGES: Final = 1000
 ACTIVATION_LOOKUPS: Final = 8
@@ -217,7 +227,7 @@ class NetemeraClient(NetworkServer):
         self._request_timeout = request_timeout
         self._read_timeout = read_timeout
         self._backoff = backoff or Backoff()
-        self._dev_addrs: dict[str, str | None] = {}
+        self._dev_addrs: dict[str, str] = {}
         self._streamed = False
         self._log = ThrottledLog(_LOGGER)
 
@@ -273,11 +283,9 @@ class NetemeraClient(NetworkServer):
                     self._raise_for_status(status, url)
                     if status not in accept:
                         raise ProtocolError(f"{method} {url.path} answered HTTP {status}")
-                    text = await response.content.read(MAX_DOCUMENT + 1)
+                    text = await _read_limited(response, url)
             except (aiohttp.ClientError, TimeoutError, OSError) as err:
                 raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
-            if len(text) > MAX_DOCUMENT:
-                raise ProtocolError(f"{url.path}: the answer is too large")
             if not text.strip():
                 return None
             try:
@@ -292,9 +300,7 @@ class NetemeraClient(NetworkServer):
         if status == 401:
             raise AuthError(f"{self.host} refused the access token", code=status)
         if status in (403, 405):
-            raise AuthError(
-                f"the credentials lack a permission ({url.path})", key="forbidden", code=status
-            )
+            raise Forbidden(f"the credentials lack a permission ({url.path})", code=status)
         if status == 404:
             raise InvalidRequest(f"{url.path} does not exist", key="not_found", code=status)
         if status in (400, 409, 422):
@@ -371,23 +377,26 @@ class NetemeraClient(NetworkServer):
         semaphore = asyncio.Semaphore(ACTIVATION_LOOKUPS)
 
         async def activation(device: DeviceInfo) -> None:
-            if device.dev_eui not in self._dev_addrs:
+            address = self._dev_addrs.get(device.dev_eui)
+            if address is None:
+                # Looked up until the device has an address (it may join later).
                 async with semaphore:
-                    self._dev_addrs[device.dev_eui] = await self._dev_addr(device.dev_eui)
-            address = self._dev_addrs[device.dev_eui]
+                    address = await self._dev_addr(device.dev_eui)
+                if address is not None:
+                    self._dev_addrs[device.dev_eui] = address
             device.dev_addr = address
             device.activation = "activated" if address else None
 
-        await asyncio.gather(*(activation(device) for device in devices))
+        async with asyncio.TaskGroup() as group:
+            for device in devices:
+                group.create_task(activation(device))
         return devices
 
     async def _profiles(self) -> dict[str, Mapping[str, Any]]:
         """Return the account's device profiles by id; none when the client may not read them."""
         try:
             items = await self._collection("device-profiles", "device-profile")
-        except AuthError as err:
-            if err.key != "forbidden":
-                raise
+        except Forbidden:
             return {}
         except (InvalidRequest, ProtocolError) as err:
             self._log.warning("profiles", "Cannot read the device profiles: %s", err.reason)
@@ -398,8 +407,8 @@ class NetemeraClient(NetworkServer):
         """Return the device's network address, None when it has no activation."""
         try:
             document = await self._request("GET", self._url(f"end-devices/{dev_eui}/activation"))
-        except InvalidRequest:
-            return None
+        except InvalidRequest, Forbidden:
+            return None  # not activated, or activations (they hold session keys) not readable
         if document is None:
             return None
         # Only the address: an activation also carries the session keys.
@@ -425,17 +434,19 @@ class NetemeraClient(NetworkServer):
             _LOGGER.debug("Stream of %s: %s; retry in %.1f s", self.host, reason, delay)
             await asyncio.sleep(delay)
 
-    async def _open_stream(self, sink: Sink) -> aiohttp.ClientResponse:
+    async def _open_stream(self, sink: Sink) -> tuple[aiohttp.ClientResponse, str]:
+        """Open the stream where the last one stopped; return it and the position sent."""
         url = self._url(f"uplink-packets/applications/{self.application_id}")
         token = await self._tokens.token()
         renewed = False
+        position = sink.stream_position() or ""
         while True:
             headers = {
                 "Accept": EVENT_STREAM,
                 "Cache-Control": "no-cache",
                 "Authorization": f"Bearer {token}",
             }
-            if position := sink.stream_position():
+            if position:
                 headers["Last-Event-ID"] = position
             try:
                 response = await self._session.get(
@@ -453,6 +464,16 @@ class NetemeraClient(NetworkServer):
                 renewed = True
                 token = await self._tokens.renew(token)
                 continue
+            if response.status == 400 and position:
+                # The server no longer knows where we were (expired history): go on live.
+                response.release()
+                _LOGGER.warning(
+                    "%s cannot resume the stream where it stopped; uplinks received meanwhile"
+                    " are not recovered",
+                    self.host,
+                )
+                position = ""
+                continue
             try:
                 self._raise_for_status(response.status, url)
                 if response.status != 200:
@@ -462,21 +483,30 @@ class NetemeraClient(NetworkServer):
             except BaseException:
                 response.release()
                 raise
-            return response
+            return response, position
+
+    async def _relist(self, sink: Sink) -> None:
+        """List the devices again after an outage (best effort: the stream matters more)."""
+        try:
+            sink.devices_listed(await self.list_devices())
+        except AuthError:
+            raise
+        except LnsError as err:
+            self._log.warning("relist", "Cannot list the devices of %s: %s", self.host, err)
 
     async def _follow(self, sink: Sink) -> str:
         """Read one stream until it ends; return why it ended."""
-        response = await self._open_stream(sink)
-        parser = SseParser()
+        response, position = await self._open_stream(sink)
+        parser = SseParser(last_event_id=position)
         try:
             if self._streamed:
-                # Back after an outage: pick up devices added meanwhile.
-                sink.devices_listed(await self.list_devices())
+                await self._relist(sink)
             self._streamed = True
             self._backoff.reset()
             sink.connection_changed(True, None)
             timeout = self._read_timeout
-            keepalive_gap = 0.0
+            gaps = 0
+            longest = 0.0
             last_keepalive: float | None = None
             while True:
                 try:
@@ -489,15 +519,18 @@ class NetemeraClient(NetworkServer):
                 for event in parser.feed(chunk):
                     if not self._event(event, sink):
                         continue
-                    # A keep-alive: once their rhythm is known, silence for a few of them is an
-                    # outage (a half-open TCP connection never reports its end).
+                    # A keep-alive. Once their rhythm is known (two real gaps: keep-alives that
+                    # arrive together say nothing), silence for a few of them is an outage: a
+                    # half-open TCP connection never reports its end.
                     now = time.monotonic()
-                    if last_keepalive is not None:
-                        keepalive_gap = max(keepalive_gap, now - last_keepalive)
-                        timeout = min(
-                            self._read_timeout,
-                            max(KEEPALIVES_MISSED * keepalive_gap, MIN_READ_TIMEOUT),
-                        )
+                    if last_keepalive is not None and now - last_keepalive >= MIN_KEEPALIVE_GAP:
+                        gaps += 1
+                        longest = max(longest, now - last_keepalive)
+                        if gaps >= 2:
+                            timeout = min(
+                                self._read_timeout,
+                                max(KEEPALIVES_MISSED * longest, MIN_READ_TIMEOUT),
+                            )
                     last_keepalive = now
         except (aiohttp.ClientError, OSError) as err:
             return f"stream interrupted: {type(err).__name__}"
@@ -508,22 +541,24 @@ class NetemeraClient(NetworkServer):
         """
         Deliver one event; return True when it is a keep-alive.
 
-        A malformed event is logged and passed (with its id), never retried forever.
+        An event that cannot be delivered is logged and passed (with its id): retrying it after
+        every reconnect would stop the stream for good.
         """
         keepalive = False
-        if event.data.strip():
+        if event.oversized:
+            self._log.warning("size", "Dropped an oversized event from %s", self.host)
+        elif event.data.strip():
             try:
                 sink.uplink(uplink_from_packet(as_dict(orjson.loads(event.data), "event")))
             except (orjson.JSONDecodeError, ProtocolError) as err:
                 self._log.warning(
                     "event", "Dropped a malformed event from %s: %s", self.host, _reason(err)
                 )
-        elif event.oversized:
-            self._log.warning("size", "Dropped an oversized event from %s", self.host)
+            except Exception as err:  # noqa: BLE001 - one event must not stop the stream
+                self._log.warning("bug", "Dropped an event of %s that failed: %r", self.host, err)
         else:
             keepalive = True
-        if event.last_event_id:
-            sink.set_stream_position(event.last_event_id)
+        sink.set_stream_position(event.last_event_id)
         return keepalive
 
     # --- actions ------------------------------------------------------------------------------
@@ -570,9 +605,7 @@ class NetemeraClient(NetworkServer):
                 await self._request("GET", self._url(f"device-profiles/{profile_id}")),
                 "device-profile",
             )[0]
-        if (bool(current.get("supportsClassB")), bool(current.get("supportsClassC"))) == (
-            _CLASS_FLAGS[device_class]
-        ):
+        if profile_class(current) is device_class:
             return
         target = profile_like(current, profiles, device_class)
         if target is None:
@@ -597,6 +630,18 @@ class NetemeraClient(NetworkServer):
 
     async def close(self) -> None:
         """Nothing to release: the stream closes with ``run``'s cancellation."""
+
+
+async def _read_limited(response: aiohttp.ClientResponse, url: URL) -> bytes:
+    """Read a whole answer, however it is split, refusing more than ``MAX_DOCUMENT`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > MAX_DOCUMENT:
+            raise ProtocolError(f"{url.path}: the answer is too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _reason(err: Exception) -> str:

@@ -30,6 +30,7 @@ from .base import Backoff, NetworkServer, Sink, ThrottledLog
 from .errors import (
     AuthError,
     CannotConnect,
+    Forbidden,
     InvalidRequest,
     LnsError,
     ProtocolError,
@@ -453,9 +454,7 @@ class OrbiWiseClient(NetworkServer):
         if status == 401:
             raise AuthError(f"{self.host} refused the credentials", code=status)
         if status == 403:
-            raise InvalidRequest(
-                detail or "the account lacks the right for this", key="forbidden", code=status
-            )
+            raise Forbidden(detail or "the account lacks the right for this", code=status)
         if status in _STATUS_REASONS:
             raise InvalidRequest(detail or _STATUS_REASONS[status], code=status)
         if 400 <= status < 500:
@@ -933,7 +932,7 @@ def _push_error(data: Mapping[str, Any]) -> LnsError:
     if status == 401:
         return AuthError(reason, code=status)
     if status == 403:
-        return InvalidRequest(reason, key="forbidden", code=status)
+        return Forbidden(reason, code=status)
     if status is not None and status >= 500:
         return CannotConnect(reason, code=status)
     return InvalidRequest(reason, code=status)

@@ -161,4 +161,7 @@ def parse_time(value: object, what: str) -> datetime:
         raise ProtocolError(f"{what} is not a time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ProtocolError(f"{what} is out of range") from None

@@ -34,8 +34,12 @@ class SseEvent:
 class SseParser:
     """Turn the bytes of one ``text/event-stream`` response into events."""
 
-    def __init__(self, max_event_size: int = MAX_EVENT_SIZE) -> None:
-        """Start at the beginning of a stream."""
+    def __init__(self, max_event_size: int = MAX_EVENT_SIZE, last_event_id: str = "") -> None:
+        """
+        Start at the beginning of a stream.
+
+        ``last_event_id`` is the id a reconnect sent: events without an id of their own keep it.
+        """
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._max = max_event_size
         self._started = False
@@ -46,7 +50,7 @@ class SseParser:
         self._size = 0
         self._oversized = False
         self._event = ""
-        self.last_event_id = ""
+        self.last_event_id = last_event_id
         """The last event id buffer: what the next reconnect sends as ``Last-Event-ID``."""
         self.retry: int | None = None
         """The reconnection time (ms) the server asked for, if any."""
@@ -90,6 +94,7 @@ class SseParser:
             self._pending = ""
             self._discarding = True
             self._oversized = True
+            self._data = []
         return events
 
     def _line(self, line: str) -> None:
