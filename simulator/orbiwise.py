@@ -878,7 +878,8 @@ class OrbiWiseSimulator(SimulatorServer):
         except KeyError, ValueError, AttributeError:
             return {"error": {"tag": tag, "error_msg": "invalid message", "status_code": 400}}
         if isinstance(queued, int):
-            return {"error": {"tag": tag, "error_msg": "refused", "status_code": queued}}
+            reason = "queue busy or full" if queued == 409 else "invalid downlink"
+            return {"error": {"tag": tag, "error_msg": reason, "status_code": queued}}
         return {reply_topic: {**self._downlink_body(queued), **extra}}
 
 

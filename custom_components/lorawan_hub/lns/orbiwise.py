@@ -355,6 +355,8 @@ class OrbiWiseClient(NetworkServer):
         self._delivered: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._streamed = False
         self._push_started = False
+        self.live = asyncio.Event()
+        """Set once a connection has drained the store and delivers pushes as they come."""
         self.mqtt_client: Any = None
         """The paho client while MQTT is connected (tests reach the broker through it)."""
 
@@ -459,7 +461,8 @@ class OrbiWiseClient(NetworkServer):
             raise InvalidRequest(detail or _STATUS_REASONS[status], code=status)
         if 400 <= status < 500:
             raise InvalidRequest(detail or f"HTTP {status}", code=status)
-        raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
+        suffix = f": {detail}" if detail else ""
+        raise CannotConnect(f"{self.host} answered HTTP {status}{suffix}", code=status)
 
     async def _pages(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
         """Read every page of a list (``paged_results`` answers, or a plain array)."""
@@ -542,6 +545,7 @@ class OrbiWiseClient(NetworkServer):
 
     async def connected(self, sink: Sink) -> None:
         """Catch up after a (re)connect: list the devices again, drain, then go live."""
+        self.live.clear()
         self._buffer = []
         try:
             if self._streamed:
@@ -554,6 +558,7 @@ class OrbiWiseClient(NetworkServer):
             buffered, self._buffer = self._buffer, None
         for topic, data in buffered:
             self.dispatch(topic, data)
+        self.live.set()
 
     async def _websocket(self, sink: Sink) -> str:
         url = self._url("websocket/connect").with_query(push_subscription=SUBSCRIPTION)

@@ -1,0 +1,699 @@
+"""The OrbiWAN client against the OrbiWise simulator: REST, WebSocket pushes and the drain."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.lorawan_hub.lns.errors import (
+    AuthError,
+    CannotConnect,
+    Forbidden,
+    InvalidRequest,
+    ProtocolError,
+    Unsupported,
+)
+from custom_components.lorawan_hub.lns.models import (
+    Downlink,
+    DownlinkMode,
+    DownlinkState,
+    Location,
+    LoRaClass,
+)
+from custom_components.lorawan_hub.lns.orbiwise import (
+    AuthMode,
+    OrbiWiseClient,
+    PushTarget,
+    Transport,
+    device_from_node,
+    downlink_status,
+    payload_bytes,
+    status_from_push,
+    uplink_from_payload,
+)
+from simulator.orbiwise import OrbiWiseSimulator
+from simulator.server import SimulatorServer
+
+from .sink import RecordingSink
+
+CLIMATE = "70B3D57ED0000001"
+DOOR = "70B3D57ED0000002"
+LPP_TEMPERATURE = b"\x01\x67\x00\xe6"
+
+
+@pytest.fixture
+async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
+    """An OrbiWAN server with two devices, one in application ``app-1``."""
+    simulator = OrbiWiseSimulator()
+    simulator.add_node(CLIMATE, comment="Climate", applications={"app-1"})
+    simulator.add_node(DOOR, comment="Door", device_class=2)
+    async with simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def make_client(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, **kwargs: Any
+) -> OrbiWiseClient:
+    """Return a client of the simulated account."""
+    return OrbiWiseClient(
+        session,
+        orbiwise.url,
+        username=orbiwise.username,
+        password=kwargs.pop("password", orbiwise.password),
+        **kwargs,
+    )
+
+
+class Running:
+    """A client running against a recording sink."""
+
+    def __init__(self, client: OrbiWiseClient) -> None:
+        """Start ``client.run``."""
+        self.client = client
+        self.sink = RecordingSink()
+        self.task = asyncio.create_task(client.run(self.sink))
+
+    async def stop(self) -> None:
+        """Cancel the run."""
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+    async def uplinks(self, count: int) -> None:
+        """Wait for ``count`` uplinks in all."""
+        async with asyncio.timeout(10):
+            await self.sink.wait_for(lambda: len(self.sink.uplinks) >= count)
+
+
+@pytest.fixture
+async def running(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> AsyncIterator[Running]:
+    """A client receiving WebSocket pushes, connected and drained."""
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    yield run
+    if not run.task.done():
+        await run.stop()
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_uplink_from_the_documented_push() -> None:
+    """The document's example: base64 data, Hz frequency, gateways, decoded object."""
+    uplink = uplink_from_payload(
+        {
+            "DevEUI": "AA-BB-CC-dd-00-11-22-33",
+            "dataFrame": "AACq",
+            "port": 8,
+            "timestamp": "2019-03-28T10:23:43.768Z",
+            "fcnt": 5,
+            "rssi": -69,
+            "snr": 9,
+            "dr_used": "SF7BW125",
+            "sf_used": 7,
+            "freq": 865572500,
+            "confirmed": True,
+            "decrypted": True,
+            "gtw_info": [
+                {"gtw_id": "0000000012340000", "rssi": -100, "snr": 5},
+                {"gtw_id": "0000000012350000", "rssi": -90, "snr": 15},
+            ],
+            "decoded": {"temperature": 19.5, "humidity": 25},
+            "latitude": 46.2,
+            "longitude": 6.15,
+        }
+    )
+    assert uplink.dev_eui == "AABBCCDD00112233"
+    assert uplink.payload == b"\x00\x00\xaa"
+    assert uplink.received_at == datetime(2019, 3, 28, 10, 23, 43, 768000, tzinfo=UTC)
+    assert (uplink.f_port, uplink.f_cnt, uplink.confirmed) == (8, 5, True)
+    assert uplink.frequency == pytest.approx(865.5725)
+    assert [gateway.gateway_id for gateway in uplink.gateways] == [
+        "0000000012350000",
+        "0000000012340000",
+    ]
+    assert uplink.decoded == {"temperature": 19.5, "humidity": 25}
+    assert uplink.location == Location(46.2, 6.15)
+    assert uplink.encrypted is False
+
+
+def test_encrypted_and_hex_payloads() -> None:
+    """``decrypted: false`` marks the payload encrypted; hex payloads decode as hex."""
+    data = {"DevEUI": CLIMATE, "timestamp": "2026-01-01T00:00:00Z", "dataFrame": "0a0b"}
+    assert uplink_from_payload({**data, "decrypted": False}, "hex").encrypted is True
+    assert uplink_from_payload(data, "hex").payload == b"\x0a\x0b"
+    assert payload_bytes(None, "base64", "x") == b""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dataFrame": "!!"},
+        {"dataFrame": 5},
+        {"DevEUI": "nope"},
+        {"timestamp": "yesterday"},
+        {"gtw_info": {}},
+        {"gtw_info": [{"gtw_id": True}]},
+        {"decoded": [1]},
+        {"latitude": 91, "longitude": 0},
+    ],
+)
+def test_malformed_uplinks(change: dict[str, Any]) -> None:
+    """A wrong field is a ProtocolError."""
+    data = {"DevEUI": CLIMATE, "timestamp": "2026-01-01T00:00:00Z", "dataFrame": "AQ=="} | change
+    with pytest.raises(ProtocolError):
+        uplink_from_payload(data)
+
+
+def test_status_and_node_pushes() -> None:
+    """Battery 0 is external power, 1-254 a level, 255 unknown; a pending request is no result."""
+    base = {"DevEUI": CLIMATE, "margin_status": 7, "req_status": 3}
+    powered = status_from_push({**base, "battery_status": 0})
+    assert powered is not None
+    assert (powered.battery, powered.external_power, powered.margin) == (None, True, 7)
+    full = status_from_push({**base, "battery_status": 254})
+    assert full is not None
+    assert (full.battery, full.external_power) == (100.0, False)
+    unknown = status_from_push({**base, "battery_status": 255})
+    assert unknown is not None
+    assert (unknown.battery, unknown.external_power) == (None, None)
+    assert status_from_push({**base, "battery_status": 9, "req_status": 2}) is None
+    node = device_from_node({"DevEUI": DOOR, "lora_device_class": 1, "dl_fcnt": 4})
+    assert (node.device_class, node.downlink_f_cnt, node.location) == (LoRaClass.B, 4, None)
+
+
+def test_downlink_status_codes() -> None:
+    """Each transmissionStatus maps to a state; an unknown one is a protocol error."""
+    states = [
+        downlink_status({"DevEUI": DOOR, "id": 1, "transmissionStatus": code}).state
+        for code in range(6)
+    ]
+    assert states == [
+        DownlinkState.QUEUED,
+        DownlinkState.SENT,
+        DownlinkState.ACKNOWLEDGED,
+        DownlinkState.FAILED,
+        DownlinkState.FAILED,
+        DownlinkState.CANCELLED,
+    ]
+    group = downlink_status({"groupid": "g", "id": 2, "transmissionStatus": 1}, group=True)
+    assert (group.dev_eui, group.group_id) == ("", "g")
+    with pytest.raises(ProtocolError):
+        downlink_status({"DevEUI": DOOR, "id": 1, "transmissionStatus": 9})
+    with pytest.raises(ProtocolError):
+        downlink_status({"DevEUI": DOOR, "transmissionStatus": 1})
+
+
+# --- REST and authentication ----------------------------------------------------------------
+
+
+async def test_devices_pages_and_application(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page of the device list; an application sees its own devices only."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.PAGE_SIZE", 1)
+    devices = await make_client(session, orbiwise).list_devices()
+    assert [(d.dev_eui, d.name, d.device_class) for d in devices] == [
+        (CLIMATE, "Climate", LoRaClass.A),
+        (DOOR, "Door", LoRaClass.C),
+    ]
+    pages = [path for _m, path in orbiwise.requests if path == "/rest/nodes"]
+    assert len(pages) == 2
+    scoped = make_client(session, orbiwise, application="app-1")
+    await scoped.validate()
+    assert [d.dev_eui for d in await scoped.list_devices()] == [CLIMATE]
+
+
+async def test_oauth2_token_renewed_once_then_refused(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A refused token is replaced once; refused credentials are an AuthError."""
+    client = make_client(session, orbiwise)
+    await client.validate()
+    orbiwise.expire_tokens()
+    await client.validate()
+    orbiwise.expire_tokens()
+    orbiwise.reject_credentials = True
+    with pytest.raises(AuthError):
+        await client.validate()
+
+
+async def test_basic_authentication(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Basic works while the operator allows it; a refusal is an AuthError, not retried."""
+    client = make_client(session, orbiwise, auth_mode=AuthMode.BASIC)
+    await client.validate()
+    orbiwise.basic_enabled = False
+    with pytest.raises(AuthError):
+        await client.validate()
+    with pytest.raises(AuthError):
+        await make_client(session, orbiwise, password="wrong").validate()
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, InvalidRequest),
+        (403, Forbidden),
+        (404, InvalidRequest),
+        (409, InvalidRequest),
+        (418, InvalidRequest),
+        (503, CannotConnect),
+    ],
+)
+async def test_status_errors(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    status: int,
+    error: type[Exception],
+) -> None:
+    """Documented statuses map to error types, with the server's RFC 7807 detail."""
+    orbiwise.fail_next("/rest/nodes", status)
+    with pytest.raises(error, match="simulated failure"):
+        await make_client(session, orbiwise).validate()
+
+
+async def test_plain_text_errors_and_bad_json(session: aiohttp.ClientSession) -> None:
+    """Plain-text error answers keep their text; a success that is not JSON is a protocol error."""
+    answers = iter(
+        [
+            web.Response(status=404, text="cannot find device"),
+            web.Response(status=400),
+            web.Response(status=200, text="not json"),
+            web.json_response({"results": 5}),
+            web.json_response(["x"]),
+            web.json_response({"detail": ""}, status=409),
+            web.json_response([1], status=409),
+        ]
+    )
+
+    async def nodes(request: web.Request) -> web.Response:
+        return next(answers)
+
+    app = web.Application()
+    app.router.add_get("/rest/nodes", nodes)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        with pytest.raises(InvalidRequest, match="cannot find device"):
+            await client.validate()
+        with pytest.raises(InvalidRequest, match="the request is not valid"):
+            await client.validate()
+        with pytest.raises(ProtocolError):
+            await client.validate()
+        with pytest.raises(ProtocolError, match="no results"):
+            await client.list_devices()
+        with pytest.raises(ProtocolError):
+            await client.list_devices()
+        with pytest.raises(InvalidRequest, match="busy or full"):
+            await client.validate()
+        with pytest.raises(InvalidRequest, match="busy or full"):
+            await client.validate()
+
+
+async def test_unreachable(session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator) -> None:
+    """A server that went away is CannotConnect."""
+    client = make_client(session, orbiwise, auth_mode=AuthMode.BASIC)
+    await orbiwise.stop()
+    with pytest.raises(CannotConnect):
+        await client.validate()
+
+
+# --- WebSocket pushes and the drain ------------------------------------------------------------
+
+
+async def test_live_uplinks_are_delivered_and_deleted(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A pushed uplink reaches the sink once (early and complete pushes) and leaves the store."""
+    first = orbiwise.publish(CLIMATE, LPP_TEMPERATURE, early=True)
+    second = orbiwise.publish(DOOR, b"\x01\x66\x01", decoded={"open": True}, decrypted=True)
+    await running.uplinks(2)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: {first, second} <= set(orbiwise.deleted))
+    assert len(running.sink.uplinks) == 2
+    assert running.sink.uplinks[1].decoded == {"open": True}
+    assert orbiwise.stored[CLIMATE] == {}
+    assert orbiwise.websocket_subscriptions[0] == frozenset(
+        {
+            "payloads_ul",
+            "payloads_dl",
+            "multicast",
+            "nodeinfo",
+            "status",
+            "joininfo",
+            "location",
+            "alarm",
+        }
+    )
+    assert orbiwise.websocket_authorizations[0].startswith("Bearer ")
+
+
+async def test_outage_drain(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+    """100 uplinks stored during an outage: all delivered once, in order, and all deleted."""
+    orbiwise.hold_pushes = True
+    orbiwise.drop_websockets()
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: not running.sink.up)
+    ids = [
+        orbiwise.publish(CLIMATE if index % 2 else DOOR, bytes([1, 0x67, 0, index]))
+        for index in range(100)
+    ]
+    orbiwise.hold_pushes = False
+    await running.uplinks(100)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: set(ids) <= set(orbiwise.deleted))
+    assert len(running.sink.uplinks) == 100
+    for dev_eui in (CLIMATE, DOOR):
+        counters = [u.f_cnt for u in running.sink.uplinks if u.dev_eui == dev_eui]
+        assert counters == list(range(50))
+    assert orbiwise.stored == {CLIMATE: {}, DOOR: {}}
+    assert len(orbiwise.deleted) == 100
+    assert running.sink.connections[-1] == (True, None)
+    # The reconnect listed the devices again.
+    assert len(running.sink.device_lists) == 1
+
+
+async def test_drain_skips_malformed_and_deletes_it(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A stored uplink that cannot be read is dropped (and deleted), the others delivered."""
+    good = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    bad = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    orbiwise.stored[CLIMATE][bad]["dataFrame"] = "!!"
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    await run.uplinks(1)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: {good, bad} <= set(orbiwise.deleted))
+    assert len(run.sink.uplinks) == 1
+    await run.stop()
+
+
+async def test_pushes_of_every_kind(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+    """nodeinfo, status, location, joininfo and alarm pushes reach the sink."""
+    orbiwise.push_nodeinfo(DOOR)
+    orbiwise.push_status(CLIMATE, battery=127, margin=5)
+    orbiwise.push_status(CLIMATE, battery=127, margin=5, ready=2)
+    orbiwise.push_location(CLIMATE, 46.2, 6.1)
+    orbiwise.push_joininfo(DOOR)
+    orbiwise.push_alarm(DOOR, "UPLINK_WITHOUT_ADR", "An uplink without ADR was dropped")
+    orbiwise.push_alarm(None, "ACCOUNT", "Account alarm")
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE, location=(46.3, 6.2))
+    sink = running.sink
+    async with asyncio.timeout(10):
+        await sink.wait_for(lambda: len(sink.alarms) == 2 and len(sink.uplinks) == 1)
+    assert sink.device_updates[0].device_class is LoRaClass.C
+    assert [status.battery for status in sink.device_statuses] == [49.8]
+    assert sink.locations[CLIMATE] == Location(46.3, 6.2)
+    assert sink.joins[0].status == "JOIN_ACCEPTED"
+    assert sink.alarms[0].code == "UPLINK_WITHOUT_ADR"
+    assert sink.alarms[0].dev_eui == DOOR
+    assert sink.alarms[1].dev_eui is None
+
+
+async def test_malformed_pushes_are_dropped(
+    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A push that is not JSON, or an uplink with a broken payload, is logged; the rest goes on."""
+    orbiwise.push_malformed()
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    running.client.receive(b'{"payloads_ul": 5}')
+    assert "not JSON" in caplog.text
+    assert "Dropped a malformed payloads_ul push" in caplog.text
+    assert "Dropped a payloads_ul push that is not an object" in caplog.text
+    assert running.sink.connections == [(True, None)]
+
+
+async def test_websocket_refused(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Refused credentials end the run with AuthError."""
+    orbiwise.reject_credentials = True
+    run = Running(make_client(session, orbiwise, auth_mode=AuthMode.BASIC))
+    with pytest.raises(AuthError):
+        await asyncio.wait_for(run.task, 10)
+
+
+async def test_websocket_handshake_statuses(session: aiohttp.ClientSession) -> None:
+    """A 401 handshake after a renewal is an AuthError; other failures are retried."""
+    statuses = iter([401, 401, 500])
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 600})
+
+    async def connect(request: web.Request) -> web.Response:
+        return web.Response(status=next(statuses, 500))
+
+    async def nodes(request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_post("/rest/oauth2/token", token)
+    app.router.add_get("/websocket/connect", connect)
+    app.router.add_get("/rest/nodes", nodes)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(session, server.base_url, username="u", password="p")
+        with pytest.raises(AuthError):
+            await client.run(RecordingSink())
+        sink = RecordingSink()
+        task = asyncio.create_task(client.run(sink))
+        async with asyncio.timeout(10):
+            await sink.wait_for(lambda: len(sink.connections) >= 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert "HTTP 500" in str(sink.connections[0][1])
+
+
+async def test_unexpected_error_is_retried(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug during a connection is logged and the connection made again."""
+
+    class Broken(RecordingSink):
+        failed = False
+
+        def devices_listed(self, devices: Any) -> None:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("bug")
+            super().devices_listed(devices)
+
+    client = make_client(session, orbiwise)
+    sink = Broken()
+    # A first connection that works, so that the reconnect lists the devices (and fails once).
+    task = asyncio.create_task(client.run(sink))
+    async with asyncio.timeout(10):
+        await sink.wait_for(lambda: sink.up)
+        orbiwise.drop_websockets()
+        await sink.wait_for(lambda: len(sink.device_lists) == 1)
+    assert "Unexpected error in the connection" in caplog.text
+    assert (False, "unexpected error") in sink.connections
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+async def test_downlink_over_websocket_and_its_status(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A downlink goes over the WebSocket with a tag; its later states are pushed."""
+    result = await running.client.send_downlink(
+        Downlink(dev_eui=DOOR, f_port=10, payload=b"\x01\xff", confirmed=True)
+    )
+    assert result.state is DownlinkState.QUEUED
+    assert result.f_cnt == 1
+    sent = orbiwise.downlinks[0]
+    assert (sent.target, sent.port, sent.payload, sent.confirmed, sent.mode) == (
+        DOOR,
+        10,
+        b"\x01\xff",
+        True,
+        "enqueue_on_busy",
+    )
+    assert sent.tag is not None
+    orbiwise.advance_downlink(sent.id, 1)
+    orbiwise.advance_downlink(sent.id, 2)
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: len(running.sink.downlink_statuses) == 2)
+    assert [s.state for s in running.sink.downlink_statuses] == [
+        DownlinkState.SENT,
+        DownlinkState.ACKNOWLEDGED,
+    ]
+    assert running.sink.downlink_statuses[0].message_id == result.message_id
+
+
+async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+    """Modes map to fail/replace/enqueue_on_busy; a busy queue and unknown devices are refused."""
+    client = running.client
+    await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    with pytest.raises(InvalidRequest, match="busy"):
+        await client.send_downlink(
+            Downlink(dev_eui=DOOR, f_port=1, payload=b"\x02", mode=DownlinkMode.IMMEDIATE)
+        )
+    await client.send_downlink(
+        Downlink(dev_eui=DOOR, f_port=1, payload=b"\x03", mode=DownlinkMode.REPLACE)
+    )
+    assert [d.status for d in orbiwise.downlinks] == [5, 0]
+    with pytest.raises(InvalidRequest, match="cannot find device"):
+        await client.send_downlink(Downlink(dev_eui="0000000000000009", f_port=1, payload=b""))
+    with pytest.raises(Unsupported):
+        await client.send_downlink(
+            Downlink(dev_eui=DOOR, f_port=1, payload=b"", device_class=LoRaClass.C)
+        )
+
+
+async def test_downlink_without_connection(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """No push channel, no downlink over it."""
+    with pytest.raises(CannotConnect):
+        await make_client(session, orbiwise).send_downlink(
+            Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01")
+        )
+
+
+async def test_class_status_and_multicast(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+    """Class change, a status request answered on the next uplink, and multicast groups."""
+    client = running.client
+    await client.set_device_class(CLIMATE, LoRaClass.C)
+    assert orbiwise.nodes[CLIMATE].device_class == 2
+    await client.request_device_status(CLIMATE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: bool(running.sink.device_statuses))
+    assert running.sink.device_statuses[0].margin == 12
+
+    group = await client.create_multicast_group("valves", LoRaClass.C)
+    assert group.group_id == "valves"
+    with pytest.raises(InvalidRequest):
+        await client.create_multicast_group("a-group", LoRaClass.A)
+    await client.add_to_multicast_group("valves", [CLIMATE, DOOR])
+    assert orbiwise.nodes[DOOR].groups == {"valves"}
+    await client.remove_from_multicast_group("valves", [DOOR])
+    assert orbiwise.nodes[DOOR].groups == set()
+    assert [g.group_id for g in await client.list_multicast_groups()] == ["valves"]
+    result = await client.send_multicast("valves", 5, b"\x0a")
+    assert result.state is DownlinkState.QUEUED
+    orbiwise.advance_downlink(int(str(result.message_id)), 1)
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: bool(running.sink.downlink_statuses))
+    assert running.sink.downlink_statuses[0].group_id == "valves"
+    with pytest.raises(InvalidRequest, match="group not found"):
+        await client.send_multicast("nope", 5, b"\x0a")
+    await client.delete_multicast_group("valves")
+    assert orbiwise.groups == {}
+
+
+async def test_rest_push_transport(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """REST push: registered with the server, pushes taken by the receiver, stopped on close."""
+    received: list[tuple[str, str]] = []
+    holder: dict[str, OrbiWiseClient] = {}
+
+    async def receiver(request: web.Request) -> web.Response:
+        received.append((request.method, request.headers.get("Authorization", "")))
+        accepted = holder["client"].dispatch(request.query["topic"], await request.json())
+        return web.Response(status=200 if accepted else 503)
+
+    app = web.Application()
+    app.router.add_route("*", "/api/webhook/hook-id", receiver)
+    async with SimulatorServer(app) as home:
+        client = make_client(
+            session,
+            orbiwise,
+            transport=Transport.REST_PUSH,
+            push_target=PushTarget(f"{home.base_url}/api/webhook/hook-id", "Bearer secret"),
+        )
+        holder["client"] = client
+        stored = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)  # stored before the push starts
+        await client.list_devices()
+        run = Running(client)
+        async with asyncio.timeout(10):
+            await client.live.wait()
+        await run.uplinks(1)
+        orbiwise.publish(DOOR, b"\x01\x66\x01")
+        await run.uplinks(2)
+        async with asyncio.timeout(10):
+            await orbiwise.wait_for(lambda: ("payloads_ul", 200) in orbiwise.pushed)
+        assert orbiwise.push_mode is not None
+        assert orbiwise.push_mode.path_prefix == "${skip_topic}/api/webhook/hook-id?topic=${topic}"
+        assert received[0] == ("POST", "Bearer secret")
+        assert stored in orbiwise.deleted
+        assert orbiwise.stored[DOOR] == {}  # deleted by the server after the 200
+        result = await client.send_downlink(Downlink(dev_eui=DOOR, f_port=2, payload=b"\x05"))
+        assert result.message_id == str(orbiwise.downlinks[0].id)
+        orbiwise.advance_downlink(orbiwise.downlinks[0].id, 2)
+        async with asyncio.timeout(10):
+            await run.sink.wait_for(lambda: bool(run.sink.downlink_statuses))
+        orbiwise.groups["g"] = {"groupid": "g", "title": "g"}
+        group_result = await client.send_multicast("g", 3, b"\x01")
+        assert group_result.message_id is not None
+        await run.stop()
+        await client.close()
+        assert orbiwise.push_mode is None
+        # After the run, a push is not taken: the server keeps the uplink.
+        assert client.dispatch("payloads_ul", {}) is False
+
+
+async def test_rest_push_needs_a_target(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Without Home Assistant's address the push cannot start: reported and retried."""
+    client = make_client(session, orbiwise, transport=Transport.REST_PUSH)
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.connections))
+    assert "address of Home Assistant" in str(run.sink.connections[0][1])
+    await run.stop()
+
+
+async def test_stop_push_failure_is_logged(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failing pushmode/stop is logged, never raised from close."""
+    client = make_client(
+        session,
+        orbiwise,
+        transport=Transport.REST_PUSH,
+        push_target=PushTarget("http://127.0.0.1:9/api/webhook/x", "Bearer s"),
+    )
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: run.sink.up)
+    await run.stop()
+    orbiwise.fail_next("/rest/pushmode/stop", 500)
+    await client.close()
+    assert "Could not stop the pushes" in caplog.text
+    await client.close()  # once stopped, nothing more to do
