@@ -23,7 +23,7 @@ from .base import Sink
 from .errors import AuthError, CannotConnect
 
 if TYPE_CHECKING:
-    from .orbiwise import OrbiWiseClient
+    from .orbiwise import MqttSettings, OrbiWiseClient
 
 KEEPALIVE = 60
 # MQTT 3.1.1 CONNACK codes 4 and 5, MQTT 5 codes 134 and 135: the credentials are refused.
@@ -137,5 +137,62 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
     finally:
         client.set_sender(None)
         client.mqtt_client = None
+        mqttc.disconnect()
+        await loop.run_in_executor(None, mqttc.loop_stop)
+
+
+async def check_mqtt(settings: MqttSettings, username: str, password: str, limit: float) -> None:
+    """Connect to the broker once to check the address and the credentials (within ``limit`` s)."""
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[None] = loop.create_future()
+
+    def on_connect(
+        mqttc: Client,
+        userdata: Any,
+        flags: ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        error: Exception | None = None
+        if reason.is_failure:
+            error = (
+                AuthError(f"the broker refused the credentials ({reason})")
+                if reason.value in _REFUSED
+                else CannotConnect(f"the broker refused the connection ({reason})")
+            )
+
+        def settle() -> None:
+            if answered.done():
+                return
+            if error is not None:
+                answered.set_exception(error)
+            else:
+                answered.set_result(None)
+
+        loop.call_soon_threadsafe(settle)
+
+    mqttc = Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"lorawan-hub-check-{secrets.token_hex(4)}",
+    )
+    mqttc.username_pw_set(username, password)
+    if settings.tls:
+        mqttc.tls_set_context(await loop.run_in_executor(None, _tls_context))
+    mqttc.on_connect = on_connect
+    # paho waits up to the keep-alive for a TLS handshake: a check must not wait a minute.
+    keepalive = max(1, min(KEEPALIVE, round(limit)))
+    try:
+        await loop.run_in_executor(None, mqttc.connect, settings.host, settings.port, keepalive)
+    except (OSError, ssl.SSLError) as err:
+        raise CannotConnect(
+            f"cannot reach the broker {settings.host}:{settings.port}: {type(err).__name__}"
+        ) from None
+    mqttc.loop_start()
+    try:
+        async with asyncio.timeout(limit):
+            await answered
+    except TimeoutError:
+        raise CannotConnect("the broker did not answer the connection") from None
+    finally:
         mqttc.disconnect()
         await loop.run_in_executor(None, mqttc.loop_stop)
