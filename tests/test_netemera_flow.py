@@ -178,7 +178,7 @@ async def test_reauth(
     placeholders = result["description_placeholders"]
     assert placeholders is not None
     assert placeholders["title"] == "Netemera Building 7"
-    assert placeholders["app_id"] == NETEMERA_APP
+    assert placeholders["account"] == NETEMERA_APP
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_CLIENT_ID: netemera.client_id, CONF_CLIENT_SECRET: "old"}
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
+from homeassistant.const import CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -12,6 +12,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_VENDOR, DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
+from .push import async_register_push_receiver, push_receiver_url
 from .services import async_setup_services
 from .vendors import create_client
 
@@ -28,8 +29,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> bool:
     """Connect to the network server, create the devices and start the realtime connection."""
+    push_url = None
+    if CONF_WEBHOOK_ID in entry.data:
+        push_url = push_receiver_url(hass, entry.data[CONF_WEBHOOK_ID])
+        if push_url is None:
+            raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="no_external_url")
     try:
-        client = create_client(async_get_clientsession(hass), entry.data)
+        client = create_client(async_get_clientsession(hass), entry.data, push_url=push_url)
     except Unsupported as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
@@ -55,6 +61,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
         ) from err
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if push_url is not None:
+        async_register_push_receiver(hass, entry)
     coordinator.start()
     return True
 

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 import contextlib
+import secrets
 from typing import Any
 
 import probatio
 from yarl import URL
 
+from homeassistant.components import webhook
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_TOKEN, CONF_URL
+from homeassistant.const import (
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+)
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -35,15 +45,23 @@ from homeassistant.helpers.selector import (
 from .codecs.decode import AUTO, CHOICES
 from .const import (
     CONF_APP_ID,
+    CONF_APPLICATION,
+    CONF_AUTH_MODE,
     CONF_AUTH_URL,
     CONF_CODEC,
     CONF_DEVICES,
+    CONF_MQTT_HOST,
+    CONF_MQTT_PORT,
+    CONF_MQTT_TLS,
     CONF_OFFLINE_AFTER,
+    CONF_PUSH_SECRET,
+    CONF_TRANSPORT,
     CONF_VENDOR,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
     LOGGER,
     VENDOR_NETEMERA,
+    VENDOR_ORBIWISE,
     VENDOR_ORION,
     VENDORS,
 )
@@ -54,7 +72,10 @@ from .lns.netemera import (
     DEFAULT_TOKEN_URL as NETEMERA_DEFAULT_TOKEN_URL,
     api_root,
 )
+from .lns.orbiwise import AuthMode, MqttSettings, Transport
+from .lns.orbiwise_mqtt import check_mqtt
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
+from .push import push_receiver_url
 from .vendors import create_client, netemera_client
 
 CONF_DEVICE = "device"
@@ -156,6 +177,78 @@ def _netemera_url_errors(data: Mapping[str, Any]) -> dict[str, str]:
     return errors
 
 
+_PORT = NumberSelector(NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX))
+_AUTH_MODES = SelectSelector(
+    SelectSelectorConfig(
+        options=[mode.value for mode in AuthMode],
+        translation_key=CONF_AUTH_MODE,
+        mode=SelectSelectorMode.LIST,
+    )
+)
+_TRANSPORTS = SelectSelector(
+    SelectSelectorConfig(
+        options=[transport.value for transport in Transport],
+        translation_key=CONF_TRANSPORT,
+        mode=SelectSelectorMode.LIST,
+    )
+)
+MQTT_CHECK_SECONDS = 10.0
+
+# What reauthentication asks each vendor for: str fields show the current value.
+_REAUTH_FIELDS: dict[str, dict[str, Any]] = {
+    VENDOR_ORION: {CONF_TOKEN: _PASSWORD},
+    VENDOR_NETEMERA: {CONF_CLIENT_ID: str, CONF_CLIENT_SECRET: _PASSWORD},
+    VENDOR_ORBIWISE: {CONF_USERNAME: str, CONF_PASSWORD: _PASSWORD},
+}
+
+
+def _account(data: Mapping[str, Any]) -> str:
+    """Name what the entry connects as: the application id or the user name."""
+    return str(data.get(CONF_APP_ID) or data.get(CONF_USERNAME) or "")
+
+
+def orbiwise_unique_id(data: Mapping[str, Any]) -> str:
+    """Identify an OrbiWAN account (and application) on a server: ``host[:port]/user[/app]``."""
+    unique_id = f"{_authority(URL(data[CONF_URL]))}/{data[CONF_USERNAME]}"
+    if data.get(CONF_APPLICATION):
+        unique_id = f"{unique_id}/{data[CONF_APPLICATION]}"
+    return unique_id
+
+
+def _orbiwise_schema() -> probatio.Schema:
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_URL): _URL,
+            probatio.Required(CONF_USERNAME): str,
+            probatio.Required(CONF_PASSWORD): _PASSWORD,
+            probatio.Required(CONF_AUTH_MODE, default=AuthMode.OAUTH2.value): _AUTH_MODES,
+            probatio.Optional(CONF_APPLICATION): str,
+            probatio.Required(CONF_TRANSPORT, default=Transport.WEBSOCKET.value): _TRANSPORTS,
+        }
+    )
+
+
+def _orbiwise_data(user_input: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the entry data of an OrbiWAN form: ``current`` with the form's values, trimmed."""
+    parsed = user_input[CONF_URL].strip().rstrip("/")
+    data = {
+        **current,
+        CONF_VENDOR: VENDOR_ORBIWISE,
+        CONF_URL: parsed,
+        CONF_USERNAME: user_input[CONF_USERNAME].strip(),
+        CONF_AUTH_MODE: user_input[CONF_AUTH_MODE],
+    }
+    if password := user_input.get(CONF_PASSWORD):
+        data[CONF_PASSWORD] = password
+    if CONF_TRANSPORT in user_input:
+        data[CONF_TRANSPORT] = user_input[CONF_TRANSPORT]
+        application = (user_input.get(CONF_APPLICATION) or "").strip()
+        data.pop(CONF_APPLICATION, None)
+        if application:
+            data[CONF_APPLICATION] = application
+    return data
+
+
 class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a network-server connection."""
 
@@ -163,6 +256,9 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
 
     _netemera: dict[str, Any]
     _applications: dict[str, str]
+    _orbiwise: dict[str, Any]
+    _webhook_id: str
+    _push_secret: str
 
     @staticmethod
     @callback
@@ -205,6 +301,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self.async_step_orion()
             if vendor == VENDOR_NETEMERA:
                 return await self.async_step_netemera()
+            if vendor == VENDOR_ORBIWISE:
+                return await self.async_step_orbiwise()
             errors[CONF_VENDOR] = "vendor_not_available"
         return self.async_show_form(
             step_id="user",
@@ -316,6 +414,115 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def async_step_orbiwise(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the OrbiWAN server, the account, how to authenticate and how pushes come."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _orbiwise_data(user_input, {})
+            if not _valid_url(data[CONF_URL], ("https", "http")):
+                errors[CONF_URL] = "invalid_http_url"
+            else:
+                await self.async_set_unique_id(orbiwise_unique_id(data))
+                self._abort_if_unique_id_configured()
+                errors = await self._validate(data)
+            if not errors:
+                self._orbiwise = data
+                if data[CONF_TRANSPORT] == Transport.MQTT:
+                    return await self.async_step_orbiwise_mqtt()
+                if data[CONF_TRANSPORT] == Transport.REST_PUSH:
+                    return await self.async_step_orbiwise_push()
+                return self._create_orbiwise_entry(data)
+        return self.async_show_form(
+            step_id="orbiwise",
+            data_schema=self.add_suggested_values_to_schema(
+                _orbiwise_schema(),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_PASSWORD},
+            ),
+            errors=errors,
+        )
+
+    async def async_step_orbiwise_mqtt(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the server's MQTT broker (host mode) and check it takes the account."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            settings = MqttSettings(
+                user_input[CONF_MQTT_HOST].strip(),
+                int(user_input[CONF_MQTT_PORT]),
+                bool(user_input[CONF_MQTT_TLS]),
+            )
+            try:
+                await check_mqtt(
+                    settings,
+                    self._orbiwise[CONF_USERNAME],
+                    self._orbiwise[CONF_PASSWORD],
+                    MQTT_CHECK_SECONDS,
+                )
+            except AuthError:
+                errors["base"] = "invalid_auth"
+            except LnsError:
+                errors["base"] = "cannot_connect"
+            else:
+                return self._create_orbiwise_entry(
+                    {
+                        **self._orbiwise,
+                        CONF_MQTT_HOST: settings.host,
+                        CONF_MQTT_PORT: settings.port,
+                        CONF_MQTT_TLS: settings.tls,
+                    }
+                )
+        host = URL(self._orbiwise[CONF_URL]).host or ""
+        return self.async_show_form(
+            step_id="orbiwise_mqtt",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_MQTT_HOST): str,
+                        probatio.Required(CONF_MQTT_PORT): _PORT,
+                        probatio.Required(CONF_MQTT_TLS): bool,
+                    }
+                ),
+                user_input or {CONF_MQTT_HOST: host, CONF_MQTT_PORT: 8883, CONF_MQTT_TLS: True},
+            ),
+            errors=errors,
+        )
+
+    async def async_step_orbiwise_push(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show where the server will push; it needs Home Assistant's address on the internet."""
+        if not hasattr(self, "_webhook_id"):
+            self._webhook_id = webhook.async_generate_id()
+            self._push_secret = secrets.token_urlsafe(32)
+        url = push_receiver_url(self.hass, self._webhook_id)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if url is None:
+                errors["base"] = "no_external_url"
+            else:
+                return self._create_orbiwise_entry(
+                    {
+                        **self._orbiwise,
+                        CONF_WEBHOOK_ID: self._webhook_id,
+                        CONF_PUSH_SECRET: self._push_secret,
+                    }
+                )
+        return self.async_show_form(
+            step_id="orbiwise_push",
+            data_schema=probatio.Schema({}),
+            description_placeholders={"url": url or "-"},
+            errors=errors or ({"base": "no_external_url"} if url is None else {}),
+        )
+
+    def _create_orbiwise_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        title = f"OrbiWAN {data[CONF_USERNAME]}"
+        if data.get(CONF_APPLICATION):
+            title = f"{title} / {data[CONF_APPLICATION]}"
+        return self.async_create_entry(title=title, data=data)
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Start reauthentication after the network server refused the stored credentials."""
         return await self.async_step_reauth_confirm()
@@ -323,35 +530,28 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for new credentials: a token (OrionM2M) or a client id and secret (Netemera)."""
+        """Ask for new credentials: a token, a client id and secret, or a user and password."""
         entry = self._get_reauth_entry()
-        netemera = entry.data[CONF_VENDOR] == VENDOR_NETEMERA
+        vendor = entry.data[CONF_VENDOR]
+        fields = _REAUTH_FIELDS[vendor]
         errors: dict[str, str] = {}
         if user_input is not None:
-            if netemera:
-                data = {
-                    **entry.data,
-                    CONF_CLIENT_ID: user_input[CONF_CLIENT_ID].strip(),
-                    CONF_CLIENT_SECRET: user_input[CONF_CLIENT_SECRET].strip(),
-                }
-            else:
-                data = {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN].strip()}
+            data = {**entry.data, **{key: user_input[key].strip() for key in fields}}
             errors = await self._validate(data)
             if not errors:
                 return self.async_update_reload_and_abort(entry, data=data)
-        if netemera:
-            schema = probatio.Schema(
-                {
-                    probatio.Required(CONF_CLIENT_ID, default=entry.data[CONF_CLIENT_ID]): str,
-                    probatio.Required(CONF_CLIENT_SECRET): _PASSWORD,
-                }
-            )
-        else:
-            schema = probatio.Schema({probatio.Required(CONF_TOKEN): _PASSWORD})
+        schema = probatio.Schema(
+            {
+                probatio.Required(key, default=entry.data[key])
+                if fields[key] is str
+                else probatio.Required(key): fields[key]
+                for key in fields
+            }
+        )
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=schema,
-            description_placeholders={"title": entry.title, "app_id": entry.data[CONF_APP_ID]},
+            description_placeholders={"title": entry.title, "account": _account(entry.data)},
             errors=errors,
         )
 
@@ -362,6 +562,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         if entry.data[CONF_VENDOR] == VENDOR_NETEMERA:
             return await self.async_step_reconfigure_netemera()
+        if entry.data[CONF_VENDOR] == VENDOR_ORBIWISE:
+            return await self.async_step_reconfigure_orbiwise()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {
@@ -406,6 +608,41 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure_netemera",
             data_schema=_netemera_schema(user_input or entry.data, secret_required=False),
             description_placeholders={"app_id": entry.data[CONF_APP_ID]},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_orbiwise(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the OrbiWAN address, password or authentication; the account stays."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _orbiwise_data(
+                {**user_input, CONF_USERNAME: entry.data[CONF_USERNAME]}, entry.data
+            )
+            if not _valid_url(data[CONF_URL], ("https", "http")):
+                errors[CONF_URL] = "invalid_http_url"
+            else:
+                await self.async_set_unique_id(orbiwise_unique_id(data))
+                self._abort_if_unique_id_mismatch()
+                errors = await self._validate(data)
+                if not errors:
+                    return self.async_update_reload_and_abort(entry, data=data)
+        current = {key: entry.data.get(key) for key in (CONF_URL, CONF_AUTH_MODE)}
+        return self.async_show_form(
+            step_id="reconfigure_orbiwise",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_URL): _URL,
+                        probatio.Optional(CONF_PASSWORD): _PASSWORD,
+                        probatio.Required(CONF_AUTH_MODE): _AUTH_MODES,
+                    }
+                ),
+                user_input or current,
+            ),
+            description_placeholders={"account": _account(entry.data)},
             errors=errors,
         )
 

@@ -1,0 +1,76 @@
+"""
+The receiver of a network server's REST pushes: a Home Assistant webhook.
+
+The server must send the secret agreed at set-up in its ``Authorization`` header. A push is
+answered 200 only once it was handed over; otherwise the server keeps it and it comes back with
+the next catch-up.
+"""
+
+from __future__ import annotations
+
+import hmac
+from http import HTTPStatus
+
+from aiohttp import web
+import orjson
+
+from homeassistant.components import webhook
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.network import NoURLAvailableError
+
+from .const import CONF_PUSH_SECRET, DOMAIN, LOGGER
+from .coordinator import LoRaWANHubConfigEntry
+from .lns.base import ThrottledLog
+from .lns.orbiwise import OrbiWiseClient
+
+MAX_PUSH = 256 * 1024
+"""Bytes one push may carry (an uplink push is about 1 KB)."""
+
+_LOG = ThrottledLog(LOGGER)
+
+
+def push_receiver_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the address the network server must push to: Home Assistant from the internet."""
+    try:
+        return webhook.async_generate_url(
+            hass, webhook_id, allow_internal=False, prefer_external=True
+        )
+    except NoURLAvailableError:
+        return None
+
+
+@callback
+def async_register_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
+    """Take the entry's pushes on its webhook until the entry unloads."""
+    webhook_id: str = entry.data[CONF_WEBHOOK_ID]
+    expected = f"Bearer {entry.data[CONF_PUSH_SECRET]}".encode()
+
+    async def handle(hass: HomeAssistant, hook: str, request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            _LOG.warning("auth", "Refused a push to %s without the right secret", entry.title)
+            return web.Response(status=HTTPStatus.UNAUTHORIZED)
+        if request.content_length is not None and request.content_length > MAX_PUSH:
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        body = await request.content.read(MAX_PUSH + 1)
+        if len(body) > MAX_PUSH:
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        topic = request.query.get("topic", "")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = None
+        if not topic or not isinstance(data, dict):
+            _LOG.warning("shape", "Dropped a push to %s that is not a JSON object", entry.title)
+            return web.Response(status=HTTPStatus.BAD_REQUEST)
+        client = entry.runtime_data.client
+        if not isinstance(client, OrbiWiseClient) or not client.dispatch(topic, data):
+            # Not running (starting or stopping): the server keeps the push for the catch-up.
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+        return web.Response(status=HTTPStatus.OK)
+
+    webhook.async_register(
+        hass, DOMAIN, entry.title, webhook_id, handle, allowed_methods=("POST", "PUT")
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
