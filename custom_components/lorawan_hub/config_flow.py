@@ -259,6 +259,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     _orbiwise: dict[str, Any]
     _webhook_id: str
     _push_secret: str
+    _shown_url: str | None = None
 
     @staticmethod
     @callback
@@ -502,7 +503,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             if url is None:
                 errors["base"] = "no_external_url"
-            else:
+            elif url == self._shown_url:
                 return self._create_orbiwise_entry(
                     {
                         **self._orbiwise,
@@ -510,6 +511,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                         CONF_PUSH_SECRET: self._push_secret,
                     }
                 )
+        # The address the server will push to is created only once the user saw it.
+        self._shown_url = url
         return self.async_show_form(
             step_id="orbiwise_push",
             data_schema=probatio.Schema({}),

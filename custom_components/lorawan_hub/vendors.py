@@ -74,7 +74,7 @@ def orbiwise_client(
     """Return an OrbiWAN client with the entry's transport."""
     transport = Transport(data.get(CONF_TRANSPORT, Transport.WEBSOCKET))
     mqtt = None
-    if transport is Transport.MQTT:
+    if transport is Transport.MQTT and CONF_MQTT_HOST in data:
         mqtt = MqttSettings(data[CONF_MQTT_HOST], data[CONF_MQTT_PORT], data[CONF_MQTT_TLS])
     push_target = None
     if transport is Transport.REST_PUSH and push_url is not None:

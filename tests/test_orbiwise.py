@@ -1,0 +1,279 @@
+"""OrbiWise OrbiWAN in Home Assistant: entities, pushes, actions and REST push via the webhook."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from homeassistant.components import persistent_notification
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.lorawan_hub.config_flow import orbiwise_unique_id
+from custom_components.lorawan_hub.const import (
+    CONF_AUTH_MODE,
+    CONF_PUSH_SECRET,
+    CONF_TRANSPORT,
+    CONF_VENDOR,
+    DOMAIN,
+    EVENT_JOIN,
+    VENDOR_ORBIWISE,
+)
+from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
+from simulator.orbiwise import OrbiWiseSimulator
+
+from .conftest import EventRecorder, state_of
+
+CLIMATE = "70B3D57ED0000201"
+DOOR = "70B3D57ED0000202"
+ENTRY_ID = "01KAORBIWISETESTENTRY00000"
+LPP_TEMPERATURE = b"\x01\x67\x00\xe6"
+
+
+@pytest.fixture
+async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
+    """An OrbiWAN server with two devices."""
+    simulator = OrbiWiseSimulator()
+    simulator.add_node(CLIMATE, comment="Lab climate")
+    simulator.add_node(DOOR, comment="Lab door", device_class=2)
+    async with simulator:
+        yield simulator
+
+
+def entry_for(orbiwise: OrbiWiseSimulator, **data: Any) -> MockConfigEntry:
+    """A config entry of the simulated account."""
+    entry_data = {
+        CONF_VENDOR: VENDOR_ORBIWISE,
+        CONF_URL: orbiwise.url,
+        CONF_USERNAME: orbiwise.username,
+        CONF_PASSWORD: orbiwise.password,
+        CONF_AUTH_MODE: "oauth2",
+        CONF_TRANSPORT: "websocket",
+        **data,
+    }
+    return MockConfigEntry(
+        domain=DOMAIN,
+        entry_id=ENTRY_ID,
+        title=f"OrbiWAN {orbiwise.username}",
+        unique_id=orbiwise_unique_id(entry_data),
+        data=entry_data,
+    )
+
+
+async def live(entry: MockConfigEntry) -> OrbiWiseClient:
+    """Wait until the entry's client drained the store and takes pushes."""
+    client = entry.runtime_data.client
+    assert isinstance(client, OrbiWiseClient)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    return client
+
+
+@pytest.fixture
+async def loaded(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> MockConfigEntry:
+    """The entry, set up over the WebSocket and live."""
+    entry = entry_for(orbiwise)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await live(entry)
+    return entry
+
+
+def device_id(hass: HomeAssistant, dev_eui: str) -> str:
+    """Return a device's registry id."""
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, dev_eui), ENTRY_ID)
+    assert device is not None
+    return device.id
+
+
+async def test_devices_values_and_class(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    orbiwise: OrbiWiseSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """Devices with their names and class; server-decoded fields become sensors directly."""
+    assert state_of(hass, "sensor.lab_door_lorawan_class") == "C"
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE, decoded={"temperature": 19.5, "humidity": 25})
+    await uplinks.wait(1)
+    await hass.async_block_till_done()
+    assert state_of(hass, "sensor.lab_climate_temperature") == "19.5"
+    assert state_of(hass, "sensor.lab_climate_humidity") == "25"
+    assert hass.states.get("sensor.lab_climate_temperature_1") is None
+
+
+async def test_encrypted_uplink_stays_raw(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    orbiwise: OrbiWiseSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """An uplink the server could not decrypt is kept raw and said so, never decoded."""
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE, decrypted=False)
+    events = await uplinks.wait(1)
+    assert events[0].data["encrypted"] is True
+    assert events[0].data["decoded"] == {}
+    assert events[0].data["payload_hex"] == "0167 00E6".replace(" ", "")
+
+
+async def test_status_nodeinfo_alarm_and_join(
+    hass: HomeAssistant, loaded: MockConfigEntry, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Battery from a status push, a class from nodeinfo, an alarm notification, a join event."""
+    joins = EventRecorder(hass, EVENT_JOIN)
+    orbiwise.push_status(CLIMATE, battery=254, margin=9)
+    orbiwise.nodes[CLIMATE].device_class = 1
+    orbiwise.push_nodeinfo(CLIMATE)
+    orbiwise.push_alarm(CLIMATE, "UPLINK_WITHOUT_ADR", "An uplink without ADR was dropped.")
+    orbiwise.push_joininfo(DOOR)
+    await joins.wait(1)
+    await hass.async_block_till_done()
+    assert state_of(hass, "sensor.lab_climate_battery") == "100.0"
+    assert state_of(hass, "sensor.lab_climate_lorawan_class") == "B"
+    assert joins.events[0].data["status"] == "JOIN_ACCEPTED"
+    assert joins.events[0].data["device_id"] == device_id(hass, DOOR)
+    notifications = persistent_notification._async_get_or_create_notifications(hass)
+    (notification,) = notifications.values()
+    assert notification["title"] == f"LoRaWAN alarm: Lab climate ({CLIMATE})"
+    assert "An uplink without ADR was dropped." in notification["message"]
+
+
+async def test_actions(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    orbiwise: OrbiWiseSimulator,
+    downlink_statuses: EventRecorder,
+) -> None:
+    """Downlink (with its delivery), class change, status request and multicast groups."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_downlink",
+        {"device_id": device_id(hass, DOOR), "f_port": 3, "payload_hex": "aa", "mode": "replace"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["message_id"] == str(orbiwise.downlinks[0].id)
+    assert orbiwise.downlinks[0].mode == "replace_on_busy"
+    orbiwise.advance_downlink(orbiwise.downlinks[0].id, 3)
+    events = await downlink_statuses.wait(1)
+    assert events[0].data["status"] == "failed"
+    assert events[0].data["reason"] == "not acknowledged by the device"
+
+    await hass.services.async_call(
+        DOMAIN,
+        "set_device_class",
+        {"device_id": device_id(hass, CLIMATE), "device_class": "C"},
+        blocking=True,
+    )
+    assert orbiwise.nodes[CLIMATE].device_class == 2
+    assert state_of(hass, "sensor.lab_climate_lorawan_class") == "C"
+    await hass.services.async_call(
+        DOMAIN, "request_device_status", {"device_id": device_id(hass, CLIMATE)}, blocking=True
+    )
+    assert orbiwise.nodes[CLIMATE].status_requested
+
+    group = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {"config_entry_id": ENTRY_ID, "name": "valves"},
+        blocking=True,
+        return_response=True,
+    )
+    assert group == {"group_id": "valves"}
+    members = {"config_entry_id": ENTRY_ID, "group_id": "valves"}
+    await hass.services.async_call(
+        DOMAIN,
+        "add_to_multicast_group",
+        {**members, "device_id": [device_id(hass, CLIMATE), device_id(hass, DOOR)]},
+        blocking=True,
+    )
+    assert orbiwise.nodes[DOOR].groups == {"valves"}
+    sent = await hass.services.async_call(
+        DOMAIN,
+        "send_multicast",
+        {**members, "f_port": 7, "payload_hex": "01"},
+        blocking=True,
+        return_response=True,
+    )
+    assert sent is not None
+    assert sent["message_id"] == str(orbiwise.downlinks[-1].id)
+    orbiwise.advance_downlink(orbiwise.downlinks[-1].id, 1)
+    events = await downlink_statuses.wait(2)
+    assert events[1].data["group_id"] == "valves"
+    await hass.services.async_call(
+        DOMAIN,
+        "remove_from_multicast_group",
+        {**members, "device_id": [device_id(hass, DOOR)]},
+        blocking=True,
+    )
+    assert orbiwise.nodes[DOOR].groups == set()
+    await hass.services.async_call(DOMAIN, "delete_multicast_group", members, blocking=True)
+    assert orbiwise.groups == {}
+
+
+async def test_rest_push_through_the_webhook(
+    hass: HomeAssistant,
+    orbiwise: OrbiWiseSimulator,
+    uplinks: EventRecorder,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """REST push into Home Assistant's webhook, with the secret; stopped on unload."""
+    assert await async_setup_component(hass, "webhook", {})
+    http = await hass_client_no_auth()
+    await async_process_ha_core_config(
+        hass, {"external_url": f"http://127.0.0.1:{http.server.port}"}
+    )
+    entry = entry_for(
+        orbiwise,
+        **{CONF_TRANSPORT: "rest_push", CONF_WEBHOOK_ID: "hook-1", CONF_PUSH_SECRET: "s3cret"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await live(entry)
+    assert orbiwise.push_mode is not None
+    assert orbiwise.push_mode.auth_string == "Bearer s3cret"
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await uplinks.wait(1)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: ("payloads_ul", 200) in orbiwise.pushed)
+    assert orbiwise.stored[CLIMATE] == {}
+
+    # Without the secret, or with a body that is not a push, nothing is taken.
+    response = await http.post("/api/webhook/hook-1?topic=payloads_ul", json={})
+    assert response.status == 401
+    headers = {"Authorization": "Bearer s3cret"}
+    response = await http.post("/api/webhook/hook-1?topic=payloads_ul", data=b"[", headers=headers)
+    assert response.status == 400
+    response = await http.post(
+        "/api/webhook/hook-1?topic=payloads_ul", data=b"x" * 300_000, headers=headers
+    )
+    assert response.status == 413
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert orbiwise.push_mode is None
+    assert len(uplinks.events) == 1
+
+
+async def test_rest_push_without_an_address(
+    hass: HomeAssistant, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Without an internet address for Home Assistant, the entry waits for one."""
+    entry = entry_for(
+        orbiwise, **{CONF_TRANSPORT: "rest_push", CONF_WEBHOOK_ID: "h", CONF_PUSH_SECRET: "s"}
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason is not None
+    assert "no address on the internet" in entry.reason
