@@ -20,6 +20,7 @@ from .netemera import (
     DEFAULT_CLIENT_SECRET,
     NetemeraSimulator,
 )
+from .orbiwise import DEFAULT_PASSWORD, DEFAULT_USERNAME, OrbiWiseSimulator
 from .orion import DEFAULT_APP_ID, DEFAULT_TOKEN, OrionSimulator
 
 
@@ -117,6 +118,29 @@ async def run_netemera(args: argparse.Namespace, stop: asyncio.Event | None = No
                 await generator
 
 
+async def run_orbiwise(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve an OrbiWAN simulator with demo devices until ``stop`` is set (or forever)."""
+    simulator = OrbiWiseSimulator(username=args.username, password=args.password, port=args.port)
+    for index in range(args.devices):
+        dev_eui, _dev_addr, demo = demo_device(index)
+        simulator.add_node(dev_eui, comment=demo.description, kind=demo.kind)
+    async with simulator:
+        print(
+            f"OrbiWise OrbiWAN simulator: {simulator.url}, user {args.username} /"
+            f" {args.password} ({args.devices} devices, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        generator = asyncio.create_task(
+            simulator.run_generator(args.interval, seed=args.seed), name="orbiwise-generator"
+        )
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            generator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await generator
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -161,11 +185,29 @@ def _add_netemera(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     parser.set_defaults(run=run_netemera)
 
 
+def _add_orbiwise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "orbiwise",
+        help="OrbiWise OrbiWAN network server (REST API, WebSocket and REST push)",
+        description="Serve a fake OrbiWAN network server on 127.0.0.1 with demo devices.",
+    )
+    parser.add_argument("--port", type=int, default=8767, help="TCP port (0: any free port)")
+    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
+    )
+    parser.add_argument("--username", default=DEFAULT_USERNAME, help="the account's user name")
+    parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the account's password")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
+    parser.set_defaults(run=run_orbiwise)
+
+
 type Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_orion,
     _add_netemera,
+    _add_orbiwise,
 )
 """Each adds one vendor's subcommand; its ``run`` default is a ``Runner``."""
 

@@ -151,6 +151,10 @@ class OrbiWiseSimulator(SimulatorServer):
         self.reject_credentials = False
         self.hold_pushes = False
         """An outage: uplinks are stored but not pushed."""
+        self.answer_channel = True
+        """Answer downlinks sent over the WebSocket or MQTT (False: never answer)."""
+        self.stored_gate: asyncio.Event | None = None
+        """When set, reading the store waits for this event (a slow catch-up)."""
         self.websocket_subscriptions: list[frozenset[str]] = []
         self.websocket_authorizations: list[str] = []
         self._ids = itertools.count(1_553_768_623_768)
@@ -644,6 +648,8 @@ class OrbiWiseSimulator(SimulatorServer):
 
     async def _stored(self, request: web.Request) -> web.Response:
         node = self._get_node(request)
+        if self.stored_gate is not None:
+            await self.stored_gate.wait()
         data_format = request.query.get("data_format", "base64")
         items = sorted(self.stored[node.dev_eui].values(), key=lambda item: item["timestamp"])
         if request.query.get("sort_by_timestamp") == "desc":
@@ -826,7 +832,8 @@ class OrbiWiseSimulator(SimulatorServer):
                     request_body = json.loads(message.data)
                 except ValueError:
                     continue
-                await ws.send_str(json.dumps(self._channel_request(request_body)))
+                if self.answer_channel:
+                    await ws.send_str(json.dumps(self._channel_request(request_body)))
         finally:
             self._sockets.remove(entry)
             self._notify()

@@ -260,8 +260,23 @@ async def test_rest_push_through_the_webhook(
     )
     assert response.status == 413
 
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(30):
+            yield b"x" * 10_000
+
+    response = await http.post(
+        "/api/webhook/hook-1?topic=payloads_ul", data=chunks(), headers=headers
+    )
+    assert response.status == 413
+
+    # Stopping, the receiver no longer takes pushes: the server keeps them for the catch-up.
+    await entry.runtime_data.async_shutdown()
     assert orbiwise.push_mode is None
+    response = await http.post(
+        "/api/webhook/hook-1?topic=payloads_ul", json={"DevEUI": CLIMATE}, headers=headers
+    )
+    assert response.status == 503
+    assert await hass.config_entries.async_unload(entry.entry_id)
     assert len(uplinks.events) == 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from homeassistant.const import CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
@@ -12,6 +14,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_VENDOR, DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
+from .lns.orbiwise import OrbiWiseClient
 from .push import async_register_push_receiver, push_receiver_url
 from .services import async_setup_services
 from .vendors import create_client
@@ -62,7 +65,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if push_url is not None:
-        async_register_push_receiver(hass, entry)
+        # Only OrbiWAN entries have a webhook id: their client takes the pushes.
+        async_register_push_receiver(hass, entry, cast("OrbiWiseClient", client))
     coordinator.start()
     return True
 

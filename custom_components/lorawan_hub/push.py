@@ -41,8 +41,10 @@ def push_receiver_url(hass: HomeAssistant, webhook_id: str) -> str | None:
 
 
 @callback
-def async_register_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
-    """Take the entry's pushes on its webhook until the entry unloads."""
+def async_register_push_receiver(
+    hass: HomeAssistant, entry: LoRaWANHubConfigEntry, client: OrbiWiseClient
+) -> None:
+    """Take the entry's pushes on its webhook, for ``client``, until the entry unloads."""
     webhook_id: str = entry.data[CONF_WEBHOOK_ID]
     expected = f"Bearer {entry.data[CONF_PUSH_SECRET]}".encode()
 
@@ -53,9 +55,14 @@ def async_register_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEnt
             return web.Response(status=HTTPStatus.UNAUTHORIZED)
         if request.content_length is not None and request.content_length > MAX_PUSH:
             return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        body = await request.content.read(MAX_PUSH + 1)
-        if len(body) > MAX_PUSH:
-            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > MAX_PUSH:
+                return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         topic = request.query.get("topic", "")
         try:
             data = orjson.loads(body)
@@ -64,8 +71,7 @@ def async_register_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEnt
         if not topic or not isinstance(data, dict):
             _LOG.warning("shape", "Dropped a push to %s that is not a JSON object", entry.title)
             return web.Response(status=HTTPStatus.BAD_REQUEST)
-        client = entry.runtime_data.client
-        if not isinstance(client, OrbiWiseClient) or not client.dispatch(topic, data):
+        if not client.dispatch(topic, data):
             # Not running (starting or stopping): the server keeps the push for the catch-up.
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
         return web.Response(status=HTTPStatus.OK)

@@ -34,6 +34,7 @@ from custom_components.lorawan_hub.lns.orbiwise import (
     device_from_node,
     downlink_status,
     payload_bytes,
+    push_error,
     status_from_push,
     uplink_from_payload,
 )
@@ -697,3 +698,147 @@ async def test_stop_push_failure_is_logged(
     await client.close()
     assert "Could not stop the pushes" in caplog.text
     await client.close()  # once stopped, nothing more to do
+
+
+# --- edges ---------------------------------------------------------------------------------------
+
+
+async def test_second_refusal_after_renewal_is_an_auth_error(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A request refused again with a fresh token: the credentials are no good."""
+    orbiwise.fail_next("/rest/nodes", 401, 401)
+    with pytest.raises(AuthError):
+        await make_client(session, orbiwise).validate()
+
+
+async def test_page_limit_and_bad_nodes(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Endless pages are refused; a device the list cannot describe is skipped and logged."""
+    orbiwise.nodes["NOT-AN-EUI"] = type(orbiwise.nodes[CLIMATE])("NOT-AN-EUI")
+    devices = await make_client(session, orbiwise).list_devices()
+    assert [device.dev_eui for device in devices] == [CLIMATE, DOOR]
+    assert "cannot describe" in caplog.text
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.PAGE_SIZE", 1)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.MAX_PAGES", 2)
+    with pytest.raises(ProtocolError, match="pages"):
+        await make_client(session, orbiwise).list_devices()
+
+
+async def test_pushes_during_the_drain_wait_for_it(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A live push that arrives while stored uplinks are read comes after them, in order."""
+    orbiwise.stored_gate = asyncio.Event()
+    orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 1]))
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(
+            lambda: ("GET", f"/rest/nodes/{CLIMATE}/payloads/ul") in orbiwise.requests
+        )
+    orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 2]))
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.stored_gate.set()
+    await run.uplinks(2)
+    assert [uplink.f_cnt for uplink in run.sink.uplinks] == [0, 1]
+    await run.stop()
+
+
+async def test_same_push_twice_is_delivered_once(
+    running: Running, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early and the complete push of one uplink (same id) make one uplink."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.DELIVERED_MEMORY", 1)
+    body = {
+        "DevEUI": CLIMATE,
+        "dataFrame": "AWcA5g==",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "fcnt": 7,
+        "id": 42,
+    }
+    running.client.dispatch("payloads_ul_early", {**body, "early": True})
+    running.client.dispatch("payloads_ul", {**body, "early": False})
+    running.client.dispatch("payloads_ul", {**body, "id": 43, "fcnt": 8})
+    assert [uplink.f_cnt for uplink in running.sink.uplinks] == [7, 8]
+
+
+async def test_deletion_failures(
+    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A payload already gone is fine; another failure to delete is logged."""
+    first = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul/{first}", 404)
+    second = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul/{second}", 500)
+    third = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(3)
+    # Deletions go one after the other: once the third is done, the others were tried.
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: third in orbiwise.deleted)
+    assert "Cannot delete a delivered uplink" in caplog.text
+    assert first not in orbiwise.deleted
+
+
+async def test_stored_malformed_without_id(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A broken stored uplink without an id cannot be deleted: it is skipped."""
+    bad = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    item = orbiwise.stored[CLIMATE][bad]
+    item["dataFrame"] = "!!"
+    del item["id"]
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    assert run.sink.uplinks == []
+    await run.stop()
+
+
+async def test_channel_without_answer(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A downlink the server never answers is reported as not answered."""
+    client = make_client(session, orbiwise, request_timeout=0.3)
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    orbiwise.answer_channel = False
+    with pytest.raises(CannotConnect, match="did not answer"):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    await run.stop()
+
+
+async def test_websocket_server_down_with_basic(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """With Basic authentication no token is needed: the WebSocket itself finds the server gone."""
+    client = make_client(session, orbiwise, auth_mode=AuthMode.BASIC)
+    await orbiwise.stop()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.connections))
+    assert "cannot reach" in str(run.sink.connections[0][1])
+    await run.stop()
+
+
+async def test_groups_without_id_and_push_errors(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Groups without an id are skipped; errors on the push channel map by status code."""
+    orbiwise.groups["x"] = {"title": "no id"}
+    assert await make_client(session, orbiwise).list_multicast_groups() == []
+    assert isinstance(push_error({"status_code": 401}), AuthError)
+    assert isinstance(push_error({"status_code": 403}), Forbidden)
+    assert isinstance(push_error({"status_code": 503}), CannotConnect)
+    refused = push_error({})
+    assert isinstance(refused, InvalidRequest)
+    assert refused.reason == "refused"

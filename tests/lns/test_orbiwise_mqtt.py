@@ -29,14 +29,42 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class RunningBroker:
+    """An MQTT broker on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        """Pick a port."""
+        self.port = free_port()
+        self.server = Broker(
+            {"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}}}
+        )
+        self.running = False
+
+    async def start(self) -> None:
+        """Start serving."""
+        await self.server.start()
+        self.running = True
+
+    async def stop(self) -> None:
+        """Stop serving (every client is disconnected)."""
+        if self.running:
+            self.running = False
+            await self.server.shutdown()
+
+
 @pytest.fixture
-async def broker() -> AsyncIterator[int]:
-    """An MQTT broker on 127.0.0.1; yields its port."""
-    port = free_port()
-    server = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
+async def mqtt_broker() -> AsyncIterator[RunningBroker]:
+    """An MQTT broker on 127.0.0.1."""
+    server = RunningBroker()
     await server.start()
-    yield port
-    await server.shutdown()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def broker(mqtt_broker: RunningBroker) -> int:
+    """The broker's port."""
+    return mqtt_broker.port
 
 
 @pytest.fixture
@@ -50,7 +78,7 @@ async def orbiwise(broker: int) -> AsyncIterator[OrbiWiseSimulator]:
 
 
 async def test_mqtt_uplinks_downlinks_and_multicast(
-    orbiwise: OrbiWiseSimulator, broker: int
+    orbiwise: OrbiWiseSimulator, broker: int, mqtt_broker: RunningBroker
 ) -> None:
     """Uplinks come over MQTT and are deleted; downlinks and multicast go over it, with answers."""
     async with aiohttp.ClientSession() as session:
@@ -86,8 +114,12 @@ async def test_mqtt_uplinks_downlinks_and_multicast(
         group = await client.send_multicast("g", 9, b"\x01")
         assert group.message_id == str(orbiwise.downlinks[1].id)
 
-        # The server's broker goes away: the connection is reported lost and retried.
+        # The broker goes away: the connection is reported lost (and retried).
         await orbiwise.disconnect_mqtt()
+        await mqtt_broker.stop()
+        async with asyncio.timeout(15):
+            await sink.wait_for(lambda: not sink.up)
+        assert "the broker closed the connection" in str(sink.connections[-1][1])
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -693,7 +693,7 @@ class OrbiWiseClient(NetworkServer):
         elif topic == "error":
             future = self._pending.pop(str(tag), None)
             if future is not None and not future.done():
-                future.set_exception(_push_error(data))
+                future.set_exception(push_error(data))
         elif topic in ("payloads_dl", "multicast"):
             future = self._pending.pop(str(tag), None) if tag is not None else None
             if future is not None:
@@ -929,7 +929,8 @@ def _problem(text: bytes) -> str | None:
     return explanation[:200] or None
 
 
-def _push_error(data: Mapping[str, Any]) -> LnsError:
+def push_error(data: Mapping[str, Any]) -> LnsError:
+    """Return the error an ``error`` answer on the push channel stands for."""
     status = opt_int(data, "status_code")
     reason = opt_str(data, "error_msg") or (
         _STATUS_REASONS.get(status, "refused") if status else "refused"
