@@ -156,6 +156,8 @@ class OrbiWiseSimulator(SimulatorServer):
         self.stored_gate: asyncio.Event | None = None
         """When set, reading the store waits for this event (a slow catch-up)."""
         self.websocket_subscriptions: list[frozenset[str]] = []
+        self.ws_sent: list[tuple[str, Any]] = []
+        """(topic, payload id) of every push written to a WebSocket."""
         self.websocket_authorizations: list[str] = []
         self._ids = itertools.count(1_553_768_623_768)
         self._dl_ids = itertools.count(252)
@@ -282,11 +284,16 @@ class OrbiWiseSimulator(SimulatorServer):
         message = {topic: body}
         for ws, topics in list(self._sockets):
             if topic in topics:
-                self._spawn(ws.send_str(json.dumps(message)))
+                self._spawn(self._send_ws(ws, topic, body))
         if topic != "payloads_ul_early":
             self._publish_mqtt(topic, message)
         if self.push_mode is not None and topic in self.push_mode.subscription:
             self._spawn(self._rest_push(topic, body))
+        self._notify()
+
+    async def _send_ws(self, ws: web.WebSocketResponse, topic: str, body: Any) -> None:
+        await ws.send_str(json.dumps({topic: body}))
+        self.ws_sent.append((topic, body.get("id") if isinstance(body, dict) else None))
         self._notify()
 
     def _spawn(self, coroutine: Any) -> None:

@@ -69,12 +69,15 @@ def entry_for(orbiwise: OrbiWiseSimulator, **data: Any) -> MockConfigEntry:
     )
 
 
-async def live(entry: MockConfigEntry) -> OrbiWiseClient:
+async def live(entry: MockConfigEntry, orbiwise: OrbiWiseSimulator) -> OrbiWiseClient:
     """Wait until the entry's client drained the store and takes pushes."""
     client = entry.runtime_data.client
     assert isinstance(client, OrbiWiseClient)
     async with asyncio.timeout(10):
         await client.live.wait()
+        if entry.data[CONF_TRANSPORT] == "websocket":
+            # The server registers a WebSocket for pushes just after the handshake.
+            await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
     return client
 
 
@@ -85,7 +88,7 @@ async def loaded(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> MockConfig
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await live(entry)
+    await live(entry, orbiwise)
     return entry
 
 
@@ -240,7 +243,7 @@ async def test_rest_push_through_the_webhook(
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await live(entry)
+    await live(entry, orbiwise)
     assert orbiwise.push_mode is not None
     assert orbiwise.push_mode.auth_string == "Bearer s3cret"
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE)

@@ -109,6 +109,8 @@ async def running(
     run = Running(client)
     async with asyncio.timeout(10):
         await client.live.wait()
+        # The server registers a WebSocket for pushes just after the handshake.
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
     yield run
     if not run.task.done():
         await run.stop()
@@ -740,13 +742,19 @@ async def test_pushes_during_the_drain_wait_for_it(
     run = Running(client)
     async with asyncio.timeout(10):
         await orbiwise.wait_for(
-            lambda: ("GET", f"/rest/nodes/{CLIMATE}/payloads/ul") in orbiwise.requests
+            lambda: (
+                orbiwise.websocket_count == 1
+                and ("GET", f"/rest/nodes/{CLIMATE}/payloads/ul") in orbiwise.requests
+            )
         )
-    orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 2]))
+    live_id = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 2]))
     async with asyncio.timeout(10):
-        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+        await orbiwise.wait_for(lambda: live_id in {item[1] for item in orbiwise.ws_sent})
     orbiwise.stored_gate.set()
     await run.uplinks(2)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    # Stored first, then the live one (pushed during the drain, and stored too): each once.
     assert [uplink.f_cnt for uplink in run.sink.uplinks] == [0, 1]
     await run.stop()
 
