@@ -142,6 +142,7 @@ async def test_status_nodeinfo_alarm_and_join(
     await joins.wait(1)
     await hass.async_block_till_done()
     assert state_of(hass, "sensor.lab_climate_battery") == "100.0"
+    assert state_of(hass, "binary_sensor.lab_climate_external_power") == "off"
     assert state_of(hass, "sensor.lab_climate_lorawan_class") == "B"
     assert joins.events[0].data["status"] == "JOIN_ACCEPTED"
     assert joins.events[0].data["device_id"] == device_id(hass, DOOR)
@@ -295,3 +296,17 @@ async def test_rest_push_without_an_address(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason is not None
     assert "no address on the internet" in entry.reason
+
+
+async def test_external_power_survives_a_restart(
+    hass: HomeAssistant, loaded: MockConfigEntry, orbiwise: OrbiWiseSimulator
+) -> None:
+    """The last power report stays shown after a reload, until a new report."""
+    changes = EventRecorder(hass, "state_changed")
+    orbiwise.push_status(CLIMATE, battery=0, margin=3)
+    await changes.wait(1)
+    assert state_of(hass, "binary_sensor.lab_climate_external_power") == "on"
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await live(loaded, orbiwise)
+    await hass.async_block_till_done()
+    assert state_of(hass, "binary_sensor.lab_climate_external_power") == "on"

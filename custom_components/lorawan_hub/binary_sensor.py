@@ -10,12 +10,14 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import (
     KEY_ONLINE,
+    KEY_STATUS,
     DeviceState,
     FieldSpec,
     LoRaWANHubConfigEntry,
     LoRaWANHubCoordinator,
 )
 from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
+from .lns.models import Capability
 
 PARALLEL_UPDATES = 0
 
@@ -26,12 +28,22 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add binary sensors for every device, and for new devices and fields as they appear."""
+    status = Capability.DEVICE_STATUS in entry.runtime_data.client.capabilities
+
+    def device_entities(
+        coordinator: LoRaWANHubCoordinator, device: DeviceState
+    ) -> list[BinarySensorEntity]:
+        entities: list[BinarySensorEntity] = [OnlineBinarySensor(coordinator, device)]
+        if status:
+            entities.append(ExternalPowerBinarySensor(coordinator, device))
+        return entities
+
     async_add_device_entities(
         entry,
         async_add_entities,
         Platform.BINARY_SENSOR,
         field_entity=FieldBinarySensor,
-        device_entities=lambda coordinator, device: [OnlineBinarySensor(coordinator, device)],
+        device_entities=device_entities,
     )
 
 
@@ -80,3 +92,28 @@ class OnlineBinarySensor(LoRaWANHubEntity, BinarySensorEntity):
 
     def _update_from_device(self) -> None:
         self._attr_is_on = bool(self.device.online)
+
+
+class ExternalPowerBinarySensor(LoRaWANHubEntity, BinarySensorEntity, RestoreEntity):
+    """On when the device reported running on external power (LoRaWAN DevStatusAns)."""
+
+    _attr_device_class = BinarySensorDeviceClass.PLUG
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_translation_key = "external_power"
+    _listen = (KEY_STATUS,)
+
+    def __init__(self, coordinator: LoRaWANHubCoordinator, device: DeviceState) -> None:
+        """Follow ``device``'s status reports."""
+        super().__init__(coordinator, device, "external_power")
+        self._update_from_device()
+
+    async def async_added_to_hass(self) -> None:
+        """Show the last report from before a restart until a new one comes."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state() if self._attr_is_on is None else None
+        if last is not None and last.state in (STATE_ON, STATE_OFF):
+            self._attr_is_on = last.state == STATE_ON
+
+    def _update_from_device(self) -> None:
+        status = self.device.status
+        self._attr_is_on = status.external_power if status else None

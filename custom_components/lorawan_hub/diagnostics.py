@@ -6,11 +6,11 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_CLIENT_SECRET, CONF_PASSWORD, CONF_TOKEN
+from homeassistant.const import CONF_CLIENT_SECRET, CONF_PASSWORD, CONF_TOKEN, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from .const import CONF_APP_ID, DOMAIN
+from .const import CONF_APP_ID, CONF_PUSH_SECRET, DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry
 
 TO_REDACT = {
@@ -38,6 +38,8 @@ TO_REDACT = {
     "sNwkSIntKey",
     "fNwkSIntKey",
     CONF_CLIENT_SECRET,
+    CONF_PUSH_SECRET,
+    CONF_WEBHOOK_ID,
 }
 
 
