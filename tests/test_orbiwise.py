@@ -285,9 +285,18 @@ async def test_rest_push_through_the_webhook(
 
 
 async def test_rest_push_without_an_address(
-    hass: HomeAssistant, orbiwise: OrbiWiseSimulator
+    hass: HomeAssistant,
+    orbiwise: OrbiWiseSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
 ) -> None:
-    """Without an internet address for Home Assistant, the entry waits for one."""
+    """
+    Without an internet address for Home Assistant, the entry waits for one.
+
+    Meanwhile its webhook answers 503, so that the server keeps what it pushes (Home Assistant
+    answers 200 for a webhook nobody registered, and the server would delete the uplink).
+    """
+    assert await async_setup_component(hass, "webhook", {})
+    http = await hass_client_no_auth()
     entry = entry_for(
         orbiwise, **{CONF_TRANSPORT: "rest_push", CONF_WEBHOOK_ID: "h", CONF_PUSH_SECRET: "s"}
     )
@@ -296,6 +305,15 @@ async def test_rest_push_without_an_address(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason is not None
     assert "no address on the internet" in entry.reason
+    response = await http.post(
+        "/api/webhook/h?topic=payloads_ul",
+        json={"DevEUI": CLIMATE},
+        headers={"Authorization": "Bearer s"},
+    )
+    assert response.status == 503
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    response = await http.post("/api/webhook/h?topic=payloads_ul", json={})
+    assert response.status == 200  # nobody listens any more (Home Assistant's answer)
 
 
 async def test_external_power_survives_a_restart(

@@ -212,21 +212,23 @@ async def test_reauth(
 ) -> None:
     """Reauthentication asks for the user and password again."""
     orbiwise_entry.add_to_hass(hass)
-    orbiwise.password = "changed"
+    orbiwise.password = "rotated"
     result = await orbiwise_entry.start_reauth_flow(hass)
     placeholders = result["description_placeholders"]
     assert placeholders is not None
     assert placeholders["account"] == orbiwise.username
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_USERNAME: orbiwise.username, CONF_PASSWORD: "old"}
+        result["flow_id"], {CONF_PASSWORD: "old"}
     )
     assert result["errors"] == {"base": "invalid_auth"}
+    orbiwise.password = " changed "
     with patch(SETUP, return_value=True):
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_USERNAME: orbiwise.username, CONF_PASSWORD: "changed"}
+            result["flow_id"], {CONF_PASSWORD: " changed "}
         )
     assert result["reason"] == "reauth_successful"
-    assert orbiwise_entry.data[CONF_PASSWORD] == "changed"
+    # A password is taken as typed, spaces included.
+    assert orbiwise_entry.data[CONF_PASSWORD] == " changed "
 
 
 async def test_reconfigure(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import cast
 
-from homeassistant.const import CONF_WEBHOOK_ID, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import CONF_WEBHOOK_ID, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -15,7 +15,11 @@ from .const import CONF_VENDOR, DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
 from .lns.orbiwise import OrbiWiseClient
-from .push import async_register_push_receiver, push_receiver_url
+from .push import (
+    async_register_push_receiver,
+    async_unregister_push_receiver,
+    push_receiver_url,
+)
 from .services import async_setup_services
 from .vendors import create_client
 
@@ -34,6 +38,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
     """Connect to the network server, create the devices and start the realtime connection."""
     push_url = None
     if CONF_WEBHOOK_ID in entry.data:
+        async_register_push_receiver(hass, entry)
         push_url = push_receiver_url(hass, entry.data[CONF_WEBHOOK_ID])
         if push_url is None:
             raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="no_external_url")
@@ -65,8 +70,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if push_url is not None:
-        # Only OrbiWAN entries have a webhook id: their client takes the pushes.
-        async_register_push_receiver(hass, entry, cast("OrbiWiseClient", client))
+        entry.async_on_unload(lambda: async_unregister_push_receiver(hass, entry))
+
+        async def stop_pushes(_event: Event) -> None:
+            # Home Assistant does not unload entries when it stops: tell the server now.
+            await cast("OrbiWiseClient", client).stop_push()
+
+        entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_pushes))
     coordinator.start()
     return True
 
@@ -77,6 +87,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) 
     if unloaded:
         await entry.runtime_data.async_shutdown()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
+    """Forget the push receiver of an entry removed while it could not run."""
+    if CONF_WEBHOOK_ID in entry.data:
+        async_unregister_push_receiver(hass, entry)
 
 
 async def async_remove_config_entry_device(

@@ -198,8 +198,10 @@ MQTT_CHECK_SECONDS = 10.0
 _REAUTH_FIELDS: dict[str, dict[str, Any]] = {
     VENDOR_ORION: {CONF_TOKEN: _PASSWORD},
     VENDOR_NETEMERA: {CONF_CLIENT_ID: str, CONF_CLIENT_SECRET: _PASSWORD},
-    VENDOR_ORBIWISE: {CONF_USERNAME: str, CONF_PASSWORD: _PASSWORD},
+    VENDOR_ORBIWISE: {CONF_PASSWORD: _PASSWORD},
 }
+# Secrets that may begin or end with a space: taken as typed.
+_VERBATIM = frozenset({CONF_PASSWORD})
 
 
 def _account(data: Mapping[str, Any]) -> str:
@@ -539,7 +541,13 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         fields = _REAUTH_FIELDS[vendor]
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**entry.data, **{key: user_input[key].strip() for key in fields}}
+            data = {
+                **entry.data,
+                **{
+                    key: user_input[key] if key in _VERBATIM else user_input[key].strip()
+                    for key in fields
+                },
+            }
             errors = await self._validate(data)
             if not errors:
                 return self.async_update_reload_and_abort(entry, data=data)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hmac
 from http import HTTPStatus
+from typing import cast
 
 from aiohttp import web
 import orjson
 
 from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError
@@ -26,6 +28,8 @@ from .lns.orbiwise import OrbiWiseClient
 
 MAX_PUSH = 256 * 1024
 """Bytes one push may carry (an uplink push is about 1 KB)."""
+PUSH_WAIT = 30.0
+"""Seconds a push may wait for the catch-up after a (re)connect before it is refused."""
 
 _LOG = ThrottledLog(LOGGER)
 
@@ -41,10 +45,14 @@ def push_receiver_url(hass: HomeAssistant, webhook_id: str) -> str | None:
 
 
 @callback
-def async_register_push_receiver(
-    hass: HomeAssistant, entry: LoRaWANHubConfigEntry, client: OrbiWiseClient
-) -> None:
-    """Take the entry's pushes on its webhook, for ``client``, until the entry unloads."""
+def async_register_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
+    """
+    Take the entry's pushes on its webhook.
+
+    Registered before the entry connects and kept while it cannot (set-up retries): Home
+    Assistant answers 200 to a push for an unknown webhook, and the server would delete it. Until
+    the entry runs, pushes are answered 503 and the server keeps them. Unregistered at unload.
+    """
     webhook_id: str = entry.data[CONF_WEBHOOK_ID]
     expected = f"Bearer {entry.data[CONF_PUSH_SECRET]}".encode()
 
@@ -62,21 +70,35 @@ def async_register_push_receiver(
             if size > MAX_PUSH:
                 return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             chunks.append(chunk)
-        body = b"".join(chunks)
         topic = request.query.get("topic", "")
         try:
-            data = orjson.loads(body)
+            data = orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError:
             data = None
         if not topic or not isinstance(data, dict):
             _LOG.warning("shape", "Dropped a push to %s that is not a JSON object", entry.title)
             return web.Response(status=HTTPStatus.BAD_REQUEST)
-        if not client.dispatch(topic, data):
-            # Not running (starting or stopping): the server keeps the push for the catch-up.
+        if entry.state is not ConfigEntryState.LOADED:
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+        client = cast("OrbiWiseClient", entry.runtime_data.client)
+        try:
+            accepted = await client.accept_push(topic, data, PUSH_WAIT)
+        except Exception:  # noqa: BLE001 - the server must keep what was not handed over
+            LOGGER.exception("Unexpected error taking a push for %s", entry.title)
+            accepted = False
+        if not accepted:
+            # Not running, or still catching up: the server keeps the push for the catch-up.
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
         return web.Response(status=HTTPStatus.OK)
 
+    # A set-up retry registers again.
+    webhook.async_unregister(hass, webhook_id)
     webhook.async_register(
         hass, DOMAIN, entry.title, webhook_id, handle, allowed_methods=("POST", "PUT")
     )
-    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+
+
+@callback
+def async_unregister_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
+    """Stop taking the entry's pushes (the entry unloads, or goes away)."""
+    webhook.async_unregister(hass, entry.data[CONF_WEBHOOK_ID])

@@ -349,7 +349,7 @@ async def test_live_uplinks_are_delivered_and_deleted(
     running: Running, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A pushed uplink reaches the sink once (early and complete pushes) and leaves the store."""
-    first = orbiwise.publish(CLIMATE, LPP_TEMPERATURE, early=True)
+    first = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
     second = orbiwise.publish(DOOR, b"\x01\x66\x01", decoded={"open": True}, decrypted=True)
     await running.uplinks(2)
     async with asyncio.timeout(10):
@@ -850,3 +850,104 @@ async def test_groups_without_id_and_push_errors(
     refused = push_error({})
     assert isinstance(refused, InvalidRequest)
     assert refused.reason == "refused"
+
+
+async def test_failed_deletion_is_retried_after_reconnect(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A deletion the server could not take (503) is tried again once connected again."""
+    payload_id = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul/{payload_id}", 503)
+    await running.uplinks(1)
+    check = orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: check in orbiwise.deleted)
+    assert payload_id in orbiwise.stored[CLIMATE]
+    orbiwise.drop_websockets()
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: not running.sink.up)
+        await orbiwise.wait_for(lambda: payload_id in orbiwise.deleted)
+    # The stored copy met on the reconnect was not delivered a second time.
+    assert len(running.sink.uplinks) == 2
+
+
+async def test_one_device_store_failing_spares_the_others(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A device whose store cannot be read is logged; the others are drained; live goes on."""
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul", 500)
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    await run.uplinks(1)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    assert "Cannot read the stored uplinks of 70B3D57ED0000001" in caplog.text
+    assert run.sink.connections == [(True, None)]
+    await run.stop()
+
+
+async def test_rest_push_waits_for_the_drain(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A REST push during the catch-up is taken only after it (never acknowledged before)."""
+    orbiwise.stored_gate = asyncio.Event()
+    client = make_client(
+        session,
+        orbiwise,
+        transport=Transport.REST_PUSH,
+        push_target=PushTarget("http://127.0.0.1:9/api/webhook/x", "Bearer s"),
+    )
+    await client.list_devices()
+    body = {
+        "DevEUI": CLIMATE,
+        "dataFrame": "AWcA5g==",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "fcnt": 3,
+        "id": 9,
+    }
+    assert await client.accept_push("payloads_ul", body, 1) is False  # not running
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: run.sink.up)
+    taking = asyncio.create_task(client.accept_push("payloads_ul", body, 10))
+    assert await client.accept_push("payloads_ul", body, 0.05) is False  # still catching up
+    assert run.sink.uplinks == []
+    orbiwise.stored_gate.set()
+    assert await taking is True
+    assert [uplink.f_cnt for uplink in run.sink.uplinks] == [3]
+    await run.stop()
+
+
+async def test_application_scope(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """With an application, pushes about the account's other devices are ignored."""
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [CLIMATE]
+    client.dispatch("payloads_ul", {"DevEUI": "bad"})  # malformed: reported, not filtered
+    await run.stop()
+
+
+async def test_closing_websocket_refuses_downlinks(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A downlink sent while the WebSocket closes is a CannotConnect, not a crash."""
+
+    async def closed(message: object) -> None:
+        raise aiohttp.ClientConnectionResetError("closing")
+
+    running.client.set_sender(closed)
+    with pytest.raises(CannotConnect, match="closed"):
+        await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))

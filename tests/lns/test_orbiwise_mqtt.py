@@ -209,20 +209,36 @@ async def test_refused_connection(connack: int, error: type[Exception]) -> None:
 
 
 async def test_refusals_while_running() -> None:
-    """In a run: refused credentials raise AuthError; a refused subscription is one too."""
+    """In a run: refused credentials raise AuthError; refused topics are a connection failure."""
     async with aiohttp.ClientSession() as session:
-        for connack in (5, 0):
-            async with ScriptedBroker(connack) as scripted:
-                client = OrbiWiseClient(
-                    session,
-                    "http://127.0.0.1:9",
-                    username="u",
-                    password="p",
-                    transport=Transport.MQTT,
-                    mqtt=MqttSettings("127.0.0.1", scripted.port, tls=False),
-                )
-                with pytest.raises(AuthError):
-                    await asyncio.wait_for(client.run(RecordingSink()), 15)
+        async with ScriptedBroker(5) as scripted:
+            client = OrbiWiseClient(
+                session,
+                "http://127.0.0.1:9",
+                username="u",
+                password="p",
+                transport=Transport.MQTT,
+                mqtt=MqttSettings("127.0.0.1", scripted.port, tls=False),
+            )
+            with pytest.raises(AuthError):
+                await asyncio.wait_for(client.run(RecordingSink()), 15)
+        async with ScriptedBroker(0) as scripted:
+            client = OrbiWiseClient(
+                session,
+                "http://127.0.0.1:9",
+                username="u",
+                password="p",
+                transport=Transport.MQTT,
+                mqtt=MqttSettings("127.0.0.1", scripted.port, tls=False),
+            )
+            sink = RecordingSink()
+            task = asyncio.create_task(client.run(sink))
+            async with asyncio.timeout(15):
+                await sink.wait_for(lambda: bool(sink.connections))
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert sink.connections[0] == (False, "the broker refused every topic of the account")
 
 
 async def test_silent_broker_times_out(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 import itertools
 import logging
+import secrets
 from typing import Any, Final
 
 import aiohttp
@@ -77,8 +78,8 @@ DELIVERED_MEMORY: Final = 4096
 """Payload ids remembered to deliver an uplink pushed twice (early and complete) once."""
 SUBSCRIPTION: Final = "payloads_ul,payloads_dl,multicast,nodeinfo,status,joininfo,location,alarm"
 """Every push but ``payloads_ul_early`` and ``join`` (the raw join procedure)."""
-TOPICS: Final = (*SUBSCRIPTION.split(","), "payloads_ul_early", "error")
-"""What MQTT subscribes to: the pushes, and the answers to downlinks (errors too)."""
+TOPICS: Final = tuple(SUBSCRIPTION.split(","))
+"""What MQTT subscribes to (answers to downlinks, errors too, come on these topics)."""
 
 
 class AuthMode(StrEnum):
@@ -347,12 +348,14 @@ class OrbiWiseClient(NetworkServer):
         self._sink: Sink | None = None
         self._buffer: list[tuple[str, Mapping[str, Any]]] | None = None
         self._tags = itertools.count(1)
+        self._tag_prefix = f"lorawan-hub-{secrets.token_hex(4)}"
         self._pending: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
         self._send: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
         self._deletions: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._deleter: asyncio.Task[None] | None = None
         self._devices: set[str] = set()
         self._delivered: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._undeleted: set[tuple[str, int]] = set()
         self._streamed = False
         self._push_started = False
         self.live = asyncio.Event()
@@ -551,13 +554,17 @@ class OrbiWiseClient(NetworkServer):
             if self._streamed:
                 sink.devices_listed(await self.list_devices())
             self._streamed = True
-            self._backoff.reset()
             sink.connection_changed(True, None)
             await self._drain(sink)
         finally:
             buffered, self._buffer = self._buffer, None
         for topic, data in buffered:
             self.dispatch(topic, data)
+        # Deletions that failed while the server was unreachable: try them again.
+        for key in self._undeleted:
+            self._deletions.put_nowait(key)
+        self._undeleted.clear()
+        self._backoff.reset()
         self.live.set()
 
     async def _websocket(self, sink: Sink) -> str:
@@ -683,8 +690,36 @@ class OrbiWiseClient(NetworkServer):
             )
         return True
 
+    async def accept_push(self, topic: str, data: Mapping[str, Any], limit: float) -> bool:
+        """
+        Take a REST push; True once it was handed over (the receiver may then answer 200).
+
+        An uplink pushed while the store is being drained waits for the drain, so that it is
+        never acknowledged (and deleted by the server) before it was delivered.
+        """
+        if self._sink is None:
+            return False
+        if topic in ("payloads_ul", "payloads_ul_early") and not self.live.is_set():
+            try:
+                async with asyncio.timeout(limit):
+                    await self.live.wait()
+            except TimeoutError:
+                return False
+        return self.dispatch(topic, data)
+
+    def _in_scope(self, data: Mapping[str, Any]) -> bool:
+        """Whether a push concerns the application's devices (always without an application)."""
+        if not self._application or "DevEUI" not in data:
+            return True
+        try:
+            return eui(data["DevEUI"], "DevEUI") in self._devices
+        except ProtocolError:
+            return True  # let the handler report it
+
     def _dispatch(self, sink: Sink, topic: str, data: Mapping[str, Any]) -> None:
         tag = data.get("tag")
+        if tag is None and not self._in_scope(data):
+            return  # another application's device: the account pushes them all
         if topic in ("payloads_ul", "payloads_ul_early"):
             if self._buffer is not None:
                 self._buffer.append((topic, data))
@@ -739,7 +774,10 @@ class OrbiWiseClient(NetworkServer):
         """Deliver an uplink once, then have it deleted from the server's store."""
         key = (uplink.dev_eui, payload_id) if payload_id is not None else None
         if key is not None and key in self._delivered:
-            return  # the early and the complete push of one uplink, or a re-sent one
+            # A re-sent push, or a stored copy of an uplink delivered live: delivered once.
+            if stored:
+                self._deletions.put_nowait(key)
+            return
         if uplink.location is not None:
             sink.device_location(uplink.dev_eui, uplink.location)
         sink.uplink(uplink)
@@ -760,28 +798,39 @@ class OrbiWiseClient(NetworkServer):
             except InvalidRequest:
                 pass  # already gone: pushed payloads may never be stored
             except LnsError as err:
-                self._log.warning("delete", "Cannot delete a delivered uplink: %s", err.reason)
+                self._undeleted.add((dev_eui, payload_id))
+                self._log.warning(
+                    "delete", "Cannot delete a delivered uplink yet (retried): %s", err.reason
+                )
 
     async def _drain(self, sink: Sink) -> None:
         """Deliver every stored uplink, oldest first per device, then delete it."""
         semaphore = asyncio.Semaphore(DRAIN_CONCURRENCY)
 
         async def drain(dev_eui: str) -> None:
-            async with semaphore:
-                stored = await self._pages(
-                    f"rest/nodes/{dev_eui}/payloads/ul",
-                    {"data_format": "base64", "sort_by_timestamp": "asc"},
-                )
+            try:
+                async with semaphore:
+                    stored = await self._pages(
+                        f"rest/nodes/{dev_eui}/payloads/ul", {"data_format": "base64"}
+                    )
+            except AuthError:
+                raise
+            except LnsError as err:
+                # One device's store must not hold back the others (nor the live pushes).
+                self._log.warning("drain", "Cannot read the stored uplinks of %s: %s", dev_eui, err)
+                return
+            # Oldest first (sorting on the server may need page states: sort here).
+            stored.sort(key=lambda item: str(item.get("timestamp", "")))
             for item in stored:
+                payload_id = opt_int(item, "id")
                 try:
                     uplink = uplink_from_payload({"DevEUI": dev_eui, **item})
                 except ProtocolError as err:
                     self._log.warning("stored", "Dropped a malformed stored uplink: %s", err)
-                    payload_id = opt_int(item, "id")
                     if payload_id is not None:
                         self._deletions.put_nowait((dev_eui, payload_id))
                     continue
-                self._deliver(sink, uplink, opt_int(item, "id"), stored=True)
+                self._deliver(sink, uplink, payload_id, stored=True)
 
         await asyncio.gather(*(drain(dev_eui) for dev_eui in sorted(self._devices)))
 
@@ -792,7 +841,7 @@ class OrbiWiseClient(NetworkServer):
         send = self._send
         if send is None:
             raise CannotConnect(f"not connected to {self.host}")
-        tag = f"lorawan-hub-{next(self._tags)}"
+        tag = f"{self._tag_prefix}-{next(self._tags)}"
         future: asyncio.Future[Mapping[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[tag] = future
         try:
@@ -801,6 +850,10 @@ class OrbiWiseClient(NetworkServer):
                 return await future
         except TimeoutError:
             raise CannotConnect(f"{self.host} did not answer the {topic}") from None
+        except (aiohttp.ClientError, ConnectionError) as err:
+            raise CannotConnect(
+                f"the connection to {self.host} closed: {type(err).__name__}"
+            ) from None
         finally:
             self._pending.pop(tag, None)
 
@@ -876,7 +929,21 @@ class OrbiWiseClient(NetworkServer):
         """Create a group named ``name`` (its id is the name)."""
         if device_class is LoRaClass.A:
             raise InvalidRequest("a multicast group is class B or C", key="invalid_request")
-        await self._request("POST", "rest/groups", json={"groupid": name, "title": name})
+        # A group multicasts once it has session keys and an address (the devices receive them
+        # with the LoRaWAN remote multicast setup).
+        await self._request(
+            "POST",
+            "rest/groups",
+            json={
+                "groupid": name,
+                "title": name,
+                "comment": f"Class {device_class} multicast group",
+                "devaddr": secrets.randbelow(2**25) | (0x7F << 25),
+                "nwkskey": secrets.token_hex(16).upper(),
+                "appskey": secrets.token_hex(16).upper(),
+                "fcnt": 0,
+            },
+        )
         return MulticastGroup(group_id=name, name=name, device_class=device_class)
 
     async def delete_multicast_group(self, group_id: str) -> None:
@@ -894,8 +961,8 @@ class OrbiWiseClient(NetworkServer):
             await self._request("PUT", f"rest/nodes/{dev_eui}", json={"groups": f"-{group_id}"})
 
     async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
-        """Send a downlink to every device of a group."""
-        if self.transport is Transport.REST_PUSH:
+        """Send a downlink to every device of a group (REST, or MQTT which answers with the id)."""
+        if self.transport is not Transport.MQTT:
             answer = await self._request(
                 "POST",
                 f"rest/multicast/{group_id}",

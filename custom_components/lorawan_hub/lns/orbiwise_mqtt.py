@@ -79,8 +79,8 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        if any(reason.is_failure for reason in reasons):
-            error = AuthError("the broker refused the subscription to the account's topics")
+        if all(reason.is_failure for reason in reasons):
+            error = CannotConnect("the broker refused every topic of the account")
             loop.call_soon_threadsafe(settle, subscribed, None, error)
         else:
             loop.call_soon_threadsafe(settle, subscribed)
