@@ -68,6 +68,8 @@ async def test_devices_and_live_values(
     assert climate is not None
     assert climate.name == "Office climate"
     assert loaded.runtime_data.devices[CLIMATE].info.dev_addr == "260B0101"
+    assert state_of(hass, "sensor.office_climate_device_address") == "260B0101"
+    assert hass.states.get("sensor.office_door_device_address") is None
     netemera.publish(CLIMATE, LPP_TEMPERATURE)
     events = await uplinks.wait(1)
     await hass.async_block_till_done()

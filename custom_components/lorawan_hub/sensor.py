@@ -169,6 +169,16 @@ DIAGNOSTIC_SENSORS: tuple[DiagnosticSensorDescription, ...] = (
 )
 
 
+DEVICE_ADDRESS = DiagnosticSensorDescription(
+    key="device_address",
+    translation_key="device_address",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    listen=KEY_INFO,
+    value_fn=lambda state: state.info.dev_addr if state.info else None,
+)
+"""The DevAddr, for devices the network server lists with one (activated)."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: LoRaWANHubConfigEntry,
@@ -187,7 +197,12 @@ async def async_setup_entry(
         Platform.SENSOR,
         field_entity=FieldSensor,
         device_entities=lambda coordinator, device: [
-            DiagnosticSensor(coordinator, device, description) for description in diagnostics
+            DiagnosticSensor(coordinator, device, description)
+            for description in (
+                (*diagnostics, DEVICE_ADDRESS)
+                if device.info is not None and device.info.dev_addr
+                else diagnostics
+            )
         ],
     )
 
