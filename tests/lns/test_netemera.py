@@ -306,6 +306,22 @@ async def test_device_list_without_profiles(
     assert ("Cannot read the device profiles" in caplog.text) is logged
 
 
+async def test_activation_failures(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failing activation lookup leaves that address unknown; a refused token still refuses."""
+    client = make_client(session, netemera)
+    netemera.fail_next(500, path=f"/end-devices/{CLIMATE}/activation")
+    devices = await client.list_devices()
+    assert [device.dev_addr for device in devices] == [None, None]
+    assert "Cannot read an activation" in caplog.text
+    assert (await client.list_devices())[0].dev_addr == "260B0001"
+    netemera.devices[DOOR].dev_addr = "260B0002"
+    netemera.fail_next(401, 401, path=f"/end-devices/{DOOR}/activation")
+    with pytest.raises(AuthError):
+        await client.list_devices()
+
+
 async def test_device_list_refused(
     session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
@@ -822,7 +838,7 @@ async def test_large_answer_in_pieces(session: aiohttp.ClientSession) -> None:
     """A device list of many pieces (as over TLS) is read whole; beyond the limit it is refused."""
     devices = [
         {"type": "end-device", "id": f"{index:016X}", "attributes": {"devEui": f"{index:016X}"}}
-        for index in range(4000)
+        for index in range(600)
     ]
     body = orjson.dumps({"data": devices})
 
@@ -853,9 +869,10 @@ async def test_large_answer_in_pieces(session: aiohttp.ClientSession) -> None:
             client_secret="s",
             application_id="a",
         )
-        assert len(await client.list_devices()) == 4000
+        assert len(body) > 3 * 16_384
+        assert len(await client.list_devices()) == 600
         with (
-            patch("custom_components.lorawan_hub.lns.netemera.MAX_DOCUMENT", 100_000),
+            patch("custom_components.lorawan_hub.lns.netemera.MAX_DOCUMENT", 40_000),
             pytest.raises(ProtocolError, match="too large"),
         ):
             await client.list_devices()

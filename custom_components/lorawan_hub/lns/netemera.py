@@ -380,16 +380,23 @@ class NetemeraClient(NetworkServer):
             address = self._dev_addrs.get(device.dev_eui)
             if address is None:
                 # Looked up until the device has an address (it may join later).
-                async with semaphore:
-                    address = await self._dev_addr(device.dev_eui)
+                try:
+                    async with semaphore:
+                        address = await self._dev_addr(device.dev_eui)
+                except (CannotConnect, ProtocolError) as err:
+                    # One device's address is not worth the whole list: asked again next time.
+                    self._log.warning("activation", "Cannot read an activation: %s", err)
                 if address is not None:
                     self._dev_addrs[device.dev_eui] = address
             device.dev_addr = address
             device.activation = "activated" if address else None
 
-        async with asyncio.TaskGroup() as group:
-            for device in devices:
-                group.create_task(activation(device))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for device in devices:
+                    group.create_task(activation(device))
+        except* AuthError as refused:
+            raise refused.exceptions[0] from None
         return devices
 
     async def _profiles(self) -> dict[str, Mapping[str, Any]]:
