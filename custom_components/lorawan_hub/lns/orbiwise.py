@@ -525,6 +525,7 @@ class OrbiWiseClient(NetworkServer):
                 except Exception:  # a bug must not end the connection for good: retry
                     _LOGGER.exception("Unexpected error in the connection to %s", self.host)
                     reason = "unexpected error"
+                self.live.clear()
                 sink.connection_changed(False, reason)
                 delay = self._backoff.next_delay()
                 _LOGGER.debug("Connection to %s: %s; retry in %.1f s", self.host, reason, delay)
