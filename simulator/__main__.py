@@ -22,6 +22,7 @@ from .netemera import (
 )
 from .orbiwise import DEFAULT_PASSWORD, DEFAULT_USERNAME, OrbiWiseSimulator
 from .orion import DEFAULT_APP_ID, DEFAULT_TOKEN, OrionSimulator
+from .senra import DEFAULT_API_KEY, DEFAULT_APP_EUI, SenraSimulator
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,33 @@ async def run_orbiwise(args: argparse.Namespace, stop: asyncio.Event | None = No
                 await generator
 
 
+async def run_senra(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve a SenRa simulator, pushing demo uplinks to ``--push-url``, until ``stop`` is set."""
+    simulator = SenraSimulator(api_key=args.api_key, app_eui=args.app_eui, port=args.port)
+    for index in range(args.devices):
+        dev_eui, dev_addr, demo = demo_device(index)
+        simulator.add_device(dev_eui, metadata=demo.description, dev_addr=dev_addr, kind=demo.kind)
+    if args.push_url:
+        name, _, value = args.push_header.partition(":")
+        simulator.notify_to(args.push_url, {name.strip(): value.strip()} if value else {})
+    async with simulator:
+        print(
+            f"SenRa simulator: API {simulator.url}, key {args.api_key}, application"
+            f" {args.app_eui} ({args.devices} devices, an uplink each every {args.interval:g} s"
+            f" pushed to {args.push_url or 'nowhere yet: give --push-url'})",
+            flush=True,
+        )
+        generator = asyncio.create_task(
+            simulator.run_generator(args.interval, seed=args.seed), name="senra-generator"
+        )
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            generator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await generator
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -202,12 +230,34 @@ def _add_orbiwise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     parser.set_defaults(run=run_orbiwise)
 
 
+def _add_senra(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "senra",
+        help="SenRa / Senet network server (REST API and HTTP notifications)",
+        description="Serve a fake SenRa network server on 127.0.0.1 that pushes demo uplinks.",
+    )
+    parser.add_argument("--port", type=int, default=8768, help="TCP port (0: any free port)")
+    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
+    )
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients use")
+    parser.add_argument("--app-eui", default=DEFAULT_APP_EUI, help="the application's EUI")
+    parser.add_argument("--push-url", default="", help="where to push (the flow shows it)")
+    parser.add_argument(
+        "--push-header", default="", help='the header to send, e.g. "Authorization: Bearer ..."'
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
+    parser.set_defaults(run=run_senra)
+
+
 type Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_orion,
     _add_netemera,
     _add_orbiwise,
+    _add_senra,
 )
 """Each adds one vendor's subcommand; its ``run`` default is a ``Runner``."""
 

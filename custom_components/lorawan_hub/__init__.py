@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from homeassistant.const import CONF_WEBHOOK_ID, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
@@ -14,7 +12,6 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_VENDOR, DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
-from .lns.orbiwise import OrbiWiseClient
 from .push import (
     async_register_push_receiver,
     async_unregister_push_receiver,
@@ -74,7 +71,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
 
         async def stop_pushes(_event: Event) -> None:
             # Home Assistant does not unload entries when it stops: tell the server now.
-            await cast("OrbiWiseClient", client).stop_push()
+            await client.close()
 
         entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_pushes))
     coordinator.start()

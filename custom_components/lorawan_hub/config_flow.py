@@ -18,6 +18,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.const import (
+    CONF_API_KEY,
     CONF_CLIENT_ID,
     CONF_CLIENT_SECRET,
     CONF_PASSWORD,
@@ -44,6 +45,7 @@ from homeassistant.helpers.selector import (
 
 from .codecs.decode import AUTO, CHOICES
 from .const import (
+    CONF_APP_EUI,
     CONF_APP_ID,
     CONF_APPLICATION,
     CONF_AUTH_MODE,
@@ -63,10 +65,12 @@ from .const import (
     VENDOR_NETEMERA,
     VENDOR_ORBIWISE,
     VENDOR_ORION,
+    VENDOR_SENRA,
     VENDORS,
 )
 from .lns.base import NetworkServer
 from .lns.errors import AuthError, Forbidden, LimitReached, LnsError
+from .lns.models import normalize_eui
 from .lns.netemera import (
     DEFAULT_API_URL as NETEMERA_DEFAULT_API_URL,
     DEFAULT_TOKEN_URL as NETEMERA_DEFAULT_TOKEN_URL,
@@ -75,6 +79,7 @@ from .lns.netemera import (
 from .lns.orbiwise import AuthMode, MqttSettings, Transport
 from .lns.orbiwise_mqtt import check_mqtt
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
+from .lns.senra import DEFAULT_URL as SENRA_DEFAULT_URL, SENET_URL
 from .push import push_receiver_url
 from .vendors import create_client, netemera_client
 
@@ -193,20 +198,31 @@ _TRANSPORTS = SelectSelector(
     )
 )
 MQTT_CHECK_SECONDS = 10.0
+_SENRA_SERVERS = SelectSelector(
+    SelectSelectorConfig(
+        options=[SENRA_DEFAULT_URL, SENET_URL], custom_value=True, mode=SelectSelectorMode.DROPDOWN
+    )
+)
 
 # What reauthentication asks each vendor for: str fields show the current value.
 _REAUTH_FIELDS: dict[str, dict[str, Any]] = {
     VENDOR_ORION: {CONF_TOKEN: _PASSWORD},
     VENDOR_NETEMERA: {CONF_CLIENT_ID: str, CONF_CLIENT_SECRET: _PASSWORD},
     VENDOR_ORBIWISE: {CONF_PASSWORD: _PASSWORD},
+    VENDOR_SENRA: {CONF_API_KEY: _PASSWORD},
 }
 # Secrets that may begin or end with a space: taken as typed.
 _VERBATIM = frozenset({CONF_PASSWORD})
 
 
 def _account(data: Mapping[str, Any]) -> str:
-    """Name what the entry connects as: the application id or the user name."""
-    return str(data.get(CONF_APP_ID) or data.get(CONF_USERNAME) or "")
+    """Name what the entry connects as: the application (id or EUI) or the user name."""
+    return str(data.get(CONF_APP_ID) or data.get(CONF_APP_EUI) or data.get(CONF_USERNAME) or "")
+
+
+def senra_unique_id(data: Mapping[str, Any]) -> str:
+    """Identify a SenRa application by its EUI (the same on both API hosts)."""
+    return f"senra/{data[CONF_APP_EUI]}"
 
 
 def orbiwise_unique_id(data: Mapping[str, Any]) -> str:
@@ -259,6 +275,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     _netemera: dict[str, Any]
     _applications: dict[str, str]
     _orbiwise: dict[str, Any]
+    _senra: dict[str, Any]
     _webhook_id: str
     _push_secret: str
     _shown_url: str | None = None
@@ -306,6 +323,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self.async_step_netemera()
             if vendor == VENDOR_ORBIWISE:
                 return await self.async_step_orbiwise()
+            if vendor == VENDOR_SENRA:
+                return await self.async_step_senra()
             errors[CONF_VENDOR] = "vendor_not_available"
         return self.async_show_form(
             step_id="user",
@@ -522,6 +541,77 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors or ({"base": "no_external_url"} if url is None else {}),
         )
 
+    async def async_step_senra(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Enter the SenRa API server, an API key and the application's EUI."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                CONF_VENDOR: VENDOR_SENRA,
+                CONF_URL: user_input[CONF_URL].strip().rstrip("/"),
+                CONF_API_KEY: user_input[CONF_API_KEY].strip(),
+                CONF_APP_EUI: user_input[CONF_APP_EUI].strip(),
+            }
+            try:
+                data[CONF_APP_EUI] = normalize_eui(data[CONF_APP_EUI])
+            except ValueError:
+                errors[CONF_APP_EUI] = "invalid_eui"
+            if not _valid_url(data[CONF_URL], ("https", "http")):
+                errors[CONF_URL] = "invalid_http_url"
+            if not errors:
+                await self.async_set_unique_id(senra_unique_id(data))
+                self._abort_if_unique_id_configured()
+                errors = await self._validate(data)
+            if not errors:
+                self._senra = data
+                return await self.async_step_senra_push()
+        return self.async_show_form(
+            step_id="senra",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_URL, default=SENRA_DEFAULT_URL): _SENRA_SERVERS,
+                        probatio.Required(CONF_API_KEY): _PASSWORD,
+                        probatio.Required(CONF_APP_EUI): str,
+                    }
+                ),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+            ),
+            errors=errors,
+        )
+
+    async def async_step_senra_push(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the notification target to set up in SenRa: the URL and the header."""
+        if not hasattr(self, "_webhook_id"):
+            self._webhook_id = webhook.async_generate_id()
+            self._push_secret = secrets.token_urlsafe(32)
+        url = push_receiver_url(self.hass, self._webhook_id)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if url is None:
+                errors["base"] = "no_external_url"
+            elif url == self._shown_url:
+                return self.async_create_entry(
+                    title=f"SenRa {self._senra[CONF_APP_EUI]}",
+                    data={
+                        **self._senra,
+                        CONF_WEBHOOK_ID: self._webhook_id,
+                        CONF_PUSH_SECRET: self._push_secret,
+                    },
+                )
+        self._shown_url = url
+        return self.async_show_form(
+            step_id="senra_push",
+            data_schema=probatio.Schema({}),
+            description_placeholders={
+                "url": url or "-",
+                "header": "Authorization",
+                "value": f"Bearer {self._push_secret}",
+            },
+            errors=errors or ({"base": "no_external_url"} if url is None else {}),
+        )
+
     def _create_orbiwise_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
         title = f"OrbiWAN {data[CONF_USERNAME]}"
         if data.get(CONF_APPLICATION):
@@ -575,6 +665,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_reconfigure_netemera()
         if entry.data[CONF_VENDOR] == VENDOR_ORBIWISE:
             return await self.async_step_reconfigure_orbiwise()
+        if entry.data[CONF_VENDOR] == VENDOR_SENRA:
+            return await self.async_step_reconfigure_senra()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {
@@ -652,6 +744,37 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     }
                 ),
                 user_input or current,
+            ),
+            description_placeholders={"account": _account(entry.data)},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_senra(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the SenRa server or API key; the application stays."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, CONF_URL: user_input[CONF_URL].strip().rstrip("/")}
+            if api_key := (user_input.get(CONF_API_KEY) or "").strip():
+                data[CONF_API_KEY] = api_key
+            if not _valid_url(data[CONF_URL], ("https", "http")):
+                errors[CONF_URL] = "invalid_http_url"
+            else:
+                errors = await self._validate(data)
+                if not errors:
+                    return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reconfigure_senra",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_URL): _SENRA_SERVERS,
+                        probatio.Optional(CONF_API_KEY): _PASSWORD,
+                    }
+                ),
+                {CONF_URL: (user_input or entry.data)[CONF_URL]},
             ),
             description_placeholders={"account": _account(entry.data)},
             errors=errors,

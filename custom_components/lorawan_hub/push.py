@@ -1,5 +1,5 @@
 """
-The receiver of a network server's REST pushes: a Home Assistant webhook.
+The receiver of a network server's HTTP pushes (OrbiWAN REST push, SenRa notifications).
 
 The server must send the secret agreed at set-up in its ``Authorization`` header. A push is
 answered 200 only once it was handed over; otherwise the server keeps it and it comes back with
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 from http import HTTPStatus
-from typing import cast
 
 from aiohttp import web
 import orjson
@@ -24,7 +23,6 @@ from homeassistant.helpers.network import NoURLAvailableError
 from .const import CONF_PUSH_SECRET, DOMAIN, LOGGER
 from .coordinator import LoRaWANHubConfigEntry
 from .lns.base import ThrottledLog
-from .lns.orbiwise import OrbiWiseClient
 
 MAX_PUSH = 256 * 1024
 """Bytes one push may carry (an uplink push is about 1 KB)."""
@@ -75,14 +73,13 @@ def async_register_push_receiver(hass: HomeAssistant, entry: LoRaWANHubConfigEnt
             data = orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError:
             data = None
-        if not topic or not isinstance(data, dict):
-            _LOG.warning("shape", "Dropped a push to %s that is not a JSON object", entry.title)
+        if not isinstance(data, dict | list):
+            _LOG.warning("shape", "Dropped a push to %s that is not JSON", entry.title)
             return web.Response(status=HTTPStatus.BAD_REQUEST)
         if entry.state is not ConfigEntryState.LOADED:
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
-        client = cast("OrbiWiseClient", entry.runtime_data.client)
         try:
-            accepted = await client.accept_push(topic, data, PUSH_WAIT)
+            accepted = await entry.runtime_data.client.accept_push(topic, data, PUSH_WAIT)
         except Exception:  # noqa: BLE001 - the server must keep what was not handed over
             LOGGER.exception("Unexpected error taking a push for %s", entry.title)
             accepted = False

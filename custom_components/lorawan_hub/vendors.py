@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 from homeassistant.const import (
+    CONF_API_KEY,
     CONF_CLIENT_ID,
     CONF_CLIENT_SECRET,
     CONF_PASSWORD,
@@ -17,6 +18,7 @@ from homeassistant.const import (
 )
 
 from .const import (
+    CONF_APP_EUI,
     CONF_APP_ID,
     CONF_APPLICATION,
     CONF_AUTH_MODE,
@@ -30,12 +32,14 @@ from .const import (
     VENDOR_NETEMERA,
     VENDOR_ORBIWISE,
     VENDOR_ORION,
+    VENDOR_SENRA,
 )
 from .lns.base import NetworkServer
 from .lns.errors import Unsupported
 from .lns.netemera import NetemeraClient
 from .lns.orbiwise import AuthMode, MqttSettings, OrbiWiseClient, PushTarget, Transport
 from .lns.orion import OrionClient
+from .lns.senra import SenraClient
 
 
 def create_client(
@@ -53,6 +57,8 @@ def create_client(
         return netemera_client(session, data)
     if vendor == VENDOR_ORBIWISE:
         return orbiwise_client(session, data, push_url=push_url)
+    if vendor == VENDOR_SENRA:
+        return SenraClient(session, data[CONF_URL], data[CONF_API_KEY], data[CONF_APP_EUI])
     raise Unsupported(f"vendor {vendor} is not available yet")
 
 

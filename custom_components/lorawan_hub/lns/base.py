@@ -8,7 +8,7 @@ from datetime import datetime
 import logging
 import random
 import time
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from .errors import Unsupported
 from .models import (
@@ -112,6 +112,16 @@ class NetworkServer(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release connections; ``run`` is cancelled separately."""
+
+    async def accept_push(self, topic: str, body: Any, limit: float) -> bool:
+        """
+        Take what the network server pushed to Home Assistant (a vendor that pushes over HTTP).
+
+        ``topic`` names the kind of push where the vendor says it ("" otherwise), ``body`` is the
+        JSON. True once it was handed over; False when it was not taken (the server keeps it).
+        ``limit`` bounds how long the push may wait (for a catch-up in progress).
+        """
+        return False
 
     async def send_downlink(self, downlink: Downlink) -> DownlinkResult:
         """Queue or send a downlink."""

@@ -691,14 +691,14 @@ class OrbiWiseClient(NetworkServer):
             )
         return True
 
-    async def accept_push(self, topic: str, data: Mapping[str, Any], limit: float) -> bool:
+    async def accept_push(self, topic: str, body: Any, limit: float) -> bool:
         """
         Take a REST push; True once it was handed over (the receiver may then answer 200).
 
         An uplink pushed while the store is being drained waits for the drain, so that it is
         never acknowledged (and deleted by the server) before it was delivered.
         """
-        if self._sink is None:
+        if self._sink is None or not isinstance(body, Mapping):
             return False
         if topic in ("payloads_ul", "payloads_ul_early") and not self.live.is_set():
             try:
@@ -706,7 +706,7 @@ class OrbiWiseClient(NetworkServer):
                     await self.live.wait()
             except TimeoutError:
                 return False
-        return self.dispatch(topic, data)
+        return self.dispatch(topic, body)
 
     def _in_scope(self, data: Mapping[str, Any]) -> bool:
         """Whether a push concerns the application's devices (always without an application)."""

@@ -1,0 +1,362 @@
+"""
+A SenRa (Senet) network server on 127.0.0.1: the Application REST API subset and a pusher.
+
+The pusher POSTs notifications to a URL with a header, as a SenRa HTTP notification target does:
+one JSON object, or a batch (JSON array), in the current or the legacy format; knobs push
+malformed bodies, duplicates and a wrong header. Device-update tasks report RUNNING for a number
+of status polls before DONE_SUC (or DONE_FAIL with an error message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+import csv
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import io
+import itertools
+import json
+import random
+from typing import Any, Final
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from .lpp import DemoPayloads, guess_kind
+from .server import SimulatorServer
+
+DEFAULT_API_KEY: Final = "AK2:demo0123456789demo0123456789demo012345678"
+DEFAULT_APP_EUI: Final = "70B3D57ED0FFFF01"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SenraDevice:
+    """A device of the simulated application."""
+
+    dev_eui: str
+    dev_type: str | None = None
+    metadata: str | None = None
+    tags: str = ""
+    state: str = "JOINED"
+    dev_addr: str | None = None
+    dev_class: str = "A"
+    lat: float | None = None
+    lng: float | None = None
+    kind: str = "sensor"
+    seqno: int = 0
+    queue: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SentDownlink:
+    """A downlink the simulator accepted."""
+
+    msg_id: int
+    dev_eui: str
+    pdu: bytes
+    port: int
+    confirmed: bool
+    params: dict[str, str]
+
+
+class SenraSimulator(SimulatorServer):
+    """The simulated server and its pusher."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        app_eui: str = DEFAULT_APP_EUI,
+        port: int = 0,
+    ) -> None:
+        """Prepare a server for one application; ``start`` serves it."""
+        app = web.Application()
+        app.router.add_get("/rest/integration/device/csvExport", self._export)
+        app.router.add_post("/rest/integration/device/sendmsg", self._sendmsg)
+        app.router.add_post("/rest/integration/device/clearmsgs", self._clearmsgs)
+        app.router.add_post("/rest/integration/device/update", self._update)
+        app.router.add_get("/rest/integration/device/status", self._status)
+        super().__init__(app, port=port, shutdown_timeout=0.5)
+        self.api_key = api_key
+        self.app_eui = app_eui
+        self.devices: dict[str, SenraDevice] = {}
+        self.downlinks: list[SentDownlink] = []
+        self.requests: list[tuple[str, str]] = []
+        self.push_results: list[int] = []
+        """The HTTP status of every push made."""
+        self.task_polls = 2
+        """Status polls a task stays RUNNING for."""
+        self.fail_tasks = False
+        self.target: tuple[str, dict[str, str]] | None = None
+        """Where to push: URL and headers (a notification target)."""
+        self._msg_ids = itertools.count(100_000)
+        self._tasks: dict[str, dict[str, Any]] = {}
+        self._task_ids = itertools.count(1)
+        self._session: ClientSession | None = None
+        self._wakeup = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        """The API root."""
+        return self.base_url
+
+    def add_device(self, dev_eui: str, **fields: Any) -> SenraDevice:
+        """Add a device to the application."""
+        device = SenraDevice(dev_eui.upper(), **fields)
+        if device.kind == "sensor" and device.metadata:
+            device.kind = guess_kind(device.metadata)
+        self.devices[device.dev_eui] = device
+        return device
+
+    def notify_to(self, url: str, headers: Mapping[str, str]) -> None:
+        """Configure the notification target: POST to ``url`` with ``headers``."""
+        self.target = (url, dict(headers))
+
+    async def start(self) -> None:
+        """Serve, with an HTTP session for the pushes."""
+        self._session = ClientSession()
+        await super().start()
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        await super().stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _notify(self) -> None:
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate`` holds (callers bound the wait)."""
+        while not predicate():
+            await self._wakeup.wait()
+
+    # --------------------------------------------------------------- notifications
+
+    def notification(
+        self,
+        dev_eui: str,
+        payload: bytes,
+        *,
+        port: int = 1,
+        rf: bool = True,
+        when: datetime | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Build the next notification of a device (the sequence number advances)."""
+        device = self.devices[dev_eui.upper()]
+        device.seqno += 1
+        body: dict[str, Any] = {
+            "devEui": device.dev_eui,
+            "gwEui": "00800000A0001234",
+            "joinId": 7,
+            "pdu": payload.hex().upper(),
+            "port": port,
+            "seqno": device.seqno,
+            "txtime": (when or _now()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "devClass": device.dev_class,
+        }
+        if rf:
+            body |= {
+                "channel": 64,
+                "datarate": 3,
+                "freq": 903.9,
+                "rssi": -77,
+                "snr": 8.5,
+                "ismBand": "US915",
+                "maxPayload": 53,
+            }
+        return body | extra
+
+    @staticmethod
+    def legacy(body: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a notification in the legacy format."""
+        names = {
+            "devEui": "EUI",
+            "pdu": "PDU",
+            "freq": "FREQ",
+            "gwEui": "GW",
+            "txtime": "TXTime",
+            "rssi": "RSSI",
+            "seqno": "SeqNo",
+            "port": "Port",
+            "snr": "SNR",
+            "datarate": "DataRate",
+        }
+        return {names[key]: value for key, value in body.items() if key in names}
+
+    async def push(self, body: Any, *, headers: Mapping[str, str] | None = None) -> int:
+        """POST a notification body (object, array, or raw bytes) to the target; its status."""
+        if self.target is None or self._session is None:
+            raise RuntimeError("no notification target")
+        url, target_headers = self.target
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        async with self._session.post(
+            url,
+            data=data,
+            headers={"Content-Type": "application/json", **(headers or target_headers)},
+            timeout=ClientTimeout(total=10),
+        ) as response:
+            status = response.status
+        self.push_results.append(status)
+        self._notify()
+        return status
+
+    async def run_generator(self, interval: float, *, seed: int = 1) -> None:
+        """Push realistic Cayenne LPP uplinks forever: each device about every ``interval`` s."""
+        rng = random.Random(seed)
+        payloads = DemoPayloads(seed)
+        while True:
+            devices = list(self.devices.values())
+            if not devices or self.target is None:
+                await asyncio.sleep(interval)
+                continue
+            for device in devices:
+                payload = payloads.next_payload(device.dev_eui, device.kind, _now())
+                try:
+                    await self.push(self.notification(device.dev_eui, payload))
+                except OSError:
+                    self.push_results.append(-1)
+                await asyncio.sleep(interval / len(devices) * rng.uniform(0.8, 1.2))
+
+    # --------------------------------------------------------------- REST
+
+    def _authorized(self, request: web.Request) -> None:
+        key = request.headers.get("authorization") or request.query.get("key")
+        if key != self.api_key:
+            raise web.HTTPForbidden(
+                text=json.dumps({"message": "Authorization failure"}),
+                content_type="application/json",
+            )
+        self.requests.append((request.method, request.path))
+        self._notify()
+
+    def _device(self, request: web.Request, name: str = "eui") -> SenraDevice:
+        dev_eui = request.query.get(name, "").upper()
+        if dev_eui not in self.devices:
+            raise web.HTTPNotFound(
+                text=json.dumps({"message": "Device EUI was not found"}),
+                content_type="application/json",
+            )
+        return self.devices[dev_eui]
+
+    async def _export(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        if request.query.get("appEui", self.app_eui).upper() != self.app_eui:
+            raise web.HTTPForbidden(text="wrong application")
+        fields = request.query.get("fields", "devEui,contract,tags,state,lastHeardFrom")
+        headers = {
+            "devEui": "Dev EUI",
+            "contract": "Contract",
+            "tags": "Tags",
+            "metadata": "Metadata",
+            "state": "State",
+            "devType": "Dev Type",
+            "devAddr": "Dev Addr",
+            "lat": "Lat",
+            "lng": "Lng",
+            "lastHeardFrom": "Last Heard From",
+        }
+        names = [name for name in fields.split(",") if name in headers]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([headers[name] for name in names])
+        for device in self.devices.values():
+            values = {
+                "devEui": device.dev_eui,
+                "contract": "99",
+                "tags": device.tags,
+                "metadata": device.metadata or "",
+                "state": device.state,
+                "devType": device.dev_type or "",
+                "devAddr": device.dev_addr or "",
+                "lat": "" if device.lat is None else str(device.lat),
+                "lng": "" if device.lng is None else str(device.lng),
+                "lastHeardFrom": "",
+            }
+            writer.writerow([values[name] for name in names])
+        return web.Response(text=out.getvalue(), content_type="text/csv")
+
+    async def _sendmsg(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        device = self._device(request)
+        try:
+            pdu = bytes.fromhex(request.query["pdu"])
+            port = int(request.query.get("port", "1"))
+            if not 1 <= port <= 254:
+                raise ValueError
+        except KeyError, ValueError:
+            return web.json_response({"message": "Bad Request"}, status=400)
+        if request.query.get("clear") == "true":
+            device.queue.clear()
+        if len(device.queue) >= 3:
+            return web.json_response({"message": "Downlink queue is full"}, status=400)
+        msg_id = next(self._msg_ids)
+        device.queue.append(msg_id)
+        self.downlinks.append(
+            SentDownlink(
+                msg_id,
+                device.dev_eui,
+                pdu,
+                port,
+                request.query.get("confirmed") == "true",
+                dict(request.query),
+            )
+        )
+        return web.json_response({"message": "Success!", "msgId": msg_id})
+
+    async def _clearmsgs(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        device = self._device(request)
+        cleared, device.queue = device.queue, []
+        return web.json_response({"clearedIds": cleared})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        try:
+            body = await request.json()
+            items = body["data"]
+            if request.query["appEui"].upper() != self.app_eui or not isinstance(items, list):
+                raise ValueError
+        except ValueError, KeyError, TypeError:
+            return web.json_response({"message": "Bad Request"}, status=400)
+        messages = []
+        changed = 0
+        for item in items:
+            device = self.devices.get(str(item.get("devEui", "")).upper())
+            if device is None:
+                messages.append(f"DevEUI: {item.get('devEui')} was not found.")
+                continue
+            if "devClass" in item:
+                device.dev_class = str(item["devClass"]).removeprefix("CLASS_")
+            changed += 1
+        req_id = f"DevUpdateJobReq:{self.app_eui}-{next(self._task_ids)}"
+        self._tasks[req_id] = {
+            "polls": self.task_polls,
+            "failed": self.fail_tasks,
+            "result": {
+                "status": f"Device update on App EUI: {self.app_eui} completed.",
+                "msgs": messages,
+                "stats": {"updated": changed, "errors": len(messages)},
+            },
+        }
+        return web.json_response(
+            {"statusUrl": f"{self.base_url}/rest/integration/device/status?reqId={req_id}"}
+        )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        task = self._tasks.get(request.query.get("reqId", ""))
+        if task is None:
+            return web.json_response({"message": "No task"}, status=404)
+        if task["polls"] > 0:
+            task["polls"] -= 1
+            return web.json_response({"state": "RUNNING", "pctDone": 50})
+        state = "DONE_FAIL" if task["failed"] else "DONE_SUC"
+        return web.json_response({"state": state, "result": task["result"], "pctDone": 100})
