@@ -223,6 +223,7 @@ class SenraSimulator(SimulatorServer):
                     await self.push(self.notification(device.dev_eui, payload))
                 except OSError:
                     self.push_results.append(-1)
+                    self._notify()
                 await asyncio.sleep(interval / len(devices) * rng.uniform(0.8, 1.2))
 
     # --------------------------------------------------------------- REST

@@ -125,7 +125,7 @@ async def test_user_flow_unexpected_error(hass: HomeAssistant, orion: OrionSimul
     assert result["errors"] == {"base": "unknown"}
 
 
-@pytest.mark.parametrize("vendor", ["senra", "iotsquare"])
+@pytest.mark.parametrize("vendor", ["iotsquare"])
 async def test_vendor_not_available(hass: HomeAssistant, vendor: str) -> None:
     """Vendors not built yet are listed but say so."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})

@@ -1,0 +1,217 @@
+"""SenRa in Home Assistant: notifications into the webhook, actions, and the config flow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from unittest.mock import patch
+
+import pytest
+
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.lorawan_hub.config_flow import senra_unique_id
+from custom_components.lorawan_hub.const import (
+    CONF_APP_EUI,
+    CONF_PUSH_SECRET,
+    CONF_VENDOR,
+    DOMAIN,
+    VENDOR_SENRA,
+)
+from simulator.senra import SenraSimulator
+
+from .conftest import EventRecorder, state_of
+
+METER = "70B3D57ED0000601"
+ENTRY_ID = "01KASENRATESTENTRY00000000"
+SETUP = "custom_components.lorawan_hub.async_setup_entry"
+
+
+@pytest.fixture
+async def senra() -> AsyncIterator[SenraSimulator]:
+    """A SenRa server with one device."""
+    simulator = SenraSimulator()
+    simulator.add_device(METER, metadata="Basement meter")
+    async with simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant, senra: SenraSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> MockConfigEntry:
+    """A SenRa entry, set up, with the simulator pushing to its webhook."""
+    assert await async_setup_component(hass, "webhook", {})
+    http = await hass_client_no_auth()
+    await async_process_ha_core_config(
+        hass, {"external_url": f"http://127.0.0.1:{http.server.port}"}
+    )
+    data = {
+        CONF_VENDOR: VENDOR_SENRA,
+        CONF_URL: senra.url,
+        CONF_API_KEY: senra.api_key,
+        CONF_APP_EUI: senra.app_eui,
+        CONF_WEBHOOK_ID: "senra-hook",
+        CONF_PUSH_SECRET: "p4ss",
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id=ENTRY_ID,
+        title=f"SenRa {senra.app_eui}",
+        unique_id=senra_unique_id(data),
+        data=data,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    senra.notify_to(
+        f"http://127.0.0.1:{http.server.port}/api/webhook/senra-hook",
+        {"Authorization": "Bearer p4ss"},
+    )
+    return entry
+
+
+async def test_notifications_and_actions(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    senra: SenraSimulator,
+    uplinks: EventRecorder,
+    downlink_statuses: EventRecorder,
+) -> None:
+    """Single, batched, legacy and replayed notifications; then a downlink and its ack."""
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    assert device is not None
+    assert device.name == "Basement meter"
+    first = senra.notification(METER, b"\x01\x67\x00\xe6")
+    assert await senra.push(first) == 200
+    assert await senra.push([senra.notification(METER, b"\x01\x67\x00\xeb")]) == 200
+    assert await senra.push(senra.legacy(senra.notification(METER, b"\x01\x67\x00\xf0"))) == 200
+    assert await senra.push(first) == 200  # a replay
+    assert await senra.push(b"{not json") == 400
+    assert await senra.push(first, headers={"Authorization": "Bearer wrong"}) == 401
+    events = await uplinks.wait(3)
+    await hass.async_block_till_done()
+    assert [event.data["f_cnt"] for event in events] == [1, 2, 3]
+    assert state_of(hass, "sensor.basement_meter_temperature_1") == "24.0"
+    assert loaded.runtime_data.duplicates == 1
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_downlink",
+        {"device_id": device.id, "f_port": 2, "payload_hex": "0a"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    message_id = int(str(response["message_id"]))
+    assert await senra.push(senra.notification(METER, b"\x00", ackDnMsgId=message_id)) == 200
+    statuses = await downlink_statuses.wait(1)
+    assert statuses[0].data["status"] == "acknowledged"
+    assert statuses[0].data["message_id"] == str(message_id)
+
+    await hass.services.async_call(
+        DOMAIN, "clear_downlink_queue", {"device_id": device.id}, blocking=True
+    )
+    assert senra.devices[METER].queue == []
+    senra.task_polls = 0  # the task is done at the first look
+    await hass.services.async_call(
+        DOMAIN, "set_device_class", {"device_id": device.id, "device_class": "C"}, blocking=True
+    )
+    assert senra.devices[METER].dev_class == "C"
+    assert state_of(hass, "sensor.basement_meter_lorawan_class") == "C"
+    # The device's payload limit from the last uplink with RF data is enforced.
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_downlink",
+            {"device_id": device.id, "f_port": 2, "payload_hex": "00" * 60},
+            blocking=True,
+        )
+    assert raised.value.translation_key == "payload_too_large"
+
+
+async def start(hass: HomeAssistant) -> str:
+    """Open the flow, pick SenRa and return the flow id at its form."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_VENDOR: VENDOR_SENRA}
+    )
+    assert result["step_id"] == "senra"
+    return str(result["flow_id"])
+
+
+@pytest.fixture
+def no_unload() -> Iterator[None]:
+    """Entries the flow creates are not really set up: unloading them has nothing to stop."""
+    with patch("custom_components.lorawan_hub.async_unload_entry", return_value=True):
+        yield
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
+    """Key and EUI checked, then the notification target to set up, shown with its secret."""
+    flow_id = await start(hass)
+    form = {CONF_URL: senra.url + "/", CONF_API_KEY: "AK2:wrong", CONF_APP_EUI: "70-b3"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["errors"] == {CONF_APP_EUI: "invalid_eui"}
+    form[CONF_APP_EUI] = senra.app_eui.lower()
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["errors"] == {"base": "invalid_auth"}
+    form[CONF_API_KEY] = senra.api_key
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**form, CONF_URL: "api.senraco.io"}
+    )
+    assert result["errors"] == {CONF_URL: "invalid_http_url"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["step_id"] == "senra_push"
+    assert result["errors"] == {"base": "no_external_url"}
+    await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["url"].startswith("https://ha.example.com/api/webhook/")
+    assert placeholders["header"] == "Authorization"
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_APP_EUI] == senra.app_eui
+    assert placeholders["value"] == f"Bearer {result['data'][CONF_PUSH_SECRET]}"
+    # The same application again is refused; reauth and reconfigure take a new key.
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["reason"] == "already_configured"
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id}, data=entry.data
+    )
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_API_KEY: f" {senra.api_key} "}
+        )
+    assert result["reason"] == "reauth_successful"
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure_senra"
+    await senra.stop()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: senra.url}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    await senra.start()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "x"})
+    assert result["errors"] == {CONF_URL: "invalid_http_url"}
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: senra.url, CONF_API_KEY: senra.api_key}
+        )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_API_KEY] == senra.api_key
