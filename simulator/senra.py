@@ -80,6 +80,7 @@ class SenraSimulator(SimulatorServer):
         app.router.add_post("/rest/integration/device/clearmsgs", self._clearmsgs)
         app.router.add_post("/rest/integration/device/update", self._update)
         app.router.add_get("/rest/integration/device/status", self._status)
+        app.router.add_post("/rest/integration/mcast/{action}", self._mcast)
         super().__init__(app, port=port, shutdown_timeout=0.5)
         self.api_key = api_key
         self.app_eui = app_eui
@@ -93,7 +94,11 @@ class SenraSimulator(SimulatorServer):
         self.fail_tasks = False
         self.target: tuple[str, dict[str, str]] | None = None
         """Where to push: URL and headers (a notification target)."""
+        self.groups: dict[str, set[str]] = {}
+        """Multicast address → member DevEUIs."""
+        self.group_downlinks: list[tuple[str, bytes, int]] = []
         self._msg_ids = itertools.count(100_000)
+        self._addresses = itertools.count(0xBBBBBB01)
         self._tasks: dict[str, dict[str, Any]] = {}
         self._task_ids = itertools.count(1)
         self._session: ClientSession | None = None
@@ -361,3 +366,49 @@ class SenraSimulator(SimulatorServer):
             return web.json_response({"state": "RUNNING", "pctDone": 50})
         state = "DONE_FAIL" if task["failed"] else "DONE_SUC"
         return web.json_response({"state": state, "result": task["result"], "pctDone": 100})
+
+    async def _mcast(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        query = request.query
+        if query.get("appEui", "").upper() != self.app_eui:
+            return web.json_response({"message": "Bad Request"}, status=400)
+        action = request.match_info["action"]
+        euis = [e.upper() for e in query.get("devEuis", "").split(",") if e]
+        if action == "setup":
+            tags = set(query.get("devTags", "").split(","))
+            members = {d.dev_eui for d in self.devices.values() if tags & set(d.tags.split(","))}
+            address = f"{next(self._addresses):08X}"
+            self.groups[address] = members | {e for e in euis if e in self.devices}
+            return web.json_response(self._group_body(address))
+        address = query.get("mcAddr", "").upper()
+        if address not in self.groups:
+            return web.json_response({"message": "Multicast group not found"}, status=404)
+        if action == "addDevices":
+            self.groups[address] |= {e for e in euis if e in self.devices}
+        elif action == "removeDevices":
+            self.groups[address] -= set(euis)
+        elif action == "delete":
+            del self.groups[address]
+            return web.json_response({"appEui": self.app_eui, "mcAddr": address, "devs": []})
+        elif action == "sendmsg":
+            try:
+                pdu = bytes.fromhex(query["pdu"])
+            except KeyError, ValueError:
+                return web.json_response({"message": "Bad Request"}, status=400)
+            self.group_downlinks.append((address, pdu, int(query.get("port", "1"))))
+            return web.json_response({"message": "Success!", "msgId": next(self._msg_ids)})
+        else:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response(self._group_body(address))
+
+    def _group_body(self, address: str) -> dict[str, Any]:
+        return {
+            "appEui": self.app_eui,
+            "devClass": "CLASS_C",
+            "devs": [
+                {"devEui": eui, "groupId": 1, "state": "Initializing"}
+                for eui in sorted(self.groups[address])
+            ],
+            "mcAddr": address,
+            "mcastType": "APP",
+        }

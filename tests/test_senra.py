@@ -137,6 +137,25 @@ async def test_notifications_and_actions(
         )
     assert raised.value.translation_key == "payload_too_large"
 
+    group = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {"config_entry_id": ENTRY_ID, "name": "meters"},
+        blocking=True,
+        return_response=True,
+    )
+    assert group is not None
+    members = {"config_entry_id": ENTRY_ID, "group_id": group["group_id"]}
+    await hass.services.async_call(
+        DOMAIN, "add_to_multicast_group", {**members, "device_id": [device.id]}, blocking=True
+    )
+    await hass.services.async_call(
+        DOMAIN, "send_multicast", {**members, "f_port": 9, "payload_hex": "ff"}, blocking=True
+    )
+    assert senra.group_downlinks == [(group["group_id"], b"\xff", 9)]
+    await hass.services.async_call(DOMAIN, "delete_multicast_group", members, blocking=True)
+    assert senra.groups == {}
+
 
 async def start(hass: HomeAssistant) -> str:
     """Open the flow, pick SenRa and return the flow id at its form."""

@@ -270,7 +270,7 @@ async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> No
         return web.Response(text="not json")
 
     async def sendmsg(request: web.Request) -> web.Response:
-        return web.json_response({"message": "Success!"})
+        return web.json_response({"message": "Success!", "devs": "none"})
 
     async def export(request: web.Request) -> web.Response:
         return web.Response(status=503)
@@ -279,6 +279,8 @@ async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> No
     app.router.add_post("/rest/integration/device/update", update)
     app.router.add_get("/rest/integration/device/status", status)
     app.router.add_post("/rest/integration/device/sendmsg", sendmsg)
+    app.router.add_post("/rest/integration/mcast/setup", sendmsg)
+    app.router.add_post("/rest/integration/mcast/sendmsg", sendmsg)
     app.router.add_get("/rest/integration/device/csvExport", export)
     async with SimulatorServer(app) as server:
         base["url"] = server.base_url
@@ -288,6 +290,10 @@ async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> No
                 await client.set_device_class(METER, LoRaClass.C)
         with pytest.raises(ProtocolError, match="msgId"):
             await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
+        with pytest.raises(ProtocolError, match="mcAddr"):
+            await client.create_multicast_group("g", LoRaClass.C)
+        with pytest.raises(ProtocolError, match="msgId"):
+            await client.send_multicast("BBBBBB01", 1, b"")
         with pytest.raises(CannotConnect):
             await client.validate()
         await client.close()
@@ -344,3 +350,26 @@ async def test_pusher_and_cli(senra: SenraSimulator, capsys: pytest.CaptureFixtu
     stop.set()
     await cli.run_senra(args, stop)
     assert "pushed to http://127.0.0.1:9/x" in capsys.readouterr().out
+
+
+async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+    """A group of the devices tagged with its name; members added and removed; a downlink."""
+    client = make_client(session, senra)
+    group = await client.create_multicast_group("valves", LoRaClass.C)
+    assert group.dev_euis == (VALVE,)
+    address = group.group_id
+    await client.add_to_multicast_group(address, [METER])
+    assert senra.groups[address] == {METER, VALVE}
+    with pytest.raises(InvalidRequest, match="not added"):
+        await client.add_to_multicast_group(address, ["0000000000000009"])
+    await client.remove_from_multicast_group(address, [VALVE])
+    assert senra.groups[address] == {METER}
+    result = await client.send_multicast(address, 5, b"\x0a")
+    assert result.message_id is not None
+    assert senra.group_downlinks == [(address, b"\x0a", 5)]
+    await client.delete_multicast_group(address)
+    assert senra.groups == {}
+    with pytest.raises(InvalidRequest, match="not found"):
+        await client.send_multicast(address, 5, b"\x0a")
+    with pytest.raises(InvalidRequest):
+        await client.create_multicast_group("a", LoRaClass.A)

@@ -31,6 +31,9 @@ async def sim() -> AsyncIterator[SenraSimulator]:
         ("POST", "/rest/integration/device/update", {"json": {"data": []}}, 400),
         ("GET", "/rest/integration/device/status?reqId=nope", {}, 404),
         ("POST", f"/rest/integration/device/sendmsg?eui={METER}", {}, 400),
+        ("POST", "/rest/integration/mcast/setup?appEui=0000000000000001", {}, 400),
+        ("POST", "/rest/integration/mcast/sendmsg?appEui=70B3D57ED0FFFF01&mcAddr=X", {}, 404),
+        ("POST", "/rest/integration/mcast/status?appEui=70B3D57ED0FFFF01&mcAddr=BBBBBB01", {}, 404),
     ],
 )
 async def test_refusals(
@@ -69,3 +72,16 @@ async def test_pusher_without_target_and_unreachable(sim: SenraSimulator) -> Non
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_group_edges(sim: SenraSimulator) -> None:
+    """A group downlink without payload is refused; an action the simulator lacks is 404."""
+    async with aiohttp.ClientSession(headers={"authorization": sim.api_key}) as session:
+        base = f"{sim.url}/rest/integration/mcast"
+        async with session.post(f"{base}/setup?appEui={sim.app_eui}&devEuis={METER}") as r:
+            address = (await r.json())["mcAddr"]
+        async with session.post(f"{base}/sendmsg?appEui={sim.app_eui}&mcAddr={address}") as r:
+            assert r.status == 400
+        async with session.post(f"{base}/status?appEui={sim.app_eui}&mcAddr={address}") as r:
+            assert r.status == 404
+    assert sim.groups[address] == {METER}

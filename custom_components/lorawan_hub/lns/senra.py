@@ -9,7 +9,7 @@ queue clearing and class changes use the Application REST API with the API key i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import csv
 import io
 import logging
@@ -32,6 +32,7 @@ from .models import (
     Gateway,
     Location,
     LoRaClass,
+    MulticastGroup,
     Uplink,
 )
 from .parse import (
@@ -187,6 +188,8 @@ class SenraClient(NetworkServer):
             Capability.CLASS_CHANGE,
             Capability.MAX_DOWNLINK_SIZE,
             Capability.LOCATION,
+            Capability.MULTICAST,
+            Capability.MULTICAST_GROUPS,
         }
     )
 
@@ -405,8 +408,74 @@ class SenraClient(NetworkServer):
             detail = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
             raise InvalidRequest(detail or str(result.get("status") or "the class change failed"))
 
+    # --- multicast groups (type APP: from the application to the devices) --------------------
+
+    async def _group(self, path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
+        return await self._json(
+            "POST", f"mcast/{path}", {"appEui": self.app_eui, "type": "APP", **params}
+        )
+
+    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
+        """
+        Set up a group of the devices tagged ``name``; its id is the group's multicast address.
+
+        SenRa sets a group up with its first members: devices carrying the tag join it.
+        """
+        if device_class is LoRaClass.A:
+            raise InvalidRequest("a multicast group is class B or C")
+        answer = await self._group("setup", {"devTags": name, "devClass": device_class.value})
+        address = opt_str(answer, "mcAddr")
+        if address is None:
+            raise ProtocolError("mcast/setup answered without mcAddr")
+        return MulticastGroup(
+            group_id=address.upper(),
+            name=name,
+            device_class=device_class,
+            dev_euis=_members(answer),
+        )
+
+    async def delete_multicast_group(self, group_id: str) -> None:
+        """Remove the group (its devices close their multicast session)."""
+        await self._group("delete", {"mcAddr": group_id})
+
+    async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
+        """Add devices; a device the answer does not list was refused."""
+        answer = await self._group(
+            "addDevices", {"mcAddr": group_id, "devEuis": ",".join(dev_euis)}
+        )
+        missing = [dev_eui for dev_eui in dev_euis if dev_eui not in _members(answer)]
+        if missing:
+            raise InvalidRequest(f"not added to the group: {', '.join(missing)}")
+
+    async def remove_from_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
+        """Remove devices from the group."""
+        await self._group("removeDevices", {"mcAddr": group_id, "devEuis": ",".join(dev_euis)})
+
+    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
+        """Send a downlink to the group."""
+        answer = await self._group(
+            "sendmsg",
+            {"mcAddr": group_id, "pdu": payload.hex().upper(), "port": str(f_port)},
+        )
+        message_id = opt_int(answer, "msgId")
+        if message_id is None:
+            raise ProtocolError("mcast/sendmsg answered without msgId")
+        return DownlinkResult(message_id=str(message_id), state=DownlinkState.QUEUED)
+
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def _members(answer: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the DevEUIs a group answer lists (leaving or not)."""
+    devices = answer.get("devs")
+    if not isinstance(devices, list):
+        return ()
+    return tuple(
+        str(item["devEui"]).upper()
+        for item in devices
+        if isinstance(item, Mapping) and isinstance(item.get("devEui"), str)
+    )
 
 
 def _message(body: bytes) -> str | None:
