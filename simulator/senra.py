@@ -81,6 +81,9 @@ class SenraSimulator(SimulatorServer):
         app.router.add_post("/rest/integration/device/update", self._update)
         app.router.add_get("/rest/integration/device/status", self._status)
         app.router.add_post("/rest/integration/mcast/{action}", self._mcast)
+        app.router.add_post("/rest/integration/mcastTransfer", self._fuota_start)
+        app.router.add_post("/rest/integration/mcastCancel", self._fuota_cancel)
+        app.router.add_get("/rest/integration/mcastStatus", self._fuota_status)
         super().__init__(app, port=port, shutdown_timeout=0.5)
         self.api_key = api_key
         self.app_eui = app_eui
@@ -97,6 +100,8 @@ class SenraSimulator(SimulatorServer):
         self.groups: dict[str, set[str]] = {}
         """Multicast address → member DevEUIs."""
         self.group_downlinks: list[tuple[str, bytes, int]] = []
+        self.fuota: dict[str, dict[str, Any]] = {}
+        """Job id → the transfer: its devices, firmware, parameters and state."""
         self._msg_ids = itertools.count(100_000)
         self._addresses = itertools.count(0xBBBBBB01)
         self._tasks: dict[str, dict[str, Any]] = {}
@@ -412,3 +417,52 @@ class SenraSimulator(SimulatorServer):
             "mcAddr": address,
             "mcastType": "APP",
         }
+
+    async def _fuota_start(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        query = request.query
+        try:
+            if query["appEui"].upper() != self.app_eui:
+                raise ValueError
+            delay = int(query["startDelaySecs"])
+            redundancy = float(query["redundancy"])
+            form = await request.post()
+            upload = form["file"]
+            firmware = upload.file.read()  # type: ignore[union-attr]
+        except KeyError, ValueError, AttributeError:
+            return web.json_response({"responseMsg": "Bad Request", "statusCode": 400}, status=400)
+        devices = [eui.upper() for eui in query.get("devEuis", "").split(",") if eui]
+        if not devices or any(eui not in self.devices for eui in devices):
+            return web.json_response(
+                {"responseMsg": "Unknown devices", "statusCode": 404}, status=404
+            )
+        job_id = f"MCastXferJobReq:{self.app_eui}-{len(self.fuota) + 1}"
+        self.fuota[job_id] = {
+            "devices": devices,
+            "firmware": firmware,
+            "delay": delay,
+            "redundancy": redundancy,
+            "devClass": query.get("devClass", "C"),
+            "state": "Pending",
+        }
+        return web.json_response(
+            {"jobId": job_id, "responseMsg": "MCastXferJobReq job starting", "statusCode": 200}
+        )
+
+    async def _fuota_cancel(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        job = self.fuota.get(request.query.get("jobId", ""))
+        if job is None:
+            return web.json_response({"responseMsg": "No such job", "statusCode": 404}, status=404)
+        job["state"] = "Cancelled"
+        return web.json_response({"jobId": request.query["jobId"], "statusCode": 200})
+
+    async def _fuota_status(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        job_id = request.query.get("jobId", "")
+        job = self.fuota.get(job_id)
+        if job is None:
+            return web.json_response({"responseMsg": "No such job", "statusCode": 404}, status=404)
+        return web.json_response(
+            {"jobId": job_id, "state": job["state"], "pctDone": 0, "result": ""}
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from unittest.mock import patch
 
 import pytest
@@ -234,3 +235,56 @@ async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
         )
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_API_KEY] == senra.api_key
+
+
+async def test_fuota_actions(
+    hass: HomeAssistant, loaded: MockConfigEntry, senra: SenraSimulator, tmp_path: Path
+) -> None:
+    """The firmware is read under the configuration directory only; the job is followed."""
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "firmware").mkdir()
+    (tmp_path / "firmware" / "meter.bin").write_bytes(b"\x01\x02" * 500)
+    (tmp_path.parent / "outside.bin").write_bytes(b"x")
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    assert device is not None
+    base = {"config_entry_id": ENTRY_ID, "device_id": [device.id]}
+    started = await hass.services.async_call(
+        DOMAIN,
+        "start_fuota",
+        {**base, "firmware": "firmware/meter.bin", "redundancy": 0.25},
+        blocking=True,
+        return_response=True,
+    )
+    assert started is not None
+    job_id = str(started["job_id"])
+    assert senra.fuota[job_id]["firmware"] == b"\x01\x02" * 500
+    assert senra.fuota[job_id]["redundancy"] == 0.25
+    status = await hass.services.async_call(
+        DOMAIN,
+        "fuota_status",
+        {"config_entry_id": ENTRY_ID, "job_id": job_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert status == {"job_id": job_id, "state": "Pending", "percent_done": 0, "result": None}
+    await hass.services.async_call(
+        DOMAIN, "cancel_fuota", {"config_entry_id": ENTRY_ID, "job_id": job_id}, blocking=True
+    )
+    assert senra.fuota[job_id]["state"] == "Cancelled"
+    for firmware, key in (
+        ("../outside.bin", "firmware_outside_config"),
+        ("firmware/missing.bin", "firmware_not_found"),
+    ):
+        with pytest.raises(ServiceValidationError) as raised:
+            await hass.services.async_call(
+                DOMAIN, "start_fuota", {**base, "firmware": firmware}, blocking=True
+            )
+        assert raised.value.translation_key == key
+    with (
+        patch("custom_components.lorawan_hub.services.MAX_FIRMWARE", 10),
+        pytest.raises(ServiceValidationError) as raised,
+    ):
+        await hass.services.async_call(
+            DOMAIN, "start_fuota", {**base, "firmware": "firmware/meter.bin"}, blocking=True
+        )
+    assert raised.value.translation_key == "firmware_too_large"

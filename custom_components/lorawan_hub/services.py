@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, Final
 
 import probatio
@@ -24,7 +25,15 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
-from .lns.models import Capability, DeviceInfo, Downlink, DownlinkMode, DownlinkResult, LoRaClass
+from .lns.models import (
+    Capability,
+    DeviceInfo,
+    Downlink,
+    DownlinkMode,
+    DownlinkResult,
+    FuotaRequest,
+    LoRaClass,
+)
 
 ATTR_F_PORT = "f_port"
 ATTR_PAYLOAD_HEX = "payload_hex"
@@ -45,6 +54,16 @@ SERVICE_CREATE_MULTICAST_GROUP = "create_multicast_group"
 SERVICE_DELETE_MULTICAST_GROUP = "delete_multicast_group"
 SERVICE_ADD_TO_MULTICAST_GROUP = "add_to_multicast_group"
 SERVICE_REMOVE_FROM_MULTICAST_GROUP = "remove_from_multicast_group"
+SERVICE_START_FUOTA = "start_fuota"
+SERVICE_CANCEL_FUOTA = "cancel_fuota"
+SERVICE_FUOTA_STATUS = "fuota_status"
+
+ATTR_FIRMWARE = "firmware"
+ATTR_START_DELAY = "start_delay"
+ATTR_REDUNDANCY = "redundancy"
+ATTR_JOB_ID = "job_id"
+MAX_FIRMWARE = 4 * 1024 * 1024
+"""Bytes of a firmware file (device firmwares are a few hundred kilobytes)."""
 
 MIN_PORT = 1
 MAX_PORT = 223
@@ -83,6 +102,28 @@ CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
         probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
             [LoRaClass.B.value, LoRaClass.C.value]
         ),
+    }
+)
+START_FUOTA_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_DEVICE_ID): probatio.All(cv.ensure_list, [cv.string]),
+        probatio.Required(ATTR_FIRMWARE): cv.string,
+        probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
+            [LoRaClass.B.value, LoRaClass.C.value]
+        ),
+        probatio.Optional(ATTR_START_DELAY, default=120): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=0, max=86400)
+        ),
+        probatio.Optional(ATTR_REDUNDANCY, default=1.0): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0.0, max=1.0)
+        ),
+    }
+)
+FUOTA_JOB_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_JOB_ID): cv.string,
     }
 )
 GROUP_MEMBERS_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
@@ -319,6 +360,52 @@ async def _remove_from_multicast_group(call: ServiceCall) -> None:
     )
 
 
+def _read_firmware(hass: HomeAssistant, name: str) -> bytes:
+    """Read a firmware file under the configuration directory (in the executor)."""
+    config = Path(hass.config.config_dir).resolve()
+    path = Path(hass.config.path(name)).resolve()
+    if not path.is_relative_to(config):
+        raise _validation_error("firmware_outside_config", path=name)
+    if not path.is_file():
+        raise _validation_error("firmware_not_found", path=name)
+    if path.stat().st_size > MAX_FIRMWARE:
+        raise _validation_error("firmware_too_large", path=name, maximum=str(MAX_FIRMWARE))
+    return path.read_bytes()
+
+
+async def _start_fuota(call: ServiceCall) -> ServiceResponse:
+    coordinator = _group_coordinator(call, Capability.FUOTA, SERVICE_START_FUOTA)
+    members = _members(call, coordinator)
+    firmware = await call.hass.async_add_executor_job(
+        _read_firmware, call.hass, call.data[ATTR_FIRMWARE]
+    )
+    request = FuotaRequest(
+        dev_euis=tuple(members),
+        firmware=firmware,
+        device_class=LoRaClass(call.data[ATTR_DEVICE_CLASS]),
+        start_delay=call.data[ATTR_START_DELAY],
+        redundancy=call.data[ATTR_REDUNDANCY],
+    )
+    job_id = await _call(coordinator, coordinator.client.start_fuota(request))
+    return {"job_id": job_id}
+
+
+async def _cancel_fuota(call: ServiceCall) -> None:
+    coordinator = _group_coordinator(call, Capability.FUOTA, SERVICE_CANCEL_FUOTA)
+    await _call(coordinator, coordinator.client.cancel_fuota(call.data[ATTR_JOB_ID]))
+
+
+async def _fuota_status(call: ServiceCall) -> ServiceResponse:
+    coordinator = _group_coordinator(call, Capability.FUOTA, SERVICE_FUOTA_STATUS)
+    status = await _call(coordinator, coordinator.client.fuota_status(call.data[ATTR_JOB_ID]))
+    return {
+        "job_id": status.job_id,
+        "state": status.state,
+        "percent_done": status.percent_done,
+        "result": status.result,
+    }
+
+
 _SERVICES: tuple[
     tuple[
         str,
@@ -357,6 +444,9 @@ _SERVICES: tuple[
         _remove_from_multicast_group,
         SupportsResponse.NONE,
     ),
+    (SERVICE_START_FUOTA, START_FUOTA_SCHEMA, _start_fuota, SupportsResponse.OPTIONAL),
+    (SERVICE_CANCEL_FUOTA, FUOTA_JOB_SCHEMA, _cancel_fuota, SupportsResponse.NONE),
+    (SERVICE_FUOTA_STATUS, FUOTA_JOB_SCHEMA, _fuota_status, SupportsResponse.ONLY),
 )
 
 

@@ -21,6 +21,7 @@ from custom_components.lorawan_hub.lns.models import (
     Downlink,
     DownlinkMode,
     DownlinkState,
+    FuotaRequest,
     Location,
     LoRaClass,
 )
@@ -373,3 +374,28 @@ async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimu
         await client.send_multicast(address, 5, b"\x0a")
     with pytest.raises(InvalidRequest):
         await client.create_multicast_group("a", LoRaClass.A)
+
+
+async def test_fuota(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+    """A firmware transfer starts with the file and its parameters, reports, and cancels."""
+    client = make_client(session, senra)
+    job_id = await client.start_fuota(
+        FuotaRequest(
+            dev_euis=(METER, VALVE), firmware=b"\x7fELF" * 100, start_delay=60, redundancy=0.5
+        )
+    )
+    job = senra.fuota[job_id]
+    assert (job["devices"], job["firmware"], job["delay"], job["redundancy"]) == (
+        [METER, VALVE],
+        b"\x7fELF" * 100,
+        60,
+        0.5,
+    )
+    status = await client.fuota_status(job_id)
+    assert (status.job_id, status.state, status.percent_done) == (job_id, "Pending", 0)
+    await client.cancel_fuota(job_id)
+    assert (await client.fuota_status(job_id)).state == "Cancelled"
+    with pytest.raises(InvalidRequest):
+        await client.cancel_fuota("nope")
+    with pytest.raises(InvalidRequest):
+        await client.start_fuota(FuotaRequest(dev_euis=("0000000000000009",), firmware=b"x"))

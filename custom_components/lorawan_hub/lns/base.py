@@ -19,6 +19,8 @@ from .models import (
     Downlink,
     DownlinkResult,
     DownlinkStatus,
+    FuotaRequest,
+    FuotaStatus,
     JoinInfo,
     Location,
     LoRaClass,
@@ -142,6 +144,18 @@ class NetworkServer(ABC):
     async def request_device_status(self, dev_eui: str) -> None:
         """Ask the device for its battery and margin (LoRaWAN DevStatusReq)."""
         raise Unsupported(f"{self.name} cannot request a device status")
+
+    async def start_fuota(self, request: FuotaRequest) -> str:
+        """Start a firmware update over the air; return its job id."""
+        raise Unsupported(f"{self.name} has no firmware updates over the air")
+
+    async def cancel_fuota(self, job_id: str) -> None:
+        """Cancel a firmware update."""
+        raise Unsupported(f"{self.name} has no firmware updates over the air")
+
+    async def fuota_status(self, job_id: str) -> FuotaStatus:
+        """Return where a firmware update is."""
+        raise Unsupported(f"{self.name} has no firmware updates over the air")
 
     async def list_multicast_groups(self) -> list[MulticastGroup]:
         """Return the account's multicast groups."""

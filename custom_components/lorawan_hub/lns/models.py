@@ -181,6 +181,29 @@ class DeviceStatus:
 
 
 @dataclass(slots=True, kw_only=True)
+class FuotaRequest:
+    """A firmware update over the air for a set of devices (LoRaWAN fragmented data blocks)."""
+
+    dev_euis: tuple[str, ...]
+    firmware: bytes
+    device_class: LoRaClass = LoRaClass.C
+    start_delay: int = 120
+    """Seconds for the server to set up the multicast sessions first."""
+    redundancy: float = 1.0
+    """Extra fragments for forward error correction: 1.0 is 100 %."""
+
+
+@dataclass(slots=True, kw_only=True)
+class FuotaStatus:
+    """Where a firmware update is."""
+
+    job_id: str
+    state: str
+    percent_done: int | None = None
+    result: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
 class Alarm:
     """A problem the network server reports (a device without ADR, a gateway down...)."""
 

@@ -29,6 +29,8 @@ from .models import (
     DownlinkResult,
     DownlinkState,
     DownlinkStatus,
+    FuotaRequest,
+    FuotaStatus,
     Gateway,
     Location,
     LoRaClass,
@@ -190,6 +192,7 @@ class SenraClient(NetworkServer):
             Capability.LOCATION,
             Capability.MULTICAST,
             Capability.MULTICAST_GROUPS,
+            Capability.FUOTA,
         }
     )
 
@@ -234,6 +237,7 @@ class SenraClient(NetworkServer):
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        form: aiohttp.FormData | None = None,
     ) -> tuple[int, bytes]:
         """Send one request with the API key; raise the documented error for a failure."""
         try:
@@ -241,7 +245,7 @@ class SenraClient(NetworkServer):
                 method,
                 url,
                 params=params,
-                data=orjson.dumps(json) if json is not None else None,
+                data=orjson.dumps(json) if json is not None else form,
                 headers={
                     "authorization": self._api_key,
                     "Accept": "application/json",
@@ -269,10 +273,7 @@ class SenraClient(NetworkServer):
         self, method: str, path: str, params: Mapping[str, str], json: Any = None
     ) -> Mapping[str, Any]:
         _status, body = await self._request(method, self._url(path), params=params, json=json)
-        try:
-            return as_dict(orjson.loads(body), path)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"{path}: the answer is not JSON") from None
+        return self._document(body, path)
 
     async def validate(self) -> None:
         """Check the API key with a harmless call (the export of the application's EUIs)."""
@@ -461,6 +462,57 @@ class SenraClient(NetworkServer):
         if message_id is None:
             raise ProtocolError("mcast/sendmsg answered without msgId")
         return DownlinkResult(message_id=str(message_id), state=DownlinkState.QUEUED)
+
+    # --- firmware updates over the air ------------------------------------------------------
+
+    async def start_fuota(self, request: FuotaRequest) -> str:
+        """Start ``mcastTransfer`` with the firmware as the multipart file; return the job id."""
+        form = aiohttp.FormData()
+        form.add_field(
+            "file",
+            request.firmware,
+            filename="firmware.bin",
+            content_type="application/octet-stream",
+        )
+        params = {
+            "appEui": self.app_eui,
+            "devEuis": ",".join(request.dev_euis),
+            "devClass": request.device_class.value,
+            "startDelaySecs": str(request.start_delay),
+            "redundancy": f"{request.redundancy:g}",
+            "fragAlg": "FWD_ERR_CORR",
+        }
+        _status, body = await self._request(
+            "POST", self._url("mcastTransfer"), params=params, form=form
+        )
+        job_id = opt_str(self._document(body, "mcastTransfer"), "jobId")
+        if job_id is None:
+            raise ProtocolError("mcastTransfer answered without jobId")
+        return job_id
+
+    async def cancel_fuota(self, job_id: str) -> None:
+        """Cancel a firmware update."""
+        await self._request("POST", self._url("mcastCancel"), params={"jobId": job_id})
+
+    async def fuota_status(self, job_id: str) -> FuotaStatus:
+        """Return where a firmware update is."""
+        _status, body = await self._request(
+            "GET", self._url("mcastStatus"), params={"jobId": job_id}
+        )
+        status = self._document(body, "mcastStatus")
+        return FuotaStatus(
+            job_id=opt_str(status, "jobId") or job_id,
+            state=opt_str(status, "state") or "unknown",
+            percent_done=opt_int(status, "pctDone"),
+            result=opt_str(status, "result"),
+        )
+
+    @staticmethod
+    def _document(body: bytes, what: str) -> Mapping[str, Any]:
+        try:
+            return as_dict(orjson.loads(body), what)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(f"{what}: the answer is not JSON") from None
 
     async def close(self) -> None:
         """Nothing to release."""
