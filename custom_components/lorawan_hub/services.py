@@ -21,6 +21,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.service import async_register_admin_service
 
 from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
@@ -107,13 +108,15 @@ CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
 START_FUOTA_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-        probatio.Required(ATTR_DEVICE_ID): probatio.All(cv.ensure_list, [cv.string]),
+        probatio.Required(ATTR_DEVICE_ID): probatio.All(
+            cv.ensure_list, [cv.string], probatio.Length(min=1)
+        ),
         probatio.Required(ATTR_FIRMWARE): cv.string,
         probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
             [LoRaClass.B.value, LoRaClass.C.value]
         ),
         probatio.Optional(ATTR_START_DELAY, default=120): probatio.All(
-            probatio.Coerce(int), probatio.Range(min=0, max=86400)
+            probatio.Coerce(int), probatio.Range(min=1, max=86400)
         ),
         probatio.Optional(ATTR_REDUNDANCY, default=1.0): probatio.All(
             probatio.Coerce(float), probatio.Range(min=0.0, max=1.0)
@@ -364,13 +367,20 @@ def _read_firmware(hass: HomeAssistant, name: str) -> bytes:
     """Read a firmware file under the configuration directory (in the executor)."""
     config = Path(hass.config.config_dir).resolve()
     path = Path(hass.config.path(name)).resolve()
-    if not path.is_relative_to(config):
+    # Under the configuration directory, and not in a hidden place such as .storage (which
+    # holds credentials): the file goes to the network server.
+    if not path.is_relative_to(config) or any(
+        part.startswith(".") for part in path.relative_to(config).parts
+    ):
         raise _validation_error("firmware_outside_config", path=name)
-    if not path.is_file():
-        raise _validation_error("firmware_not_found", path=name)
-    if path.stat().st_size > MAX_FIRMWARE:
+    try:
+        with path.open("rb") as file:
+            firmware = file.read(MAX_FIRMWARE + 1)
+    except OSError:
+        raise _validation_error("firmware_not_found", path=name) from None
+    if len(firmware) > MAX_FIRMWARE:
         raise _validation_error("firmware_too_large", path=name, maximum=str(MAX_FIRMWARE))
-    return path.read_bytes()
+    return firmware
 
 
 async def _start_fuota(call: ServiceCall) -> ServiceResponse:
@@ -444,7 +454,6 @@ _SERVICES: tuple[
         _remove_from_multicast_group,
         SupportsResponse.NONE,
     ),
-    (SERVICE_START_FUOTA, START_FUOTA_SCHEMA, _start_fuota, SupportsResponse.OPTIONAL),
     (SERVICE_CANCEL_FUOTA, FUOTA_JOB_SCHEMA, _cancel_fuota, SupportsResponse.NONE),
     (SERVICE_FUOTA_STATUS, FUOTA_JOB_SCHEMA, _fuota_status, SupportsResponse.ONLY),
 )
@@ -457,3 +466,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=supports_response
         )
+    # Reads a file of the configuration directory and sends it away: for administrators only.
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_START_FUOTA,
+        _start_fuota,
+        schema=START_FUOTA_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )

@@ -14,6 +14,7 @@ import pytest
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
+    Forbidden,
     InvalidRequest,
     ProtocolError,
 )
@@ -102,6 +103,11 @@ def test_documented_notifications() -> None:
     assert (uplink.rssi, uplink.data_rate, uplink.frequency) == (-77.0, "DR0", 903.0)
     assert uplink.device_class is LoRaClass.C
     assert uplink.location == Location(40.5, -73.9)
+    # A position that cannot be right is no position, not a lost uplink.
+    wrong = uplink_from_notification(
+        {"devEui": METER, "txtime": "2026-01-01T00:00:00Z", "estLat": 99, "estLng": "x"}
+    )
+    assert wrong.location is None
     legacy = uplink_from_notification(
         {
             "EUI": "FFFFFFFFFFFFFFFF",
@@ -122,7 +128,7 @@ def test_documented_notifications() -> None:
 
 
 @pytest.mark.parametrize(
-    "change", [{"devEui": "x"}, {"txtime": None}, {"pdu": "0Z"}, {"estLat": 99, "estLng": 1}]
+    "change", [{"devEui": "x"}, {"txtime": None}, {"pdu": "0Z"}, {"seqno": "many"}]
 )
 def test_malformed_notifications(change: dict[str, Any]) -> None:
     """A wrong field is a ProtocolError."""
@@ -146,6 +152,10 @@ def test_csv_export() -> None:
         ("70B3D57ED0000503", None, None, None),
     ]
     assert devices_from_csv("") == []
+    # A BOM before the header, and a row without a valid EUI (skipped).
+    assert [d.dev_eui for d in devices_from_csv("\ufeffDev EUI\nnope\n70B3D57ED0000501\n")] == [
+        "70B3D57ED0000501"
+    ]
     with pytest.raises(ProtocolError):
         devices_from_csv("Contract\n99\n")
 
@@ -162,6 +172,9 @@ async def test_validate_and_devices(session: aiohttp.ClientSession, senra: Senra
     assert devices[1].location == Location(40.1, -73.2)
     with pytest.raises(AuthError):
         await make_client(session, senra, api_key="AK2:wrong").validate()
+    # On an action, a 403 is a refusal of that action: the key itself works.
+    with pytest.raises(Forbidden):
+        await make_client(session, senra, api_key="AK2:wrong").clear_downlink_queue(METER)
     await senra.stop()
     with pytest.raises(CannotConnect):
         await client.validate()
@@ -185,7 +198,10 @@ async def test_notifications_reach_the_sink(
         senra.notification(METER, b"\x01", appEui="0000000000000001"),
     ]
     assert await client.accept_push("", batch, 1)
+    # A replay and a copy heard by another gateway: nothing happens twice.
+    assert await client.accept_push("", [one, {**one, "dup": True, "seqno": 99}], 1)
     assert [u.dev_eui for u in sink.uplinks] == [METER, VALVE]
+    assert len(sink.downlink_statuses) == 1
     assert sink.downlink_statuses[0].message_id == "100000"
     assert sink.downlink_statuses[0].state is DownlinkState.ACKNOWLEDGED
     assert sink.device_updates[0].device_class is LoRaClass.A

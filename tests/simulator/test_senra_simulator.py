@@ -64,8 +64,6 @@ async def test_pusher_without_target_and_unreachable(sim: SenraSimulator) -> Non
     with pytest.raises(RuntimeError):
         await sim.push({})
     task = asyncio.create_task(sim.run_generator(0.01))
-    await asyncio.sleep(0)  # the generator starts and finds no target
-    assert sim.push_results == []
     sim.notify_to("http://127.0.0.1:9/hook", {})
     async with asyncio.timeout(10):
         await sim.wait_for(lambda: -1 in sim.push_results)

@@ -9,6 +9,7 @@ queue clearing and class changes use the Application REST API with the API key i
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 import csv
 import io
@@ -20,7 +21,7 @@ import orjson
 from yarl import URL
 
 from .base import NetworkServer, Sink, ThrottledLog
-from .errors import AuthError, CannotConnect, InvalidRequest, ProtocolError
+from .errors import AuthError, CannotConnect, Forbidden, InvalidRequest, ProtocolError
 from .models import (
     Capability,
     DeviceInfo,
@@ -57,8 +58,8 @@ TASK_POLL: Final = 2.0
 """Seconds between two looks at a device-update task."""
 TASK_LIMIT: Final = 120.0
 """Seconds a class change may take before the action gives up waiting."""
-MAX_BATCH: Final = 1000
-"""Notifications one push may carry."""
+SEEN_MEMORY: Final = 4096
+"""Notifications remembered (device, join, sequence number) to drop replays."""
 DOWNLINK_TIMEOUT_MINUTES: Final = 65
 
 # The legacy notification format's field names.
@@ -94,12 +95,16 @@ EXPORT_FIELDS: Final = "devEui,tags,metadata,state,devType,devAddr,lat,lng"
 
 
 def _location(data: Mapping[str, Any], lat_key: str, lng_key: str) -> Location | None:
-    lat = opt_float(data, lat_key)
-    lng = opt_float(data, lng_key)
+    """Return an optional position; a missing, zero or invalid one is no position."""
+    try:
+        lat = opt_float(data, lat_key)
+        lng = opt_float(data, lng_key)
+    except ProtocolError:
+        return None
     if lat is None or lng is None or (lat == 0 and lng == 0):
         return None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise ProtocolError("coordinates out of range")
+        return None
     return Location(lat, lng)
 
 
@@ -142,7 +147,7 @@ def uplink_from_notification(data: Mapping[str, Any]) -> Uplink:
 
 def devices_from_csv(text: str) -> list[DeviceInfo]:
     """Read a ``csvExport`` answer: a header row, then one device per row (quoted as CSV)."""
-    rows = csv.reader(io.StringIO(text))
+    rows = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     header = next(rows, None)
     if header is None:
         return []
@@ -158,20 +163,19 @@ def devices_from_csv(text: str) -> list[DeviceInfo]:
             for column, cell in zip(columns, row, strict=False)
             if column and cell.strip()
         }
-        location = None
-        if "lat" in values and "lng" in values:
-            try:
-                location = _location(values, "lat", "lng")
-            except ProtocolError:
-                location = None
+        try:
+            dev_eui = eui(values.get("devEui"), "Dev EUI")
+        except ProtocolError:
+            _LOGGER.warning("The device export has a row without a valid Dev EUI: skipped")
+            continue
         devices.append(
             DeviceInfo(
-                dev_eui=eui(values.get("devEui"), "Dev EUI"),
+                dev_eui=dev_eui,
                 name=values.get("metadata"),
                 model=values.get("devType"),
                 dev_addr=values.get("devAddr", "").upper() or None,
                 activation=values.get("state"),
-                location=location,
+                location=_location(values, "lat", "lng"),
             )
         )
     return devices
@@ -218,6 +222,8 @@ class SenraClient(NetworkServer):
         self._task_limit = task_limit
         self._sink: Sink | None = None
         self._max_payload: dict[str, int] = {}
+        self._seen: OrderedDict[tuple[str, int | None, int | None], None] = OrderedDict()
+        self._task_lock = asyncio.Lock()
         self._log = ThrottledLog(_LOGGER)
 
     @property
@@ -238,8 +244,14 @@ class SenraClient(NetworkServer):
         params: Mapping[str, str] | None = None,
         json: Any = None,
         form: aiohttp.FormData | None = None,
+        key_check: bool = False,
     ) -> tuple[int, bytes]:
-        """Send one request with the API key; raise the documented error for a failure."""
+        """
+        Send one request with the API key; raise the documented error for a failure.
+
+        A 403 means a refused key when the request checks the key (``key_check``); on an action
+        it means the key may not do this one thing, which reauthentication cannot fix.
+        """
         try:
             async with self._session.request(
                 method,
@@ -261,8 +273,10 @@ class SenraClient(NetworkServer):
         if 200 <= status < 300:
             return status, body
         message = _message(body)
-        if status in (401, 403):
+        if status == 401 or (status == 403 and key_check):
             raise AuthError(f"{self.host} refused the API key", code=status)
+        if status == 403:
+            raise Forbidden(message or "the API key may not do this", code=status)
         if status == 404:
             raise InvalidRequest(message or "device not found", key="unknown_device", code=status)
         if 400 <= status < 500:
@@ -284,8 +298,9 @@ class SenraClient(NetworkServer):
             "GET",
             self._url("device/csvExport"),
             params={"appEui": self.app_eui, "fields": fields},
+            key_check=True,
         )
-        return body.decode(errors="replace")
+        return body.decode("utf-8-sig", errors="replace")
 
     async def list_devices(self) -> list[DeviceInfo]:
         """Return the application's devices from the CSV export."""
@@ -308,7 +323,7 @@ class SenraClient(NetworkServer):
         if sink is None:
             return False
         items = body if isinstance(body, list) else [body]
-        for item in items[:MAX_BATCH]:
+        for item in items:
             try:
                 self._notification(sink, as_dict(item, "notification"))
             except ProtocolError as err:
@@ -321,6 +336,15 @@ class SenraClient(NetworkServer):
         if app_eui is not None and app_eui.upper() != self.app_eui:
             return  # another application's uplink
         dev_eui = uplink.dev_eui
+        if opt_bool(data, "dup"):
+            return  # a copy heard by another gateway: the first was forwarded already
+        key = (dev_eui, opt_int(data, "joinId"), uplink.f_cnt)
+        if uplink.f_cnt is not None:
+            if key in self._seen:
+                return  # a replay: delivered once, with its acknowledgement and position
+            self._seen[key] = None
+            if len(self._seen) > SEEN_MEMORY:
+                self._seen.popitem(last=False)
         if (maximum := opt_int(data, "maxPayload")) is not None:
             self._max_payload[dev_eui] = maximum
         if uplink.device_class is not None:
@@ -369,10 +393,18 @@ class SenraClient(NetworkServer):
 
     async def clear_downlink_queue(self, dev_eui: str) -> None:
         """Drop every downlink queued for the device."""
-        await self._request("POST", self._url("device/clearmsgs"), params={"eui": dev_eui})
+        # The document names it eui in its table and devEui in its example: send both.
+        await self._request(
+            "POST", self._url("device/clearmsgs"), params={"eui": dev_eui, "devEui": dev_eui}
+        )
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
         """Update the device's class (a task), and wait until the task says how it went."""
+        # SenRa runs one task per application at a time.
+        async with self._task_lock:
+            await self._change_class(dev_eui, device_class)
+
+    async def _change_class(self, dev_eui: str, device_class: LoRaClass) -> None:
         answer = await self._json(
             "POST",
             "device/update",
@@ -382,18 +414,17 @@ class SenraClient(NetworkServer):
         status_url = opt_str(answer, "statusUrl")
         if status_url is None:
             raise ProtocolError("device/update answered without statusUrl")
-        target = URL(status_url)
-        # The API key goes with the request: only to the API's own server.
-        if target.origin() != self._base.origin():
-            raise ProtocolError("the task status is on another server")
+        try:
+            request_id = URL(status_url).query.get("reqId")
+        except ValueError:
+            request_id = None
+        if not request_id:
+            raise ProtocolError("device/update answered a statusUrl without reqId")
+        # Polled on the configured server (the API key never goes to another host).
         try:
             async with asyncio.timeout(self._task_limit):
                 while True:
-                    _status, body = await self._request("GET", target)
-                    try:
-                        task = as_dict(orjson.loads(body), "task")
-                    except orjson.JSONDecodeError:
-                        raise ProtocolError("the task status is not JSON") from None
+                    task = await self._json("GET", "device/status", {"reqId": request_id})
                     state = opt_str(task, "state")
                     if state in ("DONE_SUC", "DONE_FAIL"):
                         break
@@ -492,12 +523,15 @@ class SenraClient(NetworkServer):
 
     async def cancel_fuota(self, job_id: str) -> None:
         """Cancel a firmware update."""
-        await self._request("POST", self._url("mcastCancel"), params={"jobId": job_id})
+        # The document spells it jobID in its tables and jobId in its examples: send both.
+        await self._request(
+            "POST", self._url("mcastCancel"), params={"jobId": job_id, "jobID": job_id}
+        )
 
     async def fuota_status(self, job_id: str) -> FuotaStatus:
         """Return where a firmware update is."""
         _status, body = await self._request(
-            "GET", self._url("mcastStatus"), params={"jobId": job_id}
+            "GET", self._url("mcastStatus"), params={"jobId": job_id, "jobID": job_id}
         )
         status = self._document(body, "mcastStatus")
         return FuotaStatus(
