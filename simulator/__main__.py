@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 import contextlib
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +69,17 @@ def add_demo_devices(simulator: OrionSimulator, count: int) -> None:
         )
 
 
+async def _generate_until(stop: asyncio.Event | None, generator: Awaitable[None]) -> None:
+    """Run a simulator's uplink generator until ``stop`` is set (or forever)."""
+    task = asyncio.ensure_future(generator)
+    try:
+        await (stop or asyncio.Event()).wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_orion(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
     """Serve an OrionM2M simulator with demo devices until ``stop`` is set (or forever)."""
     simulator = OrionSimulator(app_id=args.app_id, token=args.token, port=args.port)
@@ -79,15 +90,7 @@ async def run_orion(args: argparse.Namespace, stop: asyncio.Event | None = None)
             f" ({args.devices} devices, an uplink each every {args.interval:g} s)",
             flush=True,
         )
-        generator = asyncio.create_task(
-            simulator.run_generator(args.interval, seed=args.seed), name="orion-generator"
-        )
-        try:
-            await (stop or asyncio.Event()).wait()
-        finally:
-            generator.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await generator
+        await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
 
 
 async def run_netemera(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
@@ -108,15 +111,7 @@ async def run_netemera(args: argparse.Namespace, stop: asyncio.Event | None = No
             f" ({args.devices} devices, an uplink each every {args.interval:g} s)",
             flush=True,
         )
-        generator = asyncio.create_task(
-            simulator.run_generator(args.interval, seed=args.seed), name="netemera-generator"
-        )
-        try:
-            await (stop or asyncio.Event()).wait()
-        finally:
-            generator.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await generator
+        await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
 
 
 async def run_orbiwise(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
@@ -131,15 +126,7 @@ async def run_orbiwise(args: argparse.Namespace, stop: asyncio.Event | None = No
             f" {args.password} ({args.devices} devices, an uplink each every {args.interval:g} s)",
             flush=True,
         )
-        generator = asyncio.create_task(
-            simulator.run_generator(args.interval, seed=args.seed), name="orbiwise-generator"
-        )
-        try:
-            await (stop or asyncio.Event()).wait()
-        finally:
-            generator.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await generator
+        await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
 
 
 async def run_senra(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
@@ -158,15 +145,7 @@ async def run_senra(args: argparse.Namespace, stop: asyncio.Event | None = None)
             f" pushed to {args.push_url or 'nowhere yet: give --push-url'})",
             flush=True,
         )
-        generator = asyncio.create_task(
-            simulator.run_generator(args.interval, seed=args.seed), name="senra-generator"
-        )
-        try:
-            await (stop or asyncio.Event()).wait()
-        finally:
-            generator.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await generator
+        await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
 
 
 def _positive_float(text: str) -> float:
@@ -176,20 +155,25 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _add_common_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """Add the options every vendor's simulator takes: port, devices, interval and seed."""
+    parser.add_argument("--port", type=int, default=port, help="TCP port (0: any free port)")
+    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
+
+
 def _add_orion(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "orion",
         help="OrionM2M network server (WebSocket API v2)",
         description="Serve a fake OrionM2M network server on 127.0.0.1 with demo devices.",
     )
-    parser.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
-    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
-    parser.add_argument(
-        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
-    )
+    _add_common_arguments(parser, port=8765)
     parser.add_argument("--app-id", default=DEFAULT_APP_ID, help="the application id clients use")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the token clients use")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
     parser.set_defaults(run=run_orion)
 
 
@@ -199,17 +183,12 @@ def _add_netemera(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="Netemera network server (OAuth 2.0, API v4, SSE uplinks)",
         description="Serve a fake Netemera network server on 127.0.0.1 with demo devices.",
     )
-    parser.add_argument("--port", type=int, default=8766, help="TCP port (0: any free port)")
-    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
-    parser.add_argument(
-        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
-    )
+    _add_common_arguments(parser, port=8766)
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="the OAuth 2.0 client id")
     parser.add_argument(
         "--client-secret", default=DEFAULT_CLIENT_SECRET, help="the OAuth 2.0 client secret"
     )
     parser.add_argument("--application", default=DEFAULT_APPLICATION, help="the application id")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
     parser.set_defaults(run=run_netemera)
 
 
@@ -219,14 +198,9 @@ def _add_orbiwise(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="OrbiWise OrbiWAN network server (REST API, WebSocket and REST push)",
         description="Serve a fake OrbiWAN network server on 127.0.0.1 with demo devices.",
     )
-    parser.add_argument("--port", type=int, default=8767, help="TCP port (0: any free port)")
-    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
-    parser.add_argument(
-        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
-    )
+    _add_common_arguments(parser, port=8767)
     parser.add_argument("--username", default=DEFAULT_USERNAME, help="the account's user name")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the account's password")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
     parser.set_defaults(run=run_orbiwise)
 
 
@@ -236,18 +210,13 @@ def _add_senra(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="SenRa / Senet network server (REST API and HTTP notifications)",
         description="Serve a fake SenRa network server on 127.0.0.1 that pushes demo uplinks.",
     )
-    parser.add_argument("--port", type=int, default=8768, help="TCP port (0: any free port)")
-    parser.add_argument("--devices", type=int, default=5, help="number of demo devices")
-    parser.add_argument(
-        "--interval", type=_positive_float, default=5.0, help="seconds between a device's uplinks"
-    )
+    _add_common_arguments(parser, port=8768)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients use")
     parser.add_argument("--app-eui", default=DEFAULT_APP_EUI, help="the application's EUI")
     parser.add_argument("--push-url", default="", help="where to push (the flow shows it)")
     parser.add_argument(
         "--push-header", default="", help='the header to send, e.g. "Authorization: Bearer ..."'
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated readings")
     parser.set_defaults(run=run_senra)
 
 

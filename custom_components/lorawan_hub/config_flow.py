@@ -276,9 +276,13 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     _applications: dict[str, str]
     _orbiwise: dict[str, Any]
     _senra: dict[str, Any]
-    _webhook_id: str
-    _push_secret: str
     _shown_url: str | None = None
+
+    def __init__(self) -> None:
+        """Name the webhook (and its secret) a vendor that pushes to Home Assistant would use."""
+        super().__init__()
+        self._webhook_id = webhook.async_generate_id()
+        self._push_secret = secrets.token_urlsafe(32)
 
     @staticmethod
     @callback
@@ -516,29 +520,11 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show where the server will push; it needs Home Assistant's address on the internet."""
-        if not hasattr(self, "_webhook_id"):
-            self._webhook_id = webhook.async_generate_id()
-            self._push_secret = secrets.token_urlsafe(32)
-        url = push_receiver_url(self.hass, self._webhook_id)
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            if url is None:
-                errors["base"] = "no_external_url"
-            elif url == self._shown_url:
-                return self._create_orbiwise_entry(
-                    {
-                        **self._orbiwise,
-                        CONF_WEBHOOK_ID: self._webhook_id,
-                        CONF_PUSH_SECRET: self._push_secret,
-                    }
-                )
-        # The address the server will push to is created only once the user saw it.
-        self._shown_url = url
-        return self.async_show_form(
-            step_id="orbiwise_push",
-            data_schema=probatio.Schema({}),
-            description_placeholders={"url": url or "-"},
-            errors=errors or ({"base": "no_external_url"} if url is None else {}),
+        return self._push_step(
+            "orbiwise_push",
+            user_input,
+            {},
+            lambda data: self._create_orbiwise_entry({**self._orbiwise, **data}),
         )
 
     async def async_step_senra(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -583,33 +569,37 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show the notification target to set up in SenRa: the URL and the header."""
-        if not hasattr(self, "_webhook_id"):
-            self._webhook_id = webhook.async_generate_id()
-            self._push_secret = secrets.token_urlsafe(32)
+        return self._push_step(
+            "senra_push",
+            user_input,
+            {"header": "Authorization", "value": f"Bearer {self._push_secret}"},
+            lambda data: self.async_create_entry(
+                title=f"SenRa {self._senra[CONF_APP_EUI]}", data={**self._senra, **data}
+            ),
+        )
+
+    def _push_step(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        placeholders: dict[str, str],
+        create: Callable[[dict[str, Any]], ConfigFlowResult],
+    ) -> ConfigFlowResult:
+        """
+        Show the webhook the network server pushes to; create the entry once it was seen.
+
+        Needs Home Assistant's address on the internet. ``create`` gets the webhook's data.
+        """
         url = push_receiver_url(self.hass, self._webhook_id)
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            if url is None:
-                errors["base"] = "no_external_url"
-            elif url == self._shown_url:
-                return self.async_create_entry(
-                    title=f"SenRa {self._senra[CONF_APP_EUI]}",
-                    data={
-                        **self._senra,
-                        CONF_WEBHOOK_ID: self._webhook_id,
-                        CONF_PUSH_SECRET: self._push_secret,
-                    },
-                )
+        if user_input is not None and url is not None and url == self._shown_url:
+            return create({CONF_WEBHOOK_ID: self._webhook_id, CONF_PUSH_SECRET: self._push_secret})
+        # The address the server will push to is created only once the user saw it.
         self._shown_url = url
         return self.async_show_form(
-            step_id="senra_push",
+            step_id=step_id,
             data_schema=probatio.Schema({}),
-            description_placeholders={
-                "url": url or "-",
-                "header": "Authorization",
-                "value": f"Bearer {self._push_secret}",
-            },
-            errors=errors or ({"base": "no_external_url"} if url is None else {}),
+            description_placeholders={"url": url or "-", **placeholders},
+            errors={"base": "no_external_url"} if url is None else {},
         )
 
     def _create_orbiwise_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
