@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from .iotsquare import DEFAULT_TOKEN as IOTSQUARE_TOKEN, IotSquareSimulator
 from .netemera import (
     DEFAULT_APPLICATION,
     DEFAULT_CLIENT_ID,
@@ -148,6 +149,35 @@ async def run_senra(args: argparse.Namespace, stop: asyncio.Event | None = None)
         await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
 
 
+async def run_iotsquare(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve an IoTSquare simulator pushing demo uplinks to ``--push-url`` until ``stop``."""
+    simulator = IotSquareSimulator(token=args.token, port=args.port)
+    name, _, value = args.push_header.partition(":")
+    app = simulator.add_app(
+        "demo_app",
+        push_url=args.push_url,
+        headers={name.strip(): value.strip()} if value else {},
+    )
+    for index in range(args.devices):
+        dev_eui, dev_addr, demo = demo_device(index)
+        simulator.add_device(
+            app.app_id,
+            dev_eui,
+            demo.description,
+            dev_addr=dev_addr.lower(),
+            kind=demo.kind,
+            support_class_c=demo.kind == "door",
+        )
+    async with simulator:
+        print(
+            f"IoTSquare simulator: API {simulator.url}, token {args.token}, application"
+            f" {app.app_id} ({args.devices} devices, an uplink each every {args.interval:g} s"
+            f" pushed to {args.push_url or 'nowhere yet: give --push-url'})",
+            flush=True,
+        )
+        await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -220,6 +250,21 @@ def _add_senra(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run_senra)
 
 
+def _add_iotsquare(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "iotsquare",
+        help="IoTSquare / RisingHF network server (OpenAPI and HTTP push)",
+        description="Serve a fake IoTSquare network server on 127.0.0.1 that pushes demo uplinks.",
+    )
+    _add_common_arguments(parser, port=8769)
+    parser.add_argument("--token", default=IOTSQUARE_TOKEN, help="the API token clients use")
+    parser.add_argument("--push-url", default="", help="where to push (the flow shows it)")
+    parser.add_argument(
+        "--push-header", default="", help='the header to send, e.g. "Authorization: Bearer ..."'
+    )
+    parser.set_defaults(run=run_iotsquare)
+
+
 type Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
@@ -227,6 +272,7 @@ VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_netemera,
     _add_orbiwise,
     _add_senra,
+    _add_iotsquare,
 )
 """Each adds one vendor's subcommand; its ``run`` default is a ``Runner``."""
 

@@ -125,17 +125,6 @@ async def test_user_flow_unexpected_error(hass: HomeAssistant, orion: OrionSimul
     assert result["errors"] == {"base": "unknown"}
 
 
-@pytest.mark.parametrize("vendor", ["iotsquare"])
-async def test_vendor_not_available(hass: HomeAssistant, vendor: str) -> None:
-    """Vendors not built yet are listed but say so."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: vendor}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_VENDOR: "vendor_not_available"}
-
-
 async def test_already_configured(
     hass: HomeAssistant, orion: OrionSimulator, config_entry: MockConfigEntry
 ) -> None:

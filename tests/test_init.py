@@ -194,7 +194,7 @@ async def test_stale_uplink_from_history_is_ignored(
 
 async def test_vendor_not_available(hass: HomeAssistant, orion: OrionSimulator) -> None:
     """An entry for a vendor this version cannot serve fails clearly, without retrying."""
-    entry = MockConfigEntry(domain=DOMAIN, data={"vendor": "iotsquare"})
+    entry = MockConfigEntry(domain=DOMAIN, data={"vendor": "lorawan-server-of-the-future"})
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR

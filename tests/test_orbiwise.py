@@ -233,7 +233,8 @@ async def test_rest_push_through_the_webhook(
     hass_client_no_auth: ClientSessionGenerator,
 ) -> None:
     """REST push into Home Assistant's webhook, with the secret; stopped on unload."""
-    assert await async_setup_component(hass, "webhook", {})
+    # The test server takes the routes registered before it starts: the integration's first.
+    assert await async_setup_component(hass, DOMAIN, {})
     http = await hass_client_no_auth()
     await async_process_ha_core_config(
         hass, {"external_url": f"http://127.0.0.1:{http.server.port}"}
@@ -295,7 +296,8 @@ async def test_rest_push_without_an_address(
     Meanwhile its webhook answers 503, so that the server keeps what it pushes (Home Assistant
     answers 200 for a webhook nobody registered, and the server would delete the uplink).
     """
-    assert await async_setup_component(hass, "webhook", {})
+    # The test server takes the routes registered before it starts: the integration's first.
+    assert await async_setup_component(hass, DOMAIN, {})
     http = await hass_client_no_auth()
     entry = entry_for(
         orbiwise, **{CONF_TRANSPORT: "rest_push", CONF_WEBHOOK_ID: "h", CONF_PUSH_SECRET: "s"}

@@ -50,7 +50,8 @@ async def loaded(
     hass: HomeAssistant, senra: SenraSimulator, hass_client_no_auth: ClientSessionGenerator
 ) -> MockConfigEntry:
     """A SenRa entry, set up, with the simulator pushing to its webhook."""
-    assert await async_setup_component(hass, "webhook", {})
+    # The test server takes the routes registered before it starts: the integration's first.
+    assert await async_setup_component(hass, DOMAIN, {})
     http = await hass_client_no_auth()
     await async_process_ha_core_config(
         hass, {"external_url": f"http://127.0.0.1:{http.server.port}"}

@@ -12,8 +12,10 @@ from homeassistant.helpers.typing import ConfigType
 from .const import CONF_VENDOR, DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
+from .lns.iotsquare import PUSH_KINDS
 from .push import (
     async_register_push_receiver,
+    async_register_push_view,
     async_unregister_push_receiver,
     push_receiver_url,
 )
@@ -26,8 +28,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions, once for all entries."""
+    """Register the actions and the push path, once for all entries."""
     async_setup_services(hass)
+    async_register_push_view(hass, PUSH_KINDS)
     return True
 
 

@@ -56,12 +56,14 @@ from .const import (
     CONF_MQTT_PORT,
     CONF_MQTT_TLS,
     CONF_OFFLINE_AFTER,
+    CONF_PUSH_ID,
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
     LOGGER,
+    VENDOR_IOTSQUARE,
     VENDOR_NETEMERA,
     VENDOR_ORBIWISE,
     VENDOR_ORION,
@@ -70,6 +72,7 @@ from .const import (
 )
 from .lns.base import NetworkServer
 from .lns.errors import AuthError, Forbidden, LimitReached, LnsError
+from .lns.iotsquare import DEFAULT_URL as IOTSQUARE_DEFAULT_URL
 from .lns.models import normalize_eui
 from .lns.netemera import (
     DEFAULT_API_URL as NETEMERA_DEFAULT_API_URL,
@@ -80,10 +83,11 @@ from .lns.orbiwise import AuthMode, MqttSettings, Transport
 from .lns.orbiwise_mqtt import check_mqtt
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
 from .lns.senra import DEFAULT_URL as SENRA_DEFAULT_URL, SENET_URL
-from .push import push_receiver_url
-from .vendors import create_client, netemera_client
+from .push import PUSH_PATH, push_path_url, push_receiver_url
+from .vendors import create_client, iotsquare_client, netemera_client
 
 CONF_DEVICE = "device"
+CONF_CONFIGURE_PUSH = "configure_push"
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -210,6 +214,7 @@ _REAUTH_FIELDS: dict[str, dict[str, Any]] = {
     VENDOR_NETEMERA: {CONF_CLIENT_ID: str, CONF_CLIENT_SECRET: _PASSWORD},
     VENDOR_ORBIWISE: {CONF_PASSWORD: _PASSWORD},
     VENDOR_SENRA: {CONF_API_KEY: _PASSWORD},
+    VENDOR_IOTSQUARE: {CONF_TOKEN: _PASSWORD},
 }
 # Secrets that may begin or end with a space: taken as typed.
 _VERBATIM = frozenset({CONF_PASSWORD})
@@ -223,6 +228,11 @@ def _account(data: Mapping[str, Any]) -> str:
 def senra_unique_id(data: Mapping[str, Any]) -> str:
     """Identify a SenRa application by its EUI (the same on both API hosts)."""
     return f"senra/{data[CONF_APP_EUI]}"
+
+
+def iotsquare_unique_id(data: Mapping[str, Any]) -> str:
+    """Identify an IoTSquare application of a server: ``iotsquare/host[:port]/app id``."""
+    return f"iotsquare/{_authority(URL(data[CONF_URL]))}/{data[CONF_APP_ID]}"
 
 
 def orbiwise_unique_id(data: Mapping[str, Any]) -> str:
@@ -276,6 +286,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     _applications: dict[str, str]
     _orbiwise: dict[str, Any]
     _senra: dict[str, Any]
+    _iotsquare: dict[str, Any]
     _shown_url: str | None = None
 
     def __init__(self) -> None:
@@ -318,18 +329,15 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the network server's vendor."""
-        errors: dict[str, str] = {}
         if user_input is not None:
-            vendor = user_input[CONF_VENDOR]
-            if vendor == VENDOR_ORION:
-                return await self.async_step_orion()
-            if vendor == VENDOR_NETEMERA:
-                return await self.async_step_netemera()
-            if vendor == VENDOR_ORBIWISE:
-                return await self.async_step_orbiwise()
-            if vendor == VENDOR_SENRA:
-                return await self.async_step_senra()
-            errors[CONF_VENDOR] = "vendor_not_available"
+            steps = {
+                VENDOR_ORION: self.async_step_orion,
+                VENDOR_NETEMERA: self.async_step_netemera,
+                VENDOR_ORBIWISE: self.async_step_orbiwise,
+                VENDOR_SENRA: self.async_step_senra,
+                VENDOR_IOTSQUARE: self.async_step_iotsquare,
+            }
+            return await steps[user_input[CONF_VENDOR]]()
         return self.async_show_form(
             step_id="user",
             data_schema=probatio.Schema(
@@ -343,7 +351,6 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     )
                 }
             ),
-            errors=errors,
         )
 
     async def async_step_orion(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -578,6 +585,150 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
         )
 
+    async def async_step_iotsquare(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the IoTSquare OpenAPI address and the API token."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                CONF_VENDOR: VENDOR_IOTSQUARE,
+                CONF_URL: user_input[CONF_URL].strip().rstrip("/"),
+                CONF_TOKEN: user_input[CONF_TOKEN].strip(),
+            }
+            if not _valid_url(data[CONF_URL], ("https", "http")):
+                errors[CONF_URL] = "invalid_http_url"
+            else:
+                client = iotsquare_client(async_get_clientsession(self.hass), data)
+                applications, errors = await self._check(
+                    client, lambda client: client.list_applications()
+                )
+                if applications is not None and not applications:
+                    errors = {"base": "no_applications"}
+            if not errors and applications:
+                self._iotsquare = data
+                self._applications = {str(key): name for key, name in applications.items()}
+                return await self.async_step_iotsquare_application()
+        return self.async_show_form(
+            step_id="iotsquare",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_URL, default=IOTSQUARE_DEFAULT_URL): _URL,
+                        probatio.Required(CONF_TOKEN): _PASSWORD,
+                    }
+                ),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_TOKEN},
+            ),
+            errors=errors,
+        )
+
+    async def async_step_iotsquare_application(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the application whose devices to bring in."""
+        if user_input is not None:
+            app_id = int(user_input[CONF_APP_ID])
+            self._iotsquare = {**self._iotsquare, CONF_APP_ID: app_id}
+            await self.async_set_unique_id(iotsquare_unique_id(self._iotsquare))
+            self._abort_if_unique_id_configured()
+            return await self.async_step_iotsquare_push()
+        options = [
+            SelectOptionDict(value=app_id, label=f"{name} ({app_id})")
+            for app_id, name in sorted(self._applications.items(), key=lambda item: item[1].lower())
+        ]
+        return self.async_show_form(
+            step_id="iotsquare_application",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_APP_ID, default=options[0]["value"]): SelectSelector(
+                        SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+                    )
+                }
+            ),
+        )
+
+    async def async_step_iotsquare_push(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """
+        Set the application's push URL and header, with the user's consent, or show them.
+
+        IoTSquare appends /uplink, /join... to the URL: the entry gets a path of its own.
+        """
+        data = self._iotsquare
+        push_id = self._webhook_id
+        url = push_path_url(self.hass, push_id)
+        header = f"Bearer {self._push_secret}"
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if url is not None and user_input.get(CONF_CONFIGURE_PUSH):
+                client = iotsquare_client(async_get_clientsession(self.hass), data)
+                _result, errors = await self._check(
+                    client,
+                    lambda client: client.configure_push(url, {"Authorization": header}),
+                )
+            if not errors:
+                title = self._applications.get(str(data[CONF_APP_ID]), str(data[CONF_APP_ID]))
+                return self.async_create_entry(
+                    title=f"IoTSquare {title}",
+                    data={**data, CONF_PUSH_ID: push_id, CONF_PUSH_SECRET: self._push_secret},
+                )
+        schema = (
+            probatio.Schema({probatio.Required(CONF_CONFIGURE_PUSH, default=True): bool})
+            if url is not None
+            else probatio.Schema({})
+        )
+        return self.async_show_form(
+            step_id="iotsquare_push" if url is not None else "iotsquare_push_manual",
+            data_schema=schema,
+            description_placeholders={
+                "url": url or f"https://HOME-ASSISTANT-ADDRESS{PUSH_PATH}/{push_id}",
+                "header": "Authorization",
+                "value": header,
+            },
+            errors=errors,
+        )
+
+    async def async_step_iotsquare_push_manual(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Without an address on the internet: the user sets the push URL up by hand."""
+        return await self.async_step_iotsquare_push(user_input)
+
+    async def async_step_reconfigure_iotsquare(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the IoTSquare address or token; the application stays."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, CONF_URL: user_input[CONF_URL].strip().rstrip("/")}
+            if token := (user_input.get(CONF_TOKEN) or "").strip():
+                data[CONF_TOKEN] = token
+            if not _valid_url(data[CONF_URL], ("https", "http")):
+                errors[CONF_URL] = "invalid_http_url"
+            else:
+                await self.async_set_unique_id(iotsquare_unique_id(data))
+                self._abort_if_unique_id_mismatch()
+                errors = await self._validate(data)
+                if not errors:
+                    return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reconfigure_iotsquare",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(
+                    {
+                        probatio.Required(CONF_URL): _URL,
+                        probatio.Optional(CONF_TOKEN): _PASSWORD,
+                    }
+                ),
+                {CONF_URL: (user_input or entry.data)[CONF_URL]},
+            ),
+            description_placeholders={"account": _account(entry.data)},
+            errors=errors,
+        )
+
     def _push_step(
         self,
         step_id: str,
@@ -657,6 +808,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_reconfigure_orbiwise()
         if entry.data[CONF_VENDOR] == VENDOR_SENRA:
             return await self.async_step_reconfigure_senra()
+        if entry.data[CONF_VENDOR] == VENDOR_IOTSQUARE:
+            return await self.async_step_reconfigure_iotsquare()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {

@@ -23,6 +23,8 @@ CONF_APP_EUI: Final = "app_eui"
 CONF_MQTT_HOST: Final = "mqtt_host"
 CONF_MQTT_PORT: Final = "mqtt_port"
 CONF_MQTT_TLS: Final = "mqtt_tls"
+CONF_PUSH_ID: Final = "push_id"
+"""The entry's own path under /api/lorawan_hub/push/ (IoTSquare)."""
 CONF_PUSH_SECRET: Final = "push_secret"  # noqa: S105 - a key name, not a secret
 """What the network server sends in the Authorization header of its pushes."""
 

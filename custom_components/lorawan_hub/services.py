@@ -26,6 +26,7 @@ from homeassistant.helpers.service import async_register_admin_service
 from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
+from .lns.iotsquare import ERROR_KEYS as IOTSQUARE_ERROR_KEYS
 from .lns.models import (
     Capability,
     DeviceInfo,
@@ -108,9 +109,10 @@ CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
 START_FUOTA_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-        probatio.Required(ATTR_DEVICE_ID): probatio.All(
+        probatio.Exclusive(ATTR_DEVICE_ID, "target"): probatio.All(
             cv.ensure_list, [cv.string], probatio.Length(min=1)
         ),
+        probatio.Exclusive(ATTR_GROUP_ID, "target"): cv.string,
         probatio.Required(ATTR_FIRMWARE): cv.string,
         probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
             [LoRaClass.B.value, LoRaClass.C.value]
@@ -134,8 +136,22 @@ GROUP_MEMBERS_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
 )
 
 
-DETAILED_ERRORS: Final = frozenset({"class_profile_missing"})
-"""Error keys with a message of their own, showing the error's details."""
+DETAILED_ERRORS: Final = frozenset(
+    {
+        "class_profile_missing",
+        "port_reserved",
+        "multicast_class_c_only",
+        "group_name_invalid",
+        "multicast_region_unknown",
+        "fuota_group_required",
+        "fuota_devices_required",
+        "fuota_redundancy_range",
+        "invalid_job_id",
+    }
+)
+"""Error keys of the user's input, each with a message of its own showing the error's details."""
+VENDOR_ERRORS: Final = IOTSQUARE_ERROR_KEYS
+"""Error keys of a vendor's documented refusals, each with a message of its own."""
 
 
 def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -159,6 +175,8 @@ def _vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssi
     if isinstance(err, AuthError):
         coordinator.entry.async_start_reauth(coordinator.hass)
         key = "vendor_auth_failed"
+    elif err.key in VENDOR_ERRORS:
+        key = err.key
     elif isinstance(err, CannotConnect):
         key = "vendor_unavailable"
     else:
@@ -212,9 +230,12 @@ def _resolve_device(
 
 
 def _require(coordinator: LoRaWANHubCoordinator, capability: Capability, action: str) -> None:
-    if capability not in coordinator.client.capabilities:
+    client = coordinator.client
+    if capability not in client.capabilities:
         raise _validation_error(
-            "action_not_supported", vendor=coordinator.client.name, action=action
+            client.unsupported_reasons.get(capability, "action_not_supported"),
+            vendor=client.name,
+            action=action,
         )
 
 
@@ -385,7 +406,7 @@ def _read_firmware(hass: HomeAssistant, name: str) -> bytes:
 
 async def _start_fuota(call: ServiceCall) -> ServiceResponse:
     coordinator = _group_coordinator(call, Capability.FUOTA, SERVICE_START_FUOTA)
-    members = _members(call, coordinator)
+    members = _members(call, coordinator) if ATTR_DEVICE_ID in call.data else []
     firmware = await call.hass.async_add_executor_job(
         _read_firmware, call.hass, call.data[ATTR_FIRMWARE]
     )
@@ -395,6 +416,7 @@ async def _start_fuota(call: ServiceCall) -> ServiceResponse:
         device_class=LoRaClass(call.data[ATTR_DEVICE_CLASS]),
         start_delay=call.data[ATTR_START_DELAY],
         redundancy=call.data[ATTR_REDUNDANCY],
+        group_id=call.data.get(ATTR_GROUP_ID),
     )
     job_id = await _call(coordinator, coordinator.client.start_fuota(request))
     return {"job_id": job_id}

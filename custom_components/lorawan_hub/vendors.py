@@ -29,6 +29,7 @@ from .const import (
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
+    VENDOR_IOTSQUARE,
     VENDOR_NETEMERA,
     VENDOR_ORBIWISE,
     VENDOR_ORION,
@@ -36,6 +37,7 @@ from .const import (
 )
 from .lns.base import NetworkServer
 from .lns.errors import Unsupported
+from .lns.iotsquare import IotSquareClient
 from .lns.netemera import NetemeraClient
 from .lns.orbiwise import AuthMode, MqttSettings, OrbiWiseClient, PushTarget, Transport
 from .lns.orion import OrionClient
@@ -59,6 +61,8 @@ def create_client(
         return orbiwise_client(session, data, push_url=push_url)
     if vendor == VENDOR_SENRA:
         return SenraClient(session, data[CONF_URL], data[CONF_API_KEY], data[CONF_APP_EUI])
+    if vendor == VENDOR_IOTSQUARE:
+        return iotsquare_client(session, data)
     raise Unsupported(f"vendor {vendor} is not available yet")
 
 
@@ -96,3 +100,8 @@ def orbiwise_client(
         push_target=push_target,
         mqtt=mqtt,
     )
+
+
+def iotsquare_client(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> IotSquareClient:
+    """Return an IoTSquare client; without an application id it can only list applications."""
+    return IotSquareClient(session, data[CONF_URL], data[CONF_TOKEN], data.get(CONF_APP_ID))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 import logging
 import random
@@ -89,6 +89,8 @@ class NetworkServer(ABC):
     name: ClassVar[str]
     """The vendor's name, as users know it."""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    unsupported_reasons: ClassVar[Mapping[Capability, str]] = {}
+    """For a capability the vendor lacks, the key of a message saying why (and what to do)."""
 
     @abstractmethod
     async def validate(self) -> None:

@@ -191,6 +191,8 @@ class FuotaRequest:
     """Seconds for the server to set up the multicast sessions first."""
     redundancy: float = 1.0
     """Extra fragments for forward error correction: 1.0 is 100 %."""
+    group_id: str | None = None
+    """The multicast group to send to, for a vendor that sends firmware to a group."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -498,6 +498,10 @@ class SenraClient(NetworkServer):
 
     async def start_fuota(self, request: FuotaRequest) -> str:
         """Start ``mcastTransfer`` with the firmware as the multipart file; return the job id."""
+        if not request.dev_euis or request.group_id is not None:
+            raise InvalidRequest(
+                "SenRa sends firmware to a list of devices", key="fuota_devices_required"
+            )
         form = aiohttp.FormData()
         form.add_field(
             "file",

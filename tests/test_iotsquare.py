@@ -1,0 +1,374 @@
+"""IoTSquare in Home Assistant: pushes into the entry's own path, actions, and the config flow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.lorawan_hub.config_flow import CONF_CONFIGURE_PUSH, iotsquare_unique_id
+from custom_components.lorawan_hub.const import (
+    CONF_APP_ID,
+    CONF_PUSH_ID,
+    CONF_PUSH_SECRET,
+    CONF_VENDOR,
+    DOMAIN,
+    VENDOR_IOTSQUARE,
+)
+from custom_components.lorawan_hub.lns.models import LoRaClass
+from custom_components.lorawan_hub.push import MAX_PUSH
+from simulator.iotsquare import IotSquareSimulator
+
+from .conftest import EventRecorder, state_of
+
+METER = "90B96DADCE96A06A"
+LAMP = "55E1032590DC5682"
+ENTRY_ID = "01KAIOTSQUARETESTENTRY0000"
+SETUP = "custom_components.lorawan_hub.async_setup_entry"
+
+
+@pytest.fixture
+async def iotsquare() -> AsyncIterator[IotSquareSimulator]:
+    """An IoTSquare server with one application of two devices."""
+    simulator = IotSquareSimulator()
+    app = simulator.add_app("garden")
+    simulator.add_device(app.app_id, METER, "Basement meter")
+    simulator.add_device(app.app_id, LAMP, "Street lamp", support_class_c=True)
+    simulator.add_app("empty")
+    async with simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> MockConfigEntry:
+    """An IoTSquare entry, set up, with the simulator pushing to its path."""
+    data = {
+        CONF_VENDOR: VENDOR_IOTSQUARE,
+        CONF_URL: iotsquare.url,
+        CONF_TOKEN: iotsquare.token,
+        CONF_APP_ID: 89,
+        CONF_PUSH_ID: "push-id-0123",
+        CONF_PUSH_SECRET: "p4ss",
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id=ENTRY_ID,
+        title="IoTSquare garden",
+        unique_id=iotsquare_unique_id(data),
+        data=data,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    http = await hass_client_no_auth()  # the test server takes the routes registered so far
+    app = iotsquare.apps[89]
+    app.push_url = f"http://127.0.0.1:{http.server.port}/api/lorawan_hub/push/push-id-0123"
+    app.headers = {"Authorization": "Bearer p4ss"}
+    return entry
+
+
+async def test_pushes_and_actions(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    iotsquare: IotSquareSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """Uplink and join pushes become entities and events; downlinks answer their counter."""
+    registry = dr.async_get(hass)
+    meter = registry.async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    lamp = registry.async_get_device_by_identifier((DOMAIN, LAMP), ENTRY_ID)
+    assert meter is not None
+    assert lamp is not None
+    assert meter.name == "Basement meter"
+    assert await iotsquare.push_uplink(METER, b"\x01\x67\x00\xe6") == 200
+    body = iotsquare.uplink_body(METER, b"\x01\x67\x00\xeb")
+    assert await iotsquare.push("uplink", body) == 200
+    assert await iotsquare.push("uplink", body) == 200  # a replay
+    assert await iotsquare.push("uplink", b"{not json") == 400
+    assert await iotsquare.push("uplink", body, headers={"Authorization": "Bearer no"}) == 401
+    assert await iotsquare.push("gwstat", {"gwid": "b827ebfffe9aae48"}) == 200
+    assert await iotsquare.push("firmware", body) == 404
+    joins = EventRecorder(hass, "lorawan_hub_join")
+    assert await iotsquare.push_join(LAMP) == 200
+    events = await uplinks.wait(2)
+    assert [event.data["f_cnt"] for event in events] == [1, 2]
+    assert state_of(hass, "sensor.basement_meter_temperature_1") == "23.5"
+    assert (await joins.wait(1))[0].data["dev_eui"] == LAMP
+    info = loaded.runtime_data.devices[LAMP].info
+    assert info is not None
+    assert info.device_class is LoRaClass.C
+    assert info.dev_addr == iotsquare.devices[LAMP.lower()].dev_addr.upper()
+
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_downlink",
+        {"device_id": lamp.id, "f_port": 8, "payload_base64": "IzM=", "confirmed": True},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert response["f_cnt"] == 1
+    assert iotsquare.downlinks == [(LAMP.lower(), 8, b"\x23\x33", True, 1)]
+    for data, key in (
+        ({"f_port": 200, "payload_hex": "01"}, "port_reserved"),
+        ({"f_port": 8, "payload_hex": "01", "mode": "replace"}, "not_supported"),
+    ):
+        with pytest.raises(ServiceValidationError) as invalid:
+            await hass.services.async_call(
+                DOMAIN, "send_downlink", {"device_id": lamp.id, **data}, blocking=True
+            )
+        assert invalid.value.translation_key == key
+    with pytest.raises(ServiceValidationError) as invalid:
+        await hass.services.async_call(
+            DOMAIN, "set_device_class", {"device_id": lamp.id, "device_class": "A"}, blocking=True
+        )
+    assert invalid.value.translation_key == "class_change_recreate"
+    iotsquare.fail_next["device/downlink/create"] = 4005
+    with pytest.raises(HomeAssistantError) as refused:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_downlink",
+            {"device_id": lamp.id, "f_port": 8, "payload_hex": "01"},
+            blocking=True,
+        )
+    assert refused.value.translation_key == "iotsquare_4005"
+
+
+async def test_push_refusals(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """Unknown paths, oversized bodies and pushes to an entry that is not running."""
+    client = await hass_client_no_auth()
+    headers = {"Authorization": "Bearer p4ss"}
+    path = "/api/lorawan_hub/push/push-id-0123/uplink"
+    response = await client.post("/api/lorawan_hub/push/other-id/uplink", json={}, headers=headers)
+    assert response.status == 404
+    response = await client.post(path, data=b"[" + b" " * MAX_PUSH + b"]", headers=headers)
+    assert response.status == 413
+    response = await client.post(
+        path, data=b"{}", headers={**headers, "Content-Length": str(MAX_PUSH + 1)}
+    )
+    assert response.status == 413
+    await hass.config_entries.async_unload(loaded.entry_id)
+    assert loaded.state is ConfigEntryState.NOT_LOADED
+    assert await iotsquare.push_uplink(METER, b"\x01\x67\x00\xe6") == 503
+
+
+async def test_multicast_and_fuota_actions(
+    hass: HomeAssistant, loaded: MockConfigEntry, iotsquare: IotSquareSimulator, tmp_path: Path
+) -> None:
+    """A group is created, filled (refusals named), sent to, updated over the air, deleted."""
+    lamp = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, LAMP), ENTRY_ID)
+    meter = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    assert lamp is not None
+    assert meter is not None
+    group = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {"config_entry_id": ENTRY_ID, "name": "lamps"},
+        blocking=True,
+        return_response=True,
+    )
+    assert group is not None
+    members = {"config_entry_id": ENTRY_ID, "group_id": group["group_id"]}
+    await hass.services.async_call(
+        DOMAIN, "add_to_multicast_group", {**members, "device_id": [lamp.id]}, blocking=True
+    )
+    with pytest.raises(HomeAssistantError) as refused:
+        await hass.services.async_call(
+            DOMAIN, "add_to_multicast_group", {**members, "device_id": [meter.id]}, blocking=True
+        )
+    assert refused.value.translation_key == "iotsquare_14008"
+    assert refused.value.translation_placeholders is not None
+    assert METER in refused.value.translation_placeholders["reason"]
+    sent = await hass.services.async_call(
+        DOMAIN,
+        "send_multicast",
+        {**members, "f_port": 9, "payload_hex": "ff"},
+        blocking=True,
+        return_response=True,
+    )
+    assert sent is not None
+    assert sent["f_cnt"] == 1
+
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "lamp.bin").write_bytes(b"\x01\x02" * 300)
+    started = await hass.services.async_call(
+        DOMAIN,
+        "start_fuota",
+        {**members, "firmware": "lamp.bin", "redundancy": 0.5},
+        blocking=True,
+        return_response=True,
+    )
+    assert started is not None
+    job = {"config_entry_id": ENTRY_ID, "job_id": started["job_id"]}
+    status = await hass.services.async_call(
+        DOMAIN, "fuota_status", job, blocking=True, return_response=True
+    )
+    assert status is not None
+    assert status["job_id"] == started["job_id"]
+    await hass.services.async_call(DOMAIN, "cancel_fuota", job, blocking=True)
+    with pytest.raises(ServiceValidationError) as invalid:
+        await hass.services.async_call(
+            DOMAIN,
+            "start_fuota",
+            {"config_entry_id": ENTRY_ID, "device_id": [lamp.id], "firmware": "lamp.bin"},
+            blocking=True,
+        )
+    assert invalid.value.translation_key == "fuota_group_required"
+    await hass.services.async_call(
+        DOMAIN, "remove_from_multicast_group", {**members, "device_id": [lamp.id]}, blocking=True
+    )
+    await hass.services.async_call(DOMAIN, "delete_multicast_group", members, blocking=True)
+    assert iotsquare.groups == {}
+
+
+async def start(hass: HomeAssistant) -> str:
+    """Open the flow, pick IoTSquare and return the flow id at its form."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_VENDOR: VENDOR_IOTSQUARE}
+    )
+    assert result["step_id"] == "iotsquare"
+    return str(result["flow_id"])
+
+
+@pytest.fixture
+def no_unload() -> Iterator[None]:
+    """Entries the flow creates are not really set up: unloading them has nothing to stop."""
+    with patch("custom_components.lorawan_hub.async_unload_entry", return_value=True):
+        yield
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow_configures_the_push(hass: HomeAssistant, iotsquare: IotSquareSimulator) -> None:
+    """Token checked, application picked, push URL and header set with the user's consent."""
+    await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
+    flow_id = await start(hass)
+    form = {CONF_URL: iotsquare.url + "/", CONF_TOKEN: "wrong"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**form, CONF_URL: "cloud.iotsquare.xyz"}
+    )
+    assert result["errors"] == {CONF_URL: "invalid_http_url"}
+    form[CONF_TOKEN] = iotsquare.token
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["step_id"] == "iotsquare_application"
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
+    assert result["step_id"] == "iotsquare_push"
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["url"].startswith("https://ha.example.com/api/lorawan_hub/push/")
+    iotsquare.fail_next["app/update"] = 1010
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_CONFIGURE_PUSH: True})
+    assert result["errors"] == {"base": "forbidden"}
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_CONFIGURE_PUSH: True}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert result["title"] == "IoTSquare garden"
+    assert data[CONF_APP_ID] == 89
+    assert iotsquare.apps[89].push_url == f"{placeholders['url']}"
+    assert placeholders["url"].endswith(data[CONF_PUSH_ID])
+    assert iotsquare.apps[89].headers == {"Authorization": f"Bearer {data[CONF_PUSH_SECRET]}"}
+    assert placeholders["value"] == f"Bearer {data[CONF_PUSH_SECRET]}"
+
+    # The same application again is refused; reauth and reconfigure take a new token.
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
+    assert result["reason"] == "already_configured"
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id}, data=entry.data
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOKEN: "still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_TOKEN: f" {iotsquare.token} "}
+        )
+    assert result["reason"] == "reauth_successful"
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure_iotsquare"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "x"})
+    assert result["errors"] == {CONF_URL: "invalid_http_url"}
+    await iotsquare.stop()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: iotsquare.url}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    await iotsquare.start()
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: iotsquare.url, CONF_TOKEN: iotsquare.token}
+        )
+    assert result["reason"] == "reconfigure_successful"
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow_without_consent_or_applications(
+    hass: HomeAssistant, iotsquare: IotSquareSimulator
+) -> None:
+    """The user may paste the URL themselves; an account without applications is refused."""
+    flow_id = await start(hass)
+    form = {CONF_URL: iotsquare.url, CONF_TOKEN: iotsquare.token}
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "90"})
+    # No address on the internet: what to paste, with the address left to fill in.
+    assert result["step_id"] == "iotsquare_push_manual"
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["url"].startswith("https://HOME-ASSISTANT-ADDRESS/api/lorawan_hub/push/")
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "IoTSquare empty"
+    assert placeholders["url"].endswith(result["data"][CONF_PUSH_ID])
+    # With an address, the user may still decline to let the flow change the application.
+    await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_CONFIGURE_PUSH: False}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "IoTSquare garden"
+    assert iotsquare.app_updates == []
+    iotsquare.apps.clear()
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    assert result["errors"] == {"base": "no_applications"}
