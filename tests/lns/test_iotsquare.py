@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+import json
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from custom_components.lorawan_hub.lns.errors import (
@@ -35,6 +37,7 @@ from custom_components.lorawan_hub.lns.models import (
     LoRaClass,
 )
 from simulator.iotsquare import IotSquareSimulator
+from simulator.server import SimulatorServer
 
 from .sink import RecordingSink
 
@@ -421,3 +424,106 @@ async def test_fuota(session: aiohttp.ClientSession, sim: IotSquareSimulator) ->
         with pytest.raises(InvalidRequest) as err:
             await client.fuota_status(bad)
         assert err.value.key == "invalid_job_id"
+
+
+class OddServer(SimulatorServer):
+    """A server at the API's paths that answers what a test sets, per path."""
+
+    def __init__(self) -> None:
+        """Answer 404 until told otherwise."""
+        app = web.Application()
+        app.router.add_route("*", "/openapi/{path:.*}", self._answer)
+        super().__init__(app)
+        self.answers: dict[str, tuple[int, bytes]] = {}
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        status, body = self.answers.get(request.match_info["path"], (404, b""))
+        return web.Response(status=status, body=body, content_type="application/json")
+
+
+def _json(document: Any) -> tuple[int, bytes]:
+    return 200, json.dumps(document).encode()
+
+
+async def test_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
+    """HTTP refusals, answers that are not the documented JSON, and odd items are handled."""
+    async with OddServer() as server:
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        for answer, error in (
+            ((401, b""), AuthError),
+            ((418, b""), InvalidRequest),
+            ((429, b""), CannotConnect),
+            ((200, b"<html>"), ProtocolError),
+            (_json({"msg": "no code"}), ProtocolError),
+            (_json([1, 2]), ProtocolError),
+        ):
+            server.answers["app/list"] = answer
+            with pytest.raises(error):
+                await client.validate()
+        server.answers["device/list"] = _json(
+            {
+                "code": 0,
+                "amount": 3,
+                "data": [
+                    {"devEUI": "bad"},
+                    {"devEUI": METER, "lastSeen": -1},
+                    {"devEUI": LAMP, "productType": "rhf3mr01", "region": ""},
+                ],
+            }
+        )
+        server.answers["device/status"] = _json({"code": 4001, "msg": "Device Not Exist"})
+        devices = await client.list_devices()
+        assert [(d.dev_eui, d.device_class, d.model) for d in devices] == [
+            (METER, None, None),
+            (LAMP, None, "rhf3mr01"),
+        ]
+        assert devices[1].manufacturer == "RisingHF"
+        server.answers["device/status"] = _json({"code": 1001, "msg": "System Busy"})
+        with pytest.raises(CannotConnect):
+            await client.list_devices()
+        server.answers["device/status"] = _json(
+            {"code": 0, "data": {"supportClassB": True, "appEUI": "526973696e674846"}}
+        )
+        devices = await client.list_devices()
+        assert (devices[0].device_class, devices[0].app_eui) == (LoRaClass.B, "526973696E674846")
+        server.answers["device/status"] = _json({"code": 0, "data": None})
+        assert (await client.list_devices())[0].device_class is None
+        for latest in ({"code": 0, "data": None}, {"code": 0, "data": {"fCnt": 1}}):
+            server.answers["device/latestDeviceUplink"] = _json(latest)
+            assert await client.latest_uplink(METER) is None
+        server.answers["device/downlink/create"] = _json({"code": 0, "msg": "ok"})
+        with pytest.raises(ProtocolError):
+            await client.send_downlink(Downlink(dev_eui=METER, f_port=8, payload=b"\x01"))
+        server.answers["fuota/create"] = _json({"code": 0})
+        server.answers["fuota/list"] = _json({"code": 0, "amount": 1, "data": [{"fdID": 3}]})
+        with pytest.raises(ProtocolError):
+            await client.start_fuota(
+                FuotaRequest(dev_euis=(), firmware=b"\x01", group_id="778327E60A028072")
+            )
+        server.answers["fuota/status"] = _json({"code": 0, "data": {"state": "Created"}})
+        server.answers["fuota/device/list"] = _json(
+            {"code": 0, "amount": 1, "data": [{"devEUI": LAMP, "nbFragReceived": 3}]}
+        )
+        status = await client.fuota_status("778327E60A028072/3")
+        assert (status.state, status.percent_done, status.result) == ("Created", None, "Unknown: 1")
+
+
+async def test_push_memory_and_odd_pushes(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay memory is bounded; a join without an address is still an event."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.iotsquare.SEEN_MEMORY", 1)
+    client = make_client(session, sim)
+    sink = RecordingSink()
+    client._sink = sink
+    first = sim.uplink_body(METER, b"\x01")
+    assert await client.accept_push("uplink", first, 1)
+    assert await client.accept_push("uplink", sim.uplink_body(METER, b"\x02"), 1)
+    assert await client.accept_push("uplink", first, 1)  # forgotten: delivered again
+    assert len(sink.uplinks) == 3
+    assert await client.accept_push("join", {"devEUI": LAMP, "appID": 89, "data": {}}, 1)
+    assert sink.joins[-1].dev_eui == LAMP
+    assert all(update.dev_addr is None for update in sink.device_updates)
+    unknown = IotSquareClient(session, sim.url, sim.token)
+    with pytest.raises(InvalidRequest):
+        await unknown.application()

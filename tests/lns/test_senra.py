@@ -415,3 +415,7 @@ async def test_fuota(session: aiohttp.ClientSession, senra: SenraSimulator) -> N
         await client.cancel_fuota("nope")
     with pytest.raises(InvalidRequest):
         await client.start_fuota(FuotaRequest(dev_euis=("0000000000000009",), firmware=b"x"))
+    # SenRa sends to devices, not to a group.
+    with pytest.raises(InvalidRequest) as err:
+        await client.start_fuota(FuotaRequest(dev_euis=(), firmware=b"x", group_id="BBBBBB01"))
+    assert err.value.key == "fuota_devices_required"

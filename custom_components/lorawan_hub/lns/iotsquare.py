@@ -494,9 +494,13 @@ class IotSquareClient(NetworkServer):
                 device.app_eui = (opt_str(status, "appEUI") or "").upper() or None
                 device.activation = opt_str(status, "authType")
 
-        async with asyncio.TaskGroup() as group:
-            for device in devices:
-                group.create_task(add_class(device))
+        # The first failure is the error (not an exception group): the others are cancelled.
+        tasks = [asyncio.ensure_future(add_class(device)) for device in devices]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
         return devices
 
     async def latest_uplink(self, dev_eui: str) -> Uplink | None:
