@@ -81,6 +81,8 @@ class SenraSimulator(SimulatorServer):
         app.router.add_post("/rest/integration/device/update", self._update)
         app.router.add_get("/rest/integration/device/status", self._status)
         app.router.add_post("/rest/integration/mcast/{action}", self._mcast)
+        app.router.add_get("/rest/integration/mcast/status", self._mcast)
+        app.router.add_post("/rest/integration/device/sendmcastmsg", self._sendmcastmsg)
         app.router.add_post("/rest/integration/mcastTransfer", self._fuota_start)
         app.router.add_post("/rest/integration/mcastCancel", self._fuota_cancel)
         app.router.add_get("/rest/integration/mcastStatus", self._fuota_status)
@@ -100,6 +102,8 @@ class SenraSimulator(SimulatorServer):
         self.groups: dict[str, set[str]] = {}
         """Multicast address → member DevEUIs."""
         self.group_downlinks: list[tuple[str, bytes, int]] = []
+        self.station_downlinks: list[tuple[str, bytes, int, list[str]]] = []
+        """Multicast downlinks to a device address: address, PDU, port, base stations."""
         self.fuota: dict[str, dict[str, Any]] = {}
         """Job id → the transfer: its devices, firmware, parameters and state."""
         self._msg_ids = itertools.count(100_000)
@@ -377,7 +381,7 @@ class SenraSimulator(SimulatorServer):
         query = request.query
         if query.get("appEui", "").upper() != self.app_eui:
             return web.json_response({"message": "Bad Request"}, status=400)
-        action = request.match_info["action"]
+        action = request.match_info.get("action", "status")
         euis = [e.upper() for e in query.get("devEuis", "").split(",") if e]
         if action == "setup":
             tags = set(query.get("devTags", "").split(","))
@@ -392,6 +396,8 @@ class SenraSimulator(SimulatorServer):
             self.groups[address] |= {e for e in euis if e in self.devices}
         elif action == "removeDevices":
             self.groups[address] -= set(euis)
+        elif action == "status" and request.method == "GET":
+            pass
         elif action == "delete":
             del self.groups[address]
             return web.json_response({"appEui": self.app_eui, "mcAddr": address, "devs": []})
@@ -405,6 +411,27 @@ class SenraSimulator(SimulatorServer):
         else:
             return web.json_response({"message": "Not Found"}, status=404)
         return web.json_response(self._group_body(address))
+
+    async def _sendmcastmsg(self, request: web.Request) -> web.Response:
+        """Take a multicast downlink to a device address, sent by the base stations listed."""
+        self._authorized(request)
+        query = request.query
+        try:
+            address = query["addr"].upper()
+            pdu = bytes.fromhex(query["pdu"])
+            stations = [station.upper() for station in query["bstnEuis"].split(",") if station]
+            int(address, 16)
+        except KeyError, ValueError:
+            return web.json_response({"message": "Bad Request"}, status=400)
+        if not stations:
+            return web.json_response({"message": "Bad Request"}, status=400)
+        if not any(
+            device.dev_addr and device.dev_addr.upper() == address
+            for device in self.devices.values()
+        ):
+            return web.json_response({"message": "Device EUI was not found"}, status=404)
+        self.station_downlinks.append((address, pdu, int(query.get("port", "1")), stations))
+        return web.json_response({"message": "Success!", "msgId": next(self._msg_ids)})
 
     def _group_body(self, address: str) -> dict[str, Any]:
         return {

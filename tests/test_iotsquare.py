@@ -214,6 +214,27 @@ async def test_multicast_and_fuota_actions(
     )
     assert sent is not None
     assert sent["f_cnt"] == 1
+    for gateways, key in (
+        (["00800000A0001234"], "multicast_gateways_unsupported"),
+        (["gateway-1"], "invalid_gateway_id"),
+    ):
+        with pytest.raises(ServiceValidationError) as invalid:
+            await hass.services.async_call(
+                DOMAIN,
+                "send_multicast",
+                {**members, "f_port": 9, "payload_hex": "ff", "gateway_ids": gateways},
+                blocking=True,
+            )
+        assert invalid.value.translation_key == key
+    status = await hass.services.async_call(
+        DOMAIN, "multicast_group_status", members, blocking=True, return_response=True
+    )
+    assert status == {
+        "group_id": group["group_id"],
+        "name": "lamps",
+        "device_class": "C",
+        "devices": [{"dev_eui": LAMP, "device_id": lamp.id, "state": "joined"}],
+    }
 
     hass.config.config_dir = str(tmp_path)
     (tmp_path / "lamp.bin").write_bytes(b"\x01\x02" * 300)

@@ -40,7 +40,7 @@ SETUP = "custom_components.lorawan_hub.async_setup_entry"
 async def senra() -> AsyncIterator[SenraSimulator]:
     """A SenRa server with one device."""
     simulator = SenraSimulator()
-    simulator.add_device(METER, metadata="Basement meter")
+    simulator.add_device(METER, metadata="Basement meter", dev_addr="01ABCDEF")
     async with simulator:
         yield simulator
 
@@ -156,6 +156,26 @@ async def test_notifications_and_actions(
         DOMAIN, "send_multicast", {**members, "f_port": 9, "payload_hex": "ff"}, blocking=True
     )
     assert senra.group_downlinks == [(group["group_id"], b"\xff", 9)]
+    status = await hass.services.async_call(
+        DOMAIN, "multicast_group_status", members, blocking=True, return_response=True
+    )
+    assert status is not None
+    assert status["devices"] == [
+        {"dev_eui": METER, "device_id": device.id, "state": "Initializing"}
+    ]
+    await hass.services.async_call(
+        DOMAIN,
+        "send_multicast",
+        {
+            "config_entry_id": ENTRY_ID,
+            "group_id": senra.devices[METER].dev_addr,
+            "f_port": 3,
+            "payload_hex": "aa",
+            "gateway_ids": ["00-80-00-00-a0-00-12-34"],
+        },
+        blocking=True,
+    )
+    assert senra.station_downlinks[-1][3] == ["00800000A0001234"]
     await hass.services.async_call(DOMAIN, "delete_multicast_group", members, blocking=True)
     assert senra.groups == {}
 

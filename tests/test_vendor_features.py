@@ -96,9 +96,11 @@ class RecordingServer(NetworkServer):
         """Record."""
         self._record("remove_from_multicast_group", group_id, list(dev_euis))
 
-    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
+    async def send_multicast(
+        self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
+    ) -> DownlinkResult:
         """Record and answer queued."""
-        self._record("send_multicast", group_id, f_port, payload)
+        self._record("send_multicast", group_id, f_port, payload, list(gateways))
         return DownlinkResult(message_id="m-1", f_cnt=17)
 
 
@@ -163,7 +165,7 @@ async def test_multicast_actions(
         ("create_multicast_group", ("valves", LoRaClass.C)),
         ("add_to_multicast_group", ("group-1", DEVICES)),
         ("remove_from_multicast_group", ("group-1", DEVICES)),
-        ("send_multicast", ("group-1", 5, b"\x0a")),
+        ("send_multicast", ("group-1", 5, b"\x0a", [])),
         ("delete_multicast_group", ("group-1",)),
     ]
 

@@ -35,6 +35,7 @@ from .lns.models import (
     DownlinkResult,
     FuotaRequest,
     LoRaClass,
+    normalize_eui,
 )
 
 ATTR_F_PORT = "f_port"
@@ -46,6 +47,7 @@ ATTR_MODE = "mode"
 ATTR_DEVICE_CLASS = "device_class"
 ATTR_GROUP_ID = "group_id"
 ATTR_NAME = "name"
+ATTR_GATEWAY_IDS = "gateway_ids"
 
 SERVICE_SEND_DOWNLINK = "send_downlink"
 SERVICE_SET_DEVICE_CLASS = "set_device_class"
@@ -59,6 +61,7 @@ SERVICE_REMOVE_FROM_MULTICAST_GROUP = "remove_from_multicast_group"
 SERVICE_START_FUOTA = "start_fuota"
 SERVICE_CANCEL_FUOTA = "cancel_fuota"
 SERVICE_FUOTA_STATUS = "fuota_status"
+SERVICE_MULTICAST_GROUP_STATUS = "multicast_group_status"
 
 ATTR_FIRMWARE = "firmware"
 ATTR_START_DELAY = "start_delay"
@@ -96,7 +99,9 @@ ENTRY_GROUP_SCHEMA = probatio.Schema(
         probatio.Required(ATTR_GROUP_ID): cv.string,
     }
 )
-SEND_MULTICAST_SCHEMA = ENTRY_GROUP_SCHEMA.extend(_PAYLOAD)
+SEND_MULTICAST_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
+    {**_PAYLOAD, probatio.Optional(ATTR_GATEWAY_IDS): probatio.All(cv.ensure_list, [cv.string])}
+)
 CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -143,6 +148,7 @@ DETAILED_ERRORS: Final = frozenset(
         "multicast_class_c_only",
         "group_name_invalid",
         "multicast_region_unknown",
+        "multicast_gateways_unsupported",
         "fuota_group_required",
         "fuota_devices_required",
         "fuota_redundancy_range",
@@ -333,13 +339,43 @@ def _members(call: ServiceCall, coordinator: LoRaWANHubCoordinator) -> list[str]
 async def _send_multicast(call: ServiceCall) -> ServiceResponse:
     coordinator = _group_coordinator(call, Capability.MULTICAST, SERVICE_SEND_MULTICAST)
     payload = _payload(dict(call.data))
+    gateways = []
+    for gateway in call.data.get(ATTR_GATEWAY_IDS, []):
+        try:
+            gateways.append(normalize_eui(gateway))
+        except ValueError:
+            raise _validation_error("invalid_gateway_id", gateway=gateway) from None
     result = await _call(
         coordinator,
         coordinator.client.send_multicast(
-            call.data[ATTR_GROUP_ID], call.data[ATTR_F_PORT], payload
+            call.data[ATTR_GROUP_ID], call.data[ATTR_F_PORT], payload, gateways
         ),
     )
     return _result(result)
+
+
+async def _multicast_group_status(call: ServiceCall) -> ServiceResponse:
+    coordinator = _group_coordinator(
+        call, Capability.MULTICAST_GROUPS, SERVICE_MULTICAST_GROUP_STATUS
+    )
+    group = await _call(
+        coordinator, coordinator.client.multicast_group_status(call.data[ATTR_GROUP_ID])
+    )
+    return {
+        "group_id": group.group_id,
+        "name": group.name,
+        "device_class": group.device_class.value if group.device_class else None,
+        "devices": [
+            {
+                "dev_eui": dev_eui,
+                "device_id": state.device_id
+                if (state := coordinator.devices.get(dev_eui))
+                else None,
+                "state": group.states.get(dev_eui),
+            }
+            for dev_eui in group.dev_euis
+        ],
+    }
 
 
 async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
@@ -478,6 +514,12 @@ _SERVICES: tuple[
     ),
     (SERVICE_CANCEL_FUOTA, FUOTA_JOB_SCHEMA, _cancel_fuota, SupportsResponse.NONE),
     (SERVICE_FUOTA_STATUS, FUOTA_JOB_SCHEMA, _fuota_status, SupportsResponse.ONLY),
+    (
+        SERVICE_MULTICAST_GROUP_STATUS,
+        ENTRY_GROUP_SCHEMA,
+        _multicast_group_status,
+        SupportsResponse.ONLY,
+    ),
 )
 
 

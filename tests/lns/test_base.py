@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 from custom_components.lorawan_hub.lns import base
-from custom_components.lorawan_hub.lns.base import Backoff, NetworkServer, Sink, ThrottledLog
-from custom_components.lorawan_hub.lns.errors import Unsupported
+from custom_components.lorawan_hub.lns.base import (
+    Backoff,
+    NetworkServer,
+    Sink,
+    ThrottledLog,
+    no_gateways,
+)
+from custom_components.lorawan_hub.lns.errors import InvalidRequest, Unsupported
 from custom_components.lorawan_hub.lns.models import DeviceInfo, Downlink, LoRaClass
 
 
@@ -46,6 +52,7 @@ class MinimalServer(NetworkServer):
         ("add_to_multicast_group", ("g", ["70B3D57ED0000001"])),
         ("remove_from_multicast_group", ("g", ["70B3D57ED0000001"])),
         ("send_multicast", ("g", 1, b"\x01")),
+        ("multicast_group_status", ("g",)),
     ],
 )
 async def test_missing_features_are_unsupported(method: str, args: tuple[Any, ...]) -> None:
@@ -77,3 +84,11 @@ def test_throttled_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.Mon
         log.warning("frame", "bad frame %d", index)  # noqa: PLE1205 - key, then the message
     messages = [record.getMessage() for record in caplog.records]
     assert messages == ["bad frame 0", "bad frame 3 (2 more since the last report)"]
+
+
+def test_gateways_refused_where_the_vendor_chooses() -> None:
+    """Gateways given to a vendor that picks its own are refused with their own message."""
+    no_gateways("Minimal", ())
+    with pytest.raises(InvalidRequest) as err:
+        no_gateways("Minimal", ["00800000A0001234"])
+    assert err.value.key == "multicast_gateways_unsupported"

@@ -384,7 +384,23 @@ async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimu
     result = await client.send_multicast(address, 5, b"\x0a")
     assert result.message_id is not None
     assert senra.group_downlinks == [(address, b"\x0a", 5)]
+    status = await client.multicast_group_status(address)
+    assert (status.group_id, status.device_class, status.dev_euis) == (
+        address,
+        LoRaClass.C,
+        (METER,),
+    )
+    assert status.states == {METER: "Initializing"}
+    # Through chosen base stations, to the address of a device holding the session keys.
+    stations = ["00800000A0001234", "00800000A0001235"]
+    result = await client.send_multicast("01ABCDEF", 6, b"\x0b", stations)
+    assert result.message_id is not None
+    assert senra.station_downlinks == [("01ABCDEF", b"\x0b", 6, stations)]
+    with pytest.raises(InvalidRequest, match="not found"):
+        await client.send_multicast("0BADADD5", 6, b"\x0b", stations)
     await client.delete_multicast_group(address)
+    with pytest.raises(InvalidRequest, match="not found"):
+        await client.multicast_group_status(address)
     assert senra.groups == {}
     with pytest.raises(InvalidRequest, match="not found"):
         await client.send_multicast(address, 5, b"\x0a")

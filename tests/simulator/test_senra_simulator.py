@@ -34,6 +34,8 @@ async def sim() -> AsyncIterator[SenraSimulator]:
         ("POST", "/rest/integration/mcast/setup?appEui=0000000000000001", {}, 400),
         ("POST", "/rest/integration/mcast/sendmsg?appEui=70B3D57ED0FFFF01&mcAddr=X", {}, 404),
         ("POST", "/rest/integration/mcast/status?appEui=70B3D57ED0FFFF01&mcAddr=BBBBBB01", {}, 404),
+        ("POST", "/rest/integration/device/sendmcastmsg?addr=01&pdu=zz&bstnEuis=01", {}, 400),
+        ("POST", "/rest/integration/device/sendmcastmsg?addr=01&pdu=01&bstnEuis=", {}, 400),
     ],
 )
 async def test_refusals(

@@ -10,7 +10,7 @@ import random
 import time
 from typing import Any, ClassVar, Protocol
 
-from .errors import Unsupported
+from .errors import InvalidRequest, Unsupported
 from .models import (
     Alarm,
     Capability,
@@ -179,9 +179,28 @@ class NetworkServer(ABC):
         """Remove devices from a multicast group."""
         raise Unsupported(f"{self.name} has no multicast groups")
 
-    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
-        """Send a downlink to every device of a multicast group."""
+    async def multicast_group_status(self, group_id: str) -> MulticastGroup:
+        """Return a multicast group with its members and their set-up."""
+        raise Unsupported(f"{self.name} has no multicast groups")
+
+    async def send_multicast(
+        self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
+    ) -> DownlinkResult:
+        """
+        Send a downlink to every device of a multicast group.
+
+        ``gateways`` (where the vendor takes them) are the gateways that transmit it.
+        """
         raise Unsupported(f"{self.name} has no multicast")
+
+
+def no_gateways(vendor: str, gateways: Sequence[str]) -> None:
+    """Refuse gateways chosen for a multicast downlink by a vendor that chooses them itself."""
+    if gateways:
+        raise InvalidRequest(
+            f"{vendor} chooses the gateways of a multicast downlink itself",
+            key="multicast_gateways_unsupported",
+        )
 
 
 RECONNECT_INITIAL = 1.0

@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog
+from .base import NetworkServer, Sink, ThrottledLog, no_gateways
 from .errors import (
     AuthError,
     CannotConnect,
@@ -731,8 +731,31 @@ class IotSquareClient(NetworkServer):
             batch_key="devEUI",
         )
 
-    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
+    async def multicast_group_status(self, group_id: str) -> MulticastGroup:
+        """Return the group with its members, each joined or not (its configuration synced)."""
+        group = self._group(group_id)
+        document = await self._call("GET", "mcgroup/status", params={"mcEUI": group})
+        status = as_dict(document.get("data"), "mcgroup/status")
+        states = {}
+        for item in await self._pages("mcdevice/list", {"mcEUI": group}):
+            try:
+                member = eui(item.get("devEUI"), "devEUI")
+            except ProtocolError:
+                continue
+            states[member] = "joined" if opt_bool(item, "joined") else "not joined"
+        return MulticastGroup(
+            group_id=group.upper(),
+            name=opt_str(status, "mcName"),
+            device_class=LoRaClass.C,
+            dev_euis=tuple(states),
+            states=states,
+        )
+
+    async def send_multicast(
+        self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
+    ) -> DownlinkResult:
         """Queue a downlink to the group; the answer is the group's downlink frame counter."""
+        no_gateways(self.name, gateways)
         self._check_port(f_port)
         answer = await self._call(
             "POST",

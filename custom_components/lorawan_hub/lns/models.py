@@ -166,6 +166,8 @@ class MulticastGroup:
     name: str | None = None
     device_class: LoRaClass | None = None
     dev_euis: tuple[str, ...] = ()
+    states: Mapping[str, str] = field(default_factory=dict)
+    """Each member's multicast set-up, as the vendor names it, where the vendor tells."""
 
 
 @dataclass(slots=True, kw_only=True)

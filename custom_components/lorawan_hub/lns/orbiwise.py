@@ -27,7 +27,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import Backoff, NetworkServer, Sink, ThrottledLog
+from .base import Backoff, NetworkServer, Sink, ThrottledLog, no_gateways
 from .errors import (
     AuthError,
     CannotConnect,
@@ -961,8 +961,11 @@ class OrbiWiseClient(NetworkServer):
         for dev_eui in dev_euis:
             await self._request("PUT", f"rest/nodes/{dev_eui}", json={"groups": f"-{group_id}"})
 
-    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
+    async def send_multicast(
+        self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
+    ) -> DownlinkResult:
         """Send a downlink to every device of a group (REST, or MQTT which answers with the id)."""
+        no_gateways(self.name, gateways)
         if self.transport is not Transport.MQTT:
             answer = await self._request(
                 "POST",

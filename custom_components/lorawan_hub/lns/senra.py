@@ -483,15 +483,53 @@ class SenraClient(NetworkServer):
         """Remove devices from the group."""
         await self._group("removeDevices", {"mcAddr": group_id, "devEuis": ",".join(dev_euis)})
 
-    async def send_multicast(self, group_id: str, f_port: int, payload: bytes) -> DownlinkResult:
-        """Send a downlink to the group."""
-        answer = await self._group(
-            "sendmsg",
-            {"mcAddr": group_id, "pdu": payload.hex().upper(), "port": str(f_port)},
+    async def multicast_group_status(self, group_id: str) -> MulticastGroup:
+        """Return the group with its members and the state of each one's multicast session."""
+        answer = await self._json(
+            "GET", "mcast/status", {"appEui": self.app_eui, "type": "APP", "mcAddr": group_id}
         )
+        devices = answer.get("devs")
+        states = {
+            str(item["devEui"]).upper(): str(item.get("state") or "unknown")
+            for item in (devices if isinstance(devices, list) else [])
+            if isinstance(item, Mapping) and isinstance(item.get("devEui"), str)
+        }
+        device_class = (opt_str(answer, "devClass") or "").removeprefix("CLASS_")
+        return MulticastGroup(
+            group_id=(opt_str(answer, "mcAddr") or group_id).upper(),
+            device_class=_CLASSES.get(device_class),
+            dev_euis=tuple(states),
+            states=states,
+        )
+
+    async def send_multicast(
+        self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
+    ) -> DownlinkResult:
+        """
+        Send a downlink to the group; through chosen base stations, to a device address.
+
+        With ``gateways``, ``group_id`` is the address of a device that holds the multicast
+        session keys, and only those base stations transmit (``sendmcastmsg``).
+        """
+        if gateways:
+            answer = await self._json(
+                "POST",
+                "device/sendmcastmsg",
+                {
+                    "addr": group_id,
+                    "pdu": payload.hex().upper(),
+                    "port": str(f_port),
+                    "bstnEuis": ",".join(gateways),
+                },
+            )
+        else:
+            answer = await self._group(
+                "sendmsg",
+                {"mcAddr": group_id, "pdu": payload.hex().upper(), "port": str(f_port)},
+            )
         message_id = opt_int(answer, "msgId")
         if message_id is None:
-            raise ProtocolError("mcast/sendmsg answered without msgId")
+            raise ProtocolError("the multicast downlink was answered without msgId")
         return DownlinkResult(message_id=str(message_id), state=DownlinkState.QUEUED)
 
     # --- firmware updates over the air ------------------------------------------------------
