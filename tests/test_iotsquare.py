@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+import json
 from pathlib import Path
 from unittest.mock import patch
 
@@ -20,7 +21,11 @@ from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.lorawan_hub.config_flow import CONF_CONFIGURE_PUSH, iotsquare_unique_id
@@ -393,3 +398,27 @@ async def test_flow_without_consent_or_applications(
     flow_id = await start(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {"base": "no_applications"}
+
+
+@pytest.fixture
+async def diagnostics_ready(hass: HomeAssistant) -> None:
+    """Diagnostics set up before the test server starts (it takes no routes afterwards)."""
+    assert await async_setup_component(hass, "diagnostics", {})
+
+
+async def test_diagnostics_hide_secrets(
+    hass: HomeAssistant,
+    diagnostics_ready: None,
+    loaded: MockConfigEntry,
+    iotsquare: IotSquareSimulator,
+    uplinks: EventRecorder,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """The token, the push path and its secret never reach the diagnostics."""
+    assert await iotsquare.push_uplink(METER, b"\x01\x67\x00\xe6") == 200
+    await uplinks.wait(1)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, loaded)
+    text = json.dumps(diagnostics)
+    assert "Basement meter" in text
+    for secret in (iotsquare.token, "push-id-0123", "p4ss"):
+        assert secret not in text

@@ -10,7 +10,7 @@ from homeassistant.const import CONF_CLIENT_SECRET, CONF_PASSWORD, CONF_TOKEN, C
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from .const import CONF_APP_ID, CONF_PUSH_SECRET, DOMAIN
+from .const import CONF_APP_ID, CONF_PUSH_ID, CONF_PUSH_SECRET, DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry
 
 TO_REDACT = {
@@ -38,8 +38,12 @@ TO_REDACT = {
     "sNwkSIntKey",
     "fNwkSIntKey",
     CONF_CLIENT_SECRET,
+    CONF_PUSH_ID,
     CONF_PUSH_SECRET,
     CONF_WEBHOOK_ID,
+    "mcAppSKey",
+    "mcNwkSKey",
+    "genAppKey",
 }
 
 
