@@ -313,6 +313,13 @@ async def test_flow_configures_the_push(hass: HomeAssistant, iotsquare: IotSquar
     iotsquare.fail_next["app/update"] = 1010
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_CONFIGURE_PUSH: True})
     assert result["errors"] == {"base": "forbidden"}
+    # The token refused meanwhile: back to the step that takes one.
+    iotsquare.reject_token_once = True
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_CONFIGURE_PUSH: True})
+    assert (result["step_id"], result["errors"]) == ("iotsquare", {"base": "invalid_auth"})
+    result = await hass.config_entries.flow.async_configure(flow_id, form)
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
+    assert result["step_id"] == "iotsquare_push"
     with patch(SETUP, return_value=True):
         result = await hass.config_entries.flow.async_configure(
             flow_id, {CONF_CONFIGURE_PUSH: True}

@@ -16,6 +16,12 @@ from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.lorawan_hub import services
 from custom_components.lorawan_hub.const import DOMAIN
+from custom_components.lorawan_hub.lns.iotsquare import IotSquareClient
+from custom_components.lorawan_hub.lns.netemera import NetemeraClient
+from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
+from custom_components.lorawan_hub.lns.orion import OrionClient
+from custom_components.lorawan_hub.lns.senra import SenraClient
+from custom_components.lorawan_hub.services import DETAILED_ERRORS, VENDOR_ERRORS
 
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "custom_components" / DOMAIN
@@ -84,3 +90,30 @@ def test_translation_keys_exist() -> None:
     assert errors <= set(config["error"])
     reasons = set(re.findall(r'reason="([a-z_]+)"', text)) | {"already_configured"}
     assert reasons <= set(config["abort"]) | set(translations["options"]["abort"])
+
+
+def test_error_keys_have_messages() -> None:
+    """Every error key a client raises with its own message is translated, placeholders given."""
+    translations = load_json(PACKAGE / "translations" / "en.json")
+    exceptions = translations["exceptions"]
+    keys = set(VENDOR_ERRORS) | set(DETAILED_ERRORS)
+    for client in (IotSquareClient, SenraClient, OrbiWiseClient, NetemeraClient, OrionClient):
+        keys |= set(client.unsupported_reasons.values())
+    assert keys - set(exceptions) == set()
+    # Vendor refusals get the vendor and its reason; an unsupported action the vendor and action.
+    for key in VENDOR_ERRORS:
+        assert set(re.findall(r"{(\w+)}", exceptions[key]["message"])) <= {"vendor", "reason"}
+    for key in IotSquareClient.unsupported_reasons.values():
+        assert set(re.findall(r"{(\w+)}", exceptions[key]["message"])) <= {"vendor", "action"}
+    # The keys a client raises with details: each message's placeholders are among them.
+    lns = (PACKAGE / "lns").glob("*.py")
+    raised = {
+        key: set(re.findall(r'"(\w+)":', details))
+        for path in lns
+        for key, details in re.findall(
+            r'key="(\w+)",\s*details=\{((?:[^{}]|\{[^{}]*\})*)\}', path.read_text(encoding="utf-8")
+        )
+    }
+    for key, given in raised.items():
+        placeholders = set(re.findall(r"{(\w+)}", exceptions[key]["message"]))
+        assert placeholders <= given | {"vendor", "reason"}, key

@@ -609,6 +609,11 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._iotsquare = data
                 self._applications = {str(key): name for key, name in applications.items()}
                 return await self.async_step_iotsquare_application()
+        return self._iotsquare_form(user_input or {}, errors)
+
+    def _iotsquare_form(
+        self, suggested: Mapping[str, Any], errors: dict[str, str]
+    ) -> ConfigFlowResult:
         return self.async_show_form(
             step_id="iotsquare",
             data_schema=self.add_suggested_values_to_schema(
@@ -618,7 +623,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                         probatio.Required(CONF_TOKEN): _PASSWORD,
                     }
                 ),
-                {k: v for k, v in (user_input or {}).items() if k != CONF_TOKEN},
+                {k: v for k, v in suggested.items() if k in (CONF_URL,)},
             ),
             errors=errors,
         )
@@ -668,6 +673,9 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     client,
                     lambda client: client.configure_push(url, {"Authorization": header}),
                 )
+                if errors.get("base") == "invalid_auth":
+                    # Only the first step can take another token.
+                    return self._iotsquare_form(data, errors)
             if not errors:
                 title = self._applications.get(str(data[CONF_APP_ID]), str(data[CONF_APP_ID]))
                 return self.async_create_entry(

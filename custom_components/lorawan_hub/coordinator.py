@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 import contextlib
 import dataclasses
 from dataclasses import asdict, dataclass, field
@@ -566,6 +566,12 @@ class LoRaWANHubCoordinator:
                 new_entities(state, [spec])
             self._schedule_save()
         state.notify(KEY_LOCATION)
+
+    @callback
+    def recent_uplinks(self, dev_eui: str) -> Collection[tuple[int | None, datetime]]:
+        """Return the frame counter and time of the device's recent uplinks."""
+        state = self.devices.get(dev_eui)
+        return tuple(state.recent) if state else ()
 
     @callback
     def resume_from(self) -> datetime | None:

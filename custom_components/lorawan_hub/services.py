@@ -153,6 +153,7 @@ DETAILED_ERRORS: Final = frozenset(
         "fuota_devices_required",
         "fuota_redundancy_range",
         "invalid_job_id",
+        "invalid_group_id",
     }
 )
 """Error keys of the user's input, each with a message of its own showing the error's details."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
 from custom_components.lorawan_hub.lns.models import (
@@ -77,6 +77,10 @@ class RecordingSink:
         """Record a location."""
         self.locations[dev_eui] = location
         self._touch()
+
+    def recent_uplinks(self, dev_eui: str) -> Collection[tuple[int | None, datetime]]:
+        """Return what was delivered for the device, as the coordinator remembers it."""
+        return [(u.f_cnt, u.received_at) for u in self.uplinks if u.dev_eui == dev_eui]
 
     def resume_from(self) -> datetime | None:
         """Return the newest uplink time seen."""

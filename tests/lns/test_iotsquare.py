@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+import dataclasses
+from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
@@ -32,6 +33,7 @@ from custom_components.lorawan_hub.lns.iotsquare import (
 from custom_components.lorawan_hub.lns.models import (
     Downlink,
     DownlinkMode,
+    DownlinkState,
     FuotaRequest,
     Gateway,
     LoRaClass,
@@ -147,16 +149,40 @@ def test_documented_messages() -> None:
         {"devEUI": METER, "time": "soon", "data": {}},
         {"devEUI": METER, "time": 1, "data": {"data": "not base64!"}},
         {"devEUI": METER, "time": 1, "data": {"data": 7}},
-        {"devEUI": METER, "time": 1, "data": {"gws": [{"rssi": -1}]}},
         {"devEUI": METER, "time": 1, "data": {"fCnt": "ten"}},
         {"devEUI": METER, "time": 10**20, "data": {}},
         {"devEUI": METER, "time": 1, "data": []},
     ],
 )
 def test_malformed_pushes(envelope: dict[str, Any]) -> None:
-    """Anything that does not follow the format is a ProtocolError, never a crash."""
+    """A malformed device, time, payload or frame counter is a ProtocolError, never a crash."""
     with pytest.raises(ProtocolError):
         uplink_from_push(envelope)
+
+
+def test_odd_metadata_keeps_the_uplink() -> None:
+    """Malformed optional fields are left out; the payload still arrives."""
+    uplink = uplink_from_push(
+        {
+            "devEUI": METER,
+            "time": 1690353101457,
+            "data": {
+                "data": "AQ==",
+                "fCnt": 4,
+                "fPort": "eight",
+                "rssi": "loud",
+                "snr": [],
+                "dr": "fast",
+                "freq": {},
+                "confirmed": "maybe",
+                "gws": [{"rssi": -1}, "junk", {"id": "b827ebfffe9aae48", "rssi": "x"}],
+            },
+        }
+    )
+    assert (uplink.payload, uplink.f_cnt) == (b"\x01", 4)
+    assert (uplink.f_port, uplink.rssi, uplink.snr, uplink.data_rate) == (None, None, None, None)
+    assert (uplink.frequency, uplink.confirmed) == (None, None)
+    assert uplink.gateways == (Gateway("B827EBFFFE9AAE48", None, None),)
 
 
 def test_response_codes() -> None:
@@ -314,8 +340,8 @@ async def test_downlinks(session: aiohttp.ClientSession, sim: IotSquareSimulator
     assert unsupported.value.key == "class_change_recreate"
 
 
-async def test_unreachable_and_odd_answers(session: aiohttp.ClientSession) -> None:
-    """No server, a server that is not IoTSquare: clear errors."""
+async def test_unreachable(session: aiohttp.ClientSession) -> None:
+    """No server: CannotConnect."""
     client = IotSquareClient(session, "http://127.0.0.1:9/openapi", "t", 89, request_timeout=2)
     with pytest.raises(CannotConnect):
         await client.validate()
@@ -377,7 +403,7 @@ async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSi
     assert err.value.key == "iotsquare_14007"
     with pytest.raises(InvalidRequest) as err:
         await client.send_multicast("not-an-eui", 10, b"\x01")
-    assert err.value.key == "iotsquare_14001"
+    assert err.value.key == "invalid_group_id"
 
 
 async def test_fuota(session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
@@ -435,9 +461,15 @@ class OddServer(SimulatorServer):
         app.router.add_route("*", "/openapi/{path:.*}", self._answer)
         super().__init__(app)
         self.answers: dict[str, tuple[int, bytes]] = {}
+        self.pages: dict[str, Callable[[int], tuple[int, bytes]]] = {}
+        """Paths answered per page number."""
 
     async def _answer(self, request: web.Request) -> web.Response:
-        status, body = self.answers.get(request.match_info["path"], (404, b""))
+        path = request.match_info["path"]
+        if path in self.pages:
+            status, body = self.pages[path](int(request.query["pageNo"]))
+        else:
+            status, body = self.answers.get(path, (404, b""))
         return web.Response(status=status, body=body, content_type="application/json")
 
 
@@ -451,6 +483,7 @@ async def test_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
         client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
         for answer, error in (
             ((401, b""), AuthError),
+            ((403, b""), Forbidden),
             ((418, b""), InvalidRequest),
             ((429, b""), CannotConnect),
             ((200, b"<html>"), ProtocolError),
@@ -466,7 +499,7 @@ async def test_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
                 "amount": 3,
                 "data": [
                     {"devEUI": "bad"},
-                    {"devEUI": METER, "lastSeen": -1},
+                    {"devEUI": METER, "lastSeen": "never", "region": 868},
                     {"devEUI": LAMP, "productType": "rhf3mr01", "region": ""},
                 ],
             }
@@ -488,12 +521,18 @@ async def test_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
         assert (devices[0].device_class, devices[0].app_eui) == (LoRaClass.B, "526973696E674846")
         server.answers["device/status"] = _json({"code": 0, "data": None})
         assert (await client.list_devices())[0].device_class is None
+        server.answers["device/status"] = _json(
+            {"code": 0, "data": {"supportClassC": "yes", "appEUI": 5, "authType": "otaa"}}
+        )
+        device = (await client.list_devices())[0]
+        assert (device.device_class, device.app_eui, device.activation) == (None, None, "otaa")
         for latest in ({"code": 0, "data": None}, {"code": 0, "data": {"fCnt": 1}}):
             server.answers["device/latestDeviceUplink"] = _json(latest)
             assert await client.latest_uplink(METER) is None
+        # Queued, but the counter is missing: still queued (a failure would have it sent twice).
         server.answers["device/downlink/create"] = _json({"code": 0, "msg": "ok"})
-        with pytest.raises(ProtocolError):
-            await client.send_downlink(Downlink(dev_eui=METER, f_port=8, payload=b"\x01"))
+        result = await client.send_downlink(Downlink(dev_eui=METER, f_port=8, payload=b"\x01"))
+        assert (result.state, result.f_cnt) == (DownlinkState.QUEUED, None)
         server.answers["fuota/create"] = _json({"code": 0})
         server.answers["fuota/list"] = _json({"code": 0, "amount": 1, "data": [{"fdID": 3}]})
         with pytest.raises(ProtocolError):
@@ -527,3 +566,74 @@ async def test_push_memory_and_odd_pushes(
     unknown = IotSquareClient(session, sim.url, sim.token)
     with pytest.raises(InvalidRequest):
         await unknown.application()
+
+
+async def test_pages_smaller_than_asked(session: aiohttp.ClientSession) -> None:
+    """A server serving fewer items per page than asked: the total tells when to stop."""
+    async with OddServer() as server:
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        pages = {
+            page: [{"appID": n, "appName": f"app_{n}"} for n in range(page * 50, page * 50 + 50)]
+            for page in range(2)
+        }
+        pages[2] = [{"appID": n, "appName": f"app_{n}"} for n in range(100, 120)]
+        requested: list[int] = []
+
+        def answer(page: int) -> tuple[int, bytes]:
+            requested.append(page)
+            return _json({"code": 0, "amount": 120, "data": pages.get(page - 1, [])})
+
+        server.pages["app/list"] = answer
+        applications = await client.list_applications()
+        assert len(applications) == 120
+        assert requested == [1, 2, 3]
+        # A server that ignores the page number: its one page is taken once.
+        requested.clear()
+        server.pages["app/list"] = lambda page: answer(1)
+        assert len(await client.list_applications()) == 50
+        assert requested == [1, 1]
+        # Without a total, a short page is the last.
+        server.pages["app/list"] = lambda page: _json({"code": 0, "data": pages[2]})
+        assert len(await client.list_applications()) == 20
+
+
+async def test_seed_drops_what_was_seen(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """An uplink seen before with the same counter at about the same time is not seeded again."""
+    sim.uplink_body(METER, b"\x01")
+    client = make_client(session, sim)
+    await client.list_devices()
+    sink = RecordingSink()
+    await client._seed(sink)
+    assert len(sink.uplinks) == 1
+    seen = sink.uplinks[0]
+    # After a restart the same uplink comes back with the server's own time, a little off.
+    sink.uplinks[0] = dataclasses.replace(seen, received_at=seen.received_at - timedelta(seconds=2))
+    await client._seed(sink)
+    assert len(sink.uplinks) == 1
+    # Without the memory of it, it is delivered again.
+    sink.uplinks.clear()
+    await client._seed(sink)
+    assert len(sink.uplinks) == 1
+
+
+async def test_seed_failure_keeps_the_pushes(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while seeding is logged; pushes are still taken."""
+    client = make_client(session, sim)
+    await client.list_devices()
+
+    async def broken(dev_eui: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(client, "latest_uplink", broken)
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    await sink.wait_for(lambda: sink.connections == [(True, None)])
+    assert await client.accept_push("uplink", sim.uplink_body(METER, b"\x01"), 1)
+    assert len(sink.uplinks) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

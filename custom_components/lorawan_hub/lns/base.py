@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 import logging
 import random
@@ -66,6 +66,9 @@ class Sink(Protocol):
 
     def joined(self, join: JoinInfo) -> None:
         """Report a device's join attempt."""
+
+    def recent_uplinks(self, dev_eui: str) -> Collection[tuple[int | None, datetime]]:
+        """Return the frame counter and time of the device's recent uplinks (kept on restart)."""
 
     def resume_from(self) -> datetime | None:
         """When the last uplink seen was received: catch up from there after an outage."""

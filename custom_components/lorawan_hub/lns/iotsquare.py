@@ -13,8 +13,9 @@ import asyncio
 import base64
 import binascii
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+import functools
 import logging
 import re
 import secrets
@@ -65,6 +66,8 @@ SEEN_MEMORY: Final = 4096
 PUSH_KINDS: Final = frozenset({"uplink", "join", "status", "gwstat", "gwconnection", "multicast"})
 """The sub-paths IoTSquare appends to the push URL."""
 MAX_PUSH_HEADERS: Final = 5
+SEED_SLACK: Final = timedelta(minutes=10)
+"""How far apart the server's and the push's time of one uplink may be."""
 
 # The documented response codes (appendix 10.1) and their messages.
 RESPONSE_CODES: Final[Mapping[int, str]] = {
@@ -201,21 +204,39 @@ def _millis(value: object, what: str) -> datetime:
         raise ProtocolError(f"{what} is out of range") from None
 
 
+def _lenient[T](read: Callable[[], T]) -> T | None:
+    """Return what ``read`` reads, None when the value is malformed (an optional field)."""
+    try:
+        return read()
+    except ProtocolError:
+        return None
+
+
 def _gateways(fields: Mapping[str, Any]) -> tuple[Gateway, ...]:
+    """Return the gateways that heard the uplink, best first; malformed entries are skipped."""
     listed = _field(fields, "gws", "GatewayInfo")
     gateways = []
-    if isinstance(listed, list):
-        for value in listed:
-            item = as_dict(value, "gateway")
-            identifier = _field(item, "id", "GwID", "gwID")
-            if not isinstance(identifier, str) or not identifier:
-                raise ProtocolError("a gateway has no id")
-            gateways.append(Gateway(identifier.upper(), _rssi(item), opt_float(item, "snr")))
+    for item in listed if isinstance(listed, list) else ():
+        identifier = _field(item, "id", "GwID", "gwID") if isinstance(item, Mapping) else None
+        if isinstance(identifier, str) and identifier:
+            gateways.append(
+                Gateway(
+                    identifier.upper(),
+                    _lenient(functools.partial(_rssi, item)),
+                    _lenient(functools.partial(opt_float, item, "snr")),
+                )
+            )
     if gateways:
         return tuple(gateways)
     best = _field(fields, "gwid", "gwID", "GwID")
     if isinstance(best, str) and best:
-        return (Gateway(best.upper(), _rssi(fields), opt_float(fields, "snr")),)
+        return (
+            Gateway(
+                best.upper(),
+                _lenient(lambda: _rssi(fields)),
+                _lenient(lambda: opt_float(fields, "snr")),
+            ),
+        )
     return ()
 
 
@@ -229,28 +250,27 @@ def uplink_from_fields(
     """
     Build an Uplink from a push's ``data`` or a ``latestDeviceUplink`` answer.
 
-    Raises ProtocolError when a field is missing or of the wrong type.
+    Raises ProtocolError when the payload or the frame counter is malformed; any other field
+    that is malformed is left out (the uplink itself is kept).
     """
     f_cnt = _field(fields, "fCnt", "FCnt")
-    f_port = _field(fields, "fPort", "FPort")
-    data_rate = _field(fields, "dr", "Dr")
-    frequency = _field(fields, "freq", "Freq")
+    data_rate = _lenient(lambda: opt_int({"dr": _field(fields, "dr", "Dr")}, "dr"))
     device_class = _field(fields, "class", "Class")
     sfbw = fields.get("sfbw")
     spreading = _SF.match(sfbw) if isinstance(sfbw, str) else None
     return Uplink(
         dev_eui=dev_eui,
         received_at=received_at,
-        f_port=None if f_port is None else as_int(f_port, "fPort"),
+        f_port=_lenient(lambda: opt_int({"fPort": _field(fields, "fPort", "FPort")}, "fPort")),
         f_cnt=None if f_cnt is None else as_int(f_cnt, "fCnt"),
         payload=_base64(_field(fields, "data", "Data"), "data"),
-        rssi=_rssi(fields),
-        snr=opt_float(fields, "snr"),
-        data_rate=None if data_rate is None else f"DR{as_int(data_rate, 'dr')}",
+        rssi=_lenient(lambda: _rssi(fields)),
+        snr=_lenient(lambda: opt_float(fields, "snr")),
+        data_rate=None if data_rate is None else f"DR{data_rate}",
         spreading_factor=int(spreading.group(1)) if spreading else None,
-        frequency=opt_float({"freq": frequency}, "freq"),
+        frequency=_lenient(lambda: opt_float({"freq": _field(fields, "freq", "Freq")}, "freq")),
         gateways=_gateways(fields),
-        confirmed=opt_bool(fields, "confirmed"),
+        confirmed=_lenient(lambda: opt_bool(fields, "confirmed")),
         device_class=_CLASSES.get(device_class.upper()) if isinstance(device_class, str) else None,
         raw=raw,
     )
@@ -335,7 +355,7 @@ class IotSquareClient(NetworkServer):
         self._sink: Sink | None = None
         self._seen: OrderedDict[tuple[str, int | None, int], None] = OrderedDict()
         self._pushed: set[str] = set()
-        self._last_seen: dict[str, int] = {}
+        self._listed: list[str] = []
         self._regions: dict[str, str] = {}
         self._log = ThrottledLog(_LOGGER)
 
@@ -377,8 +397,10 @@ class IotSquareClient(NetworkServer):
                 body = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
-        if status in (401, 403):
+        if status == 401:
             raise AuthError(f"{self.host} refused the API token", code=status)
+        if status == 403:
+            raise Forbidden(f"{self.host} refused the request", code=status)
         if status == 404:
             raise InvalidRequest(f"{self.host} has no {path}", key="not_found", code=status)
         if status >= 500 or status == 429:
@@ -409,9 +431,13 @@ class IotSquareClient(NetworkServer):
             )
             data = document.get("data")
             batch = [as_dict(item, path) for item in data] if isinstance(data, list) else []
+            amount = _lenient(functools.partial(opt_int, document, "amount"))
+            if not batch or (items and batch == items[-len(batch) :]):
+                break  # past the end, or a server that ignores the page number
             items.extend(batch)
-            amount = opt_int(document, "amount")
-            if len(batch) < PAGE_SIZE or (amount is not None and len(items) >= amount):
+            # The server may serve fewer items per page than asked: the total tells the end.
+            finished = len(items) >= amount if amount is not None else len(batch) < PAGE_SIZE
+            if finished:
                 break
         return items
 
@@ -472,9 +498,7 @@ class IotSquareClient(NetworkServer):
                 self._log.warning("list", "Skipped a device IoTSquare lists: %s", err)
                 continue
             devices.append(device)
-            if (last_seen := opt_int(item, "lastSeen")) is not None and last_seen > 0:
-                self._last_seen[device.dev_eui] = last_seen
-            if region := opt_str(item, "region"):
+            if region := _lenient(functools.partial(opt_str, item, "region")):
                 self._regions[device.dev_eui] = region
         limit = asyncio.Semaphore(STATUS_REQUESTS)
 
@@ -490,9 +514,9 @@ class IotSquareClient(NetworkServer):
                     return  # deleted since it was listed
             status = document.get("data")
             if isinstance(status, Mapping):
-                device.device_class = class_from_status(status)
-                device.app_eui = (opt_str(status, "appEUI") or "").upper() or None
-                device.activation = opt_str(status, "authType")
+                device.device_class = _lenient(lambda: class_from_status(status))
+                device.app_eui = (_lenient(lambda: opt_str(status, "appEUI")) or "").upper() or None
+                device.activation = _lenient(lambda: opt_str(status, "authType"))
 
         # The first failure is the error (not an exception group): the others are cancelled.
         tasks = [asyncio.ensure_future(add_class(device)) for device in devices]
@@ -501,6 +525,7 @@ class IotSquareClient(NetworkServer):
         finally:
             for task in tasks:
                 task.cancel()
+        self._listed = [device.dev_eui for device in devices]
         return devices
 
     async def latest_uplink(self, dev_eui: str) -> Uplink | None:
@@ -523,25 +548,48 @@ class IotSquareClient(NetworkServer):
         self._sink = sink
         sink.connection_changed(True, None)
         try:
-            await self._seed(sink)
+            try:
+                await self._seed(sink)
+            except AuthError:
+                raise
+            except Exception:  # without the seed, pushes still come in
+                _LOGGER.exception("Could not fetch the devices' latest uplinks")
             await asyncio.get_running_loop().create_future()
         finally:
             self._sink = None
 
     async def _seed(self, sink: Sink) -> None:
-        """Deliver what each device last sent, unless a push already brought something newer."""
-        for dev_eui in list(self._last_seen):
-            try:
-                uplink = await self.latest_uplink(dev_eui)
-            except AuthError:
-                raise
-            except LnsError as err:
-                self._log.warning(
-                    "seed", "Could not fetch the latest uplink of %s: %s", dev_eui, err
-                )
+        """
+        Deliver what each device last sent, unless it was seen already.
+
+        A push may have brought something newer meanwhile; and the server's time of an uplink
+        may differ from the time its push carried, so an uplink seen with the same frame
+        counter shortly before or after counts as this one.
+        """
+        limit = asyncio.Semaphore(STATUS_REQUESTS)
+
+        async def latest(dev_eui: str) -> Uplink | None:
+            async with limit:
+                try:
+                    return await self.latest_uplink(dev_eui)
+                except AuthError:
+                    raise
+                except LnsError as err:
+                    self._log.warning(
+                        "seed", "Could not fetch the latest uplink of %s: %s", dev_eui, err
+                    )
+                    return None
+
+        uplinks = await asyncio.gather(*(latest(dev_eui) for dev_eui in self._listed))
+        for uplink in uplinks:
+            if uplink is None or uplink.dev_eui in self._pushed:
                 continue
-            if uplink is not None and dev_eui not in self._pushed:
-                sink.uplink(uplink)
+            if any(
+                f_cnt == uplink.f_cnt and abs(when - uplink.received_at) <= SEED_SLACK
+                for f_cnt, when in sink.recent_uplinks(uplink.dev_eui)
+            ):
+                continue
+            sink.uplink(uplink)
 
     async def accept_push(self, topic: str, body: Any, limit: float) -> bool:
         """Take one push (``topic`` is the sub-path: uplink, join...); False when not running."""
@@ -559,7 +607,7 @@ class IotSquareClient(NetworkServer):
         app_id = opt_int(envelope, "appID")
         if app_id is not None and app_id != self.app_id:
             return  # another application's push
-        kind = opt_str(envelope, "type") or topic
+        kind = topic if topic in PUSH_KINDS else _lenient(lambda: opt_str(envelope, "type"))
         if kind == "uplink":
             uplink = uplink_from_push(envelope)
             key = (uplink.dev_eui, uplink.f_cnt, as_int(envelope.get("time"), "time"))
@@ -613,10 +661,11 @@ class IotSquareClient(NetworkServer):
                 raise
             # Servers before 3.4.21 name it devicedl/create.
             answer = await self._call("POST", "devicedl/create", json=body)
-        f_cnt = opt_int(answer, "fCnt")
+        f_cnt = _lenient(lambda: opt_int(answer, "fCnt"))
         if f_cnt is None:
-            raise ProtocolError("the downlink answer has no fCnt")
-        if self._sink is not None:
+            # Queued all the same: reporting a failure would have it sent twice.
+            _LOGGER.warning("IoTSquare queued a downlink to %s without its fCnt", downlink.dev_eui)
+        elif self._sink is not None:
             self._sink.device_updated(DeviceInfo(dev_eui=downlink.dev_eui, downlink_f_cnt=f_cnt))
         return DownlinkResult(message_id=None, state=DownlinkState.QUEUED, f_cnt=f_cnt)
 
@@ -697,8 +746,8 @@ class IotSquareClient(NetworkServer):
         except ProtocolError:
             raise InvalidRequest(
                 f"{group_id} is not a multicast group EUI",
-                key="iotsquare_14001",
-                code=14001,
+                key="invalid_group_id",
+                details={"group_id": group_id},
             ) from None
 
     async def delete_multicast_group(self, group_id: str) -> None:
@@ -767,7 +816,9 @@ class IotSquareClient(NetworkServer):
             },
         )
         return DownlinkResult(
-            message_id=None, state=DownlinkState.QUEUED, f_cnt=opt_int(answer, "fCnt")
+            message_id=None,
+            state=DownlinkState.QUEUED,
+            f_cnt=_lenient(lambda: opt_int(answer, "fCnt")),
         )
 
     # --- firmware updates over the air (file transfer to a multicast group) ---------------
