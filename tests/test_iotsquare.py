@@ -201,6 +201,10 @@ async def test_multicast_and_fuota_actions(
     assert group is not None
     members = {"config_entry_id": ENTRY_ID, "group_id": group["group_id"]}
     await hass.services.async_call(
+        DOMAIN, "rename_multicast_group", {**members, "name": "street_lamps"}, blocking=True
+    )
+    assert iotsquare.groups[group["group_id"].lower()].name == "street_lamps"
+    await hass.services.async_call(
         DOMAIN, "add_to_multicast_group", {**members, "device_id": [lamp.id]}, blocking=True
     )
     with pytest.raises(HomeAssistantError) as refused:
@@ -236,7 +240,7 @@ async def test_multicast_and_fuota_actions(
     )
     assert status == {
         "group_id": group["group_id"],
-        "name": "lamps",
+        "name": "street_lamps",
         "device_class": "C",
         "devices": [{"dev_eui": LAMP, "device_id": lamp.id, "state": "joined"}],
     }

@@ -176,6 +176,11 @@ async def test_notifications_and_actions(
         blocking=True,
     )
     assert senra.station_downlinks[-1][3] == ["00800000A0001234"]
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            DOMAIN, "rename_multicast_group", {**members, "name": "pumps"}, blocking=True
+        )
+    assert raised.value.translation_key == "not_supported"
     await hass.services.async_call(DOMAIN, "delete_multicast_group", members, blocking=True)
     assert senra.groups == {}
 

@@ -62,6 +62,7 @@ SERVICE_START_FUOTA = "start_fuota"
 SERVICE_CANCEL_FUOTA = "cancel_fuota"
 SERVICE_FUOTA_STATUS = "fuota_status"
 SERVICE_MULTICAST_GROUP_STATUS = "multicast_group_status"
+SERVICE_RENAME_MULTICAST_GROUP = "rename_multicast_group"
 
 ATTR_FIRMWARE = "firmware"
 ATTR_START_DELAY = "start_delay"
@@ -392,6 +393,16 @@ async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
     return {"group_id": group.group_id}
 
 
+async def _rename_multicast_group(call: ServiceCall) -> None:
+    coordinator = _group_coordinator(
+        call, Capability.MULTICAST_GROUPS, SERVICE_RENAME_MULTICAST_GROUP
+    )
+    await _call(
+        coordinator,
+        coordinator.client.rename_multicast_group(call.data[ATTR_GROUP_ID], call.data[ATTR_NAME]),
+    )
+
+
 async def _delete_multicast_group(call: ServiceCall) -> None:
     coordinator = _group_coordinator(
         call, Capability.MULTICAST_GROUPS, SERVICE_DELETE_MULTICAST_GROUP
@@ -494,6 +505,12 @@ _SERVICES: tuple[
         CREATE_MULTICAST_GROUP_SCHEMA,
         _create_multicast_group,
         SupportsResponse.OPTIONAL,
+    ),
+    (
+        SERVICE_RENAME_MULTICAST_GROUP,
+        ENTRY_GROUP_SCHEMA.extend({probatio.Required(ATTR_NAME): cv.string}),
+        _rename_multicast_group,
+        SupportsResponse.NONE,
     ),
     (
         SERVICE_DELETE_MULTICAST_GROUP,

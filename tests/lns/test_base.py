@@ -53,6 +53,7 @@ class MinimalServer(NetworkServer):
         ("remove_from_multicast_group", ("g", ["70B3D57ED0000001"])),
         ("send_multicast", ("g", 1, b"\x01")),
         ("multicast_group_status", ("g",)),
+        ("rename_multicast_group", ("g", "valves")),
     ],
 )
 async def test_missing_features_are_unsupported(method: str, args: tuple[Any, ...]) -> None:

@@ -381,6 +381,11 @@ async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSi
     stored = sim.groups[group.group_id.lower()]
     assert (stored.region, stored.subnet, stored.enable_mc_remote) == ("eu868", "auto", False)
     assert [g.group_id for g in await client.list_multicast_groups()] == [group.group_id]
+    await client.rename_multicast_group(group.group_id, "street_lamps")
+    assert (stored.name, stored.region) == ("street_lamps", "eu868")
+    with pytest.raises(InvalidRequest) as err:
+        await client.rename_multicast_group(group.group_id, "street lamps")
+    assert err.value.key == "group_name_invalid"
     await client.add_to_multicast_group(group.group_id, [LAMP])
     with pytest.raises(InvalidRequest) as err:
         await client.add_to_multicast_group(group.group_id, [LAMP, METER, "0000000000000009"])

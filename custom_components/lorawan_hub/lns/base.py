@@ -170,6 +170,10 @@ class NetworkServer(ABC):
         """Create a multicast group."""
         raise Unsupported(f"{self.name} has no multicast groups")
 
+    async def rename_multicast_group(self, group_id: str, name: str) -> None:
+        """Give a multicast group another name."""
+        raise Unsupported(f"{self.name} cannot rename a multicast group")
+
     async def delete_multicast_group(self, group_id: str) -> None:
         """Delete a multicast group."""
         raise Unsupported(f"{self.name} has no multicast groups")

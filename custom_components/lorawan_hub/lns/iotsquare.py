@@ -307,6 +307,15 @@ def class_from_status(status: Mapping[str, Any]) -> LoRaClass:
     return LoRaClass.A
 
 
+def _check_group_name(name: str) -> None:
+    if _GROUP_NAME.fullmatch(name) is None:
+        raise InvalidRequest(
+            "a group name has letters, digits and underscores, at most 20",
+            key="group_name_invalid",
+            details={"name": name},
+        )
+
+
 def _job(job_id: str) -> tuple[str, int]:
     """Split a firmware update's id, ``<multicast group EUI>/<task id>``."""
     group, _, task = job_id.partition("/")
@@ -700,12 +709,7 @@ class IotSquareClient(NetworkServer):
             raise InvalidRequest(
                 "IoTSquare multicast groups are class C", key="multicast_class_c_only"
             )
-        if _GROUP_NAME.fullmatch(name) is None:
-            raise InvalidRequest(
-                "a group name has letters, digits and underscores, at most 20",
-                key="group_name_invalid",
-                details={"name": name},
-            )
+        _check_group_name(name)
         regions = set(self._regions.values())
         if len(regions) != 1:
             raise InvalidRequest(
@@ -749,6 +753,13 @@ class IotSquareClient(NetworkServer):
                 key="invalid_group_id",
                 details={"group_id": group_id},
             ) from None
+
+    async def rename_multicast_group(self, group_id: str, name: str) -> None:
+        """Rename the group (``mcgroup/update`` with its name only: the rest stays)."""
+        _check_group_name(name)
+        await self._call(
+            "POST", "mcgroup/update", json={"mcEUI": self._group(group_id), "mcName": name}
+        )
 
     async def delete_multicast_group(self, group_id: str) -> None:
         """Delete the group (its devices are unbound)."""
