@@ -203,7 +203,7 @@ async def test_multicast_and_fuota_actions(
     await hass.services.async_call(
         DOMAIN, "rename_multicast_group", {**members, "name": "street_lamps"}, blocking=True
     )
-    assert iotsquare.groups[group["group_id"].lower()].name == "street_lamps"
+    assert iotsquare.groups[str(group["group_id"]).lower()].name == "street_lamps"
     await hass.services.async_call(
         DOMAIN, "add_to_multicast_group", {**members, "device_id": [lamp.id]}, blocking=True
     )
