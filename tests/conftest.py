@@ -14,19 +14,28 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import netemera_unique_id, orion_unique_id
+from custom_components.lorawan_hub.config_flow import (
+    iotsquare_unique_id,
+    netemera_unique_id,
+    orion_unique_id,
+)
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_AUTH_URL,
+    CONF_PUSH_ID,
+    CONF_PUSH_SECRET,
     CONF_VENDOR,
     DOMAIN,
     EVENT_DOWNLINK_STATUS,
     EVENT_UPLINK,
+    VENDOR_IOTSQUARE,
     VENDOR_NETEMERA,
     VENDOR_ORION,
 )
 from custom_components.lorawan_hub.lns import base
+from simulator.iotsquare import IotSquareSimulator
 from simulator.netemera import NetemeraSimulator
 from simulator.orion import OrionSimulator
 
@@ -209,3 +218,51 @@ def state_of(hass: HomeAssistant, entity_id: str) -> str:
     state = hass.states.get(entity_id)
     assert state is not None, f"{entity_id} does not exist"
     return state.state
+
+
+IOTSQUARE_ENTRY_ID = "01KAIOTSQUARETESTENTRY0000"
+
+
+@pytest.fixture
+async def iotsquare() -> AsyncIterator[IotSquareSimulator]:
+    """An IoTSquare server with one application of two devices."""
+    simulator = IotSquareSimulator()
+    app = simulator.add_app("garden")
+    simulator.add_device(app.app_id, "90B96DADCE96A06A", "Basement meter")
+    simulator.add_device(app.app_id, "55E1032590DC5682", "Street lamp", support_class_c=True)
+    simulator.add_app("empty")
+    async with simulator:
+        yield simulator
+
+
+async def load_iotsquare(
+    hass: HomeAssistant,
+    sim: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    options: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    """Set up an entry of the simulator's first application, pushing to Home Assistant."""
+    data = {
+        CONF_VENDOR: VENDOR_IOTSQUARE,
+        CONF_URL: sim.url,
+        CONF_TOKEN: sim.token,
+        CONF_APP_ID: 89,
+        CONF_PUSH_ID: "push-id-0123",
+        CONF_PUSH_SECRET: "p4ss",
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id=IOTSQUARE_ENTRY_ID,
+        title="IoTSquare garden",
+        unique_id=iotsquare_unique_id(data),
+        data=data,
+        options=options or {},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    http = await hass_client_no_auth()  # the test server takes the routes registered so far
+    app = sim.apps[89]
+    app.push_url = f"http://127.0.0.1:{http.server.port}/api/lorawan_hub/push/push-id-0123"
+    app.headers = {"Authorization": "Bearer p4ss"}
+    return entry

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 import json
 from pathlib import Path
 from unittest.mock import patch
@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import CONF_CONFIGURE_PUSH, iotsquare_unique_id
+from custom_components.lorawan_hub.config_flow import CONF_CONFIGURE_PUSH
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_PUSH_ID,
@@ -41,24 +41,11 @@ from custom_components.lorawan_hub.lns.models import LoRaClass
 from custom_components.lorawan_hub.push import MAX_PUSH
 from simulator.iotsquare import IotSquareSimulator
 
-from .conftest import EventRecorder, state_of
+from .conftest import IOTSQUARE_ENTRY_ID as ENTRY_ID, EventRecorder, load_iotsquare, state_of
 
 METER = "90B96DADCE96A06A"
 LAMP = "55E1032590DC5682"
-ENTRY_ID = "01KAIOTSQUARETESTENTRY0000"
 SETUP = "custom_components.lorawan_hub.async_setup_entry"
-
-
-@pytest.fixture
-async def iotsquare() -> AsyncIterator[IotSquareSimulator]:
-    """An IoTSquare server with one application of two devices."""
-    simulator = IotSquareSimulator()
-    app = simulator.add_app("garden")
-    simulator.add_device(app.app_id, METER, "Basement meter")
-    simulator.add_device(app.app_id, LAMP, "Street lamp", support_class_c=True)
-    simulator.add_app("empty")
-    async with simulator:
-        yield simulator
 
 
 @pytest.fixture
@@ -68,29 +55,7 @@ async def loaded(
     hass_client_no_auth: ClientSessionGenerator,
 ) -> MockConfigEntry:
     """An IoTSquare entry, set up, with the simulator pushing to its path."""
-    data = {
-        CONF_VENDOR: VENDOR_IOTSQUARE,
-        CONF_URL: iotsquare.url,
-        CONF_TOKEN: iotsquare.token,
-        CONF_APP_ID: 89,
-        CONF_PUSH_ID: "push-id-0123",
-        CONF_PUSH_SECRET: "p4ss",
-    }
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        entry_id=ENTRY_ID,
-        title="IoTSquare garden",
-        unique_id=iotsquare_unique_id(data),
-        data=data,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    http = await hass_client_no_auth()  # the test server takes the routes registered so far
-    app = iotsquare.apps[89]
-    app.push_url = f"http://127.0.0.1:{http.server.port}/api/lorawan_hub/push/push-id-0123"
-    app.headers = {"Authorization": "Bearer p4ss"}
-    return entry
+    return await load_iotsquare(hass, iotsquare, hass_client_no_auth)
 
 
 async def test_pushes_and_actions(

@@ -42,8 +42,10 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util.ulid import ulid_now
 
 from .codecs.decode import AUTO, CHOICES
+from .codecs.javascript import CodecError, JsRunner
 from .const import (
     CONF_APP_EUI,
     CONF_APP_ID,
@@ -70,6 +72,18 @@ from .const import (
     VENDOR_SENRA,
     VENDORS,
 )
+from .device_types import (
+    CONF_CODE,
+    CONF_DEVICE_TYPES,
+    CONF_NAME,
+    CONF_PATH,
+    CONF_SOURCE,
+    SOURCE_FILE,
+    SOURCE_PASTE,
+    SOURCES,
+    async_load_codec,
+    codec_choice,
+)
 from .lns.base import NetworkServer
 from .lns.errors import AuthError, Forbidden, LimitReached, LnsError
 from .lns.iotsquare import DEFAULT_URL as IOTSQUARE_DEFAULT_URL
@@ -88,6 +102,7 @@ from .vendors import create_client, iotsquare_client, netemera_client
 
 CONF_DEVICE = "device"
 CONF_CONFIGURE_PUSH = "configure_push"
+CONF_DEVICE_TYPE = "device_type"
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -936,10 +951,13 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
     """Options: the default offline threshold, and codec and threshold per device."""
 
     _dev_eui: str
+    _type_id: str
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to change."""
-        return self.async_show_menu(step_id="init", menu_options=["settings", "device"])
+        return self.async_show_menu(
+            step_id="init", menu_options=["settings", "device", "device_types"]
+        )
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
@@ -986,6 +1004,128 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
             ),
         )
 
+    def _device_types(self) -> dict[str, dict[str, Any]]:
+        return dict(self.config_entry.options.get(CONF_DEVICE_TYPES, {}))
+
+    async def async_step_device_types(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a device type (a JavaScript codec shared by devices), or change or remove one."""
+        options = ["add_device_type"]
+        if self._device_types():
+            options += ["edit_device_type", "remove_device_type"]
+        return self.async_show_menu(step_id="device_types", menu_options=options)
+
+    def _pick_type_schema(self) -> probatio.Schema:
+        choices = [
+            SelectOptionDict(value=type_id, label=str(definition.get(CONF_NAME, type_id)))
+            for type_id, definition in self._device_types().items()
+        ]
+        return probatio.Schema(
+            {
+                probatio.Required(CONF_DEVICE_TYPE): SelectSelector(
+                    SelectSelectorConfig(options=choices, mode=SelectSelectorMode.DROPDOWN)
+                )
+            }
+        )
+
+    async def async_step_edit_device_type(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the device type to change."""
+        if user_input is not None:
+            self._type_id = user_input[CONF_DEVICE_TYPE]
+            return await self.async_step_device_type()
+        return self.async_show_form(
+            step_id="edit_device_type", data_schema=self._pick_type_schema()
+        )
+
+    async def async_step_remove_device_type(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Remove a device type; its devices go back to automatic decoding."""
+        if user_input is not None:
+            type_id = user_input[CONF_DEVICE_TYPE]
+            types = self._device_types()
+            types.pop(type_id, None)
+            devices = {
+                dev_eui: {**device, CONF_CODEC: AUTO}
+                if device.get(CONF_CODEC) == codec_choice(type_id)
+                else device
+                for dev_eui, device in self.config_entry.options.get(CONF_DEVICES, {}).items()
+            }
+            return self.async_create_entry(
+                data={**self.config_entry.options, CONF_DEVICE_TYPES: types, CONF_DEVICES: devices}
+            )
+        return self.async_show_form(
+            step_id="remove_device_type", data_schema=self._pick_type_schema()
+        )
+
+    async def async_step_add_device_type(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Define a new device type."""
+        self._type_id = ulid_now().lower()
+        return await self.async_step_device_type()
+
+    async def async_step_device_type(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name the device type and give its codec: pasted, or a .js file under the config."""
+        current = self._device_types().get(self._type_id, {CONF_SOURCE: SOURCE_PASTE})
+        errors: dict[str, str] = {}
+        reason = ""
+        if user_input is not None:
+            definition = {
+                CONF_NAME: user_input[CONF_NAME].strip(),
+                CONF_SOURCE: user_input[CONF_SOURCE],
+            }
+            if user_input[CONF_SOURCE] == SOURCE_FILE:
+                definition[CONF_PATH] = (user_input.get(CONF_PATH) or "").strip()
+            else:
+                definition[CONF_CODE] = user_input.get(CONF_CODE) or ""
+            reason = await self._check_codec(definition)
+            if reason:
+                errors["base"] = "codec_invalid"
+            else:
+                types = {**self._device_types(), self._type_id: definition}
+                return self.async_create_entry(
+                    data={**self.config_entry.options, CONF_DEVICE_TYPES: types}
+                )
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_NAME): str,
+                probatio.Required(CONF_SOURCE): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(SOURCES),
+                        translation_key=CONF_SOURCE,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+                probatio.Optional(CONF_CODE): TextSelector(TextSelectorConfig(multiline=True)),
+                probatio.Optional(CONF_PATH): str,
+            }
+        )
+        return self.async_show_form(
+            step_id="device_type",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
+            description_placeholders={"reason": f"**{reason}**" if reason else ""},
+            errors=errors,
+        )
+
+    async def _check_codec(self, definition: Mapping[str, Any]) -> str:
+        """Load and compile a codec; return why it cannot decode ("" when it can)."""
+        runner = JsRunner()
+        try:
+            codec = await async_load_codec(self.hass, definition)
+            if not await runner.run(codec.defines, "decodeUplink"):
+                return "it defines no decodeUplink function"
+        except CodecError as err:
+            return str(err)
+        finally:
+            runner.close()
+        return ""
+
     async def async_step_device_options(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -1006,7 +1146,16 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                     CONF_CODEC, default=current.get(CONF_CODEC, AUTO)
                 ): SelectSelector(
                     SelectSelectorConfig(
-                        options=list(CHOICES),
+                        options=[
+                            *(SelectOptionDict(value=choice, label=choice) for choice in CHOICES),
+                            *(
+                                SelectOptionDict(
+                                    value=codec_choice(type_id),
+                                    label=str(definition.get(CONF_NAME, type_id)),
+                                )
+                                for type_id, definition in self._device_types().items()
+                            ),
+                        ],
                         translation_key=CONF_CODEC,
                         mode=SelectSelectorMode.LIST,
                     )

@@ -22,14 +22,16 @@ from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo as HaDeviceInfo
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .codecs.decode import AUTO, RAW, decode
+from .codecs.decode import AUTO, RAW, Decoded, decode
+from .codecs.javascript import CodecError, JsCodec, JsRunner
 from .codecs.metadata import Platform as FieldPlatform, infer_metadata, location_pairs
+from .codecs.result import DecodeResult
 from .const import (
     CONF_CODEC,
     CONF_DEVICES,
@@ -45,6 +47,7 @@ from .const import (
     STORAGE_SAVE_DELAY,
     STORAGE_VERSION,
 )
+from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX, async_load_codec
 from .lns.base import NetworkServer
 from .lns.errors import AuthError
 from .lns.models import (
@@ -73,6 +76,9 @@ _PLATFORMS = {
     FieldPlatform.SENSOR: Platform.SENSOR,
     FieldPlatform.BINARY_SENSOR: Platform.BINARY_SENSOR,
 }
+
+JS_QUEUE = 10_000
+"""Uplinks waiting for their JavaScript codec before new ones stay raw."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,6 +139,8 @@ class DeviceState:
     offline_after: int = DEFAULT_OFFLINE_AFTER
     last_codec: str | None = None
     decode_error: str | None = None
+    codec_issue: bool = False
+    """A repair issue says that this device's codec fails."""
     recent: deque[tuple[int | None, datetime]] = field(
         default_factory=lambda: deque(maxlen=DEDUP_MEMORY)
     )
@@ -196,6 +204,13 @@ class LoRaWANHubCoordinator:
         self._platform_callbacks: list[NewEntitiesCallback] = []
         self._task: asyncio.Task[None] | None = None
         self._hub_device_id: str | None = None
+        self.codecs: dict[str, JsCodec] = {}
+        """Device type id → its JavaScript codec."""
+        self.codec_errors: dict[str, str] = {}
+        """Device type id → why its codec could not be loaded."""
+        self._js: JsRunner | None = None
+        self._js_queue: asyncio.Queue[tuple[DeviceState, Uplink]] = asyncio.Queue(JS_QUEUE)
+        self._js_task: asyncio.Task[None] | None = None
 
     # --- set-up and shut-down -----------------------------------------------------------------
 
@@ -212,15 +227,35 @@ class LoRaWANHubCoordinator:
         self._hub_device_id = hub.id
         stored = await self._store.async_load() or {}
         self._restore(stored)
+        await self._load_codecs()
         devices = await self.client.list_devices()
         self.devices_listed(devices)
         self.entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_online, ONLINE_CHECK_INTERVAL)
         )
 
+    async def _load_codecs(self) -> None:
+        """Prepare the device types' codecs; one that cannot load leaves its devices raw."""
+        types: Mapping[str, Mapping[str, Any]] = self.entry.options.get(CONF_DEVICE_TYPES, {})
+        for type_id, definition in types.items():
+            try:
+                self.codecs[type_id] = await async_load_codec(self.hass, definition)
+            except CodecError as err:
+                self.codec_errors[type_id] = str(err)
+                LOGGER.warning(
+                    "The codec of device type %s cannot be loaded: %s",
+                    definition.get(CONF_NAME, type_id),
+                    err,
+                )
+
     @callback
     def start(self) -> None:
-        """Start the realtime connection in a background task of the entry."""
+        """Start the realtime connection (and the codec worker) in background tasks."""
+        if self.codecs:
+            self._js = runner = JsRunner()
+            self._js_task = self.entry.async_create_background_task(
+                self.hass, self._decode_with_codecs(runner), f"{DOMAIN} codecs"
+            )
         self._task = self.entry.async_create_background_task(
             self.hass, self._run(), f"{DOMAIN} {self.client.vendor} connection"
         )
@@ -234,11 +269,15 @@ class LoRaWANHubCoordinator:
 
     async def async_shutdown(self) -> None:
         """Stop the connection and write the state now."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._js_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._js_task = None
+        if self._js is not None:
+            self._js.close()
+            self._js = None
         await self.client.close()
         if self._save_pending:
             await self._store.async_save(self._data_to_save())
@@ -434,8 +473,78 @@ class LoRaWANHubCoordinator:
         if state.seen((uplink.f_cnt, uplink.received_at)):
             self.duplicates += 1
             return
+        if state.codec.startswith(JS_PREFIX) and not uplink.encrypted:
+            type_id = state.codec.removeprefix(JS_PREFIX)
+            if type_id not in self.codecs or self._js_task is None:
+                reason = self.codec_errors.get(type_id, "its device type no longer exists")
+            else:
+                try:
+                    # Decoded off the event loop, in the order the uplinks came.
+                    self._js_queue.put_nowait((state, uplink))
+                except asyncio.QueueFull:
+                    reason = "too many uplinks are waiting for their codec"
+                else:
+                    return
+            self._codec_failed(state, reason)
+            self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
+            return
         # An encrypted payload means nothing to a decoder: keep it raw.
         decoded = decode(uplink.payload, uplink.decoded, RAW if uplink.encrypted else state.codec)
+        self._deliver(state, uplink, decoded)
+
+    async def _decode_with_codecs(self, runner: JsRunner) -> None:
+        """Decode queued uplinks with their device type's codec, one at a time, in order."""
+        while True:
+            state, uplink = await self._js_queue.get()
+            codec = self.codecs[state.codec.removeprefix(JS_PREFIX)]
+            try:
+                result = await runner.run(
+                    codec.decode_uplink, uplink.payload, uplink.f_port, uplink.received_at
+                )
+            except CodecError as err:
+                self._codec_failed(state, str(err))
+                decoded = Decoded(DecodeResult({}), state.codec, str(err))
+            else:
+                self._codec_worked(state)
+                decoded = Decoded(result, state.codec)
+            self._deliver(state, uplink, decoded)
+
+    def _codec_issue_id(self, state: DeviceState) -> str:
+        return f"codec_{self.entry.entry_id}_{state.dev_eui}"
+
+    @callback
+    def _codec_failed(self, state: DeviceState, reason: str) -> None:
+        """Raise (or update) the repair issue naming the device and why its codec fails."""
+        device = dr.async_get(self.hass).async_get(state.device_id)
+        type_id = state.codec.removeprefix(JS_PREFIX)
+        definition = self.entry.options.get(CONF_DEVICE_TYPES, {}).get(type_id, {})
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._codec_issue_id(state),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="codec_failed",
+            translation_placeholders={
+                "device": (device.name_by_user or device.name or state.dev_eui)
+                if device
+                else state.dev_eui,
+                "device_type": str(definition.get(CONF_NAME, type_id)),
+                "reason": reason,
+            },
+        )
+        state.codec_issue = True
+
+    @callback
+    def _codec_worked(self, state: DeviceState) -> None:
+        if state.codec_issue:
+            ir.async_delete_issue(self.hass, DOMAIN, self._codec_issue_id(state))
+            state.codec_issue = False
+
+    @callback
+    def _deliver(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:
+        """Update the device's entities with a decoded uplink and fire its events."""
+        dev_eui = state.dev_eui
         fields = decoded.result.fields
         state.last_codec = decoded.codec
         state.decode_error = decoded.error

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Coroutine
-from pathlib import Path
 from typing import Any, Final
 
 import probatio
@@ -25,6 +24,7 @@ from homeassistant.helpers.service import async_register_admin_service
 
 from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_types import config_path
 from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
 from .lns.iotsquare import ERROR_KEYS as IOTSQUARE_ERROR_KEYS
 from .lns.models import (
@@ -434,13 +434,10 @@ async def _remove_from_multicast_group(call: ServiceCall) -> None:
 
 def _read_firmware(hass: HomeAssistant, name: str) -> bytes:
     """Read a firmware file under the configuration directory (in the executor)."""
-    config = Path(hass.config.config_dir).resolve()
-    path = Path(hass.config.path(name)).resolve()
     # Under the configuration directory, and not in a hidden place such as .storage (which
     # holds credentials): the file goes to the network server.
-    if not path.is_relative_to(config) or any(
-        part.startswith(".") for part in path.relative_to(config).parts
-    ):
+    path = config_path(hass, name)
+    if path is None:
         raise _validation_error("firmware_outside_config", path=name)
     try:
         with path.open("rb") as file:

@@ -110,6 +110,7 @@ async def test_limits(runner: JsRunner, port: int, reason: str) -> None:
             "normalizeUplink returned no data",
         ),
     ],
+    ids=["syntax", "no-decoder", "number", "no-data", "undefined", "bad-normalize"],
 )
 async def test_bad_codecs(runner: JsRunner, source: str, reason: str) -> None:
     """Codecs that do not load or return the wrong shape fail clearly."""

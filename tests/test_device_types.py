@@ -1,0 +1,214 @@
+"""Device types in Home Assistant: JavaScript codecs from the options, decoding live uplinks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DOMAIN
+from custom_components.lorawan_hub.device_types import (
+    CONF_CODE,
+    CONF_DEVICE_TYPES,
+    CONF_NAME,
+    CONF_PATH,
+    CONF_SOURCE,
+)
+from simulator.iotsquare import IotSquareSimulator
+
+from .conftest import IOTSQUARE_ENTRY_ID, EventRecorder, load_iotsquare, state_of
+
+METER = "90B96DADCE96A06A"
+LAMP = "55E1032590DC5682"
+CODECS = Path(__file__).parent / "codecs" / "js"
+# 21.5 °C, 55 %, 3.3 V, door open.
+CLIMATE = bytes([0x08, 0x66, 110, 0x0C, 0xE4, 0x01])
+
+
+def climate_options(**device_type: str) -> dict[str, object]:
+    """Options with the climate codec as device type ``climate``, used by the meter."""
+    return {
+        CONF_DEVICE_TYPES: {
+            "climate": {
+                CONF_NAME: "Climate sensor",
+                CONF_SOURCE: "paste",
+                CONF_CODE: (CODECS / "climate.js").read_text(encoding="utf-8"),
+                **device_type,
+            }
+        },
+        CONF_DEVICES: {METER: {CONF_CODEC: "js:climate"}},
+    }
+
+
+async def test_codec_decodes_and_normalizes(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    uplinks: EventRecorder,
+) -> None:
+    """Normalized fields become sensors with the right units; a failure raises a repair."""
+    entry = await load_iotsquare(hass, iotsquare, hass_client_no_auth, climate_options())
+    assert await iotsquare.push_uplink(METER, CLIMATE, f_port=2) == 200
+    events = await uplinks.wait(1)
+    assert events[0].data["decoded"]["air_temperature"] == 21.5
+    temperature = hass.states.get("sensor.basement_meter_air_temperature")
+    assert temperature is not None
+    assert temperature.state == "21.5"
+    assert temperature.attributes["unit_of_measurement"] == "°C"
+    assert temperature.attributes["device_class"] == "temperature"
+    assert state_of(hass, "sensor.basement_meter_air_relative_humidity") == "55"
+
+    # The codec refuses a short payload: the uplink stays raw, its event fires, a repair says why.
+    assert await iotsquare.push_uplink(METER, b"\x01\x02", f_port=2) == 200
+    events = await uplinks.wait(2)
+    assert events[1].data["decoded"] == {}
+    assert events[1].data["payload_hex"] == "0102"
+    issue_id = f"codec_{IOTSQUARE_ENTRY_ID}_{METER}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "device": "Basement meter",
+        "device_type": "Climate sensor",
+        "reason": "expected 6 bytes, got 2",
+    }
+    assert state_of(hass, "sensor.basement_meter_air_temperature") == "21.5"  # kept
+    # Another device is unaffected; the next good uplink clears the repair.
+    assert await iotsquare.push_uplink(LAMP, b"\x01\x67\x00\xe6") == 200
+    assert await iotsquare.push_uplink(METER, CLIMATE[:1] + b"\x70" + CLIMATE[2:], f_port=2) == 200
+    events = await uplinks.wait(4)
+    assert events[2].data["decoded"] == {"temperature_1": 23.0}
+    assert events[3].data["decoded"]["air_temperature"] == 21.6
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert entry.runtime_data.devices[METER].decode_error is None
+
+
+async def test_hanging_codec_from_a_file(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    uplinks: EventRecorder,
+    tmp_path: Path,
+) -> None:
+    """A codec file that hangs is stopped by its time limit; the lamp's Cayenne still decodes."""
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "codecs").mkdir()
+    (tmp_path / "codecs" / "broken.js").write_text((CODECS / "broken.js").read_text())
+    options = climate_options(source="file", path="codecs/broken.js")
+    await load_iotsquare(hass, iotsquare, hass_client_no_auth, options)
+    assert await iotsquare.push_uplink(METER, b"\x00", f_port=1) == 200
+    assert await iotsquare.push_uplink(LAMP, b"\x01\x67\x00\xe6") == 200
+    events = await uplinks.wait(2)
+    by_device = {event.data["dev_eui"]: event.data["decoded"] for event in events}
+    assert by_device == {METER: {}, LAMP: {"temperature_1": 23.0}}
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"codec_{IOTSQUARE_ENTRY_ID}_{METER}")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "ran longer than" in issue.translation_placeholders["reason"]
+
+
+async def test_device_type_that_cannot_load(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    uplinks: EventRecorder,
+) -> None:
+    """A codec file that is missing leaves its devices raw, with a repair saying so."""
+    options = climate_options(source="file", path="codecs/missing.js")
+    await load_iotsquare(hass, iotsquare, hass_client_no_auth, options)
+    assert await iotsquare.push_uplink(METER, CLIMATE, f_port=2) == 200
+    await uplinks.wait(1)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"codec_{IOTSQUARE_ENTRY_ID}_{METER}")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "cannot be read" in issue.translation_placeholders["reason"]
+
+
+@pytest.fixture
+def no_reload() -> Iterator[None]:
+    """Options saved by the flow are checked without setting the entry up again."""
+    with (
+        patch("custom_components.lorawan_hub.async_setup_entry", return_value=True),
+        patch("custom_components.lorawan_hub.async_unload_entry", return_value=True),
+    ):
+        yield
+
+
+@pytest.mark.usefixtures("no_reload")
+async def test_options_flow(hass: HomeAssistant, tmp_path: Path) -> None:
+    """Add a pasted and a file device type, change, use and remove one."""
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "valve.js").write_text((CODECS / "valve.js").read_text())
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={"vendor": "orion"},
+        options={CONF_DEVICES: {METER: {CONF_CODEC: "auto"}}},
+    )
+    entry.add_to_hass(hass)
+
+    async def step(menu: str) -> str:
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "device_types"}
+        )
+        assert result["type"] is FlowResultType.MENU
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": menu}
+        )
+        return str(result["flow_id"])
+
+    flow_id = await step("add_device_type")
+    for form, reason in (
+        ({CONF_NAME: "x", CONF_SOURCE: "paste", CONF_CODE: "function ("}, "does not load"),
+        ({CONF_NAME: "x", CONF_SOURCE: "paste", CONF_CODE: "var a = 1;"}, "no decodeUplink"),
+        ({CONF_NAME: "x", CONF_SOURCE: "file", CONF_PATH: "../valve.js"}, "not a .js file"),
+    ):
+        result = await hass.config_entries.options.async_configure(flow_id, form)
+        assert result["errors"] == {"base": "codec_invalid"}
+        placeholders = result["description_placeholders"]
+        assert placeholders is not None
+        assert reason in placeholders["reason"]
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {CONF_NAME: " Garden valve ", CONF_SOURCE: "file", CONF_PATH: "valve.js"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    types = entry.options[CONF_DEVICE_TYPES]
+    (valve_id,) = types
+    assert types[valve_id] == {
+        CONF_NAME: "Garden valve",
+        CONF_SOURCE: "file",
+        CONF_PATH: "valve.js",
+    }
+
+    flow_id = await step("add_device_type")
+    code = (CODECS / "climate.js").read_text()
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {CONF_NAME: "Climate", CONF_SOURCE: "paste", CONF_CODE: code}
+    )
+    assert len(entry.options[CONF_DEVICE_TYPES]) == 2
+    (climate_id,) = set(entry.options[CONF_DEVICE_TYPES]) - {valve_id}
+
+    flow_id = await step("edit_device_type")
+    result = await hass.config_entries.options.async_configure(flow_id, {"device_type": climate_id})
+    assert result["step_id"] == "device_type"
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {CONF_NAME: "Climate v2", CONF_SOURCE: "paste", CONF_CODE: code}
+    )
+    assert entry.options[CONF_DEVICE_TYPES][climate_id][CONF_NAME] == "Climate v2"
+
+    # A device uses the valve type; removing the type sends it back to automatic decoding.
+    hass.config_entries.async_update_entry(
+        entry,
+        options={**entry.options, CONF_DEVICES: {METER: {CONF_CODEC: f"js:{valve_id}"}}},
+    )
+    flow_id = await step("remove_device_type")
+    result = await hass.config_entries.options.async_configure(flow_id, {"device_type": valve_id})
+    assert set(entry.options[CONF_DEVICE_TYPES]) == {climate_id}
+    assert entry.options[CONF_DEVICES][METER][CONF_CODEC] == "auto"
