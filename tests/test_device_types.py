@@ -10,7 +10,8 @@ import pytest
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -212,3 +213,55 @@ async def test_options_flow(hass: HomeAssistant, tmp_path: Path) -> None:
     result = await hass.config_entries.options.async_configure(flow_id, {"device_type": valve_id})
     assert set(entry.options[CONF_DEVICE_TYPES]) == {climate_id}
     assert entry.options[CONF_DEVICES][METER][CONF_CODEC] == "auto"
+
+
+async def test_downlink_data_encoded_by_the_codec(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """send_downlink with data: the device's encodeDownlink makes the bytes and the port."""
+    options = climate_options()
+    options[CONF_DEVICE_TYPES]["valve"] = {  # type: ignore[index]
+        CONF_NAME: "Valve",
+        CONF_SOURCE: "paste",
+        CONF_CODE: (CODECS / "valve.js").read_text(encoding="utf-8"),
+    }
+    options[CONF_DEVICES][LAMP] = {CONF_CODEC: "js:valve"}  # type: ignore[index]
+    await load_iotsquare(hass, iotsquare, hass_client_no_auth, options)
+    registry = dr.async_get(hass)
+    lamp = registry.async_get_device_by_identifier((DOMAIN, LAMP), IOTSQUARE_ENTRY_ID)
+    meter = registry.async_get_device_by_identifier((DOMAIN, METER), IOTSQUARE_ENTRY_ID)
+    assert lamp is not None
+    assert meter is not None
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_downlink",
+        {"device_id": lamp.id, "f_port": 1, "data": {"open": True, "minutes": 30}},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert iotsquare.downlinks == [(LAMP.lower(), 10, b"\x01\x1e", False, 1)]
+    for device, data, key, words in (
+        (lamp, {"open": True, "minutes": 300}, "codec_refused", "minutes must be 0 to 255"),
+        (meter, {"open": True}, "no_encoder", None),
+    ):
+        with pytest.raises(ServiceValidationError) as invalid:
+            await hass.services.async_call(
+                DOMAIN,
+                "send_downlink",
+                {"device_id": device.id, "f_port": 10, "data": data},
+                blocking=True,
+            )
+        assert invalid.value.translation_key == key
+        if words:
+            assert invalid.value.translation_placeholders == {"reason": words}
+    with pytest.raises(ServiceValidationError) as invalid:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_downlink",
+            {"device_id": lamp.id, "f_port": 0, "data": {"open": True}},
+            blocking=True,
+        )
+    assert invalid.value.translation_key == "invalid_port"

@@ -509,6 +509,21 @@ class LoRaWANHubCoordinator:
                 decoded = Decoded(result, state.codec)
             self._deliver(state, uplink, decoded)
 
+    async def async_encode_downlink(
+        self, state: DeviceState, data: Mapping[str, Any], f_port: int
+    ) -> tuple[bytes, int] | None:
+        """
+        Encode ``data`` with the device's codec; None when it has no encoder.
+
+        Raises CodecError with the codec's own words when it refuses ``data``.
+        """
+        codec = self.codecs.get(state.codec.removeprefix(JS_PREFIX))
+        if not state.codec.startswith(JS_PREFIX) or codec is None or self._js is None:
+            return None
+        if not await self._js.run(codec.defines, "encodeDownlink"):
+            return None
+        return await self._js.run(codec.encode_downlink, data, f_port)
+
     def _codec_issue_id(self, state: DeviceState) -> str:
         return f"codec_{self.entry.entry_id}_{state.dev_eui}"
 

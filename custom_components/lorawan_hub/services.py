@@ -22,6 +22,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.service import async_register_admin_service
 
+from .codecs.javascript import CodecError
 from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .device_types import config_path
@@ -248,7 +249,7 @@ def _require(coordinator: LoRaWANHubCoordinator, capability: Capability, action:
 
 
 def _payload(data: dict[str, Any]) -> bytes:
-    """Return the payload given as exactly one of hex, base64 or an object."""
+    """Return the payload given as hex or base64 (an object needs the device's codec)."""
     given = [key for key in (ATTR_PAYLOAD_HEX, ATTR_PAYLOAD_BASE64, ATTR_DATA) if key in data]
     if len(given) != 1:
         raise _validation_error("payload_required")
@@ -278,10 +279,31 @@ def _result(result: DownlinkResult) -> dict[str, Any]:
     }
 
 
+async def _encode(
+    coordinator: LoRaWANHubCoordinator, state: DeviceState, data: dict[str, Any]
+) -> tuple[bytes, int]:
+    """Return the payload and port: given as hex or base64, or an object the codec encodes."""
+    given = [key for key in (ATTR_PAYLOAD_HEX, ATTR_PAYLOAD_BASE64, ATTR_DATA) if key in data]
+    if given != [ATTR_DATA]:
+        return _payload(data), data[ATTR_F_PORT]
+    if not MIN_PORT <= data[ATTR_F_PORT] <= MAX_PORT:
+        raise _validation_error("invalid_port", port=str(data[ATTR_F_PORT]))
+    try:
+        encoded = await coordinator.async_encode_downlink(state, data[ATTR_DATA], data[ATTR_F_PORT])
+    except CodecError as err:
+        raise _validation_error("codec_refused", reason=str(err)) from err
+    if encoded is None:
+        raise _validation_error("no_encoder")
+    payload, port = encoded
+    if not MIN_PORT <= port <= MAX_PORT:
+        raise _validation_error("invalid_port", port=str(port))
+    return payload, port
+
+
 async def _send_downlink(call: ServiceCall) -> ServiceResponse:
     coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
     _require(coordinator, Capability.DOWNLINK, SERVICE_SEND_DOWNLINK)
-    payload = _payload(dict(call.data))
+    payload, port = await _encode(coordinator, state, dict(call.data))
     client = coordinator.client
     if Capability.MAX_DOWNLINK_SIZE in client.capabilities:
         maximum = await _call(coordinator, client.max_downlink_size(state.dev_eui))
@@ -291,7 +313,7 @@ async def _send_downlink(call: ServiceCall) -> ServiceResponse:
             )
     downlink = Downlink(
         dev_eui=state.dev_eui,
-        f_port=call.data[ATTR_F_PORT],
+        f_port=port,
         payload=payload,
         confirmed=call.data[ATTR_CONFIRMED],
         mode=DownlinkMode(call.data[ATTR_MODE]),
