@@ -10,11 +10,12 @@ import pytest
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.lorawan_hub.commands import Command
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DOMAIN
 from custom_components.lorawan_hub.device_types import (
     CONF_CODE,
@@ -265,3 +266,183 @@ async def test_downlink_data_encoded_by_the_codec(
             blocking=True,
         )
     assert invalid.value.translation_key == "invalid_port"
+
+
+def valve_with_commands() -> dict[str, object]:
+    """Options: the lamp is a valve with a command of each kind."""
+    return {
+        CONF_DEVICE_TYPES: {
+            "valve": {
+                CONF_NAME: "Valve",
+                CONF_SOURCE: "paste",
+                CONF_CODE: (CODECS / "valve.js").read_text(encoding="utf-8"),
+                "commands": {
+                    "flush": {"name": "Flush", "kind": "button", "port": 12, "payload": "FF"},
+                    "open": {
+                        "name": "Open",
+                        "kind": "switch",
+                        "port": 10,
+                        "confirmed": True,
+                        "payload_on": "0100",
+                        "payload_off": "0000",
+                    },
+                    "level": {
+                        "name": "Level",
+                        "kind": "number",
+                        "port": 11,
+                        "payload": "A0",
+                        "length": 2,
+                        "big_endian": False,
+                        "multiplier": 10,
+                        "minimum": -20,
+                        "maximum": 50,
+                    },
+                    "program": {
+                        "name": "Program",
+                        "kind": "select",
+                        "port": 13,
+                        "options": {"Eco": "0201", "Boost": "0202"},
+                    },
+                    "broken": {"name": "Broken", "kind": "button", "port": 1, "payload": "zz"},
+                },
+            }
+        },
+        CONF_DEVICES: {LAMP: {CONF_CODEC: "js:valve"}},
+    }
+
+
+async def test_command_entities(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """Each command entity sends its bytes to the network server; bad values are refused."""
+    await load_iotsquare(hass, iotsquare, hass_client_no_auth, valve_with_commands())
+    await hass.services.async_call(
+        "button", "press", {"entity_id": "button.street_lamp_flush"}, blocking=True
+    )
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.street_lamp_open"}, blocking=True
+    )
+    assert state_of(hass, "switch.street_lamp_open") == "on"
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.street_lamp_open"}, blocking=True
+    )
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.street_lamp_level", "value": -1.5},
+        blocking=True,
+    )
+    assert state_of(hass, "number.street_lamp_level") == "-1.5"
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.street_lamp_program", "option": "Boost"},
+        blocking=True,
+    )
+    assert state_of(hass, "select.street_lamp_program") == "Boost"
+    lamp = LAMP.lower()
+    assert iotsquare.downlinks == [
+        (lamp, 12, b"\xff", False, 1),
+        (lamp, 10, b"\x01\x00", True, 2),
+        (lamp, 10, b"\x00\x00", True, 3),
+        (lamp, 11, b"\xa0\xf1\xff", False, 4),
+        (lamp, 13, b"\x02\x02", False, 5),
+    ]
+    # The malformed command has no entity; the meter (no device type) has none at all.
+    assert hass.states.get("button.street_lamp_broken") is None
+    assert hass.states.get("button.basement_meter_flush") is None
+    # The server refuses: a translated error; the switch keeps what it showed.
+    iotsquare.fail_next["device/downlink/create"] = 4001
+    with pytest.raises(HomeAssistantError) as refused:
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": "switch.street_lamp_open"}, blocking=True
+        )
+    assert refused.value.translation_key == "iotsquare_4001"
+    assert state_of(hass, "switch.street_lamp_open") == "off"
+    # A value the bytes cannot hold is refused before anything is sent.
+    entry = hass.config_entries.async_get_entry(IOTSQUARE_ENTRY_ID)
+    assert entry is not None
+    await hass.config_entries.async_unload(entry.entry_id)
+    options = valve_with_commands()
+    options[CONF_DEVICE_TYPES]["valve"]["commands"]["level"]["length"] = 1  # type: ignore[index]
+    hass.config_entries.async_update_entry(entry, options=options)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert state_of(hass, "number.street_lamp_level") == "-1.5"  # restored
+    with pytest.raises(ServiceValidationError) as invalid:
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.street_lamp_level", "value": 20},
+            blocking=True,
+        )
+    assert invalid.value.translation_key == "command_value_invalid"
+    assert len(iotsquare.downlinks) == 5
+
+
+@pytest.mark.usefixtures("no_reload")
+async def test_command_options(hass: HomeAssistant) -> None:
+    """Commands are added to a device type with their payloads checked, and removed."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={"vendor": "orion"},
+        options={CONF_DEVICE_TYPES: {"valve": {CONF_NAME: "Valve", CONF_SOURCE: "paste"}}},
+    )
+    entry.add_to_hass(hass)
+
+    async def open_step(menu: str) -> str:
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "device_types"}
+        )
+        assert menu in result["menu_options"]
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": menu}
+        )
+        return str(result["flow_id"])
+
+    base = {"device_type": "valve", "port": 10, "confirmed": False, "mode": "queue"}
+    flow_id = await open_step("add_command")
+    for form, errors in (
+        ({"name": "Open", "kind": "switch", "payload_on": "01"}, {"payload_on": "switch_payloads"}),
+        ({"name": "Go", "kind": "button", "payload": "0x1"}, {"payload": "invalid_hex"}),
+        (
+            {"name": "Level", "kind": "number", "minimum": 5, "maximum": 5},
+            {"maximum": "number_range"},
+        ),
+        ({"name": "Mode", "kind": "select", "options": "Eco"}, {"options": "select_options"}),
+        ({"name": "Mode", "kind": "select", "options": "Eco=zz"}, {"options": "select_options"}),
+        ({"name": "Mode", "kind": "select", "options": "\n"}, {"options": "select_options"}),
+    ):
+        result = await hass.config_entries.options.async_configure(flow_id, {**base, **form})
+        assert result["errors"] == errors
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**base, "name": "Mode", "kind": "select", "options": "Eco = 02 01\n\nBoost=0202"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    commands = entry.options[CONF_DEVICE_TYPES]["valve"]["commands"]
+    (command_id,) = commands
+    assert commands[command_id]["options"] == {"Eco": "0201", "Boost": "0202"}
+    flow_id = await open_step("add_command")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**base, "name": "Level", "kind": "number", "payload": "a0", "multiplier": 10}
+    )
+    level = entry.options[CONF_DEVICE_TYPES]["valve"]["commands"]
+    assert len(level) == 2
+    flow_id = await open_step("remove_command")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"command": f"valve/{command_id}"}
+    )
+    assert command_id not in entry.options[CONF_DEVICE_TYPES]["valve"]["commands"]
+
+
+def test_number_payloads() -> None:
+    """Values outside the range or too large for the length are refused."""
+    command = Command(command_id="c", name="Level", kind="number", port=1, length=1, maximum=300)
+    assert command.number_payload(255) == b"\xff"
+    with pytest.raises(ValueError, match="outside"):
+        command.number_payload(301)
+    with pytest.raises(ValueError, match="does not fit"):
+        command.number_payload(256)

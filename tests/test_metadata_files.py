@@ -87,7 +87,7 @@ def test_translation_keys_exist() -> None:
     errors = set(re.findall(r'"base": "([a-z_]+)"', text)) | set(
         re.findall(r'errors\[[A-Z_]+\] = "([a-z_]+)"', text)
     )
-    assert errors <= set(config["error"])
+    assert errors <= set(config["error"]) | set(translations["options"]["error"])
     reasons = set(re.findall(r'reason="([a-z_]+)"', text)) | {"already_configured"}
     assert reasons <= set(config["abort"]) | set(translations["options"]["abort"])
 

@@ -46,6 +46,27 @@ from homeassistant.util.ulid import ulid_now
 
 from .codecs.decode import AUTO, CHOICES
 from .codecs.javascript import CodecError, JsRunner
+from .commands import (
+    BUTTON,
+    CONF_BIG_ENDIAN,
+    CONF_COMMANDS,
+    CONF_CONFIRMED,
+    CONF_KIND,
+    CONF_LENGTH,
+    CONF_MAXIMUM,
+    CONF_MINIMUM,
+    CONF_MODE,
+    CONF_MULTIPLIER,
+    CONF_OPTIONS,
+    CONF_PAYLOAD,
+    CONF_PAYLOAD_OFF,
+    CONF_PAYLOAD_ON,
+    CONF_PORT,
+    KINDS,
+    NUMBER,
+    SELECT,
+    SWITCH,
+)
 from .const import (
     CONF_APP_EUI,
     CONF_APP_ID,
@@ -87,7 +108,7 @@ from .device_types import (
 from .lns.base import NetworkServer
 from .lns.errors import AuthError, Forbidden, LimitReached, LnsError
 from .lns.iotsquare import DEFAULT_URL as IOTSQUARE_DEFAULT_URL
-from .lns.models import normalize_eui
+from .lns.models import DownlinkMode, normalize_eui
 from .lns.netemera import (
     DEFAULT_API_URL as NETEMERA_DEFAULT_API_URL,
     DEFAULT_TOKEN_URL as NETEMERA_DEFAULT_TOKEN_URL,
@@ -103,6 +124,65 @@ from .vendors import create_client, iotsquare_client, netemera_client
 CONF_DEVICE = "device"
 CONF_CONFIGURE_PUSH = "configure_push"
 CONF_DEVICE_TYPE = "device_type"
+CONF_COMMAND = "command"
+
+
+def _command_data(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return a command as the options keep it, or the form's errors."""
+    kind = user_input[CONF_KIND]
+    data: dict[str, Any] = {
+        CONF_NAME: user_input[CONF_NAME].strip(),
+        CONF_KIND: kind,
+        CONF_PORT: int(user_input[CONF_PORT]),
+        CONF_CONFIRMED: user_input[CONF_CONFIRMED],
+        CONF_MODE: user_input[CONF_MODE],
+    }
+    errors: dict[str, str] = {}
+    wanted = {
+        BUTTON: (CONF_PAYLOAD,),
+        SWITCH: (CONF_PAYLOAD_ON, CONF_PAYLOAD_OFF),
+        NUMBER: (CONF_PAYLOAD,),
+        SELECT: (),
+    }[kind]
+    for key in wanted:
+        text = "".join((user_input.get(key) or "").split())
+        try:
+            bytes.fromhex(text)
+        except ValueError:
+            errors[key] = "invalid_hex"
+        data[key] = text.upper()
+    if kind == SWITCH and not (data[CONF_PAYLOAD_ON] and data[CONF_PAYLOAD_OFF]):
+        errors.setdefault(CONF_PAYLOAD_ON, "switch_payloads")
+    if kind == NUMBER:
+        data |= {
+            CONF_LENGTH: int(user_input.get(CONF_LENGTH, 1)),
+            CONF_BIG_ENDIAN: user_input.get(CONF_BIG_ENDIAN, True),
+            CONF_MULTIPLIER: float(user_input.get(CONF_MULTIPLIER, 1)),
+            CONF_MINIMUM: float(user_input.get(CONF_MINIMUM, 0)),
+            CONF_MAXIMUM: float(user_input.get(CONF_MAXIMUM, 255)),
+        }
+        if data[CONF_MULTIPLIER] == 0 or data[CONF_MINIMUM] >= data[CONF_MAXIMUM]:
+            errors[CONF_MAXIMUM] = "number_range"
+    if kind == SELECT:
+        options: dict[str, str] = {}
+        for line in (user_input.get(CONF_OPTIONS) or "").splitlines():
+            if not line.strip():
+                continue
+            label, separator, text = line.partition("=")
+            text = "".join(text.split())
+            try:
+                bytes.fromhex(text)
+            except ValueError:
+                separator = ""
+            if not separator or not label.strip():
+                errors[CONF_OPTIONS] = "select_options"
+                break
+            options[label.strip()] = text.upper()
+        if not options:
+            errors.setdefault(CONF_OPTIONS, "select_options")
+        data[CONF_OPTIONS] = options
+    return data, errors
+
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -1013,7 +1093,9 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
         """Add a device type (a JavaScript codec shared by devices), or change or remove one."""
         options = ["add_device_type"]
         if self._device_types():
-            options += ["edit_device_type", "remove_device_type"]
+            options += ["edit_device_type", "remove_device_type", "add_command"]
+        if any(definition.get(CONF_COMMANDS) for definition in self._device_types().values()):
+            options.append("remove_command")
         return self.async_show_menu(step_id="device_types", menu_options=options)
 
     def _pick_type_schema(self) -> probatio.Schema:
@@ -1111,6 +1193,103 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
             data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
             description_placeholders={"reason": f"**{reason}**" if reason else ""},
             errors=errors,
+        )
+
+    async def async_step_add_command(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Define a command of a device type: a button, switch, number or select downlink."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = _command_data(user_input)
+            if not errors:
+                types = self._device_types()
+                type_id = user_input[CONF_DEVICE_TYPE]
+                definition = dict(types[type_id])
+                definition[CONF_COMMANDS] = {
+                    **definition.get(CONF_COMMANDS, {}),
+                    ulid_now().lower(): data,
+                }
+                types[type_id] = definition
+                return self.async_create_entry(
+                    data={**self.config_entry.options, CONF_DEVICE_TYPES: types}
+                )
+        schema = self._pick_type_schema().extend(
+            {
+                probatio.Required(CONF_NAME): str,
+                probatio.Required(CONF_KIND, default=BUTTON): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(KINDS), translation_key=CONF_KIND, mode=SelectSelectorMode.LIST
+                    )
+                ),
+                probatio.Required(CONF_PORT, default=1): NumberSelector(
+                    NumberSelectorConfig(min=1, max=223, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                probatio.Required(CONF_CONFIRMED, default=False): bool,
+                probatio.Required(CONF_MODE, default=DownlinkMode.QUEUE.value): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[mode.value for mode in DownlinkMode],
+                        translation_key=CONF_MODE,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                probatio.Optional(CONF_PAYLOAD): str,
+                probatio.Optional(CONF_PAYLOAD_ON): str,
+                probatio.Optional(CONF_PAYLOAD_OFF): str,
+                probatio.Optional(CONF_LENGTH, default=1): NumberSelector(
+                    NumberSelectorConfig(min=1, max=8, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                probatio.Optional(CONF_BIG_ENDIAN, default=True): bool,
+                probatio.Optional(CONF_MULTIPLIER, default=1): NumberSelector(
+                    NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any")
+                ),
+                probatio.Optional(CONF_MINIMUM, default=0): NumberSelector(
+                    NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any")
+                ),
+                probatio.Optional(CONF_MAXIMUM, default=255): NumberSelector(
+                    NumberSelectorConfig(mode=NumberSelectorMode.BOX, step="any")
+                ),
+                probatio.Optional(CONF_OPTIONS): TextSelector(TextSelectorConfig(multiline=True)),
+            }
+        )
+        return self.async_show_form(
+            step_id="add_command",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+        )
+
+    async def async_step_remove_command(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Remove a command (its entity goes away)."""
+        types = self._device_types()
+        if user_input is not None:
+            type_id, _, command_id = user_input[CONF_COMMAND].partition("/")
+            definition = dict(types[type_id])
+            commands = dict(definition.get(CONF_COMMANDS, {}))
+            commands.pop(command_id, None)
+            definition[CONF_COMMANDS] = commands
+            types[type_id] = definition
+            return self.async_create_entry(
+                data={**self.config_entry.options, CONF_DEVICE_TYPES: types}
+            )
+        choices = [
+            SelectOptionDict(
+                value=f"{type_id}/{command_id}",
+                label=f"{definition.get(CONF_NAME, type_id)}: {command.get(CONF_NAME, command_id)}",
+            )
+            for type_id, definition in types.items()
+            for command_id, command in definition.get(CONF_COMMANDS, {}).items()
+        ]
+        return self.async_show_form(
+            step_id="remove_command",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_COMMAND): SelectSelector(
+                        SelectSelectorConfig(options=choices, mode=SelectSelectorMode.DROPDOWN)
+                    )
+                }
+            ),
         )
 
     async def _check_codec(self, definition: Mapping[str, Any]) -> str:

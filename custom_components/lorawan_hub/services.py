@@ -169,7 +169,7 @@ def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
     )
 
 
-def _vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssistantError:
+def vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssistantError:
     """Translate a network-server failure for the user."""
     placeholders = {"vendor": coordinator.client.name, "reason": err.reason or err.key}
     if err.key in DETAILED_ERRORS:
@@ -199,7 +199,7 @@ async def _call[T](coordinator: LoRaWANHubCoordinator, request: Awaitable[T]) ->
     try:
         return await request
     except LnsError as err:
-        raise _vendor_error(coordinator, err) from err
+        raise vendor_error(coordinator, err) from err
 
 
 def _loaded_entry(hass: HomeAssistant, entry_id: str) -> LoRaWANHubConfigEntry:

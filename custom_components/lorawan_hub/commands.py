@@ -1,0 +1,161 @@
+"""
+Downlink commands as entities: a button, a switch, a number or a select per command.
+
+A command belongs to a device type (options); every device of that type gets its entities. Each
+sends through the network server like ``send_downlink``, with the command's port, confirmation
+and mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from homeassistant.core import callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.restore_state import RestoreEntity
+
+from .const import DOMAIN
+from .coordinator import DeviceState, LoRaWANHubCoordinator
+from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX
+from .entity import LoRaWANHubEntity
+from .lns.errors import LnsError
+from .lns.models import Downlink, DownlinkMode
+from .services import vendor_error
+
+CONF_COMMANDS: Final = "commands"
+"""Device type key: its commands, id → definition."""
+CONF_KIND: Final = "kind"
+CONF_PORT: Final = "port"
+CONF_CONFIRMED: Final = "confirmed"
+CONF_MODE: Final = "mode"
+CONF_PAYLOAD: Final = "payload"
+"""Button: its payload; number: the bytes before the value (hex)."""
+CONF_PAYLOAD_ON: Final = "payload_on"
+CONF_PAYLOAD_OFF: Final = "payload_off"
+CONF_LENGTH: Final = "length"
+CONF_BIG_ENDIAN: Final = "big_endian"
+CONF_MULTIPLIER: Final = "multiplier"
+CONF_MINIMUM: Final = "minimum"
+CONF_MAXIMUM: Final = "maximum"
+CONF_OPTIONS: Final = "options"
+"""Select: option → payload (hex)."""
+
+BUTTON: Final = "button"
+SWITCH: Final = "switch"
+NUMBER: Final = "number"
+SELECT: Final = "select"
+KINDS: Final = (BUTTON, SWITCH, NUMBER, SELECT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """One named downlink command of a device type."""
+
+    command_id: str
+    name: str
+    kind: str
+    port: int
+    confirmed: bool = False
+    mode: DownlinkMode = DownlinkMode.QUEUE
+    payload: bytes = b""
+    payload_on: bytes = b""
+    payload_off: bytes = b""
+    length: int = 1
+    big_endian: bool = True
+    multiplier: float = 1.0
+    minimum: float = 0.0
+    maximum: float = 255.0
+    options: Mapping[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(cls, command_id: str, data: Mapping[str, Any]) -> Command:
+        """Read a command as the options store it (hex payloads); ValueError when malformed."""
+        return cls(
+            command_id=command_id,
+            name=str(data[CONF_NAME]),
+            kind=str(data[CONF_KIND]),
+            port=int(data[CONF_PORT]),
+            confirmed=bool(data.get(CONF_CONFIRMED, False)),
+            mode=DownlinkMode(data.get(CONF_MODE, DownlinkMode.QUEUE)),
+            payload=bytes.fromhex(data.get(CONF_PAYLOAD, "")),
+            payload_on=bytes.fromhex(data.get(CONF_PAYLOAD_ON, "")),
+            payload_off=bytes.fromhex(data.get(CONF_PAYLOAD_OFF, "")),
+            length=int(data.get(CONF_LENGTH, 1)),
+            big_endian=bool(data.get(CONF_BIG_ENDIAN, True)),
+            multiplier=float(data.get(CONF_MULTIPLIER, 1.0)),
+            minimum=float(data.get(CONF_MINIMUM, 0.0)),
+            maximum=float(data.get(CONF_MAXIMUM, 255.0)),
+            options={
+                str(label): bytes.fromhex(str(hex_payload))
+                for label, hex_payload in dict(data.get(CONF_OPTIONS, {})).items()
+            },
+        )
+
+    def number_payload(self, value: float) -> bytes:
+        """Return the prefix, then ``value`` times the multiplier as an integer of ``length``."""
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"{value} is outside {self.minimum:g} to {self.maximum:g}")
+        raw = round(value * self.multiplier)
+        try:
+            encoded = raw.to_bytes(
+                self.length, "big" if self.big_endian else "little", signed=self.minimum < 0
+            )
+        except OverflowError:
+            raise ValueError(f"{value} does not fit in {self.length} bytes") from None
+        return self.payload + encoded
+
+
+def parse_commands(definition: Mapping[str, Any]) -> list[Command]:
+    """Return a device type's commands; a malformed one is skipped."""
+    commands = []
+    for command_id, data in dict(definition.get(CONF_COMMANDS, {})).items():
+        try:
+            commands.append(Command.from_options(command_id, data))
+        except KeyError, TypeError, ValueError:
+            continue
+    return commands
+
+
+def device_commands(coordinator: LoRaWANHubCoordinator, device: DeviceState) -> list[Command]:
+    """Return the commands of the device's type (none when it uses no device type)."""
+    if not device.codec.startswith(JS_PREFIX):
+        return []
+    types = coordinator.entry.options.get(CONF_DEVICE_TYPES, {})
+    return parse_commands(types.get(device.codec.removeprefix(JS_PREFIX), {}))
+
+
+class CommandEntity(LoRaWANHubEntity, RestoreEntity):
+    """An entity that sends one command of the device's type."""
+
+    def __init__(
+        self, coordinator: LoRaWANHubCoordinator, device: DeviceState, command: Command
+    ) -> None:
+        """Send ``command`` to ``device``."""
+        super().__init__(coordinator, device, f"command_{command.command_id}")
+        self.command = command
+        self._attr_name = command.name
+
+    async def _send(self, payload: bytes) -> None:
+        """Send the payload with the command's port, confirmation and mode."""
+        client = self.coordinator.client
+        downlink = Downlink(
+            dev_eui=self.device.dev_eui,
+            f_port=self.command.port,
+            payload=payload,
+            confirmed=self.command.confirmed,
+            mode=self.command.mode,
+        )
+        try:
+            await client.send_downlink(downlink)
+        except LnsError as err:
+            raise vendor_error(self.coordinator, err) from err
+
+    @callback
+    def _invalid(self, reason: str) -> ServiceValidationError:
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="command_value_invalid",
+            translation_placeholders={"command": self.command.name, "reason": reason},
+        )
