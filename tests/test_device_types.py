@@ -23,9 +23,11 @@ from custom_components.lorawan_hub.device_types import (
     CONF_NAME,
     CONF_PATH,
     CONF_SOURCE,
+    async_load_codec,
 )
 from simulator.iotsquare import IotSquareSimulator
 
+from .codecs.test_repository import Repository
 from .conftest import IOTSQUARE_ENTRY_ID, EventRecorder, load_iotsquare, state_of
 
 METER = "90B96DADCE96A06A"
@@ -446,3 +448,67 @@ def test_number_payloads() -> None:
         command.number_payload(301)
     with pytest.raises(ValueError, match="does not fit"):
         command.number_payload(256)
+
+
+async def test_codec_from_the_repository(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    uplinks: EventRecorder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The options fetch and self-test the device's codec; set-up then uses the kept copy."""
+    hass.config.config_dir = str(tmp_path)
+    repository = Repository()
+    await repository.start()
+    monkeypatch.setattr(
+        "custom_components.lorawan_hub.codecs.repository.DEFAULT_REPOSITORY",
+        repository.base_url,
+    )
+    entry = MockConfigEntry(domain=DOMAIN, data={"vendor": "orion"})
+    entry.add_to_hass(hass)
+    form = {CONF_NAME: "Acme", CONF_SOURCE: "repository", "vendor_id": "ACME", "model": "x"}
+    with (
+        patch("custom_components.lorawan_hub.async_setup_entry", return_value=True),
+        patch("custom_components.lorawan_hub.async_unload_entry", return_value=True),
+    ):
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "device_types"}
+        )
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "add_device_type"}
+        )
+        flow_id = result["flow_id"]
+        result = await hass.config_entries.options.async_configure(
+            flow_id, {**form, "firmware": "1.0"}
+        )
+        assert result["errors"] == {"base": "codec_invalid"}
+        placeholders = result["description_placeholders"]
+        assert placeholders is not None
+        assert "has no x.yaml" in placeholders["reason"]
+        result = await hass.config_entries.options.async_configure(
+            flow_id, {**form, "model": "climate-sensor", "firmware": "1.0"}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (type_id,) = entry.options[CONF_DEVICE_TYPES]
+    cached = list((tmp_path / ".storage" / "lorawan_hub_codecs").iterdir())
+    assert len(cached) == 1
+    # Without the repository, set-up takes the copy kept on disk.
+    await repository.stop()
+    await hass.config_entries.async_remove(entry.entry_id)
+    options = {
+        CONF_DEVICE_TYPES: dict(entry.options[CONF_DEVICE_TYPES]),
+        CONF_DEVICES: {METER: {CONF_CODEC: f"js:{type_id}"}},
+    }
+    await load_iotsquare(hass, iotsquare, hass_client_no_auth, options)
+    assert await iotsquare.push_uplink(METER, CLIMATE, f_port=2) == 200
+    events = await uplinks.wait(1)
+    assert events[0].data["decoded"]["air_temperature"] == 21.5
+    # Without the copy either, set-up fetches again (and the device stays raw if it cannot).
+    cached[0].unlink()
+    await repository.start()
+    codec = await async_load_codec(hass, options[CONF_DEVICE_TYPES][type_id])
+    assert "normalizeUplink" in codec.source
+    await repository.stop()

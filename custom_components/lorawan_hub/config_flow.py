@@ -96,12 +96,17 @@ from .const import (
 from .device_types import (
     CONF_CODE,
     CONF_DEVICE_TYPES,
+    CONF_FIRMWARE,
+    CONF_MODEL,
     CONF_NAME,
     CONF_PATH,
     CONF_SOURCE,
+    CONF_VENDOR_ID,
     SOURCE_FILE,
     SOURCE_PASTE,
+    SOURCE_REPOSITORY,
     SOURCES,
+    async_fetch_tested_codec,
     async_load_codec,
     codec_choice,
 )
@@ -1164,6 +1169,9 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
             }
             if user_input[CONF_SOURCE] == SOURCE_FILE:
                 definition[CONF_PATH] = (user_input.get(CONF_PATH) or "").strip()
+            elif user_input[CONF_SOURCE] == SOURCE_REPOSITORY:
+                for key in (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE):
+                    definition[key] = (user_input.get(key) or "").strip()
             else:
                 definition[CONF_CODE] = user_input.get(CONF_CODE) or ""
             reason = await self._check_codec(definition)
@@ -1186,6 +1194,9 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                 ),
                 probatio.Optional(CONF_CODE): TextSelector(TextSelectorConfig(multiline=True)),
                 probatio.Optional(CONF_PATH): str,
+                probatio.Optional(CONF_VENDOR_ID): str,
+                probatio.Optional(CONF_MODEL): str,
+                probatio.Optional(CONF_FIRMWARE): str,
             }
         )
         return self.async_show_form(
@@ -1296,7 +1307,11 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
         """Load and compile a codec; return why it cannot decode ("" when it can)."""
         runner = JsRunner()
         try:
-            codec = await async_load_codec(self.hass, definition)
+            if definition[CONF_SOURCE] == SOURCE_REPOSITORY:
+                # Fetched again and self-tested, also when a copy is kept from before.
+                codec, _passed = await async_fetch_tested_codec(self.hass, definition, runner)
+            else:
+                codec = await async_load_codec(self.hass, definition)
             if not await runner.run(codec.defines, "decodeUplink"):
                 return "it defines no decodeUplink function"
         except CodecError as err:

@@ -1,19 +1,27 @@
 """
 Device types: a JavaScript codec shared by the devices that use it (options of an entry).
 
-A device type's codec is pasted into the options, or read from a ``.js`` file under the
-configuration directory. Devices choose a device type as their payload decoder.
+A device type's codec is pasted into the options, read from a ``.js`` file under the
+configuration directory, or fetched from the LoRaWAN Device Repository by vendor, model and
+firmware (self-tested with its examples, then kept on disk). Devices choose a device type as their
+payload decoder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.storage import STORAGE_DIR
 
-from .codecs.javascript import MAX_SOURCE, CodecError, JsCodec
+from .codecs import repository
+from .codecs.javascript import MAX_SOURCE, CodecError, JsCodec, JsRunner
+from .codecs.repository import async_fetch_codec, self_test
 
 CONF_DEVICE_TYPES: Final = "device_types"
 """Options key: device type id → its definition."""
@@ -21,9 +29,15 @@ CONF_NAME: Final = "name"
 CONF_SOURCE: Final = "source"
 CONF_CODE: Final = "code"
 CONF_PATH: Final = "path"
+CONF_VENDOR_ID: Final = "vendor_id"
+CONF_MODEL: Final = "model"
+CONF_FIRMWARE: Final = "firmware"
 SOURCE_PASTE: Final = "paste"
 SOURCE_FILE: Final = "file"
-SOURCES: Final = (SOURCE_PASTE, SOURCE_FILE)
+SOURCE_REPOSITORY: Final = "repository"
+SOURCES: Final = (SOURCE_PASTE, SOURCE_FILE, SOURCE_REPOSITORY)
+CACHE_FOLDER: Final = "lorawan_hub_codecs"
+"""Under ``.storage``: the codecs fetched from the repository."""
 
 JS_PREFIX: Final = "js:"
 """A device's codec choice naming a device type: ``js:<device type id>``."""
@@ -62,8 +76,64 @@ def read_codec_file(hass: HomeAssistant, name: str) -> str:
     return source
 
 
+def _cache_path(hass: HomeAssistant, definition: Mapping[str, Any]) -> Path:
+    key = "/".join(
+        str(definition.get(name, "")) for name in (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE)
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    return Path(hass.config.path(STORAGE_DIR, CACHE_FOLDER, f"{digest}.json"))
+
+
+def _read_cache(path: Path) -> str | None:
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except OSError, ValueError:
+        return None
+    source = cached.get("source") if isinstance(cached, dict) else None
+    return source if isinstance(source, str) else None
+
+
+def _write_cache(path: Path, definition: Mapping[str, Any], source: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {name: definition.get(name) for name in (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE)}
+    path.write_text(json.dumps({**record, "source": source}), encoding="utf-8")
+
+
+async def async_fetch_tested_codec(
+    hass: HomeAssistant, definition: Mapping[str, Any], runner: JsRunner
+) -> tuple[JsCodec, int]:
+    """
+    Fetch a device's codec from the repository, run its examples, and keep it on disk.
+
+    Returns the codec and how many examples it passed; CodecError when it cannot be used.
+    """
+    source, examples = await async_fetch_codec(
+        async_get_clientsession(hass),
+        repository.DEFAULT_REPOSITORY,
+        str(definition.get(CONF_VENDOR_ID, "")).strip().lower(),
+        str(definition.get(CONF_MODEL, "")).strip().lower(),
+        str(definition.get(CONF_FIRMWARE, "")).strip(),
+    )
+    codec = JsCodec(source)
+    passed = await runner.run(self_test, codec, examples)
+    await hass.async_add_executor_job(
+        _write_cache, _cache_path(hass, definition), definition, source
+    )
+    return codec, passed
+
+
 async def async_load_codec(hass: HomeAssistant, definition: Mapping[str, Any]) -> JsCodec:
     """Return the codec of a device type (not compiled yet); CodecError when it has none."""
+    if definition.get(CONF_SOURCE) == SOURCE_REPOSITORY:
+        path = _cache_path(hass, definition)
+        if (source := await hass.async_add_executor_job(_read_cache, path)) is not None:
+            return JsCodec(source)
+        runner = JsRunner()
+        try:
+            codec, _passed = await async_fetch_tested_codec(hass, definition, runner)
+        finally:
+            runner.close()
+        return codec
     if definition.get(CONF_SOURCE) == SOURCE_FILE:
         source = await hass.async_add_executor_job(
             read_codec_file, hass, str(definition.get(CONF_PATH, ""))
