@@ -1317,7 +1317,7 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
         except CodecError as err:
             return str(err)
         finally:
-            runner.close()
+            await runner.async_close()
         return ""
 
     async def async_step_device_options(

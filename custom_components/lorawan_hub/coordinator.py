@@ -29,7 +29,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .codecs.decode import AUTO, RAW, Decoded, decode
-from .codecs.javascript import CodecError, JsCodec, JsRunner
+from .codecs.javascript import CodecError, JsCodec, JsRunner, decode_batch
 from .codecs.metadata import Platform as FieldPlatform, infer_metadata, location_pairs
 from .codecs.result import DecodeResult
 from .const import (
@@ -79,6 +79,8 @@ _PLATFORMS = {
 
 JS_QUEUE = 10_000
 """Uplinks waiting for their JavaScript codec before new ones stay raw."""
+JS_BATCH = 64
+"""Uplinks decoded in one trip to the codec thread."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -276,7 +278,7 @@ class LoRaWANHubCoordinator:
                     await task
         self._task = self._js_task = None
         if self._js is not None:
-            self._js.close()
+            await self._js.async_close()
             self._js = None
         await self.client.close()
         if self._save_pending:
@@ -493,21 +495,32 @@ class LoRaWANHubCoordinator:
         self._deliver(state, uplink, decoded)
 
     async def _decode_with_codecs(self, runner: JsRunner) -> None:
-        """Decode queued uplinks with their device type's codec, one at a time, in order."""
+        """Decode queued uplinks with their device type's codec, in order, in batches."""
+        queue = self._js_queue
         while True:
-            state, uplink = await self._js_queue.get()
-            codec = self.codecs[state.codec.removeprefix(JS_PREFIX)]
-            try:
-                result = await runner.run(
-                    codec.decode_uplink, uplink.payload, uplink.f_port, uplink.received_at
-                )
-            except CodecError as err:
-                self._codec_failed(state, str(err))
-                decoded = Decoded(DecodeResult({}), state.codec, str(err))
-            else:
-                self._codec_worked(state)
-                decoded = Decoded(result, state.codec)
-            self._deliver(state, uplink, decoded)
+            batch = [await queue.get()]
+            while len(batch) < JS_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            outcomes = await runner.run(
+                decode_batch,
+                [
+                    (
+                        self.codecs[state.codec.removeprefix(JS_PREFIX)],
+                        uplink.payload,
+                        uplink.f_port,
+                        uplink.received_at,
+                    )
+                    for state, uplink in batch
+                ],
+            )
+            for (state, uplink), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, CodecError):
+                    self._codec_failed(state, str(outcome))
+                    decoded = Decoded(DecodeResult({}), state.codec, str(outcome))
+                else:
+                    self._codec_worked(state)
+                    decoded = Decoded(outcome, state.codec)
+                self._deliver(state, uplink, decoded)
 
     async def async_encode_downlink(
         self, state: DeviceState, data: Mapping[str, Any], f_port: int

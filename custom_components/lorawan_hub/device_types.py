@@ -132,7 +132,7 @@ async def async_load_codec(hass: HomeAssistant, definition: Mapping[str, Any]) -
         try:
             codec, _passed = await async_fetch_tested_codec(hass, definition, runner)
         finally:
-            runner.close()
+            await runner.async_close()
         return codec
     if definition.get(CONF_SOURCE) == SOURCE_FILE:
         source = await hass.async_add_executor_job(

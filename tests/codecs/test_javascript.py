@@ -28,7 +28,7 @@ async def runner() -> AsyncIterator[JsRunner]:
     """The codec thread."""
     js = JsRunner()
     yield js
-    js.close()
+    await js.async_close()
 
 
 async def test_decode_and_normalize(runner: JsRunner) -> None:

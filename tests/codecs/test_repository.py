@@ -126,7 +126,7 @@ async def test_fetch_and_self_test(session: aiohttp.ClientSession, repository: R
         with pytest.raises(CodecError, match="does not reproduce"):
             await runner.run(self_test, JsCodec(source), expected_error)
     finally:
-        runner.close()
+        await runner.async_close()
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ downlinkDecoder:
         with pytest.raises(CodecError, match="does not reproduce"):
             await runner.run(self_test, JsCodec(source), shorter)
     finally:
-        runner.close()
+        await runner.async_close()
     repository.files["vendor/acme/valve.js"] = "//" + "x" * (1024 * 1024 - 10)
     repository.files["vendor/acme/list.js"] = "//" + "y" * 100
     with pytest.raises(CodecError, match="the codec is too large"):

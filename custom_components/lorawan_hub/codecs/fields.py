@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
 import math
 import re
 from typing import Any, Final
@@ -22,6 +23,7 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9_]")
 _REPEATED_UNDERSCORE = re.compile(r"_{2,}")
 
 
+@functools.lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """
     Return ``name`` as a snake_case key made of ``[a-z0-9_]``.
