@@ -1959,54 +1959,56 @@ async def measure_javascript(
             CONF_DEVICES: {PIPELINE_DEVICE: {CONF_CODEC: f"js:{JS_DEVICE_TYPE}"}},
         },
     )
-    if not await hass.config_entries.async_setup(entry.entry_id):
-        raise BenchError("the JavaScript bench entry did not set up")
-    await hass.async_block_till_done()
-    hub = await wait_live(entry)
     counter = UplinkCounter(hass, [PIPELINE_DEVICE])
-    device = simulator.devices[PIPELINE_DEVICE]
-    total = WARM_UP + runs * uplinks
-    start = whole_second(datetime.now(UTC)) - timedelta(hours=2)
-    frames = [
-        orion_frame(
-            simulator,
-            device,
-            index,
-            start + timedelta(seconds=index),
-            lpp_payload(reading(index)),
-        )
-        for index in range(total)
-    ]
-    feed = hub.feed()
+    try:
+        if not await hass.config_entries.async_setup(entry.entry_id):
+            raise BenchError("the JavaScript bench entry did not set up")
+        await hass.async_block_till_done()
+        hub = await wait_live(entry)
+        device = simulator.devices[PIPELINE_DEVICE]
+        total = WARM_UP + runs * uplinks
+        first_moment = whole_second(datetime.now(UTC)) - timedelta(hours=2)
+        frames = [
+            orion_frame(
+                simulator,
+                device,
+                index,
+                first_moment + timedelta(seconds=index),
+                lpp_payload(reading(index)),
+            )
+            for index in range(total)
+        ]
+        feed = hub.feed()
 
-    async def chunked(indices: range) -> float:
-        elapsed = 0
-        for first in range(indices.start, indices.stop, CHUNK):
-            chunk = range(first, min(first + CHUNK, indices.stop))
-            began = time.perf_counter_ns()
-            for index in chunk:
-                feed(frames[index])
-            await counter.wait_for(chunk.stop, limit=60)
-            await hass.async_block_till_done()
-            elapsed += time.perf_counter_ns() - began
-        return elapsed / 1000 / len(indices)
+        async def chunked(indices: range) -> float:
+            elapsed = 0
+            for first in range(indices.start, indices.stop, CHUNK):
+                chunk = range(first, min(first + CHUNK, indices.stop))
+                began = time.perf_counter_ns()
+                for index in chunk:
+                    feed(frames[index])
+                await counter.wait_for(chunk.stop, limit=60)
+                await hass.async_block_till_done()
+                elapsed += time.perf_counter_ns() - began
+            return elapsed / 1000 / len(indices)
 
-    await chunked(range(WARM_UP))
-    series = Series()
-    for run in range(runs):
-        gc.collect()
-        first = WARM_UP + run * uplinks
-        series.runs.append(await chunked(range(first, first + uplinks)))
-    results.javascript["pipeline_runs"] = series.runs
-    results.javascript["pipeline_us"] = series.median
-    state = hub.coordinator.devices[PIPELINE_DEVICE]
-    if (
-        state.decode_error
-        or state.last_fields != decode_cayenne_lpp(lpp_payload(reading(total - 1))).fields
-    ):
-        raise BenchError(f"the JavaScript pipeline decoded {state.last_fields}")
-    counter.remove()
-    await remove_entry(hass, entry.entry_id)
+        await chunked(range(WARM_UP))
+        series = Series()
+        for run in range(runs):
+            gc.collect()
+            first = WARM_UP + run * uplinks
+            series.runs.append(await chunked(range(first, first + uplinks)))
+        results.javascript["pipeline_runs"] = series.runs
+        results.javascript["pipeline_us"] = series.median
+        state = hub.coordinator.devices[PIPELINE_DEVICE]
+        if (
+            state.decode_error
+            or state.last_fields != decode_cayenne_lpp(lpp_payload(reading(total - 1))).fields
+        ):
+            raise BenchError(f"the JavaScript pipeline decoded {state.last_fields}")
+    finally:
+        counter.remove()
+        await remove_entry(hass, entry.entry_id)
 
 
 async def shutdown(hass: HomeAssistant, results: Results) -> None:

@@ -25,6 +25,7 @@ from custom_components.lorawan_hub.device_types import (
     CONF_SOURCE,
     async_load_codec,
 )
+from custom_components.lorawan_hub.lns.iotsquare import uplink_from_push
 from simulator.iotsquare import IotSquareSimulator
 
 from .codecs.test_repository import Repository
@@ -92,6 +93,28 @@ async def test_codec_decodes_and_normalizes(
     assert events[3].data["decoded"]["air_temperature"] == 21.6
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert entry.runtime_data.devices[METER].decode_error is None
+    # A repair raised before a reload goes with it (the codec may have been fixed meanwhile).
+    assert await iotsquare.push_uplink(METER, b"\x01", f_port=2) == 200
+    await uplinks.wait(5)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_uplinks_waiting_for_the_codec_survive_an_unload(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    uplinks: EventRecorder,
+) -> None:
+    """Uplinks taken but not decoded yet are decoded before the entry stops: none is lost."""
+    entry = await load_iotsquare(hass, iotsquare, hass_client_no_auth, climate_options())
+    coordinator = entry.runtime_data
+    for _ in range(5):
+        coordinator.uplink(uplink_from_push(iotsquare.uplink_body(METER, CLIMATE, fPort=2)))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    events = await uplinks.wait(5)
+    assert [event.data["decoded"].get("air_temperature") for event in events] == [21.5] * 5
 
 
 async def test_hanging_codec_from_a_file(
@@ -206,6 +229,30 @@ async def test_options_flow(hass: HomeAssistant, tmp_path: Path) -> None:
         flow_id, {CONF_NAME: "Climate v2", CONF_SOURCE: "paste", CONF_CODE: code}
     )
     assert entry.options[CONF_DEVICE_TYPES][climate_id][CONF_NAME] == "Climate v2"
+    # Changing a device type keeps its commands.
+    commands = {"go": {"name": "Go", "kind": "button", "port": 1, "payload": "01"}}
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            **entry.options,
+            CONF_DEVICE_TYPES: {
+                **entry.options[CONF_DEVICE_TYPES],
+                climate_id: {**entry.options[CONF_DEVICE_TYPES][climate_id], "commands": commands},
+            },
+        },
+    )
+    flow_id = await step("edit_device_type")
+    await hass.config_entries.options.async_configure(flow_id, {"device_type": climate_id})
+    await hass.config_entries.options.async_configure(
+        flow_id, {CONF_NAME: "Climate v3", CONF_SOURCE: "paste", CONF_CODE: code}
+    )
+    assert entry.options[CONF_DEVICE_TYPES][climate_id]["commands"] == commands
+    flow_id = await step("edit_device_type")
+    await hass.config_entries.options.async_configure(flow_id, {"device_type": climate_id})
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {CONF_NAME: " ", CONF_SOURCE: "paste", CONF_CODE: code}
+    )
+    assert result["errors"] == {CONF_NAME: "name_required"}
 
     # A device uses the valve type; removing the type sends it back to automatic decoding.
     hass.config_entries.async_update_entry(
@@ -417,6 +464,23 @@ async def test_command_options(hass: HomeAssistant) -> None:
         ({"name": "Mode", "kind": "select", "options": "Eco"}, {"options": "select_options"}),
         ({"name": "Mode", "kind": "select", "options": "Eco=zz"}, {"options": "select_options"}),
         ({"name": "Mode", "kind": "select", "options": "\n"}, {"options": "select_options"}),
+        (
+            {"name": "Mode", "kind": "select", "options": "Eco=01\nEco=02"},
+            {"options": "select_options"},
+        ),
+        ({"name": " ", "kind": "button", "payload": "01"}, {"name": "name_required"}),
+        (
+            {"name": "Level", "kind": "number", "minimum": -1, "maximum": 200},
+            {"maximum": "number_range"},
+        ),
+        (
+            {"name": "Level", "kind": "number", "multiplier": -1, "maximum": 20},
+            {"maximum": "number_range"},
+        ),
+        (
+            {"name": "Level", "kind": "number", "maximum": float("inf")},
+            {"maximum": "number_range"},
+        ),
     ):
         result = await hass.config_entries.options.async_configure(flow_id, {**base, **form})
         assert result["errors"] == errors
@@ -429,7 +493,15 @@ async def test_command_options(hass: HomeAssistant) -> None:
     assert commands[command_id]["options"] == {"Eco": "0201", "Boost": "0202"}
     flow_id = await open_step("add_command")
     result = await hass.config_entries.options.async_configure(
-        flow_id, {**base, "name": "Level", "kind": "number", "payload": "a0", "multiplier": 10}
+        flow_id,
+        {
+            **base,
+            "name": "Level",
+            "kind": "number",
+            "payload": "a0",
+            "multiplier": 10,
+            "maximum": 25,
+        },
     )
     level = entry.options[CONF_DEVICE_TYPES]["valve"]["commands"]
     assert len(level) == 2

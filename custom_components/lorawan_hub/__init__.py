@@ -10,7 +10,11 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_VENDOR, DOMAIN
-from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .coordinator import (
+    LoRaWANHubConfigEntry,
+    LoRaWANHubCoordinator,
+    async_delete_codec_issues,
+)
 from .lns.errors import AuthError, LnsError, Unsupported
 from .lns.iotsquare import PUSH_KINDS
 from .push import (
@@ -99,7 +103,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
-    """Forget the push receiver of an entry removed while it could not run."""
+    """Forget the entry's repairs, and the push receiver of an entry that could not run."""
+    async_delete_codec_issues(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         async_unregister_push_receiver(hass, entry)
 

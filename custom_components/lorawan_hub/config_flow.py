@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 import contextlib
+import math
 import secrets
 from typing import Any
 
@@ -132,6 +133,18 @@ CONF_DEVICE_TYPE = "device_type"
 CONF_COMMAND = "command"
 
 
+def _number_fits(data: Mapping[str, Any]) -> bool:
+    """Whether a number command's range, scaled, fits its length (signed below zero)."""
+    low, high, multiplier = data[CONF_MINIMUM], data[CONF_MAXIMUM], data[CONF_MULTIPLIER]
+    if not all(math.isfinite(value) for value in (low, high, multiplier)):
+        return False
+    if multiplier <= 0 or low >= high:
+        return False
+    bits = 8 * data[CONF_LENGTH]
+    lowest, highest = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if low < 0 else (0, 2**bits - 1)
+    return bool(lowest <= round(low * multiplier) and round(high * multiplier) <= highest)
+
+
 def _command_data(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Return a command as the options keep it, or the form's errors."""
     kind = user_input[CONF_KIND]
@@ -143,6 +156,8 @@ def _command_data(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
         CONF_MODE: user_input[CONF_MODE],
     }
     errors: dict[str, str] = {}
+    if not data[CONF_NAME]:
+        errors[CONF_NAME] = "name_required"
     wanted = {
         BUTTON: (CONF_PAYLOAD,),
         SWITCH: (CONF_PAYLOAD_ON, CONF_PAYLOAD_OFF),
@@ -166,7 +181,7 @@ def _command_data(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
             CONF_MINIMUM: float(user_input.get(CONF_MINIMUM, 0)),
             CONF_MAXIMUM: float(user_input.get(CONF_MAXIMUM, 255)),
         }
-        if data[CONF_MULTIPLIER] == 0 or data[CONF_MINIMUM] >= data[CONF_MAXIMUM]:
+        if not _number_fits(data):
             errors[CONF_MAXIMUM] = "number_range"
     if kind == SELECT:
         options: dict[str, str] = {}
@@ -179,7 +194,7 @@ def _command_data(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
                 bytes.fromhex(text)
             except ValueError:
                 separator = ""
-            if not separator or not label.strip():
+            if not separator or not label.strip() or label.strip() in options:
                 errors[CONF_OPTIONS] = "select_options"
                 break
             options[label.strip()] = text.upper()
@@ -1167,6 +1182,8 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                 CONF_NAME: user_input[CONF_NAME].strip(),
                 CONF_SOURCE: user_input[CONF_SOURCE],
             }
+            if commands := current.get(CONF_COMMANDS):
+                definition[CONF_COMMANDS] = commands
             if user_input[CONF_SOURCE] == SOURCE_FILE:
                 definition[CONF_PATH] = (user_input.get(CONF_PATH) or "").strip()
             elif user_input[CONF_SOURCE] == SOURCE_REPOSITORY:
@@ -1174,8 +1191,10 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                     definition[key] = (user_input.get(key) or "").strip()
             else:
                 definition[CONF_CODE] = user_input.get(CONF_CODE) or ""
-            reason = await self._check_codec(definition)
-            if reason:
+            reason = await self._check_codec(definition) if definition[CONF_NAME] else ""
+            if not definition[CONF_NAME]:
+                errors[CONF_NAME] = "name_required"
+            elif reason:
                 errors["base"] = "codec_invalid"
             else:
                 types = {**self._device_types(), self._type_id: definition}

@@ -81,6 +81,28 @@ JS_QUEUE = 10_000
 """Uplinks waiting for their JavaScript codec before new ones stay raw."""
 JS_BATCH = 64
 """Uplinks decoded in one trip to the codec thread."""
+JS_DRAIN = 5.0
+"""Seconds an entry that stops gives its codecs to decode what came in."""
+
+
+CODEC_ISSUE = "codec_"
+"""Prefix of the repair issues about a failing codec: codec_<entry id>_<DevEUI>."""
+
+
+@callback
+def async_delete_codec_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Remove the entry's repairs about failing codecs."""
+    prefix = f"{CODEC_ISSUE}{entry_id}_"
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.startswith(prefix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def _drain[T](queue: asyncio.Queue[T]) -> list[T]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 @dataclass(slots=True, frozen=True)
@@ -213,6 +235,8 @@ class LoRaWANHubCoordinator:
         self._js: JsRunner | None = None
         self._js_queue: asyncio.Queue[tuple[DeviceState, Uplink]] = asyncio.Queue(JS_QUEUE)
         self._js_task: asyncio.Task[None] | None = None
+        self._js_pending: list[tuple[DeviceState, Uplink]] = []
+        """The batch on the codec thread now."""
 
     # --- set-up and shut-down -----------------------------------------------------------------
 
@@ -237,7 +261,13 @@ class LoRaWANHubCoordinator:
         )
 
     async def _load_codecs(self) -> None:
-        """Prepare the device types' codecs; one that cannot load leaves its devices raw."""
+        """
+        Prepare the device types' codecs; one that cannot load leaves its devices raw.
+
+        The repairs of an earlier run go: the codecs may have changed, and any that still fails
+        says so again with its next uplink.
+        """
+        async_delete_codec_issues(self.hass, self.entry.entry_id)
         types: Mapping[str, Mapping[str, Any]] = self.entry.options.get(CONF_DEVICE_TYPES, {})
         for type_id, definition in types.items():
             try:
@@ -270,13 +300,25 @@ class LoRaWANHubCoordinator:
             self.entry.async_start_reauth(self.hass)
 
     async def async_shutdown(self) -> None:
-        """Stop the connection and write the state now."""
-        for task in (self._task, self._js_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._task = self._js_task = None
+        """Stop the connection, finish decoding what came in, and write the state now."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._js_task is not None:
+            # What came in is decoded before the entry stops (bounded: a slow codec's rest stays
+            # raw), so that no uplink is lost: it was acknowledged, and its key remembered.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(JS_DRAIN):
+                    await self._js_queue.join()
+            self._js_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._js_task
+            self._js_task = None
+            self._deliver_raw(
+                [*self._js_pending, *_drain(self._js_queue)], "the entry stopped first"
+            )
         if self._js is not None:
             await self._js.async_close()
             self._js = None
@@ -501,26 +543,41 @@ class LoRaWANHubCoordinator:
             batch = [await queue.get()]
             while len(batch) < JS_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
-            outcomes = await runner.run(
-                decode_batch,
-                [
-                    (
-                        self.codecs[state.codec.removeprefix(JS_PREFIX)],
-                        uplink.payload,
-                        uplink.f_port,
-                        uplink.received_at,
-                    )
-                    for state, uplink in batch
-                ],
-            )
-            for (state, uplink), outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, CodecError):
-                    self._codec_failed(state, str(outcome))
-                    decoded = Decoded(DecodeResult({}), state.codec, str(outcome))
-                else:
-                    self._codec_worked(state)
-                    decoded = Decoded(outcome, state.codec)
-                self._deliver(state, uplink, decoded)
+            self._js_pending = batch
+            try:
+                outcomes = await runner.run(
+                    decode_batch,
+                    [
+                        (
+                            self.codecs[state.codec.removeprefix(JS_PREFIX)],
+                            uplink.payload,
+                            uplink.f_port,
+                            uplink.received_at,
+                        )
+                        for state, uplink in batch
+                    ],
+                )
+            except Exception:  # noqa: BLE001 - the uplinks are delivered raw, never lost
+                LOGGER.exception("The codec thread failed; %d uplinks stay raw", len(batch))
+                self._deliver_raw(batch, "the codec thread failed")
+            else:
+                for (state, uplink), outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, CodecError):
+                        self._codec_failed(state, str(outcome))
+                        decoded = Decoded(DecodeResult({}), state.codec, str(outcome))
+                    else:
+                        self._codec_worked(state)
+                        decoded = Decoded(outcome, state.codec)
+                    self._deliver(state, uplink, decoded)
+            self._js_pending = []
+            for _ in batch:
+                queue.task_done()
+
+    @callback
+    def _deliver_raw(self, uplinks: Sequence[tuple[DeviceState, Uplink]], reason: str) -> None:
+        """Deliver uplinks undecoded (their payload is kept; their event fires)."""
+        for state, uplink in uplinks:
+            self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
 
     async def async_encode_downlink(
         self, state: DeviceState, data: Mapping[str, Any], f_port: int
@@ -531,14 +588,15 @@ class LoRaWANHubCoordinator:
         Raises CodecError with the codec's own words when it refuses ``data``.
         """
         codec = self.codecs.get(state.codec.removeprefix(JS_PREFIX))
-        if not state.codec.startswith(JS_PREFIX) or codec is None or self._js is None:
+        runner = self._js
+        if not state.codec.startswith(JS_PREFIX) or codec is None or runner is None:
             return None
-        if not await self._js.run(codec.defines, "encodeDownlink"):
+        if not await runner.run(codec.defines, "encodeDownlink"):
             return None
-        return await self._js.run(codec.encode_downlink, data, f_port)
+        return await runner.run(codec.encode_downlink, data, f_port)
 
     def _codec_issue_id(self, state: DeviceState) -> str:
-        return f"codec_{self.entry.entry_id}_{state.dev_eui}"
+        return f"{CODEC_ISSUE}{self.entry.entry_id}_{state.dev_eui}"
 
     @callback
     def _codec_failed(self, state: DeviceState, reason: str) -> None:
@@ -574,6 +632,8 @@ class LoRaWANHubCoordinator:
         """Update the device's entities with a decoded uplink and fire its events."""
         dev_eui = state.dev_eui
         fields = decoded.result.fields
+        if decoded.result.warnings:
+            LOGGER.debug("Decoder warnings for %s: %s", dev_eui, decoded.result.warnings)
         state.last_codec = decoded.codec
         state.decode_error = decoded.error
         if decoded.error:
@@ -746,5 +806,6 @@ class LoRaWANHubCoordinator:
     @callback
     def forget_device(self, dev_eui: str) -> None:
         """Drop a device removed by the user (it comes back if it sends again)."""
-        self.devices.pop(dev_eui, None)
+        if (state := self.devices.pop(dev_eui, None)) is not None:
+            self._codec_worked(state)
         self._schedule_save()

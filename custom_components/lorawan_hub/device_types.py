@@ -130,10 +130,11 @@ async def async_load_codec(hass: HomeAssistant, definition: Mapping[str, Any]) -
             return JsCodec(source)
         runner = JsRunner()
         try:
-            codec, _passed = await async_fetch_tested_codec(hass, definition, runner)
+            tested, _passed = await async_fetch_tested_codec(hass, definition, runner)
         finally:
             await runner.async_close()
-        return codec
+        # A context never changes threads: the caller's thread compiles its own.
+        return JsCodec(tested.source)
     if definition.get(CONF_SOURCE) == SOURCE_FILE:
         source = await hass.async_add_executor_job(
             read_codec_file, hass, str(definition.get(CONF_PATH, ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
-from homeassistant.const import STATE_ON, Platform
+from homeassistant.const import STATE_OFF, STATE_ON, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -44,7 +44,7 @@ class CommandSwitch(CommandEntity, SwitchEntity):
         """Show what was last sent before a restart."""
         await super().async_added_to_hass()
         if (last := await self.async_get_last_state()) is not None:
-            self._attr_is_on = last.state == STATE_ON
+            self._attr_is_on = {STATE_ON: True, STATE_OFF: False}.get(last.state)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Send the on payload."""

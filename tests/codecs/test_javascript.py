@@ -9,7 +9,12 @@ import threading
 
 import pytest
 
-from custom_components.lorawan_hub.codecs.javascript import CodecError, JsCodec, JsRunner
+from custom_components.lorawan_hub.codecs.javascript import (
+    CodecError,
+    JsCodec,
+    JsRunner,
+    decode_batch,
+)
 from custom_components.lorawan_hub.codecs.metadata import infer_metadata
 
 CODECS = Path(__file__).parent / "js"
@@ -102,15 +107,9 @@ async def test_limits(runner: JsRunner, port: int, reason: str) -> None:
         ("function decodeUplink(input) { return 5; }", "did not return an object"),
         ("function decodeUplink(input) { return {}; }", "no data object"),
         ("function decodeUplink(input) { return undefined; }", "nothing usable"),
-        (
-            (
-                "function decodeUplink(i) { return {data: {}}; }"
-                " function normalizeUplink(i) { return {data: 3}; }"
-            ),
-            "normalizeUplink returned no data",
-        ),
+        ("function decodeUplink(input) { return {data: {}}; }\x00", "does not load"),
     ],
-    ids=["syntax", "no-decoder", "number", "no-data", "undefined", "bad-normalize"],
+    ids=["syntax", "no-decoder", "number", "no-data", "undefined", "nul"],
 )
 async def test_bad_codecs(runner: JsRunner, source: str, reason: str) -> None:
     """Codecs that do not load or return the wrong shape fail clearly."""
@@ -149,3 +148,44 @@ async def test_runs_on_one_thread(runner: JsRunner) -> None:
     names = {await runner.run(lambda: threading.current_thread().name) for _ in range(5)}
     assert len(names) == 1
     assert names.pop().startswith("lorawan_hub_codec")
+
+
+async def test_odd_codecs_and_data(runner: JsRunner) -> None:
+    """Codecs of const functions, a failing normalizer, broken strings, odd data, surprises."""
+    arrow = JsCodec("const decodeUplink = (input) => ({data: {count: input.bytes.length}});")
+    assert (await runner.run(arrow.decode_uplink, b"\x01\x02", 1, WHEN)).fields == {"count": 2}
+    # A normalizer that fails leaves the decoded fields, with a warning.
+    shaky = JsCodec(
+        "function decodeUplink(i) { return {data: {t: 20, s: 'a\\ud800b'}}; }"
+        " function normalizeUplink(i) { return {data: 3}; }"
+    )
+    result = await runner.run(shaky.decode_uplink, b"", 1, WHEN)
+    assert result.fields == {"t": 20, "s": "a?b"}
+    assert result.warnings == ["normalizeUplink returned no data object"]
+    # Several normalized measurements get the standard units too.
+    listed = JsCodec(
+        "function decodeUplink(i) { return {data: {}}; }"
+        " function normalizeUplink(i) { return {data: [{air: {temperature: 1}},"
+        " {air: {temperature: 2}}]}; }"
+    )
+    result = await runner.run(listed.decode_uplink, b"", 1, WHEN)
+    assert result.units == {
+        "measurement_0_air_temperature": "°C",
+        "measurement_1_air_temperature": "°C",
+    }
+    valve = codec("valve")
+    for data in ({"open": {1, 2}}, {"open": float("nan")}):
+        with pytest.raises(CodecError, match="cannot be given to the codec"):
+            await runner.run(valve.encode_downlink, data, 10)
+
+    class Surprising:
+        def decode_uplink(self, *_args: object) -> None:
+            raise RuntimeError("surprise")
+
+    outcomes = await runner.run(
+        decode_batch, [(Surprising(), b"", 1, WHEN), (arrow, b"\x01", 1, WHEN)]
+    )
+    assert isinstance(outcomes[0], CodecError)
+    assert "RuntimeError: surprise" in str(outcomes[0])
+    assert not isinstance(outcomes[1], CodecError)
+    assert outcomes[1].fields == {"count": 1}

@@ -102,6 +102,9 @@ class _Flattener:
             text = bytes(value).hex()
         else:
             text = value if isinstance(value, str) else str(value)
+        if not text.isascii():
+            # A lone surrogate (a codec's broken string) cannot be stored or sent as JSON.
+            text = text.encode("utf-8", "replace").decode("utf-8")
         if len(text) > MAX_STRING_LENGTH:
             self._result.warnings.append(
                 f"{key!r} truncated from {len(text)} to {MAX_STRING_LENGTH} characters"

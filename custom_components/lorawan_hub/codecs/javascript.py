@@ -58,9 +58,11 @@ NORMALIZED_UNITS: Final[Mapping[str, str]] = {
 }
 
 
+FUNCTIONS: Final = ("decodeUplink", "normalizeUplink", "encodeDownlink", "decodeDownlink")
 _CALLER: Final = (
-    "function __lorawanHubCall(name, text) {"
-    " return JSON.stringify(globalThis[name](JSON.parse(text))); }"
+    "function __lorawanHubCall(name, text) { var input = JSON.parse(text); switch (name) {"
+    + "".join(f" case '{name}': return JSON.stringify({name}(input));" for name in FUNCTIONS)
+    + " } }"
 )
 _LIMITS: Final = (
     ("interrupted", "it ran longer than {limit:g} s"),
@@ -107,16 +109,19 @@ class JsCodec:
         context.set_max_stack_size(STACK_LIMIT)
         try:
             context.eval(self.source)
+            # Functions declared with const or let too (they are not properties of globalThis).
             defined = context.eval(
-                "JSON.stringify(['decodeUplink', 'normalizeUplink', 'encodeDownlink',"
-                " 'decodeDownlink'].filter(function (n) { return typeof this[n] === 'function'; },"
-                " globalThis))"
+                "JSON.stringify(["
+                + ", ".join(f"typeof {name} === 'function' ? '{name}' : ''" for name in FUNCTIONS)
+                + "])"
             )
+            # One function that takes and returns JSON text: nothing is compiled per call.
+            context.eval(_CALLER)
         except quickjs.JSException as err:
             raise CodecError(f"the codec does not load: {_first_line(err)}") from None
-        self._functions = frozenset(json.loads(defined))
-        # One function that takes and returns JSON text: nothing is compiled per call.
-        context.eval(_CALLER)
+        except (ValueError, TypeError, UnicodeError) as err:
+            raise CodecError(f"the codec does not load: {type(err).__name__}") from None
+        self._functions = frozenset(json.loads(defined)) - {""}
         self._caller = context.get("__lorawanHubCall")
         self._context = context
         return context
@@ -132,9 +137,15 @@ class JsCodec:
         if name not in self._functions:
             raise CodecError(f"the codec has no {name} function")
         try:
-            text = self._caller(name, json.dumps(argument))
+            given = json.dumps(argument, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise CodecError(f"this cannot be given to the codec: {err}") from None
+        try:
+            text = self._caller(name, given)
         except quickjs.JSException as err:
             reason = _first_line(err)
+            if isinstance(err, quickjs.StackOverflow):
+                reason = _LIMITS[-1][0]
             for marker, meaning in _LIMITS:
                 if marker in reason:
                     # Its state may be half-changed: start again from the source next time.
@@ -142,12 +153,12 @@ class JsCodec:
                     reason = meaning.format(limit=self._time_limit)
                     break
             raise CodecError(f"{name} failed: {reason}") from None
-        except quickjs.StackOverflow:
-            self._context = None
-            raise CodecError(f"{name} failed: it recursed too deeply") from None
         if not isinstance(text, str) or len(text) > MAX_RESULT:
             raise CodecError(f"{name} returned nothing usable")
-        result = json.loads(text)
+        try:
+            result = json.loads(text)
+        except ValueError, RecursionError:
+            raise CodecError(f"{name} returned nothing usable") from None
         if not isinstance(result, dict):
             raise CodecError(f"{name} did not return an object")
         errors = result.get("errors")
@@ -167,22 +178,37 @@ class JsCodec:
         if not isinstance(data, dict):
             raise CodecError("decodeUplink returned no data object")
         warnings = _strings(result.get("warnings"))
-        units: dict[str, str] = {}
+        normalized = False
         if "normalizeUplink" in self._functions:
-            normalized = self.call("normalizeUplink", {"data": data})
-            data = normalized.get("data")
-            if isinstance(data, list):
-                data = data[0] if len(data) == 1 else {"measurement": data}
-            if not isinstance(data, dict):
-                raise CodecError("normalizeUplink returned no data object")
-            warnings += _strings(normalized.get("warnings"))
-            units = dict(NORMALIZED_UNITS)
+            try:
+                data, more = self._normalize(data)
+            except CodecError as err:
+                # The decoded fields still count: kept, without the standard names.
+                warnings.append(str(err))
+            else:
+                warnings += more
+                normalized = True
         decoded = flatten(data)
-        for key in decoded.fields:
-            if key not in decoded.units and key in units:
-                decoded.units[key] = units[key]
+        if normalized:
+            for key in decoded.fields:
+                if key in decoded.units:
+                    continue
+                # Several measurements are listed as measurement_<n>_<standard name>.
+                standard = key.split("_", 2)[-1] if key.startswith("measurement_") else key
+                if unit := NORMALIZED_UNITS.get(standard):
+                    decoded.units[key] = unit
         decoded.warnings[:0] = warnings
         return decoded
+
+    def _normalize(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Return normalizeUplink's standard fields and its warnings."""
+        normalized = self.call("normalizeUplink", {"data": data})
+        result = normalized.get("data")
+        if isinstance(result, list):
+            result = result[0] if len(result) == 1 else {"measurement": result}
+        if not isinstance(result, dict):
+            raise CodecError("normalizeUplink returned no data object")
+        return result, _strings(normalized.get("warnings"))
 
     def encode_downlink(self, data: Mapping[str, Any], f_port: int | None) -> tuple[bytes, int]:
         """Encode an object into a payload and its port (the codec may choose the port)."""
@@ -220,6 +246,8 @@ def decode_batch(
             outcomes.append(codec.decode_uplink(payload, f_port, received_at))
         except CodecError as err:
             outcomes.append(err)
+        except Exception as err:  # noqa: BLE001 - one codec's surprise is that uplink's alone
+            outcomes.append(CodecError(f"the codec failed: {type(err).__name__}: {err}"))
     return outcomes
 
 

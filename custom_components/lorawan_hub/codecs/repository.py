@@ -8,6 +8,7 @@ self-test before the codec is used. Only that device's codec is fetched.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 import math
 import re
@@ -85,8 +86,12 @@ async def async_fetch_codec(
 ) -> tuple[str, list[Mapping[str, Any]]]:
     """Return the device's codec source and its uplink examples."""
     folder = f"{base_url.rstrip('/')}/vendor/{_name(vendor, 'vendor')}"
-    device = _yaml(await _fetch(session, f"{folder}/{_name(model, 'model')}.yaml"), model)
-    codec = _yaml(await _fetch(session, f"{folder}/{codec_id(device, firmware)}.yaml"), "the codec")
+    # YAML of up to a megabyte is parsed in the executor.
+    loop = asyncio.get_running_loop()
+    text = await _fetch(session, f"{folder}/{_name(model, 'model')}.yaml")
+    device = await loop.run_in_executor(None, _yaml, text, model)
+    text = await _fetch(session, f"{folder}/{codec_id(device, firmware)}.yaml")
+    codec = await loop.run_in_executor(None, _yaml, text, "the codec")
     files: list[str] = []
     examples: list[Mapping[str, Any]] = []
     for part in ("uplinkDecoder", "downlinkEncoder", "downlinkDecoder"):
