@@ -2419,6 +2419,7 @@ def results_json(results: Results) -> dict[str, Any]:
             if complete(results)
             else {}
         ),
+        "javascript_us": results.javascript,
         "latency": results.latency,
         "setup": results.setup,
         "setup_skipped": results.setup_skipped,
