@@ -321,3 +321,34 @@ async def test_fuota_actions(
             DOMAIN, "start_fuota", {**base, "firmware": "firmware/meter.bin"}, blocking=True
         )
     assert raised.value.translation_key == "firmware_too_large"
+
+
+async def test_command_payload_checked_against_the_device_maximum(
+    hass: HomeAssistant, loaded: MockConfigEntry, senra: SenraSimulator
+) -> None:
+    """A command entity refuses a payload the device cannot receive now, like the action."""
+    command = {"name": "Blink", "kind": "button", "port": 3, "payload": "00" * 60}
+    hass.config_entries.async_update_entry(
+        loaded,
+        options={
+            "device_types": {
+                "meter": {
+                    "name": "Meter",
+                    "source": "paste",
+                    "code": "function decodeUplink(i) { return {data: {n: i.bytes.length}}; }",
+                    "commands": {"blink": command},
+                }
+            },
+            "devices": {METER: {"codec": "js:meter"}},
+        },
+    )
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await hass.async_block_till_done()
+    assert await senra.push(senra.notification(METER, b"\x01")) == 200  # maxPayload 53
+    await senra.wait_for(lambda: bool(senra.push_results))
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            "button", "press", {"entity_id": "button.basement_meter_blink"}, blocking=True
+        )
+    assert raised.value.translation_key == "payload_too_large"
+    assert senra.downlinks == []

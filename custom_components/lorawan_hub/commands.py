@@ -22,7 +22,7 @@ from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX
 from .entity import LoRaWANHubEntity
 from .lns.errors import LnsError
 from .lns.models import Downlink, DownlinkMode
-from .services import vendor_error
+from .services import check_downlink_size, vendor_error
 
 CONF_COMMANDS: Final = "commands"
 """Device type key: its commands, id → definition."""
@@ -139,6 +139,7 @@ class CommandEntity(LoRaWANHubEntity, RestoreEntity):
 
     async def _send(self, payload: bytes) -> None:
         """Send the payload with the command's port, confirmation and mode."""
+        await check_downlink_size(self.coordinator, self.device.dev_eui, payload)
         client = self.coordinator.client
         downlink = Downlink(
             dev_eui=self.device.dev_eui,

@@ -279,6 +279,19 @@ def _result(result: DownlinkResult) -> dict[str, Any]:
     }
 
 
+async def check_downlink_size(
+    coordinator: LoRaWANHubCoordinator, dev_eui: str, payload: bytes
+) -> None:
+    """Refuse a payload larger than the device can receive now, where the server tells."""
+    client = coordinator.client
+    if Capability.MAX_DOWNLINK_SIZE in client.capabilities:
+        maximum = await _call(coordinator, client.max_downlink_size(dev_eui))
+        if maximum is not None and len(payload) > maximum:
+            raise _validation_error(
+                "payload_too_large", size=str(len(payload)), maximum=str(maximum)
+            )
+
+
 async def _encode(
     coordinator: LoRaWANHubCoordinator, state: DeviceState, data: dict[str, Any]
 ) -> tuple[bytes, int]:
@@ -305,12 +318,7 @@ async def _send_downlink(call: ServiceCall) -> ServiceResponse:
     _require(coordinator, Capability.DOWNLINK, SERVICE_SEND_DOWNLINK)
     payload, port = await _encode(coordinator, state, dict(call.data))
     client = coordinator.client
-    if Capability.MAX_DOWNLINK_SIZE in client.capabilities:
-        maximum = await _call(coordinator, client.max_downlink_size(state.dev_eui))
-        if maximum is not None and len(payload) > maximum:
-            raise _validation_error(
-                "payload_too_large", size=str(len(payload)), maximum=str(maximum)
-            )
+    await check_downlink_size(coordinator, state.dev_eui, payload)
     downlink = Downlink(
         dev_eui=state.dev_eui,
         f_port=port,
