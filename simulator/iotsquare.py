@@ -27,10 +27,10 @@ import secrets
 import time
 from typing import Any, Final
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientTimeout, web
 
 from .lpp import DemoPayloads, guess_kind
-from .server import SimulatorServer
+from .server import PushingServer
 
 DEFAULT_TOKEN: Final = "demo-iotsquare-token-0123456789abcdef"
 DEFAULT_APP_ID: Final = 89
@@ -356,7 +356,7 @@ def _page[T](params: Mapping[str, Any], items: list[T]) -> dict[str, Any]:
     return {"amount": len(items), "data": items[(number - 1) * size : number * size]}
 
 
-class IotSquareSimulator(SimulatorServer):
+class IotSquareSimulator(PushingServer):
     """The simulated server (OpenAPI under ``/openapi``) and its pusher."""
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, port: int = 0) -> None:
@@ -415,8 +415,6 @@ class IotSquareSimulator(SimulatorServer):
         self._addresses = itertools.count(0x00CC8F13)
         self._fd_ids = itertools.count(1)
         self._payloads = DemoPayloads()
-        self._session: ClientSession | None = None
-        self._wakeup = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -463,27 +461,6 @@ class IotSquareSimulator(SimulatorServer):
         group = McGroup(mc_eui.lower(), name, region, subnet, **fields)
         self.groups[group.mc_eui] = group
         return group
-
-    async def start(self) -> None:
-        """Serve, with an HTTP session for the pushes."""
-        self._session = ClientSession()
-        await super().start()
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        await super().stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _notify(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
-
-    async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until ``predicate`` holds (callers bound the wait)."""
-        while not predicate():
-            await self._wakeup.wait()
 
     # --------------------------------------------------------------- pushes
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import itertools
@@ -25,12 +25,12 @@ import secrets
 import time
 from typing import Any, Final
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientTimeout, web
 from paho.mqtt.client import Client as MqttClient, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
 from .lpp import DemoPayloads, guess_kind
-from .server import SimulatorServer
+from .server import PushingServer
 
 DEFAULT_USERNAME: Final = "demo-user"
 DEFAULT_PASSWORD: Final = "demo-password"
@@ -101,7 +101,7 @@ class PushMode:
     subscription: frozenset[str]
 
 
-class OrbiWiseSimulator(SimulatorServer):
+class OrbiWiseSimulator(PushingServer):
     """The simulated server, its account, devices, stored payloads and push channels."""
 
     def __init__(
@@ -167,9 +167,7 @@ class OrbiWiseSimulator(SimulatorServer):
         self._sockets: list[tuple[web.WebSocketResponse, frozenset[str]]] = []
         self._mqtt: MqttClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._session: ClientSession | None = None
 
     # --------------------------------------------------------------- set-up
 
@@ -206,7 +204,6 @@ class OrbiWiseSimulator(SimulatorServer):
     async def start(self) -> None:
         """Serve, with an HTTP session for REST pushes."""
         self._loop = asyncio.get_running_loop()
-        self._session = ClientSession()
         await super().start()
 
     async def stop(self) -> None:
@@ -218,9 +215,6 @@ class OrbiWiseSimulator(SimulatorServer):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await super().stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --------------------------------------------------------------- MQTT (host mode)
 
@@ -498,15 +492,6 @@ class OrbiWiseSimulator(SimulatorServer):
                 await asyncio.sleep(interval / len(nodes) * rng.uniform(0.8, 1.2))
 
     # --------------------------------------------------------------- waiting
-
-    def _notify(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
-
-    async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until ``predicate`` holds (callers bound the wait)."""
-        while not predicate():
-            await self._wakeup.wait()
 
     @property
     def websocket_count(self) -> int:

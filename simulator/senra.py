@@ -10,7 +10,7 @@ of status polls before DONE_SUC (or DONE_FAIL with an error message).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import csv
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,10 +20,10 @@ import json
 import random
 from typing import Any, Final
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientTimeout, web
 
 from .lpp import DemoPayloads, guess_kind
-from .server import SimulatorServer
+from .server import PushingServer
 
 DEFAULT_API_KEY: Final = "AK2:demo0123456789demo0123456789demo012345678"
 DEFAULT_APP_EUI: Final = "70B3D57ED0FFFF01"
@@ -63,7 +63,7 @@ class SentDownlink:
     params: dict[str, str]
 
 
-class SenraSimulator(SimulatorServer):
+class SenraSimulator(PushingServer):
     """The simulated server and its pusher."""
 
     def __init__(
@@ -110,8 +110,6 @@ class SenraSimulator(SimulatorServer):
         self._addresses = itertools.count(0xBBBBBB01)
         self._tasks: dict[str, dict[str, Any]] = {}
         self._task_ids = itertools.count(1)
-        self._session: ClientSession | None = None
-        self._wakeup = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -129,27 +127,6 @@ class SenraSimulator(SimulatorServer):
     def notify_to(self, url: str, headers: Mapping[str, str]) -> None:
         """Configure the notification target: POST to ``url`` with ``headers``."""
         self.target = (url, dict(headers))
-
-    async def start(self) -> None:
-        """Serve, with an HTTP session for the pushes."""
-        self._session = ClientSession()
-        await super().start()
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        await super().stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _notify(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
-
-    async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until ``predicate`` holds (callers bound the wait)."""
-        while not predicate():
-            await self._wakeup.wait()
 
     # --------------------------------------------------------------- notifications
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import asyncio
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 LOCALHOST = "127.0.0.1"
 
@@ -95,3 +97,37 @@ class SimulatorServer(StartStop):
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+
+class PushingServer(SimulatorServer):
+    """A simulator that also pushes to HTTP URLs and lets tests wait for what it did."""
+
+    def __init__(
+        self, app: web.Application, *, port: int = 0, shutdown_timeout: float = 5.0
+    ) -> None:
+        """Prepare; the HTTP session for the pushes opens with ``start``."""
+        super().__init__(app, port=port, shutdown_timeout=shutdown_timeout)
+        self._session: ClientSession | None = None
+        self._wakeup = asyncio.Event()
+
+    async def start(self) -> None:
+        """Serve, with an HTTP session for the pushes."""
+        self._session = ClientSession()
+        await super().start()
+
+    async def stop(self) -> None:
+        """Stop serving and close the session."""
+        await super().stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _notify(self) -> None:
+        """Wake whoever waits for something the simulator did."""
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate`` holds (callers bound the wait)."""
+        while not predicate():
+            await self._wakeup.wait()
