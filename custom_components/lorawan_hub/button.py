@@ -7,9 +7,8 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .commands import BUTTON, CommandEntity, device_commands
+from .commands import CommandEntity, async_add_command_entities
 from .coordinator import LoRaWANHubConfigEntry
-from .entity import async_add_device_entities
 
 PARALLEL_UPDATES = 1
 
@@ -20,16 +19,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a button per button command of each device's type."""
-    async_add_device_entities(
-        entry,
-        async_add_entities,
-        Platform.BUTTON,
-        device_entities=lambda coordinator, device: [
-            CommandButton(coordinator, device, command)
-            for command in device_commands(coordinator, device)
-            if command.kind == BUTTON
-        ],
-    )
+    async_add_command_entities(entry, async_add_entities, Platform.BUTTON, CommandButton)
 
 
 class CommandButton(CommandEntity, ButtonEntity):

@@ -8,18 +8,21 @@ and mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from homeassistant.const import Platform
 from homeassistant.core import callback
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .const import DOMAIN
-from .coordinator import DeviceState, LoRaWANHubCoordinator
+from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX
-from .entity import LoRaWANHubEntity
+from .entity import LoRaWANHubEntity, async_add_device_entities
 from .lns.errors import LnsError
 from .lns.models import Downlink, DownlinkMode
 from .services import check_downlink_size, vendor_error
@@ -42,10 +45,11 @@ CONF_MAXIMUM: Final = "maximum"
 CONF_OPTIONS: Final = "options"
 """Select: option → payload (hex)."""
 
-BUTTON: Final = "button"
-SWITCH: Final = "switch"
-NUMBER: Final = "number"
-SELECT: Final = "select"
+# A command's kind is the platform of its entity.
+BUTTON: Final = Platform.BUTTON.value
+SWITCH: Final = Platform.SWITCH.value
+NUMBER: Final = Platform.NUMBER.value
+SELECT: Final = Platform.SELECT.value
 KINDS: Final = (BUTTON, SWITCH, NUMBER, SELECT)
 
 
@@ -124,6 +128,26 @@ def device_commands(coordinator: LoRaWANHubCoordinator, device: DeviceState) -> 
         return []
     types = coordinator.entry.options.get(CONF_DEVICE_TYPES, {})
     return parse_commands(types.get(device.codec.removeprefix(JS_PREFIX), {}))
+
+
+@callback
+def async_add_command_entities(
+    entry: LoRaWANHubConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    platform: Platform,
+    entity_class: Callable[[LoRaWANHubCoordinator, DeviceState, Command], Entity],
+) -> None:
+    """Add an entity per command of the platform's kind, for each device's type."""
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        platform,
+        device_entities=lambda coordinator, device: [
+            entity_class(coordinator, device, command)
+            for command in device_commands(coordinator, device)
+            if command.kind == platform.value
+        ],
+    )
 
 
 class CommandEntity(LoRaWANHubEntity, RestoreEntity):

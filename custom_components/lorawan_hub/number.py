@@ -7,9 +7,8 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .commands import NUMBER, Command, CommandEntity, device_commands
+from .commands import Command, CommandEntity, async_add_command_entities
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
-from .entity import async_add_device_entities
 
 PARALLEL_UPDATES = 1
 
@@ -20,16 +19,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number per number command of each device's type."""
-    async_add_device_entities(
-        entry,
-        async_add_entities,
-        Platform.NUMBER,
-        device_entities=lambda coordinator, device: [
-            CommandNumber(coordinator, device, command)
-            for command in device_commands(coordinator, device)
-            if command.kind == NUMBER
-        ],
-    )
+    async_add_command_entities(entry, async_add_entities, Platform.NUMBER, CommandNumber)
 
 
 class CommandNumber(CommandEntity, RestoreNumber):

@@ -7,9 +7,8 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .commands import SELECT, Command, CommandEntity, device_commands
+from .commands import Command, CommandEntity, async_add_command_entities
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
-from .entity import async_add_device_entities
 
 PARALLEL_UPDATES = 1
 
@@ -20,16 +19,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a select per select command of each device's type."""
-    async_add_device_entities(
-        entry,
-        async_add_entities,
-        Platform.SELECT,
-        device_entities=lambda coordinator, device: [
-            CommandSelect(coordinator, device, command)
-            for command in device_commands(coordinator, device)
-            if command.kind == SELECT
-        ],
-    )
+    async_add_command_entities(entry, async_add_entities, Platform.SELECT, CommandSelect)
 
 
 class CommandSelect(CommandEntity, SelectEntity):

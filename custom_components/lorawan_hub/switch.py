@@ -9,9 +9,8 @@ from homeassistant.const import STATE_OFF, STATE_ON, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .commands import SWITCH, CommandEntity, device_commands
+from .commands import CommandEntity, async_add_command_entities
 from .coordinator import LoRaWANHubConfigEntry
-from .entity import async_add_device_entities
 
 PARALLEL_UPDATES = 1
 
@@ -22,16 +21,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a switch per switch command of each device's type."""
-    async_add_device_entities(
-        entry,
-        async_add_entities,
-        Platform.SWITCH,
-        device_entities=lambda coordinator, device: [
-            CommandSwitch(coordinator, device, command)
-            for command in device_commands(coordinator, device)
-            if command.kind == SWITCH
-        ],
-    )
+    async_add_command_entities(entry, async_add_entities, Platform.SWITCH, CommandSwitch)
 
 
 class CommandSwitch(CommandEntity, SwitchEntity):
