@@ -823,27 +823,45 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the IoTSquare address or token; the application stays."""
+        return await self._reconfigure_url_and_secret(
+            "reconfigure_iotsquare", user_input, _URL, CONF_TOKEN, iotsquare_unique_id
+        )
+
+    async def _reconfigure_url_and_secret(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        url_selector: TextSelector | SelectSelector,
+        secret: str,
+        unique_id: Callable[[Mapping[str, Any]], str] | None = None,
+    ) -> ConfigFlowResult:
+        """
+        Change the server address, and the ``secret`` when one is typed; the account stays.
+
+        ``unique_id`` tells the entry's identity from its data, where the address is part of it.
+        """
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**entry.data, CONF_URL: user_input[CONF_URL].strip().rstrip("/")}
-            if token := (user_input.get(CONF_TOKEN) or "").strip():
-                data[CONF_TOKEN] = token
+            if value := (user_input.get(secret) or "").strip():
+                data[secret] = value
             if not _valid_url(data[CONF_URL], ("https", "http")):
                 errors[CONF_URL] = "invalid_http_url"
             else:
-                await self.async_set_unique_id(iotsquare_unique_id(data))
-                self._abort_if_unique_id_mismatch()
+                if unique_id is not None:
+                    await self.async_set_unique_id(unique_id(data))
+                    self._abort_if_unique_id_mismatch()
                 errors = await self._validate(data)
                 if not errors:
                     return self.async_update_reload_and_abort(entry, data=data)
         return self.async_show_form(
-            step_id="reconfigure_iotsquare",
+            step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
                 probatio.Schema(
                     {
-                        probatio.Required(CONF_URL): _URL,
-                        probatio.Optional(CONF_TOKEN): _PASSWORD,
+                        probatio.Required(CONF_URL): url_selector,
+                        probatio.Optional(secret): _PASSWORD,
                     }
                 ),
                 {CONF_URL: (user_input or entry.data)[CONF_URL]},
@@ -1019,31 +1037,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the SenRa server or API key; the application stays."""
-        entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data = {**entry.data, CONF_URL: user_input[CONF_URL].strip().rstrip("/")}
-            if api_key := (user_input.get(CONF_API_KEY) or "").strip():
-                data[CONF_API_KEY] = api_key
-            if not _valid_url(data[CONF_URL], ("https", "http")):
-                errors[CONF_URL] = "invalid_http_url"
-            else:
-                errors = await self._validate(data)
-                if not errors:
-                    return self.async_update_reload_and_abort(entry, data=data)
-        return self.async_show_form(
-            step_id="reconfigure_senra",
-            data_schema=self.add_suggested_values_to_schema(
-                probatio.Schema(
-                    {
-                        probatio.Required(CONF_URL): _SENRA_SERVERS,
-                        probatio.Optional(CONF_API_KEY): _PASSWORD,
-                    }
-                ),
-                {CONF_URL: (user_input or entry.data)[CONF_URL]},
-            ),
-            description_placeholders={"account": _account(entry.data)},
-            errors=errors,
+        return await self._reconfigure_url_and_secret(
+            "reconfigure_senra", user_input, _SENRA_SERVERS, CONF_API_KEY
         )
 
 
