@@ -10,7 +10,11 @@ import random
 import time
 from typing import Any, ClassVar, Protocol
 
-from .errors import InvalidRequest, Unsupported
+import aiohttp
+import orjson
+from yarl import URL
+
+from .errors import CannotConnect, InvalidRequest, Unsupported
 from .models import (
     Alarm,
     Capability,
@@ -208,6 +212,41 @@ def no_gateways(vendor: str, gateways: Sequence[str]) -> None:
             f"{vendor} chooses the gateways of a multicast downlink itself",
             key="multicast_gateways_unsupported",
         )
+
+
+async def http_request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    *,
+    headers: Mapping[str, str],
+    request_timeout: float,
+    params: Mapping[str, str] | None = None,
+    json: Any = None,
+    data: aiohttp.FormData | None = None,
+) -> tuple[int, bytes]:
+    """
+    Send one request (a JSON body, or ``data``) and return its status and body.
+
+    Raises CannotConnect, naming only the host, when the server cannot be reached in time.
+    """
+    try:
+        async with session.request(
+            method,
+            url,
+            params=params,
+            data=orjson.dumps(json) if json is not None else data,
+            headers={
+                "Accept": "application/json",
+                **({"Content-Type": "application/json"} if json is not None else {}),
+                **headers,
+            },
+            timeout=aiohttp.ClientTimeout(total=request_timeout),
+            allow_redirects=False,
+        ) as response:
+            return response.status, await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        raise CannotConnect(f"cannot reach {url.host}: {type(err).__name__}") from None
 
 
 RECONNECT_INITIAL = 1.0

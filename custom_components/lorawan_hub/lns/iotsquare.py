@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog, no_gateways
+from .base import NetworkServer, Sink, ThrottledLog, http_request, no_gateways
 from .errors import (
     AuthError,
     CannotConnect,
@@ -387,25 +387,15 @@ class IotSquareClient(NetworkServer):
 
         ``batch_key`` names the identifier of a batch answer's per-item errors.
         """
-        url = self._base.with_path(f"{self._base.path}/{path}", encoded=False)
-        try:
-            async with self._session.request(
-                method,
-                url,
-                params={key: str(value) for key, value in (params or {}).items()},
-                data=orjson.dumps(json) if json is not None else None,
-                headers={
-                    "X-Access-Token": self._token,
-                    "Accept": "application/json",
-                    **({"Content-Type": "application/json"} if json is not None else {}),
-                },
-                timeout=aiohttp.ClientTimeout(total=self._request_timeout),
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
+        status, body = await http_request(
+            self._session,
+            method,
+            self._base.with_path(f"{self._base.path}/{path}", encoded=False),
+            headers={"X-Access-Token": self._token},
+            request_timeout=self._request_timeout,
+            params={key: str(value) for key, value in (params or {}).items()},
+            json=json,
+        )
         if status == 401:
             raise AuthError(f"{self.host} refused the API token", code=status)
         if status == 403:

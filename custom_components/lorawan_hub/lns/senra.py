@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog
+from .base import NetworkServer, Sink, ThrottledLog, http_request
 from .errors import AuthError, CannotConnect, Forbidden, InvalidRequest, ProtocolError
 from .models import (
     Capability,
@@ -252,24 +252,16 @@ class SenraClient(NetworkServer):
         A 403 means a refused key when the request checks the key (``key_check``); on an action
         it means the key may not do this one thing, which reauthentication cannot fix.
         """
-        try:
-            async with self._session.request(
-                method,
-                url,
-                params=params,
-                data=orjson.dumps(json) if json is not None else form,
-                headers={
-                    "authorization": self._api_key,
-                    "Accept": "application/json",
-                    **({"Content-Type": "application/json"} if json is not None else {}),
-                },
-                timeout=aiohttp.ClientTimeout(total=self._request_timeout),
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
+        status, body = await http_request(
+            self._session,
+            method,
+            url,
+            headers={"authorization": self._api_key},
+            request_timeout=self._request_timeout,
+            params=params,
+            json=json,
+            data=form,
+        )
         if 200 <= status < 300:
             return status, body
         message = _message(body)
