@@ -9,8 +9,10 @@ from unittest.mock import PropertyMock, patch
 
 import pytest
 
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_CLIENT_ID, CONF_CLIENT_SECRET, CONF_TOKEN, CONF_URL
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -266,3 +268,21 @@ async def load_iotsquare(
     app.push_url = f"http://127.0.0.1:{http.server.port}/api/lorawan_hub/push/push-id-0123"
     app.headers = {"Authorization": "Bearer p4ss"}
     return entry
+
+
+async def start_vendor_flow(hass: HomeAssistant, vendor: str) -> str:
+    """Open the flow, pick ``vendor``, and return the flow id at the vendor's first form."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_VENDOR: vendor}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == vendor
+    return str(result["flow_id"])
+
+
+@pytest.fixture
+def no_unload() -> Iterator[None]:
+    """Entries the flow creates are not really set up: unloading them has nothing to stop."""
+    with patch("custom_components.lorawan_hub.async_unload_entry", return_value=True):
+        yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import json
 from pathlib import Path
 from unittest.mock import patch
@@ -12,7 +11,6 @@ import pytest
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
-    SOURCE_USER,
     ConfigEntryState,
 )
 from homeassistant.const import CONF_TOKEN, CONF_URL
@@ -33,7 +31,6 @@ from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_PUSH_ID,
     CONF_PUSH_SECRET,
-    CONF_VENDOR,
     DOMAIN,
     VENDOR_IOTSQUARE,
 )
@@ -41,7 +38,13 @@ from custom_components.lorawan_hub.lns.models import LoRaClass
 from custom_components.lorawan_hub.push import MAX_PUSH
 from simulator.iotsquare import IotSquareSimulator
 
-from .conftest import IOTSQUARE_ENTRY_ID as ENTRY_ID, EventRecorder, load_iotsquare, state_of
+from .conftest import (
+    IOTSQUARE_ENTRY_ID as ENTRY_ID,
+    EventRecorder,
+    load_iotsquare,
+    start_vendor_flow,
+    state_of,
+)
 
 METER = "90B96DADCE96A06A"
 LAMP = "55E1032590DC5682"
@@ -242,28 +245,11 @@ async def test_multicast_and_fuota_actions(
     assert iotsquare.groups == {}
 
 
-async def start(hass: HomeAssistant) -> str:
-    """Open the flow, pick IoTSquare and return the flow id at its form."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: VENDOR_IOTSQUARE}
-    )
-    assert result["step_id"] == "iotsquare"
-    return str(result["flow_id"])
-
-
-@pytest.fixture
-def no_unload() -> Iterator[None]:
-    """Entries the flow creates are not really set up: unloading them has nothing to stop."""
-    with patch("custom_components.lorawan_hub.async_unload_entry", return_value=True):
-        yield
-
-
 @pytest.mark.usefixtures("no_unload")
 async def test_flow_configures_the_push(hass: HomeAssistant, iotsquare: IotSquareSimulator) -> None:
     """Token checked, application picked, push URL and header set with the user's consent."""
     await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
     form = {CONF_URL: iotsquare.url + "/", CONF_TOKEN: "wrong"}
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {"base": "invalid_auth"}
@@ -303,7 +289,7 @@ async def test_flow_configures_the_push(hass: HomeAssistant, iotsquare: IotSquar
     assert placeholders["value"] == f"Bearer {data[CONF_PUSH_SECRET]}"
 
     # The same application again is refused; reauth and reconfigure take a new token.
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
     assert result["reason"] == "already_configured"
@@ -344,7 +330,7 @@ async def test_flow_without_consent_or_applications(
     hass: HomeAssistant, iotsquare: IotSquareSimulator
 ) -> None:
     """The user may paste the URL themselves; an account without applications is refused."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
     form = {CONF_URL: iotsquare.url, CONF_TOKEN: iotsquare.token}
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "90"})
@@ -360,7 +346,7 @@ async def test_flow_without_consent_or_applications(
     assert placeholders["url"].endswith(result["data"][CONF_PUSH_ID])
     # With an address, the user may still decline to let the flow change the application.
     await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
     with patch(SETUP, return_value=True):
@@ -371,7 +357,7 @@ async def test_flow_without_consent_or_applications(
     assert result["title"] == "IoTSquare garden"
     assert iotsquare.app_updates == []
     iotsquare.apps.clear()
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {"base": "no_applications"}
 

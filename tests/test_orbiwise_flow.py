@@ -9,7 +9,6 @@ from unittest.mock import patch
 from amqtt.broker import Broker
 import pytest
 
-from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
@@ -31,6 +30,7 @@ from custom_components.lorawan_hub.const import (
 )
 from simulator.orbiwise import OrbiWiseSimulator
 
+from .conftest import start_vendor_flow
 from .lns.test_orbiwise_mqtt import ScriptedBroker, free_port
 
 SETUP = "custom_components.lorawan_hub.async_setup_entry"
@@ -56,19 +56,9 @@ def account(orbiwise: OrbiWiseSimulator, **change: Any) -> dict[str, Any]:
     } | change
 
 
-async def start(hass: HomeAssistant) -> str:
-    """Open the flow, pick OrbiWAN and return the flow id at the account form."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: VENDOR_ORBIWISE}
-    )
-    assert result["step_id"] == "orbiwise"
-    return str(result["flow_id"])
-
-
 async def test_websocket_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """Working credentials with the default WebSocket channel create the entry at once."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
     with patch(SETUP, return_value=True):
         result = await hass.config_entries.flow.async_configure(
             flow_id, account(orbiwise, **{CONF_APPLICATION: " app-1 "})
@@ -102,14 +92,14 @@ async def test_account_errors(
     errors: dict[str, str],
 ) -> None:
     """Refused credentials and a URL without scheme keep the form with a translated error."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
     result = await hass.config_entries.flow.async_configure(flow_id, account(orbiwise, **change))
     assert result["errors"] == errors
 
 
 async def test_forbidden_and_unreachable(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """An account without the right to list devices, then a server that is gone."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
     orbiwise.fail_next("/rest/nodes", 403)
     result = await hass.config_entries.flow.async_configure(flow_id, account(orbiwise))
     assert result["errors"] == {"base": "forbidden"}
@@ -123,7 +113,7 @@ async def test_already_configured(hass: HomeAssistant, orbiwise: OrbiWiseSimulat
     data = {**account(orbiwise), CONF_VENDOR: VENDOR_ORBIWISE, CONF_URL: orbiwise.url}
     data[CONF_USERNAME] = orbiwise.username
     MockConfigEntry(domain=DOMAIN, unique_id=orbiwise_unique_id(data), data=data).add_to_hass(hass)
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
     result = await hass.config_entries.flow.async_configure(flow_id, account(orbiwise))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -141,7 +131,7 @@ async def broker() -> AsyncIterator[int]:
 
 async def test_mqtt_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator, broker: int) -> None:
     """MQTT asks for the broker (the server's host by default) and checks it."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
     result = await hass.config_entries.flow.async_configure(
         flow_id, account(orbiwise, **{CONF_TRANSPORT: "mqtt"})
     )
@@ -169,7 +159,7 @@ async def test_mqtt_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator, brok
 
 async def test_rest_push_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """REST push shows the address the server will push to; without one it cannot go on."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
     result = await hass.config_entries.flow.async_configure(
         flow_id, account(orbiwise, **{CONF_TRANSPORT: "rest_push"})
     )

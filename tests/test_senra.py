@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from unittest.mock import patch
 
 import pytest
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE
 from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
@@ -29,7 +29,7 @@ from custom_components.lorawan_hub.const import (
 )
 from simulator.senra import SenraSimulator
 
-from .conftest import EventRecorder, state_of
+from .conftest import EventRecorder, start_vendor_flow, state_of
 
 METER = "70B3D57ED0000601"
 ENTRY_ID = "01KASENRATESTENTRY00000000"
@@ -185,27 +185,10 @@ async def test_notifications_and_actions(
     assert senra.groups == {}
 
 
-async def start(hass: HomeAssistant) -> str:
-    """Open the flow, pick SenRa and return the flow id at its form."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: VENDOR_SENRA}
-    )
-    assert result["step_id"] == "senra"
-    return str(result["flow_id"])
-
-
-@pytest.fixture
-def no_unload() -> Iterator[None]:
-    """Entries the flow creates are not really set up: unloading them has nothing to stop."""
-    with patch("custom_components.lorawan_hub.async_unload_entry", return_value=True):
-        yield
-
-
 @pytest.mark.usefixtures("no_unload")
 async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
     """Key and EUI checked, then the notification target to set up, shown with its secret."""
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_SENRA)
     form = {CONF_URL: senra.url + "/", CONF_API_KEY: "AK2:wrong", CONF_APP_EUI: "70-b3"}
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {CONF_APP_EUI: "invalid_eui"}
@@ -232,7 +215,7 @@ async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
     assert result["data"][CONF_APP_EUI] == senra.app_eui
     assert placeholders["value"] == f"Bearer {result['data'][CONF_PUSH_SECRET]}"
     # The same application again is refused; reauth and reconfigure take a new key.
-    flow_id = await start(hass)
+    flow_id = await start_vendor_flow(hass, VENDOR_SENRA)
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["reason"] == "already_configured"
     entry = hass.config_entries.async_entries(DOMAIN)[0]
