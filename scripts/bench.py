@@ -1923,8 +1923,7 @@ async def measure_javascript(
     payloads = [lpp_payload(reading(index)) for index in range(JS_DECODE_ROUNDS)]
     moment = datetime.now(UTC)
     codec = JsCodec(BENCH_CODEC)
-    runner = JsRunner()
-    try:
+    async with JsRunner() as runner:
         decoded = await runner.run(codec.decode_uplink, payloads[1], 1, moment)
         expected = decode_cayenne_lpp(payloads[1]).fields
         if decoded.fields != expected:
@@ -1937,8 +1936,6 @@ async def measure_javascript(
             return (time.perf_counter_ns() - start) / 1000 / len(payloads)
 
         js_cost = statistics.median([await runner.run(decode_all) for _ in range(3)])
-    finally:
-        await runner.async_close()
     lpp_runs = []
     for _ in range(3):
         start = time.perf_counter_ns()

@@ -1319,19 +1319,17 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
 
     async def _check_codec(self, definition: Mapping[str, Any]) -> str:
         """Load and compile a codec; return why it cannot decode ("" when it can)."""
-        runner = JsRunner()
-        try:
-            if definition[CONF_SOURCE] == SOURCE_REPOSITORY:
-                # Fetched again and self-tested, also when a copy is kept from before.
-                codec, _passed = await async_fetch_tested_codec(self.hass, definition, runner)
-            else:
-                codec = await async_load_codec(self.hass, definition)
-            if not await runner.run(codec.defines, "decodeUplink"):
-                return "it defines no decodeUplink function"
-        except CodecError as err:
-            return str(err)
-        finally:
-            await runner.async_close()
+        async with JsRunner() as runner:
+            try:
+                if definition[CONF_SOURCE] == SOURCE_REPOSITORY:
+                    # Fetched again and self-tested, also when a copy is kept from before.
+                    codec, _passed = await async_fetch_tested_codec(self.hass, definition, runner)
+                else:
+                    codec = await async_load_codec(self.hass, definition)
+                if not await runner.run(codec.defines, "decodeUplink"):
+                    return "it defines no decodeUplink function"
+            except CodecError as err:
+                return str(err)
         return ""
 
     async def async_step_device_options(

@@ -128,11 +128,8 @@ async def async_load_codec(hass: HomeAssistant, definition: Mapping[str, Any]) -
         path = _cache_path(hass, definition)
         if (source := await hass.async_add_executor_job(_read_cache, path)) is not None:
             return JsCodec(source)
-        runner = JsRunner()
-        try:
+        async with JsRunner() as runner:
             tested, _passed = await async_fetch_tested_codec(hass, definition, runner)
-        finally:
-            await runner.async_close()
         # A context never changes threads: the caller's thread compiles its own.
         return JsCodec(tested.source)
     if definition.get(CONF_SOURCE) == SOURCE_FILE:

@@ -31,9 +31,8 @@ def codec(name: str, **limits: float) -> JsCodec:
 @pytest.fixture
 async def runner() -> AsyncIterator[JsRunner]:
     """The codec thread."""
-    js = JsRunner()
-    yield js
-    await js.async_close()
+    async with JsRunner() as js:
+        yield js
 
 
 async def test_decode_and_normalize(runner: JsRunner) -> None:

@@ -113,8 +113,7 @@ async def test_fetch_and_self_test(session: aiohttp.ClientSession, repository: R
         "vendor/acme/climate-codec.yaml",
         "vendor/acme/climate.js",
     ]
-    runner = JsRunner()
-    try:
+    async with JsRunner() as runner:
         assert await runner.run(self_test, JsCodec(source), examples) == 2
         wrong = [{**examples[0], "output": {"data": {"temperature": 22}}}]
         with pytest.raises(CodecError, match="does not reproduce its example 'Open door'"):
@@ -125,8 +124,6 @@ async def test_fetch_and_self_test(session: aiohttp.ClientSession, repository: R
         expected_error = [{**examples[0], "output": {"errors": ["x"]}}]
         with pytest.raises(CodecError, match="does not reproduce"):
             await runner.run(self_test, JsCodec(source), expected_error)
-    finally:
-        await runner.async_close()
 
 
 @pytest.mark.parametrize(
@@ -213,14 +210,11 @@ downlinkDecoder:
     )
     assert repository.requested.count("vendor/acme/list.js") == 1
     assert "decodeDownlink" in source
-    runner = JsRunner()
-    try:
+    async with JsRunner() as runner:
         assert await runner.run(self_test, JsCodec(source), examples) == 1
         shorter = [{"input": {"fPort": 1, "bytes": [1]}, "output": examples[0]["output"]}]
         with pytest.raises(CodecError, match="does not reproduce"):
             await runner.run(self_test, JsCodec(source), shorter)
-    finally:
-        await runner.async_close()
     repository.files["vendor/acme/valve.js"] = "//" + "x" * (1024 * 1024 - 10)
     repository.files["vendor/acme/list.js"] = "//" + "y" * 100
     with pytest.raises(CodecError, match="the codec is too large"):

@@ -17,7 +17,7 @@ import concurrent.futures
 from datetime import datetime
 import json
 import threading
-from typing import Any, Final
+from typing import Any, Final, Self
 
 import quickjs
 
@@ -278,6 +278,14 @@ class JsRunner:
     async def run[T](self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` on the codec thread."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+    async def __aenter__(self) -> Self:
+        """Use the thread for a block; it stops at the end."""
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """Stop the thread."""
+        await self.async_close()
 
     async def async_close(self) -> None:
         """
