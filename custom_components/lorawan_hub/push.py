@@ -26,7 +26,7 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 
 from .const import CONF_PUSH_ID, CONF_PUSH_SECRET, DOMAIN, LOGGER
 from .coordinator import LoRaWANHubConfigEntry
-from .lns.base import ThrottledLog
+from .lns.base import ThrottledLog, read_limited
 
 MAX_PUSH = 256 * 1024
 """Bytes one push may carry (an uplink push is about 1 KB)."""
@@ -55,15 +55,11 @@ async def _receive(entry: LoRaWANHubConfigEntry, request: web.Request, topic: st
         return web.Response(status=HTTPStatus.UNAUTHORIZED)
     if request.content_length is not None and request.content_length > MAX_PUSH:
         return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > MAX_PUSH:
-            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        chunks.append(chunk)
+    body = await read_limited(request.content, MAX_PUSH)
+    if body is None:
+        return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     try:
-        data = orjson.loads(b"".join(chunks))
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict | list):

@@ -19,6 +19,8 @@ import aiohttp
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util.yaml import parse_yaml
 
+from custom_components.lorawan_hub.lns.base import read_limited
+
 from .javascript import MAX_SOURCE, CodecError, JsCodec
 
 DEFAULT_REPOSITORY: Final = (
@@ -45,16 +47,12 @@ async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
                 raise CodecError(f"the repository has no {url.rsplit('/', 1)[-1]}")
             if response.status != 200:
                 raise CodecError(f"the repository answered HTTP {response.status}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.content.iter_any():
-                size += len(chunk)
-                if size > MAX_FILE:
-                    raise CodecError(f"{url.rsplit('/', 1)[-1]} is too large")
-                chunks.append(chunk)
+            body = await read_limited(response.content, MAX_FILE)
     except (aiohttp.ClientError, TimeoutError) as err:
         raise CodecError(f"the repository cannot be reached: {type(err).__name__}") from None
-    return b"".join(chunks).decode("utf-8", errors="replace")
+    if body is None:
+        raise CodecError(f"{url.rsplit('/', 1)[-1]} is too large")
+    return body.decode("utf-8", errors="replace")
 
 
 def _yaml(text: str, what: str) -> Mapping[str, Any]:
