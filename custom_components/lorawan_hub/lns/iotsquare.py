@@ -759,21 +759,16 @@ class IotSquareClient(NetworkServer):
 
     async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
         """Bind devices to the group; the devices refused are named in the error."""
-        await self._call(
-            "POST",
-            "mcdevice/create",
-            json={
-                "mcEUI": self._group(group_id),
-                "devEUIs": [dev_eui.lower() for dev_eui in dev_euis],
-            },
-            batch_key="devEUI",
-        )
+        await self._members("mcdevice/create", group_id, dev_euis)
 
     async def remove_from_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
         """Unbind devices from the group; the devices refused are named in the error."""
+        await self._members("mcdevice/delete", group_id, dev_euis)
+
+    async def _members(self, path: str, group_id: str, dev_euis: Sequence[str]) -> None:
         await self._call(
             "POST",
-            "mcdevice/delete",
+            path,
             json={
                 "mcEUI": self._group(group_id),
                 "devEUIs": [dev_eui.lower() for dev_eui in dev_euis],
