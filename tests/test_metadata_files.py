@@ -21,7 +21,7 @@ from custom_components.lorawan_hub.lns.netemera import NetemeraClient
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
 from custom_components.lorawan_hub.lns.orion import OrionClient
 from custom_components.lorawan_hub.lns.senra import SenraClient
-from custom_components.lorawan_hub.services import DETAILED_ERRORS, VENDOR_ERRORS
+from custom_components.lorawan_hub.services import DETAILED_ERRORS
 
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "custom_components" / DOMAIN
@@ -96,15 +96,20 @@ def test_error_keys_have_messages() -> None:
     """Every error key a client raises with its own message is translated, placeholders given."""
     translations = load_json(PACKAGE / "translations" / "en.json")
     exceptions = translations["exceptions"]
-    keys = set(VENDOR_ERRORS) | set(DETAILED_ERRORS)
-    for client in (IotSquareClient, SenraClient, OrbiWiseClient, NetemeraClient, OrionClient):
+    clients = (IotSquareClient, SenraClient, OrbiWiseClient, NetemeraClient, OrionClient)
+    vendor_errors = {key for client in clients for key in client.error_keys}
+    assert vendor_errors  # IoTSquare's documented codes
+    keys = vendor_errors | set(DETAILED_ERRORS)
+    for client in clients:
         keys |= set(client.unsupported_reasons.values())
     assert keys - set(exceptions) == set()
     # Vendor refusals get the vendor and its reason; an unsupported action the vendor and action.
-    for key in VENDOR_ERRORS:
+    for key in vendor_errors:
         assert set(re.findall(r"{(\w+)}", exceptions[key]["message"])) <= {"vendor", "reason"}
-    for key in IotSquareClient.unsupported_reasons.values():
-        assert set(re.findall(r"{(\w+)}", exceptions[key]["message"])) <= {"vendor", "action"}
+    for client in clients:
+        for key in client.unsupported_reasons.values():
+            placeholders = set(re.findall(r"{(\w+)}", exceptions[key]["message"]))
+            assert placeholders <= {"vendor", "action"}
     # The keys a client raises with details: each message's placeholders are among them.
     lns = (PACKAGE / "lns").glob("*.py")
     raised = {

@@ -27,7 +27,6 @@ from .const import DOMAIN
 from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .device_types import config_path
 from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
-from .lns.iotsquare import ERROR_KEYS as IOTSQUARE_ERROR_KEYS
 from .lns.models import (
     Capability,
     DeviceInfo,
@@ -159,8 +158,6 @@ DETAILED_ERRORS: Final = frozenset(
     }
 )
 """Error keys of the user's input, each with a message of its own showing the error's details."""
-VENDOR_ERRORS: Final = IOTSQUARE_ERROR_KEYS
-"""Error keys of a vendor's documented refusals, each with a message of its own."""
 
 
 def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -184,7 +181,7 @@ def vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssis
     if isinstance(err, AuthError):
         coordinator.entry.async_start_reauth(coordinator.hass)
         key = "vendor_auth_failed"
-    elif err.key in VENDOR_ERRORS:
+    elif err.key in coordinator.client.error_keys:
         key = err.key
     elif isinstance(err, CannotConnect):
         key = "vendor_unavailable"

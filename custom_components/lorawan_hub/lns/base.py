@@ -98,6 +98,8 @@ class NetworkServer(ABC):
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     unsupported_reasons: ClassVar[Mapping[Capability, str]] = {}
     """For a capability the vendor lacks, the key of a message saying why (and what to do)."""
+    error_keys: ClassVar[frozenset[str]] = frozenset()
+    """Keys of the vendor's documented refusals that have a message of their own."""
 
     @abstractmethod
     async def validate(self) -> None:

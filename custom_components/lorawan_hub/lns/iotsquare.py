@@ -344,6 +344,7 @@ class IotSquareClient(NetworkServer):
         }
     )
     unsupported_reasons = {Capability.CLASS_CHANGE: "class_change_recreate"}
+    error_keys = ERROR_KEYS
 
     def __init__(
         self,
