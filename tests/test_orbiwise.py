@@ -194,7 +194,9 @@ async def test_actions(
         blocking=True,
         return_response=True,
     )
-    assert group == {"group_id": "valves"}
+    assert group is not None
+    assert (group["group_id"], group["name"], group["devices"]) == ("valves", "valves", [])
+    assert set(group["keys"]) == {"address", "app_s_key", "nwk_s_key"}
     members = {"config_entry_id": ENTRY_ID, "group_id": "valves"}
     await hass.services.async_call(
         DOMAIN,

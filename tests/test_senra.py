@@ -140,14 +140,24 @@ async def test_notifications_and_actions(
         )
     assert raised.value.translation_key == "payload_too_large"
 
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "create_multicast_group",
+            {"config_entry_id": ENTRY_ID, "name": "meters"},
+            blocking=True,
+            return_response=True,
+        )
+    assert raised.value.translation_key == "multicast_name_unsupported"
     group = await hass.services.async_call(
         DOMAIN,
         "create_multicast_group",
-        {"config_entry_id": ENTRY_ID, "name": "meters"},
+        {"config_entry_id": ENTRY_ID, "tags": ["meters"]},
         blocking=True,
         return_response=True,
     )
     assert group is not None
+    assert "keys" not in group
     members = {"config_entry_id": ENTRY_ID, "group_id": group["group_id"]}
     await hass.services.async_call(
         DOMAIN, "add_to_multicast_group", {**members, "device_id": [device.id]}, blocking=True

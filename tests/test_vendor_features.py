@@ -28,11 +28,14 @@ from custom_components.lorawan_hub.lns.models import (
     DownlinkResult,
     LoRaClass,
     MulticastGroup,
+    MulticastKeys,
+    MulticastSetup,
 )
 
 from .conftest import state_of
 
 DEVICES = ["70B3D57ED0000001", "70B3D57ED0000002"]
+GENERATED = MulticastKeys(address="01ABCDEF", app_s_key="A" * 32, nwk_s_key="B" * 32)
 
 
 class RecordingServer(NetworkServer):
@@ -79,10 +82,16 @@ class RecordingServer(NetworkServer):
         """Record."""
         self._record("request_device_status", dev_eui)
 
-    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
-        """Record and return a group."""
-        self._record("create_multicast_group", name, device_class)
-        return MulticastGroup(group_id="group-1", name=name, device_class=device_class)
+    async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
+        """Record and return a group with the members and the session (generated if not given)."""
+        self._record("create_multicast_group", setup.name, setup.device_class)
+        return MulticastGroup(
+            group_id="group-1",
+            name=setup.name,
+            device_class=setup.device_class,
+            dev_euis=setup.dev_euis,
+            keys=setup.keys or GENERATED,
+        )
 
     async def delete_multicast_group(self, group_id: str) -> None:
         """Record."""
@@ -138,8 +147,62 @@ async def test_multicast_actions(
         blocking=True,
         return_response=True,
     )
-    assert created == {"group_id": "group-1"}
+    assert created == {
+        "group_id": "group-1",
+        "name": "valves",
+        "device_class": "C",
+        "devices": [],
+        "keys": {"address": "01ABCDEF", "app_s_key": "A" * 32, "nwk_s_key": "B" * 32},
+    }
     members = device_ids(hass, config_entry)
+    created = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {
+            "config_entry_id": entry_id,
+            "name": "lamps",
+            "device_id": members,
+            "address": "0a0b0c0d",
+            "app_s_key": "1" * 32,
+            "nwk_s_key": "2" * 32,
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert created is not None
+    assert created["devices"] == [
+        {"dev_eui": dev_eui, "device_id": device_id}
+        for dev_eui, device_id in zip(DEVICES, members, strict=True)
+    ]
+    assert created["keys"] == {"address": "0A0B0C0D", "app_s_key": "1" * 32, "nwk_s_key": "2" * 32}
+    for keys, error in (
+        ({"address": "0a0b0c0d"}, "multicast_keys_incomplete"),
+        (
+            {"address": "0a0b0c0", "app_s_key": "1" * 32, "nwk_s_key": "2" * 32},
+            "invalid_multicast_key",
+        ),
+        (
+            {"address": "0a0b0c0d", "app_s_key": "x" * 32, "nwk_s_key": "2" * 32},
+            "invalid_multicast_key",
+        ),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN,
+                "create_multicast_group",
+                {"config_entry_id": entry_id, "name": "lamps", **keys},
+                blocking=True,
+                return_response=True,
+            )
+        assert err.value.translation_key == error
+    server.calls.clear()
+    await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {"config_entry_id": entry_id, "name": "valves"},
+        blocking=True,
+        return_response=True,
+    )
     for service in ("add_to_multicast_group", "remove_from_multicast_group"):
         await hass.services.async_call(
             DOMAIN,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+import string
 from typing import Any, Final
 
 import probatio
@@ -35,6 +36,8 @@ from .lns.models import (
     DownlinkResult,
     FuotaRequest,
     LoRaClass,
+    MulticastKeys,
+    MulticastSetup,
     normalize_eui,
 )
 
@@ -48,6 +51,13 @@ ATTR_DEVICE_CLASS = "device_class"
 ATTR_GROUP_ID = "group_id"
 ATTR_NAME = "name"
 ATTR_GATEWAY_IDS = "gateway_ids"
+ATTR_TAGS = "tags"
+ATTR_ADDRESS = "address"
+ATTR_APP_S_KEY = "app_s_key"
+ATTR_NWK_S_KEY = "nwk_s_key"
+ATTR_PING_SLOT_PERIODICITY = "ping_slot_periodicity"
+_KEY_LENGTHS = {ATTR_ADDRESS: 8, ATTR_APP_S_KEY: 32, ATTR_NWK_S_KEY: 32}
+"""The hex digits of each part of a multicast session."""
 
 SERVICE_SEND_DOWNLINK = "send_downlink"
 SERVICE_SET_DEVICE_CLASS = "set_device_class"
@@ -88,6 +98,7 @@ SEND_DOWNLINK_SCHEMA = probatio.Schema(
         probatio.Optional(ATTR_MODE, default=DownlinkMode.QUEUE.value): probatio.In(
             [mode.value for mode in DownlinkMode]
         ),
+        probatio.Optional(ATTR_DEVICE_CLASS): probatio.In([item.value for item in LoRaClass]),
     }
 )
 DEVICE_SCHEMA = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
@@ -106,9 +117,15 @@ SEND_MULTICAST_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
 CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-        probatio.Required(ATTR_NAME): cv.string,
+        probatio.Optional(ATTR_NAME): cv.string,
         probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
             [LoRaClass.B.value, LoRaClass.C.value]
+        ),
+        probatio.Optional(ATTR_DEVICE_ID): probatio.All(cv.ensure_list, [cv.string]),
+        probatio.Optional(ATTR_TAGS): probatio.All(cv.ensure_list, [cv.string]),
+        **{probatio.Optional(key): cv.string for key in _KEY_LENGTHS},
+        probatio.Optional(ATTR_PING_SLOT_PERIODICITY): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=0, max=7)
         ),
     }
 )
@@ -155,6 +172,16 @@ DETAILED_ERRORS: Final = frozenset(
         "fuota_redundancy_range",
         "invalid_job_id",
         "invalid_group_id",
+        "multicast_name_required",
+        "multicast_name_unsupported",
+        "multicast_tags_unsupported",
+        "multicast_members_twice",
+        "multicast_members_required",
+        "multicast_keys_unsupported",
+        "multicast_ping_slot_class_b",
+        "multicast_ping_slot_unsupported",
+        "multicast_keys_incomplete",
+        "invalid_multicast_key",
     }
 )
 """Error keys of the user's input, each with a message of its own showing the error's details."""
@@ -322,6 +349,9 @@ async def _send_downlink(call: ServiceCall) -> ServiceResponse:
         payload=payload,
         confirmed=call.data[ATTR_CONFIRMED],
         mode=DownlinkMode(call.data[ATTR_MODE]),
+        device_class=LoRaClass(call.data[ATTR_DEVICE_CLASS])
+        if ATTR_DEVICE_CLASS in call.data
+        else None,
     )
     result = await _call(coordinator, client.send_downlink(downlink))
     return _result(result)
@@ -407,17 +437,60 @@ async def _multicast_group_status(call: ServiceCall) -> ServiceResponse:
     }
 
 
+def _multicast_keys(data: Mapping[str, Any]) -> MulticastKeys | None:
+    """Return the session the user gave (all three parts, in hex), or None."""
+    given = {key: "".join(data[key].split()).upper() for key in _KEY_LENGTHS if key in data}
+    if not given:
+        return None
+    if len(given) != len(_KEY_LENGTHS):
+        raise _validation_error("multicast_keys_incomplete")
+    for key, value in given.items():
+        if len(value) != _KEY_LENGTHS[key] or any(c not in string.hexdigits for c in value):
+            raise _validation_error(
+                "invalid_multicast_key", field=key, digits=str(_KEY_LENGTHS[key])
+            )
+    return MulticastKeys(
+        address=given[ATTR_ADDRESS],
+        app_s_key=given[ATTR_APP_S_KEY],
+        nwk_s_key=given[ATTR_NWK_S_KEY],
+    )
+
+
 async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
     coordinator = _group_coordinator(
         call, Capability.MULTICAST_GROUPS, SERVICE_CREATE_MULTICAST_GROUP
     )
-    group = await _call(
-        coordinator,
-        coordinator.client.create_multicast_group(
-            call.data[ATTR_NAME], LoRaClass(call.data[ATTR_DEVICE_CLASS])
-        ),
+    setup = MulticastSetup(
+        name=call.data.get(ATTR_NAME) or None,
+        device_class=LoRaClass(call.data[ATTR_DEVICE_CLASS]),
+        dev_euis=tuple(_members(call, coordinator)) if ATTR_DEVICE_ID in call.data else (),
+        tags=tuple(tag.strip() for tag in call.data.get(ATTR_TAGS, ()) if tag.strip()),
+        keys=_multicast_keys(call.data),
+        ping_slot_periodicity=call.data.get(ATTR_PING_SLOT_PERIODICITY),
     )
-    return {"group_id": group.group_id}
+    group = await _call(coordinator, coordinator.client.create_multicast_group(setup))
+    response: dict[str, Any] = {
+        "group_id": group.group_id,
+        "name": group.name,
+        "device_class": group.device_class.value if group.device_class else None,
+        "devices": [
+            {
+                "dev_eui": dev_eui,
+                "device_id": state.device_id
+                if (state := coordinator.devices.get(dev_eui))
+                else None,
+            }
+            for dev_eui in group.dev_euis
+        ],
+    }
+    if group.keys is not None:
+        # The member devices need the session; it is in the response only, never logged.
+        response["keys"] = {
+            ATTR_ADDRESS: group.keys.address,
+            ATTR_APP_S_KEY: group.keys.app_s_key,
+            ATTR_NWK_S_KEY: group.keys.nwk_s_key,
+        }
+    return response
 
 
 async def _rename_multicast_group(call: ServiceCall) -> None:

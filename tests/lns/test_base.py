@@ -14,10 +14,17 @@ from custom_components.lorawan_hub.lns.base import (
     NetworkServer,
     Sink,
     ThrottledLog,
+    check_multicast_setup,
     no_gateways,
 )
 from custom_components.lorawan_hub.lns.errors import InvalidRequest, Unsupported
-from custom_components.lorawan_hub.lns.models import DeviceInfo, Downlink, LoRaClass
+from custom_components.lorawan_hub.lns.models import (
+    DeviceInfo,
+    Downlink,
+    LoRaClass,
+    MulticastKeys,
+    MulticastSetup,
+)
 
 
 class MinimalServer(NetworkServer):
@@ -47,7 +54,7 @@ class MinimalServer(NetworkServer):
         ("set_device_class", ("70B3D57ED0000001", LoRaClass.C)),
         ("clear_downlink_queue", ("70B3D57ED0000001",)),
         ("request_device_status", ("70B3D57ED0000001",)),
-        ("create_multicast_group", ("valves", LoRaClass.C)),
+        ("create_multicast_group", (MulticastSetup(name="valves"),)),
         ("delete_multicast_group", ("g",)),
         ("add_to_multicast_group", ("g", ["70B3D57ED0000001"])),
         ("remove_from_multicast_group", ("g", ["70B3D57ED0000001"])),
@@ -76,6 +83,28 @@ def test_backoff_doubles_with_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     assert 0.8 <= backoff.next_delay() <= 1.2
 
 
+def test_backoff_resets_only_after_a_connection_proved_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Opening is not enough: the delay keeps growing until data came or the link lasted."""
+    monkeypatch.setattr(base, "RECONNECT_INITIAL", 1.0)
+    now = [0.0]
+    monkeypatch.setattr(base, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    backoff = Backoff()
+    backoff.next_delay()
+    for expected in (2, 4, 8):
+        backoff.opened()  # accepted, then closed at once
+        now[0] += 1.0
+        assert expected * 0.8 <= backoff.next_delay() <= expected * 1.2
+    backoff.opened()
+    now[0] += base.STABLE_AFTER  # up for a while: it worked
+    assert 0.8 <= backoff.next_delay() <= 1.2
+    backoff.next_delay()
+    backoff.opened()
+    backoff.proven()  # data arrived
+    assert 0.8 <= backoff.next_delay() <= 1.2
+
+
 def test_throttled_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Repeats within the interval are counted and reported with the next message."""
     clock = iter([0.0, 1.0, 2.0, 100.0])
@@ -93,3 +122,54 @@ def test_gateways_refused_where_the_vendor_chooses() -> None:
     with pytest.raises(InvalidRequest) as err:
         no_gateways("Minimal", ["00800000A0001234"])
     assert err.value.key == "multicast_gateways_unsupported"
+
+
+@pytest.mark.parametrize(
+    ("setup", "options", "key"),
+    [
+        (MulticastSetup(), {"names": True}, "multicast_name_required"),
+        (MulticastSetup(name="g"), {"names": False}, "multicast_name_unsupported"),
+        (MulticastSetup(name="g", tags=("t",)), {"names": True}, "multicast_tags_unsupported"),
+        (
+            MulticastSetup(tags=("t",), dev_euis=("70B3D57ED0000001",)),
+            {"names": False, "tags": True},
+            "multicast_members_twice",
+        ),
+        (
+            MulticastSetup(name="g", keys=MulticastKeys.generate()),
+            {"names": True, "given_keys": False},
+            "multicast_keys_unsupported",
+        ),
+        (
+            MulticastSetup(name="g", ping_slot_periodicity=3),
+            {"names": True, "ping_slots": True},
+            "multicast_ping_slot_class_b",
+        ),
+        (
+            MulticastSetup(name="g", device_class=LoRaClass.B, ping_slot_periodicity=3),
+            {"names": True},
+            "multicast_ping_slot_unsupported",
+        ),
+    ],
+)
+def test_multicast_setup_refused_in_words(
+    setup: MulticastSetup, options: dict[str, bool], key: str
+) -> None:
+    """What a vendor cannot use in a multicast setup is refused with its own message."""
+    with pytest.raises(InvalidRequest) as err:
+        check_multicast_setup("Minimal", setup, **options)
+    assert err.value.key == key
+
+
+def test_multicast_setup_accepted_and_keys_generated() -> None:
+    """A setup the vendor can use passes; generated sessions are random and well formed."""
+    check_multicast_setup(
+        "Minimal",
+        MulticastSetup(name="g", device_class=LoRaClass.B, ping_slot_periodicity=3),
+        names=True,
+        ping_slots=True,
+    )
+    first, second = MulticastKeys.generate(), MulticastKeys.generate()
+    assert first != second
+    assert (len(first.address), len(first.app_s_key), len(first.nwk_s_key)) == (8, 32, 32)
+    assert first.address == first.address.upper()

@@ -37,6 +37,7 @@ from custom_components.lorawan_hub.lns.models import (
     FuotaRequest,
     Gateway,
     LoRaClass,
+    MulticastSetup,
 )
 from simulator.iotsquare import IotSquareSimulator
 from simulator.server import SimulatorServer
@@ -367,16 +368,16 @@ async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSi
     """A class C group in the devices' region; per-device refusals are named."""
     client = make_client(session, sim)
     with pytest.raises(InvalidRequest) as err:
-        await client.create_multicast_group("lamps", LoRaClass.C)  # regions not known yet
+        await client.create_multicast_group(MulticastSetup(name="lamps"))  # regions not known yet
     assert err.value.key == "multicast_region_unknown"
     await client.list_devices()
     with pytest.raises(InvalidRequest) as err:
-        await client.create_multicast_group("lamps", LoRaClass.B)
+        await client.create_multicast_group(MulticastSetup(name="lamps", device_class=LoRaClass.B))
     assert err.value.key == "multicast_class_c_only"
     with pytest.raises(InvalidRequest) as err:
-        await client.create_multicast_group("street lamps!", LoRaClass.C)
+        await client.create_multicast_group(MulticastSetup(name="street lamps!"))
     assert err.value.key == "group_name_invalid"
-    group = await client.create_multicast_group("lamps", LoRaClass.C)
+    group = await client.create_multicast_group(MulticastSetup(name="lamps"))
     assert (group.name, group.device_class) == ("lamps", LoRaClass.C)
     stored = sim.groups[group.group_id.lower()]
     assert (stored.region, stored.subnet, stored.enable_mc_remote) == ("eu868", "auto", False)
@@ -416,7 +417,7 @@ async def test_fuota(session: aiohttp.ClientSession, sim: IotSquareSimulator) ->
     sim.fuota_polls = 1
     client = make_client(session, sim)
     await client.list_devices()
-    group = await client.create_multicast_group("lamps", LoRaClass.C)
+    group = await client.create_multicast_group(MulticastSetup(name="lamps"))
     await client.add_to_multicast_group(group.group_id, [LAMP])
     firmware = bytes(range(256)) * 4
     with pytest.raises(InvalidRequest) as err:

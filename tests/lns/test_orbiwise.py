@@ -25,6 +25,7 @@ from custom_components.lorawan_hub.lns.models import (
     DownlinkState,
     Location,
     LoRaClass,
+    MulticastSetup,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
     AuthMode,
@@ -595,10 +596,12 @@ async def test_class_status_and_multicast(running: Running, orbiwise: OrbiWiseSi
         await running.sink.wait_for(lambda: bool(running.sink.device_statuses))
     assert running.sink.device_statuses[0].margin == 12
 
-    group = await client.create_multicast_group("valves", LoRaClass.C)
+    group = await client.create_multicast_group(MulticastSetup(name="valves"))
     assert group.group_id == "valves"
     with pytest.raises(InvalidRequest):
-        await client.create_multicast_group("a-group", LoRaClass.A)
+        await client.create_multicast_group(
+            MulticastSetup(name="a-group", device_class=LoRaClass.A)
+        )
     await client.add_to_multicast_group("valves", [CLIMATE, DOOR])
     assert orbiwise.nodes[DOOR].groups == {"valves"}
     await client.remove_from_multicast_group("valves", [DOOR])

@@ -25,6 +25,7 @@ from custom_components.lorawan_hub.lns.models import (
     FuotaRequest,
     Location,
     LoRaClass,
+    MulticastSetup,
 )
 from custom_components.lorawan_hub.lns.senra import (
     SenraClient,
@@ -308,7 +309,7 @@ async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> No
         with pytest.raises(ProtocolError, match="msgId"):
             await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
         with pytest.raises(ProtocolError, match="mcAddr"):
-            await client.create_multicast_group("g", LoRaClass.C)
+            await client.create_multicast_group(MulticastSetup(tags=("g",)))
         with pytest.raises(ProtocolError, match="msgId"):
             await client.send_multicast("BBBBBB01", 1, b"")
         with pytest.raises(CannotConnect):
@@ -372,7 +373,7 @@ async def test_pusher_and_cli(senra: SenraSimulator, capsys: pytest.CaptureFixtu
 async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
     """A group of the devices tagged with its name; members added and removed; a downlink."""
     client = make_client(session, senra)
-    group = await client.create_multicast_group("valves", LoRaClass.C)
+    group = await client.create_multicast_group(MulticastSetup(tags=("valves",)))
     assert group.dev_euis == (VALVE,)
     address = group.group_id
     await client.add_to_multicast_group(address, [METER])
@@ -405,7 +406,7 @@ async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimu
     with pytest.raises(InvalidRequest, match="not found"):
         await client.send_multicast(address, 5, b"\x0a")
     with pytest.raises(InvalidRequest):
-        await client.create_multicast_group("a", LoRaClass.A)
+        await client.create_multicast_group(MulticastSetup(tags=("a",), device_class=LoRaClass.A))
 
 
 async def test_fuota(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:

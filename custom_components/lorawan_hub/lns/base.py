@@ -29,6 +29,7 @@ from .models import (
     Location,
     LoRaClass,
     MulticastGroup,
+    MulticastSetup,
     Uplink,
 )
 
@@ -172,8 +173,13 @@ class NetworkServer(ABC):
         """Return the account's multicast groups."""
         raise Unsupported(f"{self.name} has no multicast groups")
 
-    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
-        """Create a multicast group."""
+    async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
+        """
+        Create a multicast group with its first members.
+
+        The group returned lists the members that joined, and the session keys (generated when
+        the setup gave none) that the devices must be given.
+        """
         raise Unsupported(f"{self.name} has no multicast groups")
 
     async def rename_multicast_group(self, group_id: str, name: str) -> None:
@@ -214,6 +220,50 @@ def no_gateways(vendor: str, gateways: Sequence[str]) -> None:
             f"{vendor} chooses the gateways of a multicast downlink itself",
             key="multicast_gateways_unsupported",
         )
+
+
+def check_multicast_setup(
+    vendor: str,
+    setup: MulticastSetup,
+    *,
+    names: bool,
+    tags: bool = False,
+    given_keys: bool = True,
+    ping_slots: bool = False,
+) -> None:
+    """
+    Refuse what a vendor cannot use in a multicast setup, in words (never ignore a field).
+
+    ``names``: the vendor's groups have a name, and it is required. ``tags``: members may be
+    chosen by device tag. ``given_keys``: the user may give the session. ``ping_slots``: the
+    vendor takes a class B group's ping slot periodicity.
+    """
+    if names and not setup.name:
+        raise InvalidRequest(f"{vendor} needs a name for the group", key="multicast_name_required")
+    if not names and setup.name:
+        raise InvalidRequest(
+            f"{vendor} multicast groups have no name", key="multicast_name_unsupported"
+        )
+    if setup.tags and not tags:
+        raise InvalidRequest(f"{vendor} has no device tags", key="multicast_tags_unsupported")
+    if setup.tags and setup.dev_euis:
+        raise InvalidRequest(
+            "members are chosen either as devices or by tag", key="multicast_members_twice"
+        )
+    if setup.keys is not None and not given_keys:
+        raise InvalidRequest(
+            f"{vendor} generates the group's session itself", key="multicast_keys_unsupported"
+        )
+    if setup.ping_slot_periodicity is not None:
+        if setup.device_class is not LoRaClass.B:
+            raise InvalidRequest(
+                "a ping slot periodicity is for class B groups", key="multicast_ping_slot_class_b"
+            )
+        if not ping_slots:
+            raise InvalidRequest(
+                f"{vendor} sets a class B group's ping slots itself",
+                key="multicast_ping_slot_unsupported",
+            )
 
 
 async def http_request(
@@ -265,10 +315,18 @@ async def read_limited(content: aiohttp.StreamReader, limit: int) -> bytes | Non
 
 RECONNECT_INITIAL = 1.0
 RECONNECT_MAXIMUM = 300.0
+STABLE_AFTER = 60.0
+"""Seconds a connection must stay up, without data, before it counts as one that worked."""
 
 
 class Backoff:
-    """Exponential reconnect delay with jitter: ``initial`` doubling up to ``maximum`` seconds."""
+    """
+    Exponential reconnect delay with jitter: ``initial`` doubling up to ``maximum`` seconds.
+
+    The delay starts again from ``initial`` only after a connection proved itself: it brought
+    data (``proven``), or it stayed up for ``STABLE_AFTER`` seconds after ``opened``. A server
+    that accepts and closes at once keeps the delay growing.
+    """
 
     def __init__(self, initial: float | None = None, maximum: float = RECONNECT_MAXIMUM) -> None:
         """Start at ``initial`` seconds (``RECONNECT_INITIAL`` by default)."""
@@ -276,16 +334,30 @@ class Backoff:
         self.initial = initial
         self.maximum = maximum
         self._next = initial
+        self._opened_at: float | None = None
 
     def next_delay(self) -> float:
         """Return the delay to wait now and double the following one."""
+        if self._opened_at is not None:
+            if time.monotonic() - self._opened_at >= STABLE_AFTER:
+                self._next = self.initial
+            self._opened_at = None
         delay = self._next
         self._next = min(self._next * 2, self.maximum)
         return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not cryptography
 
+    def opened(self) -> None:
+        """Note that a connection is open: if it lasts, the next delay starts again."""
+        self._opened_at = time.monotonic()
+
+    def proven(self) -> None:
+        """Start again from the initial delay: the connection brought data."""
+        self._next = self.initial
+
     def reset(self) -> None:
         """Start again from the initial delay, after a connection that worked."""
         self._next = self.initial
+        self._opened_at = None
 
 
 class ThrottledLog:

@@ -26,7 +26,14 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog, http_request, no_gateways
+from .base import (
+    NetworkServer,
+    Sink,
+    ThrottledLog,
+    check_multicast_setup,
+    http_request,
+    no_gateways,
+)
 from .errors import (
     AuthError,
     CannotConnect,
@@ -49,6 +56,8 @@ from .models import (
     JoinInfo,
     LoRaClass,
     MulticastGroup,
+    MulticastKeys,
+    MulticastSetup,
     Uplink,
 )
 from .parse import MAX_PAYLOAD, as_dict, as_int, eui, opt_bool, opt_float, opt_int, opt_str
@@ -689,18 +698,21 @@ class IotSquareClient(NetworkServer):
             for item in await self._pages("mcgroup/list")
         ]
 
-    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
+    async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
         Create a manually configured class C group in the application's region.
 
         Its address and session keys are generated here and kept by IoTSquare (its console shows
         them, to configure the devices); the group's id is its EUI.
         """
-        if device_class is not LoRaClass.C:
+        check_multicast_setup(self.name, setup, names=True)
+        name = setup.name or ""
+        if setup.device_class is not LoRaClass.C:
             raise InvalidRequest(
                 "IoTSquare multicast groups are class C", key="multicast_class_c_only"
             )
         _check_group_name(name)
+        keys = setup.keys or MulticastKeys.generate()
         regions = set(self._regions.values())
         if len(regions) != 1:
             raise InvalidRequest(
@@ -720,18 +732,22 @@ class IotSquareClient(NetworkServer):
                 "subnet": "auto",
                 "class": "C",
                 "enableMCRemote": False,
-                "mcAddr": secrets.token_hex(4),
-                "mcAppSKey": secrets.token_hex(16),
-                "mcNwkSKey": secrets.token_hex(16),
+                "mcAddr": keys.address.lower(),
+                "mcAppSKey": keys.app_s_key.lower(),
+                "mcNwkSKey": keys.nwk_s_key.lower(),
                 "enableMQTT": False,
             },
         )
         status = await self._call("GET", "mcgroup/status", params={"mcEUI": mc_eui})
         data = status.get("data")
+        if setup.dev_euis:
+            await self.add_to_multicast_group(mc_eui, setup.dev_euis)
         return MulticastGroup(
             group_id=mc_eui.upper(),
             name=opt_str(data, "mcName") if isinstance(data, Mapping) else name,
             device_class=LoRaClass.C,
+            dev_euis=setup.dev_euis,
+            keys=keys,
         )
 
     @staticmethod

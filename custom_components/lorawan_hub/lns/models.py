@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 import functools
 import re
+import secrets
 from typing import Any
 
 
@@ -158,6 +159,44 @@ class DownlinkStatus:
     """The multicast group of a multicast downlink."""
 
 
+@dataclass(slots=True, frozen=True, kw_only=True)
+class MulticastKeys:
+    """A multicast session: what every member device must be given to receive the group."""
+
+    address: str
+    """McAddr, 8 upper-case hex digits."""
+    app_s_key: str
+    """McAppSKey, 32 upper-case hex digits."""
+    nwk_s_key: str
+    """McNwkSKey, 32 upper-case hex digits."""
+
+    @classmethod
+    def generate(cls) -> MulticastKeys:
+        """Return a random session (keys from the operating system's secure generator)."""
+        return cls(
+            address=secrets.token_hex(4).upper(),
+            app_s_key=secrets.token_hex(16).upper(),
+            nwk_s_key=secrets.token_hex(16).upper(),
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class MulticastSetup:
+    """A multicast group to create, with its first members."""
+
+    name: str | None = None
+    """Where the vendor names groups."""
+    device_class: LoRaClass = LoRaClass.C
+    dev_euis: tuple[str, ...] = ()
+    """The devices to make members."""
+    tags: tuple[str, ...] = ()
+    """Device tags whose devices become members, where the vendor has tags (instead of dev_euis)."""
+    keys: MulticastKeys | None = None
+    """The session the user gave; None: the vendor or we generate one (returned in the group)."""
+    ping_slot_periodicity: int | None = None
+    """Class B: a ping slot every 2**n seconds (0-7)."""
+
+
 @dataclass(slots=True, kw_only=True)
 class MulticastGroup:
     """A multicast group on the network server."""
@@ -168,6 +207,8 @@ class MulticastGroup:
     dev_euis: tuple[str, ...] = ()
     states: Mapping[str, str] = field(default_factory=dict)
     """Each member's multicast set-up, as the vendor names it, where the vendor tells."""
+    keys: MulticastKeys | None = None
+    """The group's session, when the group was just created (the devices need it)."""
 
 
 @dataclass(slots=True, kw_only=True)

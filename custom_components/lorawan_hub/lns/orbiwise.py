@@ -27,7 +27,14 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import Backoff, NetworkServer, Sink, ThrottledLog, no_gateways
+from .base import (
+    Backoff,
+    NetworkServer,
+    Sink,
+    ThrottledLog,
+    check_multicast_setup,
+    no_gateways,
+)
 from .errors import (
     AuthError,
     CannotConnect,
@@ -52,6 +59,8 @@ from .models import (
     Location,
     LoRaClass,
     MulticastGroup,
+    MulticastKeys,
+    MulticastSetup,
     Uplink,
 )
 from .oauth2 import TokenSource
@@ -926,12 +935,16 @@ class OrbiWiseClient(NetworkServer):
                 groups.append(MulticastGroup(group_id=group_id, name=opt_str(group, "title")))
         return groups
 
-    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
-        """Create a group named ``name`` (its id is the name)."""
+    async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
+        """Create a group named ``setup.name`` (its id is the name), then add its members."""
+        check_multicast_setup(self.name, setup, names=True)
+        name = setup.name or ""
+        device_class = setup.device_class
         if device_class is LoRaClass.A:
             raise InvalidRequest("a multicast group is class B or C", key="invalid_request")
         # A group multicasts once it has session keys and an address (the devices receive them
         # with the LoRaWAN remote multicast setup).
+        keys = setup.keys or MulticastKeys.generate()
         await self._request(
             "POST",
             "rest/groups",
@@ -939,13 +952,20 @@ class OrbiWiseClient(NetworkServer):
                 "groupid": name,
                 "title": name,
                 "comment": f"Class {device_class} multicast group",
-                "devaddr": secrets.randbelow(2**25) | (0x7F << 25),
-                "nwkskey": secrets.token_hex(16).upper(),
-                "appskey": secrets.token_hex(16).upper(),
+                "devaddr": int(keys.address, 16),
+                "nwkskey": keys.nwk_s_key,
+                "appskey": keys.app_s_key,
                 "fcnt": 0,
             },
         )
-        return MulticastGroup(group_id=name, name=name, device_class=device_class)
+        await self.add_to_multicast_group(name, setup.dev_euis)
+        return MulticastGroup(
+            group_id=name,
+            name=name,
+            device_class=device_class,
+            dev_euis=setup.dev_euis,
+            keys=keys,
+        )
 
     async def delete_multicast_group(self, group_id: str) -> None:
         """Delete a group (its devices stay)."""

@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog, http_request
+from .base import NetworkServer, Sink, ThrottledLog, check_multicast_setup, http_request
 from .errors import AuthError, CannotConnect, Forbidden, InvalidRequest, ProtocolError
 from .models import (
     Capability,
@@ -36,6 +36,7 @@ from .models import (
     Location,
     LoRaClass,
     MulticastGroup,
+    MulticastSetup,
     Uplink,
 )
 from .parse import (
@@ -439,21 +440,29 @@ class SenraClient(NetworkServer):
             "POST", f"mcast/{path}", {"appEui": self.app_eui, "type": "APP", **params}
         )
 
-    async def create_multicast_group(self, name: str, device_class: LoRaClass) -> MulticastGroup:
+    async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
-        Set up a group of the devices tagged ``name``; its id is the group's multicast address.
+        Set up a group of the chosen devices, or of the devices carrying the chosen tags.
 
-        SenRa sets a group up with its first members: devices carrying the tag join it.
+        SenRa groups have no name: a group is set up with its first members ("Either a list of
+        Device EUIs OR a list of Device tags"), and its id is its multicast address.
         """
+        check_multicast_setup(self.name, setup, names=False, tags=True, given_keys=False)
+        device_class = setup.device_class
         if device_class is LoRaClass.A:
             raise InvalidRequest("a multicast group is class B or C")
-        answer = await self._group("setup", {"devTags": name, "devClass": device_class.value})
+        if setup.dev_euis:
+            members = {"devEuis": ",".join(setup.dev_euis)}
+        elif setup.tags:
+            members = {"devTags": ",".join(setup.tags)}
+        else:
+            raise InvalidRequest("choose the devices or tags", key="multicast_members_required")
+        answer = await self._group("setup", {**members, "devClass": device_class.value})
         address = opt_str(answer, "mcAddr")
         if address is None:
             raise ProtocolError("mcast/setup answered without mcAddr")
         return MulticastGroup(
             group_id=address.upper(),
-            name=name,
             device_class=device_class,
             dev_euis=_members(answer),
         )
