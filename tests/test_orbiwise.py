@@ -196,7 +196,9 @@ async def test_actions(
     )
     assert group is not None
     assert (group["group_id"], group["name"], group["devices"]) == ("valves", "valves", [])
-    assert set(group["keys"]) == {"address", "app_s_key", "nwk_s_key"}
+    keys = group["keys"]
+    assert isinstance(keys, dict)
+    assert set(keys) == {"address", "app_s_key", "nwk_s_key"}
     members = {"config_entry_id": ENTRY_ID, "group_id": "valves"}
     await hass.services.async_call(
         DOMAIN,
