@@ -17,8 +17,10 @@ from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_CODEC,
     CONF_DEVICES,
+    CONF_F_PORT,
     CONF_OFFLINE_AFTER,
     CONF_VENDOR,
+    DEFAULT_F_PORT,
     DOMAIN,
     VENDOR_ORION,
 )
@@ -228,25 +230,29 @@ async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry
     result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
     assert result["step_id"] == "device_options"
     assert result["description_placeholders"] == {"dev_eui": DOOR}
+    schema = result["data_schema"]
+    assert schema is not None
+    # OrionM2M does not report ports: each device has one of its own, 1 unless set.
+    assert [key.default() for key in schema.schema if key == CONF_F_PORT] == [DEFAULT_F_PORT]
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15}
+        result["flow_id"], {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15, CONF_F_PORT: 7}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert loaded_entry.options == {
-        CONF_DEVICES: {DOOR: {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15}}
+        CONF_DEVICES: {DOOR: {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15, CONF_F_PORT: 7}}
     }
     await hass.async_block_till_done()
     state = loaded_entry.runtime_data.devices[DOOR]
-    assert (state.codec, state.offline_after) == ("raw", 15)
+    assert (state.codec, state.offline_after, state.f_port) == ("raw", 15, 7)
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "device"}
     )
     result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_CODEC: "auto"}
+        result["flow_id"], {CONF_CODEC: "auto", CONF_F_PORT: 1}
     )
-    assert loaded_entry.options == {CONF_DEVICES: {DOOR: {CONF_CODEC: "auto"}}}
+    assert loaded_entry.options == {CONF_DEVICES: {DOOR: {CONF_CODEC: "auto", CONF_F_PORT: 1}}}
 
 
 async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulator) -> None:

@@ -76,6 +76,7 @@ from .const import (
     CONF_AUTH_URL,
     CONF_CODEC,
     CONF_DEVICES,
+    CONF_F_PORT,
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_MQTT_TLS,
@@ -84,6 +85,7 @@ from .const import (
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
+    DEFAULT_F_PORT,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
     LOGGER,
@@ -125,7 +127,7 @@ from .lns.orbiwise_mqtt import check_mqtt
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
 from .lns.senra import DEFAULT_URL as SENRA_DEFAULT_URL, SENET_URL
 from .push import PUSH_PATH, push_path_url, push_receiver_url
-from .vendors import create_client, iotsquare_client, netemera_client
+from .vendors import CLIENT_CLASSES, create_client, iotsquare_client, netemera_client
 
 CONF_DEVICE = "device"
 CONF_CONFIGURE_PUSH = "configure_push"
@@ -1338,10 +1340,14 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
         """Codec and offline threshold of the chosen device."""
         devices: dict[str, dict[str, Any]] = dict(self.config_entry.options.get(CONF_DEVICES, {}))
         current = devices.get(self._dev_eui, {})
+        client = CLIENT_CLASSES.get(self.config_entry.data.get(CONF_VENDOR, ""))
+        asks_port = client is not None and not client.reports_port
         if user_input is not None:
             device_options: dict[str, Any] = {CONF_CODEC: user_input[CONF_CODEC]}
             if (offline_after := user_input.get(CONF_OFFLINE_AFTER)) is not None:
                 device_options[CONF_OFFLINE_AFTER] = int(offline_after)
+            if asks_port:
+                device_options[CONF_F_PORT] = int(user_input[CONF_F_PORT])
             devices[self._dev_eui] = device_options
             return self.async_create_entry(
                 data={**self.config_entry.options, CONF_DEVICES: devices}
@@ -1369,6 +1375,16 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                 probatio.Optional(CONF_OFFLINE_AFTER): _OFFLINE_AFTER,
             }
         )
+        if asks_port:
+            schema = schema.extend(
+                {
+                    probatio.Required(
+                        CONF_F_PORT, default=current.get(CONF_F_PORT, DEFAULT_F_PORT)
+                    ): NumberSelector(
+                        NumberSelectorConfig(min=1, max=223, step=1, mode=NumberSelectorMode.BOX)
+                    )
+                }
+            )
         return self.async_show_form(
             step_id="device_options",
             data_schema=self.add_suggested_values_to_schema(schema, current),

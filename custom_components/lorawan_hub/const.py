@@ -34,6 +34,9 @@ CONF_OFFLINE_AFTER: Final = "offline_after"
 CONF_DEVICES: Final = "devices"
 """Per-device options, keyed by DevEUI."""
 CONF_CODEC: Final = "codec"
+CONF_F_PORT: Final = "f_port"
+"""The port of a device whose network server does not report ports."""
+DEFAULT_F_PORT: Final = 1
 DEFAULT_OFFLINE_AFTER: Final = 180
 
 EVENT_UPLINK: Final = "lorawan_hub_uplink"

@@ -35,8 +35,10 @@ from .codecs.result import DecodeResult
 from .const import (
     CONF_CODEC,
     CONF_DEVICES,
+    CONF_F_PORT,
     CONF_OFFLINE_AFTER,
     DEDUP_MEMORY,
+    DEFAULT_F_PORT,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
     EVENT_DOWNLINK_STATUS,
@@ -48,7 +50,7 @@ from .const import (
     STORAGE_VERSION,
 )
 from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX, async_load_codec
-from .lns.base import NetworkServer
+from .lns.base import NetworkServer, ThrottledLog
 from .lns.errors import AuthError
 from .lns.models import (
     Alarm,
@@ -62,6 +64,20 @@ from .lns.models import (
 
 type LoRaWANHubConfigEntry = ConfigEntry[LoRaWANHubCoordinator]
 type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], None]
+type UplinkKey = tuple[int | None, datetime]
+"""What tells two uplinks of a device apart: frame counter and reception time."""
+
+_LOG = ThrottledLog(LOGGER)
+MAX_ISSUE_REASON = 500
+"""Characters of a codec's error shown in a repair (a codec may return long error lists)."""
+
+
+def listener_failed(dev_eui: str, key: str) -> None:
+    """Log (rate-limited, with the traceback) an entity that failed to take a device's update."""
+    _LOG.exception(
+        f"listener:{key}", "An entity of %s failed to show %s; the others are updated", dev_eui, key
+    )
+
 
 # Listener keys beside the field keys (which never start with "_").
 KEY_UPLINK = "_uplink"
@@ -96,6 +112,17 @@ def async_delete_codec_issues(hass: HomeAssistant, entry_id: str) -> None:
     for domain, issue_id in list(ir.async_get(hass).issues):
         if domain == DOMAIN and issue_id.startswith(prefix):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+async def _stopped(task: asyncio.Task[None], name: str) -> None:
+    """Cancel a background task and wait for it; how it ended is logged, never raised."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:  # noqa: BLE001 - logged; the entry stops all the same
+        LOGGER.exception("The %s task had failed", name)
 
 
 def _drain[T](queue: asyncio.Queue[T]) -> list[T]:
@@ -165,10 +192,16 @@ class DeviceState:
     decode_error: str | None = None
     codec_issue: bool = False
     """A repair issue says that this device's codec fails."""
-    recent: deque[tuple[int | None, datetime]] = field(
-        default_factory=lambda: deque(maxlen=DEDUP_MEMORY)
-    )
-    recent_keys: set[tuple[int | None, datetime]] = field(default_factory=set)
+    f_port: int | None = None
+    """The port to assume for uplinks whose network server does not report one."""
+    recent: deque[UplinkKey] = field(default_factory=lambda: deque(maxlen=DEDUP_MEMORY))
+    """The keys of the last uplinks delivered, oldest first."""
+    recent_keys: set[UplinkKey] = field(default_factory=set)
+    pending: set[UplinkKey] = field(default_factory=set)
+    """Keys of uplinks taken but not delivered yet (waiting for their codec)."""
+    forgotten_until: datetime | None = None
+    """The newest time among the keys that left ``recent``: an uplink older than that is beyond
+    what is remembered, so it cannot be told apart from a replay."""
     listeners: dict[str, list[CALLBACK_TYPE]] = field(default_factory=dict)
     """Key (a field's entity key or a ``KEY_*``) → the updates of the entities showing it."""
 
@@ -180,19 +213,33 @@ class DeviceState:
         self.device_info = HaDeviceInfo(identifiers={(DOMAIN, self.dev_eui)})
 
     def notify(self, key: str) -> None:
-        """Update the entities that show ``key``."""
+        """Update the entities that show ``key``; one that fails does not stop the others."""
         for update in self.listeners.get(key, ()):
-            update()
+            try:
+                update()
+            except Exception:  # noqa: BLE001 - one entity never stops the uplink
+                listener_failed(self.dev_eui, key)
 
-    def seen(self, key: tuple[int | None, datetime]) -> bool:
-        """Remember an uplink; True when it was already processed."""
-        if key in self.recent_keys:
+    def is_duplicate(self, key: UplinkKey) -> bool:
+        """Return True for an uplink already taken (delivered, or waiting for its codec)."""
+        if key in self.recent_keys or key in self.pending:
             return True
+        forgotten = self.forgotten_until
+        # Strictly older: times may have a resolution of one second, and uplinks of the same
+        # second as a forgotten one are told apart by their frame counter only while remembered.
+        return forgotten is not None and key[1] < forgotten
+
+    def remember(self, key: UplinkKey) -> None:
+        """Remember a delivered uplink, so that a replay of it is dropped."""
+        if key in self.recent_keys:
+            return
         if len(self.recent) == DEDUP_MEMORY:
-            self.recent_keys.discard(self.recent[0])
+            oldest = self.recent[0]
+            self.recent_keys.discard(oldest)
+            if self.forgotten_until is None or oldest[1] > self.forgotten_until:
+                self.forgotten_until = oldest[1]
         self.recent.append(key)
         self.recent_keys.add(key)
-        return False
 
     def add_spec(self, spec: FieldSpec) -> None:
         """Register an entity spec and the fields it shows."""
@@ -300,11 +347,14 @@ class LoRaWANHubCoordinator:
             self.entry.async_start_reauth(self.hass)
 
     async def async_shutdown(self) -> None:
-        """Stop the connection, finish decoding what came in, and write the state now."""
+        """
+        Stop the connection, finish decoding what came in, and write the state now.
+
+        Nothing that went wrong before (a connection or codec task that failed) stops this: the
+        state is saved whatever happens.
+        """
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await _stopped(self._task, "connection")
             self._task = None
         if self._js_task is not None:
             # What came in is decoded before the entry stops (bounded: a slow codec's rest stays
@@ -312,17 +362,21 @@ class LoRaWANHubCoordinator:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(JS_DRAIN):
                     await self._js_queue.join()
-            self._js_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._js_task
+            await _stopped(self._js_task, "codec")
             self._js_task = None
             self._deliver_raw(
                 [*self._js_pending, *_drain(self._js_queue)], "the entry stopped first"
             )
-        if self._js is not None:
-            await self._js.async_close()
-            self._js = None
-        await self.client.close()
+        try:
+            if self._js is not None:
+                await self._js.async_close()
+        except Exception:  # noqa: BLE001 - logged; the state is saved all the same
+            LOGGER.exception("The codec thread of %s did not stop cleanly", self.entry.title)
+        self._js = None
+        try:
+            await self.client.close()
+        except Exception:  # noqa: BLE001 - logged; the state is saved all the same
+            LOGGER.exception("The connection to %s did not close cleanly", self.entry.title)
         if self._save_pending:
             await self._store.async_save(self._data_to_save())
 
@@ -332,14 +386,26 @@ class LoRaWANHubCoordinator:
         self._stream_position = stored.get("stream_position")
         for dev_eui, data in (stored.get("devices") or {}).items():
             state = self._ensure_device(dev_eui, None, announce=False)
-            for spec in data.get("fields", ()):
-                state.add_spec(FieldSpec.from_dict(spec))
-            if last_seen := data.get("last_seen"):
-                state.last_seen = dt_util.parse_datetime(last_seen)
-            for f_cnt, received_at in data.get("recent", ()):
-                if (when := dt_util.parse_datetime(received_at)) is not None:
-                    state.seen((f_cnt, when))
+            try:
+                self._restore_device(state, data)
+            except Exception:  # noqa: BLE001 - one bad stored device never stops the entry
+                LOGGER.exception("The stored state of %s could not be read in full", dev_eui)
             state.online = self._is_online(state, dt_util.utcnow())
+
+    @staticmethod
+    def _restore_device(state: DeviceState, data: Mapping[str, Any]) -> None:
+        for spec in data.get("fields", ()):
+            try:
+                state.add_spec(FieldSpec.from_dict(spec))
+            except TypeError, ValueError, KeyError:
+                LOGGER.warning("Dropped a stored entity of %s that cannot be read", state.dev_eui)
+        if last_seen := data.get("last_seen"):
+            state.last_seen = dt_util.parse_datetime(last_seen)
+        if forgotten := data.get("forgotten_until"):
+            state.forgotten_until = dt_util.parse_datetime(forgotten)
+        for f_cnt, received_at in data.get("recent", ()):
+            if (when := dt_util.parse_datetime(received_at)) is not None:
+                state.remember((f_cnt, when))
 
     @callback
     def _data_to_save(self) -> dict[str, Any]:
@@ -352,6 +418,9 @@ class LoRaWANHubCoordinator:
                     "fields": [spec.as_dict() for spec in state.fields.values()],
                     "last_seen": state.last_seen.isoformat() if state.last_seen else None,
                     "recent": [[f_cnt, when.isoformat()] for f_cnt, when in state.recent],
+                    "forgotten_until": state.forgotten_until.isoformat()
+                    if state.forgotten_until
+                    else None,
                 }
                 for state in self.devices.values()
             },
@@ -367,6 +436,9 @@ class LoRaWANHubCoordinator:
         options = self.entry.options
         device_options = options.get(CONF_DEVICES, {}).get(state.dev_eui, {})
         state.codec = device_options.get(CONF_CODEC, AUTO)
+        state.f_port = (
+            None if self.client.reports_port else device_options.get(CONF_F_PORT, DEFAULT_F_PORT)
+        )
         state.offline_after = device_options.get(
             CONF_OFFLINE_AFTER, options.get(CONF_OFFLINE_AFTER, DEFAULT_OFFLINE_AFTER)
         )
@@ -378,7 +450,10 @@ class LoRaWANHubCoordinator:
         """Register a platform's entity factory and give it every device known so far."""
         self._platform_callbacks.append(new_entities)
         for state in self.devices.values():
-            new_entities(state, None)
+            try:
+                new_entities(state, None)
+            except Exception:  # noqa: BLE001 - one device's entities stop no other
+                _LOG.exception("entities", "Entities of %s could not be added", state.dev_eui)
 
     @callback
     def async_subscribe(
@@ -411,6 +486,15 @@ class LoRaWANHubCoordinator:
             device.listeners[key].remove(update)
         self._availability_listeners.discard(write)
 
+    @callback
+    def _announce(self, state: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
+        """Have every platform add the entities of a new device (None) or of new fields."""
+        for new_entities in self._platform_callbacks:
+            try:
+                new_entities(state, specs)
+            except Exception:  # noqa: BLE001 - one entity that cannot be made stops no other
+                _LOG.exception("entities", "Entities of %s could not be added", state.dev_eui)
+
     # --- devices ------------------------------------------------------------------------------
 
     def _ensure_device(
@@ -433,8 +517,7 @@ class LoRaWANHubCoordinator:
             self._apply_device_options(state)
             self.devices[dev_eui] = state
             if announce:
-                for new_entities in self._platform_callbacks:
-                    new_entities(state, None)
+                self._announce(state, None)
             return state
         if info is not None:
             state.info = info
@@ -476,8 +559,7 @@ class LoRaWANHubCoordinator:
             )
         for spec in specs:
             state.add_spec(spec)
-        for new_entities in self._platform_callbacks:
-            new_entities(state, specs)
+        self._announce(state, specs)
 
     # --- Sink: what the client pushes ---------------------------------------------------------
 
@@ -497,8 +579,11 @@ class LoRaWANHubCoordinator:
         self._reported = connected
         self.connected = connected
         self.connection_error = None if connected else reason
-        for update in list(self._availability_listeners):
-            update()
+        for write in list(self._availability_listeners):
+            try:
+                write()
+            except Exception:  # noqa: BLE001 - one entity never stops the connection
+                listener_failed("the server", "availability")
 
     @callback
     def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
@@ -511,13 +596,26 @@ class LoRaWANHubCoordinator:
 
     @callback
     def uplink(self, uplink: Uplink) -> None:
-        """Process one uplink: deduplicate, decode, update entities, fire events."""
+        """
+        Process one uplink: deduplicate, decode, update entities, fire events.
+
+        Its key is remembered once it is delivered (or waits for its codec): an uplink whose
+        delivery failed is taken again when the server sends it again.
+        """
         dev_eui = uplink.dev_eui
         state = self.devices.get(dev_eui) or self._ensure_device(dev_eui, None)
-        if state.seen((uplink.f_cnt, uplink.received_at)):
+        key = (uplink.f_cnt, uplink.received_at)
+        if state.is_duplicate(key):
             self.duplicates += 1
             return
-        if state.codec.startswith(JS_PREFIX) and not uplink.encrypted:
+        if uplink.f_port is None:
+            uplink.f_port = state.f_port
+        if uplink.f_port == 0 or uplink.encrypted:
+            # Port 0 carries MAC commands only, and an encrypted payload means nothing to a
+            # decoder: both stay raw.
+            self._deliver(state, uplink, Decoded(DecodeResult({}), RAW))
+            return
+        if state.codec.startswith(JS_PREFIX):
             type_id = state.codec.removeprefix(JS_PREFIX)
             if type_id not in self.codecs or self._js_task is None:
                 reason = self.codec_errors.get(type_id, "its device type no longer exists")
@@ -528,13 +626,12 @@ class LoRaWANHubCoordinator:
                 except asyncio.QueueFull:
                     reason = "too many uplinks are waiting for their codec"
                 else:
+                    state.pending.add(key)
                     return
             self._codec_failed(state, reason)
             self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
             return
-        # An encrypted payload means nothing to a decoder: keep it raw.
-        decoded = decode(uplink.payload, uplink.decoded, RAW if uplink.encrypted else state.codec)
-        self._deliver(state, uplink, decoded)
+        self._deliver(state, uplink, decode(uplink.payload, uplink.decoded, state.codec))
 
     async def _decode_with_codecs(self, runner: JsRunner) -> None:
         """Decode queued uplinks with their device type's codec, in order, in batches."""
@@ -545,33 +642,49 @@ class LoRaWANHubCoordinator:
                 batch.append(queue.get_nowait())
             self._js_pending = batch
             try:
-                outcomes = await runner.run(
-                    decode_batch,
-                    [
-                        (
-                            self.codecs[state.codec.removeprefix(JS_PREFIX)],
-                            uplink.payload,
-                            uplink.f_port,
-                            uplink.received_at,
-                        )
-                        for state, uplink in batch
-                    ],
-                )
-            except Exception:  # noqa: BLE001 - the uplinks are delivered raw, never lost
-                LOGGER.exception("The codec thread failed; %d uplinks stay raw", len(batch))
-                self._deliver_raw(batch, "the codec thread failed")
+                await self._decode_batch(runner, batch)
+            finally:
+                self._js_pending = []
+                for _ in batch:
+                    queue.task_done()
+
+    async def _decode_batch(
+        self, runner: JsRunner, batch: Sequence[tuple[DeviceState, Uplink]]
+    ) -> None:
+        """Decode and deliver one batch; whatever fails, every uplink of it is delivered."""
+        try:
+            outcomes = await runner.run(
+                decode_batch,
+                [
+                    (
+                        self.codecs[state.codec.removeprefix(JS_PREFIX)],
+                        uplink.payload,
+                        uplink.f_port,
+                        uplink.received_at,
+                    )
+                    for state, uplink in batch
+                ],
+            )
+        except Exception:  # noqa: BLE001 - the uplinks are delivered raw, never lost
+            LOGGER.exception("The codec thread failed; %d uplinks stay raw", len(batch))
+            self._deliver_raw(batch, "the codec thread failed")
+            return
+        for (state, uplink), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, CodecError):
+                decoded = Decoded(DecodeResult({}), state.codec, str(outcome))
+                self._guarded(self._codec_failed, state, str(outcome))
             else:
-                for (state, uplink), outcome in zip(batch, outcomes, strict=True):
-                    if isinstance(outcome, CodecError):
-                        self._codec_failed(state, str(outcome))
-                        decoded = Decoded(DecodeResult({}), state.codec, str(outcome))
-                    else:
-                        self._codec_worked(state)
-                        decoded = Decoded(outcome, state.codec)
-                    self._deliver(state, uplink, decoded)
-            self._js_pending = []
-            for _ in batch:
-                queue.task_done()
+                decoded = Decoded(outcome, state.codec)
+                self._guarded(self._codec_worked, state)
+            self._deliver(state, uplink, decoded)
+
+    @staticmethod
+    def _guarded(update: Callable[..., None], state: DeviceState, *args: Any) -> None:
+        """Raise or clear a codec repair; a failure there is logged and loses nothing."""
+        try:
+            update(state, *args)
+        except Exception:  # noqa: BLE001 - the uplink is delivered all the same
+            _LOG.exception("repair", "The codec repair of %s could not be updated", state.dev_eui)
 
     @callback
     def _deliver_raw(self, uplinks: Sequence[tuple[DeviceState, Uplink]], reason: str) -> None:
@@ -616,7 +729,9 @@ class LoRaWANHubCoordinator:
                 if device
                 else state.dev_eui,
                 "device_type": str(definition.get(CONF_NAME, type_id)),
-                "reason": reason,
+                "reason": reason
+                if len(reason) <= MAX_ISSUE_REASON
+                else reason[: MAX_ISSUE_REASON - 1] + "…",
             },
         )
         state.codec_issue = True
@@ -629,36 +744,39 @@ class LoRaWANHubCoordinator:
 
     @callback
     def _deliver(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:
-        """Update the device's entities with a decoded uplink and fire its events."""
+        """
+        Update the device's entities with a decoded uplink and fire its events.
+
+        Never raises: an entity that fails is logged and the others are updated. The uplink's key
+        is remembered once it was delivered in full, so that a replay is dropped.
+        """
+        key = (uplink.f_cnt, uplink.received_at)
+        state.pending.discard(key)
+        try:
+            self._show(state, uplink, decoded)
+        except Exception:  # noqa: BLE001 - one uplink never stops the connection or the codecs
+            _LOG.exception("deliver", "An uplink of %s could not be processed", state.dev_eui)
+            return
+        state.remember(key)
+        self._schedule_save()
+
+    @callback
+    def _show(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:
         dev_eui = state.dev_eui
         fields = decoded.result.fields
         if decoded.result.warnings:
             LOGGER.debug("Decoder warnings for %s: %s", dev_eui, decoded.result.warnings)
-        state.last_codec = decoded.codec
-        state.decode_error = decoded.error
         if decoded.error:
             LOGGER.debug("Uplink of %s not decoded: %s", dev_eui, decoded.error)
-        owners = state.owners
-        if not fields.keys() <= owners.keys():
-            self._add_fields(state, fields, decoded.result.units)
-        state.values.update(fields)
-        state.last_fields = fields
-        state.last_uplink = uplink
-        state.context = context = Context()
         received_at = uplink.received_at
-        if state.last_seen is None or received_at > state.last_seen:
-            state.last_seen = received_at
+        # An uplink older than one already shown (a late copy from a catch-up or a server's
+        # store) fires its event but never replaces the newer values.
+        late = state.last_seen is not None and received_at < state.last_seen
+        state.context = context = Context()
+        if not late:
+            self._show_values(state, uplink, decoded)
         if self._resume_from is None or received_at > self._resume_from:
             self._resume_from = received_at
-        listeners = state.listeners
-        # A tracker shows two or three fields: update each entity once.
-        for owner in {owners[key] for key in fields}:
-            for update in listeners.get(owner, ()):
-                update()
-        state.notify(KEY_UPLINK)
-        if state.online is not True:
-            state.online = self._is_online(state, dt_util.utcnow())
-            state.notify(KEY_ONLINE)
         data = {
             "dev_eui": dev_eui,
             "device_id": state.device_id,
@@ -672,8 +790,35 @@ class LoRaWANHubCoordinator:
         }
         if uplink.encrypted:
             data["encrypted"] = True
+        if late:
+            data["late"] = True
         self.hass.bus.async_fire(EVENT_UPLINK, data, context=context)
-        self._schedule_save()
+
+    @callback
+    def _show_values(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:
+        """Make the uplink the device's newest: its values, diagnostics and last seen."""
+        fields = decoded.result.fields
+        state.last_codec = decoded.codec
+        state.decode_error = decoded.error
+        owners = state.owners
+        if not fields.keys() <= owners.keys():
+            self._add_fields(state, fields, decoded.result.units)
+        state.values.update(fields)
+        state.last_fields = fields
+        state.last_uplink = uplink
+        state.last_seen = uplink.received_at
+        listeners = state.listeners
+        # A tracker shows two or three fields: update each entity once.
+        for owner in {owners[key] for key in fields if key in owners}:
+            for update in listeners.get(owner, ()):
+                try:
+                    update()
+                except Exception:  # noqa: BLE001 - one entity never stops the uplink
+                    listener_failed(state.dev_eui, owner)
+        state.notify(KEY_UPLINK)
+        if state.online is not True:
+            state.online = self._is_online(state, dt_util.utcnow())
+            state.notify(KEY_ONLINE)
 
     @callback
     def downlink_status(self, status: DownlinkStatus) -> None:
@@ -759,8 +904,7 @@ class LoRaWANHubCoordinator:
         if NETWORK_LOCATION not in state.fields:
             spec = FieldSpec(key=NETWORK_LOCATION, platform=Platform.DEVICE_TRACKER)
             state.add_spec(spec)
-            for new_entities in self._platform_callbacks:
-                new_entities(state, [spec])
+            self._announce(state, [spec])
             self._schedule_save()
         state.notify(KEY_LOCATION)
 

@@ -48,17 +48,27 @@ def codec_choice(type_id: str) -> str:
     return f"{JS_PREFIX}{type_id}"
 
 
+_PRIVATE_SUFFIXES: Final = frozenset({".yaml", ".yml", ".db", ".db-shm", ".db-wal", ".log"})
+"""Files of the configuration directory that hold secrets or history: never read for sending."""
+
+
 def config_path(hass: HomeAssistant, name: str) -> Path | None:
     """
     Return ``name`` resolved under the configuration directory, None when it is elsewhere.
 
-    Hidden places (``.storage`` holds credentials) do not count as under it.
+    Hidden places (``.storage`` holds credentials) do not count as under it, nor do the files
+    that hold secrets or history (``secrets.yaml`` and other YAML, the database, logs).
     """
     config = Path(hass.config.config_dir).resolve()
-    path = Path(hass.config.path(name)).resolve()
+    try:
+        path = Path(hass.config.path(name)).resolve()
+    except ValueError, OSError:  # a NUL in the name, a loop of links...
+        return None
     if not path.is_relative_to(config) or any(
         part.startswith(".") for part in path.relative_to(config).parts
     ):
+        return None
+    if path.suffix.lower() in _PRIVATE_SUFFIXES or ".log." in path.name.lower():
         return None
     return path
 

@@ -28,6 +28,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
+from .const import LOGGER
 from .coordinator import (
     KEY_INFO,
     KEY_STATUS,
@@ -38,12 +39,33 @@ from .coordinator import (
     LoRaWANHubCoordinator,
 )
 from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
+from .lns.base import ThrottledLog
 from .lns.models import Capability, LoRaClass
 
 PARALLEL_UPDATES = 0
 
 type SensorValue = StateType | date | datetime | Decimal
 _MISSING: Any = object()
+_LOG = ThrottledLog(LOGGER)
+
+# Epochs in seconds, milliseconds, microseconds or nanoseconds: codecs return all four. Each unit
+# is told by its size (1e11 s is the year 5138; 1e11 ms is 1973), then the instant must fall
+# between 1970 and 2200 to be shown.
+_EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
+_LATEST_TIMESTAMP = 7_258_118_400
+"""2200-01-01T00:00:00Z."""
+
+
+def epoch_to_datetime(value: float) -> datetime | None:
+    """Return the instant an epoch number means, or None for one out of range."""
+    seconds = float(value)
+    for threshold, divisor in _EPOCH_UNITS:
+        if abs(seconds) >= threshold:
+            seconds /= divisor
+            break
+    if not 0 <= seconds < _LATEST_TIMESTAMP:  # also False for NaN
+        return None
+    return dt_util.utc_from_timestamp(seconds)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,7 +307,15 @@ class FieldSensor(LoRaWANHubEntity, RestoreSensor):
         if kind is float or kind is int:
             # The common case first: a number from the decoder.
             if self._timestamp:
-                return dt_util.utc_from_timestamp(value)
+                if (instant := epoch_to_datetime(value)) is None:
+                    _LOG.warning(
+                        f"timestamp:{self.device.dev_eui}:{self._key}",
+                        "Dropped %s of %s: %s is not a time between 1970 and 2200",
+                        self._key,
+                        self.device.dev_eui,
+                        value,
+                    )
+                return instant
             return value if kind is int or math.isfinite(value) else None
         if self._timestamp:
             return None

@@ -43,6 +43,15 @@ from .lns.orbiwise import AuthMode, MqttSettings, OrbiWiseClient, PushTarget, Tr
 from .lns.orion import OrionClient
 from .lns.senra import SenraClient
 
+CLIENT_CLASSES: Mapping[str, type[NetworkServer]] = {
+    VENDOR_ORION: OrionClient,
+    VENDOR_ORBIWISE: OrbiWiseClient,
+    VENDOR_NETEMERA: NetemeraClient,
+    VENDOR_SENRA: SenraClient,
+    VENDOR_IOTSQUARE: IotSquareClient,
+}
+"""Each vendor's client, for what it can do before an entry connects."""
+
 
 def create_client(
     session: aiohttp.ClientSession, data: Mapping[str, Any], *, push_url: str | None = None

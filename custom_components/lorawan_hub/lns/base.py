@@ -101,6 +101,8 @@ class NetworkServer(ABC):
     """For a capability the vendor lacks, the key of a message saying why (and what to do)."""
     error_keys: ClassVar[frozenset[str]] = frozenset()
     """Keys of the vendor's documented refusals that have a message of their own."""
+    reports_port: ClassVar[bool] = True
+    """Uplinks carry their port; False: each device's port is a setting of its own."""
 
     @abstractmethod
     async def validate(self) -> None:
@@ -372,6 +374,13 @@ class ThrottledLog:
 
     def warning(self, key: str, msg: str, *args: object) -> None:
         """Log ``msg`` unless the same ``key`` was logged less than ``interval`` seconds ago."""
+        self._log(key, msg, args, exc_info=False)
+
+    def exception(self, key: str, msg: str, *args: object) -> None:
+        """Log ``msg`` with the exception being handled, rate-limited like ``warning``."""
+        self._log(key, msg, args, exc_info=True)
+
+    def _log(self, key: str, msg: str, args: tuple[object, ...], *, exc_info: bool) -> None:
         now = time.monotonic()
         last = self._last.get(key)
         if last is not None and now - last < self._interval:
@@ -380,6 +389,8 @@ class ThrottledLog:
         self._last[key] = now
         suppressed = self._suppressed.pop(key, 0)
         if suppressed:
-            self._logger.warning("%s (%d more since the last report)", msg % args, suppressed)
+            self._logger.warning(
+                "%s (%d more since the last report)", msg % args, suppressed, exc_info=exc_info
+            )
         else:
-            self._logger.warning(msg, *args)
+            self._logger.warning(msg, *args, exc_info=exc_info)

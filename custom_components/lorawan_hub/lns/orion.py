@@ -239,6 +239,7 @@ class OrionClient(NetworkServer):
 
     vendor = "orion"
     name = "OrionM2M"
+    reports_port = False  # neither realtime data nor the history carries the port
     capabilities = frozenset(
         {
             Capability.DOWNLINK,
