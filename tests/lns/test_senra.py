@@ -476,6 +476,9 @@ BAD_OPTIONAL_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"rssi": "loud"}, "rssi"),
     ({"snr": {}}, "snr"),
     ({"freq": "x"}, "freq"),
+    ({"freq": 903900000}, "freq"),
+    ({"rssi": 1e300}, "rssi"),
+    ({"snr": -99}, "snr"),
     ({"datarate": -1}, "datarate"),
     ({"datarate": "fast"}, "datarate"),
     ({"gwEui": ["x"]}, "gwEui"),
@@ -654,7 +657,8 @@ async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSes
     """When the export cannot be reached either, the action's refusal is what is reported."""
 
     async def refuse(request: web.Request) -> web.Response:
-        return web.json_response({"message": "Authorization failure"}, status=403)
+        key = request.headers["authorization"]
+        return web.json_response({"message": f"Authorization failure for {key}"}, status=403)
 
     async def export(request: web.Request) -> web.Response:
         return web.Response(status=503)
@@ -667,9 +671,11 @@ async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSes
     app.router.add_get("/rest/integration/device/csvExport", export)
     app.router.add_post("/rest/integration/device/clearmsgs", busy)
     async with SimulatorServer(app) as server:
-        client = SenraClient(session, server.base_url, "k", "70B3D57ED0FFFF01")
-        with pytest.raises(Forbidden, match="Authorization failure"):
+        client = SenraClient(session, server.base_url, "AK2:secret", "70B3D57ED0FFFF01")
+        with pytest.raises(Forbidden, match="Authorization failure") as raised:
             await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
+        # The server's words, without the key it may echo.
+        assert "AK2:secret" not in str(raised.value)
         # 429 is "not now", not a wrong request.
         with pytest.raises(CannotConnect, match="429"):
             await client.clear_downlink_queue(METER)

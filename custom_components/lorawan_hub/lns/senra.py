@@ -132,6 +132,15 @@ def _ranged(data: Mapping[str, Any], key: str, low: int, high: int) -> int | Non
     return value
 
 
+def _measured(data: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
+    """Return an optional measurement within ``low``..``high``, or None when absent or wrong."""
+    value = _optional(opt_float, data, key)
+    if value is not None and not low <= value <= high:
+        _ignored(key, f"{value} is out of range")
+        return None
+    return value
+
+
 def _opt_hex_id(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     return None if value is None or value == "" else hex_id(value, key)
@@ -209,8 +218,8 @@ def _uplink(fields: Mapping[str, Any], raw: Mapping[str, Any]) -> tuple[Uplink, 
     payload = hex_payload(fields.get("pdu"), "pdu")
     # Every other field is dropped alone when it is wrong (003:25: keep parsing).
     server_time = _server_time(fields)
-    rssi = _optional(opt_float, fields, "rssi")
-    snr = _optional(opt_float, fields, "snr")
+    rssi = _measured(fields, "rssi", -200, 50)
+    snr = _measured(fields, "snr", -50, 50)
     gateway = _optional(_opt_hex_id, fields, "gwEui")
     data_rate = _ranged(fields, "datarate", 0, 15)
     uplink = Uplink(
@@ -223,7 +232,8 @@ def _uplink(fields: Mapping[str, Any], raw: Mapping[str, Any]) -> tuple[Uplink, 
         rssi=rssi,
         snr=snr,
         data_rate=None if data_rate is None else f"DR{data_rate}",
-        frequency=_optional(opt_float, fields, "freq"),
+        # MHz (003:41); LoRaWAN's bands lie between 137 and 1020 MHz.
+        frequency=_measured(fields, "freq", 100, 1100),
         gateways=(Gateway(gateway, rssi, snr),) if gateway else (),
         location=_location(fields, "estLat", "estLng", warn=True),
         ack=_optional(opt_bool, fields, "ack"),
@@ -433,6 +443,9 @@ class SenraClient(NetworkServer):
         if 200 <= status < 300:
             return body
         message = _message(body)
+        if message is not None and self._api_key:
+            # A server that echoes the request: the key never goes into an error.
+            message = message.replace(self._api_key, "***")
         if status == 401 or (status == 403 and key_check):
             raise AuthError(f"{self.host} refused the API key", code=status)
         if status == 403:
