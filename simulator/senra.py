@@ -18,6 +18,7 @@ import io
 import itertools
 import json
 import random
+import re
 from typing import Any, Final
 
 from aiohttp import ClientTimeout, web
@@ -27,6 +28,56 @@ from .server import PushingServer
 
 DEFAULT_API_KEY: Final = "AK2:demo0123456789demo0123456789demo012345678"
 DEFAULT_APP_EUI: Final = "70B3D57ED0FFFF01"
+_FLAGS: Final = ("true", "false")
+_SENDMSG_FLAGS: Final = ("confirmed", "clear", "immediate")
+# The export's fields (003:648-650), and the headers the document shows for some (003:658).
+_EXPORT_FIELDS: Final = frozenset(
+    [
+        "devEui",
+        "contract",
+        "tags",
+        "metadata",
+        "state",
+        "registrationDate",
+        "activationDate",
+        "deactivationDate",
+        "lastHeardFrom",
+        "lastJoinTime",
+        "firstJoinTime",
+        "yestBstns",
+        "yestPsr",
+        "yestAvgRssi",
+        "yestAvgSnr",
+        "lat",
+        "lng",
+        "profId",
+        "devType",
+        "devAddr",
+        "estLat",
+        "estLng",
+        "txPeriod",
+        "txPower",
+        "curDr",
+        "adrChg",
+        "fwVer",
+        "serviceMetrics",
+        "metricA",
+        "metricB",
+        "metricC",
+        "joinEui",
+    ]
+)
+_HEADERS: Final = {"devEui": "Dev EUI", "joinEui": "Join EUI"}
+_EXPORT_DATE: Final = "03/31/2017 11:37:30 PM UTC"
+
+
+def _title(name: str) -> str:
+    """Return the header of a field as the document writes them: lastHeardFrom → Last Heard From."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).title()
+
+
+MCAST_DURATION: Final = 32768
+"""Seconds a multicast session lasts (as in the document's answers)."""
 
 
 def _now() -> datetime:
@@ -49,6 +100,21 @@ class SenraDevice:
     kind: str = "sensor"
     seqno: int = 0
     queue: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SenraGroup:
+    """A multicast group of the simulated application."""
+
+    address: str
+    dev_class: str
+    mcast_type: str
+    periodicity: int
+    channel: int | None
+    data_rate: int | None
+    members: dict[str, str] = field(default_factory=dict)
+    """DevEUI → the state of its multicast session (Initializing, Initialized, Failed)."""
+    start_ms: int = 0
 
 
 @dataclass
@@ -92,6 +158,8 @@ class SenraSimulator(PushingServer):
         self.devices: dict[str, SenraDevice] = {}
         self.downlinks: list[SentDownlink] = []
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[tuple[str, dict[str, str]]] = []
+        """The path and query of every request taken."""
         self.push_results: list[int] = []
         """The HTTP status of every push made."""
         self.task_polls = 2
@@ -99,8 +167,12 @@ class SenraSimulator(PushingServer):
         self.fail_tasks = False
         self.target: tuple[str, dict[str, str]] | None = None
         """Where to push: URL and headers (a notification target)."""
-        self.groups: dict[str, set[str]] = {}
-        """Multicast address → member DevEUIs."""
+        self.groups: dict[str, SenraGroup] = {}
+        """Multicast address → the group."""
+        self.failing: set[str] = set()
+        """DevEUIs whose multicast session set-up fails (state Failed)."""
+        self.refused: set[str] = set()
+        """Paths answered 403 although the key is right (a key without that right)."""
         self.group_downlinks: list[tuple[str, bytes, int]] = []
         self.station_downlinks: list[tuple[str, bytes, int, list[str]]] = []
         """Multicast downlinks to a device address: address, PDU, port, base stations."""
@@ -123,6 +195,10 @@ class SenraSimulator(PushingServer):
             device.kind = guess_kind(device.metadata)
         self.devices[device.dev_eui] = device
         return device
+
+    def last_query(self, path: str) -> dict[str, str]:
+        """Return the query of the last request to ``path`` (under ``/rest/integration/``)."""
+        return next(query for taken, query in reversed(self.queries) if taken == path)
 
     def notify_to(self, url: str, headers: Mapping[str, str]) -> None:
         """Configure the notification target: POST to ``url`` with ``headers``."""
@@ -220,17 +296,20 @@ class SenraSimulator(PushingServer):
     # --------------------------------------------------------------- REST
 
     def _authorized(self, request: web.Request) -> None:
-        key = request.headers.get("authorization") or request.query.get("key")
-        if key != self.api_key:
+        # The document also allows the key as a URL parameter but does not name it.
+        if request.headers.get("authorization") != self.api_key or request.path in self.refused:
             raise web.HTTPForbidden(
                 text=json.dumps({"message": "Authorization failure"}),
                 content_type="application/json",
             )
         self.requests.append((request.method, request.path))
+        self.queries.append((request.path.removeprefix("/rest/integration/"), dict(request.query)))
         self._notify()
 
-    def _device(self, request: web.Request, name: str = "eui") -> SenraDevice:
-        dev_eui = request.query.get(name, "").upper()
+    def _device(self, request: web.Request, *names: str) -> SenraDevice:
+        dev_eui = next(
+            (request.query[name] for name in names or ("eui",) if name in request.query), ""
+        ).upper()
         if dev_eui not in self.devices:
             raise web.HTTPNotFound(
                 text=json.dumps({"message": "Device EUI was not found"}),
@@ -241,24 +320,20 @@ class SenraSimulator(PushingServer):
     async def _export(self, request: web.Request) -> web.Response:
         self._authorized(request)
         if request.query.get("appEui", self.app_eui).upper() != self.app_eui:
-            raise web.HTTPForbidden(text="wrong application")
+            raise web.HTTPForbidden(
+                text=json.dumps({"message": "Authorization failure"}),
+                content_type="application/json",
+            )
         fields = request.query.get("fields", "devEui,contract,tags,state,lastHeardFrom")
-        headers = {
-            "devEui": "Dev EUI",
-            "contract": "Contract",
-            "tags": "Tags",
-            "metadata": "Metadata",
-            "state": "State",
-            "devType": "Dev Type",
-            "devAddr": "Dev Addr",
-            "lat": "Lat",
-            "lng": "Lng",
-            "lastHeardFrom": "Last Heard From",
-        }
-        names = [name for name in fields.split(",") if name in headers]
+        columns: list[tuple[str, str]] = []
+        for name in fields.split(","):
+            if name == "serviceMetrics":
+                columns += [(f"metric{part}", f"Metric {part}") for part in "ABC"]
+            elif name in _EXPORT_FIELDS:
+                columns.append((name, _HEADERS.get(name) or _title(name)))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([headers[name] for name in names])
+        writer.writerow([header for _name, header in columns])
         for device in self.devices.values():
             values = {
                 "devEui": device.dev_eui,
@@ -270,22 +345,30 @@ class SenraSimulator(PushingServer):
                 "devAddr": device.dev_addr or "",
                 "lat": "" if device.lat is None else str(device.lat),
                 "lng": "" if device.lng is None else str(device.lng),
-                "lastHeardFrom": "",
+                "registrationDate": _EXPORT_DATE,
+                "activationDate": _EXPORT_DATE,
             }
-            writer.writerow([values[name] for name in names])
+            writer.writerow([values.get(name, "") for name, _header in columns])
         return web.Response(text=out.getvalue(), content_type="text/csv")
 
     async def _sendmsg(self, request: web.Request) -> web.Response:
         self._authorized(request)
         device = self._device(request)
+        query = request.query
         try:
-            pdu = bytes.fromhex(request.query["pdu"])
-            port = int(request.query.get("port", "1"))
-            if not 1 <= port <= 254:
+            pdu = bytes.fromhex(query["pdu"])
+            port = int(query.get("port", "1"))
+            timeout = int(query.get("timeoutMinutes", "65"))
+            if not 1 <= port <= 254 or timeout < 1:
+                raise ValueError
+            # "true or false"; the class is "A, B, or C" (003:150-155).
+            if any(query.get(flag, "false") not in _FLAGS for flag in _SENDMSG_FLAGS):
+                raise ValueError
+            if query.get("class", "A") not in ("A", "B", "C"):
                 raise ValueError
         except KeyError, ValueError:
             return web.json_response({"message": "Bad Request"}, status=400)
-        if request.query.get("clear") == "true":
+        if query.get("clear") == "true":
             device.queue.clear()
         if len(device.queue) >= 3:
             return web.json_response({"message": "Downlink queue is full"}, status=400)
@@ -305,8 +388,14 @@ class SenraSimulator(PushingServer):
 
     async def _clearmsgs(self, request: web.Request) -> web.Response:
         self._authorized(request)
-        device = self._device(request)
-        cleared, device.queue = device.queue, []
+        # The table names the device eui, the example devEui (003:230, 003:245).
+        device = self._device(request, "eui", "devEui")
+        wanted = request.query.get("msgId")
+        if wanted is None:
+            cleared, device.queue = device.queue, []
+        else:
+            cleared = [msg_id for msg_id in device.queue if str(msg_id) == wanted.lstrip("0")]
+            device.queue = [msg_id for msg_id in device.queue if msg_id not in cleared]
         return web.json_response({"clearedIds": cleared})
 
     async def _update(self, request: web.Request) -> web.Response:
@@ -335,7 +424,12 @@ class SenraSimulator(PushingServer):
             "result": {
                 "status": f"Device update on App EUI: {self.app_eui} completed.",
                 "msgs": messages,
-                "stats": {"updated": changed, "errors": len(messages)},
+                "stats": {
+                    "activated": 0,
+                    "updated": changed,
+                    "notChanged": 0,
+                    "errors": len(messages),
+                },
             },
         }
         return web.json_response(
@@ -356,38 +450,97 @@ class SenraSimulator(PushingServer):
     async def _mcast(self, request: web.Request) -> web.Response:
         self._authorized(request)
         query = request.query
-        if query.get("appEui", "").upper() != self.app_eui:
-            return web.json_response({"message": "Bad Request"}, status=400)
         action = request.match_info.get("action", "status")
-        euis = [e.upper() for e in query.get("devEuis", "").split(",") if e]
-        if action == "setup":
-            tags = set(query.get("devTags", "").split(","))
-            members = {d.dev_eui for d in self.devices.values() if tags & set(d.tags.split(","))}
-            address = f"{next(self._addresses):08X}"
-            self.groups[address] = members | {e for e in euis if e in self.devices}
-            return web.json_response(self._group_body(address))
-        address = query.get("mcAddr", "").upper()
-        if address not in self.groups:
+        try:
+            if query["appEui"].upper() != self.app_eui:
+                raise ValueError
+            if query.get("type", "D2D") not in ("D2D", "APP"):
+                raise ValueError
+            if action == "setup":
+                return web.json_response(self._group_body(self._setup(query)))
+        except KeyError, ValueError:
+            return web.json_response({"message": "Bad Request"}, status=400)
+        group = self.groups.get(query.get("mcAddr", "").upper())
+        if group is None:
             return web.json_response({"message": "Multicast group not found"}, status=404)
-        if action == "addDevices":
-            self.groups[address] |= {e for e in euis if e in self.devices}
-        elif action == "removeDevices":
-            self.groups[address] -= set(euis)
-        elif action == "status" and request.method == "GET":
-            pass
-        elif action == "delete":
-            del self.groups[address]
-            return web.json_response({"appEui": self.app_eui, "mcAddr": address, "devs": []})
-        elif action == "sendmsg":
+        self._settle(group)
+        if action == "sendmsg":
             try:
                 pdu = bytes.fromhex(query["pdu"])
             except KeyError, ValueError:
                 return web.json_response({"message": "Bad Request"}, status=400)
-            self.group_downlinks.append((address, pdu, int(query.get("port", "1"))))
+            self.group_downlinks.append((group.address, pdu, int(query.get("port", "1"))))
             return web.json_response({"message": "Success!", "msgId": next(self._msg_ids)})
-        else:
+        if action == "status" and request.method == "GET":
+            return web.json_response(self._group_body(group))
+        if action not in ("addDevices", "removeDevices", "delete"):
             return web.json_response({"message": "Not Found"}, status=404)
-        return web.json_response(self._group_body(address))
+        if action == "delete":
+            leaving = set(group.members)
+            del self.groups[group.address]
+        else:
+            try:
+                chosen = self._chosen(query)
+            except ValueError:
+                return web.json_response({"message": "Bad Request"}, status=400)
+            if action == "addDevices":
+                self._join(group, chosen - set(group.members))
+                return web.json_response(self._group_body(group))
+            leaving = chosen & set(group.members)
+        # The answer lists the devices leaving as Closing (003:1114-1148, 003:1259-1282).
+        body = self._group_body(group, closing=leaving)
+        for dev_eui in leaving:
+            group.members.pop(dev_eui, None)
+        return web.json_response(body)
+
+    def _chosen(self, query: Mapping[str, str]) -> set[str]:
+        """Return the devices a request names: "Either a list of Device EUIs OR ... tags"."""
+        euis = {eui.upper() for eui in query.get("devEuis", "").split(",") if eui}
+        tags = {tag for tag in query.get("devTags", "").split(",") if tag}
+        if bool(euis) == bool(tags):
+            raise ValueError  # neither, or both (devTags needs devEuis empty)
+        if euis:
+            return {eui for eui in euis if eui in self.devices}
+        return {
+            device.dev_eui
+            for device in self.devices.values()
+            if tags & {tag.strip() for tag in device.tags.split(",")}
+        }
+
+    def _setup(self, query: Mapping[str, str]) -> SenraGroup:
+        """Create a group from a set-up request (raises ValueError for a wrong parameter)."""
+        chosen = self._chosen(query)
+        dev_class = query.get("devClass", "C")
+        periodicity = int(query.get("periodicity", "3"))
+        if dev_class not in ("B", "C") or not 0 <= periodicity <= 7:
+            raise ValueError
+        channel = int(query["txChnl"]) if "txChnl" in query else None
+        data_rate = int(query["txDr"]) if "txDr" in query else None
+        if "contractId" in query and int(query["contractId"]) < 1:
+            raise ValueError
+        group = SenraGroup(
+            address=f"{next(self._addresses):08X}",
+            dev_class=dev_class,
+            mcast_type=query.get("type", "D2D"),
+            periodicity=periodicity,
+            channel=channel,
+            data_rate=data_rate,
+            start_ms=int(_now().timestamp() * 1000),
+        )
+        self._join(group, chosen)
+        self.groups[group.address] = group
+        return group
+
+    def _join(self, group: SenraGroup, dev_euis: set[str]) -> None:
+        for dev_eui in dev_euis:
+            group.members[dev_eui] = "Failed" if dev_eui in self.failing else "Initializing"
+
+    @staticmethod
+    def _settle(group: SenraGroup) -> None:
+        """Sessions being set up are set up by the next request."""
+        for dev_eui, state in group.members.items():
+            if state == "Initializing":
+                group.members[dev_eui] = "Initialized"
 
     async def _sendmcastmsg(self, request: web.Request) -> web.Response:
         """Take a multicast downlink to a device address, sent by the base stations listed."""
@@ -410,16 +563,33 @@ class SenraSimulator(PushingServer):
         self.station_downlinks.append((address, pdu, int(query.get("port", "1")), stations))
         return web.json_response({"message": "Success!", "msgId": next(self._msg_ids)})
 
-    def _group_body(self, address: str) -> dict[str, Any]:
+    def _group_body(self, group: SenraGroup, closing: set[str] | None = None) -> dict[str, Any]:
+        """Return a group answer shaped as the document's (US915 RX2 unless a channel is chosen)."""
+        closing = closing or set()
+        slots = {
+            dev_eui: sum(dev_eui in other.members for other in self.groups.values()) % 4
+            for dev_eui in group.members
+        }
         return {
             "appEui": self.app_eui,
-            "devClass": "CLASS_C",
+            "devClass": f"CLASS_{group.dev_class}",
             "devs": [
-                {"devEui": eui, "groupId": 1, "state": "Initializing"}
-                for eui in sorted(self.groups[address])
+                {
+                    "devEui": dev_eui,
+                    "groupId": slots[dev_eui],
+                    "state": "Closing" if dev_eui in closing else state,
+                }
+                for dev_eui, state in sorted(group.members.items())
             ],
-            "mcAddr": address,
-            "mcastType": "APP",
+            "dr": 8 if group.data_rate is None else group.data_rate,
+            "durationSecs": MCAST_DURATION,
+            "endTime": group.start_ms + MCAST_DURATION * 1000,
+            "freq": round(923.3 + 0.6 * (group.channel or 0), 1),
+            "maxFCnt": 2**32,
+            "mcAddr": group.address,
+            "mcastType": group.mcast_type,
+            "minFCnt": 1,
+            "startTime": group.start_ms,
         }
 
     async def _fuota_start(self, request: web.Request) -> web.Response:
@@ -430,17 +600,30 @@ class SenraSimulator(PushingServer):
                 raise ValueError
             delay = int(query["startDelaySecs"])
             redundancy = float(query["redundancy"])
+            if delay < 1 or not 0 <= redundancy <= 1:
+                raise ValueError
+            if query.get("devClass", "C") not in ("B", "C"):
+                raise ValueError
+            if query.get("fragAlg", "FWD_ERR_CORR") not in ("FWD_ERR_CORR", "NB_TRANS"):
+                raise ValueError
+            devices = sorted(self._chosen(query))
             form = await request.post()
             upload = form["file"]
             firmware = upload.file.read()  # type: ignore[union-attr]
         except KeyError, ValueError, AttributeError:
             return web.json_response({"responseMsg": "Bad Request", "statusCode": 400}, status=400)
-        devices = [eui.upper() for eui in query.get("devEuis", "").split(",") if eui]
-        if not devices or any(eui not in self.devices for eui in devices):
+        named = [eui.upper() for eui in query.get("devEuis", "").split(",") if eui]
+        if not devices or len(devices) < len(named):
             return web.json_response(
                 {"responseMsg": "Unknown devices", "statusCode": 404}, status=404
             )
-        job_id = f"MCastXferJobReq:{self.app_eui}-{len(self.fuota) + 1}"
+        # One transfer per application at a time: its job id names the application (003:871).
+        job_id = f"MCastXferJobReq:{self.app_eui}"
+        if self.fuota.get(job_id, {}).get("state") == "Pending":
+            return web.json_response(
+                {"responseMsg": "MCastXferJobReq job already running", "statusCode": 400},
+                status=400,
+            )
         self.fuota[job_id] = {
             "devices": devices,
             "firmware": firmware,
@@ -448,25 +631,57 @@ class SenraSimulator(PushingServer):
             "redundancy": redundancy,
             "devClass": query.get("devClass", "C"),
             "state": "Pending",
+            "startTime": int(_now().timestamp() * 1000) + delay * 1000,
         }
+        hours, rest = divmod(max(delay - 1, 0), 3600)
         return web.json_response(
-            {"jobId": job_id, "responseMsg": "MCastXferJobReq job starting", "statusCode": 200}
+            {
+                "jobId": job_id,
+                "responseMsg": (
+                    f"MCastXferJobReq job starting in: {hours:02}:{rest // 60:02}:{rest % 60:02}"
+                ),
+                "statusCode": 200,
+            }
         )
+
+    def _job(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        # The tables spell it jobID, the examples jobId (003:892, 003:901); "Either a Job ID OR"
+        # the application (003:897, 003:931).
+        query = request.query
+        job_id = query.get("jobId") or query.get("jobID") or ""
+        if not job_id and query.get("appEui", "").upper() == self.app_eui:
+            job_id = f"MCastXferJobReq:{self.app_eui}"
+        if job_id not in self.fuota:
+            raise web.HTTPNotFound(
+                text=json.dumps({"responseMsg": "No such job", "statusCode": 404}),
+                content_type="application/json",
+            )
+        return job_id, self.fuota[job_id]
 
     async def _fuota_cancel(self, request: web.Request) -> web.Response:
         self._authorized(request)
-        job = self.fuota.get(request.query.get("jobId", ""))
-        if job is None:
-            return web.json_response({"responseMsg": "No such job", "statusCode": 404}, status=404)
+        job_id, job = self._job(request)
         job["state"] = "Cancelled"
-        return web.json_response({"jobId": request.query["jobId"], "statusCode": 200})
+        return web.json_response(
+            {"jobId": job_id, "responseMsg": "MCastXferJobReq job cancelled.", "statusCode": 200}
+        )
 
     async def _fuota_status(self, request: web.Request) -> web.Response:
         self._authorized(request)
-        job_id = request.query.get("jobId", "")
-        job = self.fuota.get(job_id)
-        if job is None:
-            return web.json_response({"responseMsg": "No such job", "statusCode": 404}, status=404)
+        job_id, job = self._job(request)
         return web.json_response(
-            {"jobId": job_id, "state": job["state"], "pctDone": 0, "result": ""}
+            {
+                "jobId": job_id,
+                "serverId": "simulator",
+                "state": job["state"],
+                "startTime": job["startTime"],
+                "endTime": 0,
+                "removeTime": 0,
+                "pctDone": 0,
+                "username": "api",
+                "result": "",
+                "acctId": 1,
+                "operId": 1,
+                "jobLauncherClsNm": "MCastXferJobLauncher",
+            }
         )

@@ -13,7 +13,7 @@ from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -170,9 +170,7 @@ async def test_notifications_and_actions(
         DOMAIN, "multicast_group_status", members, blocking=True, return_response=True
     )
     assert status is not None
-    assert status["devices"] == [
-        {"dev_eui": METER, "device_id": device.id, "state": "Initializing"}
-    ]
+    assert status["devices"] == [{"dev_eui": METER, "device_id": device.id, "state": "Initialized"}]
     await hass.services.async_call(
         DOMAIN,
         "send_multicast",
@@ -345,3 +343,94 @@ async def test_command_payload_checked_against_the_device_maximum(
         )
     assert raised.value.translation_key == "payload_too_large"
     assert senra.downlinks == []
+
+
+async def test_a_push_not_delivered_is_sent_again(
+    hass: HomeAssistant, loaded: MockConfigEntry, senra: SenraSimulator, uplinks: EventRecorder
+) -> None:
+    """An uplink the entry could not take is answered 503; the server's retry delivers it."""
+    notification = senra.notification(METER, b"\x01\x67\x00\xe6")
+    with patch.object(loaded.runtime_data, "uplink", side_effect=RuntimeError("full")):
+        assert await senra.push([notification]) == 503
+    assert await senra.push([notification]) == 200
+    events = await uplinks.wait(1)
+    assert [event.data["f_cnt"] for event in events] == [notification["seqno"]]
+    assert await senra.push([notification]) == 200  # now a replay
+    await hass.async_block_till_done()
+    assert len(uplinks.events) == 1
+
+
+async def test_multicast_group_of_devices_and_per_downlink_class(
+    hass: HomeAssistant, loaded: MockConfigEntry, senra: SenraSimulator
+) -> None:
+    """
+    A class B group of chosen devices; a downlink of a chosen class.
+
+    The group has its ping slot periodicity, and the devices that joined come back. A
+    downlink's class reaches sendmsg as the document's "class".
+    """
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    assert device is not None
+    group = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {
+            "config_entry_id": ENTRY_ID,
+            "device_id": [device.id],
+            "device_class": "B",
+            "ping_slot_periodicity": 5,
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert group == {
+        "group_id": "BBBBBB01",
+        "name": None,
+        "device_class": "B",
+        "devices": [{"dev_eui": METER, "device_id": device.id}],
+    }
+    query = senra.last_query("mcast/setup")
+    assert (query["devEuis"], query["devClass"], query["periodicity"], query["type"]) == (
+        METER,
+        "B",
+        "5",
+        "APP",
+    )
+
+    for chosen in ("B", None):
+        await hass.services.async_call(
+            DOMAIN,
+            "send_downlink",
+            {"device_id": device.id, "f_port": 2, "payload_hex": "0a"}
+            | ({"device_class": chosen} if chosen else {}),
+            blocking=True,
+        )
+    assert [sent.params.get("class") for sent in senra.downlinks] == ["B", None]
+
+
+async def test_a_revoked_key_asks_for_a_new_one(
+    hass: HomeAssistant, loaded: MockConfigEntry, senra: SenraSimulator
+) -> None:
+    """
+    A key refused everywhere leads to reauthentication.
+
+    A 403 on an action with a key that may not do this one thing is that action's refusal only.
+    """
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    assert device is not None
+    call = {"device_id": device.id, "f_port": 2, "payload_hex": "0a"}
+    senra.refused = {"/rest/integration/device/sendmsg"}
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(DOMAIN, "send_downlink", call, blocking=True)
+    assert raised.value.translation_key == "vendor_refused"
+    await hass.async_block_till_done()
+    assert list(loaded.async_get_active_flows(hass, {SOURCE_REAUTH})) == []
+    senra.refused = set()
+    senra.api_key = "AK2:revoked0123456789revoked0123456789revo"
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(DOMAIN, "send_downlink", call, blocking=True)
+    assert raised.value.translation_key == "vendor_auth_failed"
+    await hass.async_block_till_done()
+    assert [
+        flow["context"]["source"] for flow in loaded.async_get_active_flows(hass, {SOURCE_REAUTH})
+    ] == [SOURCE_REAUTH]

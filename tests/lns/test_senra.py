@@ -11,6 +11,8 @@ import aiohttp
 from aiohttp import web
 import pytest
 
+from custom_components.lorawan_hub.lns import senra as senra_module
+from custom_components.lorawan_hub.lns.base import ThrottledLog
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
@@ -25,11 +27,14 @@ from custom_components.lorawan_hub.lns.models import (
     FuotaRequest,
     Location,
     LoRaClass,
+    MulticastKeys,
     MulticastSetup,
+    Uplink,
 )
 from custom_components.lorawan_hub.lns.senra import (
     SenraClient,
     devices_from_csv,
+    task_outcome,
     uplink_from_notification,
 )
 from simulator import __main__ as cli
@@ -50,6 +55,12 @@ async def senra() -> AsyncIterator[SenraSimulator]:
     simulator.add_device(VALVE, tags="garden,valves", lat=40.1, lng=-73.2)
     async with simulator:
         yield simulator
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the warnings about wrong values (they are rate-limited per field)."""
+    monkeypatch.setattr(senra_module, "_VALUES", ThrottledLog(senra_module._LOGGER))
 
 
 @pytest.fixture
@@ -129,10 +140,10 @@ def test_documented_notifications() -> None:
 
 
 @pytest.mark.parametrize(
-    "change", [{"devEui": "x"}, {"txtime": None}, {"pdu": "0Z"}, {"seqno": "many"}]
+    "change", [{"devEui": "x"}, {"devEui": None}, {"pdu": "0Z"}, {"pdu": 5}, {"pdu": "00" * 300}]
 )
 def test_malformed_notifications(change: dict[str, Any]) -> None:
-    """A wrong field is a ProtocolError."""
+    """Without its device or its payload a notification is no uplink: a ProtocolError."""
     base = {"devEui": METER, "txtime": "2026-01-01T00:00:00Z", "pdu": "01", "seqno": 1}
     with pytest.raises(ProtocolError):
         uplink_from_notification(base | change)
@@ -173,9 +184,8 @@ async def test_validate_and_devices(session: aiohttp.ClientSession, senra: Senra
     assert devices[1].location == Location(40.1, -73.2)
     with pytest.raises(AuthError):
         await make_client(session, senra, api_key="AK2:wrong").validate()
-    # On an action, a 403 is a refusal of that action: the key itself works.
-    with pytest.raises(Forbidden):
-        await make_client(session, senra, api_key="AK2:wrong").clear_downlink_queue(METER)
+    with pytest.raises(AuthError):
+        await make_client(session, senra, api_key="AK2:wrong").list_devices()
     await senra.stop()
     with pytest.raises(CannotConnect):
         await client.validate()
@@ -306,12 +316,12 @@ async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> No
         for _ in range(3):
             with pytest.raises(ProtocolError):
                 await client.set_device_class(METER, LoRaClass.C)
-        with pytest.raises(ProtocolError, match="msgId"):
-            await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
+        # A success without a message id is still a queued downlink (not a failure to retry).
+        result = await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
+        assert (result.message_id, result.state) == (None, DownlinkState.QUEUED)
         with pytest.raises(ProtocolError, match="mcAddr"):
             await client.create_multicast_group(MulticastSetup(tags=("g",)))
-        with pytest.raises(ProtocolError, match="msgId"):
-            await client.send_multicast("BBBBBB01", 1, b"")
+        assert (await client.send_multicast("BBBBBB01", 1, b"")).message_id is None
         with pytest.raises(CannotConnect):
             await client.validate()
         await client.close()
@@ -377,11 +387,11 @@ async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimu
     assert group.dev_euis == (VALVE,)
     address = group.group_id
     await client.add_to_multicast_group(address, [METER])
-    assert senra.groups[address] == {METER, VALVE}
+    assert set(senra.groups[address].members) == {METER, VALVE}
     with pytest.raises(InvalidRequest, match="not added"):
         await client.add_to_multicast_group(address, ["0000000000000009"])
     await client.remove_from_multicast_group(address, [VALVE])
-    assert senra.groups[address] == {METER}
+    assert set(senra.groups[address].members) == {METER}
     result = await client.send_multicast(address, 5, b"\x0a")
     assert result.message_id is not None
     assert senra.group_downlinks == [(address, b"\x0a", 5)]
@@ -391,7 +401,7 @@ async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimu
         LoRaClass.C,
         (METER,),
     )
-    assert status.states == {METER: "Initializing"}
+    assert status.states == {METER: "Initialized"}
     # Through chosen base stations, to the address of a device holding the session keys.
     stations = ["00800000A0001234", "00800000A0001235"]
     result = await client.send_multicast("01ABCDEF", 6, b"\x0b", stations)
@@ -436,3 +446,357 @@ async def test_fuota(session: aiohttp.ClientSession, senra: SenraSimulator) -> N
     with pytest.raises(InvalidRequest) as err:
         await client.start_fuota(FuotaRequest(dev_euis=(), firmware=b"x", group_id="BBBBBB01"))
     assert err.value.key == "fuota_devices_required"
+
+
+async def running(client: SenraClient, sink: RecordingSink) -> asyncio.Task[None]:
+    """Start taking pushes into ``sink``."""
+    task = asyncio.create_task(client.run(sink))
+    async with asyncio.timeout(10):
+        await sink.wait_for(lambda: sink.up)
+    return task
+
+
+async def stopped(task: asyncio.Task[None]) -> None:
+    """Stop taking pushes."""
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+# Optional fields with a wrong value, and what of the uplink they would have filled.
+BAD_OPTIONAL_VALUES: list[tuple[dict[str, Any], str]] = [
+    ({"maxPayload": "n/a"}, "maxPayload"),
+    ({"maxPayload": 9000}, "maxPayload"),
+    ({"appEui": 5}, "appEui"),
+    ({"appEui": "not an EUI"}, "appEui"),
+    ({"dup": "maybe"}, "dup"),
+    ({"estLat": "x", "estLng": -73.0}, "estLat/estLng"),
+    ({"cfgLat": [], "cfgLng": 1.0}, "cfgLat/cfgLng"),
+    ({"cfgLat": 95.0, "cfgLng": 1.0}, "cfgLat/cfgLng"),
+    ({"rssi": "loud"}, "rssi"),
+    ({"snr": {}}, "snr"),
+    ({"freq": "x"}, "freq"),
+    ({"freq": 903900000}, "freq"),
+    ({"rssi": 1e300}, "rssi"),
+    ({"snr": -99}, "snr"),
+    ({"datarate": -1}, "datarate"),
+    ({"datarate": "fast"}, "datarate"),
+    ({"gwEui": ["x"]}, "gwEui"),
+    ({"devClass": "D"}, "devClass"),
+    ({"devClass": 3}, "devClass"),
+    ({"ack": "sure"}, "ack"),
+    ({"ackDnMsgId": {}}, "ackDnMsgId"),
+    ({"joinId": "x"}, "joinId"),
+    ({"port": 300}, "port"),
+    ({"port": "one"}, "port"),
+    ({"seqno": "many"}, "seqno"),
+    ({"seqno": -1}, "seqno"),
+    ({"txtime": "yesterday"}, "txtime"),
+    ({"txtime": None}, "txtime"),
+]
+
+
+@pytest.mark.parametrize(("bad", "field"), BAD_OPTIONAL_VALUES)
+async def test_a_wrong_optional_value_drops_only_itself(
+    session: aiohttp.ClientSession,
+    senra: SenraSimulator,
+    caplog: pytest.LogCaptureFixture,
+    bad: dict[str, Any],
+    field: str,
+) -> None:
+    """
+    A wrong optional value is left out with a warning; the uplink is delivered.
+
+    "Ignore any unknown fields and continue to parse" (003:25). Its replay is still recognised.
+    """
+    client = make_client(session, senra)
+    sink = RecordingSink()
+    task = await running(client, sink)
+    notification = senra.notification(METER, b"\x01\x02", ackDnMsgId=100000) | bad
+    assert await client.accept_push("", notification, 1)
+    (uplink,) = sink.uplinks
+    assert uplink.payload == b"\x01\x02"
+    assert f"Ignored a wrong {field} from the server" in caplog.text
+    if "maxPayload" in bad:
+        assert await client.max_downlink_size(METER) is None
+    if "ackDnMsgId" not in bad:
+        assert [status.message_id for status in sink.downlink_statuses] == ["100000"]
+    assert (uplink.f_port is None) is ("port" in bad)
+    assert (uplink.f_cnt is None) is ("seqno" in bad)
+    if "txtime" not in bad:
+        # The server sends it again (its answer was lost): delivered once only.
+        assert await client.accept_push("", notification, 1)
+        assert len(sink.uplinks) == 1
+    await stopped(task)
+
+
+async def test_an_uplink_without_a_valid_time_is_placed_at_its_arrival(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """A wrong txtime is left out: the uplink is kept, received now."""
+    before = datetime.now(UTC)
+    uplink = uplink_from_notification(senra.notification(METER, b"\x01") | {"txtime": "2026-13-45"})
+    assert before <= uplink.received_at <= datetime.now(UTC)
+
+
+class FailingSink(RecordingSink):
+    """A sink whose delivery of the chosen uplinks fails once each."""
+
+    def __init__(self, fail: set[tuple[str, int | None]]) -> None:
+        """Fail (dev_eui, f_cnt) once each."""
+        super().__init__()
+        self.fail = fail
+
+    def uplink(self, uplink: Uplink) -> None:
+        """Raise for an uplink chosen to fail, the first time."""
+        if (uplink.dev_eui, uplink.f_cnt) in self.fail:
+            self.fail.discard((uplink.dev_eui, uplink.f_cnt))
+            raise RuntimeError("the state could not be written")
+        super().uplink(uplink)
+
+
+async def test_a_replay_key_is_kept_only_once_delivered(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """
+    An uplink whose delivery failed is answered "not accepted"; the server's retry delivers it.
+
+    In a batch, each notification is taken on its own: the others are delivered, the push is
+    not accepted, and on the retry only the failed one is delivered (the others are replays).
+    """
+    first = senra.notification(METER, b"\x01")
+    sink = FailingSink({(METER, first["seqno"])})
+    client = make_client(session, senra)
+    task = await running(client, sink)
+    assert await client.accept_push("", first, 1) is False
+    assert sink.uplinks == []
+    assert await client.accept_push("", first, 1) is True
+    assert [u.f_cnt for u in sink.uplinks] == [first["seqno"]]
+
+    batch = [senra.notification(device, b"\x02") for device in (METER, VALVE, METER)]
+    sink.fail = {(VALVE, batch[1]["seqno"])}
+    assert await client.accept_push("", batch, 1) is False
+    assert [(u.dev_eui, u.f_cnt) for u in sink.uplinks[1:]] == [
+        (METER, batch[0]["seqno"]),
+        (METER, batch[2]["seqno"]),
+    ]
+    assert await client.accept_push("", batch, 1) is True
+    assert [(u.dev_eui, u.f_cnt) for u in sink.uplinks[3:]] == [(VALVE, batch[1]["seqno"])]
+    await stopped(task)
+
+
+async def test_a_rejoin_starts_sequence_numbers_again(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """
+    After a rejoin seqno starts again: the uplink's time tells a new uplink from a replay.
+
+    Legacy notifications have no joinId.
+    """
+    client = make_client(session, senra)
+    sink = RecordingSink()
+    task = await running(client, sink)
+    before = senra.notification(METER, b"\x01", when=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    senra.devices[METER].seqno = 0  # the device joined again
+    after = senra.notification(METER, b"\x02", when=datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    assert before["seqno"] == after["seqno"] == 1
+    for body in (senra.legacy(before), senra.legacy(after), senra.legacy(after)):
+        assert await client.accept_push("", body, 1)
+    # The current format without joinId too.
+    current = {key: value for key, value in after.items() if key != "joinId"}
+    assert await client.accept_push("", current | {"txtime": "2026-03-01T10:00:00Z"}, 1)
+    assert [u.payload for u in sink.uplinks] == [b"\x01", b"\x02", b"\x02"]
+    await stopped(task)
+
+
+async def test_notifications_read_as_the_document_writes_them(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """
+    Values read in every spelling the document uses.
+
+    The application's EUI in another spelling is this application; a class written CLASS_B
+    (the device API's spelling) is class B; a string message id is an id.
+    """
+    client = make_client(session, senra)
+    sink = RecordingSink()
+    task = await running(client, sink)
+    spelled = "-".join(senra.app_eui[i : i + 2] for i in range(0, 16, 2)).lower()
+    body = senra.notification(
+        METER, b"\x01", appEui=spelled, devClass="CLASS_B", ackDnMsgId="100001"
+    )
+    assert await client.accept_push("", body, 1)
+    assert [u.device_class for u in sink.uplinks] == [LoRaClass.B]
+    assert [s.message_id for s in sink.downlink_statuses] == ["100001"]
+    await stopped(task)
+
+
+async def test_a_revoked_key_is_a_refused_key(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """
+    403 is the document's only refusal of a key.
+
+    On an action, a key the export refuses too is a refused key (reauthentication); one the
+    export takes lacks the right for that action.
+    """
+    client = make_client(session, senra)
+    downlink = Downlink(dev_eui=METER, f_port=1, payload=b"\x01")
+    senra.refused = {"/rest/integration/device/sendmsg"}
+    with pytest.raises(Forbidden):
+        await client.send_downlink(downlink)
+    senra.refused = set()
+    senra.api_key = "AK2:another"  # the key was revoked
+    with pytest.raises(AuthError):
+        await client.send_downlink(downlink)
+    with pytest.raises(AuthError):
+        await client.clear_downlink_queue(METER)
+
+
+async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSession) -> None:
+    """When the export cannot be reached either, the action's refusal is what is reported."""
+
+    async def refuse(request: web.Request) -> web.Response:
+        key = request.headers["authorization"]
+        return web.json_response({"message": f"Authorization failure for {key}"}, status=403)
+
+    async def export(request: web.Request) -> web.Response:
+        return web.Response(status=503)
+
+    async def busy(request: web.Request) -> web.Response:
+        return web.Response(status=429)
+
+    app = web.Application()
+    app.router.add_post("/rest/integration/device/sendmsg", refuse)
+    app.router.add_get("/rest/integration/device/csvExport", export)
+    app.router.add_post("/rest/integration/device/clearmsgs", busy)
+    async with SimulatorServer(app) as server:
+        client = SenraClient(session, server.base_url, "AK2:secret", "70B3D57ED0FFFF01")
+        with pytest.raises(Forbidden, match="Authorization failure") as raised:
+            await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
+        # The server's words, without the key it may echo.
+        assert "AK2:secret" not in str(raised.value)
+        # 429 is "not now", not a wrong request.
+        with pytest.raises(CannotConnect, match="429"):
+            await client.clear_downlink_queue(METER)
+
+
+async def test_not_found_names_what_was_not_found(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """A 404 of a device endpoint is an unknown device; of a group, a group not found."""
+    client = make_client(session, senra)
+    with pytest.raises(InvalidRequest) as raised:
+        await client.send_downlink(Downlink(dev_eui="0000000000000009", f_port=1, payload=b""))
+    assert raised.value.key == "unknown_device"
+    with pytest.raises(InvalidRequest) as raised:
+        await client.multicast_group_status("0BADADD5")
+    assert raised.value.key == "invalid_request"
+    assert raised.value.reason == "Multicast group not found"
+
+
+async def test_multicast_setup_as_documented(
+    session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
+    """
+    A group is set up with the documented parameters; it lists the devices that joined.
+
+    mcast/setup takes devEuis OR devTags (comma separated), devClass B or C, the class B ping
+    slot periodicity, type APP.
+    """
+    client = make_client(session, senra)
+    senra.failing = {VALVE}
+    group = await client.create_multicast_group(
+        MulticastSetup(
+            dev_euis=(METER, VALVE, "0000000000000009"),
+            device_class=LoRaClass.B,
+            ping_slot_periodicity=5,
+        )
+    )
+    query = senra.last_query("mcast/setup")
+    assert query == {
+        "appEui": senra.app_eui,
+        "type": "APP",
+        "devEuis": f"{METER},{VALVE},0000000000000009",
+        "devClass": "B",
+        "periodicity": "5",
+    }
+    assert (group.device_class, group.dev_euis) == (LoRaClass.B, (METER,))
+    assert group.states == {METER: "Initializing", VALVE: "Failed"}
+    assert senra.groups[group.group_id].dev_class == "B"
+    assert senra.groups[group.group_id].periodicity == 5
+    # A failed device is not added either.
+    senra.add_device("70B3D57ED0000503")
+    senra.failing.add("70B3D57ED0000503")
+    with pytest.raises(InvalidRequest, match="70B3D57ED0000503"):
+        await client.add_to_multicast_group(group.group_id, ["70B3D57ED0000503"])
+    # Tags: a tag with a comma is two (SenRa's tags are a comma-separated list).
+    senra.failing = set()
+    tagged = await client.create_multicast_group(MulticastSetup(tags=(" garden, pumps ", "x")))
+    assert senra.last_query("mcast/setup")["devTags"] == "garden,pumps,x"
+    assert "devEuis" not in senra.last_query("mcast/setup")
+    assert tagged.dev_euis == (VALVE,)
+    refusals = [
+        (MulticastSetup(), "multicast_members_required"),
+        (MulticastSetup(tags=(" , ",)), "multicast_members_required"),
+        (MulticastSetup(name="lamps", tags=("a",)), "multicast_name_unsupported"),
+        (MulticastSetup(dev_euis=(METER,), tags=("a",)), "multicast_members_twice"),
+        (
+            MulticastSetup(dev_euis=(METER,), keys=MulticastKeys.generate()),
+            "multicast_keys_unsupported",
+        ),
+        (MulticastSetup(dev_euis=(METER,), ping_slot_periodicity=3), "multicast_ping_slot_class_b"),
+        (
+            MulticastSetup(dev_euis=(METER,), device_class=LoRaClass.B, ping_slot_periodicity=8),
+            "invalid_request",
+        ),
+    ]
+    for setup, key in refusals:
+        with pytest.raises(InvalidRequest) as raised:
+            await client.create_multicast_group(setup)
+        assert raised.value.key == key
+
+
+def test_task_and_status_answers_with_a_wrong_value() -> None:
+    """A wrong value in a task's or a transfer's status is left out, not a failure."""
+    task_outcome({"state": "DONE_SUC", "result": {"stats": {"errors": "n/a"}}})
+    task_outcome({"state": "DONE_SUC", "result": {"stats": {"errors": 0}}})
+    with pytest.raises(InvalidRequest, match="Device update failed"):
+        task_outcome({"state": "DONE_FAIL", "result": {"status": "Device update failed"}})
+    with pytest.raises(InvalidRequest, match="the task failed"):
+        task_outcome({"state": "DONE_FAIL", "result": "oops"})
+
+
+async def test_fuota_status_with_wrong_values(session: aiohttp.ClientSession) -> None:
+    """A transfer status with values of the wrong type still reports the job's state."""
+
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"jobId": 5, "state": "Running", "pctDone": "half", "result": {"x": 1}}
+        )
+
+    app = web.Application()
+    app.router.add_get("/rest/integration/mcastStatus", status)
+    async with SimulatorServer(app) as server:
+        client = SenraClient(session, server.base_url, "k", "70B3D57ED0FFFF01")
+        found = await client.fuota_status("MCastXferJobReq:70B3D57ED0FFFF01")
+    assert (found.job_id, found.state, found.percent_done, found.result) == (
+        "MCastXferJobReq:70B3D57ED0FFFF01",
+        "Running",
+        None,
+        None,
+    )
+
+
+def test_csv_export_known_by_position() -> None:
+    """Headers the document does not show are known by the order of the requested fields."""
+    fields = ["devEui", "metadata", "devType", "devAddr", "lat", "lng"]
+    devices = devices_from_csv(
+        "Device,Meta,Kind,Address,Y,X\n70B3D57ED0000501,Meter,METER,01abcdef,40.1,-73.2\n",
+        fields,
+    )
+    assert [(d.dev_eui, d.name, d.model, d.dev_addr, d.location) for d in devices] == [
+        ("70B3D57ED0000501", "Meter", "METER", "01ABCDEF", Location(40.1, -73.2))
+    ]
+    with pytest.raises(ProtocolError):
+        devices_from_csv("Device,Meta\n70B3D57ED0000501,Meter\n", fields)

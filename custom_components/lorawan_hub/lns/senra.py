@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import csv
+from dataclasses import dataclass
+from datetime import UTC, datetime
 import io
 import logging
 from typing import Any, Final
@@ -21,7 +23,14 @@ import orjson
 from yarl import URL
 
 from .base import NetworkServer, Sink, ThrottledLog, check_multicast_setup, http_request
-from .errors import AuthError, CannotConnect, Forbidden, InvalidRequest, ProtocolError
+from .errors import (
+    AuthError,
+    CannotConnect,
+    Forbidden,
+    InvalidRequest,
+    LnsError,
+    ProtocolError,
+)
 from .models import (
     Capability,
     DeviceInfo,
@@ -60,7 +69,7 @@ TASK_POLL: Final = 2.0
 TASK_LIMIT: Final = 120.0
 """Seconds a class change may take before the action gives up waiting."""
 SEEN_MEMORY: Final = 4096
-"""Notifications remembered (device, join, sequence number) to drop replays."""
+"""Notifications remembered (device, join, sequence number, time) to drop replays."""
 DOWNLINK_TIMEOUT_MINUTES: Final = 65
 
 # The legacy notification format's field names.
@@ -95,16 +104,93 @@ _COLUMNS: Final = {
 EXPORT_FIELDS: Final = "devEui,tags,metadata,state,devType,devAddr,lat,lng"
 
 
-def _location(data: Mapping[str, Any], lat_key: str, lng_key: str) -> Location | None:
+_VALUES: Final = ThrottledLog(_LOGGER)
+"""Warnings about one wrong value from the server (the rest of its message is used)."""
+
+
+def _ignored(key: str, reason: str) -> None:
+    _VALUES.warning(key, "Ignored a wrong %s from the server: %s", key, reason)
+
+
+def _optional[T](
+    read: Callable[[Mapping[str, Any], str], T | None], data: Mapping[str, Any], key: str
+) -> T | None:
+    """Return an optional value, or None (with a rate-limited warning) when it is wrong."""
+    try:
+        return read(data, key)
+    except ProtocolError as err:
+        _ignored(key, str(err))
+        return None
+
+
+def _ranged(data: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
+    """Return an optional integer within ``low``..``high``, or None when absent or wrong."""
+    value = _optional(opt_int, data, key)
+    if value is not None and not low <= value <= high:
+        _ignored(key, f"{value} is out of range")
+        return None
+    return value
+
+
+def _measured(data: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
+    """Return an optional measurement within ``low``..``high``, or None when absent or wrong."""
+    value = _optional(opt_float, data, key)
+    if value is not None and not low <= value <= high:
+        _ignored(key, f"{value} is out of range")
+        return None
+    return value
+
+
+def _opt_hex_id(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None or value == "" else hex_id(value, key)
+
+
+def _opt_id(data: Mapping[str, Any], key: str) -> str | None:
+    """Return a message id (documented as a number; a string id is kept as it is)."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ProtocolError(f"{key} is not a message id")
+
+
+def _opt_eui(data: Mapping[str, Any], key: str) -> str | None:
+    value = opt_str(data, key)
+    return None if value is None else eui(value, key)
+
+
+def _opt_class(data: Mapping[str, Any], key: str) -> LoRaClass | None:
+    # The notification table says "A", "B", "C"; the device-update API says CLASS_A...
+    # (003:49 and 003:579): both are read.
+    value = opt_str(data, key)
+    if value is None:
+        return None
+    found = _CLASSES.get(value.strip().upper().removeprefix("CLASS_"))
+    if found is None:
+        raise ProtocolError(f"{key} is not a LoRaWAN class")
+    return found
+
+
+def _location(
+    data: Mapping[str, Any], lat_key: str, lng_key: str, *, warn: bool = False
+) -> Location | None:
     """Return an optional position; a missing, zero or invalid one is no position."""
     try:
         lat = opt_float(data, lat_key)
         lng = opt_float(data, lng_key)
-    except ProtocolError:
+    except ProtocolError as err:
+        if warn:
+            _ignored(f"{lat_key}/{lng_key}", str(err))
         return None
     if lat is None or lng is None or (lat == 0 and lng == 0):
         return None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        if warn:
+            _ignored(f"{lat_key}/{lng_key}", "out of range")
         return None
     return Location(lat, lng)
 
@@ -116,43 +202,132 @@ def notification_fields(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {_LEGACY.get(key, key): value for key, value in data.items()}
 
 
+def _server_time(fields: Mapping[str, Any]) -> datetime | None:
+    """Return when the network server received the uplink, None when the time is wrong."""
+    try:
+        return parse_time(fields.get("txtime"), "txtime")
+    except ProtocolError as err:
+        _ignored("txtime", str(err))
+        return None
+
+
+def _uplink(fields: Mapping[str, Any], raw: Mapping[str, Any]) -> tuple[Uplink, datetime | None]:
+    """Return the uplink of a notification and the server's time of it (None when wrong)."""
+    # The device and the payload are the uplink: without them there is nothing to deliver.
+    dev_eui = eui(fields.get("devEui"), "devEui")
+    payload = hex_payload(fields.get("pdu"), "pdu")
+    # Every other field is dropped alone when it is wrong (003:25: keep parsing).
+    server_time = _server_time(fields)
+    rssi = _measured(fields, "rssi", -200, 50)
+    snr = _measured(fields, "snr", -50, 50)
+    gateway = _optional(_opt_hex_id, fields, "gwEui")
+    data_rate = _ranged(fields, "datarate", 0, 15)
+    uplink = Uplink(
+        dev_eui=dev_eui,
+        # A wrong time is no reason to lose the uplink: it is placed at its arrival.
+        received_at=server_time or datetime.now(UTC),
+        f_port=_ranged(fields, "port", 0, 255),
+        f_cnt=_ranged(fields, "seqno", 0, 2**32 - 1),
+        payload=payload,
+        rssi=rssi,
+        snr=snr,
+        data_rate=None if data_rate is None else f"DR{data_rate}",
+        # MHz (003:41); LoRaWAN's bands lie between 137 and 1020 MHz.
+        frequency=_measured(fields, "freq", 100, 1100),
+        gateways=(Gateway(gateway, rssi, snr),) if gateway else (),
+        location=_location(fields, "estLat", "estLng", warn=True),
+        ack=_optional(opt_bool, fields, "ack"),
+        device_class=_optional(_opt_class, fields, "devClass"),
+        raw=raw,
+    )
+    return uplink, server_time
+
+
 def uplink_from_notification(data: Mapping[str, Any]) -> Uplink:
     """
     Build an Uplink from one notification (current or legacy format; unknown fields ignored).
 
-    Raises ProtocolError when a field is missing or of the wrong type.
+    Raises ProtocolError when the device or the payload is missing or wrong; any other wrong
+    field is left out (with a rate-limited warning).
     """
-    fields = notification_fields(data)
-    rssi = opt_float(fields, "rssi")
-    snr = opt_float(fields, "snr")
-    gateway = fields.get("gwEui")
-    data_rate = opt_int(fields, "datarate")
-    device_class = opt_str(fields, "devClass")
-    return Uplink(
-        dev_eui=eui(fields.get("devEui"), "devEui"),
-        received_at=parse_time(fields.get("txtime"), "txtime"),
-        f_port=opt_int(fields, "port"),
-        f_cnt=opt_int(fields, "seqno"),
-        payload=hex_payload(fields.get("pdu"), "pdu"),
-        rssi=rssi,
-        snr=snr,
-        data_rate=None if data_rate is None else f"DR{data_rate}",
-        frequency=opt_float(fields, "freq"),
-        gateways=(Gateway(hex_id(gateway, "gwEui"), rssi, snr),) if gateway else (),
-        location=_location(fields, "estLat", "estLng"),
-        ack=opt_bool(fields, "ack"),
-        device_class=_CLASSES.get(device_class.upper()) if device_class else None,
-        raw=data,
-    )
+    return _uplink(notification_fields(data), data)[0]
 
 
-def devices_from_csv(text: str) -> list[DeviceInfo]:
-    """Read a ``csvExport`` answer: a header row, then one device per row (quoted as CSV)."""
+@dataclass(slots=True, frozen=True)
+class _Notification:
+    """What one notification brings, read before anything of it is delivered."""
+
+    uplink: Uplink
+    key: tuple[str, int | None, int | None, datetime] | None
+    """What identifies it among the server's retries; None when it cannot be told."""
+    max_payload: int | None
+    position: Location | None
+    acknowledged: str | None
+
+
+def task_request_id(answer: Mapping[str, Any], what: str) -> str:
+    """Return the task id (``reqId``) of a device task's ``statusUrl`` answer."""
+    status_url = opt_str(answer, "statusUrl")
+    if status_url is None:
+        raise ProtocolError(f"{what} answered without statusUrl")
+    try:
+        request_id = URL(status_url).query.get("reqId")
+    except ValueError:
+        request_id = None
+    if not request_id:
+        raise ProtocolError(f"{what} answered a statusUrl without reqId")
+    return request_id
+
+
+def task_outcome(task: Mapping[str, Any]) -> None:
+    """Raise InvalidRequest when a finished task failed or reports errors (with its messages)."""
+    result = task.get("result")
+    result = result if isinstance(result, Mapping) else {}
+    stats = result.get("stats")
+    errors = _optional(opt_int, stats, "errors") if isinstance(stats, Mapping) else None
+    if task.get("state") == "DONE_FAIL" or errors:
+        messages = result.get("msgs")
+        detail = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
+        status = result.get("status")
+        raise InvalidRequest(
+            detail or (status if isinstance(status, str) and status else "the task failed")
+        )
+
+
+def message_id(answer: Mapping[str, Any], what: str) -> str | None:
+    """
+    Return the ``msgId`` of a successful downlink answer.
+
+    The answer is a success (HTTP 200): a missing or strange id is no reason to report a
+    failure of a downlink that is queued. It is None then (with a warning).
+    """
+    try:
+        found = _opt_id(answer, "msgId")
+    except ProtocolError:
+        found = None
+    if found is None:
+        _LOGGER.warning("%s answered success without a message id", what)
+    return found
+
+
+def devices_from_csv(text: str, fields: Sequence[str] = ()) -> list[DeviceInfo]:
+    """
+    Read a ``csvExport`` answer: a header row, then one device per row (quoted as CSV).
+
+    Columns are known by their header; a header the document does not show is known by its
+    position when the header has one column per requested field, in their order (as in the
+    document's sample, 003:654-661).
+    """
     rows = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     header = next(rows, None)
     if header is None:
         return []
     columns = [_COLUMNS.get(name.strip().lower().replace(" ", "")) for name in header]
+    if len(fields) == len(header):
+        columns = [
+            column or _COLUMNS.get(field.lower())
+            for column, field in zip(columns, fields, strict=True)
+        ]
     if "devEui" not in columns:
         raise ProtocolError("the device export has no Dev EUI column")
     devices = []
@@ -223,7 +398,7 @@ class SenraClient(NetworkServer):
         self._task_limit = task_limit
         self._sink: Sink | None = None
         self._max_payload: dict[str, int] = {}
-        self._seen: OrderedDict[tuple[str, int | None, int | None], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, int | None, int | None, datetime], None] = OrderedDict()
         self._task_lock = asyncio.Lock()
         self._log = ThrottledLog(_LOGGER)
 
@@ -240,23 +415,25 @@ class SenraClient(NetworkServer):
     async def _request(
         self,
         method: str,
-        url: URL,
+        path: str,
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
         form: aiohttp.FormData | None = None,
         key_check: bool = False,
-    ) -> tuple[int, bytes]:
+    ) -> bytes:
         """
         Send one request with the API key; raise the documented error for a failure.
 
-        A 403 means a refused key when the request checks the key (``key_check``); on an action
-        it means the key may not do this one thing, which reauthentication cannot fix.
+        403 ("Authorization failure") is the document's only refusal of a key. When the request
+        checks the key (``key_check``) it means a refused key. On an action it may also mean
+        that the key may not do this one thing: the key is then checked with the export, and
+        only a key the export refuses too is a refused key (reauthentication).
         """
         status, body = await http_request(
             self._session,
             method,
-            url,
+            self._url(path),
             headers={"authorization": self._api_key},
             request_timeout=self._request_timeout,
             params=params,
@@ -264,32 +441,50 @@ class SenraClient(NetworkServer):
             data=form,
         )
         if 200 <= status < 300:
-            return status, body
+            return body
         message = _message(body)
+        if message is not None and self._api_key:
+            # A server that echoes the request: the key never goes into an error.
+            message = message.replace(self._api_key, "***")
         if status == 401 or (status == 403 and key_check):
             raise AuthError(f"{self.host} refused the API key", code=status)
         if status == 403:
+            await self._check_key()
             raise Forbidden(message or "the API key may not do this", code=status)
         if status == 404:
-            raise InvalidRequest(message or "device not found", key="unknown_device", code=status)
+            if path.startswith("device/"):
+                raise InvalidRequest(
+                    message or "device not found", key="unknown_device", code=status
+                )
+            raise InvalidRequest(message or "not found", code=status)
+        if status == 429:
+            raise CannotConnect(f"{self.host} asks to slow down (HTTP 429)", code=status)
         if 400 <= status < 500:
             raise InvalidRequest(message or f"HTTP {status}", code=status)
         raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
 
+    async def _check_key(self) -> None:
+        """Raise AuthError when the export refuses the key (it was revoked)."""
+        try:
+            await self._export("devEui")
+        except AuthError:
+            raise
+        except LnsError:
+            pass  # the key could not be checked now: the action's refusal stands
+
     async def _json(
         self, method: str, path: str, params: Mapping[str, str], json: Any = None
     ) -> Mapping[str, Any]:
-        _status, body = await self._request(method, self._url(path), params=params, json=json)
-        return self._document(body, path)
+        return self._document(await self._request(method, path, params=params, json=json), path)
 
     async def validate(self) -> None:
         """Check the API key with a harmless call (the export of the application's EUIs)."""
         await self._export("devEui")
 
     async def _export(self, fields: str) -> str:
-        _status, body = await self._request(
+        body = await self._request(
             "GET",
-            self._url("device/csvExport"),
+            "device/csvExport",
             params={"appEui": self.app_eui, "fields": fields},
             key_check=True,
         )
@@ -297,7 +492,7 @@ class SenraClient(NetworkServer):
 
     async def list_devices(self) -> list[DeviceInfo]:
         """Return the application's devices from the CSV export."""
-        return devices_from_csv(await self._export(EXPORT_FIELDS))
+        return devices_from_csv(await self._export(EXPORT_FIELDS), EXPORT_FIELDS.split(","))
 
     # --- pushes -------------------------------------------------------------------------------
 
@@ -311,47 +506,87 @@ class SenraClient(NetworkServer):
             self._sink = None
 
     async def accept_push(self, topic: str, body: Any, limit: float) -> bool:
-        """Take one notification or a batch; False when not running (the server may retry)."""
+        """
+        Take one notification or a batch; False when something was not delivered.
+
+        Each notification of a batch is taken on its own. One that could not be delivered makes
+        the answer False (HTTP 503) so that the server sends the push again; those delivered are
+        then recognised as replays. A malformed one is dropped (the server cannot mend it).
+        """
         sink = self._sink
         if sink is None:
             return False
-        items = body if isinstance(body, list) else [body]
-        for item in items:
+        delivered = True
+        for item in body if isinstance(body, list) else [body]:
             try:
-                self._notification(sink, as_dict(item, "notification"))
+                notification = self._read(as_dict(item, "notification"))
             except ProtocolError as err:
                 self._log.warning("push", "Dropped a malformed notification: %s", err)
-        return True
+                continue
+            if notification is None:
+                continue
+            key = notification.key
+            if key is not None and key in self._seen:
+                continue  # a replay: delivered once, with its acknowledgement and position
+            try:
+                self._deliver(sink, notification)
+            except Exception as err:  # noqa: BLE001 - the server must send it again
+                self._log.warning(
+                    "deliver",
+                    "An uplink of %s was not taken; the server will send it again: %s",
+                    notification.uplink.dev_eui,
+                    repr(err),
+                )
+                delivered = False
+                continue
+            if key is not None:
+                # Remembered only once delivered: a push that failed comes back and is taken.
+                self._seen[key] = None
+                if len(self._seen) > SEEN_MEMORY:
+                    self._seen.popitem(last=False)
+        return delivered
 
-    def _notification(self, sink: Sink, data: Mapping[str, Any]) -> None:
-        uplink = uplink_from_notification(data)
-        app_eui = opt_str(data, "appEui")
-        if app_eui is not None and app_eui.upper() != self.app_eui:
-            return  # another application's uplink
+    def _read(self, data: Mapping[str, Any]) -> _Notification | None:
+        """Read one notification; None when it is not for this entry (or a gateway's copy)."""
+        fields = notification_fields(data)
+        uplink, server_time = _uplink(fields, data)
+        app_eui = _optional(_opt_eui, fields, "appEui")
+        if app_eui is not None and app_eui != self.app_eui:
+            return None  # another application's uplink
+        if _optional(opt_bool, fields, "dup"):
+            return None  # a copy heard by another gateway: the first was forwarded already
+        # Legacy notifications have no joinId and a rejoin starts seqno again: the server's
+        # time of the uplink tells a new uplink from a replay (as the coordinator does). A
+        # notification without a valid time cannot be told from its retries: no key.
+        key = (
+            None
+            if server_time is None
+            else (uplink.dev_eui, _optional(opt_int, fields, "joinId"), uplink.f_cnt, server_time)
+        )
+        acknowledged = _optional(_opt_id, fields, "ackDnMsgId")
+        return _Notification(
+            uplink=uplink,
+            key=key,
+            max_payload=_ranged(fields, "maxPayload", 0, 255),
+            position=uplink.location or _location(fields, "cfgLat", "cfgLng", warn=True),
+            acknowledged=acknowledged,
+        )
+
+    def _deliver(self, sink: Sink, notification: _Notification) -> None:
+        uplink = notification.uplink
         dev_eui = uplink.dev_eui
-        if opt_bool(data, "dup"):
-            return  # a copy heard by another gateway: the first was forwarded already
-        key = (dev_eui, opt_int(data, "joinId"), uplink.f_cnt)
-        if uplink.f_cnt is not None:
-            if key in self._seen:
-                return  # a replay: delivered once, with its acknowledgement and position
-            self._seen[key] = None
-            if len(self._seen) > SEEN_MEMORY:
-                self._seen.popitem(last=False)
-        if (maximum := opt_int(data, "maxPayload")) is not None:
-            self._max_payload[dev_eui] = maximum
+        if notification.max_payload is not None:
+            self._max_payload[dev_eui] = notification.max_payload
         if uplink.device_class is not None:
             sink.device_updated(DeviceInfo(dev_eui=dev_eui, device_class=uplink.device_class))
-        configured = _location(data, "cfgLat", "cfgLng")
-        if (position := uplink.location or configured) is not None:
-            sink.device_location(dev_eui, position)
+        if notification.position is not None:
+            sink.device_location(dev_eui, notification.position)
         sink.uplink(uplink)
-        acknowledged = opt_int(data, "ackDnMsgId")
-        if acknowledged is not None:
+        if notification.acknowledged is not None:
             sink.downlink_status(
                 DownlinkStatus(
                     dev_eui=dev_eui,
-                    message_id=str(acknowledged),
+                    message_id=notification.acknowledged,
                     state=DownlinkState.ACKNOWLEDGED,
                     at=uplink.received_at,
                 )
@@ -364,7 +599,12 @@ class SenraClient(NetworkServer):
         return self._max_payload.get(dev_eui)
 
     async def send_downlink(self, downlink: Downlink) -> DownlinkResult:
-        """Queue a downlink (``clear`` replaces the queue, ``immediate`` answers this uplink)."""
+        """
+        Queue a downlink (``clear`` replaces the queue, ``immediate`` answers this uplink).
+
+        ``class`` is sent only when the downlink asks for one ("A, B, or C"; the default is the
+        device's own, 003:154).
+        """
         params = {
             "eui": downlink.dev_eui,
             "pdu": downlink.payload.hex().upper(),
@@ -379,17 +619,12 @@ class SenraClient(NetworkServer):
         if downlink.device_class is not None:
             params["class"] = downlink.device_class.value
         answer = await self._json("POST", "device/sendmsg", params)
-        message_id = opt_int(answer, "msgId")
-        if message_id is None:
-            raise ProtocolError("sendmsg answered without msgId")
-        return DownlinkResult(message_id=str(message_id), state=DownlinkState.QUEUED)
+        return DownlinkResult(message_id=message_id(answer, "sendmsg"), state=DownlinkState.QUEUED)
 
     async def clear_downlink_queue(self, dev_eui: str) -> None:
         """Drop every downlink queued for the device."""
         # The document names it eui in its table and devEui in its example: send both.
-        await self._request(
-            "POST", self._url("device/clearmsgs"), params={"eui": dev_eui, "devEui": dev_eui}
-        )
+        await self._request("POST", "device/clearmsgs", params={"eui": dev_eui, "devEui": dev_eui})
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
         """Update the device's class (a task), and wait until the task says how it went."""
@@ -404,38 +639,23 @@ class SenraClient(NetworkServer):
             {"appEui": self.app_eui},
             json={"data": [{"devEui": dev_eui, "devClass": f"CLASS_{device_class}"}]},
         )
-        status_url = opt_str(answer, "statusUrl")
-        if status_url is None:
-            raise ProtocolError("device/update answered without statusUrl")
-        try:
-            request_id = URL(status_url).query.get("reqId")
-        except ValueError:
-            request_id = None
-        if not request_id:
-            raise ProtocolError("device/update answered a statusUrl without reqId")
+        request_id = task_request_id(answer, "device/update")
         # Polled on the configured server (the API key never goes to another host).
         try:
             async with asyncio.timeout(self._task_limit):
                 while True:
                     task = await self._json("GET", "device/status", {"reqId": request_id})
-                    state = opt_str(task, "state")
-                    if state in ("DONE_SUC", "DONE_FAIL"):
+                    if task.get("state") in ("DONE_SUC", "DONE_FAIL"):
                         break
                     await asyncio.sleep(self._task_poll)
         except TimeoutError:
             raise CannotConnect("the class change did not finish in time") from None
-        result = task.get("result")
-        result = result if isinstance(result, Mapping) else {}
-        stats = result.get("stats")
-        errors = opt_int(stats, "errors") if isinstance(stats, Mapping) else None
-        if state == "DONE_FAIL" or errors:
-            messages = result.get("msgs")
-            detail = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
-            raise InvalidRequest(detail or str(result.get("status") or "the class change failed"))
+        task_outcome(task)
 
     # --- multicast groups (type APP: from the application to the devices) --------------------
 
     async def _group(self, path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
+        # "Use APP for Application Server to Device multicast communication" (003:981).
         return await self._json(
             "POST", f"mcast/{path}", {"appEui": self.app_eui, "type": "APP", **params}
         )
@@ -445,26 +665,37 @@ class SenraClient(NetworkServer):
         Set up a group of the chosen devices, or of the devices carrying the chosen tags.
 
         SenRa groups have no name: a group is set up with its first members ("Either a list of
-        Device EUIs OR a list of Device tags"), and its id is its multicast address.
+        Device EUIs OR a list of Device tags", 003:984), and its id is its multicast address.
+        The network server makes the session and gives it to the devices itself. The group
+        returned lists the devices the answer shows joining (a "Failed" one did not).
         """
-        check_multicast_setup(self.name, setup, names=False, tags=True, given_keys=False)
+        check_multicast_setup(
+            self.name, setup, names=False, tags=True, given_keys=False, ping_slots=True
+        )
         device_class = setup.device_class
         if device_class is LoRaClass.A:
             raise InvalidRequest("a multicast group is class B or C")
+        params = {"devClass": device_class.value}
         if setup.dev_euis:
-            members = {"devEuis": ",".join(setup.dev_euis)}
-        elif setup.tags:
-            members = {"devTags": ",".join(setup.tags)}
+            params["devEuis"] = ",".join(setup.dev_euis)
+        elif tags := _tags(setup.tags):
+            params["devTags"] = ",".join(tags)
         else:
             raise InvalidRequest("choose the devices or tags", key="multicast_members_required")
-        answer = await self._group("setup", {**members, "devClass": device_class.value})
+        if (periodicity := setup.ping_slot_periodicity) is not None:
+            if not 0 <= periodicity <= 7:
+                raise InvalidRequest("the ping slot periodicity is 0 to 7")
+            params["periodicity"] = str(periodicity)
+        answer = await self._group("setup", params)
         address = opt_str(answer, "mcAddr")
         if address is None:
             raise ProtocolError("mcast/setup answered without mcAddr")
+        states = _states(answer)
         return MulticastGroup(
             group_id=address.upper(),
-            device_class=device_class,
-            dev_euis=_members(answer),
+            device_class=_group_class(answer) or device_class,
+            dev_euis=tuple(dev_eui for dev_eui, state in states.items() if _joining(state)),
+            states=states,
         )
 
     async def delete_multicast_group(self, group_id: str) -> None:
@@ -472,11 +703,14 @@ class SenraClient(NetworkServer):
         await self._group("delete", {"mcAddr": group_id})
 
     async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
-        """Add devices; a device the answer does not list was refused."""
+        """Add devices; a device the answer does not list, or lists as failed, was refused."""
         answer = await self._group(
             "addDevices", {"mcAddr": group_id, "devEuis": ",".join(dev_euis)}
         )
-        missing = [dev_eui for dev_eui in dev_euis if dev_eui not in _members(answer)]
+        states = _states(answer)
+        missing = [
+            dev_eui for dev_eui in dev_euis if not _joining(states.get(dev_eui.upper(), "Failed"))
+        ]
         if missing:
             raise InvalidRequest(f"not added to the group: {', '.join(missing)}")
 
@@ -489,16 +723,11 @@ class SenraClient(NetworkServer):
         answer = await self._json(
             "GET", "mcast/status", {"appEui": self.app_eui, "type": "APP", "mcAddr": group_id}
         )
-        devices = answer.get("devs")
-        states = {
-            str(item["devEui"]).upper(): str(item.get("state") or "unknown")
-            for item in (devices if isinstance(devices, list) else [])
-            if isinstance(item, Mapping) and isinstance(item.get("devEui"), str)
-        }
-        device_class = (opt_str(answer, "devClass") or "").removeprefix("CLASS_")
+        states = _states(answer)
+        address = _optional(opt_str, answer, "mcAddr")
         return MulticastGroup(
-            group_id=(opt_str(answer, "mcAddr") or group_id).upper(),
-            device_class=_CLASSES.get(device_class),
+            group_id=(address or group_id).upper(),
+            device_class=_group_class(answer),
             dev_euis=tuple(states),
             states=states,
         )
@@ -528,10 +757,9 @@ class SenraClient(NetworkServer):
                 "sendmsg",
                 {"mcAddr": group_id, "pdu": payload.hex().upper(), "port": str(f_port)},
             )
-        message_id = opt_int(answer, "msgId")
-        if message_id is None:
-            raise ProtocolError("the multicast downlink was answered without msgId")
-        return DownlinkResult(message_id=str(message_id), state=DownlinkState.QUEUED)
+        return DownlinkResult(
+            message_id=message_id(answer, "the multicast downlink"), state=DownlinkState.QUEUED
+        )
 
     # --- firmware updates over the air ------------------------------------------------------
 
@@ -553,12 +781,11 @@ class SenraClient(NetworkServer):
             "devEuis": ",".join(request.dev_euis),
             "devClass": request.device_class.value,
             "startDelaySecs": str(request.start_delay),
-            "redundancy": f"{request.redundancy:g}",
+            # "Double value from 0 - 1.0", written as the document does ("redundancy=1.0").
+            "redundancy": repr(float(request.redundancy)),
             "fragAlg": "FWD_ERR_CORR",
         }
-        _status, body = await self._request(
-            "POST", self._url("mcastTransfer"), params=params, form=form
-        )
+        body = await self._request("POST", "mcastTransfer", params=params, form=form)
         job_id = opt_str(self._document(body, "mcastTransfer"), "jobId")
         if job_id is None:
             raise ProtocolError("mcastTransfer answered without jobId")
@@ -567,21 +794,17 @@ class SenraClient(NetworkServer):
     async def cancel_fuota(self, job_id: str) -> None:
         """Cancel a firmware update."""
         # The document spells it jobID in its tables and jobId in its examples: send both.
-        await self._request(
-            "POST", self._url("mcastCancel"), params={"jobId": job_id, "jobID": job_id}
-        )
+        await self._request("POST", "mcastCancel", params={"jobId": job_id, "jobID": job_id})
 
     async def fuota_status(self, job_id: str) -> FuotaStatus:
-        """Return where a firmware update is."""
-        _status, body = await self._request(
-            "GET", self._url("mcastStatus"), params={"jobId": job_id, "jobID": job_id}
-        )
+        """Return where a firmware update is (a wrong value is left out, not a failure)."""
+        body = await self._request("GET", "mcastStatus", params={"jobId": job_id, "jobID": job_id})
         status = self._document(body, "mcastStatus")
         return FuotaStatus(
-            job_id=opt_str(status, "jobId") or job_id,
-            state=opt_str(status, "state") or "unknown",
-            percent_done=opt_int(status, "pctDone"),
-            result=opt_str(status, "result"),
+            job_id=_optional(opt_str, status, "jobId") or job_id,
+            state=_optional(opt_str, status, "state") or "unknown",
+            percent_done=_ranged(status, "pctDone", 0, 100),
+            result=_optional(opt_str, status, "result"),
         )
 
     @staticmethod
@@ -595,16 +818,38 @@ class SenraClient(NetworkServer):
         """Nothing to release."""
 
 
-def _members(answer: Mapping[str, Any]) -> tuple[str, ...]:
-    """Return the DevEUIs a group answer lists (leaving or not)."""
+_LEAVING: Final = frozenset({"FAILED", "CLOSING"})
+"""Member states of a device that is not (or no longer) in the group's session."""
+
+
+def _joining(state: str) -> bool:
+    return state.upper() not in _LEAVING
+
+
+def _states(answer: Mapping[str, Any]) -> dict[str, str]:
+    """Return each DevEUI a group answer lists, with its state ("Initializing", "Failed"...)."""
     devices = answer.get("devs")
-    if not isinstance(devices, list):
-        return ()
-    return tuple(
-        str(item["devEui"]).upper()
-        for item in devices
-        if isinstance(item, Mapping) and isinstance(item.get("devEui"), str)
-    )
+    states: dict[str, str] = {}
+    for item in devices if isinstance(devices, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        try:
+            dev_eui = eui(item.get("devEui"), "devEui")
+        except ProtocolError:
+            continue
+        state = item.get("state")
+        states[dev_eui] = state if isinstance(state, str) and state else "unknown"
+    return states
+
+
+def _group_class(answer: Mapping[str, Any]) -> LoRaClass | None:
+    """Return a group answer's class ("CLASS_C"; "C" read too)."""
+    return _optional(_opt_class, answer, "devClass")
+
+
+def _tags(tags: Sequence[str]) -> list[str]:
+    """Return the tags as SenRa has them: a tag with a comma is several (tags are a list)."""
+    return [part.strip() for tag in tags for part in tag.split(",") if part.strip()]
 
 
 def _message(body: bytes) -> str | None:
