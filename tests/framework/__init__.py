@@ -1,0 +1,1 @@
+"""Tests of our connections in Home Assistant's LoRaWAN framework, run with its library."""
