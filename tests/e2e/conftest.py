@@ -39,4 +39,4 @@ def home_assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HomeAss
 async def api(home_assistant: HomeAssistantProcess) -> AsyncIterator[Api]:
     """The instance's APIs, with its owner's token."""
     async with aiohttp.ClientSession() as session:
-        yield Api(home_assistant, session)
+        yield home_assistant.api(session)

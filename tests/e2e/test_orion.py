@@ -38,11 +38,7 @@ async def orion_entry(api: Api, orion: OrionSimulator) -> AsyncIterator[JSONObje
     entry: JSONObject = result["result"]
     await orion.wait_for_consumers(1)
     yield entry
-    async with api.session.delete(
-        f"{api.instance.url}/api/config/config_entries/entry/{entry['entry_id']}",
-        headers={"Authorization": f"Bearer {api.instance.token}"},
-    ) as answer:
-        assert answer.status == 200
+    await api.delete(f"/api/config/config_entries/entry/{entry['entry_id']}")
 
 
 async def test_uplink_becomes_a_sensor_state(
