@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.lorawan_hub.codecs.cayenne import encode_cayenne_lpp
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DEDUP_MEMORY, DOMAIN
-from custom_components.lorawan_hub.coordinator import FieldSpec
+from custom_components.lorawan_hub.device_state import FieldSpec
 from custom_components.lorawan_hub.sensor import FieldSensor
 from simulator.orion import OrionSimulator
 

@@ -9,12 +9,9 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .codec_worker import async_delete_codec_issues
 from .const import CONF_VENDOR, DOMAIN
-from .coordinator import (
-    LoRaWANHubConfigEntry,
-    LoRaWANHubCoordinator,
-    async_delete_codec_issues,
-)
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
 from .lns.iotsquare import PUSH_KINDS
 from .push import (

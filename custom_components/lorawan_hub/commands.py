@@ -20,7 +20,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .const import DOMAIN
-from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import DeviceState
 from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX
 from .entity import LoRaWANHubEntity, async_add_device_entities
 from .lns.errors import LnsError

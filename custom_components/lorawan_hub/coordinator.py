@@ -1,19 +1,17 @@
 """
-The push coordinator of one config entry: one network-server connection.
+The coordinator of one config entry: what its network server delivers, made into entities.
 
-An uplink travels: the vendor client (``lns/``) → ``LoRaWANHubCoordinator.uplink`` (deduplicate,
-decode, remember the values) → the listeners of the fields it carries (``sensor.py`` and the other
-platforms), which write their state.
+An uplink travels: the vendor client (``lns/``) → ``LoRaWANHubCoordinator.uplink`` (drop replays,
+decode, or queue for a JavaScript codec on the codec thread) → ``_deliver`` (the device's values,
+its entities' updates, the ``lorawan_hub_uplink`` event, the framework feed). The device state
+lives in ``device_state.py``, the store in ``store.py``, the codec thread in ``codec_worker.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-import contextlib
 import dataclasses
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 import functools
 from typing import Any
@@ -22,14 +20,12 @@ from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.device_registry import DeviceInfo as HaDeviceInfo
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .codec_worker import CodecWorker
 from .codecs.decode import AUTO, RAW, Decoded, decode
-from .codecs.javascript import CodecError, JsCodec, JsRunner, decode_batch
 from .codecs.metadata import Platform as FieldPlatform, infer_metadata, location_pairs
 from .codecs.result import DecodeResult
 from .const import (
@@ -37,7 +33,6 @@ from .const import (
     CONF_DEVICES,
     CONF_F_PORT,
     CONF_OFFLINE_AFTER,
-    DEDUP_MEMORY,
     DEFAULT_F_PORT,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
@@ -46,10 +41,19 @@ from .const import (
     EVENT_UPLINK,
     LOGGER,
     ONLINE_CHECK_INTERVAL,
-    STORAGE_SAVE_DELAY,
-    STORAGE_VERSION,
 )
-from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX, async_load_codec
+from .device_state import (
+    KEY_INFO,
+    KEY_LOCATION,
+    KEY_ONLINE,
+    KEY_STATUS,
+    KEY_UPLINK,
+    NETWORK_LOCATION,
+    DeviceState,
+    FieldSpec,
+    listener_failed,
+)
+from .device_types import CONF_DEVICE_TYPES, JS_PREFIX
 from .lns.base import NetworkServer, ThrottledLog
 from .lns.errors import AuthError
 from .lns.models import (
@@ -61,57 +65,17 @@ from .lns.models import (
     Location,
     Uplink,
 )
+from .store import EntryStore, device_data, parse_time, restore_device
 
 type LoRaWANHubConfigEntry = ConfigEntry[LoRaWANHubCoordinator]
 type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], None]
-type UplinkKey = tuple[int | None, datetime]
-"""What tells two uplinks of a device apart: frame counter and reception time."""
 
 _LOG = ThrottledLog(LOGGER)
-MAX_ISSUE_REASON = 500
-"""Characters of a codec's error shown in a repair (a codec may return long error lists)."""
-
-
-def listener_failed(dev_eui: str, key: str) -> None:
-    """Log (rate-limited, with the traceback) an entity that failed to take a device's update."""
-    _LOG.exception(
-        f"listener:{key}", "An entity of %s failed to show %s; the others are updated", dev_eui, key
-    )
-
-
-# Listener keys beside the field keys (which never start with "_").
-KEY_UPLINK = "_uplink"
-KEY_ONLINE = "_online"
-KEY_LOCATION = "_location"
-KEY_STATUS = "_status"
-KEY_INFO = "_info"
-NETWORK_LOCATION = "network_location"
-"""Entity key of the position the network server keeps for a device."""
 
 _PLATFORMS = {
     FieldPlatform.SENSOR: Platform.SENSOR,
     FieldPlatform.BINARY_SENSOR: Platform.BINARY_SENSOR,
 }
-
-JS_QUEUE = 10_000
-"""Uplinks waiting for their JavaScript codec before new ones stay raw."""
-JS_BATCH = 64
-"""Uplinks decoded in one trip to the codec thread."""
-JS_DRAIN = 5.0
-"""Seconds an entry that stops gives its codecs to decode what came in."""
-
-
-CODEC_ISSUE = "codec_"
-"""Prefix of the repair issues about a failing codec: codec_<entry id>_<DevEUI>."""
-
-
-@callback
-def async_delete_codec_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Remove the entry's repairs about failing codecs."""
-    prefix = f"{CODEC_ISSUE}{entry_id}_"
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.startswith(prefix):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def _stopped(task: asyncio.Task[None], name: str) -> None:
@@ -123,129 +87,6 @@ async def _stopped(task: asyncio.Task[None], name: str) -> None:
         pass
     except Exception:  # noqa: BLE001 - logged; the entry stops all the same
         LOGGER.exception("The %s task had failed", name)
-
-
-def _drain[T](queue: asyncio.Queue[T]) -> list[T]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
-
-
-@dataclass(slots=True, frozen=True)
-class FieldSpec:
-    """What one decoded field (or a latitude/longitude pair) becomes: one entity."""
-
-    key: str
-    platform: Platform
-    device_class: str | None = None
-    unit: str | None = None
-    state_class: str | None = None
-    precision: int | None = None
-    latitude_key: str | None = None
-    longitude_key: str | None = None
-    altitude_key: str | None = None
-
-    @property
-    def source_keys(self) -> tuple[str, ...]:
-        """The decoded fields this entity shows."""
-        if self.platform is not Platform.DEVICE_TRACKER:
-            return (self.key,)
-        return tuple(
-            key for key in (self.latitude_key, self.longitude_key, self.altitude_key) if key
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """Serialise for storage, without defaults."""
-        return {key: value for key, value in asdict(self).items() if value is not None}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FieldSpec:
-        """Read back what ``as_dict`` stored."""
-        return cls(**{**data, "platform": Platform(data["platform"])})
-
-
-@dataclass(slots=True, eq=False)
-class DeviceState:
-    """What the integration knows about one LoRaWAN device."""
-
-    dev_eui: str
-    device_id: str
-    info: DeviceInfo | None = None
-    fields: dict[str, FieldSpec] = field(default_factory=dict)
-    """Entity key → spec."""
-    owners: dict[str, str] = field(default_factory=dict)
-    """Decoded field key → the entity key that shows it."""
-    values: dict[str, Any] = field(default_factory=dict)
-    last_fields: dict[str, Any] = field(default_factory=dict)
-    """The fields decoded from the last uplink."""
-    last_uplink: Uplink | None = None
-    context: Context | None = None
-    """The context of the last uplink: the state changes it caused carry it."""
-    last_seen: datetime | None = None
-    online: bool | None = None
-    location: Location | None = None
-    status: DeviceStatus | None = None
-    codec: str = AUTO
-    offline_after: int = DEFAULT_OFFLINE_AFTER
-    last_codec: str | None = None
-    decode_error: str | None = None
-    codec_issue: bool = False
-    """A repair issue says that this device's codec fails."""
-    f_port: int | None = None
-    """The port to assume for uplinks whose network server does not report one."""
-    recent: deque[UplinkKey] = field(default_factory=lambda: deque(maxlen=DEDUP_MEMORY))
-    """The keys of the last uplinks delivered, oldest first."""
-    recent_keys: set[UplinkKey] = field(default_factory=set)
-    pending: set[UplinkKey] = field(default_factory=set)
-    """Keys of uplinks taken but not delivered yet (waiting for their codec)."""
-    forgotten_until: datetime | None = None
-    """The newest time among the keys that left ``recent``: an uplink older than that is beyond
-    what is remembered, so it cannot be told apart from a replay."""
-    listeners: dict[str, list[CALLBACK_TYPE]] = field(default_factory=dict)
-    """Key (a field's entity key or a ``KEY_*``) → the updates of the entities showing it."""
-
-    device_info: HaDeviceInfo = field(init=False)
-    """What links this device's entities to its registry device (one, shared by them)."""
-
-    def __post_init__(self) -> None:
-        """Describe the registry device once."""
-        self.device_info = HaDeviceInfo(identifiers={(DOMAIN, self.dev_eui)})
-
-    def notify(self, key: str) -> None:
-        """Update the entities that show ``key``; one that fails does not stop the others."""
-        for update in self.listeners.get(key, ()):
-            try:
-                update()
-            except Exception:  # noqa: BLE001 - one entity never stops the uplink
-                listener_failed(self.dev_eui, key)
-
-    def is_duplicate(self, key: UplinkKey) -> bool:
-        """Return True for an uplink already taken (delivered, or waiting for its codec)."""
-        if key in self.recent_keys or key in self.pending:
-            return True
-        forgotten = self.forgotten_until
-        # Strictly older: times may have a resolution of one second, and uplinks of the same
-        # second as a forgotten one are told apart by their frame counter only while remembered.
-        return forgotten is not None and key[1] < forgotten
-
-    def remember(self, key: UplinkKey) -> None:
-        """Remember a delivered uplink, so that a replay of it is dropped."""
-        if key in self.recent_keys:
-            return
-        if len(self.recent) == DEDUP_MEMORY:
-            oldest = self.recent[0]
-            self.recent_keys.discard(oldest)
-            if self.forgotten_until is None or oldest[1] > self.forgotten_until:
-                self.forgotten_until = oldest[1]
-        self.recent.append(key)
-        self.recent_keys.add(key)
-
-    def add_spec(self, spec: FieldSpec) -> None:
-        """Register an entity spec and the fields it shows."""
-        self.fields[spec.key] = spec
-        for key in spec.source_keys:
-            self.owners[key] = spec.key
 
 
 class LoRaWANHubCoordinator:
@@ -267,23 +108,14 @@ class LoRaWANHubCoordinator:
         self._reported: bool | None = None
         self._resume_from: datetime | None = None
         self._stream_position: str | None = None
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}", private=True
-        )
-        self._save_pending = False
+        self._store = EntryStore(hass, entry.entry_id, self._data_to_save)
         self._availability_listeners: set[CALLBACK_TYPE] = set()
         self._platform_callbacks: list[NewEntitiesCallback] = []
         self._task: asyncio.Task[None] | None = None
         self._hub_device_id: str | None = None
-        self.codecs: dict[str, JsCodec] = {}
-        """Device type id → its JavaScript codec."""
-        self.codec_errors: dict[str, str] = {}
-        """Device type id → why its codec could not be loaded."""
-        self._js: JsRunner | None = None
-        self._js_queue: asyncio.Queue[tuple[DeviceState, Uplink]] = asyncio.Queue(JS_QUEUE)
-        self._js_task: asyncio.Task[None] | None = None
-        self._js_pending: list[tuple[DeviceState, Uplink]] = []
-        """The batch on the codec thread now."""
+        self.codec_worker = CodecWorker(
+            hass, entry.entry_id, entry.options.get(CONF_DEVICE_TYPES, {}), self._deliver
+        )
 
     # --- set-up and shut-down -----------------------------------------------------------------
 
@@ -298,43 +130,22 @@ class LoRaWANHubCoordinator:
             entry_type=dr.DeviceEntryType.SERVICE,
         )
         self._hub_device_id = hub.id
-        stored = await self._store.async_load() or {}
-        self._restore(stored)
-        await self._load_codecs()
+        self._restore(await self._store.async_load())
+        await self.codec_worker.async_load()
         devices = await self.client.list_devices()
         self.devices_listed(devices)
         self.entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_online, ONLINE_CHECK_INTERVAL)
         )
 
-    async def _load_codecs(self) -> None:
-        """
-        Prepare the device types' codecs; one that cannot load leaves its devices raw.
-
-        The repairs of an earlier run go: the codecs may have changed, and any that still fails
-        says so again with its next uplink.
-        """
-        async_delete_codec_issues(self.hass, self.entry.entry_id)
-        types: Mapping[str, Mapping[str, Any]] = self.entry.options.get(CONF_DEVICE_TYPES, {})
-        for type_id, definition in types.items():
-            try:
-                self.codecs[type_id] = await async_load_codec(self.hass, definition)
-            except CodecError as err:
-                self.codec_errors[type_id] = str(err)
-                LOGGER.warning(
-                    "The codec of device type %s cannot be loaded: %s",
-                    definition.get(CONF_NAME, type_id),
-                    err,
-                )
-
     @callback
     def start(self) -> None:
         """Start the realtime connection (and the codec worker) in background tasks."""
-        if self.codecs:
-            self._js = runner = JsRunner()
-            self._js_task = self.entry.async_create_background_task(
-                self.hass, self._decode_with_codecs(runner), f"{DOMAIN} codecs"
+        self.codec_worker.start(
+            lambda coroutine, name: self.entry.async_create_background_task(
+                self.hass, coroutine, name
             )
+        )
         self._task = self.entry.async_create_background_task(
             self.hass, self._run(), f"{DOMAIN} {self.client.vendor} connection"
         )
@@ -356,81 +167,35 @@ class LoRaWANHubCoordinator:
         if self._task is not None:
             await _stopped(self._task, "connection")
             self._task = None
-        if self._js_task is not None:
-            # What came in is decoded before the entry stops (bounded: a slow codec's rest stays
-            # raw), so that no uplink is lost: it was acknowledged, and its key remembered.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(JS_DRAIN):
-                    await self._js_queue.join()
-            await _stopped(self._js_task, "codec")
-            self._js_task = None
-            self._deliver_raw(
-                [*self._js_pending, *_drain(self._js_queue)], "the entry stopped first"
-            )
-        try:
-            if self._js is not None:
-                await self._js.async_close()
-        except Exception:  # noqa: BLE001 - logged; the state is saved all the same
-            LOGGER.exception("The codec thread of %s did not stop cleanly", self.entry.title)
-        self._js = None
+        await self.codec_worker.async_stop()
         try:
             await self.client.close()
         except Exception:  # noqa: BLE001 - logged; the state is saved all the same
             LOGGER.exception("The connection to %s did not close cleanly", self.entry.title)
-        if self._save_pending:
-            await self._store.async_save(self._data_to_save())
+        await self._store.async_save_pending()
 
     def _restore(self, stored: Mapping[str, Any]) -> None:
-        if resume := stored.get("resume_from"):
-            self._resume_from = dt_util.parse_datetime(resume)
+        self._resume_from = parse_time(stored.get("resume_from"))
         self._stream_position = stored.get("stream_position")
         for dev_eui, data in (stored.get("devices") or {}).items():
             state = self._ensure_device(dev_eui, None, announce=False)
             try:
-                self._restore_device(state, data)
+                restore_device(state, data)
             except Exception:  # noqa: BLE001 - one bad stored device never stops the entry
                 LOGGER.exception("The stored state of %s could not be read in full", dev_eui)
             state.online = self._is_online(state, dt_util.utcnow())
 
-    @staticmethod
-    def _restore_device(state: DeviceState, data: Mapping[str, Any]) -> None:
-        for spec in data.get("fields", ()):
-            try:
-                state.add_spec(FieldSpec.from_dict(spec))
-            except TypeError, ValueError, KeyError:
-                LOGGER.warning("Dropped a stored entity of %s that cannot be read", state.dev_eui)
-        if last_seen := data.get("last_seen"):
-            state.last_seen = dt_util.parse_datetime(last_seen)
-        if forgotten := data.get("forgotten_until"):
-            state.forgotten_until = dt_util.parse_datetime(forgotten)
-        for f_cnt, received_at in data.get("recent", ()):
-            if (when := dt_util.parse_datetime(received_at)) is not None:
-                state.remember((f_cnt, when))
-
     @callback
     def _data_to_save(self) -> dict[str, Any]:
-        self._save_pending = False
         return {
             "resume_from": self._resume_from.isoformat() if self._resume_from else None,
             "stream_position": self._stream_position,
-            "devices": {
-                state.dev_eui: {
-                    "fields": [spec.as_dict() for spec in state.fields.values()],
-                    "last_seen": state.last_seen.isoformat() if state.last_seen else None,
-                    "recent": [[f_cnt, when.isoformat()] for f_cnt, when in state.recent],
-                    "forgotten_until": state.forgotten_until.isoformat()
-                    if state.forgotten_until
-                    else None,
-                }
-                for state in self.devices.values()
-            },
+            "devices": {state.dev_eui: device_data(state) for state in self.devices.values()},
         }
 
     @callback
     def _schedule_save(self) -> None:
-        if not self._save_pending:
-            self._save_pending = True
-            self._store.async_delay_save(self._data_to_save, STORAGE_SAVE_DELAY)
+        self._store.schedule_save()
 
     def _apply_device_options(self, state: DeviceState) -> None:
         options = self.entry.options
@@ -616,131 +381,18 @@ class LoRaWANHubCoordinator:
             self._deliver(state, uplink, Decoded(DecodeResult({}), RAW))
             return
         if state.codec.startswith(JS_PREFIX):
-            type_id = state.codec.removeprefix(JS_PREFIX)
-            if type_id not in self.codecs or self._js_task is None:
-                reason = self.codec_errors.get(type_id, "its device type no longer exists")
-            else:
-                try:
-                    # Decoded off the event loop, in the order the uplinks came.
-                    self._js_queue.put_nowait((state, uplink))
-                except asyncio.QueueFull:
-                    reason = "too many uplinks are waiting for their codec"
-                else:
-                    state.pending.add(key)
-                    return
-            self._codec_failed(state, reason)
+            if (reason := self.codec_worker.take(state, uplink)) is None:
+                state.pending.add(key)
+                return
             self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
             return
         self._deliver(state, uplink, decode(uplink.payload, uplink.decoded, state.codec))
 
-    async def _decode_with_codecs(self, runner: JsRunner) -> None:
-        """Decode queued uplinks with their device type's codec, in order, in batches."""
-        queue = self._js_queue
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < JS_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
-            self._js_pending = batch
-            try:
-                await self._decode_batch(runner, batch)
-            finally:
-                self._js_pending = []
-                for _ in batch:
-                    queue.task_done()
-
-    async def _decode_batch(
-        self, runner: JsRunner, batch: Sequence[tuple[DeviceState, Uplink]]
-    ) -> None:
-        """Decode and deliver one batch; whatever fails, every uplink of it is delivered."""
-        try:
-            outcomes = await runner.run(
-                decode_batch,
-                [
-                    (
-                        self.codecs[state.codec.removeprefix(JS_PREFIX)],
-                        uplink.payload,
-                        uplink.f_port,
-                        uplink.received_at,
-                    )
-                    for state, uplink in batch
-                ],
-            )
-        except Exception:  # noqa: BLE001 - the uplinks are delivered raw, never lost
-            LOGGER.exception("The codec thread failed; %d uplinks stay raw", len(batch))
-            self._deliver_raw(batch, "the codec thread failed")
-            return
-        for (state, uplink), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, CodecError):
-                decoded = Decoded(DecodeResult({}), state.codec, str(outcome))
-                self._guarded(self._codec_failed, state, str(outcome))
-            else:
-                decoded = Decoded(outcome, state.codec)
-                self._guarded(self._codec_worked, state)
-            self._deliver(state, uplink, decoded)
-
-    @staticmethod
-    def _guarded(update: Callable[..., None], state: DeviceState, *args: Any) -> None:
-        """Raise or clear a codec repair; a failure there is logged and loses nothing."""
-        try:
-            update(state, *args)
-        except Exception:  # noqa: BLE001 - the uplink is delivered all the same
-            _LOG.exception("repair", "The codec repair of %s could not be updated", state.dev_eui)
-
-    @callback
-    def _deliver_raw(self, uplinks: Sequence[tuple[DeviceState, Uplink]], reason: str) -> None:
-        """Deliver uplinks undecoded (their payload is kept; their event fires)."""
-        for state, uplink in uplinks:
-            self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
-
     async def async_encode_downlink(
         self, state: DeviceState, data: Mapping[str, Any], f_port: int
     ) -> tuple[bytes, int] | None:
-        """
-        Encode ``data`` with the device's codec; None when it has no encoder.
-
-        Raises CodecError with the codec's own words when it refuses ``data``.
-        """
-        codec = self.codecs.get(state.codec.removeprefix(JS_PREFIX))
-        runner = self._js
-        if not state.codec.startswith(JS_PREFIX) or codec is None or runner is None:
-            return None
-        if not await runner.run(codec.defines, "encodeDownlink"):
-            return None
-        return await runner.run(codec.encode_downlink, data, f_port)
-
-    def _codec_issue_id(self, state: DeviceState) -> str:
-        return f"{CODEC_ISSUE}{self.entry.entry_id}_{state.dev_eui}"
-
-    @callback
-    def _codec_failed(self, state: DeviceState, reason: str) -> None:
-        """Raise (or update) the repair issue naming the device and why its codec fails."""
-        device = dr.async_get(self.hass).async_get(state.device_id)
-        type_id = state.codec.removeprefix(JS_PREFIX)
-        definition = self.entry.options.get(CONF_DEVICE_TYPES, {}).get(type_id, {})
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._codec_issue_id(state),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="codec_failed",
-            translation_placeholders={
-                "device": (device.name_by_user or device.name or state.dev_eui)
-                if device
-                else state.dev_eui,
-                "device_type": str(definition.get(CONF_NAME, type_id)),
-                "reason": reason
-                if len(reason) <= MAX_ISSUE_REASON
-                else reason[: MAX_ISSUE_REASON - 1] + "…",
-            },
-        )
-        state.codec_issue = True
-
-    @callback
-    def _codec_worked(self, state: DeviceState) -> None:
-        if state.codec_issue:
-            ir.async_delete_issue(self.hass, DOMAIN, self._codec_issue_id(state))
-            state.codec_issue = False
+        """Encode ``data`` with the device's codec; None when it has none (see CodecWorker)."""
+        return await self.codec_worker.async_encode_downlink(state, data, f_port)
 
     @callback
     def _deliver(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:
@@ -951,5 +603,5 @@ class LoRaWANHubCoordinator:
     def forget_device(self, dev_eui: str) -> None:
         """Drop a device removed by the user (it comes back if it sends again)."""
         if (state := self.devices.pop(dev_eui, None)) is not None:
-            self._codec_worked(state)
+            self.codec_worker.codec_worked(state)
         self._schedule_save()

@@ -10,13 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .coordinator import (
-    KEY_LOCATION,
-    DeviceState,
-    FieldSpec,
-    LoRaWANHubConfigEntry,
-    LoRaWANHubCoordinator,
-)
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import KEY_LOCATION, DeviceState, FieldSpec
 from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
 
 PARALLEL_UPDATES = 0

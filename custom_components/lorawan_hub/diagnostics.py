@@ -11,7 +11,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_APP_ID, CONF_PUSH_ID, CONF_PUSH_SECRET, DOMAIN
-from .coordinator import DeviceState, LoRaWANHubConfigEntry
+from .coordinator import LoRaWANHubConfigEntry
+from .device_state import DeviceState
 
 TO_REDACT = {
     CONF_TOKEN,

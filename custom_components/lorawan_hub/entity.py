@@ -9,7 +9,8 @@ from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import DeviceState, FieldSpec, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import DeviceState, FieldSpec
 
 
 def humanize(key: str) -> str:

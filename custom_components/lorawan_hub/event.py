@@ -9,12 +9,8 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import (
-    KEY_UPLINK,
-    DeviceState,
-    LoRaWANHubConfigEntry,
-    LoRaWANHubCoordinator,
-)
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import KEY_UPLINK, DeviceState
 from .entity import LoRaWANHubEntity, async_add_device_entities
 from .lns.models import Uplink
 

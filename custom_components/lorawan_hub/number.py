@@ -8,7 +8,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .commands import Command, CommandEntity, async_add_command_entities
-from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import DeviceState
 
 PARALLEL_UPDATES = 1
 

@@ -29,15 +29,8 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .const import LOGGER
-from .coordinator import (
-    KEY_INFO,
-    KEY_STATUS,
-    KEY_UPLINK,
-    DeviceState,
-    FieldSpec,
-    LoRaWANHubConfigEntry,
-    LoRaWANHubCoordinator,
-)
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import KEY_INFO, KEY_STATUS, KEY_UPLINK, DeviceState, FieldSpec
 from .entity import LoRaWANHubEntity, async_add_device_entities, humanize
 from .lns.base import ThrottledLog
 from .lns.models import Capability, LoRaClass

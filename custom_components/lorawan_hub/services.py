@@ -25,7 +25,8 @@ from homeassistant.helpers.service import async_register_admin_service
 
 from .codecs.javascript import CodecError
 from .const import DOMAIN
-from .coordinator import DeviceState, LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .device_state import DeviceState
 from .device_types import config_path
 from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
 from .lns.models import (
