@@ -1211,8 +1211,8 @@ class IotSquareClient(NetworkServer):
         Rename the group; ``mcgroup/update`` also gets what its table requires of the group.
 
         A manually configured group: its address and keys, and enableMQTT (6.2.4). One with
-        remote set-up: its push link, headers, MQTT flag and, with the extension, time slice.
-        All as ``mcgroup/status`` shows them, so nothing else changes.
+        remote set-up: its push link, headers, MQTT flag and time slice. All as
+        ``mcgroup/status`` shows them, so nothing else changes.
         """
         _check_group_name(name)
         group = self._group(group_id)
@@ -1225,8 +1225,8 @@ class IotSquareClient(NetworkServer):
                 body["pushURL"] = push
             if isinstance(headers := status.get("headers"), Mapping):
                 body["headers"] = dict(headers)
-            if _flag(status, "enableMCExt") and (slot := _number(status, "timeSlotLength")):
-                body["timeSlotLength"] = slot
+            if (slot := _number(status, "timeSlotLength")) is not None:
+                body["timeSlotLength"] = slot  # unchanged (its sample sends it, 6.2.4)
         else:
             keys = _keys_from_status(status)
             if keys is None:
@@ -1336,7 +1336,7 @@ class IotSquareClient(NetworkServer):
                 details={"minimum": f"{MIN_REDUNDANCY:g}", "maximum": "1"},
             )
         group = self._group(request.group_id)
-        firmware_name = f"lorawan_hub_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(2)}"
+        firmware_name = self._firmware_name()
         await self._call(
             "POST",
             "fuota/create",
@@ -1352,6 +1352,11 @@ class IotSquareClient(NetworkServer):
             if item.get("firmwareName") == firmware_name and (task := _number(item, "fdID")):
                 return f"{group.upper()}/{task}"
         raise ProtocolError("the file transfer created is not listed")
+
+    @staticmethod
+    def _firmware_name() -> str:
+        """Return a new file transfer's name, unique: the answer to fuota/create has no id."""
+        return f"lorawan_hub_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(2)}"
 
     async def cancel_fuota(self, job_id: str) -> None:
         """Terminate a file transfer."""
