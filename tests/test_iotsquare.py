@@ -555,6 +555,14 @@ async def test_flow_push_step_errors(hass: HomeAssistant, iotsquare: IotSquareSi
     )
     assert result["errors"] == {"base": "push_headers_full"}
     hass.config_entries.flow.async_abort(result["flow_id"])
+    iotsquare.apps[89].headers = {}
+    result = await _to_push_step(hass, iotsquare, "89")
+    iotsquare.fail_next["app/update"] = 1007
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CONFIGURE_PUSH: True}
+    )
+    assert (result["step_id"], result["errors"]) == ("iotsquare_push", {"base": "cannot_connect"})
+    hass.config_entries.flow.async_abort(result["flow_id"])
     iotsquare.fail_next["app/status"] = 1004
     result = await _to_push_step(hass, iotsquare, "89")
     assert (result["step_id"], result["errors"]) == ("iotsquare", {"base": "invalid_auth"})

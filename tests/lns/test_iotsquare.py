@@ -833,6 +833,12 @@ async def test_push_links_shown_only_in_the_list(session: aiohttp.ClientSession)
         config = await client.push_config()
         assert (config.push_urls, config.headers, config.links) == ((USER_LINK,), {}, (USER_LINK,))
         assert config.conflicts(OUR_LINK, "Authorization", BEARER) == frozenset()
+        for odd, links in (("https://one.example", ("https://one.example",)), (5, ())):
+            status["pushUrls"] = odd
+            server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
+            assert (await client.push_config()).push_urls == links
+        del status["pushUrls"]
+        server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
         server.answers["app/list"] = _json({"code": 0, "amount": 1, "data": [{"appID": 89}]})
         config = await client.push_config()
         assert config.push_urls is None
@@ -849,10 +855,11 @@ async def test_push_removal_takes_off_only_ours(
     client = make_client(session, sim)
     await client.configure_push(OUR_LINK, "Authorization", BEARER)
     app.push_urls.append("https://user.example/second")  # the user adds one meanwhile
+    app.push_urls.append("http://[::1")  # and one that is not even a URL
     assert await client.remove_push("pushid0123", BEARER) is True
     assert (app.push_url, app.push_urls, app.headers, app.enable_mqtt) == (
         "",
-        [USER_LINK, "https://user.example/second"],
+        [USER_LINK, "https://user.example/second", "http://[::1"],
         {"userID": "2333"},
         False,
     )

@@ -812,7 +812,11 @@ class IotSquareClient(NetworkServer):
         config = await self.push_config()
 
         def ours(link: str) -> bool:
-            return URL(link).path.rstrip("/").endswith(f"/{push_id}")
+            try:
+                path = URL(link).path
+            except ValueError:  # a link that is not even a URL: not the entry's
+                return False
+            return path.rstrip("/").endswith(f"/{push_id}")
 
         link_ours = bool(config.push_url) and ours(config.push_url)
         others = tuple(link for link in config.push_urls or () if not ours(link))
@@ -974,7 +978,7 @@ class IotSquareClient(NetworkServer):
                 self._log.warning("push", "Dropped a malformed %s push: %s", topic, err)
             except _Undelivered as err:
                 self._log.warning(
-                    "deliver", "Could not hand over a %s push: %r", topic, err.__cause__
+                    "deliver", "Could not hand over the %s push: %r", topic, err.__cause__
                 )
                 return False
         return True
