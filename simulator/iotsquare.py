@@ -3,9 +3,11 @@ An IoTSquare (RisingHF) network server on 127.0.0.1: the OpenAPI subset and the 
 
 The OpenAPI answers JSON with an outer ``code`` and ``msg`` (HTTP 200 even for error codes), and
 takes the API token in the ``X-Access-Token`` header. Applications push to ``<pushURL>/uplink`` and
-``<pushURL>/join`` with their custom headers. Multicast groups belong to the account; a group
-takes class C devices of its region and subnet. File transfers to a group advance one state every
-``fuota_polls`` status calls.
+``<pushURL>/join`` with their custom headers, and to each of their further push links
+(``pushUrls``, added in 3.4.18; ``multiple_push_links`` off is a server before it, whose
+applications have the one link). Multicast groups belong to the account; a group takes class C
+devices of its region and subnet. File transfers to a group advance one state every
+``fuota_polls`` status calls. Answers have the shapes of the document's samples.
 
 Fault knobs: answer an error code or an HTTP status once for a path, refuse the right token once.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import itertools
@@ -112,6 +114,8 @@ CODES: Final[dict[int, str]] = {
 }
 """Response code → message (section 10.1 of the OpenAPI document)."""
 
+_MESSAGES: Final = {"enMsg": "ok", "cnMsg": "ok"}
+"""The English and Chinese messages the newer answers carry (device list, latest uplink)."""
 _NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
 _GATEWAYS: Final = (("b827ebfffe9aae48", -97, -9.0), ("0016c001ff10a235", -109, -14.2))
 _SFBW: Final = {dr: f"SF{12 - dr}BW125" for dr in range(6)} | {6: "SF7BW250"}
@@ -136,6 +140,8 @@ class IotSquareApp:
     name: str
     push_url: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    push_urls: list[str] = field(default_factory=list)
+    """The further push links (pushUrls, 3.4.18)."""
     enable_mqtt: bool = False
     createtime: int = field(default_factory=_now_ms)
     updatetime: int = field(default_factory=_now_ms)
@@ -345,6 +351,13 @@ def _headers(params: Mapping[str, Any]) -> dict[str, str] | None:
     return dict(value)
 
 
+def _link(value: Any, *, empty: bool = False) -> bool:
+    """Whether ``value`` is a push link (http:// or https://), or empty where that is allowed."""
+    return isinstance(value, str) and (
+        value.startswith(("http://", "https://")) or (empty and value == "")
+    )
+
+
 def _page[T](params: Mapping[str, Any], items: list[T]) -> dict[str, Any]:
     """Return the page asked for: ``amount`` (all) and ``data``; 0/0 asks for the first 200."""
     number, size = _int(params, "pageNo", 1), _int(params, "pageSize", 10)
@@ -388,6 +401,8 @@ class IotSquareSimulator(PushingServer):
         """Answer the next request with the right token 1004."""
         self.fuota_polls = 2
         """Status calls a file transfer stays in each running state."""
+        self.multiple_push_links = True
+        """Applications have pushUrls (3.4.18); off: a server before it, with the one link."""
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "app/list"): self._app_list,
             ("GET", "app/status"): self._app_status,
@@ -428,13 +443,14 @@ class IotSquareSimulator(PushingServer):
         app_id: int | None = None,
         push_url: str = "",
         headers: Mapping[str, str] | None = None,
+        push_urls: Sequence[str] = (),
     ) -> IotSquareApp:
         """Add an application (its id: the next free one from 89 unless given)."""
         if app_id is None:
             app_id = DEFAULT_APP_ID
             while app_id in self.apps:
                 app_id += 1
-        app = IotSquareApp(app_id, name, push_url, dict(headers or {}))
+        app = IotSquareApp(app_id, name, push_url, dict(headers or {}), list(push_urls))
         self.apps[app_id] = app
         return app
 
@@ -531,6 +547,11 @@ class IotSquareSimulator(PushingServer):
             "data": {"devAddr": device.dev_addr},
         }
 
+    def push_links(self, app: IotSquareApp) -> list[str]:
+        """Return the links an application pushes to: its push link, then its further ones."""
+        links = [app.push_url, *(app.push_urls if self.multiple_push_links else ())]
+        return [link for link in dict.fromkeys(links) if link]
+
     async def push(
         self,
         kind: str,
@@ -540,31 +561,35 @@ class IotSquareSimulator(PushingServer):
         headers: Mapping[str, str] | None = None,
     ) -> int:
         """
-        POST a body (JSON, or raw bytes) to ``<pushURL>/<kind>`` of an application; its status.
+        POST a body (JSON, or raw bytes) to ``<link>/<kind>`` of each push link of an application.
 
         The application is ``app_id``, else the body's ``appID``, else the first one. Its headers
-        are sent unless ``headers`` replaces them. A connection failure is status -1.
+        are sent unless ``headers`` replaces them. Returns the status of the last link's push
+        (every status is in ``push_results``); a connection failure is status -1.
         """
         if app_id is None and isinstance(body, dict) and isinstance(body.get("appID"), int):
             app_id = body["appID"]
         app = self.apps.get(app_id) if app_id is not None else next(iter(self.apps.values()), None)
-        if app is None or not app.push_url or self._session is None:
+        links = self.push_links(app) if app is not None else []
+        if app is None or not links or self._session is None:
             raise RuntimeError("no push URL")
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        try:
-            async with self._session.post(
-                f"{app.push_url.rstrip('/')}/{kind}",
-                data=data,
-                headers={
-                    "Content-Type": "application/json",
-                    **(app.headers if headers is None else headers),
-                },
-                timeout=ClientTimeout(total=10),
-            ) as response:
-                status = response.status
-        except ClientError, OSError, TimeoutError:
-            status = -1
-        self.push_results.append(status)
+        status = -1
+        for link in links:
+            try:
+                async with self._session.post(
+                    f"{link.rstrip('/')}/{kind}",
+                    data=data,
+                    headers={
+                        "Content-Type": "application/json",
+                        **(app.headers if headers is None else headers),
+                    },
+                    timeout=ClientTimeout(total=10),
+                ) as response:
+                    status = response.status
+            except ClientError, OSError, TimeoutError:
+                status = -1
+            self.push_results.append(status)
         self._notify()
         return status
 
@@ -589,7 +614,7 @@ class IotSquareSimulator(PushingServer):
             devices = [
                 device
                 for device in self.devices.values()
-                if device.app_id in self.apps and self.apps[device.app_id].push_url
+                if device.app_id in self.apps and self.push_links(self.apps[device.app_id])
             ]
             if not devices:
                 await asyncio.sleep(interval)
@@ -670,12 +695,18 @@ class IotSquareSimulator(PushingServer):
 
     # applications
 
-    def _app_body(self, app: IotSquareApp) -> dict[str, Any]:
-        return {
+    def _app_body(self, app: IotSquareApp, *, headers: bool = False) -> dict[str, Any]:
+        """Return an application as app/list (App) or app/status (AppStatus) shows it."""
+        body: dict[str, Any] = {
             "appID": app.app_id,
             "appName": app.name,
             "pushURL": app.push_url,
-            "pushUrls": [app.push_url] if app.push_url else [],
+        }
+        if self.multiple_push_links:
+            body["pushUrls"] = list(app.push_urls)
+        if headers:
+            body["headers"] = dict(app.headers)
+        return body | {
             "enableMQTT": app.enable_mqtt,
             "deviceNums": sum(d.app_id == app.app_id for d in self.devices.values()),
             "createtime": app.createtime,
@@ -686,8 +717,7 @@ class IotSquareSimulator(PushingServer):
         return _page(params, [self._app_body(app) for app in self.apps.values()])
 
     def _app_status(self, params: dict[str, Any]) -> dict[str, Any]:
-        app = self._app(params)
-        return {"data": self._app_body(app) | {"headers": dict(app.headers)}}
+        return {"data": self._app_body(self._app(params), headers=True)}
 
     def _app_update(self, params: dict[str, Any]) -> dict[str, Any]:
         app = self._app(params)
@@ -696,12 +726,19 @@ class IotSquareSimulator(PushingServer):
             raise _ApiError(1007)
         enable_mqtt = _bool(params, "enableMQTT", app.enable_mqtt)
         push_url = params.get("pushURL", app.push_url)
-        if "pushURL" in params and (
-            not isinstance(push_url, str) or not push_url.startswith(("http://", "https://"))
+        if "pushURL" in params and not _link(push_url, empty=True):
+            raise _ApiError(1007)
+        push_urls = params.get("pushUrls", app.push_urls)
+        if (
+            self.multiple_push_links
+            and "pushUrls" in params
+            and (not isinstance(push_urls, list) or not all(_link(u) for u in push_urls))
         ):
             raise _ApiError(1007)
         headers = _headers(params)
         app.name, app.enable_mqtt, app.push_url = name, enable_mqtt, push_url
+        if self.multiple_push_links:  # a server before 3.4.18 ignores pushUrls
+            app.push_urls = list(push_urls)
         if headers is not None:
             app.headers = headers
         app.updatetime = _now_ms()
@@ -712,7 +749,7 @@ class IotSquareSimulator(PushingServer):
 
     def _device_list(self, params: dict[str, Any]) -> dict[str, Any]:
         app = self._app(params)
-        return _page(
+        return _MESSAGES | _page(
             params,
             [
                 {
@@ -758,7 +795,7 @@ class IotSquareSimulator(PushingServer):
         }
 
     def _latest_uplink(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"data": self._device(params, "devEui").latest}
+        return _MESSAGES | {"data": self._device(params, "devEui").latest}
 
     def _downlink(self, params: dict[str, Any]) -> dict[str, Any]:
         device = self._device(params, "devEUI")
@@ -812,8 +849,8 @@ class IotSquareSimulator(PushingServer):
         if headers is not None:
             group.headers = headers
 
-    def _group_keys(self, params: Mapping[str, Any], group: McGroup) -> None:
-        """Set a manually configured group's address and keys (their pair must be unique)."""
+    def _group_keys(self, params: Mapping[str, Any], group: McGroup) -> tuple[str, str, str]:
+        """Check a manually configured group's address and keys (their pair must be unique)."""
         address = _hex_text(params, "mcAddr", 8)
         app_s_key = _hex_text(params, "mcAppSKey", 32)
         nwk_s_key = _hex_text(params, "mcNwkSKey", 32)
@@ -822,7 +859,7 @@ class IotSquareSimulator(PushingServer):
             for g in self.groups.values()
         ):
             raise _ApiError(14003)
-        group.mc_addr, group.mc_app_s_key, group.mc_nwk_s_key = address, app_s_key, nwk_s_key
+        return address, app_s_key, nwk_s_key
 
     def _group_create(self, params: dict[str, Any]) -> dict[str, Any]:
         mc_eui = _hex_text(params, "mcEUI", 16)
@@ -842,7 +879,7 @@ class IotSquareSimulator(PushingServer):
             if not 0 <= group.group_id <= 3:
                 raise _ApiError(1007)
         else:
-            self._group_keys(params, group)
+            group.mc_addr, group.mc_app_s_key, group.mc_nwk_s_key = self._group_keys(params, group)
         if mc_eui in self.groups:
             raise _ApiError(14002)
         self._group_options(params | {"mcName": name}, group)
@@ -861,43 +898,60 @@ class IotSquareSimulator(PushingServer):
         return {}
 
     def _group_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """
+        Update a group.
+
+        A manual group needs its address and keys, one with remote set-up its push link (both
+        "required" in the table of 6.2.4, and in its samples).
+        """
         group = self._group(params)
-        if not group.enable_mc_remote and any(
-            key in params for key in ("mcAddr", "mcAppSKey", "mcNwkSKey")
-        ):
-            self._group_keys(
-                {
-                    "mcAddr": group.mc_addr,
-                    "mcAppSKey": group.mc_app_s_key,
-                    "mcNwkSKey": group.mc_nwk_s_key,
-                }
-                | params,
-                group,
-            )
+        keys = None
+        if group.enable_mc_remote:
+            _required(params, "pushURL")
+        else:
+            keys = self._group_keys(params, group)
         self._group_options(params, group)
+        if keys is not None:
+            group.mc_addr, group.mc_app_s_key, group.mc_nwk_s_key = keys
         group.updatetime = _now_ms()
         return {}
 
     def _group_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Show a group as the document's two samples do (6.2.5): remote set-up, or manual."""
         group = self._group(params)
-        return {
-            "data": {
-                "mcEUI": group.mc_eui,
-                "mcName": group.name,
-                "region": group.region,
-                "subnet": group.subnet,
-                "class": group.device_class,
-                "enableMCRemote": group.enable_mc_remote,
+        data: dict[str, Any] = {
+            "mcEUI": group.mc_eui,
+            "mcName": group.name,
+            "region": group.region,
+            "subnet": group.subnet,
+            "class": group.device_class,
+        }
+        if group.enable_mc_remote:
+            data |= {
+                "pingSlotPeriod": 0,
+                "enableMCRemote": True,
                 "groupID": group.group_id,
+                "genAppKey": group.gen_app_key,
                 "enableMCExt": group.enable_mc_ext,
                 "timeSlotLength": group.time_slot_length,
-                "genAppKey": group.gen_app_key,
                 "mcAddr": group.mc_addr,
                 "mcAppSKey": group.mc_app_s_key,
                 "mcNwkSKey": group.mc_nwk_s_key,
                 "enableMQTT": group.enable_mqtt,
                 "pushURL": next(iter(group.push_urls), ""),
                 "headers": dict(group.headers),
+            }
+        else:
+            data |= {
+                "enableMCRemote": False,
+                "groupID": group.group_id,
+                "mcAddr": group.mc_addr,
+                "mcAppSKey": group.mc_app_s_key,
+                "mcNwkSKey": group.mc_nwk_s_key,
+            }
+        return {
+            "data": data
+            | {
                 "deviceSetup": len(group.members),
                 "deviceNums": len(group.members),
                 "updatetime": group.updatetime,
@@ -947,7 +1001,9 @@ class IotSquareSimulator(PushingServer):
     def _member_create(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group(params)
         errors = []
-        for dev_eui in self._dev_euis(params):
+        # A device listed twice is answered once (the sample of 7.2.2 lists 55e1032590dc5682
+        # twice and refuses it once).
+        for dev_eui in dict.fromkeys(self._dev_euis(params)):
             code = self._bind_error(group, dev_eui.lower())
             if code is None:
                 group.members[dev_eui.lower()] = _now_ms()

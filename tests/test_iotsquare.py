@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -26,7 +27,12 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import CONF_CONFIGURE_PUSH
+from custom_components.lorawan_hub.config_flow import (
+    CONF_CONFIGURE_PUSH,
+    CONF_REPLACE_HEADER,
+    CONF_REPLACE_PUSH_URL,
+    CONF_TURN_OFF_MQTT,
+)
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_PUSH_ID,
@@ -34,7 +40,8 @@ from custom_components.lorawan_hub.const import (
     DOMAIN,
     VENDOR_IOTSQUARE,
 )
-from custom_components.lorawan_hub.lns.models import LoRaClass
+from custom_components.lorawan_hub.lns.iotsquare import PUSH_MQTT_WAS_ON
+from custom_components.lorawan_hub.lns.models import LoRaClass, Uplink
 from custom_components.lorawan_hub.push import MAX_PUSH
 from simulator.iotsquare import IotSquareSimulator
 
@@ -384,3 +391,264 @@ async def test_diagnostics_hide_secrets(
     assert "Basement meter" in text
     for secret in (iotsquare.token, "push-id-0123", "p4ss"):
         assert secret not in text
+
+
+async def test_a_push_the_coordinator_failed_comes_again(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    iotsquare: IotSquareSimulator,
+    uplinks: EventRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A push whose hand-over raised is answered 503; IoTSquare's retry is delivered."""
+    coordinator = loaded.runtime_data
+    deliver = coordinator.uplink
+    failures = [RuntimeError("the coordinator failed")]
+
+    def failing_once(uplink: Uplink) -> None:
+        if failures:
+            raise failures.pop()
+        deliver(uplink)
+
+    monkeypatch.setattr(coordinator, "uplink", failing_once)
+    body = iotsquare.uplink_body(METER, b"\x01\x67\x00\xe6")
+    assert await iotsquare.push("uplink", body) == 503
+    assert await iotsquare.push("uplink", body) == 200
+    events = await uplinks.wait(1)
+    assert events[0].data["f_cnt"] == body["data"]["fCnt"]
+
+
+USER_LINK = "https://user.example/api/iotsquare"
+
+
+async def _to_push_step(hass: HomeAssistant, iotsquare: IotSquareSimulator, app_id: str) -> Any:
+    """Open the flow with an address on the internet, up to the push step of ``app_id``."""
+    await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
+    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    form = {CONF_URL: iotsquare.url, CONF_TOKEN: iotsquare.token}
+    await hass.config_entries.flow.async_configure(flow_id, form)
+    return await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: app_id})
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow_keeps_the_applications_push(
+    hass: HomeAssistant, iotsquare: IotSquareSimulator
+) -> None:
+    """The step shows what the application has; the link and header go beside the user's."""
+    app = iotsquare.apps[89]
+    app.push_url, app.push_urls = USER_LINK, [USER_LINK]
+    app.headers = {"userID": "2333", "x-access-token": "6666"}
+    result = await _to_push_step(hass, iotsquare, "89")
+    assert result["step_id"] == "iotsquare_push"
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert (placeholders["push_url"], placeholders["push_urls"], placeholders["headers"]) == (
+        USER_LINK,
+        USER_LINK,
+        "userID, x-access-token",
+    )
+    assert "6666" not in json.dumps(placeholders)
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_CONFIGURE_PUSH: True}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert data[PUSH_MQTT_WAS_ON] is False
+    assert (app.push_url, app.push_urls) == (USER_LINK, [USER_LINK, placeholders["url"]])
+    assert app.headers == {
+        "userID": "2333",
+        "x-access-token": "6666",
+        "Authorization": f"Bearer {data[CONF_PUSH_SECRET]}",
+    }
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow_asks_before_replacing(
+    hass: HomeAssistant, iotsquare: IotSquareSimulator
+) -> None:
+    """One push link of the user's and MQTT on: replaced only with every box ticked."""
+    iotsquare.multiple_push_links = False
+    app = iotsquare.apps[89]
+    app.push_url, app.enable_mqtt, app.headers = USER_LINK, True, {"userID": "2333"}
+    result = await _to_push_step(hass, iotsquare, "89")
+    assert result["step_id"] == "iotsquare_push_replace"
+    assert set(result["data_schema"].schema) == {CONF_REPLACE_PUSH_URL, CONF_TURN_OFF_MQTT}
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert (placeholders["push_url"], placeholders["push_urls"]) == (USER_LINK, "-")
+    # Not every change agreed: the application stays as it is, the entry is created.
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_REPLACE_PUSH_URL: True, CONF_TURN_OFF_MQTT: False}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert PUSH_MQTT_WAS_ON not in result["data"]
+    assert iotsquare.app_updates == []
+    assert (app.push_url, app.enable_mqtt) == (USER_LINK, True)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    await hass.config_entries.async_remove(entry.entry_id)
+    # Everything agreed: replaced, and the entry knows MQTT was on.
+    result = await _to_push_step(hass, iotsquare, "89")
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_REPLACE_PUSH_URL: True, CONF_TURN_OFF_MQTT: True}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][PUSH_MQTT_WAS_ON] is True
+    assert app.push_url.startswith("https://ha.example.com/api/lorawan_hub/push/")
+    assert app.enable_mqtt is False
+    assert set(app.headers) == {"userID", "Authorization"}
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow_when_the_application_changes_meanwhile(
+    hass: HomeAssistant, iotsquare: IotSquareSimulator
+) -> None:
+    """A header of the user's appearing before the submit is asked about; no room is said."""
+    result = await _to_push_step(hass, iotsquare, "89")
+    assert result["step_id"] == "iotsquare_push"
+    app = iotsquare.apps[89]
+    app.headers = {"Authorization": "Basic dXNlcg=="}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CONFIGURE_PUSH: True}
+    )
+    assert result["step_id"] == "iotsquare_push_replace"
+    schema, placeholders = result["data_schema"], result["description_placeholders"]
+    assert schema is not None
+    assert placeholders is not None
+    assert set(schema.schema) == {CONF_REPLACE_HEADER}
+    assert placeholders["headers"] == "Authorization"
+    app.headers = {f"h{n}": "v" for n in range(5)}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_REPLACE_HEADER: True}
+    )
+    assert (result["step_id"], result["errors"]) == (
+        "iotsquare_push_replace",
+        {"base": "push_headers_full"},
+    )
+    # Home Assistant lost its address meanwhile: what to enter by hand.
+    hass.config.external_url = None
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_REPLACE_HEADER: True}
+    )
+    assert result["step_id"] == "iotsquare_push_manual"
+    assert iotsquare.app_updates == []
+
+
+@pytest.mark.usefixtures("no_unload")
+async def test_flow_push_step_errors(hass: HomeAssistant, iotsquare: IotSquareSimulator) -> None:
+    """Unreadable settings, five headers, a token refused: said at the push step."""
+    iotsquare.fail_next["app/status"] = 1001
+    result = await _to_push_step(hass, iotsquare, "89")
+    assert (result["step_id"], result["errors"]) == ("iotsquare_push", {"base": "cannot_connect"})
+    assert result["description_placeholders"]["push_url"] == "-"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    iotsquare.apps[89].headers = {f"h{n}": "v" for n in range(5)}
+    result = await _to_push_step(hass, iotsquare, "89")
+    assert (result["step_id"], result["errors"]) == (
+        "iotsquare_push",
+        {"base": "push_headers_full"},
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CONFIGURE_PUSH: True}
+    )
+    assert result["errors"] == {"base": "push_headers_full"}
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    iotsquare.apps[89].headers = {}
+    result = await _to_push_step(hass, iotsquare, "89")
+    iotsquare.fail_next["app/update"] = 1007
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CONFIGURE_PUSH: True}
+    )
+    assert (result["step_id"], result["errors"]) == ("iotsquare_push", {"base": "cannot_connect"})
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    iotsquare.fail_next["app/status"] = 1004
+    result = await _to_push_step(hass, iotsquare, "89")
+    assert (result["step_id"], result["errors"]) == ("iotsquare", {"base": "invalid_auth"})
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            (await _to_push_step(hass, iotsquare, "89"))["flow_id"], {CONF_CONFIGURE_PUSH: False}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert iotsquare.app_updates == []
+
+
+async def test_group_creation_reports_keys_and_refusals(
+    hass: HomeAssistant, loaded: MockConfigEntry, iotsquare: IotSquareSimulator
+) -> None:
+    """The action answers the session given and names each device IoTSquare refused."""
+    registry = dr.async_get(hass)
+    lamp = registry.async_get_device_by_identifier((DOMAIN, LAMP), ENTRY_ID)
+    meter = registry.async_get_device_by_identifier((DOMAIN, METER), ENTRY_ID)
+    assert lamp is not None
+    assert meter is not None
+    keys = {
+        "address": "45C325CE",
+        "app_s_key": "A1EF710BB888C7F0D1A296A442203FB8",
+        "nwk_s_key": "868D85D136E7006619C6910AAF3E488E",
+    }
+    group = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {"config_entry_id": ENTRY_ID, "name": "lamps", "device_id": [lamp.id, meter.id], **keys},
+        blocking=True,
+        return_response=True,
+    )
+    assert group is not None
+    assert group["keys"] == keys
+    assert group["devices"] == [{"dev_eui": LAMP, "device_id": lamp.id}]
+    assert group["refused"] == [
+        {
+            "dev_eui": METER,
+            "device_id": meter.id,
+            "reason": "refused: MCDevice Incompatible With Group",
+        }
+    ]
+    stored = iotsquare.groups[str(group["group_id"]).lower()]
+    assert (stored.mc_addr, list(stored.members)) == ("45c325ce", [LAMP.lower()])
+
+
+async def test_fuota_options_refused_in_words(
+    hass: HomeAssistant, loaded: MockConfigEntry, iotsquare: IotSquareSimulator, tmp_path: Path
+) -> None:
+    """A start delay or a class fuota/create cannot take is refused, with its message."""
+    iotsquare.add_group("778327e60a028072", "lamps")
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "lamp.bin").write_bytes(b"\x01\x02")
+    job = {"config_entry_id": ENTRY_ID, "group_id": "778327E60A028072", "firmware": "lamp.bin"}
+    for extra, key in (
+        ({"start_delay": 60}, "fuota_start_delay_unsupported"),
+        ({"device_class": "B"}, "fuota_class_c_only"),
+    ):
+        with pytest.raises(ServiceValidationError) as invalid:
+            await hass.services.async_call(DOMAIN, "start_fuota", job | extra, blocking=True)
+        assert invalid.value.translation_key == key
+    assert iotsquare.fuota == {}
+    started = await hass.services.async_call(
+        DOMAIN, "start_fuota", job, blocking=True, return_response=True
+    )
+    assert started is not None
+    assert str(started["job_id"]).startswith("778327E60A028072/")
+
+
+async def test_multicast_results_are_downlink_statuses(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    iotsquare: IotSquareSimulator,
+    downlink_statuses: EventRecorder,
+) -> None:
+    """A result pushed to /multicast fires the downlink-status event of the group."""
+    body = {"mcEUI": "778327e60a028072", "fCnt": 3, "successNum": 9, "total": 10, "time": 5000}
+    assert await iotsquare.push("multicast", body) == 200
+    event = (await downlink_statuses.wait(1))[0]
+    assert event.data == {
+        "dev_eui": "",
+        "device_id": None,
+        "message_id": "3",
+        "status": "acknowledged",
+        "reason": "9 of 10 devices responded",
+        "at": "1970-01-01T00:00:05+00:00",
+        "group_id": "778327E60A028072",
+    }

@@ -114,8 +114,16 @@ from .device_types import (
     codec_choice,
 )
 from .lns.base import NetworkServer
-from .lns.errors import AuthError, Forbidden, LimitReached, LnsError
-from .lns.iotsquare import DEFAULT_URL as IOTSQUARE_DEFAULT_URL
+from .lns.errors import AuthError, Forbidden, InvalidRequest, LimitReached, LnsError
+from .lns.iotsquare import (
+    DEFAULT_URL as IOTSQUARE_DEFAULT_URL,
+    HEADER_TAKEN,
+    MQTT_ON,
+    PUSH_URL_TAKEN,
+    IotSquareClient,
+    PushConfig,
+    PushConflict,
+)
 from .lns.models import DownlinkMode, normalize_eui
 from .lns.netemera import (
     DEFAULT_API_URL as NETEMERA_DEFAULT_API_URL,
@@ -131,6 +139,20 @@ from .vendors import CLIENT_CLASSES, create_client, iotsquare_client, netemera_c
 
 CONF_DEVICE = "device"
 CONF_CONFIGURE_PUSH = "configure_push"
+CONF_REPLACE_PUSH_URL = "replace_push_url"
+CONF_TURN_OFF_MQTT = "turn_off_mqtt"
+CONF_REPLACE_HEADER = "replace_header"
+IOTSQUARE_PUSH_HEADER = "Authorization"
+"""The header IoTSquare sends the push secret in (the push receiver checks it)."""
+_PUSH_CONSENTS = {
+    PUSH_URL_TAKEN: CONF_REPLACE_PUSH_URL,
+    MQTT_ON: CONF_TURN_OFF_MQTT,
+    HEADER_TAKEN: CONF_REPLACE_HEADER,
+}
+"""What setting the IoTSquare push up would replace → the box the user ticks to allow it."""
+_PUSH_ERRORS = frozenset({"push_headers_full", "push_not_kept"})
+_NOW = ("push_url", "push_urls", "headers")
+"""The placeholders showing an IoTSquare application's push settings now."""
 CONF_DEVICE_TYPE = "device_type"
 CONF_COMMAND = "command"
 
@@ -405,6 +427,8 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     _senra: dict[str, Any]
     _iotsquare: dict[str, Any]
     _shown_url: str | None = None
+    _push_config: PushConfig | None = None
+    _push_conflicts: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         """Name the webhook (and its secret) a vendor that pushes to Home Assistant would use."""
@@ -774,52 +798,149 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """
-        Set the application's push URL and header, with the user's consent, or show them.
+        Set the application's push link and header up, with the user's consent, or show them.
 
-        IoTSquare appends /uplink, /join... to the URL: the entry gets a path of its own.
+        IoTSquare appends /uplink, /join... to the link: the entry gets a path of its own. The
+        step shows what the application has now; setting up keeps it (other push links, the
+        user's headers). What would have to be replaced or turned off is asked for first.
         """
-        data = self._iotsquare
-        push_id = self._webhook_id
-        url = push_path_url(self.hass, push_id)
-        header = f"Bearer {self._push_secret}"
-        errors: dict[str, str] = {}
+        url = push_path_url(self.hass, self._webhook_id)
+        if url is None:
+            if user_input is not None:
+                return self._create_iotsquare_entry({})
+            return self._iotsquare_push_form("iotsquare_push_manual", {})
         if user_input is not None:
-            if url is not None and user_input.get(CONF_CONFIGURE_PUSH):
-                client = iotsquare_client(async_get_clientsession(self.hass), data)
-                _result, errors = await self._check(
-                    client,
-                    lambda client: client.configure_push(url, {"Authorization": header}),
-                )
-                if errors.get("base") == "invalid_auth":
-                    # Only the first step can take another token.
-                    return self._iotsquare_form(data, errors)
-            if not errors:
-                title = self._applications.get(str(data[CONF_APP_ID]), str(data[CONF_APP_ID]))
-                return self.async_create_entry(
-                    title=f"IoTSquare {title}",
-                    data={**data, CONF_PUSH_ID: push_id, CONF_PUSH_SECRET: self._push_secret},
-                )
-        schema = (
-            probatio.Schema({probatio.Required(CONF_CONFIGURE_PUSH, default=True): bool})
-            if url is not None
-            else probatio.Schema({})
+            if not user_input.get(CONF_CONFIGURE_PUSH):
+                return self._create_iotsquare_entry({})
+            return await self._configure_iotsquare_push(url, frozenset())
+        config, errors = await self._check(
+            iotsquare_client(async_get_clientsession(self.hass), self._iotsquare),
+            lambda client: client.push_config(),
         )
-        return self.async_show_form(
-            step_id="iotsquare_push" if url is not None else "iotsquare_push_manual",
-            data_schema=schema,
-            description_placeholders={
-                "url": url or f"https://HOME-ASSISTANT-ADDRESS{PUSH_PATH}/{push_id}",
-                "header": "Authorization",
-                "value": header,
-            },
-            errors=errors,
+        if errors.get("base") == "invalid_auth":
+            # Only the first step can take another token.
+            return self._iotsquare_form(self._iotsquare, errors)
+        if config is not None:
+            self._push_config = config
+            self._push_conflicts = config.conflicts(url, IOTSQUARE_PUSH_HEADER, self._push_value)
+            if config.headers_full(IOTSQUARE_PUSH_HEADER):
+                errors = {"base": "push_headers_full"}
+            elif self._push_conflicts:
+                return self._iotsquare_push_form("iotsquare_push_replace", {})
+        return self._iotsquare_push_form("iotsquare_push", errors)
+
+    async def async_step_iotsquare_push_replace(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """
+        Ask before replacing a push link, turning MQTT off or replacing a header of the user's.
+
+        Only with every box ticked is the application changed; otherwise it stays as it is and
+        the user sets the push up by hand (the step says what to enter).
+        """
+        url = push_path_url(self.hass, self._webhook_id)
+        if url is None:  # Home Assistant lost its address meanwhile: what to enter by hand
+            return self._iotsquare_push_form("iotsquare_push_manual", {})
+        if user_input is None:
+            return self._iotsquare_push_form("iotsquare_push_replace", {})
+        agreed = frozenset(
+            conflict
+            for conflict in self._push_conflicts
+            if user_input.get(_PUSH_CONSENTS[conflict])
         )
+        if agreed != self._push_conflicts:
+            return self._create_iotsquare_entry({})
+        return await self._configure_iotsquare_push(url, agreed)
 
     async def async_step_iotsquare_push_manual(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Without an address on the internet: the user sets the push URL up by hand."""
         return await self.async_step_iotsquare_push(user_input)
+
+    @property
+    def _push_value(self) -> str:
+        return f"Bearer {self._push_secret}"
+
+    async def _configure_iotsquare_push(
+        self, url: str, replace: frozenset[str]
+    ) -> ConfigFlowResult:
+        """Set the push up (replacing only ``replace``); create the entry once it is."""
+
+        async def configure(client: IotSquareClient) -> dict[str, Any] | PushConflict | str:
+            try:
+                return await client.configure_push(
+                    url, IOTSQUARE_PUSH_HEADER, self._push_value, replace=replace
+                )
+            except PushConflict as err:
+                return err
+            except InvalidRequest as err:
+                if err.key in _PUSH_ERRORS:
+                    return err.key
+                raise
+
+        result, errors = await self._check(
+            iotsquare_client(async_get_clientsession(self.hass), self._iotsquare), configure
+        )
+        if errors.get("base") == "invalid_auth":
+            return self._iotsquare_form(self._iotsquare, errors)
+        if isinstance(result, PushConflict):
+            # The application changed since it was shown: show it again, and ask.
+            self._push_config, self._push_conflicts = result.config, result.conflicts
+            return self._iotsquare_push_form("iotsquare_push_replace", {})
+        if isinstance(result, str):
+            errors = {"base": result}
+        elif result is not None:
+            return self._create_iotsquare_entry(result)
+        step = "iotsquare_push_replace" if replace else "iotsquare_push"
+        return self._iotsquare_push_form(step, errors)
+
+    def _iotsquare_push_form(self, step_id: str, errors: dict[str, str]) -> ConfigFlowResult:
+        """Show a push step: what to push to, and what the application has now."""
+        config = self._push_config
+        if step_id == "iotsquare_push":
+            schema = probatio.Schema({probatio.Required(CONF_CONFIGURE_PUSH, default=True): bool})
+        elif step_id == "iotsquare_push_replace":
+            schema = probatio.Schema(
+                {
+                    probatio.Required(_PUSH_CONSENTS[conflict], default=False): bool
+                    for conflict in sorted(self._push_conflicts)
+                }
+            )
+        else:
+            schema = probatio.Schema({})
+        url = push_path_url(self.hass, self._webhook_id)
+        # What the application has now; the header values are the user's: names only.
+        now = (
+            (config.push_url, ", ".join(config.push_urls or ()), ", ".join(config.headers))
+            if config is not None
+            else ("", "", "")
+        )
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=schema,
+            description_placeholders={
+                "url": url or f"https://HOME-ASSISTANT-ADDRESS{PUSH_PATH}/{self._webhook_id}",
+                "header": IOTSQUARE_PUSH_HEADER,
+                "value": self._push_value,
+                **{key: shown or "-" for key, shown in zip(_NOW, now, strict=True)},
+            },
+            errors=errors,
+        )
+
+    def _create_iotsquare_entry(self, push_setup: dict[str, Any]) -> ConfigFlowResult:
+        """Create the entry, with what was set up on the application (to undo it on removal)."""
+        data = self._iotsquare
+        title = self._applications.get(str(data[CONF_APP_ID]), str(data[CONF_APP_ID]))
+        return self.async_create_entry(
+            title=f"IoTSquare {title}",
+            data={
+                **data,
+                CONF_PUSH_ID: self._webhook_id,
+                CONF_PUSH_SECRET: self._push_secret,
+                **push_setup,
+            },
+        )
 
     async def async_step_reconfigure_iotsquare(
         self, user_input: dict[str, Any] | None = None

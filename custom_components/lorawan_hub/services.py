@@ -171,6 +171,8 @@ DETAILED_ERRORS: Final = frozenset(
         "fuota_group_required",
         "fuota_devices_required",
         "fuota_redundancy_range",
+        "fuota_class_c_only",
+        "fuota_start_delay_unsupported",
         "invalid_job_id",
         "invalid_group_id",
         "multicast_name_required",
@@ -484,6 +486,21 @@ async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
             for dev_eui in group.dev_euis
         ],
     }
+    refused = {
+        dev_eui: state for dev_eui, state in group.states.items() if dev_eui not in group.dev_euis
+    }
+    if refused:
+        # The group exists; the devices the server did not add, each with its reason.
+        response["refused"] = [
+            {
+                "dev_eui": dev_eui,
+                "device_id": state.device_id
+                if (state := coordinator.devices.get(dev_eui))
+                else None,
+                "reason": reason,
+            }
+            for dev_eui, reason in refused.items()
+        ]
     if group.keys is not None:
         # The member devices need the session; it is in the response only, never logged.
         response["keys"] = {

@@ -23,8 +23,13 @@ from custom_components.lorawan_hub.lns.errors import (
 )
 from custom_components.lorawan_hub.lns.iotsquare import (
     ERROR_KEYS,
+    HEADER_TAKEN,
+    MQTT_ON,
+    PUSH_MQTT_WAS_ON,
+    PUSH_URL_TAKEN,
     RESPONSE_CODES,
     IotSquareClient,
+    PushConflict,
     code_error,
     item_errors,
     uplink_from_fields,
@@ -36,8 +41,11 @@ from custom_components.lorawan_hub.lns.models import (
     DownlinkState,
     FuotaRequest,
     Gateway,
+    JoinInfo,
     LoRaClass,
+    MulticastKeys,
     MulticastSetup,
+    Uplink,
 )
 from simulator.iotsquare import IotSquareSimulator
 from simulator.server import SimulatorServer
@@ -147,18 +155,41 @@ def test_documented_messages() -> None:
     "envelope",
     [
         {"devEUI": "nope", "time": 1, "data": {}},
-        {"devEUI": METER, "time": "soon", "data": {}},
-        {"devEUI": METER, "time": 1, "data": {"data": "not base64!"}},
-        {"devEUI": METER, "time": 1, "data": {"data": 7}},
-        {"devEUI": METER, "time": 1, "data": {"fCnt": "ten"}},
-        {"devEUI": METER, "time": 10**20, "data": {}},
+        {"time": 1, "data": {}},
         {"devEUI": METER, "time": 1, "data": []},
+        {"devEUI": METER, "time": 1},
     ],
 )
 def test_malformed_pushes(envelope: dict[str, Any]) -> None:
-    """A malformed device, time, payload or frame counter is a ProtocolError, never a crash."""
+    """Without a device or an uplink object there is no uplink: a ProtocolError, never a crash."""
     with pytest.raises(ProtocolError):
         uplink_from_push(envelope)
+
+
+@pytest.mark.parametrize(
+    ("fields", "time", "expected"),
+    [
+        ({"data": "not base64!", "fCnt": 3}, 1000, (b"", 3, 1)),
+        ({"data": 7, "fCnt": 3}, 1000, (b"", 3, 1)),
+        ({"data": "AQ==", "fCnt": "ten"}, 1000, (b"\x01", None, 1)),
+        ({"data": "AQ==", "fCnt": 3}, "soon", (b"\x01", 3, None)),
+        ({"data": "AQ==", "fCnt": 3}, 10**20, (b"\x01", 3, None)),
+    ],
+)
+def test_a_malformed_value_drops_only_that_value(
+    fields: dict[str, Any], time: Any, expected: tuple[bytes, int | None, int | None]
+) -> None:
+    """A malformed payload, frame counter or time is left out; the uplink is still there."""
+    before = datetime.now(UTC)
+    uplink = uplink_from_push(
+        {"devEUI": METER, "time": time, "data": fields | {"rssi": -80, "fPort": 5}}
+    )
+    payload, f_cnt, seconds = expected
+    assert (uplink.payload, uplink.f_cnt, uplink.rssi, uplink.f_port) == (payload, f_cnt, -80, 5)
+    if seconds is None:  # the time the push arrived
+        assert uplink.received_at >= before
+    else:
+        assert uplink.received_at == datetime.fromtimestamp(seconds, UTC)
 
 
 def test_odd_metadata_keeps_the_uplink() -> None:
@@ -348,22 +379,6 @@ async def test_unreachable(session: aiohttp.ClientSession) -> None:
         await client.validate()
 
 
-async def test_push_configuration(session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
-    """The push URL and header are set on the application, keeping its name."""
-    client = make_client(session, sim)
-    await client.configure_push("https://ha.example/api/lorawan_hub/push/x", {"Authorization": "B"})
-    assert sim.app_updates[-1] == {
-        "appID": 89,
-        "appName": "garden",
-        "enableMQTT": False,
-        "pushURL": "https://ha.example/api/lorawan_hub/push/x",
-        "headers": {"Authorization": "B"},
-    }
-    assert sim.apps[89].push_url == "https://ha.example/api/lorawan_hub/push/x"
-    with pytest.raises(InvalidRequest):
-        await client.configure_push("https://x", {str(n): "v" for n in range(6)})
-
-
 async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
     """A class C group in the devices' region; per-device refusals are named."""
     client = make_client(session, sim)
@@ -380,7 +395,7 @@ async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSi
     group = await client.create_multicast_group(MulticastSetup(name="lamps"))
     assert (group.name, group.device_class) == ("lamps", LoRaClass.C)
     stored = sim.groups[group.group_id.lower()]
-    assert (stored.region, stored.subnet, stored.enable_mc_remote) == ("eu868", "auto", False)
+    assert (stored.region, stored.subnet, stored.enable_mc_remote) == ("eu868", "ch_00-07", False)
     assert [g.group_id for g in await client.list_multicast_groups()] == [group.group_id]
     await client.rename_multicast_group(group.group_id, "street_lamps")
     assert (stored.name, stored.region) == ("street_lamps", "eu868")
@@ -643,3 +658,569 @@ async def test_seed_failure_keeps_the_pushes(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+class FailingSink(RecordingSink):
+    """A sink whose uplink and join raise for the payloads (or devices) listed, once each."""
+
+    def __init__(self, refuse: set[bytes], refuse_joins: set[str] | None = None) -> None:
+        """Refuse the uplinks with these payloads and the joins of these devices, once."""
+        super().__init__()
+        self.refuse = refuse
+        self.refuse_joins = refuse_joins or set()
+
+    def uplink(self, uplink: Uplink) -> None:
+        """Raise once for a refused payload, else record."""
+        if uplink.payload in self.refuse:
+            self.refuse.discard(uplink.payload)
+            raise RuntimeError("the coordinator failed")
+        super().uplink(uplink)
+
+    def joined(self, join: JoinInfo) -> None:
+        """Raise once for a refused device, else record."""
+        if join.dev_eui in self.refuse_joins:
+            self.refuse_joins.discard(join.dev_eui)
+            raise RuntimeError("the coordinator failed")
+        super().joined(join)
+
+
+async def test_a_push_not_handed_over_comes_again(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """A push whose delivery failed is not taken (False: 503), and taken when it comes again."""
+    client = make_client(session, sim)
+    sink = FailingSink({b"\x02"}, {LAMP})
+    client._sink = sink
+    push = sim.uplink_body(METER, b"\x02")
+    assert await client.accept_push("uplink", push, 1) is False
+    assert sink.uplinks == []
+    assert await client.accept_push("uplink", push, 1) is True  # IoTSquare's retry
+    assert [uplink.payload for uplink in sink.uplinks] == [b"\x02"]
+    assert await client.accept_push("uplink", push, 1) is True  # a replay now
+    assert len(sink.uplinks) == 1
+    # A batch: what was handed over before the failure is a replay when the batch comes again.
+    sink.refuse = {b"\x04"}
+    batch = [sim.uplink_body(METER, b"\x03"), sim.uplink_body(METER, b"\x04")]
+    assert await client.accept_push("uplink", batch, 1) is False
+    assert await client.accept_push("uplink", batch, 1) is True
+    assert [uplink.payload for uplink in sink.uplinks] == [b"\x02", b"\x03", b"\x04"]
+    join = sim.join_body(LAMP)
+    assert await client.accept_push("join", join, 1) is False
+    assert await client.accept_push("join", join, 1) is True
+    assert [j.dev_eui for j in sink.joins] == [LAMP]
+
+
+async def test_seed_goes_on_past_a_refused_uplink(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """An uplink the sink refuses while seeding does not stop the others."""
+    sim.uplink_body(METER, b"\x01")
+    sim.uplink_body(LAMP, b"\x02")
+    client = make_client(session, sim)
+    await client.list_devices()
+    sink = FailingSink({b"\x01"})
+    await client._seed(sink)
+    assert [uplink.payload for uplink in sink.uplinks] == [b"\x02"]
+
+
+USER_LINK = "https://user.example/api/iotsquare"
+OUR_LINK = "https://ha.example/api/lorawan_hub/push/pushid0123"
+BEARER = "Bearer s3cret"
+
+
+async def test_push_set_up_keeps_what_the_application_has(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """With pushUrls (3.4.18) the link goes beside the user's; the user's headers stay."""
+    app = sim.apps[89]
+    app.push_url, app.push_urls = USER_LINK, [USER_LINK]
+    app.headers = {"userID": "2333", "x-access-token": "6666"}
+    client = make_client(session, sim)
+    config = await client.push_config()
+    assert (config.push_url, config.push_urls, config.mqtt) == (USER_LINK, (USER_LINK,), False)
+    assert config.conflicts(OUR_LINK, "Authorization", BEARER) == frozenset()
+    setup = await client.configure_push(OUR_LINK, "Authorization", BEARER)
+    assert setup == {PUSH_MQTT_WAS_ON: False}
+    assert sim.app_updates[-1] == {
+        "appID": 89,
+        "appName": "garden",
+        "enableMQTT": False,
+        "pushURL": USER_LINK,
+        "pushUrls": [USER_LINK, OUR_LINK],
+        "headers": {"userID": "2333", "x-access-token": "6666", "Authorization": BEARER},
+    }
+    assert sim.push_links(app) == [USER_LINK, OUR_LINK]
+    # An application without any push link: ours becomes its push link too.
+    other = sim.apps[90]
+    client = make_client(session, sim, app_id=90)
+    await client.configure_push(OUR_LINK, "Authorization", BEARER)
+    assert (other.push_url, other.push_urls, other.headers) == (
+        OUR_LINK,
+        [OUR_LINK],
+        {"Authorization": BEARER},
+    )
+
+
+async def test_push_set_up_asks_before_replacing(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """One push link of the user's, MQTT on, the user's Authorization header: only if agreed."""
+    sim.multiple_push_links = False  # a server before 3.4.18
+    app = sim.apps[89]
+    app.push_url, app.enable_mqtt = USER_LINK, True
+    app.headers = {"authorization": "Basic dXNlcg==", "userID": "2333"}
+    client = make_client(session, sim)
+    config = await client.push_config()
+    assert config.push_urls is None
+    with pytest.raises(PushConflict) as conflict:
+        await client.configure_push(OUR_LINK, "Authorization", BEARER, replace={"mqtt"})
+    assert conflict.value.conflicts == {PUSH_URL_TAKEN, MQTT_ON, HEADER_TAKEN}
+    assert conflict.value.config.push_url == USER_LINK
+    assert sim.app_updates == []
+    assert (app.push_url, app.enable_mqtt) == (USER_LINK, True)
+    setup = await client.configure_push(
+        OUR_LINK, "Authorization", BEARER, replace={PUSH_URL_TAKEN, MQTT_ON, HEADER_TAKEN}
+    )
+    assert setup == {PUSH_MQTT_WAS_ON: True}
+    assert sim.app_updates[-1] == {
+        "appID": 89,
+        "appName": "garden",
+        "enableMQTT": False,
+        "pushURL": OUR_LINK,
+        "headers": {"userID": "2333", "Authorization": BEARER},
+    }
+    # A server before 3.4.18 whose one link is free: no question.
+    sim.apps[90].headers = {"Authorization": BEARER}
+    client = make_client(session, sim, app_id=90)
+    assert await client.configure_push(OUR_LINK, "Authorization", BEARER) == {
+        PUSH_MQTT_WAS_ON: False
+    }
+    assert sim.apps[90].push_url == OUR_LINK
+
+
+async def test_push_set_up_without_room_for_the_header(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """Five headers of the user's already: refused in words, nothing changed."""
+    sim.apps[89].headers = {f"h{n}": "v" for n in range(5)}
+    client = make_client(session, sim)
+    with pytest.raises(InvalidRequest) as err:
+        await client.configure_push(OUR_LINK, "Authorization", BEARER)
+    assert err.value.key == "push_headers_full"
+    assert sim.app_updates == []
+
+
+async def test_push_set_up_that_is_not_kept(session: aiohttp.ClientSession) -> None:
+    """A server that answers ok but keeps neither link nor header: said, not taken as done."""
+    async with OddServer() as server:
+        status = {"appID": 89, "appName": "garden", "pushURL": "", "pushUrls": [], "headers": {}}
+        server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
+        server.answers["app/update"] = _json({"code": 0, "msg": "ok"})
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        with pytest.raises(InvalidRequest) as err:
+            await client.configure_push(OUR_LINK, "Authorization", BEARER)
+        assert err.value.key == "push_not_kept"
+
+
+async def test_push_links_shown_only_in_the_list(session: aiohttp.ClientSession) -> None:
+    """The application list shows pushUrls but its status does not: the server has it."""
+    async with OddServer() as server:
+        status = {"appID": 89, "appName": "garden", "pushURL": USER_LINK, "headers": None}
+        server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
+        listed = [{"appID": 90, "pushUrls": []}, {"appID": 89, "pushUrls": [USER_LINK, 5]}]
+        server.answers["app/list"] = _json({"code": 0, "amount": 2, "data": listed})
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        config = await client.push_config()
+        assert (config.push_urls, config.headers, config.links) == ((USER_LINK,), {}, (USER_LINK,))
+        assert config.conflicts(OUR_LINK, "Authorization", BEARER) == frozenset()
+        for odd, links in (("https://one.example", ("https://one.example",)), (5, ())):
+            status["pushUrls"] = odd
+            server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
+            assert (await client.push_config()).push_urls == links
+        del status["pushUrls"]
+        server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
+        server.answers["app/list"] = _json({"code": 0, "amount": 1, "data": [{"appID": 89}]})
+        config = await client.push_config()
+        assert config.push_urls is None
+        assert config.conflicts(OUR_LINK, "Authorization", BEARER) == {PUSH_URL_TAKEN}
+
+
+async def test_push_removal_takes_off_only_ours(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """The entry's link and header go; the user's links and headers stay; MQTT comes back."""
+    app = sim.apps[89]
+    app.push_urls = [USER_LINK]
+    app.headers = {"userID": "2333"}
+    client = make_client(session, sim)
+    await client.configure_push(OUR_LINK, "Authorization", BEARER)
+    app.push_urls.append("https://user.example/second")  # the user adds one meanwhile
+    app.push_urls.append("http://[::1")  # and one that is not even a URL
+    assert await client.remove_push("pushid0123", BEARER) is True
+    assert (app.push_url, app.push_urls, app.headers, app.enable_mqtt) == (
+        "",
+        [USER_LINK, "https://user.example/second", "http://[::1"],
+        {"userID": "2333"},
+        False,
+    )
+    assert await client.remove_push("pushid0123", BEARER) is False  # nothing of ours left
+    # One push link, taken over with MQTT turned off: cleared, and MQTT on again.
+    sim.multiple_push_links = False
+    app.push_url, app.enable_mqtt = USER_LINK, True
+    setup = await client.configure_push(
+        OUR_LINK + "/", "Authorization", BEARER, replace={PUSH_URL_TAKEN, MQTT_ON}
+    )
+    assert await client.remove_push("pushid0123", BEARER, mqtt_was_on=setup[PUSH_MQTT_WAS_ON])
+    assert (app.push_url, app.headers, app.enable_mqtt) == ("", {"userID": "2333"}, True)
+    # A link of another entry and the user's header with another value are not ours.
+    app.push_url, app.headers = OUR_LINK.replace("0123", "9999"), {"Authorization": "Basic x"}
+    updates = len(sim.app_updates)
+    assert await client.remove_push("pushid0123", BEARER) is False
+    assert len(sim.app_updates) == updates
+
+
+async def test_rename_sends_what_the_document_requires(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """mcgroup/update gets a manual group's address and keys, a remote one's push link."""
+    manual = sim.add_group("a0891ce817397ee8", "mc_group_03", mc_addr="75bacecd")
+    client = make_client(session, sim)
+    await client.rename_multicast_group("A0891CE817397EE8", "lamps_2")
+    assert sim.requests[-1][2] == {
+        "mcEUI": "a0891ce817397ee8",
+        "mcName": "lamps_2",
+        "mcAddr": "75bacecd",
+        "mcAppSKey": manual.mc_app_s_key,
+        "mcNwkSKey": manual.mc_nwk_s_key,
+        "enableMQTT": False,
+    }
+    assert (manual.name, manual.mc_addr) == ("lamps_2", "75bacecd")
+    remote = sim.add_group(
+        "ef9a560aba9c3d7d",
+        "mc_group_02",
+        enable_mc_remote=True,
+        group_id=3,
+        enable_mc_ext=True,
+        time_slot_length=3,
+        push_urls=["https://test.example.com/api/iotsquare"],
+        headers={"x-access-token": "6666", "userID": "2333"},
+    )
+    await client.rename_multicast_group("EF9A560ABA9C3D7D", "mc_group_04")
+    assert sim.requests[-1][2] == {
+        "mcEUI": "ef9a560aba9c3d7d",
+        "mcName": "mc_group_04",
+        "pushURL": "https://test.example.com/api/iotsquare",
+        "headers": {"x-access-token": "6666", "userID": "2333"},
+        "timeSlotLength": 3,
+        "enableMQTT": False,
+    }
+    assert (remote.name, remote.push_urls, remote.time_slot_length) == (
+        "mc_group_04",
+        ["https://test.example.com/api/iotsquare"],
+        3,
+    )
+
+
+async def test_rename_of_a_group_shown_without_keys(session: aiohttp.ClientSession) -> None:
+    """A manual group whose status lacks its keys is not renamed blindly."""
+    async with OddServer() as server:
+        server.answers["mcgroup/status"] = _json(
+            {"code": 0, "data": {"mcEUI": "a0891ce817397ee8", "enableMCRemote": False}}
+        )
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        with pytest.raises(ProtocolError):
+            await client.rename_multicast_group("A0891CE817397EE8", "lamps")
+
+
+async def test_created_group_session_and_members(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """The session given is sent as documented; refused members are named, the session kept."""
+    client = make_client(session, sim)
+    await client.list_devices()
+    given = MulticastKeys(
+        address="45C325CE",
+        app_s_key="A1EF710BB888C7F0D1A296A442203FB8",
+        nwk_s_key="868D85D136E7006619C6910AAF3E488E",
+    )
+    group = await client.create_multicast_group(
+        MulticastSetup(name="mc_group_02", keys=given, dev_euis=(LAMP, METER, "0000000000000009"))
+    )
+    body = next(body for _, path, body in sim.requests if path == "mcgroup/create")
+    assert body == {
+        "mcName": "mc_group_02",
+        "mcEUI": group.group_id.lower(),
+        "region": "eu868",
+        "subnet": "ch_00-07",
+        "class": "C",
+        "enableMCRemote": False,
+        "mcAddr": "45c325ce",
+        "mcAppSKey": "a1ef710bb888c7f0d1a296a442203fb8",
+        "mcNwkSKey": "868d85d136e7006619c6910aaf3e488e",
+        "enableMQTT": False,
+    }
+    assert group.keys == given
+    assert group.dev_euis == (LAMP,)
+    assert group.states == {
+        LAMP: "joined",
+        METER: "refused: MCDevice Incompatible With Group",
+        "0000000000000009": "refused: Device Not Exist",
+    }
+    assert list(sim.groups[group.group_id.lower()].members) == [LAMP.lower()]
+
+
+async def test_created_group_keeps_its_session_whatever_follows(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """The group exists once created: a failing read or bind never loses its session."""
+    client = make_client(session, sim)
+    await client.list_devices()
+    sim.fail_next["mcgroup/status"] = 1001
+    sim.fail_next["mcdevice/create"] = 1009
+    group = await client.create_multicast_group(MulticastSetup(name="lamps", dev_euis=(LAMP,)))
+    stored = sim.groups[group.group_id.lower()]
+    assert group.keys is not None
+    assert group.keys.address == stored.mc_addr.upper()
+    assert group.name == "lamps"
+    assert (group.dev_euis, group.states) == ((), {LAMP: "refused: Network Busy"})
+    # A member twice: the second is "already in this group", still a member.
+    group = await client.create_multicast_group(
+        MulticastSetup(name="lamps_2", dev_euis=(LAMP, LAMP))
+    )
+    assert group.states == {LAMP: "joined"}
+    assert group.dev_euis == (LAMP,)
+
+
+async def test_created_group_with_the_servers_session(session: aiohttp.ClientSession) -> None:
+    """A server that shows another session than the one sent: the devices need the server's."""
+    async with OddServer() as server:
+        status = {"mcName": "lamps", "mcAddr": "0096ccb5", "mcAppSKey": "3c" * 16}
+        server.answers["mcgroup/create"] = _json({"code": 0, "msg": "ok"})
+        server.answers["mcgroup/status"] = _json({"code": 0, "data": status})
+        server.answers["device/list"] = _json(
+            {
+                "code": 0,
+                "amount": 2,
+                "data": [
+                    {"devEUI": METER, "region": "eu868", "subnet": "ch_00-07"},
+                    {"devEUI": LAMP, "region": "eu868", "subnet": "ch_08-15"},
+                ],
+            }
+        )
+        server.answers["device/status"] = _json({"code": 0, "data": {}})
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        await client.list_devices()
+        group = await client.create_multicast_group(MulticastSetup(name="lamps"))
+        assert group.keys is not None  # the server's is incomplete: the one sent
+        status["mcNwkSKey"] = "02" * 16
+        server.answers["mcgroup/status"] = _json({"code": 0, "data": status})
+        group = await client.create_multicast_group(MulticastSetup(name="lamps"))
+        assert group.keys == MulticastKeys(
+            address="0096CCB5", app_s_key="3C" * 16, nwk_s_key="02" * 16
+        )
+
+
+async def test_group_subnet_from_its_members(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """The group takes its members' region and subnet; mixed subnets make it automatic."""
+    sim.add_device(89, "70B3D57ED0000003", "lamp_two", support_class_c=True, subnet="ch_08-15")
+    client = make_client(session, sim)
+    await client.list_devices()
+    group = await client.create_multicast_group(
+        MulticastSetup(name="far", dev_euis=("70B3D57ED0000003",))
+    )
+    stored = sim.groups[group.group_id.lower()]
+    assert (stored.region, stored.subnet, group.dev_euis) == (
+        "eu868",
+        "ch_08-15",
+        ("70B3D57ED0000003",),
+    )
+    group = await client.create_multicast_group(MulticastSetup(name="all"))
+    assert sim.requests[-2][2]["autoSubnet"] is True
+    assert sim.groups[group.group_id.lower()].subnet == "auto"
+
+
+async def test_fuota_options_the_document_lacks(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """A class or a start delay fuota/create cannot take is refused in words, not ignored."""
+    client = make_client(session, sim)
+    firmware = b"\x01\x02"
+    for request, key, details in (
+        (
+            FuotaRequest(dev_euis=(), firmware=firmware, group_id=OTHER, device_class=LoRaClass.B),
+            "fuota_class_c_only",
+            {},
+        ),
+        (
+            FuotaRequest(dev_euis=(), firmware=firmware, group_id=OTHER, start_delay=60),
+            "fuota_start_delay_unsupported",
+            {"default": "120"},
+        ),
+    ):
+        with pytest.raises(InvalidRequest) as err:
+            await client.start_fuota(request)
+        assert (err.value.key, dict(err.value.details)) == (key, details)
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"mcEUI": "778327e60a028072", "fCnt": 7, "successNum": 12, "total": 20, "time": 5000},
+            ("778327E60A028072", "7", DownlinkState.ACKNOWLEDGED, "12 of 20 devices responded"),
+        ),
+        (
+            {"devEUI": "778327e60a028072", "type": "multicast", "data": {"fCnt": 8, "success": 0}},
+            ("778327E60A028072", "8", DownlinkState.FAILED, "0 devices responded"),
+        ),
+        (
+            {"appID": 89, "data": {"mcEUI": "778327e60a028072", "success": True}},
+            ("778327E60A028072", "", DownlinkState.SENT, None),
+        ),
+        (
+            {"mcEui": "778327e60a028072", "success": False},
+            ("778327E60A028072", "", DownlinkState.FAILED, None),
+        ),
+        (
+            {"mcEUI": "778327e60a028072", "result": "timeout", "fCnt": "x"},
+            ("778327E60A028072", "", DownlinkState.FAILED, "timeout"),
+        ),
+        (
+            {"mcEUI": "778327e60a028072", "status": "done"},
+            ("778327E60A028072", "", DownlinkState.SENT, "done"),
+        ),
+        ({"mcEUI": "778327e60a028072"}, ("778327E60A028072", "", DownlinkState.SENT, None)),
+    ],
+)
+async def test_multicast_results(
+    session: aiohttp.ClientSession,
+    sim: IotSquareSimulator,
+    body: dict[str, Any],
+    expected: tuple[str, str, DownlinkState, str | None],
+) -> None:
+    """A result pushed to /multicast is the group downlink's status (no device)."""
+    client = make_client(session, sim)
+    sink = RecordingSink()
+    client._sink = sink
+    assert await client.accept_push("multicast", body, 1)
+    status = sink.downlink_statuses[-1]
+    assert (status.group_id, status.message_id, status.state, status.reason) == expected
+    assert status.dev_eui == ""
+    if "time" in body:
+        assert status.at == datetime.fromtimestamp(5, UTC)
+
+
+async def test_malformed_multicast_result(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """A result that names no group is dropped, and the push still answered as taken."""
+    client = make_client(session, sim)
+    sink = RecordingSink()
+    client._sink = sink
+    assert await client.accept_push("multicast", {"fCnt": 3, "successNum": 1}, 1)
+    assert sink.downlink_statuses == []
+
+
+async def test_odd_values_in_lists_drop_only_themselves(session: aiohttp.ClientSession) -> None:
+    """A malformed name, id, flag or count drops that value or that item, never the list."""
+    async with OddServer() as server:
+        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        server.answers["app/list"] = _json(
+            {
+                "code": 0,
+                "amount": 4,
+                "data": [
+                    {"appID": "x", "appName": "broken"},
+                    {"appID": 89, "appName": 5},
+                    "junk",
+                    {"appID": 90, "appName": "garden"},
+                ],
+            }
+        )
+        assert await client.list_applications() == {89: "89", 90: "garden"}
+        server.answers["device/list"] = _json(
+            {
+                "code": 0,
+                "amount": 2,
+                "data": [
+                    {"devEUI": METER, "devName": 5, "productType": [], "devAddr": "zz"},
+                    {"devEUI": LAMP, "devName": "lamp", "devAddr": "12EF4567"},
+                ],
+            }
+        )
+        server.answers["device/status"] = _json({"code": 1008, "msg": "Query Error"})
+        devices = await client.list_devices()
+        assert [(d.dev_eui, d.name, d.dev_addr, d.model, d.device_class) for d in devices] == [
+            (METER, None, None, None, None),
+            (LAMP, "lamp", "12EF4567", None, None),
+        ]
+        server.answers["mcgroup/list"] = _json(
+            {
+                "code": 0,
+                "amount": 2,
+                "data": [{"mcEUI": 5, "mcName": "x"}, {"mcEUI": "778327e60a028072", "mcName": 3}],
+            }
+        )
+        groups = await client.list_multicast_groups()
+        assert [(g.group_id, g.name) for g in groups] == [("778327E60A028072", None)]
+        server.answers["mcgroup/status"] = _json(
+            {"code": 0, "data": {"mcName": ["x"], "class": "C"}}
+        )
+        server.answers["mcdevice/list"] = _json(
+            {
+                "code": 0,
+                "amount": 3,
+                "data": [
+                    {"devEUI": LAMP, "joined": "maybe"},
+                    {"devEUI": None},
+                    {"devEUI": METER, "joined": False},
+                ],
+            }
+        )
+        group = await client.multicast_group_status("778327E60A028072")
+        assert (group.name, group.states) == (None, {LAMP: "unknown", METER: "not joined"})
+        server.answers["fuota/status"] = _json({"code": 0, "data": {"state": 5, "nbFrag": "many"}})
+        server.answers["fuota/device/list"] = _json(
+            {"code": 0, "amount": 2, "data": [{"state": 7}, {"state": "Done"}]}
+        )
+        status = await client.fuota_status("778327E60A028072/3")
+        assert (status.state, status.percent_done, status.result) == (
+            "Unknown",
+            None,
+            "Done: 1, Unknown: 1",
+        )
+        server.answers["fuota/create"] = _json({"code": 0})
+        server.answers["fuota/list"] = _json(
+            {"code": 0, "amount": 2, "data": [{"fdID": "x"}, {"fdID": 4}]}
+        )
+        with pytest.raises(ProtocolError):
+            await client.start_fuota(
+                FuotaRequest(dev_euis=(), firmware=b"\x01", group_id="778327E60A028072")
+            )
+        server.answers["mcdownlink/create"] = _json({"code": 0, "fCnt": "six"})
+        result = await client.send_multicast("778327E60A028072", 8, b"\x01")
+        assert (result.state, result.f_cnt) == (DownlinkState.QUEUED, None)
+
+
+async def test_odd_values_in_pushes_drop_only_themselves(
+    session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
+    """A join with a malformed address is a join; a malformed appID is not another app's."""
+    client = make_client(session, sim)
+    sink = RecordingSink()
+    client._sink = sink
+    assert await client.accept_push("join", {"devEUI": LAMP, "data": {"devAddr": 5}}, 1)
+    assert [j.dev_eui for j in sink.joins] == [LAMP]
+    assert sink.device_updates == []
+    body = sim.uplink_body(METER, b"\x01") | {"appID": "eighty-nine"}
+    assert await client.accept_push("uplink", body, 1)
+    assert [u.payload for u in sink.uplinks] == [b"\x01"]
+    # Without a time the uplink still arrives; its retry is still a replay.
+    body = sim.uplink_body(METER, b"\x02")
+    del body["time"]
+    assert await client.accept_push("uplink", body, 1)
+    assert await client.accept_push("uplink", body, 1)
+    assert [u.payload for u in sink.uplinks] == [b"\x01", b"\x02"]

@@ -135,7 +135,12 @@ async def test_post_needs_a_json_object(
 
 async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
     """Applications are listed, shown with their headers, and updated field by field."""
-    second = sim.add_app("other", push_url="https://x.example/hook", headers={"a": "b"})
+    second = sim.add_app(
+        "other",
+        push_url="https://x.example/hook",
+        headers={"a": "b"},
+        push_urls=["https://x.example/second"],
+    )
     assert (sim.apps[DEFAULT_APP_ID].app_id, second.app_id) == (89, 90)
     listed = await call(session, sim, "app/list")
     assert listed["amount"] == 2
@@ -143,10 +148,24 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
         (89, "demo_app", 4),
         (90, "other", 0),
     ]
-    assert listed["data"][1]["pushUrls"] == ["https://x.example/hook"]
+    assert list(listed["data"][1]) == [
+        "appID",
+        "appName",
+        "pushURL",
+        "pushUrls",
+        "enableMQTT",
+        "deviceNums",
+        "createtime",
+        "updatetime",
+    ]
+    assert listed["data"][1]["pushUrls"] == ["https://x.example/second"]
     status = (await call(session, sim, "app/status", appID=90))["data"]
     assert status["headers"] == {"a": "b"}
-    assert status["pushURL"] == "https://x.example/hook"
+    assert (status["pushURL"], status["pushUrls"]) == (
+        "https://x.example/hook",
+        ["https://x.example/second"],
+    )
+    assert sim.push_links(second) == ["https://x.example/hook", "https://x.example/second"]
     assert (await call(session, sim, "app/status", appID=91))["code"] == 3001
     update = {"appID": 89, "pushURL": "http://127.0.0.1:1/push", "headers": {"k": "v"}}
     assert (await call(session, sim, "app/update", update))["code"] == 0
@@ -166,6 +185,40 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
         {"k": "v"},
         True,
     )
+    links = {"appID": 89, "pushURL": "", "pushUrls": ["https://a.example/x"]}
+    assert (await call(session, sim, "app/update", links))["code"] == 0
+    assert (app.push_url, app.push_urls, sim.push_links(app)) == (
+        "",
+        ["https://a.example/x"],
+        ["https://a.example/x"],
+    )
+
+
+async def test_applications_before_push_links(
+    sim: IotSquareSimulator, session: aiohttp.ClientSession
+) -> None:
+    """A server before 3.4.18: applications as the samples show them, pushUrls ignored."""
+    sim.multiple_push_links = False
+    app = sim.apps[89]
+    app.push_url = "https://iot.example.com/api/iotsquare"
+    status = (await call(session, sim, "app/status", appID=89))["data"]
+    assert list(status) == [
+        "appID",
+        "appName",
+        "pushURL",
+        "headers",
+        "enableMQTT",
+        "deviceNums",
+        "createtime",
+        "updatetime",
+    ]
+    update = {"appID": 89, "pushUrls": ["https://a.example/x"], "pushURL": "http://b.example"}
+    assert (await call(session, sim, "app/update", update))["code"] == 0
+    assert (app.push_url, app.push_urls, sim.push_links(app)) == (
+        "http://b.example",
+        [],
+        ["http://b.example"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,6 +230,9 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
         ({"appID": 1}, 3001),
         ({"appID": 89, "pushURL": "ftp://x"}, 1007),
         ({"appID": 89, "pushURL": 5}, 1007),
+        ({"appID": 89, "pushUrls": ["ftp://x"]}, 1007),
+        ({"appID": 89, "pushUrls": ""}, 1007),
+        ({"appID": 89, "pushUrls": [""]}, 1007),
         ({"appID": 89, "headers": {str(n): "v" for n in range(6)}}, 1007),
         ({"appID": 89, "headers": {"a": 1}}, 1007),
         ({"appID": 89, "headers": ["a"]}, 1007),
@@ -270,6 +326,8 @@ async def test_latest_uplink(sim: IotSquareSimulator, session: aiohttp.ClientSes
     assert await call(session, sim, "device/latestDeviceUplink", devEui=VALVE) == {
         "code": 0,
         "msg": "ok",
+        "enMsg": "ok",
+        "cnMsg": "ok",
         "data": None,
     }
     body = sim.uplink_body(VALVE, b"\xf2\x00\x02", f_port=200, when_ms=1690353101457, snr=-9)
@@ -399,6 +457,8 @@ async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientS
     assert (await call(session, sim, "mcgroup/status", mcEUI="0" * 16))["code"] == 14001
 
     update = {"mcEUI": GROUP, "mcName": "renamed", "mcAddr": "75BACECD", "headers": {"a": "b"}}
+    assert (await call(session, sim, "mcgroup/update", update))["code"] == 1006  # keys required
+    update |= {key: KEYS[key] for key in ("mcAppSKey", "mcNwkSKey")}
     assert (await call(session, sim, "mcgroup/update", update))["code"] == 0
     group = sim.groups[GROUP]
     assert (group.name, group.mc_addr, group.mc_nwk_s_key, group.headers) == (
@@ -408,21 +468,26 @@ async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientS
         {"a": "b"},
     )
     remote_update = {"mcEUI": "778327e60a028072", "mcAddr": "00000001", "timeSlotLength": 9}
+    assert (await call(session, sim, "mcgroup/update", remote_update))["code"] == 1006
+    remote_update["pushURL"] = ["https://test.example.com/api/iotsquare"]
     assert (await call(session, sim, "mcgroup/update", remote_update))["code"] == 0
     remote_group = sim.groups["778327e60a028072"]
     assert (remote_group.mc_addr, remote_group.time_slot_length) == (
         remote_status["mcAddr"],
         9,
     )
-    for body, code in [
+    refusals: list[tuple[dict[str, Any], int]] = [
         ({"mcEUI": GROUP, "mcName": "mc_group_00"}, 14005),
         ({"mcEUI": GROUP, "timeSlotLength": 16}, 1007),
         ({"mcEUI": GROUP, "mcName": "with space"}, 1007),
         ({"mcEUI": GROUP, "pushURL": [1]}, 1007),
         ({"mcEUI": GROUP, "mcAddr": "xyz"}, 1007),
         ({"mcEUI": "0" * 16, "mcName": "x"}, 14001),
-    ]:
-        assert (await call(session, sim, "mcgroup/update", body))["code"] == code
+    ]
+    for body, code in refusals:
+        full = {**KEYS, "mcAddr": "75bacecd", **body}  # with the keys a manual group needs
+        assert (await call(session, sim, "mcgroup/update", full))["code"] == code
+    assert (group.name, group.mc_addr) == ("renamed", "75bacecd")  # nothing refused changed
 
     deleted = await call(session, sim, "mcgroup/delete", {"mcEUIs": [GROUP, "32590dc55e105682"]})
     assert deleted == {
@@ -775,6 +840,23 @@ async def test_pushes(
     third = json.loads(received[2][2])
     assert (third["data"]["class"], third["data"]["fCnt"]) == ("A", 1)
     assert base64.b64decode(third["data"]["data"])  # a demo payload
+
+
+async def test_pushes_to_every_link(
+    sim: IotSquareSimulator,
+    home: tuple[SimulatorServer, list[tuple[str, CIMultiDict[str], bytes]]],
+) -> None:
+    """A push goes to the push link and to each further link (pushUrls), once each."""
+    server, received = home
+    app = sim.apps[89]
+    app.push_url = f"{server.base_url}/hook"
+    app.push_urls = [f"{server.base_url}/hook", "http://127.0.0.1:9/down"]
+    assert await sim.push_uplink(VALVE, b"\x01") == -1  # the last link's status
+    assert sim.push_results == [200, -1]
+    assert [path for path, _, _ in received] == ["/hook/uplink"]
+    sim.multiple_push_links = False  # a server before 3.4.18 has the one link
+    assert await sim.push_uplink(VALVE, b"\x02") == 200
+    assert sim.push_results == [200, -1, 200]
 
 
 async def test_push_failures(sim: IotSquareSimulator) -> None:

@@ -13,7 +13,8 @@ import asyncio
 import base64
 import binascii
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import functools
 import logging
@@ -50,6 +51,7 @@ from .models import (
     DownlinkMode,
     DownlinkResult,
     DownlinkState,
+    DownlinkStatus,
     FuotaRequest,
     FuotaStatus,
     Gateway,
@@ -149,9 +151,18 @@ ERROR_KEYS: Final = frozenset(f"iotsquare_{code}" for code in RESPONSE_CODES) - 
 
 _CLASSES: Final = {"A": LoRaClass.A, "B": LoRaClass.B, "C": LoRaClass.C}
 _SF: Final = re.compile(r"SF(\d+)", re.IGNORECASE)
+# The document says group names are "letters and underscores", its own samples have digits
+# (mc_group_00, 6.2.2): both are taken.
 _GROUP_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,19}")
+_HEX: Final = re.compile(r"[0-9A-Fa-f]+")
 _RESERVED_PORT: Final = 200
 MIN_REDUNDANCY: Final = 0.1
+DEFAULT_START_DELAY: Final = FuotaRequest(dev_euis=(), firmware=b"").start_delay
+"""The start delay the start_fuota action passes when none is given: no wish of the user's."""
+_ALREADY_MEMBER: Final = 14010
+"""A device already in the group it is added to (it is a member)."""
+
+_LOG: Final = ThrottledLog(_LOGGER)
 
 
 def code_error(code: int, message: str | None, reason: str | None = None) -> LnsError:
@@ -170,20 +181,36 @@ def code_error(code: int, message: str | None, reason: str | None = None) -> Lns
     return InvalidRequest(text, key=key, code=code)
 
 
-def item_errors(document: Mapping[str, Any], id_key: str) -> str | None:
-    """Return a batch answer's per-item errors (``EUI: message; ...``), None when it lists none."""
+class BatchRefused(InvalidRequest):
+    """A batch request refused for some of its items (``refusals``: identifier → code, words)."""
+
+    def __init__(
+        self, error: InvalidRequest, refusals: Mapping[str, tuple[int | None, str]]
+    ) -> None:
+        """Keep the refusal's key, code and reason, and each item's."""
+        super().__init__(error.reason, key=error.key, code=error.code)
+        self.refusals = refusals
+
+
+def item_refusals(document: Mapping[str, Any], id_key: str) -> dict[str, tuple[int | None, str]]:
+    """Return a batch answer's per-item errors: identifier (upper case) → code and message."""
     items = document.get("data")
-    if not isinstance(items, list):
-        return None
-    parts = []
-    for item in items:
+    refusals: dict[str, tuple[int | None, str]] = {}
+    for item in items if isinstance(items, list) else ():
         if not isinstance(item, Mapping):
             continue
         identifier = str(item.get(id_key) or "?").upper()
         code = item.get("code")
-        message = RESPONSE_CODES.get(code) if isinstance(code, int) else None
-        parts.append(f"{identifier}: {message or item.get('msg') or code}")
-    return "; ".join(parts) or None
+        number = code if isinstance(code, int) and not isinstance(code, bool) else None
+        message = RESPONSE_CODES.get(number) if number is not None else None
+        refusals[identifier] = (number, str(message or item.get("msg") or code))
+    return refusals
+
+
+def item_errors(document: Mapping[str, Any], id_key: str) -> str | None:
+    """Return a batch answer's per-item errors (``EUI: message; ...``), None when it lists none."""
+    refusals = item_refusals(document, id_key)
+    return "; ".join(f"{key}: {message}" for key, (_, message) in refusals.items()) or None
 
 
 def _field(data: Mapping[str, Any], *names: str) -> Any:
@@ -213,12 +240,48 @@ def _millis(value: object, what: str) -> datetime:
         raise ProtocolError(f"{what} is out of range") from None
 
 
-def _lenient[T](read: Callable[[], T]) -> T | None:
-    """Return what ``read`` reads, None when the value is malformed (an optional field)."""
+def _lenient[T](read: Callable[[], T], what: str = "value") -> T | None:
+    """
+    Return what ``read`` reads; None when the value is malformed (that value only is dropped).
+
+    A malformed value is logged, at most once a minute for each kind of value.
+    """
     try:
         return read()
-    except ProtocolError:
+    except ProtocolError as err:
+        _LOG.warning(f"value:{what}", "Dropped a malformed %s from IoTSquare: %s", what, err)
         return None
+
+
+def _text(data: Mapping[str, Any], key: str) -> str | None:
+    """Return an optional string field; a malformed one is dropped."""
+    return _lenient(functools.partial(opt_str, data, key), key)
+
+
+def _flag(data: Mapping[str, Any], key: str) -> bool | None:
+    """Return an optional boolean field; a malformed one is dropped."""
+    return _lenient(functools.partial(opt_bool, data, key), key)
+
+
+def _number(data: Mapping[str, Any], key: str) -> int | None:
+    """Return an optional integer field; a malformed one is dropped."""
+    return _lenient(functools.partial(opt_int, data, key), key)
+
+
+def _eui(value: object, what: str) -> str | None:
+    """Return an EUI; None when malformed (logged)."""
+    return _lenient(functools.partial(eui, value, what), what)
+
+
+def _hex_field(data: Mapping[str, Any], key: str, digits: int) -> str | None:
+    """Return a hex field of ``digits`` digits in upper case; None when absent or malformed."""
+    value = _text(data, key)
+    if value is None:
+        return None
+    if len(value) != digits or _HEX.fullmatch(value) is None:
+        _LOG.warning(f"value:{key}", "Dropped a malformed %s from IoTSquare", key)
+        return None
+    return value.upper()
 
 
 def _gateways(fields: Mapping[str, Any]) -> tuple[Gateway, ...]:
@@ -231,8 +294,8 @@ def _gateways(fields: Mapping[str, Any]) -> tuple[Gateway, ...]:
             gateways.append(
                 Gateway(
                     identifier.upper(),
-                    _lenient(functools.partial(_rssi, item)),
-                    _lenient(functools.partial(opt_float, item, "snr")),
+                    _lenient(functools.partial(_rssi, item), "rssi"),
+                    _lenient(functools.partial(opt_float, item, "snr"), "snr"),
                 )
             )
     if gateways:
@@ -242,8 +305,8 @@ def _gateways(fields: Mapping[str, Any]) -> tuple[Gateway, ...]:
         return (
             Gateway(
                 best.upper(),
-                _lenient(lambda: _rssi(fields)),
-                _lenient(lambda: opt_float(fields, "snr")),
+                _lenient(lambda: _rssi(fields), "rssi"),
+                _lenient(lambda: opt_float(fields, "snr"), "snr"),
             ),
         )
     return ()
@@ -259,49 +322,133 @@ def uplink_from_fields(
     """
     Build an Uplink from a push's ``data`` or a ``latestDeviceUplink`` answer.
 
-    Raises ProtocolError when the payload or the frame counter is malformed; any other field
-    that is malformed is left out (the uplink itself is kept).
+    A malformed field is left out (logged): the payload is then empty, the frame counter
+    unknown; the uplink itself, its time and its radio data are kept.
     """
     f_cnt = _field(fields, "fCnt", "FCnt")
-    data_rate = _lenient(lambda: opt_int({"dr": _field(fields, "dr", "Dr")}, "dr"))
+    data_rate = _lenient(lambda: opt_int({"dr": _field(fields, "dr", "Dr")}, "dr"), "dr")
     device_class = _field(fields, "class", "Class")
     sfbw = fields.get("sfbw")
     spreading = _SF.match(sfbw) if isinstance(sfbw, str) else None
     return Uplink(
         dev_eui=dev_eui,
         received_at=received_at,
-        f_port=_lenient(lambda: opt_int({"fPort": _field(fields, "fPort", "FPort")}, "fPort")),
-        f_cnt=None if f_cnt is None else as_int(f_cnt, "fCnt"),
-        payload=_base64(_field(fields, "data", "Data"), "data"),
-        rssi=_lenient(lambda: _rssi(fields)),
-        snr=_lenient(lambda: opt_float(fields, "snr")),
+        f_port=_lenient(
+            lambda: opt_int({"fPort": _field(fields, "fPort", "FPort")}, "fPort"), "fPort"
+        ),
+        f_cnt=None if f_cnt is None else _lenient(lambda: as_int(f_cnt, "fCnt"), "fCnt"),
+        payload=_lenient(lambda: _base64(_field(fields, "data", "Data"), "data"), "payload") or b"",
+        rssi=_lenient(lambda: _rssi(fields), "rssi"),
+        snr=_lenient(lambda: opt_float(fields, "snr"), "snr"),
         data_rate=None if data_rate is None else f"DR{data_rate}",
         spreading_factor=int(spreading.group(1)) if spreading else None,
-        frequency=_lenient(lambda: opt_float({"freq": _field(fields, "freq", "Freq")}, "freq")),
+        frequency=_lenient(
+            lambda: opt_float({"freq": _field(fields, "freq", "Freq")}, "freq"), "freq"
+        ),
         gateways=_gateways(fields),
-        confirmed=_lenient(lambda: opt_bool(fields, "confirmed")),
+        confirmed=_flag(fields, "confirmed"),
         device_class=_CLASSES.get(device_class.upper()) if isinstance(device_class, str) else None,
         raw=raw,
     )
 
 
 def uplink_from_push(envelope: Mapping[str, Any]) -> Uplink:
-    """Build an Uplink from an ``/uplink`` push: ``{devEUI, appID, time, type, data}``."""
-    return uplink_from_fields(
-        eui(envelope.get("devEUI"), "devEUI"),
-        as_dict(envelope.get("data"), "data"),
-        _millis(envelope.get("time"), "time"),
-        envelope,
+    """
+    Build an Uplink from an ``/uplink`` push: ``{devEUI, appID, time, type, data}``.
+
+    Without a device or an uplink object there is no uplink (ProtocolError); a malformed time
+    is replaced by the time the push arrived.
+    """
+    dev_eui = eui(envelope.get("devEUI"), "devEUI")
+    fields = as_dict(envelope.get("data"), "data")
+    received = _lenient(lambda: _millis(envelope.get("time"), "time"), "time")
+    return uplink_from_fields(dev_eui, fields, received or datetime.now(UTC), envelope)
+
+
+_ACKNOWLEDGED: Final = ("successNum", "successNums", "successCount", "success", "ackNum")
+_TOTAL: Final = ("total", "totalNum", "deviceNums", "deviceNum")
+_OUTCOME_WORDS: Final = ("result", "status", "state")
+_FAILURE_WORDS: Final = frozenset({"fail", "failed", "failure", "error", "timeout"})
+
+
+def status_from_multicast_push(envelope: Mapping[str, Any]) -> DownlinkStatus:
+    """
+    Read a multicast downlink result pushed to ``<push link>/multicast``.
+
+    The document says only that, for a group with the multicast extension, IoTSquare pushes
+    "each data downlink result" there after one or more rounds of downlinks, with "the number of
+    devices that responded successfully" (sections 6.1.4 and 6.2.2); it shows no body. So the
+    plausible forms are taken: the uplink push's envelope (``{devEUI, appID, time, type, data}``)
+    or a flat object; the group as ``mcEUI`` (or the envelope's ``devEUI``), the group's downlink
+    counter as ``fCnt`` (what ``mcdownlink/create`` answered), and the outcome as a count of the
+    devices that responded (with their total), a boolean ``success``, or a word (result, status,
+    state). A result that tells none of these is reported as sent.
+    """
+    data = envelope.get("data")
+    sources = [envelope] + ([data] if isinstance(data, Mapping) else [])
+
+    def find(*names: str) -> Any:
+        for name in names:
+            for source in sources:
+                if source.get(name) is not None:
+                    return source[name]
+        return None
+
+    group = eui(find("mcEUI", "mcEui", "McEUI", "devEUI"), "mcEUI")
+    f_cnt = _lenient(lambda: opt_int({"fCnt": find("fCnt", "FCnt")}, "fCnt"), "fCnt")
+    at = _lenient(lambda: _millis(find("time", "createtime"), "time"), "time")
+    responded = next(
+        (
+            count
+            for name in _ACKNOWLEDGED
+            if isinstance(count := find(name), int) and not isinstance(count, bool)
+        ),
+        None,
+    )
+    total = next(
+        (
+            count
+            for name in _TOTAL
+            if isinstance(count := find(name), int) and not isinstance(count, bool)
+        ),
+        None,
+    )
+    state, reason = DownlinkState.SENT, None
+    if responded is not None:
+        state = DownlinkState.ACKNOWLEDGED if responded > 0 else DownlinkState.FAILED
+        reason = (
+            f"{responded} of {total} devices responded"
+            if total is not None
+            else f"{responded} devices responded"
+        )
+    elif isinstance(success := find("success"), bool):
+        state = DownlinkState.SENT if success else DownlinkState.FAILED
+    elif isinstance(word := find(*_OUTCOME_WORDS), str) and word:
+        reason = word
+        if word.lower() in _FAILURE_WORDS:
+            state = DownlinkState.FAILED
+    return DownlinkStatus(
+        dev_eui="",
+        message_id="" if f_cnt is None else str(f_cnt),
+        state=state,
+        at=at,
+        reason=reason,
+        group_id=group,
     )
 
 
 def device_from_list(item: Mapping[str, Any]) -> DeviceInfo:
-    """Build a DeviceInfo from a ``device/list`` entry (without its class: see device/status)."""
-    product = opt_str(item, "productType")
+    """
+    Build a DeviceInfo from a ``device/list`` entry (without its class: see device/status).
+
+    Only a malformed DevEUI drops the device; another malformed field is left out.
+    """
+    product = _text(item, "productType")
+    address = _hex_field(item, "devAddr", 8)
     return DeviceInfo(
         dev_eui=eui(item.get("devEUI"), "devEUI"),
-        name=opt_str(item, "devName"),
-        dev_addr=(opt_str(item, "devAddr") or "").upper() or None,
+        name=_text(item, "devName"),
+        dev_addr=address,
         model=product if product and product != "lorawan" else None,
         manufacturer="RisingHF" if product in ("rhf3mr01", "rhf3m485") else None,
     )
@@ -338,6 +485,92 @@ def _job(job_id: str) -> tuple[str, int]:
         ) from None
 
 
+def _keys_from_status(status: Mapping[str, Any]) -> MulticastKeys | None:
+    """Return a manually configured group's session as its status shows it, None if it does not."""
+    address = _hex_field(status, "mcAddr", 8)
+    app_s_key = _hex_field(status, "mcAppSKey", 32)
+    nwk_s_key = _hex_field(status, "mcNwkSKey", 32)
+    if address is None or app_s_key is None or nwk_s_key is None:
+        return None
+    return MulticastKeys(address=address, app_s_key=app_s_key, nwk_s_key=nwk_s_key)
+
+
+# --- the application's push settings --------------------------------------------------------
+
+PUSH_URL_TAKEN: Final = "push_url"
+"""The application's one push link leads elsewhere (a server without pushUrls)."""
+MQTT_ON: Final = "mqtt"
+"""The application sends its data over MQTT: IoTSquare then pushes nothing over HTTP."""
+HEADER_TAKEN: Final = "header"
+"""The application already sends a header of the name the push needs, with another value."""
+PUSH_MQTT_WAS_ON: Final = "push_mqtt_was_on"
+"""Entry data: MQTT was turned off, with the user's consent, to push to Home Assistant."""
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class PushConfig:
+    """An application's push settings as IoTSquare shows them (``app/status``)."""
+
+    name: str | None
+    push_url: str
+    push_urls: tuple[str, ...] | None
+    """The further push links (3.4.18); None: the server has only the one push link."""
+    headers: Mapping[str, Any]
+    """The custom headers, name → value (the values are the user's: never shown)."""
+    mqtt: bool
+
+    def conflicts(self, url: str, header: str, value: str) -> frozenset[str]:
+        """Return what pushing to ``url`` with ``header: value`` would replace or turn off."""
+        conflicts = set()
+        if self.push_urls is None and self.push_url not in ("", url):
+            conflicts.add(PUSH_URL_TAKEN)
+        if self.mqtt:
+            conflicts.add(MQTT_ON)
+        if any(
+            name.lower() == header.lower() and given != value
+            for name, given in self.headers.items()
+        ):
+            conflicts.add(HEADER_TAKEN)
+        return frozenset(conflicts)
+
+    def headers_full(self, header: str) -> bool:
+        """Whether a header of that name cannot be added (IoTSquare sends at most five)."""
+        return len(self.headers) >= MAX_PUSH_HEADERS and all(
+            name.lower() != header.lower() for name in self.headers
+        )
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """Every push link the application pushes to."""
+        links = [self.push_url] if self.push_url else []
+        return tuple(dict.fromkeys([*links, *(self.push_urls or ())]))
+
+
+class PushConflict(InvalidRequest):
+    """Pushing to Home Assistant needs to replace or turn off what the user set up."""
+
+    key = "push_conflict"
+
+    def __init__(self, config: PushConfig, conflicts: frozenset[str]) -> None:
+        """Keep the application's settings and what would be replaced."""
+        super().__init__("the application's push is set up for another receiver")
+        self.config = config
+        self.conflicts = conflicts
+
+
+def _links(value: object) -> tuple[str, ...]:
+    """Return the push links of a ``pushUrls`` or a ``pushURL`` given as a list."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list):
+        return tuple(item for item in value if isinstance(item, str) and item)
+    return ()
+
+
+class _Undelivered(Exception):
+    """The sink raised while taking a push: it was not handed over."""
+
+
 class IotSquareClient(NetworkServer):
     """A client of one IoTSquare application: pushes in, OpenAPI out."""
 
@@ -372,10 +605,11 @@ class IotSquareClient(NetworkServer):
         self.app_id = app_id
         self._request_timeout = request_timeout
         self._sink: Sink | None = None
-        self._seen: OrderedDict[tuple[str, int | None, int], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, int | None, int | None], None] = OrderedDict()
         self._pushed: set[str] = set()
         self._listed: list[str] = []
-        self._regions: dict[str, str] = {}
+        self._places: dict[str, tuple[str, str | None]] = {}
+        """DevEUI → the device's region and subnet (device/list), for multicast groups."""
         self._log = ThrottledLog(_LOGGER)
 
     @property
@@ -395,7 +629,8 @@ class IotSquareClient(NetworkServer):
         """
         Send one OpenAPI request; return the answer when its code is 0.
 
-        ``batch_key`` names the identifier of a batch answer's per-item errors.
+        ``batch_key`` names the identifier of a batch answer's per-item errors (then in a
+        BatchRefused).
         """
         status, body = await http_request(
             self._session,
@@ -426,26 +661,42 @@ class IotSquareClient(NetworkServer):
         if not isinstance(code, int) or isinstance(code, bool):
             raise ProtocolError(f"{path}: the answer has no response code")
         message = document.get("msg")
-        details = item_errors(document, batch_key) if batch_key else None
-        raise code_error(code, message if isinstance(message, str) else None, details)
+        refusals = item_refusals(document, batch_key) if batch_key else {}
+        details = "; ".join(f"{key}: {words}" for key, (_, words) in refusals.items()) or None
+        error = code_error(code, message if isinstance(message, str) else None, details)
+        if refusals and isinstance(error, InvalidRequest):
+            raise BatchRefused(error, refusals)
+        raise error
 
     async def _pages(
         self, path: str, params: Mapping[str, Any] | None = None
     ) -> list[Mapping[str, Any]]:
-        """Return every item of a paged list (``amount`` tells how many there are)."""
+        """
+        Return every item of a paged list (``amount`` tells how many there are).
+
+        An item that is not an object is skipped (logged); the others are kept.
+        """
         items: list[Mapping[str, Any]] = []
+        previous: list[Any] = []
+        count = 0
         for page in range(1, MAX_PAGES + 1):
             document = await self._call(
                 "GET", path, params={**(params or {}), "pageNo": page, "pageSize": PAGE_SIZE}
             )
             data = document.get("data")
-            batch = [as_dict(item, path) for item in data] if isinstance(data, list) else []
-            amount = _lenient(functools.partial(opt_int, document, "amount"))
-            if not batch or (items and batch == items[-len(batch) :]):
+            batch = data if isinstance(data, list) else []
+            amount = _number(document, "amount")
+            if not batch or batch == previous:
                 break  # past the end, or a server that ignores the page number
-            items.extend(batch)
+            previous = batch
+            count += len(batch)
+            for item in batch:
+                if isinstance(item, Mapping):
+                    items.append(item)
+                else:
+                    self._log.warning(f"item:{path}", "Skipped an item of %s: not an object", path)
             # The server may serve fewer items per page than asked: the total tells the end.
-            finished = len(items) >= amount if amount is not None else len(batch) < PAGE_SIZE
+            finished = count >= amount if amount is not None else len(batch) < PAGE_SIZE
             if finished:
                 break
         return items
@@ -459,12 +710,12 @@ class IotSquareClient(NetworkServer):
             await self.application()
 
     async def list_applications(self) -> dict[int, str]:
-        """Return the account's applications: id → name."""
+        """Return the account's applications: id → name (an application without an id skipped)."""
         applications = {}
         for item in await self._pages("app/list"):
-            app_id = opt_int(item, "appID")
+            app_id = _number(item, "appID")
             if app_id is not None:
-                applications[app_id] = opt_str(item, "appName") or str(app_id)
+                applications[app_id] = _text(item, "appName") or str(app_id)
         return applications
 
     async def application(self) -> Mapping[str, Any]:
@@ -472,22 +723,121 @@ class IotSquareClient(NetworkServer):
         document = await self._call("GET", "app/status", params={"appID": self._app()})
         return as_dict(document.get("data"), "app/status")
 
-    async def configure_push(self, url: str, headers: Mapping[str, str]) -> None:
-        """Make the application push to ``url`` with ``headers`` (replacing what it had)."""
-        if len(headers) > MAX_PUSH_HEADERS:
-            raise InvalidRequest(f"IoTSquare sends at most {MAX_PUSH_HEADERS} headers")
-        current = await self.application()
+    async def push_config(self) -> PushConfig:
+        """
+        Return the application's push settings.
+
+        ``app/status`` has the headers; ``pushUrls`` (3.4.18) is in its table and in the
+        application list's, in neither's sample: a server that shows it in neither has the one
+        push link.
+        """
+        status = await self.application()
+        push_urls = _links(status["pushUrls"]) if "pushUrls" in status else None
+        if push_urls is None:
+            for item in await self._pages("app/list"):
+                if _number(item, "appID") == self.app_id and "pushUrls" in item:
+                    push_urls = _links(item["pushUrls"])
+        headers = status.get("headers")
+        return PushConfig(
+            name=_text(status, "appName"),
+            push_url=_text(status, "pushURL") or "",
+            push_urls=push_urls,
+            headers={
+                name: value
+                for name, value in (headers.items() if isinstance(headers, Mapping) else ())
+                if isinstance(name, str)
+            },
+            mqtt=bool(_flag(status, "enableMQTT")),
+        )
+
+    def _update(self, config: PushConfig) -> dict[str, Any]:
+        """Return the ``app/update`` body that makes the application as ``config`` shows it."""
+        body: dict[str, Any] = {"appID": self._app()}
+        if config.name is not None:
+            body["appName"] = config.name
+        body |= {"enableMQTT": config.mqtt, "pushURL": config.push_url}
+        if config.push_urls is not None:
+            body["pushUrls"] = list(config.push_urls)
+        body["headers"] = dict(config.headers)
+        return body
+
+    async def configure_push(
+        self, url: str, header: str, value: str, *, replace: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """
+        Make the application push to ``url`` with ``header: value``, keeping what it has.
+
+        The link goes beside the application's others (``pushUrls``), or becomes its one push
+        link where none is set; the header joins the user's. What would be replaced or turned
+        off (a push link, MQTT, a header of the same name) is done only when in ``replace``
+        (the user agreed): otherwise PushConflict. Returns what the entry keeps to undo it.
+        """
+        config = await self.push_config()
+        if config.headers_full(header):
+            raise InvalidRequest(
+                f"the application already has {MAX_PUSH_HEADERS} custom headers",
+                key="push_headers_full",
+            )
+        conflicts = config.conflicts(url, header, value)
+        if conflicts - set(replace):
+            raise PushConflict(config, conflicts)
+        headers = {
+            name: given for name, given in config.headers.items() if name.lower() != header.lower()
+        }
+        wanted = PushConfig(
+            name=config.name,
+            push_url=config.push_url if config.push_urls is not None and config.push_url else url,
+            push_urls=None
+            if config.push_urls is None
+            else tuple(dict.fromkeys([*config.push_urls, url])),
+            headers=headers | {header: value},
+            mqtt=False,
+        )
+        await self._call("POST", "app/update", json=self._update(wanted))
+        # pushUrls is not among app/update's documented fields: check that it was kept.
+        kept = await self.push_config()
+        if url not in kept.links or kept.headers.get(header) != value or kept.mqtt:
+            raise InvalidRequest(
+                "IoTSquare did not keep the push link or header", key="push_not_kept"
+            )
+        return {PUSH_MQTT_WAS_ON: MQTT_ON in conflicts}
+
+    async def remove_push(self, push_id: str, value: str, *, mqtt_was_on: bool = False) -> bool:
+        """
+        Take the entry's push link (the one ending in ``push_id``) and header off the application.
+
+        Everything else stays; MQTT is turned on again if it was turned off for the push. Returns
+        whether there was anything of the entry's to remove.
+        """
+        config = await self.push_config()
+
+        def ours(link: str) -> bool:
+            try:
+                path = URL(link).path
+            except ValueError:  # a link that is not even a URL: not the entry's
+                return False
+            return path.rstrip("/").endswith(f"/{push_id}")
+
+        link_ours = bool(config.push_url) and ours(config.push_url)
+        others = tuple(link for link in config.push_urls or () if not ours(link))
+        links_ours = config.push_urls is not None and others != config.push_urls
+        headers = {name: given for name, given in config.headers.items() if given != value}
+        if not (link_ours or links_ours or headers != config.headers):
+            return False
         await self._call(
             "POST",
             "app/update",
-            json={
-                "appID": self._app(),
-                "appName": opt_str(current, "appName") or "",
-                "enableMQTT": False,
-                "pushURL": url,
-                "headers": dict(headers),
-            },
+            json=self._update(
+                PushConfig(
+                    name=config.name,
+                    push_url="" if link_ours else config.push_url,
+                    push_urls=None if config.push_urls is None else others,
+                    headers=headers,
+                    mqtt=config.mqtt or (mqtt_was_on and (link_ours or links_ours)),
+                )
+            ),
         )
+        return True
 
     def _app(self) -> int:
         if self.app_id is None:
@@ -497,7 +847,12 @@ class IotSquareClient(NetworkServer):
     # --- devices ----------------------------------------------------------------------------
 
     async def list_devices(self) -> list[DeviceInfo]:
-        """Return the application's devices, each with the class it was created for."""
+        """
+        Return the application's devices, each with the class it was created for.
+
+        A device whose status is refused or malformed is listed without its class; a server
+        that is busy or refuses the token fails the listing.
+        """
         listed = await self._pages("device/list", {"appID": self._app()})
         devices: list[DeviceInfo] = []
         for item in listed:
@@ -507,8 +862,8 @@ class IotSquareClient(NetworkServer):
                 self._log.warning("list", "Skipped a device IoTSquare lists: %s", err)
                 continue
             devices.append(device)
-            if region := _lenient(functools.partial(opt_str, item, "region")):
-                self._regions[device.dev_eui] = region
+            if region := _text(item, "region"):
+                self._places[device.dev_eui] = (region, _text(item, "subnet"))
         limit = asyncio.Semaphore(STATUS_REQUESTS)
 
         async def add_class(device: DeviceInfo) -> None:
@@ -517,15 +872,17 @@ class IotSquareClient(NetworkServer):
                     document = await self._call(
                         "GET", "device/status", params={"devEUI": device.dev_eui.lower()}
                     )
-                except InvalidRequest as err:
-                    if err.code != 4001:
-                        raise
-                    return  # deleted since it was listed
+                except (InvalidRequest, ProtocolError) as err:
+                    if err.code != 4001:  # 4001: deleted since it was listed
+                        self._log.warning(
+                            "status", "Listed %s without its class: %s", device.dev_eui, err
+                        )
+                    return
             status = document.get("data")
             if isinstance(status, Mapping):
-                device.device_class = _lenient(lambda: class_from_status(status))
-                device.app_eui = (_lenient(lambda: opt_str(status, "appEUI")) or "").upper() or None
-                device.activation = _lenient(lambda: opt_str(status, "authType"))
+                device.device_class = _lenient(lambda: class_from_status(status), "class")
+                device.app_eui = _hex_field(status, "appEUI", 16)
+                device.activation = _text(status, "authType")
 
         # The first failure is the error (not an exception group): the others are cancelled.
         tasks = [asyncio.ensure_future(add_class(device)) for device in devices]
@@ -598,10 +955,19 @@ class IotSquareClient(NetworkServer):
                 for f_cnt, when in sink.recent_uplinks(uplink.dev_eui)
             ):
                 continue
-            sink.uplink(uplink)
+            try:
+                sink.uplink(uplink)
+            except Exception:  # one uplink refused: the others are still seeded
+                _LOGGER.exception("Could not deliver the latest uplink of %s", uplink.dev_eui)
 
     async def accept_push(self, topic: str, body: Any, limit: float) -> bool:
-        """Take one push (``topic`` is the sub-path: uplink, join...); False when not running."""
+        """
+        Take one push (``topic`` is the sub-path: uplink, join...); False when not taken.
+
+        A malformed push is dropped (and answered as taken: sending it again would not help).
+        When the sink raises, the push was not handed over: False, so that IoTSquare sends it
+        again (the items handed over before are then dropped as replays).
+        """
         sink = self._sink
         if sink is None:
             return False
@@ -610,34 +976,52 @@ class IotSquareClient(NetworkServer):
                 self._push(sink, topic, as_dict(item, "push"))
             except ProtocolError as err:
                 self._log.warning("push", "Dropped a malformed %s push: %s", topic, err)
+            except _Undelivered as err:
+                self._log.warning(
+                    "deliver", "Could not hand over the %s push: %r", topic, err.__cause__
+                )
+                return False
         return True
 
+    @staticmethod
+    def _deliver[**P](call: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Hand something to the sink; its failure is _Undelivered (the push is not taken)."""
+        try:
+            call(*args, **kwargs)
+        except Exception as err:
+            raise _Undelivered from err
+
     def _push(self, sink: Sink, topic: str, envelope: Mapping[str, Any]) -> None:
-        app_id = opt_int(envelope, "appID")
+        app_id = _number(envelope, "appID")
         if app_id is not None and app_id != self.app_id:
             return  # another application's push
-        kind = topic if topic in PUSH_KINDS else _lenient(lambda: opt_str(envelope, "type"))
+        kind = topic if topic in PUSH_KINDS else _text(envelope, "type")
         if kind == "uplink":
             uplink = uplink_from_push(envelope)
-            key = (uplink.dev_eui, uplink.f_cnt, as_int(envelope.get("time"), "time"))
+            time_ms = _lenient(lambda: as_int(envelope.get("time"), "time"), "time")
+            key = (uplink.dev_eui, uplink.f_cnt, time_ms)
             if key in self._seen:
                 return  # a replay
+            if uplink.device_class is not None:
+                self._deliver(
+                    sink.device_updated,
+                    DeviceInfo(dev_eui=uplink.dev_eui, device_class=uplink.device_class),
+                )
+            self._deliver(sink.uplink, uplink)
+            # Remembered only once delivered: a push the sink refused comes again, and is taken.
             self._seen[key] = None
             if len(self._seen) > SEEN_MEMORY:
                 self._seen.popitem(last=False)
             self._pushed.add(uplink.dev_eui)
-            if uplink.device_class is not None:
-                sink.device_updated(
-                    DeviceInfo(dev_eui=uplink.dev_eui, device_class=uplink.device_class)
-                )
-            sink.uplink(uplink)
         elif kind == "join":
             dev_eui = eui(envelope.get("devEUI"), "devEUI")
             data = envelope.get("data")
-            address = opt_str(data, "devAddr") if isinstance(data, Mapping) else None
+            address = _hex_field(data, "devAddr", 8) if isinstance(data, Mapping) else None
             if address:
-                sink.device_updated(DeviceInfo(dev_eui=dev_eui, dev_addr=address.upper()))
-            sink.joined(JoinInfo(dev_eui=dev_eui, status="joined"))
+                self._deliver(sink.device_updated, DeviceInfo(dev_eui=dev_eui, dev_addr=address))
+            self._deliver(sink.joined, JoinInfo(dev_eui=dev_eui, status="joined"))
+        elif kind == "multicast":
+            self._deliver(sink.downlink_status, status_from_multicast_push(envelope))
         else:
             _LOGGER.debug("Ignored an IoTSquare %s push", kind)
 
@@ -670,7 +1054,7 @@ class IotSquareClient(NetworkServer):
                 raise
             # Servers before 3.4.21 name it devicedl/create.
             answer = await self._call("POST", "devicedl/create", json=body)
-        f_cnt = _lenient(lambda: opt_int(answer, "fCnt"))
+        f_cnt = _number(answer, "fCnt")
         if f_cnt is None:
             # Queued all the same: reporting a failure would have it sent twice.
             _LOGGER.warning("IoTSquare queued a downlink to %s without its fCnt", downlink.dev_eui)
@@ -688,22 +1072,47 @@ class IotSquareClient(NetworkServer):
     # --- multicast groups (the account's; a group holds class C devices of one region) -----
 
     async def list_multicast_groups(self) -> list[MulticastGroup]:
-        """Return the account's multicast groups."""
-        return [
-            MulticastGroup(
-                group_id=eui(item.get("mcEUI"), "mcEUI"),
-                name=opt_str(item, "mcName"),
-                device_class=LoRaClass.C,
+        """Return the account's multicast groups (one without a valid EUI is skipped)."""
+        groups = []
+        for item in await self._pages("mcgroup/list"):
+            group_id = _eui(item.get("mcEUI"), "mcEUI")
+            if group_id is not None:
+                groups.append(
+                    MulticastGroup(
+                        group_id=group_id, name=_text(item, "mcName"), device_class=LoRaClass.C
+                    )
+                )
+        return groups
+
+    def _place(self, dev_euis: Sequence[str]) -> tuple[str, str | None]:
+        """
+        Return the region and subnet for a group of ``dev_euis`` (else of every device).
+
+        A group takes devices of one region and subnet (7.1): one subnet shared by them all
+        is the group's; otherwise the group's subnet is automatic.
+        """
+        places = [self._places[d] for d in dev_euis if d in self._places] or list(
+            self._places.values()
+        )
+        regions = {region for region, _ in places}
+        if len(regions) != 1:
+            raise InvalidRequest(
+                "the devices do not share one region",
+                key="multicast_region_unknown",
+                details={"regions": ", ".join(sorted(regions)) or "-"},
             )
-            for item in await self._pages("mcgroup/list")
-        ]
+        subnets = {subnet for _, subnet in places}
+        subnet = subnets.pop() if len(subnets) == 1 else None
+        return regions.pop(), None if subnet in (None, "auto") else subnet
 
     async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
-        Create a manually configured class C group in the application's region.
+        Create a manually configured class C group, then add its members.
 
-        Its address and session keys are generated here and kept by IoTSquare (its console shows
-        them, to configure the devices); the group's id is its EUI.
+        The session is the one given, or one generated here; the group returned carries the
+        session IoTSquare shows for it (what the devices must be given) and the members that
+        joined; each refused member is in its states, with IoTSquare's reason. The group's id
+        is its EUI.
         """
         check_multicast_setup(self.name, setup, names=True)
         name = setup.name or ""
@@ -712,43 +1121,79 @@ class IotSquareClient(NetworkServer):
                 "IoTSquare multicast groups are class C", key="multicast_class_c_only"
             )
         _check_group_name(name)
+        region, subnet = self._place(setup.dev_euis)
         keys = setup.keys or MulticastKeys.generate()
-        regions = set(self._regions.values())
-        if len(regions) != 1:
-            raise InvalidRequest(
-                "the application's devices do not share one region",
-                key="multicast_region_unknown",
-                details={"regions": ", ".join(sorted(regions)) or "-"},
-            )
         mc_eui = secrets.token_hex(8)
-        await self._call(
-            "POST",
-            "mcgroup/create",
-            json={
-                "mcEUI": mc_eui,
-                "mcName": name,
-                "autoSubnet": True,
-                "region": regions.pop(),
-                "subnet": "auto",
-                "class": "C",
-                "enableMCRemote": False,
-                "mcAddr": keys.address.lower(),
-                "mcAppSKey": keys.app_s_key.lower(),
-                "mcNwkSKey": keys.nwk_s_key.lower(),
-                "enableMQTT": False,
-            },
-        )
-        status = await self._call("GET", "mcgroup/status", params={"mcEUI": mc_eui})
-        data = status.get("data")
-        if setup.dev_euis:
-            await self.add_to_multicast_group(mc_eui, setup.dev_euis)
+        # As the document's manual sample (6.2.2), with enableMQTT, which its table requires.
+        body: dict[str, Any] = {
+            "mcName": name,
+            "mcEUI": mc_eui,
+            "region": region,
+            "subnet": subnet or "auto",
+        }
+        if subnet is None:
+            body["autoSubnet"] = True
+        body |= {
+            "class": "C",
+            "enableMCRemote": False,
+            "mcAddr": keys.address.lower(),
+            "mcAppSKey": keys.app_s_key.lower(),
+            "mcNwkSKey": keys.nwk_s_key.lower(),
+            "enableMQTT": False,
+        }
+        await self._call("POST", "mcgroup/create", json=body)
+        # The group exists from here on: nothing below may lose its session.
+        try:
+            document = await self._call("GET", "mcgroup/status", params={"mcEUI": mc_eui})
+            status = as_dict(document.get("data"), "mcgroup/status")
+        except LnsError as err:
+            self._log.warning("created", "Could not read the group just created: %s", err)
+            status = {}
+        kept = _keys_from_status(status)
+        if kept is not None and kept != keys:
+            _LOGGER.warning("IoTSquare gave multicast group %s a session of its own", mc_eui)
+        joined, refused = await self._bind_new(mc_eui.upper(), setup.dev_euis)
         return MulticastGroup(
             group_id=mc_eui.upper(),
-            name=opt_str(data, "mcName") if isinstance(data, Mapping) else name,
+            name=_text(status, "mcName") or name,
             device_class=LoRaClass.C,
-            dev_euis=setup.dev_euis,
-            keys=keys,
+            dev_euis=joined,
+            states=dict.fromkeys(joined, "joined") | refused,
+            keys=kept or keys,
         )
+
+    async def _bind_new(
+        self, group_id: str, dev_euis: Sequence[str]
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Add a new group's first members: those that joined, and why each other did not."""
+        if not dev_euis:
+            return (), {}
+        try:
+            await self._members("mcdevice/create", group_id, dev_euis)
+        except BatchRefused as err:
+            refusals = {
+                normalized: (code, words)
+                for key, (code, words) in err.refusals.items()
+                if (normalized := _eui(key, "devEUI"))
+            }
+        except LnsError as err:
+            refusals = dict.fromkeys(dev_euis, (err.code, err.reason or err.key))
+        else:
+            refusals = {}
+        refused = {}
+        for dev_eui in dev_euis:
+            code, words = refusals.get(dev_eui, (_ALREADY_MEMBER, ""))
+            if code != _ALREADY_MEMBER:  # not refused, or a member already
+                refused[dev_eui] = f"refused: {words}"
+        for dev_eui, words in refused.items():
+            self._log.warning(
+                f"member:{dev_eui}",
+                "IoTSquare did not add %s to the new multicast group %s: %s",
+                dev_eui,
+                group_id,
+                words,
+            )
+        return tuple(dict.fromkeys(d for d in dev_euis if d not in refused)), refused
 
     @staticmethod
     def _group(group_id: str) -> str:
@@ -761,12 +1206,44 @@ class IotSquareClient(NetworkServer):
                 details={"group_id": group_id},
             ) from None
 
+    async def _group_status(self, group: str) -> Mapping[str, Any]:
+        document = await self._call("GET", "mcgroup/status", params={"mcEUI": group})
+        return as_dict(document.get("data"), "mcgroup/status")
+
     async def rename_multicast_group(self, group_id: str, name: str) -> None:
-        """Rename the group (``mcgroup/update`` with its name only: the rest stays)."""
+        """
+        Rename the group; ``mcgroup/update`` also gets what its table requires of the group.
+
+        A manually configured group: its address and keys, and enableMQTT (6.2.4). One with
+        remote set-up: its push link, headers, MQTT flag and time slice. All as
+        ``mcgroup/status`` shows them, so nothing else changes.
+        """
         _check_group_name(name)
-        await self._call(
-            "POST", "mcgroup/update", json={"mcEUI": self._group(group_id), "mcName": name}
-        )
+        group = self._group(group_id)
+        status = await self._group_status(group)
+        body: dict[str, Any] = {"mcEUI": group, "mcName": name}
+        if _flag(status, "enableMCRemote"):
+            # The table says pushURL became an array (3.3.65); the samples (status and update)
+            # show a string: it is sent back in the form the status shows.
+            if isinstance(push := status.get("pushURL"), str | list):
+                body["pushURL"] = push
+            if isinstance(headers := status.get("headers"), Mapping):
+                body["headers"] = dict(headers)
+            if (slot := _number(status, "timeSlotLength")) is not None:
+                body["timeSlotLength"] = slot  # unchanged (its sample sends it, 6.2.4)
+        else:
+            keys = _keys_from_status(status)
+            if keys is None:
+                raise ProtocolError(
+                    "IoTSquare shows the group without its address and keys, which a rename sends"
+                )
+            body |= {
+                "mcAddr": keys.address.lower(),
+                "mcAppSKey": keys.app_s_key.lower(),
+                "mcNwkSKey": keys.nwk_s_key.lower(),
+            }
+        body["enableMQTT"] = bool(_flag(status, "enableMQTT"))
+        await self._call("POST", "mcgroup/update", json=body)
 
     async def delete_multicast_group(self, group_id: str) -> None:
         """Delete the group (its devices are unbound)."""
@@ -796,19 +1273,19 @@ class IotSquareClient(NetworkServer):
     async def multicast_group_status(self, group_id: str) -> MulticastGroup:
         """Return the group with its members, each joined or not (its configuration synced)."""
         group = self._group(group_id)
-        document = await self._call("GET", "mcgroup/status", params={"mcEUI": group})
-        status = as_dict(document.get("data"), "mcgroup/status")
+        status = await self._group_status(group)
         states = {}
         for item in await self._pages("mcdevice/list", {"mcEUI": group}):
-            try:
-                member = eui(item.get("devEUI"), "devEUI")
-            except ProtocolError:
+            member = _eui(item.get("devEUI"), "devEUI")
+            if member is None:
                 continue
-            states[member] = "joined" if opt_bool(item, "joined") else "not joined"
+            joined = _flag(item, "joined")
+            states[member] = "unknown" if joined is None else "joined" if joined else "not joined"
+        device_class = _text(status, "class")
         return MulticastGroup(
             group_id=group.upper(),
-            name=opt_str(status, "mcName"),
-            device_class=LoRaClass.C,
+            name=_text(status, "mcName"),
+            device_class=_CLASSES.get((device_class or "C").upper(), LoRaClass.C),
             dev_euis=tuple(states),
             states=states,
         )
@@ -829,18 +1306,32 @@ class IotSquareClient(NetworkServer):
             },
         )
         return DownlinkResult(
-            message_id=None,
-            state=DownlinkState.QUEUED,
-            f_cnt=_lenient(lambda: opt_int(answer, "fCnt")),
+            message_id=None, state=DownlinkState.QUEUED, f_cnt=_number(answer, "fCnt")
         )
 
     # --- firmware updates over the air (file transfer to a multicast group) ---------------
 
     async def start_fuota(self, request: FuotaRequest) -> str:
-        """Start a file transfer to the group; return ``<group EUI>/<task id>``."""
+        """
+        Start a file transfer to the group; return ``<group EUI>/<task id>``.
+
+        ``fuota/create`` takes the group, a name, the redundancy and the file: the class is
+        the group's (class C), the schedule IoTSquare's own. Another class, or a start delay
+        other than the action's default, is refused in words rather than ignored.
+        """
         if request.group_id is None or request.dev_euis:
             raise InvalidRequest(
                 "IoTSquare sends firmware to a multicast group", key="fuota_group_required"
+            )
+        if request.device_class is not LoRaClass.C:
+            raise InvalidRequest(
+                "IoTSquare sends firmware to class C multicast groups", key="fuota_class_c_only"
+            )
+        if request.start_delay != DEFAULT_START_DELAY:
+            raise InvalidRequest(
+                "IoTSquare starts a file transfer on its own schedule",
+                key="fuota_start_delay_unsupported",
+                details={"default": str(DEFAULT_START_DELAY)},
             )
         if not MIN_REDUNDANCY <= request.redundancy <= 1:
             raise InvalidRequest(
@@ -849,25 +1340,27 @@ class IotSquareClient(NetworkServer):
                 details={"minimum": f"{MIN_REDUNDANCY:g}", "maximum": "1"},
             )
         group = self._group(request.group_id)
-        firmware_name = f"lorawan_hub_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(2)}"
+        firmware_name = self._firmware_name()
         await self._call(
             "POST",
             "fuota/create",
             json={
                 "mcEUI": group,
                 "firmwareName": firmware_name,
-                "redundancyPercent": request.redundancy,
                 "payload": base64.b64encode(request.firmware).decode(),
+                "redundancyPercent": request.redundancy,
             },
         )
         # The answer names no task: find it by its (unique) name.
         for item in await self._pages("fuota/list", {"mcEUI": group}):
-            if (
-                item.get("firmwareName") == firmware_name
-                and (task := opt_int(item, "fdID")) is not None
-            ):
+            if item.get("firmwareName") == firmware_name and (task := _number(item, "fdID")):
                 return f"{group.upper()}/{task}"
         raise ProtocolError("the file transfer created is not listed")
+
+    @staticmethod
+    def _firmware_name() -> str:
+        """Return a new file transfer's name, unique: the answer to fuota/create has no id."""
+        return f"lorawan_hub_{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(2)}"
 
     async def cancel_fuota(self, job_id: str) -> None:
         """Terminate a file transfer."""
@@ -879,23 +1372,24 @@ class IotSquareClient(NetworkServer):
         group, task = _job(job_id)
         document = await self._call("GET", "fuota/status", params={"mcEUI": group, "fdID": task})
         status = as_dict(document.get("data"), "fuota/status")
-        fragments = opt_int(status, "nbFrag")
+        fragments = _number(status, "nbFrag")
         devices = await self._pages("fuota/device/list", {"mcEUI": group, "fdID": task})
         states: dict[str, int] = {}
         received = []
         for device in devices:
-            state = opt_str(device, "state") or "Unknown"
+            state = _text(device, "state") or "Unknown"
             states[state] = states.get(state, 0) + 1
-            count = opt_int(device, "nbFragReceived")
+            # nbFragReceived: "string" in the table (9.4), a number in the sample: both read.
+            count = _number(device, "nbFragReceived")
             if fragments and count is not None:
                 received.append(min(100, count * 100 // fragments))
         return FuotaStatus(
             job_id=job_id,
-            state=opt_str(status, "state") or "Unknown",
+            state=_text(status, "state") or "Unknown",
             percent_done=min(received) if received else None,
             result=", ".join(f"{state}: {count}" for state, count in sorted(states.items()))
             or None,
         )
 
     async def close(self) -> None:
-        """Nothing to release."""
+        """Nothing to release (the push settings are removed only with the entry)."""
