@@ -652,3 +652,28 @@ async def test_multicast_results_are_downlink_statuses(
         "at": "1970-01-01T00:00:05+00:00",
         "group_id": "778327E60A028072",
     }
+
+
+async def test_removing_the_entry_takes_its_push_off(
+    hass: HomeAssistant,
+    iotsquare: IotSquareSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Removal takes the entry's link and header off the application, and nothing else."""
+    entry = await load_iotsquare(hass, iotsquare, hass_client_no_auth)
+    app = iotsquare.apps[89]
+    app.headers = {"Authorization": "Bearer p4ss", "X-Mine": "keep"}
+    app.push_urls = ["https://example.org/mine"]
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    assert (app.push_url, app.headers, app.push_urls) == (
+        "",
+        {"X-Mine": "keep"},
+        ["https://example.org/mine"],
+    )
+    # A server that cannot be reached at removal: said in the log, the entry goes all the same.
+    entry = await load_iotsquare(hass, iotsquare, hass_client_no_auth)
+    iotsquare.http_fail_next = {"app/status": 503}
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    assert "Could not undo the push set-up of IoTSquare garden" in caplog.text
+    assert "p4ss" not in caplog.text

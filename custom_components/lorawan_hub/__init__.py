@@ -10,7 +10,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .codec_worker import async_delete_codec_issues
-from .const import CONF_VENDOR, DOMAIN
+from .const import CONF_VENDOR, DOMAIN, LOGGER
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .lns.errors import AuthError, LnsError, Unsupported
 from .lns.iotsquare import PUSH_KINDS
@@ -21,7 +21,7 @@ from .push import (
     push_receiver_url,
 )
 from .services import async_setup_services
-from .vendors import create_client
+from .vendors import async_undo_setup, create_client
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
@@ -100,10 +100,23 @@ async def async_unload_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -> None:
-    """Forget the entry's repairs, and the push receiver of an entry that could not run."""
+    """
+    Forget the entry's repairs and push receiver, and undo what it set up on the server.
+
+    What the user set up themselves stays; a server that cannot be reached now is logged (the
+    entry is removed all the same).
+    """
     async_delete_codec_issues(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         async_unregister_push_receiver(hass, entry)
+    try:
+        await async_undo_setup(async_get_clientsession(hass), entry.data)
+    except LnsError as err:
+        LOGGER.warning(
+            "Could not undo the push set-up of %s on the network server: %s; remove it there",
+            entry.title,
+            err.reason or err.key,
+        )
 
 
 async def async_remove_config_entry_device(

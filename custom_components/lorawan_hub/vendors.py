@@ -26,6 +26,7 @@ from .const import (
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_MQTT_TLS,
+    CONF_PUSH_ID,
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
@@ -37,7 +38,7 @@ from .const import (
 )
 from .lns.base import NetworkServer
 from .lns.errors import Unsupported
-from .lns.iotsquare import IotSquareClient
+from .lns.iotsquare import PUSH_MQTT_WAS_ON, IotSquareClient
 from .lns.netemera import NetemeraClient
 from .lns.orbiwise import AuthMode, MqttSettings, OrbiWiseClient, PushTarget, Transport
 from .lns.orion import OrionClient
@@ -114,3 +115,18 @@ def orbiwise_client(
 def iotsquare_client(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> IotSquareClient:
     """Return an IoTSquare client; without an application id it can only list applications."""
     return IotSquareClient(session, data[CONF_URL], data[CONF_TOKEN], data.get(CONF_APP_ID))
+
+
+async def async_undo_setup(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> None:
+    """
+    Undo what an entry set up on its network server, when the entry is removed.
+
+    IoTSquare: the entry's push link and header come off the application (nothing else), and
+    MQTT is turned on again if the push set-up turned it off. Raises ``lns`` errors.
+    """
+    if data.get(CONF_VENDOR) == VENDOR_IOTSQUARE and CONF_PUSH_ID in data:
+        await iotsquare_client(session, data).remove_push(
+            data[CONF_PUSH_ID],
+            f"Bearer {data[CONF_PUSH_SECRET]}",
+            mqtt_was_on=bool(data.get(PUSH_MQTT_WAS_ON)),
+        )
