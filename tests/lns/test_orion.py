@@ -857,6 +857,19 @@ def test_live_uplink_without_time_was_received_now() -> None:
     assert dropped == ["time"]
 
 
+def test_uplink_time_in_the_future_is_no_time() -> None:
+    """A time far ahead of this clock would become the resume point: it is no time."""
+    data = {"time": "2099-01-01 00:00:00+0000", "data": "01"}
+    with pytest.raises(ProtocolError, match="future"):
+        uplink_from_frame("7950D20CBBB77561", data, None)
+    dropped: list[str] = []
+    live = uplink_from_frame("7950D20CBBB77561", data, None, dropped=dropped, live=True)
+    assert live.received_at < datetime.now(UTC) + timedelta(seconds=1)
+    assert dropped == ["time"]
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S+0000")
+    assert uplink_from_frame("7950D20CBBB77561", {"time": soon}, None).received_at.year < 2099
+
+
 @pytest.mark.parametrize(
     ("fields", "dropped"),
     [

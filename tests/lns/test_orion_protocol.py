@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 import itertools
+import json
 import logging
 from typing import Any
 
@@ -756,3 +757,21 @@ async def test_class_change_not_confirmed(server: ScriptedServer, client: OrionC
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_values_orjson_refuses_lose_only_themselves(
+    server: ScriptedServer, client: OrionClient
+) -> None:
+    """An id beyond 64 bits or a NaN (JSON that orjson refuses) does not cost the uplink."""
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        frame = json.dumps({"cmd": "realtime_data", "devEui": DEVICE, "data": row(4, NOW)})
+        await server.push(frame.replace('"fcnt": 4', f'"fcnt": 4, "id": {2**70}, "lsnr": NaN'))
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (sink.uplinks[0].f_cnt, sink.uplinks[0].snr) == (4, None)

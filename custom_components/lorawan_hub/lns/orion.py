@@ -398,8 +398,13 @@ class OrionClient(NetworkServer):
         try:
             message = orjson.loads(text)
         except ValueError:
-            self._log.warning("json", "Dropped a frame from %s that is not JSON", self.host)
-            return
+            # orjson refuses some JSON (integers beyond 64 bits, NaN): one such value must not
+            # cost the frame, whose readers then drop the value alone.
+            try:
+                message = json.loads(text)
+            except ValueError:
+                self._log.warning("json", "Dropped a frame from %s that is not JSON", self.host)
+                return
         if not isinstance(message, dict):
             self._log.warning("object", "Dropped a frame from %s that is not an object", self.host)
             return

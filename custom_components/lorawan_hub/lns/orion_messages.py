@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 import math
+import time
 from typing import Any, Final
 
 from .errors import AuthError, CannotConnect, InvalidRequest, LimitReached, LnsError, ProtocolError
@@ -22,6 +23,13 @@ TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S%z"
 CLASS_TO_ORION: Final = {LoRaClass.A: 1, LoRaClass.B: 2, LoRaClass.C: 3}
 ORION_TO_CLASS: Final = {value: key for key, value in CLASS_TO_ORION.items()}
 _ACTIVATION: Final = {0: "OTAA", 1: "ABP"}
+MAX_AHEAD: Final = 3600.0
+"""
+Seconds an uplink's time may be ahead of this clock; a later one is no time.
+
+Believed, it would become the resume point, and every later catch-up would start after what it
+has to fetch.
+"""
 _CONFIRMED_UP: Final = 4
 """LoRaWAN MType of a confirmed data uplink."""
 _PORT_KEYS: Final = ("fport", "fPort", "port")
@@ -208,13 +216,16 @@ def uplink_from_frame(
     Build an Uplink from a ``realtime_data`` ``data`` object or a ``get_data_resp`` row.
 
     Raises ProtocolError when the device or the payload is missing or malformed, or the time
-    (which places a stored uplink) of a stored one. Any other bad value is left out, and its key
-    added to ``dropped``; a live uplink without a readable time was received now.
+    (which places a stored uplink) of a stored one; a time more than ``MAX_AHEAD`` ahead is no
+    time. Any other bad value is left out, and its key added to ``dropped``; a live uplink
+    without a readable time was received now.
     """
     device = eui(dev_eui, "devEui")
     payload = hex_payload(data.get("data"), "data")
     try:
         received_at = parse_time(data.get("time"), "time")
+        if received_at.timestamp() > time.time() + MAX_AHEAD:
+            raise ProtocolError("time is in the future")
     except ProtocolError:
         if not live:
             raise
