@@ -36,7 +36,7 @@ from custom_components.lorawan_hub.lns.orion import (
     raise_for_status,
     uplink_from_frame,
 )
-from custom_components.lorawan_hub.lns.orion_messages import UPDATE_FIELDS
+from custom_components.lorawan_hub.lns.orion_messages import UPDATE_FIELDS, update_request
 from simulator.orion import MALFORMED_KINDS, OrionSimulator
 
 from .sink import RecordingSink
@@ -964,3 +964,30 @@ def test_uplink_port(fields: dict[str, Any], port: int | None) -> None:
     """The document gives uplinks no port: None unless a server sends one anyway."""
     data = {"time": "2018-02-17 13:06:22+0000", "data": "01", **fields}
     assert uplink_from_frame("7950D20CBBB77561", data, None).f_port == port
+
+
+def test_update_request_writes_the_record_back() -> None:
+    """The record goes back whole, lat/lon as numbers, without an address it does not have."""
+    record = {
+        "devEui": "d745f677b2412e03",
+        "devAddr": "",
+        "application_eui": "819EA8554FCD762A",
+        "app_key": "2B7E151628AED2A6ABF7158809CF4F3C",
+        "node_class": 1,
+        "adr_min": None,
+        "seq_chk": 0,
+        "tariff_code": "A1",
+        "lat": "",
+        "lon": "76.342534",
+    }
+    assert update_request(record, "D745F677B2412E03", 3) == {
+        "cmd": "update_device_req",
+        "devEui": "D745F677B2412E03",
+        "application_eui": "819EA8554FCD762A",
+        "app_key": "2B7E151628AED2A6ABF7158809CF4F3C",
+        "node_class": 3,
+        "adr_min": None,
+        "seq_chk": 0,
+        "lat": None,
+        "lon": 76.342534,
+    }

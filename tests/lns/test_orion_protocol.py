@@ -196,7 +196,14 @@ async def test_malformed_server_data_is_skipped(
         deviceList=[{"devEui": DEVICE, "lat": "north", "lon": 1}, "nonsense"],
     )
     server.handlers["get_data_req"] = answer(
-        "get_data_resp", status=1, dataList=[row(1, now, data="XYZ"), row(2, now)]
+        "get_data_resp",
+        status=1,
+        dataList=[
+            "nonsense",
+            {**row(0, now), "time": "yesterday"},
+            row(1, now, data="XYZ"),
+            row(2, now),
+        ],
     )
     sink = RecordingSink()
     sink.resume = now - timedelta(minutes=1)
@@ -775,3 +782,21 @@ async def test_values_orjson_refuses_lose_only_themselves(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert (sink.uplinks[0].f_cnt, sink.uplinks[0].snr) == (4, None)
+
+
+async def test_refused_ping_keeps_the_connection(server: ScriptedServer) -> None:
+    """A server that refuses ping_req has answered: the connection is alive and stays."""
+    pings = iter(range(1000))
+
+    def ping(request: dict[str, Any]) -> list[Reply]:
+        if next(pings) < 3:
+            return [{"cmd": "invalid_command_req"}]
+        frame = {"cmd": "realtime_data", "devEui": DEVICE, "data": row(5, NOW)}
+        return [frame, {"cmd": "invalid_command_req"}]
+
+    server.handlers["ping_req"] = ping
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", ping_interval=0.01)
+        sink = RecordingSink()
+        await run_until(client, sink, lambda: bool(sink.uplinks))
+    assert sink.connections == [(True, None)]

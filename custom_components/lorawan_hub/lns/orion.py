@@ -592,10 +592,15 @@ class OrionClient(NetworkServer):
         return reason
 
     async def _keepalive(self, conn: _Connection) -> None:
-        """Ping at the interval; a ping without answer ends the connection."""
+        """Ping at the interval; a ping without answer ends the connection, any answer will do."""
         while not conn.closed:
             await asyncio.sleep(self._ping_interval)
-            await self._request(conn, {"cmd": "ping_req"}, operation_id=False)
+            try:
+                await self._request(conn, {"cmd": "ping_req"}, operation_id=False)
+            except CannotConnect:
+                raise
+            except LnsError as err:  # a refusal is an answer: the connection is alive
+                self._log.warning("ping", "%s refused ping_req: %s", self.host, err.reason)
 
     async def _coordinates(self, conn: _Connection, sink: Sink) -> None:
         """Report the positions the server keeps for devices (3.21, since revision 09)."""
