@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.lorawan_hub.lns import orion as orion_module
+from custom_components.lorawan_hub.lns import base, orion as orion_module
 from custom_components.lorawan_hub.lns.base import Backoff
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
@@ -538,6 +538,24 @@ async def test_backoff_starts_again_after_data(server: ScriptedServer) -> None:
         sink = RecordingSink()
         await run_until(client, sink, lambda: len(backoff.delays) >= 5)
     assert len(sink.uplinks) >= 5
+    assert max(backoff.delays[:5]) <= 0.01 * 1.2 + 1e-9
+
+
+async def test_backoff_starts_again_after_a_lasting_connection(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that stayed up long enough counts as working, data or not."""
+    monkeypatch.setattr(base, "STABLE_AFTER", 0.0)  # every connection has lasted long enough
+
+    def devices(request: dict[str, Any]) -> list[Reply]:
+        return [answer("get_devices_resp", status=1, deviceList=[])(request), None]
+
+    server.handlers["get_devices_req"] = devices
+    backoff = RecordingBackoff()
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", backoff=backoff)
+        sink = RecordingSink()
+        await run_until(client, sink, lambda: len(backoff.delays) >= 5)
     assert max(backoff.delays[:5]) <= 0.01 * 1.2 + 1e-9
 
 
