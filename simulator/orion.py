@@ -2,7 +2,9 @@
 A fake OrionM2M network server: the WebSocket API v2 of OrionNetworkServer.
 
 The server follows the vendor's document "OrionNetworkServer - Description of
-WEBSOCKET API" (revision 13). A client connects to
+WEBSOCKET API" (revision 12): every frame it sends has the shape of the
+document's sample for it (the samples are fixtures under tests/fixtures/orion/).
+A client connects to
 ``ws://127.0.0.1:<port>/ws/v2/?app_id=APP_ID&token=APP_KEY``, receives a
 ``connected`` message, then exchanges JSON requests and responses; after
 ``consume_req`` it also receives every uplink as ``realtime_data``.
@@ -16,6 +18,24 @@ Where the document is ambiguous the simulator makes these choices:
   commands (create/delete application and device) answer ``Unauthorized access``.
 * A field of the wrong JSON type is answered with ``invalid_req``; a value of
   the right type that the document's error codes cover gets that error code.
+  ``invalid_req``, ``invalid_command_req`` and ``json_parse_error`` carry only
+  ``cmd``, as the document shows them.
+* Uplinks carry no port: neither ``realtime_data`` nor a ``get_data_resp`` row
+  has one in the document. ``realtime_data`` names the gateway by its EUI in
+  ``gatewayId`` (as the example does); a stored row has ``gatewayEui`` and the
+  server's numeric ``gatewayId`` (uint32, as the schema says).
+* ``get_devices_resp`` lists exactly the fields of the document's sample;
+  ``lat``/``lon`` are strings (the schema) for every other device and numbers
+  (the sample) for the rest. ``update_device_resp`` has the sample's fields
+  (``down_queue`` too) and numbers.
+* ``update_device_req``: the schema marks only ``operation_id``, ``devEui`` and
+  ``devAddr`` optional while its example sends ``devEui``, ``application_eui``,
+  ``app_key`` and ``region`` and is accepted. The least an update must carry is
+  taken from the example: the device and ``application_eui`` and ``app_key``;
+  without them it fails with error 2 ("Required field is not filled"). Fields
+  left out keep their value.
+* ``downlink_ack_resp`` and ``get_applications_resp`` carry no ``status``, as
+  their samples (the schemas list one).
 * Queries with an optional ``devEui`` filter (``get_devices_req``,
   ``dev_lw_class_req``, ``get_device_coordinates_req``) answer an empty list
   for an unknown device and error 3 for a malformed DevEUI.
@@ -75,6 +95,8 @@ HUGE_FRAME_SIZE = 2 * 1024 * 1024
 _HEX_BYTES = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 
 MALFORMED_KINDS = ("json", "hex", "types", "missing", "huge", "unknown_cmd", "binary")
+REQUIRED_UPDATE_FIELDS = ("application_eui", "app_key")
+"""What ``update_device_req`` must carry besides the device (see the module's notes)."""
 
 
 def format_time(moment: datetime) -> str:
@@ -160,6 +182,7 @@ class StoredUplink:
     datr: int
     freq: float
     gateway_id: str
+    """The EUI of the gateway that received it."""
     output_ack: bool = False
     """Whether a downlink was sent in its receive window."""
     output_ack_time: datetime | None = None
@@ -342,7 +365,8 @@ class OrionSimulator(StartStop):
     ``downlinks``, ``received`` (every request the clients sent, parsed, in
     order). Fault knobs: ``drop_after``, ``reject_token_once``,
     ``send_malformed``, ``duplicate_next``, ``die``, ``delay``,
-    ``answer_pings``, ``disabled``, ``max_clients``, ``max_consumers``.
+    ``answer_pings``, ``disabled``, ``max_clients``, ``max_consumers``,
+    ``unknown_commands`` (an older server: coordinates came in revision 09).
     """
 
     def __init__(
@@ -376,6 +400,9 @@ class OrionSimulator(StartStop):
         """Seconds per unit of ``set_alive_timeout`` (lower it to test timeouts quickly)."""
         self.close_timeout = 2.0
         """Seconds to wait for a client's close frame after sending ours."""
+        self.unknown_commands: set[str] = set()
+        """Commands answered ``invalid_command_req``, as by a server that predates them."""
+        self._gateway_ids: dict[str, int] = {}
         self._connections: list[_Connection] = []
         self._uplink_id = 0
         self._data_id = 0
@@ -556,6 +583,10 @@ class OrionSimulator(StartStop):
             "id": uplink.id,
             "size": LORAWAN_OVERHEAD + len(uplink.data_hex) // 2,
         }
+
+    def gateway_number(self, gateway_eui: str) -> int:
+        """Return the server's numeric id of a gateway (``gatewayId`` of a stored row)."""
+        return self._gateway_ids.setdefault(gateway_eui, len(self._gateway_ids) + 1)
 
     def _realtime_frame(self, uplink: StoredUplink) -> dict[str, Any]:
         return {
@@ -904,14 +935,14 @@ class OrionSimulator(StartStop):
         echo: dict[str, Any] = {}
         if "operation_id" in request:
             echo["operation_id"] = request["operation_id"]
-        if handler is None:
-            return {"cmd": "invalid_command_req", **echo}
+        if handler is None or cmd in self.unknown_commands:
+            return {"cmd": "invalid_command_req"}
         response_cmd, method = handler
         try:
             _opt_str(request, "operation_id")
             body = method(self, conn, request)
         except InvalidRequestError:
-            return {"cmd": "invalid_req", **echo}
+            return {"cmd": "invalid_req"}
         except RequestError as err:
             return {"cmd": response_cmd, **echo, "status": 2, "error_code": err.code}
         if body is None:
@@ -944,7 +975,6 @@ class OrionSimulator(StartStop):
         if app_eui is not None and app_eui.upper() != self.app_eui:
             raise RequestError(2)
         return {
-            "status": 1,
             "applicationCount": 1,
             "applicationList": [{"appEui": self.app_eui, "tokens": [self.token]}],
         }
@@ -955,10 +985,11 @@ class OrionSimulator(StartStop):
     def _cmd_get_tariffs(self, _conn: _Connection, _request: dict[str, Any]) -> _Reply:
         return {"status": 1, "tariffs": [dict(t) for t in TARIFFS]}
 
-    def _device_record(self, device: OrionDevice) -> dict[str, Any]:
+    def _device_record(self, device: OrionDevice, *, numbers: bool = False) -> dict[str, Any]:
+        """Return the device as ``get_devices_resp`` lists it (``numbers``: lat/lon as floats)."""
         lat: float | str | None = device.lat
         lon: float | str | None = device.lon
-        if device.coords_as_strings:
+        if device.coords_as_strings and not numbers:
             lat = None if device.lat is None else str(device.lat)
             lon = None if device.lon is None else str(device.lon)
         return {
@@ -982,8 +1013,6 @@ class OrionSimulator(StartStop):
             "seq_chk": device.seq_chk,
             "region": device.region,
             "activation": device.activation,
-            "down_queue": device.down_queue,
-            "tariff_code": device.tariff_code,
             "lat": lat,
             "lon": lon,
         }
@@ -1022,6 +1051,8 @@ class OrionSimulator(StartStop):
             changes[name] = value
         if dev_eui is None and dev_addr is None:
             raise RequestError(2)
+        if any(request.get(name) in (None, "") for name in REQUIRED_UPDATE_FIELDS):
+            raise RequestError(2)
         device = self._find_device(dev_eui, dev_addr)
         if device is None:
             raise RequestError(9)
@@ -1047,7 +1078,10 @@ class OrionSimulator(StartStop):
                 setattr(device, name, int(value))
             else:
                 setattr(device, name, value)
-        return {"status": 1, **self._device_record(device)}
+        record = self._device_record(device, numbers=True)
+        record["down_queue"] = device.down_queue
+        record["lat"], record["lon"] = record.pop("lat"), record.pop("lon")
+        return {"status": 1, **record}
 
     def _cmd_consume(self, conn: _Connection, _request: dict[str, Any]) -> _Reply:
         if self.disabled:
@@ -1130,6 +1164,7 @@ class OrionSimulator(StartStop):
                 "devAddr": u.dev_addr,
                 "gatewayEui": u.gateway_id,
                 **self._uplink_fields(u),
+                "gatewayId": self.gateway_number(u.gateway_id),
                 "output_ack": u.output_ack,
                 "output_ack_time": None
                 if u.output_ack_time is None
@@ -1255,9 +1290,8 @@ class OrionSimulator(StartStop):
         if downlink is None:
             raise RequestError(2)
         return {
-            "status": 1,
-            "datald": data_id,
             "ack_time": None if downlink.ack_time is None else format_time(downlink.ack_time),
+            "datald": data_id,
         }
 
     def _cmd_get_device_coordinates(self, _conn: _Connection, request: dict[str, Any]) -> _Reply:

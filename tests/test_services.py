@@ -13,6 +13,7 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.const import DOMAIN
+from custom_components.lorawan_hub.lns import orion as orion_module
 from simulator.orion import OrionSimulator
 
 from .conftest import EventRecorder
@@ -75,6 +76,35 @@ async def test_send_downlink_base64_immediate(
     request = await orion.wait_for_request("downlink_data_req")
     assert request["data"] == "0102"
     assert request["realTime"] is True
+
+
+async def test_send_downlink_immediate_late_is_cancelled(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    downlink_statuses: EventRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An immediate downlink that misses the receive window is reported cancelled, with why."""
+    monkeypatch.setattr(orion_module, "REALTIME_WINDOW", 0.05)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send_downlink",
+        {
+            "device_id": device_id(hass, loaded_entry, DOOR),
+            "f_port": 2,
+            "payload_hex": "01",
+            "mode": "immediate",
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    events = await downlink_statuses.wait(1)
+    assert events[0].data["message_id"] == response["message_id"]
+    assert events[0].data["status"] == "cancelled"
+    assert "late" in events[0].data["reason"]
+    assert events[0].data["device_id"] == device_id(hass, loaded_entry, DOOR)
 
 
 @pytest.mark.parametrize(

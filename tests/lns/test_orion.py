@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import socket
@@ -35,6 +36,7 @@ from custom_components.lorawan_hub.lns.orion import (
     raise_for_status,
     uplink_from_frame,
 )
+from custom_components.lorawan_hub.lns.orion_messages import UPDATE_FIELDS, update_request
 from simulator.orion import MALFORMED_KINDS, OrionSimulator
 
 from .sink import RecordingSink
@@ -194,7 +196,7 @@ async def test_list_devices(session: aiohttp.ClientSession, orion: OrionSimulato
 
 
 def test_device_from_entry_forms() -> None:
-    """Coordinates arrive as numbers or strings; nonsense is a ProtocolError."""
+    """Coordinates arrive as numbers or strings; a device needs a DevEUI."""
     device = device_from_entry(
         {"devEui": "d745f677b2412e03", "lat": "45.234232", "lon": 76.342534, "activation": 1}
     )
@@ -203,9 +205,39 @@ def test_device_from_entry_forms() -> None:
     assert device.activation == "ABP"
     assert device.device_class is None
     with pytest.raises(ProtocolError):
-        device_from_entry({"devEui": "D745F677B2412E03", "lat": 123.0, "lon": 1.0})
-    with pytest.raises(ProtocolError):
         device_from_entry({"devEui": "not-an-eui"})
+
+
+@pytest.mark.parametrize(
+    ("fields", "dropped"),
+    [
+        ({"lat": "45,23", "lon": "76.34"}, ["lat"]),
+        ({"lat": 123.0, "lon": 1.0}, ["lat"]),
+        ({"lat": "north", "lon": "east"}, ["lat", "lon"]),
+        ({"node_class": "A"}, ["node_class"]),
+        ({"activation": [0]}, ["activation"]),
+        ({"description": 5, "devAddr": {}}, ["description", "devAddr"]),
+    ],
+)
+def test_device_bad_value_drops_only_that_value(fields: dict[str, Any], dropped: list[str]) -> None:
+    """A value that cannot be read is left out; the device and its other values stay."""
+    entry = {
+        "devEui": "D745F677B2412E03",
+        "description": "Boiler",
+        "devAddr": "D1FD37F0",
+        "node_class": 3,
+        "activation": 0,
+        "lat": "45.5",
+        "lon": "76.25",
+    }
+    left_out: list[str] = []
+    device = device_from_entry({**entry, **fields}, left_out)
+    assert left_out == dropped
+    assert device.dev_eui == "D745F677B2412E03"
+    assert (device.name is None) == ("description" in dropped)
+    assert (device.device_class is None) == ("node_class" in dropped)
+    assert (device.activation is None) == ("activation" in dropped)
+    assert (device.location is None) == ("lat" in dropped or "lon" in dropped)
 
 
 # --- realtime -----------------------------------------------------------------------------------
@@ -237,6 +269,8 @@ async def test_realtime_uplink(
     assert uplink.confirmed is False
     assert uplink.gateways[0].gateway_id == "0000B827EBFD64DE"
     assert uplink.dev_addr == orion.devices[CLIMATE].dev_addr
+    # Orion's frames carry no port: none is made up.
+    assert uplink.f_port is None
     requests = [request["cmd"] for request in orion.received]
     assert requests[:2] == ["set_alive_timeout", "consume_req"]
     assert "get_device_coordinates_req" in requests
@@ -312,9 +346,78 @@ async def test_catch_up_pages(session: aiohttp.ClientSession, orion: OrionSimula
         with pytest.raises(asyncio.CancelledError):
             await task
     counters = [uplink.f_cnt or 0 for uplink in sink.uplinks]
-    assert counters == sorted(counters)
-    assert len(counters) - 1200 <= 2, "pages overlap by at most their boundary uplink"
-    assert sum(1 for r in orion.received if r["cmd"] == "get_data_req") == 3
+    assert counters == list(range(1200)), "each stored uplink once, oldest first"
+    # Three pages, and a fourth that brings nothing new.
+    assert sum(1 for r in orion.received if r["cmd"] == "get_data_req") == 4
+
+
+async def test_catch_up_more_than_a_page_in_one_second(
+    session: aiohttp.ClientSession, orion: OrionSimulator
+) -> None:
+    """
+    A backlog flushed in one second (more than a page) arrives whole, each uplink once.
+
+    Times have whole seconds: the second is asked for again with a larger limit.
+    """
+    second = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    for _ in range(1234):
+        await orion.emit_uplink(CLIMATE, b"\x01", time=second)
+    for index in range(3):
+        await orion.emit_uplink(DOOR, b"\x02", time=second + timedelta(seconds=1 + index))
+    client = make_client(session, orion)
+    sink = RecordingSink()
+    sink.resume = second
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sum(u.dev_eui == DOOR for u in sink.uplinks) == 3)
+        await orion.emit_uplink(TRACKER, b"\x03")  # live, once the catch-up is over
+        await sink.wait_for(lambda: any(u.dev_eui == TRACKER for u in sink.uplinks))
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    climate = Counter(u.f_cnt or 0 for u in sink.uplinks if u.dev_eui == CLIMATE)
+    assert sorted(climate) == list(range(1234))
+    assert set(climate.values()) == {1}, "each stored uplink exactly once"
+    assert [u.f_cnt for u in sink.uplinks if u.dev_eui == DOOR] == [0, 1, 2]
+    limits = [r["limit"] for r in orion.received if r["cmd"] == "get_data_req"]
+    assert max(limits) >= 1234
+
+
+async def test_caught_up_and_live_uplinks_name_the_same_gateway(
+    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+) -> None:
+    """A stored row's gatewayEui names the gateway as realtime_data's gatewayId does."""
+    _, sink = running
+    await orion.emit_uplink(DOOR, b"\x01", gateway_id="0000B827EB76A75F")
+    await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    orion.drop_after(0)
+    await orion.emit_uplink(DOOR, b"\x02", gateway_id="0000B827EB76A75F")
+    await sink.wait_for(lambda: any(u.payload == b"\x02" for u in sink.uplinks))
+    await orion.wait_for_request("get_data_req")
+    gateways = {u.payload: u.gateways[0].gateway_id for u in sink.uplinks}
+    assert gateways == {b"\x01": "0000B827EB76A75F", b"\x02": "0000B827EB76A75F"}
+
+
+async def test_older_server_without_coordinates(
+    session: aiohttp.ClientSession, orion: OrionSimulator
+) -> None:
+    """A server from before revision 09 (no coordinates, no alive timeout) is used all the same."""
+    orion.unknown_commands |= {"get_device_coordinates_req", "set_alive_timeout"}
+    client = make_client(session, orion)
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        await orion.emit_uplink(DOOR, b"\x01")
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sink.connections == [(True, None)]
+    # The device list still brings the positions it holds.
+    assert sink.device_lists[0][2].location == Location(43.2218, 76.8975)
 
 
 async def test_live_uplinks_wait_for_history(
@@ -477,6 +580,42 @@ async def test_downlink_sent_is_reported(
     assert request["datald"] == int(result.message_id or 0)
 
 
+async def test_late_realtime_downlink_is_cancelled(
+    session: aiohttp.ClientSession, orion: OrionSimulator
+) -> None:
+    """
+    A realTime downlink that misses the receive window is reported cancelled.
+
+    The server marks it late and cancels it (3.18); one that made the window is reported sent.
+    """
+    client = make_client(session, orion, realtime_window=0.1)
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        late = await client.send_downlink(
+            Downlink(dev_eui=DOOR, f_port=2, payload=b"\x01", mode=DownlinkMode.IMMEDIATE)
+        )
+        await sink.wait_for(lambda: len(sink.downlink_statuses) == 1)
+        await orion.emit_uplink(CLIMATE, b"\x01")
+        in_time = await client.send_downlink(
+            Downlink(dev_eui=CLIMATE, f_port=2, payload=b"\x02", mode=DownlinkMode.IMMEDIATE)
+        )
+        await sink.wait_for(lambda: len(sink.downlink_statuses) == 2)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.close()
+    cancelled, sent = sink.downlink_statuses
+    assert (cancelled.message_id, cancelled.state) == (late.message_id, DownlinkState.CANCELLED)
+    assert cancelled.dev_eui == DOOR
+    assert cancelled.reason is not None
+    assert "late" in cancelled.reason
+    assert (sent.message_id, sent.state) == (in_time.message_id, DownlinkState.SENT)
+    assert orion.downlinks[0].late
+
+
 async def test_downlink_ack_is_polled(
     session: aiohttp.ClientSession, orion: OrionSimulator
 ) -> None:
@@ -554,6 +693,39 @@ async def test_max_downlink_size(
         await client.max_downlink_size("0000000000000009")
 
 
+async def test_set_device_class_writes_the_whole_record(
+    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+) -> None:
+    """
+    The class change reads the device and writes the whole record back with another class.
+
+    ``update_device_req`` marks only the device optional (3.9): a partial update is "Required
+    field is not filled". The class for downlinks is then read back (``dev_lw_class_req``).
+    """
+    client, _ = running
+    device = orion.devices[DOOR]
+    device.lat, device.lon = 52.1, 5.13  # listed as strings: written back as numbers
+    listed = orion._device_record(device)
+    assert (listed["lat"], listed["lon"]) == ("52.1", "5.13")
+    await client.set_device_class(DOOR, LoRaClass.C)
+    request = await orion.wait_for_request("update_device_req")
+    assert {key: value for key, value in request.items() if key != "operation_id"} == {
+        "cmd": "update_device_req",
+        **{key: value for key, value in listed.items() if key in UPDATE_FIELDS},
+        "node_class": 3,
+        "lat": 52.1,
+        "lon": 5.13,
+    }
+    commands = [r["cmd"] for r in orion.received]
+    index = commands.index("update_device_req")
+    assert commands[index - 1 : index + 2] == [
+        "get_devices_req",
+        "update_device_req",
+        "dev_lw_class_req",
+    ]
+    assert (device.node_class, device.lat, device.app_key) == (3, 52.1, listed["app_key"])
+
+
 async def test_set_device_class(
     orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
 ) -> None:
@@ -628,7 +800,7 @@ def test_error_codes(cmd: str, code: int | None, error: type[LnsError], key: str
 
 
 def test_uplink_forms() -> None:
-    """Documented variants: numeric gatewayId, ISO times, string numbers, no radio data."""
+    """Documented variants: numeric gatewayId (the server's id), ISO times, string numbers."""
     uplink = uplink_from_frame(
         "7950d20cbbb77561",
         {
@@ -645,7 +817,8 @@ def test_uplink_forms() -> None:
     assert uplink.payload == b""
     assert uplink.received_at == datetime(2018, 2, 17, 13, 6, 22, tzinfo=UTC)
     assert uplink.f_cnt == 7525
-    assert uplink.gateways[0].gateway_id == "0000000000000BEE"
+    # A number is the server's own gateway id (the schema's uint32), not an EUI.
+    assert uplink.gateways[0].gateway_id == "3054"
     assert uplink.confirmed is True
     assert uplink.rssi == -100
     assert uplink.data_rate is None
@@ -659,20 +832,88 @@ def test_uplink_forms() -> None:
     "data",
     [
         {"time": "2018-02-17 13:06:22+0000", "data": "ZZ"},
+        {"time": "2018-02-17 13:06:22+0000", "data": 1234},
         {"time": "yesterday"},
         {"time": 5},
-        {"time": "2018-02-17 13:06:22+0000", "fcnt": "abc"},
-        {"time": "2018-02-17 13:06:22+0000", "rssi": {}},
-        {"time": "2018-02-17 13:06:22+0000", "gatewayId": -1},
-        {"time": "2018-02-17 13:06:22+0000", "gatewayId": "xyz"},
-        {"time": "2018-02-17 13:06:22+0000", "ack": "maybe"},
-        {"time": "2018-02-17 13:06:22+0000", "lsnr": "NaN"},
     ],
 )
-def test_uplink_rejects_wrong_types(data: dict[str, Any]) -> None:
-    """A field of the wrong type is a ProtocolError, never another exception."""
+def test_uplink_rejects_a_frame_without_payload_or_time(data: dict[str, Any]) -> None:
+    """A stored uplink without a readable payload or time is a ProtocolError, nothing else."""
     with pytest.raises(ProtocolError):
         uplink_from_frame("7950D20CBBB77561", data, None)
+    with pytest.raises(ProtocolError):
+        uplink_from_frame("not an EUI", {"time": "2018-02-17 13:06:22+0000"}, None)
+
+
+def test_live_uplink_without_time_was_received_now() -> None:
+    """A live uplink whose time cannot be read is kept, received now."""
+    before = datetime.now(UTC)
+    dropped: list[str] = []
+    uplink = uplink_from_frame(
+        "7950D20CBBB77561", {"time": 1518872782, "data": "01"}, None, dropped=dropped, live=True
+    )
+    assert before <= uplink.received_at <= datetime.now(UTC)
+    assert uplink.payload == b"\x01"
+    assert dropped == ["time"]
+
+
+def test_uplink_time_in_the_future_is_no_time() -> None:
+    """A time far ahead of this clock would become the resume point: it is no time."""
+    data = {"time": "2099-01-01 00:00:00+0000", "data": "01"}
+    with pytest.raises(ProtocolError, match="future"):
+        uplink_from_frame("7950D20CBBB77561", data, None)
+    dropped: list[str] = []
+    live = uplink_from_frame("7950D20CBBB77561", data, None, dropped=dropped, live=True)
+    assert live.received_at < datetime.now(UTC) + timedelta(seconds=1)
+    assert dropped == ["time"]
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S+0000")
+    assert uplink_from_frame("7950D20CBBB77561", {"time": soon}, None).received_at.year < 2099
+
+
+@pytest.mark.parametrize(
+    ("fields", "dropped"),
+    [
+        ({"fcnt": "abc"}, ["fcnt"]),
+        ({"fcnt": -1}, ["fcnt"]),
+        ({"rssi": {}}, ["rssi"]),
+        ({"lsnr": "NaN"}, ["lsnr"]),
+        ({"freq": [868.1]}, ["freq"]),
+        ({"datr": "SF7"}, ["datr"]),
+        ({"datr": 99}, ["datr"]),
+        ({"mtype": "x"}, ["mtype"]),
+        ({"gatewayId": -1}, ["gateway"]),
+        ({"gatewayId": "xyz"}, ["gateway"]),
+        ({"fport": 300}, ["fport"]),
+        ({"fport": "two"}, ["fport"]),
+        ({"ack": "maybe", "adr": "yes", "size": None, "id": "x"}, []),
+    ],
+)
+def test_uplink_bad_value_drops_only_that_value(fields: dict[str, Any], dropped: list[str]) -> None:
+    """A bad radio value is left out; the uplink, its payload and other values stay."""
+    row = {
+        "time": "2018-02-17 13:06:22+0000",
+        "data": "7713",
+        "fcnt": 7525,
+        "rssi": -100,
+        "lsnr": 6.2,
+        "freq": 865.1,
+        "datr": 4,
+        "mtype": 2,
+        "gatewayId": "0000B827EBFD64DE",
+    }
+    left_out: list[str] = []
+    uplink = uplink_from_frame("7950D20CBBB77561", {**row, **fields}, None, dropped=left_out)
+    assert left_out == dropped
+    assert uplink.payload == b"\x77\x13"
+    assert uplink.received_at == datetime(2018, 2, 17, 13, 6, 22, tzinfo=UTC)
+    assert (uplink.f_cnt is None) == ("fcnt" in dropped)
+    assert (uplink.rssi is None) == ("rssi" in dropped)
+    assert (uplink.snr is None) == ("lsnr" in dropped)
+    assert (uplink.frequency is None) == ("freq" in dropped)
+    assert (uplink.data_rate is None) == ("datr" in dropped)
+    assert (uplink.confirmed is None) == ("mtype" in dropped)
+    assert (uplink.gateways == ()) == ("gateway" in dropped)
+    assert uplink.f_port is None
 
 
 async def test_sink_failure_does_not_end_the_connection(
@@ -704,3 +945,49 @@ async def test_sink_failure_does_not_end_the_connection(
     assert sink.uplinks[0].payload == b"\x02"
     assert sink.connections == [(True, None)]
     assert "Error while handling an uplink of 70B3D57ED0000002" in caplog.text
+
+
+def test_ack_is_adr_ack_req_not_a_downlink_ack() -> None:
+    """``ack`` in realtime data is ADRACKReq (3.11), not a downlink acknowledgement."""
+    uplink = uplink_from_frame(
+        "7950D20CBBB77561", {"time": "2018-02-17 13:06:22+0000", "ack": True, "data": ""}, None
+    )
+    assert uplink.ack is None
+    assert uplink.raw["ack"] is True
+
+
+@pytest.mark.parametrize(
+    ("fields", "port"),
+    [({}, None), ({"fport": 2}, 2), ({"fPort": "7"}, 7), ({"port": 0}, 0), ({"fport": None}, None)],
+)
+def test_uplink_port(fields: dict[str, Any], port: int | None) -> None:
+    """The document gives uplinks no port: None unless a server sends one anyway."""
+    data = {"time": "2018-02-17 13:06:22+0000", "data": "01", **fields}
+    assert uplink_from_frame("7950D20CBBB77561", data, None).f_port == port
+
+
+def test_update_request_writes_the_record_back() -> None:
+    """The record goes back whole, lat/lon as numbers, without an address it does not have."""
+    record = {
+        "devEui": "d745f677b2412e03",
+        "devAddr": "",
+        "application_eui": "819EA8554FCD762A",
+        "app_key": "2B7E151628AED2A6ABF7158809CF4F3C",
+        "node_class": 1,
+        "adr_min": None,
+        "seq_chk": 0,
+        "tariff_code": "A1",
+        "lat": "",
+        "lon": "76.342534",
+    }
+    assert update_request(record, "D745F677B2412E03", 3) == {
+        "cmd": "update_device_req",
+        "devEui": "D745F677B2412E03",
+        "application_eui": "819EA8554FCD762A",
+        "app_key": "2B7E151628AED2A6ABF7158809CF4F3C",
+        "node_class": 3,
+        "adr_min": None,
+        "seq_chk": 0,
+        "lat": None,
+        "lon": 76.342534,
+    }

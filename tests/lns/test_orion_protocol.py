@@ -9,112 +9,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
+import logging
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 import pytest
 
-from custom_components.lorawan_hub.lns import orion as orion_module
+from custom_components.lorawan_hub.lns import base, orion as orion_module
+from custom_components.lorawan_hub.lns.base import Backoff
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
+    InvalidRequest,
     ProtocolError,
 )
 from custom_components.lorawan_hub.lns.models import Downlink, DownlinkState, LoRaClass
 from custom_components.lorawan_hub.lns.orion import OrionClient
 
+from .orion_server import Handler, Reply, ScriptedServer, answer
 from .sink import RecordingSink
 
-type Reply = dict[str, Any] | str | bytes | None
-type Answer = Callable[[dict[str, Any]], Reply]
-type Handler = Callable[[dict[str, Any]], Reply | list[Reply]]
-
 DEVICE = "70B3D57ED0000001"
+NOW = datetime.now(UTC).replace(microsecond=0)
 OK: dict[str, Any] = {"status": 1}
-
-
-def answer(cmd: str, **fields: Any) -> Answer:
-    """Return a handler answering ``cmd`` with ``fields`` and the request's operation_id."""
-
-    def handler(request: dict[str, Any]) -> Reply:
-        reply = {"cmd": cmd, **fields}
-        if "operation_id" in request:
-            reply["operation_id"] = request["operation_id"]
-        return reply
-
-    return handler
-
-
-class ScriptedServer:
-    """A WebSocket server that greets, then answers each request by its ``cmd``."""
-
-    def __init__(self) -> None:
-        """Answer the commands a subscribing client sends, successfully and empty."""
-        self.greeting: Reply = {"cmd": "connected", "status": 1}
-        self.handlers: dict[str, Handler] = {
-            "set_alive_timeout": answer("set_alive_timeout_resp", timeout=120),
-            "consume_req": answer("consume_resp", status=1),
-            "get_devices_req": answer("get_devices_resp", status=1, deviceList=[]),
-            "get_device_coordinates_req": answer("get_device_coordinates_resp", status=1),
-            "get_data_req": answer("get_data_resp", status=1, dataList=[]),
-            "ping_req": answer("ping_resp", seq=1),
-        }
-        self.requests: list[dict[str, Any]] = []
-        self.sockets: list[web.WebSocketResponse] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self.sockets.append(ws)
-        await self._send(ws, self.greeting)
-        async for message in ws:
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                break
-            parsed = json.loads(message.data)
-            self.requests.append(parsed)
-            handler = self.handlers.get(parsed["cmd"])
-            replies = handler(parsed) if handler else None
-            for reply in replies if isinstance(replies, list) else [replies]:
-                await self._send(ws, reply)
-        return ws
-
-    @staticmethod
-    async def _send(ws: web.WebSocketResponse, reply: Reply) -> None:
-        if reply is None:
-            await ws.close()
-        elif isinstance(reply, bytes):
-            await ws.send_bytes(reply)
-        elif isinstance(reply, str):
-            await ws.send_str(reply)
-        else:
-            await ws.send_json(reply)
-
-    async def push(self, frame: Reply) -> None:
-        """Send a frame to every connected client."""
-        for ws in self.sockets:
-            if not ws.closed:
-                await self._send(ws, frame)
-
-    async def start(self) -> None:
-        """Listen on 127.0.0.1."""
-        app = web.Application()
-        app.router.add_get("/ws/v2/", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"ws://127.0.0.1:{self.runner.addresses[0][1]}/ws/v2/"
-
-    async def stop(self) -> None:
-        """Close every socket and stop listening."""
-        for ws in self.sockets:
-            await ws.close()
-        if self.runner is not None:
-            await self.runner.cleanup()
 
 
 @pytest.fixture
@@ -133,6 +52,42 @@ async def client(server: ScriptedServer) -> AsyncIterator[OrionClient]:
         orion = OrionClient(session, server.url, "app", "token", request_timeout=2)
         yield orion
         await orion.close()
+
+
+@pytest.fixture
+async def pinging_client(server: ScriptedServer) -> AsyncIterator[OrionClient]:
+    """A client of the scripted server that pings at once after setting up (see ``caught_up``)."""
+    async with aiohttp.ClientSession() as session:
+        orion = OrionClient(
+            session, server.url, "app", "token", request_timeout=2, ping_interval=0.01
+        )
+        yield orion
+        await orion.close()
+
+
+LIVE_MARK = 99_999
+"""The frame counter of the live uplink ``caught_up`` pushes."""
+
+
+def caught_up(server: ScriptedServer) -> Callable[[RecordingSink], bool]:
+    """
+    Push a live uplink with ``LIVE_MARK`` when the client first pings, after its set-up.
+
+    The client pings once the catch-up is done: the returned predicate holds from then on.
+    """
+    pushed = False
+
+    def ping(request: dict[str, Any]) -> list[Reply]:
+        nonlocal pushed
+        replies: list[Reply] = [answer("ping_resp", seq=1)(request)]
+        if not pushed:
+            pushed = True
+            frame = {"cmd": "realtime_data", "devEui": DEVICE, "data": row(LIVE_MARK, NOW)}
+            replies.insert(0, frame)
+        return replies
+
+    server.handlers["ping_req"] = ping
+    return lambda sink: any(uplink.f_cnt == LIVE_MARK for uplink in sink.uplinks)
 
 
 async def run_until(
@@ -241,7 +196,14 @@ async def test_malformed_server_data_is_skipped(
         deviceList=[{"devEui": DEVICE, "lat": "north", "lon": 1}, "nonsense"],
     )
     server.handlers["get_data_req"] = answer(
-        "get_data_resp", status=1, dataList=[row(1, now, data="XYZ"), row(2, now)]
+        "get_data_resp",
+        status=1,
+        dataList=[
+            "nonsense",
+            {**row(0, now), "time": "yesterday"},
+            row(1, now, data="XYZ"),
+            row(2, now),
+        ],
     )
     sink = RecordingSink()
     sink.resume = now - timedelta(minutes=1)
@@ -254,25 +216,154 @@ async def test_malformed_server_data_is_skipped(
     assert "Dropped a malformed stored uplink" in caplog.text
 
 
-async def test_history_page_within_one_second(server: ScriptedServer, client: OrionClient) -> None:
-    """A full page of uplinks in the same second does not make the catch-up loop forever."""
+def stored_history(rows: list[dict[str, Any]]) -> Handler:
+    """Answer ``get_data_req`` as a server with these stored rows: from date_from, up to limit."""
+
+    def history(request: dict[str, Any]) -> Reply:
+        start = datetime.strptime(request["date_from"], "%Y-%m-%d %H:%M:%S%z")
+        chosen = [
+            row for row in rows if datetime.strptime(row["time"], "%Y-%m-%d %H:%M:%S%z") >= start
+        ][: request.get("limit", 10)]
+        return answer("get_data_resp", status=1, dataCount=len(chosen), dataList=chosen)(request)
+
+    return history
+
+
+def history_requests(server: ScriptedServer) -> list[dict[str, Any]]:
+    """Return the get_data_req requests the server received."""
+    return [request for request in server.requests if request["cmd"] == "get_data_req"]
+
+
+async def test_history_more_than_a_page_in_one_second(
+    server: ScriptedServer, pinging_client: OrionClient
+) -> None:
+    """More stored uplinks than a page in one second are all delivered, each once."""
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    rows = [row(index, moment) for index in range(1100)]
+    rows += [row(1100 + index, moment + timedelta(seconds=1 + index)) for index in range(5)]
+    server.handlers["get_data_req"] = stored_history(rows)
+    done = caught_up(server)
+    sink = RecordingSink()
+    sink.resume = moment
+    await run_until(pinging_client, sink, lambda: done(sink))
+    stored = [uplink.f_cnt or 0 for uplink in sink.uplinks if uplink.f_cnt != LIVE_MARK]
+    assert sorted(stored) == list(range(1105))
+    # The same second asked again with a larger limit, then the rest from its newest second.
+    assert [(r["date_from"], r["limit"]) for r in history_requests(server)] == [
+        (moment.strftime("%Y-%m-%d %H:%M:%S+0000"), 500),
+        (moment.strftime("%Y-%m-%d %H:%M:%S+0000"), 1000),
+        (moment.strftime("%Y-%m-%d %H:%M:%S+0000"), 2000),
+        ((moment + timedelta(seconds=5)).strftime("%Y-%m-%d %H:%M:%S+0000"), 500),
+    ]
+
+
+async def test_history_second_beyond_the_largest_limit(
+    server: ScriptedServer,
+    client: OrionClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A second with more uplinks than the largest limit is passed, said in the log."""
+    monkeypatch.setattr(orion_module, "HISTORY_MAX_LIMIT", 1000)
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    rows = [row(index, moment) for index in range(1500)]
+    rows.append(row(1500, moment + timedelta(seconds=2)))
+    server.handlers["get_data_req"] = stored_history(rows)
+    sink = RecordingSink()
+    sink.resume = moment
+    await run_until(client, sink, lambda: any(u.f_cnt == 1500 for u in sink.uplinks))
+    assert len(sink.uplinks) == 1001
+    assert "More than 1000 stored uplinks in the second" in caplog.text
+
+
+async def test_history_short_page_followed_by_more(
+    server: ScriptedServer, pinging_client: OrionClient
+) -> None:
+    """A page shorter than asked for is not the end: pages follow until one brings nothing new."""
     moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     pages = [
-        [row(index, moment) for index in range(orion_module.HISTORY_PAGE)],
-        [row(orion_module.HISTORY_PAGE, moment + timedelta(seconds=1))],
+        [row(index, moment + timedelta(seconds=index)) for index in range(3)],
+        [row(index, moment + timedelta(seconds=index)) for index in range(2, 5)],
     ]
 
     def history(request: dict[str, Any]) -> Reply:
         return answer("get_data_resp", status=1, dataList=pages.pop(0) if pages else [])(request)
 
     server.handlers["get_data_req"] = history
+    done = caught_up(server)
     sink = RecordingSink()
     sink.resume = moment
-    await run_until(client, sink, lambda: len(sink.uplinks) == orion_module.HISTORY_PAGE + 1)
-    froms = [
-        request["date_from"] for request in server.requests if request["cmd"] == "get_data_req"
-    ]
-    assert froms[1] == (moment + timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S+0000")
+    await run_until(pinging_client, sink, lambda: done(sink))
+    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1, 2, 3, 4, LIVE_MARK]
+    assert len(history_requests(server)) == 3
+
+
+async def test_history_accepted_then_result(server: ScriptedServer, client: OrionClient) -> None:
+    """Status 1 ("Accepted") without rows announces the result; the rows that follow count."""
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    calls = iter(range(100))
+
+    def history(request: dict[str, Any]) -> list[Reply]:
+        if next(calls):
+            return [answer("get_data_resp", status=1, dataCount=0)(request)]
+        rows = [row(index, moment + timedelta(seconds=index)) for index in range(2)]
+        return [
+            answer("get_data_resp", status=1)(request),
+            answer("get_data_resp", status=3, dataCount=2, dataList=rows)(request),
+        ]
+
+    server.handlers["get_data_req"] = history
+    sink = RecordingSink()
+    sink.resume = moment
+    await run_until(client, sink, lambda: len(sink.uplinks) == 2)
+    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1]
+
+
+async def test_history_accepted_without_result(server: ScriptedServer) -> None:
+    """An acknowledged query whose result never comes fails the connection: retried later."""
+    server.handlers["get_data_req"] = answer("get_data_resp", status=1)
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", request_timeout=0.2)
+        sink = RecordingSink()
+        sink.resume = datetime.now(UTC) - timedelta(minutes=5)
+        await run_until(client, sink, lambda: len(sink.connections) >= 2)
+    assert sink.connections[1] == (False, "127.0.0.1 accepted get_data_req but sent no result")
+
+
+@pytest.mark.parametrize("code", [1, 2, 3])
+async def test_history_refused_keeps_the_connection(
+    server: ScriptedServer, client: OrionClient, code: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused catch-up is logged; live data still flows on the same connection."""
+    server.handlers["get_data_req"] = answer("get_data_resp", status=2, error_code=code)
+    sink = RecordingSink()
+    sink.resume = datetime.now(UTC) - timedelta(minutes=5)
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        await server.push(
+            {"cmd": "realtime_data", "devEui": DEVICE, "data": row(9, datetime.now(UTC))}
+        )
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sink.connections == [(True, None)]
+    assert "refused the stored uplinks" in caplog.text
+
+
+async def test_history_rows_that_are_no_list(
+    server: ScriptedServer, pinging_client: OrionClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dataList that is no list brings nothing, and says so."""
+    server.handlers["get_data_req"] = answer("get_data_resp", status=1, dataList="rows")
+    done = caught_up(server)
+    sink = RecordingSink()
+    sink.resume = datetime.now(UTC) - timedelta(minutes=5)
+    await run_until(pinging_client, sink, lambda: done(sink))
+    assert [uplink.f_cnt for uplink in sink.uplinks] == [LIVE_MARK]
+    assert "stored uplinks that are no list" in caplog.text
 
 
 async def test_downlink_without_data_id(server: ScriptedServer, client: OrionClient) -> None:
@@ -397,3 +488,333 @@ async def test_unexpected_error_is_retried(
     await run_until(client, sink, lambda: len(sink.device_lists) == 1)
     assert (False, "unexpected error") in sink.connections
     assert "Unexpected error in the connection" in caplog.text
+
+
+class RecordingBackoff(Backoff):
+    """A backoff that records the delays it gives."""
+
+    def __init__(self) -> None:
+        """Start at 10 ms."""
+        super().__init__(initial=0.01)
+        self.delays: list[float] = []
+
+    def next_delay(self) -> float:
+        """Return and record the next delay."""
+        delay = super().next_delay()
+        self.delays.append(delay)
+        return delay
+
+
+async def test_backoff_grows_while_connections_bring_nothing(server: ScriptedServer) -> None:
+    """A server that answers and closes at once is retried later and later, not at once."""
+
+    def devices(request: dict[str, Any]) -> list[Reply]:
+        return [answer("get_devices_resp", status=1, deviceList=[])(request), None]
+
+    server.handlers["get_devices_req"] = devices
+    backoff = RecordingBackoff()
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", backoff=backoff)
+        sink = RecordingSink()
+        await run_until(client, sink, lambda: len(backoff.delays) >= 5)
+    assert [state for state, _ in sink.connections[:4]] == [True, False, True, False]
+    # Doubling (with jitter of ±20 %): the fifth delay is about 16 times the first.
+    assert backoff.delays[4] > 4 * backoff.delays[0]
+
+
+async def test_backoff_starts_again_after_data(server: ScriptedServer) -> None:
+    """A connection that brought an uplink before it closed is retried after the first delay."""
+
+    def ping(request: dict[str, Any]) -> list[Reply]:
+        frame = {"cmd": "realtime_data", "devEui": DEVICE, "data": row(1, datetime.now(UTC))}
+        return [frame, answer("ping_resp", seq=1)(request), None]
+
+    server.handlers["ping_req"] = ping
+    backoff = RecordingBackoff()
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(
+            session, server.url, "app", "token", backoff=backoff, ping_interval=0.01
+        )
+        sink = RecordingSink()
+        await run_until(client, sink, lambda: len(backoff.delays) >= 5)
+    assert len(sink.uplinks) >= 5
+    assert max(backoff.delays[:5]) <= 0.01 * 1.2 + 1e-9
+
+
+async def test_backoff_starts_again_after_a_lasting_connection(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that stayed up long enough counts as working, data or not."""
+    monkeypatch.setattr(base, "STABLE_AFTER", 0.0)  # every connection has lasted long enough
+
+    def devices(request: dict[str, Any]) -> list[Reply]:
+        return [answer("get_devices_resp", status=1, deviceList=[])(request), None]
+
+    server.handlers["get_devices_req"] = devices
+    backoff = RecordingBackoff()
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", backoff=backoff)
+        sink = RecordingSink()
+        await run_until(client, sink, lambda: len(backoff.delays) >= 5)
+    assert max(backoff.delays[:5]) <= 0.01 * 1.2 + 1e-9
+
+
+async def test_optional_commands_are_best_effort(
+    server: ScriptedServer, client: OrionClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    An unknown set_alive_timeout or refused coordinates cost neither the connection nor auth.
+
+    A command the server does not know is not asked again; each is logged once as a warning.
+    """
+    server.handlers["set_alive_timeout"] = lambda request: {"cmd": "invalid_command_req"}
+    server.handlers["get_device_coordinates_req"] = answer(
+        "get_device_coordinates_resp", status=2, error_code=1
+    )
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        await server.push(
+            {"cmd": "realtime_data", "devEui": DEVICE, "data": row(1, datetime.now(UTC))}
+        )
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        assert sink.connections == [(True, None)]
+        for ws in server.sockets:
+            await ws.close()
+        await sink.wait_for(lambda: len(sink.connections) == 3 and sink.up)
+        await server.push(
+            {"cmd": "realtime_data", "devEui": DEVICE, "data": row(2, datetime.now(UTC))}
+        )
+        await sink.wait_for(lambda: len(sink.uplinks) == 2)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    commands = [request["cmd"] for request in server.requests]
+    assert commands.count("set_alive_timeout") == 1
+    assert commands.count("get_device_coordinates_req") == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("did not do set_alive_timeout" in text for text in warnings) == 1
+    assert sum("did not do get_device_coordinates_req" in text for text in warnings) == 1
+
+
+async def test_bad_coordinates_keep_the_device(
+    server: ScriptedServer, client: OrionClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device whose lat/lon cannot be read is listed without a position."""
+    server.handlers["get_devices_req"] = answer(
+        "get_devices_resp",
+        status=1,
+        deviceList=[
+            {"devEui": DEVICE, "description": "Boiler", "node_class": 3, "lat": "45,23", "lon": "7"}
+        ],
+    )
+    sink = RecordingSink()
+    await run_until(client, sink, lambda: bool(sink.device_lists))
+    [device] = sink.device_lists[0]
+    assert (device.dev_eui, device.name, device.device_class) == (DEVICE, "Boiler", LoRaClass.C)
+    assert device.location is None
+    assert "Left out the bad lat of device 70B3D57ED0000001" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "reply", [{"status": 1}, {"status": 1, "deviceCount": 2}, {"status": 1, "deviceList": "x"}]
+)
+async def test_answer_without_device_list(
+    server: ScriptedServer, client: OrionClient, reply: dict[str, Any]
+) -> None:
+    """An answer that holds no device list says nothing about the devices: none are reported."""
+    server.handlers["get_devices_req"] = answer("get_devices_resp", **reply)
+    sink = RecordingSink()
+    await run_until(client, sink, lambda: sink.up)
+    assert sink.device_lists == []
+    with pytest.raises(ProtocolError, match="without a device list"):
+        await client.list_devices()
+
+
+async def test_no_devices(server: ScriptedServer, client: OrionClient) -> None:
+    """An answer with deviceCount 0 and no list is an empty list."""
+    server.handlers["get_devices_req"] = answer("get_devices_resp", status=1, deviceCount=0)
+    assert await client.list_devices() == []
+
+
+async def test_late_answer_is_not_taken_for_the_next(server: ScriptedServer) -> None:
+    """The answer to a request given up is not taken as the answer to the next one."""
+    calls = iter(range(10))
+
+    def size(request: dict[str, Any]) -> list[Reply]:
+        if next(calls) == 0:
+            return []  # no answer in time
+        late = {
+            "cmd": "max_dl_data_resp",
+            "operation_id": "lh1",
+            "status": 1,
+            "devList": [{"devEui": DEVICE, "maxDataSize": 11}],
+        }
+        return [
+            late,
+            answer("max_dl_data_resp", status=1, devList=[{"devEui": DEVICE, "maxDataSize": 22}])(
+                request
+            ),
+        ]
+
+    server.handlers["max_dl_data_req"] = size
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", request_timeout=0.3)
+        sink = RecordingSink()
+        task = asyncio.create_task(client.run(sink))
+        try:
+            await sink.wait_for(lambda: sink.up)
+            conn = client._live
+            assert conn is not None
+            request = {"cmd": "max_dl_data_req", "devEui": DEVICE}
+            # The operation ids count from 1: give the first request "lh1" for certain.
+            client._operation_ids = itertools.count(1)
+            with pytest.raises(CannotConnect, match="did not answer"):
+                await client._request(conn, request)
+            assert (await client._request(conn, request))["devList"][0]["maxDataSize"] == 22
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+
+async def test_refusal_naming_its_request(server: ScriptedServer, client: OrionClient) -> None:
+    """An invalid_req that echoes an operation_id fails that request, not the oldest."""
+    server.handlers["max_dl_data_req"] = lambda request: []
+    server.handlers["dev_lw_class_req"] = lambda request: {
+        "cmd": "invalid_req",
+        "operation_id": request["operation_id"],
+    }
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        oldest = asyncio.create_task(client.max_downlink_size(DEVICE))
+        await asyncio.sleep(0)
+        with pytest.raises(ProtocolError, match="invalid_req"):
+            await client.device_class(DEVICE)
+        assert not oldest.done()
+        oldest.cancel()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.parametrize(
+    "bad_answer",
+    [
+        {"cmd": "invalid_req"},
+        {"cmd": "downlink_ack_resp", "datald": 1, "ack_time": "yesterday"},
+    ],
+)
+async def test_ack_check_goes_past_a_bad_answer(
+    server: ScriptedServer, client: OrionClient, bad_answer: dict[str, Any]
+) -> None:
+    """A downlink the server answers badly for does not keep the others from being reported."""
+    data_ids = iter(range(1, 10))
+
+    def queue(request: dict[str, Any]) -> Reply:
+        return answer("downlink_data_resp", status=1, dataId=next(data_ids), dataInQueue="many")(
+            request
+        )
+
+    server.handlers["downlink_data_req"] = queue
+
+    def ack(request: dict[str, Any]) -> Reply:
+        if request["datald"] == 1:
+            return bad_answer
+        return answer("downlink_ack_resp", ack_time="2018-06-04 16:30:15+0600", datald=2)(request)
+
+    server.handlers["downlink_ack_req"] = ack
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        first = await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x01"))
+        await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x02"))
+        # A bad dataInQueue loses only itself: the downlink is queued.
+        assert (first.state, first.queue_length) == (DownlinkState.QUEUED, None)
+        await server.push(
+            {"cmd": "realtime_data", "devEui": DEVICE, "data": row(3, datetime.now(UTC))}
+        )
+        await sink.wait_for(lambda: bool(sink.downlink_statuses))
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    [status] = sink.downlink_statuses
+    assert (status.message_id, status.state) == ("2", DownlinkState.SENT)
+    assert status.at == datetime(2018, 6, 4, 10, 30, 15, tzinfo=UTC)
+    assert "1" in client._pending_acks
+
+
+async def test_class_change_not_confirmed(server: ScriptedServer, client: OrionClient) -> None:
+    """A class change the server accepts but does not apply is an error, not a success."""
+    record = {"devEui": DEVICE, "devAddr": "D0000001", "application_eui": "819EA8554FCD762A"}
+    server.handlers["get_devices_req"] = answer(
+        "get_devices_resp", status=1, deviceList=[{**record, "node_class": 1, "lat": "x"}]
+    )
+    server.handlers["update_device_req"] = answer("update_device_resp", status=1, **record)
+    server.handlers["dev_lw_class_req"] = answer(
+        "dev_lw_class_resp", status=1, deviceList=[{"devEui": DEVICE, "lwClass": 1}]
+    )
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        with pytest.raises(ProtocolError, match="still reports class A"):
+            await client.set_device_class(DEVICE, LoRaClass.C)
+        update = next(r for r in server.requests if r["cmd"] == "update_device_req")
+        # A coordinate the server gave as text that is no number goes back as it came.
+        assert (update["node_class"], update["lat"]) == (3, "x")
+        server.handlers["dev_lw_class_req"] = answer(
+            "dev_lw_class_resp", status=1, deviceList=[{"devEui": DEVICE, "lwClass": "C"}]
+        )
+        await client.set_device_class(DEVICE, LoRaClass.C)  # an unreadable class confirms nothing
+        server.handlers["get_devices_req"] = answer("get_devices_resp", status=1, deviceList={})
+        with pytest.raises(InvalidRequest) as caught:
+            await client.set_device_class(DEVICE, LoRaClass.C)
+        assert caught.value.key == "unknown_device"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_values_orjson_refuses_lose_only_themselves(
+    server: ScriptedServer, client: OrionClient
+) -> None:
+    """An id beyond 64 bits or a NaN (JSON that orjson refuses) does not cost the uplink."""
+    sink = RecordingSink()
+    task = asyncio.create_task(client.run(sink))
+    try:
+        await sink.wait_for(lambda: sink.up)
+        frame = json.dumps({"cmd": "realtime_data", "devEui": DEVICE, "data": row(4, NOW)})
+        await server.push(frame.replace('"fcnt": 4', f'"fcnt": 4, "id": {2**70}, "lsnr": NaN'))
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (sink.uplinks[0].f_cnt, sink.uplinks[0].snr) == (4, None)
+
+
+async def test_refused_ping_keeps_the_connection(server: ScriptedServer) -> None:
+    """A server that refuses ping_req has answered: the connection is alive and stays."""
+    pings = iter(range(1000))
+
+    def ping(request: dict[str, Any]) -> list[Reply]:
+        if next(pings) < 3:
+            return [{"cmd": "invalid_command_req"}]
+        frame = {"cmd": "realtime_data", "devEui": DEVICE, "data": row(5, NOW)}
+        return [frame, {"cmd": "invalid_command_req"}]
+
+    server.handlers["ping_req"] = ping
+    async with aiohttp.ClientSession() as session:
+        client = OrionClient(session, server.url, "app", "token", ping_interval=0.01)
+        sink = RecordingSink()
+        await run_until(client, sink, lambda: bool(sink.uplinks))
+    assert sink.connections == [(True, None)]

@@ -263,9 +263,16 @@ async def test_unparseable_json(ws: WS, sim: OrionSimulator) -> None:
     [{"cmd": "what_req"}, {"cmd": 5}, {"operation_id": "x"}],
 )
 async def test_unknown_command(ws: WS, request_: dict[str, Any]) -> None:
-    answer = await ask(ws, request_)
-    assert answer["cmd"] == "invalid_command_req"
-    assert answer.get("operation_id") == request_.get("operation_id")
+    # As the document shows it (3.23): the command only, no operation_id.
+    assert await ask(ws, request_) == {"cmd": "invalid_command_req"}
+
+
+async def test_unknown_commands_knob(ws: WS, sim: OrionSimulator) -> None:
+    """A server that predates a command (coordinates came in revision 09) does not know it."""
+    sim.unknown_commands.add("get_device_coordinates_req")
+    request = {"cmd": "get_device_coordinates_req", "operation_id": "1W3fd"}
+    assert await ask(ws, request) == {"cmd": "invalid_command_req"}
+    assert (await ask(ws, {"cmd": "get_devices_req"}))["status"] == 1
 
 
 async def test_json_that_is_not_an_object(ws: WS) -> None:
@@ -274,10 +281,7 @@ async def test_json_that_is_not_an_object(ws: WS) -> None:
 
 
 async def test_wrongly_typed_operation_id(ws: WS) -> None:
-    assert await ask(ws, {"cmd": "get_tariffs_req", "operation_id": 7}) == {
-        "cmd": "invalid_req",
-        "operation_id": 7,
-    }
+    assert await ask(ws, {"cmd": "get_tariffs_req", "operation_id": 7}) == {"cmd": "invalid_req"}
 
 
 async def test_received_and_wait_for_request(ws: WS, sim: OrionSimulator) -> None:
@@ -300,10 +304,10 @@ async def test_delay(ws: WS, sim: OrionSimulator) -> None:
 
 
 async def test_get_applications(ws: WS, sim: OrionSimulator) -> None:
+    # The sample (3.3) has no status.
     expected = {
         "cmd": "get_applications_resp",
         "operation_id": "abc",
-        "status": 1,
         "applicationCount": 1,
         "applicationList": [{"appEui": sim.app_eui, "tokens": ["demo-token"]}],
     }
@@ -375,8 +379,6 @@ async def test_get_devices(ws: WS, sim: OrionSimulator) -> None:
         "seq_chk": 0,
         "region": 1,
         "activation": 0,
-        "down_queue": 0,
-        "tariff_code": "A1",
         "lat": 52.09,
         "lon": 5.12,
     }
@@ -398,16 +400,46 @@ async def test_get_devices_filter(ws: WS) -> None:
     assert answer == {"cmd": "invalid_req"}
 
 
+def required(sim: OrionSimulator, dev_eui: str = LIVING) -> dict[str, Any]:
+    """Return what an update must carry besides the device, as the document's example sends."""
+    return {"application_eui": sim.app_eui, "app_key": sim.devices[dev_eui].app_key}
+
+
 async def test_update_device_class(ws: WS, sim: OrionSimulator) -> None:
-    answer = await ask(
-        ws, {"cmd": "update_device_req", "operation_id": "rdk", "devEui": LIVING, "node_class": 3}
-    )
+    request = {"cmd": "update_device_req", "operation_id": "rdk", "devEui": LIVING}
+    answer = await ask(ws, {**request, **required(sim), "node_class": 3})
     assert answer["cmd"] == "update_device_resp"
     assert answer["operation_id"] == "rdk"
     assert answer["status"] == 1
     assert answer["node_class"] == 3
     assert answer["devEui"] == LIVING
     assert sim.devices[LIVING].node_class == 3
+    # The sample accept's fields: the device record with down_queue, numbers for lat/lon.
+    assert list(answer)[3:] == [
+        "devEui",
+        "devAddr",
+        "application_eui",
+        "description",
+        "app_key",
+        "nwks_key",
+        "apps_key",
+        "node_class",
+        "rx_window",
+        "adr",
+        "adr_interval",
+        "adr_min",
+        "adr_max",
+        "adr_fix",
+        "duty_cycle",
+        "seq_up",
+        "seq_down",
+        "seq_chk",
+        "region",
+        "activation",
+        "down_queue",
+        "lat",
+        "lon",
+    ]
     answer = await ask(ws, {"cmd": "dev_lw_class_req", "devEui": LIVING})
     assert answer["deviceList"] == [{"devEui": LIVING, "devAddr": "D0050000", "lwClass": 3}]
 
@@ -421,6 +453,7 @@ async def test_update_device_fields(ws: WS, sim: OrionSimulator) -> None:
             "devAddr": "d0050001",
             "description": "Back door",
             "app_key": key,
+            "down_queue": 2,
             "application_eui": sim.app_eui,
             "adr_min": None,
             "adr_max": 5,
@@ -440,11 +473,58 @@ async def test_update_device_fields(ws: WS, sim: OrionSimulator) -> None:
         1,
     )
     assert (device.lat, device.lon, device.tariff_code, device.region) == (1.0, 2.5, "A2", 2)
-    assert (answer["lat"], answer["lon"]) == ("1.0", "2.5")
+    # Numbers in update_device_resp, though get_devices_resp gives this device's as strings.
+    assert (answer["lat"], answer["lon"], answer["down_queue"]) == (1.0, 2.5, 2)
     answer = await ask(
-        ws, {"cmd": "update_device_req", "devEui": DOOR, "devAddr": "0a0b0c0d", "lat": None}
+        ws,
+        {
+            "cmd": "update_device_req",
+            "devEui": DOOR,
+            "devAddr": "0a0b0c0d",
+            "lat": None,
+            **required(sim, DOOR),
+        },
     )
     assert (answer["devAddr"], answer["lat"]) == ("0A0B0C0D", None)
+
+
+async def test_update_device_document_example(ws: WS, sim: OrionSimulator) -> None:
+    """The document's example update (3.9) is accepted: what it sends is enough."""
+    device = sim.add_device("7DA50BE8C74CE6DC")
+    device.app_key = "79AFAC4879C5A1E2BFEDF4A4E35C0C6B"
+    sim.app_eui = "6042366ED7A302CF"
+    answer = await ask(
+        ws,
+        {
+            "cmd": "update_device_req",
+            "operation_id": "rdk",
+            "devEui": "7DA50BE8C74CE6DC",
+            "application_eui": "6042366ED7A302CF",
+            "app_key": "79AFAC4879C5A1E2BFEDF4A4E35C0C6B",
+            "region": 2,
+        },
+    )
+    assert (answer["status"], answer["region"]) == (1, 2)
+
+
+@pytest.mark.parametrize("missing", ["application_eui", "app_key"])
+async def test_update_device_without_required_fields(
+    ws: WS, sim: OrionSimulator, missing: str
+) -> None:
+    """An update that leaves out a required field is error 2, "Required field is not filled"."""
+    fields = {"devEui": LIVING, **required(sim), "node_class": 3}
+    del fields[missing]
+    assert await ask(ws, {"cmd": "update_device_req", **fields}) == {
+        "cmd": "update_device_resp",
+        "status": 2,
+        "error_code": 2,
+    }
+    assert await ask(ws, {"cmd": "update_device_req", "devEui": LIVING, "node_class": 3}) == {
+        "cmd": "update_device_resp",
+        "status": 2,
+        "error_code": 2,
+    }
+    assert sim.devices[LIVING].node_class == 1
 
 
 @pytest.mark.parametrize(
@@ -466,7 +546,8 @@ async def test_update_device_fields(ws: WS, sim: OrionSimulator) -> None:
 async def test_update_device_errors(
     ws: WS, sim: OrionSimulator, fields: dict[str, Any], error_code: int
 ) -> None:
-    answer = await ask(ws, {"cmd": "update_device_req", **fields})
+    base = required(sim) if fields else {}
+    answer = await ask(ws, {"cmd": "update_device_req", **base, **fields})
     assert answer == {"cmd": "update_device_resp", "status": 2, "error_code": error_code}
     assert sim.devices[LIVING].node_class == 1
 
@@ -787,7 +868,7 @@ async def test_get_data(ws: WS, sim: OrionSimulator) -> None:
         "mtype": 2,
         "fopts": "",
         "lsnr": 6.2,
-        "gatewayId": "0000B827EBFD64DE",
+        "gatewayId": 1,
         "gateway_available": [],
         "rssi": -100,
         "freq": 868.1,
@@ -918,12 +999,12 @@ async def test_downlink_class_a_waits_for_an_uplink(ws: WS, sim: OrionSimulator)
         None,
     )
     assert stored.queued_at.tzinfo is UTC
+    # The sample accept (3.19) has no status.
     assert await ask(ws, {"cmd": "downlink_ack_req", "operation_id": "abc", "datald": 1}) == {
         "cmd": "downlink_ack_resp",
         "operation_id": "abc",
-        "status": 1,
-        "datald": 1,
         "ack_time": None,
+        "datald": 1,
     }
     uplink = await sim.emit_uplink(LIVING, b"\x01")
     assert stored.ack_time is not None

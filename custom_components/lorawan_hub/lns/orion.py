@@ -3,14 +3,14 @@ OrionM2M network server: the WebSocket API (``wss://.../ws/v2/?app_id=...&token=
 
 One WebSocket carries everything: requests (``*_req``) answered by ``*_resp`` frames, matched by
 ``operation_id`` where the server echoes it and in order otherwise, and ``realtime_data`` frames
-once ``consume_req`` subscribed the connection.
+once ``consume_req`` subscribed the connection. What the frames mean is in ``orion_messages``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,15 +24,7 @@ import orjson
 from yarl import URL
 
 from .base import Backoff, NetworkServer, Sink, ThrottledLog
-from .errors import (
-    AuthError,
-    CannotConnect,
-    InvalidRequest,
-    LimitReached,
-    LnsError,
-    ProtocolError,
-    Unsupported,
-)
+from .errors import AuthError, CannotConnect, InvalidRequest, LnsError, ProtocolError, Unsupported
 from .models import (
     Capability,
     DeviceInfo,
@@ -41,186 +33,124 @@ from .models import (
     DownlinkResult,
     DownlinkState,
     DownlinkStatus,
-    Gateway,
-    Location,
     LoRaClass,
     Uplink,
 )
-from .parse import (
-    as_dict,
-    eui,
-    hex_id,
-    hex_payload,
-    opt_bool,
-    opt_float,
-    opt_int,
-    opt_str,
-    parse_time,
+from .orion_messages import (
+    CLASS_TO_ORION,
+    ORION_TO_CLASS,
+    TIME_FORMAT,
+    device_from_entry,
+    format_time,
+    location_from,
+    raise_for_status,
+    same_device,
+    update_request,
+    uplink_from_frame,
 )
+from .parse import as_dict, eui, opt_int, parse_time
+
+__all__ = [
+    "DEFAULT_URL",
+    "TIME_FORMAT",
+    "OrionClient",
+    "device_from_entry",
+    "format_time",
+    "location_from",
+    "raise_for_status",
+    "uplink_from_frame",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "wss://iot.orion-m2m.com/ws/v2/"
-TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S%z"
-"""The API's date format: ``YYYY-MM-DD HH:MM:SS+HHMM``."""
 
 MAX_FRAME: Final = 32 * 1024 * 1024
 """Larger frames close the connection (a device list of 10,000 devices is about 5 MB)."""
 HISTORY_PAGE: Final = 500
+"""Stored uplinks asked for at once."""
+HISTORY_MAX_LIMIT: Final = 20_000
+"""
+The largest ``limit`` asked for when more stored uplinks than a page share one second.
+
+``limit`` is a uint32 without a documented maximum (3.15); 20,000 rows are about 9 MB, well
+below ``MAX_FRAME``.
+"""
 HISTORY_MAX_AGE: Final = timedelta(days=7)
 ACK_POLL_INTERVAL: Final = 60.0
 ACK_GIVE_UP: Final = timedelta(days=1)
+REALTIME_WINDOW: Final = 10.0
+"""
+Seconds after which a ``realTime`` downlink that did not go out never will.
 
-_CLASS_TO_ORION: Final = {LoRaClass.A: 1, LoRaClass.B: 2, LoRaClass.C: 3}
-_ORION_TO_CLASS: Final = {value: key for key, value in _CLASS_TO_ORION.items()}
-_ACTIVATION: Final = {0: "OTAA", 1: "ABP"}
-_CONFIRMED_UP: Final = 4
-"""LoRaWAN MType of a confirmed data uplink."""
+A realTime downlink goes out in the receive window of the device's last uplink or is "marked as
+Late and the sending will be canceled" (3.18, note); that window closes a second or two after the
+uplink.
+"""
+LATE_REASON: Final = (
+    "missed the device's receive window: the server marked it late and cancelled it"
+)
 
-# Every documented error code, per command: (error type, stable key, the document's reason).
-_UNAUTHORIZED = (AuthError, "invalid_auth", "Unauthorized access")
-_REQUIRED = (InvalidRequest, "invalid_request", "Required field is not filled")
-_BAD_DATA = (InvalidRequest, "invalid_request", "Data is filled in with an error")
-_ERRORS: Final[dict[str, dict[int, tuple[type[LnsError], str, str]]]] = {
-    "connected": {
-        1: (AuthError, "invalid_auth", "Auth error"),
-        2: (LimitReached, "client_limit", "Clients count limit reached"),
-    },
-    "consume_resp": {
-        1: (LimitReached, "consumer_limit", "Consumer limit reached"),
-        2: (LimitReached, "already_consumed", "Already consumed"),
-        3: (CannotConnect, "application_disabled", "Disabled application"),
-    },
-    "get_devices_resp": {1: _UNAUTHORIZED, 2: _REQUIRED, 3: _BAD_DATA},
-    "update_device_resp": {
-        1: _UNAUTHORIZED,
-        2: _REQUIRED,
-        3: _BAD_DATA,
-        4: (InvalidRequest, "invalid_request", "Uniq failed"),
-        5: (InvalidRequest, "invalid_request", "Application does not exists"),
-        6: (InvalidRequest, "invalid_request", "Tariff does not exists"),
-        7: (InvalidRequest, "invalid_request", "Tariff can be changed no more than once a day"),
-        8: (CannotConnect, "server_error", "Unexpected error"),
-        9: (InvalidRequest, "unknown_device", "Node does not exists"),
-    },
-    "get_data_resp": {
-        1: (InvalidRequest, "invalid_request", "Date parse error"),
-        2: (AuthError, "invalid_auth", "Unauthorized request"),
-        3: (InvalidRequest, "invalid_request", "Invalid date range"),
-    },
-    "dev_lw_class_resp": {1: _UNAUTHORIZED, 2: _REQUIRED, 3: _BAD_DATA},
-    "max_dl_data_resp": {
-        1: (InvalidRequest, "unknown_device", "Device not found"),
-        2: _UNAUTHORIZED,
-    },
-    "downlink_data_resp": {
-        1: (InvalidRequest, "unknown_device", "Device not found"),
-        2: _UNAUTHORIZED,
-        3: (InvalidRequest, "invalid_payload", "Not HEX in data"),
-        4: (InvalidRequest, "payload_too_large", "Payload max size exceed for current SF"),
-        5: (InvalidRequest, "invalid_request", "Impossible datarate value"),
-        6: (InvalidRequest, "invalid_request", "Frequency must be float"),
-        7: (InvalidRequest, "invalid_request", "Frequency not in band range"),
-    },
-    "downlink_ack_resp": {
-        1: (InvalidRequest, "invalid_request", "dataId is required"),
-        2: (InvalidRequest, "unknown_device", "Device not found"),
-    },
-    "get_device_coordinates_resp": {1: _UNAUTHORIZED, 2: _REQUIRED, 3: _BAD_DATA},
+_OPERATION_PREFIX: Final = "lh"
+_ERROR_FRAMES: Final = {
+    "json_parse_error": "protocol_error",
+    "invalid_req": "protocol_error",
+    "invalid_command_req": "unknown_command",
 }
-
-
-def format_time(value: datetime) -> str:
-    """Return a time in the API's format."""
-    return value.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def raise_for_status(message: Mapping[str, Any]) -> None:
-    """Raise the documented error for a response whose ``status`` is 2 (ERROR)."""
-    if message.get("status") != 2:
-        return
-    cmd = str(message.get("cmd"))
-    code = message.get("error_code")
-    known = _ERRORS.get(cmd, {})
-    if isinstance(code, int) and code in known:
-        error_type, key, reason = known[code]
-        raise error_type(reason, key=key, code=code)
-    raise InvalidRequest(
-        f"{cmd} failed with error code {code}", code=code if isinstance(code, int) else None
-    )
-
-
-def uplink_from_frame(dev_eui: object, data: Mapping[str, Any], dev_addr: object) -> Uplink:
-    """
-    Build an Uplink from a ``realtime_data`` ``data`` object or a ``get_data_resp`` row.
-
-    Raises ProtocolError when a field is missing or of the wrong type.
-    """
-    device = eui(dev_eui, "devEui")
-    payload = hex_payload(data.get("data"), "data")
-    received_at = parse_time(data.get("time"), "time")
-    snr = opt_float(data, "lsnr")
-    rssi = opt_float(data, "rssi")
-    gateway = data.get("gatewayId")
-    gateways: tuple[Gateway, ...] = ()
-    if gateway is not None and gateway != "":
-        gateways = (Gateway(hex_id(gateway, "gatewayId"), rssi, snr),)
-    data_rate = opt_int(data, "datr")
-    mtype = opt_int(data, "mtype")
-    return Uplink(
-        dev_eui=device,
-        received_at=received_at,
-        f_port=opt_int(data, "fport"),
-        f_cnt=opt_int(data, "fcnt"),
-        payload=payload,
-        rssi=rssi,
-        snr=snr,
-        data_rate=None if data_rate is None else f"DR{data_rate}",
-        # Orion's regions (EU, KZ, RU, BY...) are all 868 MHz plans: DR0..DR5 = SF12..SF7.
-        spreading_factor=12 - data_rate if data_rate is not None and 0 <= data_rate <= 5 else None,
-        frequency=opt_float(data, "freq"),
-        gateways=gateways,
-        confirmed=None if mtype is None else mtype == _CONFIRMED_UP,
-        ack=opt_bool(data, "ack"),
-        dev_addr=dev_addr if isinstance(dev_addr, str) and dev_addr else None,
-        raw=data,
-    )
-
-
-def device_from_entry(entry: Mapping[str, Any]) -> DeviceInfo:
-    """Build a DeviceInfo from a ``get_devices_resp`` entry, leaving every key behind."""
-    node_class = opt_int(entry, "node_class")
-    activation = opt_int(entry, "activation")
-    return DeviceInfo(
-        dev_eui=eui(entry.get("devEui"), "devEui"),
-        name=opt_str(entry, "description"),
-        dev_addr=opt_str(entry, "devAddr"),
-        app_eui=opt_str(entry, "application_eui"),
-        device_class=_ORION_TO_CLASS.get(node_class) if node_class is not None else None,
-        activation=_ACTIVATION.get(activation) if activation is not None else None,
-        location=location_from(entry),
-    )
-
-
-def location_from(entry: Mapping[str, Any]) -> Location | None:
-    """Return the position in ``lat``/``lon`` (numbers or strings), None when unset."""
-    lat = opt_float(entry, "lat")
-    lon = opt_float(entry, "lon")
-    if lat is None or lon is None or (lat == 0 and lon == 0):
-        return None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ProtocolError("coordinates out of range")
-    return Location(lat, lon)
+"""The frames that refuse a request without naming its command (3.23), and their error key."""
 
 
 def _response_cmd(cmd: str) -> str:
     return (cmd.removesuffix("_req")) + "_resp"
 
 
+def _history_complete(message: Mapping[str, Any]) -> bool:
+    """
+    Whether a ``get_data_resp`` is the result, rather than an acknowledgement before it.
+
+    The document's statuses are "1 - Accepted; 2 - ERROR; 3 - SUCCESS" (3.15) while its sample
+    carries the rows with status 1: a status 1 without ``dataList`` (nor ``dataCount`` 0) is
+    taken as "accepted, the result follows".
+    """
+    return message.get("status") != 1 or "dataList" in message or message.get("dataCount") == 0
+
+
+def _row_key(row: object) -> bytes:
+    """Identify a stored uplink across pages (``id`` alone is not trusted to be unique)."""
+    if not isinstance(row, Mapping):
+        return orjson.dumps(row)
+    return orjson.dumps(
+        [row.get("devEui"), row.get("time"), row.get("fcnt"), row.get("id"), row.get("data")]
+    )
+
+
+def _row_time(row: object) -> datetime | None:
+    if not isinstance(row, Mapping):
+        return None
+    try:
+        return parse_time(row.get("time"), "time")
+    except ProtocolError:
+        return None
+
+
 @dataclass
 class _PendingAck:
     dev_eui: str
     sent_at: datetime
+    decide_at: float | None = None
+    """For a realTime downlink: the loop time by which it went out or was cancelled."""
+
+
+@dataclass
+class _Waiter:
+    """A request waiting for its answer."""
+
+    future: asyncio.Future[dict[str, Any]]
+    response_cmd: str
+    final: Callable[[Mapping[str, Any]], bool] | None = None
+    """For a command answered in two frames: whether a frame is the second one."""
+    interim: dict[str, Any] | None = None
+    deadline: asyncio.Timeout | None = None
 
 
 @dataclass
@@ -228,9 +158,9 @@ class _Connection:
     """One open WebSocket and the requests waiting for an answer on it."""
 
     ws: aiohttp.ClientWebSocketResponse
-    by_operation: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
-    by_cmd: dict[str, deque[asyncio.Future[dict[str, Any]]]] = field(default_factory=dict)
-    order: deque[asyncio.Future[dict[str, Any]]] = field(default_factory=deque)
+    by_operation: dict[str, _Waiter] = field(default_factory=dict)
+    by_cmd: dict[str, deque[_Waiter]] = field(default_factory=dict)
+    order: deque[_Waiter] = field(default_factory=deque)
     closed: bool = False
 
 
@@ -263,6 +193,7 @@ class OrionClient(NetworkServer):
         alive_timeout: int = 120,
         backoff: Backoff | None = None,
         ack_poll_interval: float = ACK_POLL_INTERVAL,
+        realtime_window: float | None = None,
     ) -> None:
         """Prepare a client; nothing connects until ``validate``, ``list_devices`` or ``run``."""
         self._session = session
@@ -274,12 +205,19 @@ class OrionClient(NetworkServer):
         self._alive_timeout = alive_timeout
         self._backoff = backoff or Backoff()
         self._ack_poll_interval = ack_poll_interval
+        self._realtime_window = realtime_window
+        """Seconds a realTime downlink has to go out (``REALTIME_WINDOW`` when None)."""
         self._operation_ids = itertools.count(1)
         self._live: _Connection | None = None
         self._sink: Sink | None = None
         self._pending_acks: dict[str, _PendingAck] = {}
         self._ack_check: asyncio.Task[None] | None = None
+        self._ack_check_due = 0.0
+        self._ack_check_again = False
         self._buffer: list[Uplink] | None = None
+        self._unknown_commands: set[str] = set()
+        """Optional commands the server answered ``invalid_command_req``: not asked again."""
+        self._failed_optional: set[str] = set()
         self._log = ThrottledLog(_LOGGER)
 
     @property
@@ -333,62 +271,116 @@ class OrionClient(NetworkServer):
         return dict(as_dict(decoded, "frame"))
 
     async def _request(
-        self, conn: _Connection, request: dict[str, Any], *, operation_id: bool = True
+        self,
+        conn: _Connection,
+        request: dict[str, Any],
+        *,
+        operation_id: bool = True,
+        final: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> dict[str, Any]:
-        """Send a request and return its response; raise the documented error for status 2."""
+        """
+        Send a request and return its response; raise the documented error for status 2.
+
+        ``final`` tells the answer from an acknowledgement that announces it; the wait starts
+        again at each acknowledgement.
+        """
         if conn.closed:
             raise CannotConnect(f"the connection to {self.host} is closed")
         cmd = request["cmd"]
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), _response_cmd(cmd), final)
         op_id = None
         if operation_id:
-            op_id = f"lh{next(self._operation_ids)}"
+            op_id = f"{_OPERATION_PREFIX}{next(self._operation_ids)}"
             request = {**request, "operation_id": op_id}
-            conn.by_operation[op_id] = future
-        conn.by_cmd.setdefault(_response_cmd(cmd), deque()).append(future)
-        conn.order.append(future)
+            conn.by_operation[op_id] = waiter
+        conn.by_cmd.setdefault(waiter.response_cmd, deque()).append(waiter)
+        conn.order.append(waiter)
         try:
             await conn.ws.send_str(json.dumps(request))
-            async with asyncio.timeout(self._request_timeout):
-                response = await future
+            async with asyncio.timeout(self._request_timeout) as deadline:
+                waiter.deadline = deadline
+                response = await waiter.future
         except TimeoutError:
+            if waiter.interim is not None:
+                raise CannotConnect(f"{self.host} accepted {cmd} but sent no result") from None
             raise CannotConnect(f"{self.host} did not answer {cmd}") from None
         except (aiohttp.ClientError, ConnectionError) as err:
             raise CannotConnect(f"lost {self.host} during {cmd}: {type(err).__name__}") from None
         finally:
+            waiter.deadline = None
             if op_id is not None:
                 conn.by_operation.pop(op_id, None)
             with contextlib.suppress(ValueError):
-                conn.by_cmd[_response_cmd(cmd)].remove(future)
+                conn.by_cmd[waiter.response_cmd].remove(waiter)
             with contextlib.suppress(ValueError):
-                conn.order.remove(future)
+                conn.order.remove(waiter)
         raise_for_status(response)
         return response
 
+    async def _optional(
+        self, conn: _Connection, request: dict[str, Any], *, operation_id: bool = True
+    ) -> dict[str, Any] | None:
+        """
+        Send a request the connection does without; None when the server did not do it.
+
+        Such commands came late to the document (coordinates in revision 09) or only tune the
+        connection: a server that refuses one is told once in the log, and one that does not
+        know it is not asked again. Only a lost connection ends the connection.
+        """
+        cmd = request["cmd"]
+        if cmd in self._unknown_commands:
+            return None
+        try:
+            return await self._request(conn, request, operation_id=operation_id)
+        except LnsError as err:
+            if conn.closed:
+                raise CannotConnect(f"lost {self.host} during {cmd}") from None
+            if err.key == "unknown_command":
+                self._unknown_commands.add(cmd)
+            log = _LOGGER.debug if cmd in self._failed_optional else _LOGGER.warning
+            self._failed_optional.add(cmd)
+            log("%s did not do %s (%s); carrying on without it", self.host, cmd, err.reason)
+            return None
+
+    def _waiter_for(
+        self, conn: _Connection, message: Mapping[str, Any], response_cmd: str | None
+    ) -> _Waiter | None:
+        """
+        Return the request a frame answers: by ``operation_id``, else the oldest of its command.
+
+        ``response_cmd`` None: a frame naming no command answers the oldest request. A frame
+        echoing one of our operation ids that no longer waits answers a request given up: none.
+        """
+        op_id = message.get("operation_id")
+        if isinstance(op_id, str) and op_id:
+            waiter = conn.by_operation.get(op_id)
+            if waiter is not None and not waiter.future.done():
+                return waiter
+            if op_id.startswith(_OPERATION_PREFIX):
+                return None
+        waiting = conn.order if response_cmd is None else conn.by_cmd.get(response_cmd, ())
+        return next((item for item in waiting if not item.future.done()), None)
+
     def _resolve(self, conn: _Connection, message: dict[str, Any]) -> bool:
         """Hand a response to the request waiting for it; False when none is."""
-        op_id = message.get("operation_id")
-        future = conn.by_operation.get(op_id) if isinstance(op_id, str) else None
-        if future is None:
-            waiting = conn.by_cmd.get(str(message.get("cmd")))
-            future = next((item for item in waiting or () if not item.done()), None)
-        if future is None or future.done():
+        waiter = self._waiter_for(conn, message, str(message.get("cmd")))
+        if waiter is None:
             return False
-        future.set_result(message)
+        if waiter.final is not None and not waiter.final(message):
+            waiter.interim = message
+            if waiter.deadline is not None:
+                waiter.deadline.reschedule(
+                    asyncio.get_running_loop().time() + self._request_timeout
+                )
+            return True
+        waiter.future.set_result(message)
         return True
-
-    def _fail_oldest(self, conn: _Connection, error: LnsError) -> None:
-        """Fail the oldest waiting request: the server refused a frame without saying which."""
-        for future in conn.order:
-            if not future.done():
-                future.set_exception(error)
-                return
 
     def _fail_all(self, conn: _Connection) -> None:
         conn.closed = True
-        for future in conn.order:
-            if not future.done():
-                future.set_exception(CannotConnect(f"lost the connection to {self.host}"))
+        for waiter in conn.order:
+            if not waiter.future.done():
+                waiter.future.set_exception(CannotConnect(f"lost the connection to {self.host}"))
 
     async def _read(self, conn: _Connection) -> None:
         """Dispatch every frame until the connection closes."""
@@ -407,8 +399,13 @@ class OrionClient(NetworkServer):
         try:
             message = orjson.loads(text)
         except ValueError:
-            self._log.warning("json", "Dropped a frame from %s that is not JSON", self.host)
-            return
+            # orjson refuses some JSON (integers beyond 64 bits, NaN): one such value must not
+            # cost the frame, whose readers then drop the value alone.
+            try:
+                message = json.loads(text)
+            except ValueError:
+                self._log.warning("json", "Dropped a frame from %s that is not JSON", self.host)
+                return
         if not isinstance(message, dict):
             self._log.warning("object", "Dropped a frame from %s that is not an object", self.host)
             return
@@ -418,22 +415,42 @@ class OrionClient(NetworkServer):
         elif cmd == "die_connection_close":
             _LOGGER.debug("%s announced that it closes the connection", self.host)
             conn.closed = True
-        elif cmd in ("json_parse_error", "invalid_req", "invalid_command_req"):
-            self._fail_oldest(conn, ProtocolError(f"the server answered {cmd}"))
+        elif isinstance(cmd, str) and cmd in _ERROR_FRAMES:
+            # The server refused a request without saying which (3.23): the one it names by
+            # operation_id, else the oldest waiting.
+            waiter = self._waiter_for(conn, message, None)
+            if waiter is not None:
+                waiter.future.set_exception(
+                    ProtocolError(f"the server answered {cmd}", key=_ERROR_FRAMES[cmd])
+                )
         elif not self._resolve(conn, message):
             _LOGGER.debug("Ignored an unexpected %s frame from %s", cmd, self.host)
 
     def _realtime(self, message: dict[str, Any]) -> None:
+        dropped: list[str] = []
         try:
             uplink = uplink_from_frame(
-                message.get("devEui"), as_dict(message.get("data"), "data"), message.get("devAddr")
+                message.get("devEui"),
+                as_dict(message.get("data"), "data"),
+                message.get("devAddr"),
+                dropped=dropped,
+                live=True,
             )
         except ProtocolError as err:
             self._log.warning("frame", "Dropped a malformed uplink from %s: %s", self.host, err)
             return
+        if dropped:
+            self._log.warning(
+                "value",
+                "Left out the bad %s of an uplink of %s from %s",
+                ", ".join(dropped),
+                uplink.dev_eui,
+                self.host,
+            )
         if self._buffer is not None:
             self._buffer.append(uplink)
             return
+        self._backoff.proven()
         self._deliver(uplink)
 
     def _deliver(self, uplink: Uplink) -> None:
@@ -469,17 +486,38 @@ class OrionClient(NetworkServer):
     async def list_devices(self) -> list[DeviceInfo]:
         """Return the devices the token can see (all the user's, or the application's)."""
         async with self._temporary() as conn:
-            return self._devices(await self._request(conn, {"cmd": "get_devices_req"}))
+            devices = self._devices(await self._request(conn, {"cmd": "get_devices_req"}))
+        if devices is None:
+            raise ProtocolError(f"{self.host} answered get_devices_req without a device list")
+        return devices
 
-    def _devices(self, response: Mapping[str, Any]) -> list[DeviceInfo]:
+    def _devices(self, response: Mapping[str, Any]) -> list[DeviceInfo] | None:
+        """Return the listed devices; None when the answer holds no list (nothing is known)."""
+        entries = response.get("deviceList")
+        if entries is None and response.get("deviceCount") == 0:
+            return []
+        if not isinstance(entries, list):
+            self._log.warning("device_list", "%s sent no device list", self.host)
+            return None
         devices = []
-        for entry in response.get("deviceList") or ():
+        for entry in entries:
+            dropped: list[str] = []
             try:
-                devices.append(device_from_entry(as_dict(entry, "device")))
+                device = device_from_entry(as_dict(entry, "device"), dropped)
             except ProtocolError as err:
                 self._log.warning(
                     "device", "Skipped a malformed device from %s: %s", self.host, err
                 )
+                continue
+            if dropped:
+                self._log.warning(
+                    "device_value",
+                    "Left out the bad %s of device %s from %s",
+                    ", ".join(dropped),
+                    device.dev_eui,
+                    self.host,
+                )
+            devices.append(device)
         return devices
 
     async def run(self, sink: Sink) -> None:
@@ -489,6 +527,8 @@ class OrionClient(NetworkServer):
             while True:
                 try:
                     conn = await self._open()
+                    # The delay starts again only once the connection brings data or lasts.
+                    self._backoff.opened()
                     reason = await self._run_connection(conn, sink)
                 except AuthError:
                     raise
@@ -513,7 +553,7 @@ class OrionClient(NetworkServer):
         keepalive: asyncio.Task[None] | None = None
         reason = "connection closed"
         try:
-            await self._request(
+            await self._optional(
                 conn,
                 {"cmd": "set_alive_timeout", "timeout": self._alive_timeout},
                 operation_id=False,
@@ -522,9 +562,9 @@ class OrionClient(NetworkServer):
             await self._request(conn, {"cmd": "consume_req"}, operation_id=False)
             devices = self._devices(await self._request(conn, {"cmd": "get_devices_req"}))
             self._live = conn
-            self._backoff.reset()
             sink.connection_changed(True, None)
-            sink.devices_listed(devices)
+            if devices is not None:
+                sink.devices_listed(devices)
             await self._coordinates(conn, sink)
             await self._catch_up(conn, sink)
             self._flush_buffer()
@@ -553,15 +593,21 @@ class OrionClient(NetworkServer):
         return reason
 
     async def _keepalive(self, conn: _Connection) -> None:
-        """Ping at the interval; a ping without answer ends the connection."""
+        """Ping at the interval; a ping without answer ends the connection, any answer will do."""
         while not conn.closed:
             await asyncio.sleep(self._ping_interval)
-            await self._request(conn, {"cmd": "ping_req"}, operation_id=False)
+            try:
+                await self._request(conn, {"cmd": "ping_req"}, operation_id=False)
+            except CannotConnect:
+                raise
+            except LnsError as err:  # a refusal is an answer: the connection is alive
+                self._log.warning("ping", "%s refused ping_req: %s", self.host, err.reason)
 
     async def _coordinates(self, conn: _Connection, sink: Sink) -> None:
-        """Report the positions the server keeps for devices."""
-        response = await self._request(conn, {"cmd": "get_device_coordinates_req"})
-        for entry in response.get("deviceList") or ():
+        """Report the positions the server keeps for devices (3.21, since revision 09)."""
+        response = await self._optional(conn, {"cmd": "get_device_coordinates_req"})
+        entries = response.get("deviceList") if response is not None else None
+        for entry in entries if isinstance(entries, list) else ():
             try:
                 item = as_dict(entry, "device")
                 location = location_from(item)
@@ -571,49 +617,119 @@ class OrionClient(NetworkServer):
                 self._log.warning("coordinates", "Skipped malformed coordinates: %s", err)
 
     async def _catch_up(self, conn: _Connection, sink: Sink) -> None:
-        """Fetch, oldest first, the uplinks received since the last one seen."""
+        """
+        Fetch, oldest first, the uplinks received since the last one seen.
+
+        Pages follow each other until one brings nothing new: a server may answer fewer rows
+        than asked for. Times have whole seconds, so more uplinks than a page can share the
+        last second of a page: that second is asked for again with a larger ``limit`` until it
+        brings nothing new, rows already delivered left out.
+        """
         since = sink.resume_from()
         if since is None:
             return
         now = datetime.now(UTC)
         since = max(since, now - HISTORY_MAX_AGE)
         until = now + timedelta(minutes=1)
-        fetched = 0
+        limit = HISTORY_PAGE
+        seen: dict[bytes, datetime | None] = {}
+        delivered = 0
         while True:
-            response = await self._request(
-                conn,
-                {
-                    "cmd": "get_data_req",
-                    "date_from": format_time(since),
-                    "date_to": format_time(until),
-                    "limit": HISTORY_PAGE,
-                    "descending": False,
-                },
-            )
-            rows = response.get("dataList") or []
-            uplinks = []
+            try:
+                rows = await self._history_page(conn, since, until, limit)
+            except CannotConnect:
+                raise
+            except LnsError as err:
+                # The token may lack the right, or the server refuses the query: live data
+                # still flows, without what was missed.
+                self._log.warning(
+                    "history_refused",
+                    "%s refused the stored uplinks (%s): uplinks received while disconnected "
+                    "are missing",
+                    self.host,
+                    err.reason or err.key,
+                )
+                return
+            newest = since
+            fresh = []
             for row in rows:
-                try:
-                    item = as_dict(row, "row")
-                    uplinks.append(uplink_from_frame(item.get("devEui"), item, item.get("devAddr")))
-                except ProtocolError as err:
-                    self._log.warning("history", "Dropped a malformed stored uplink: %s", err)
-            uplinks.sort(key=lambda uplink: (uplink.received_at, uplink.f_cnt or 0))
-            for uplink in uplinks:
-                self._deliver(uplink)
-            fetched += len(rows)
-            if len(rows) < HISTORY_PAGE or not uplinks:
+                key = _row_key(row)
+                moment = _row_time(row)
+                if moment is not None and moment > newest:
+                    newest = moment
+                if key not in seen:
+                    seen[key] = moment
+                    fresh.append(row)
+            if not fresh:
                 break
-            newest = uplinks[-1].received_at
-            if newest <= since:
-                # A whole page shares one second: step past it rather than loop forever.
-                self._log.warning("history", "More than %d uplinks in one second", HISTORY_PAGE)
-                newest = since + timedelta(seconds=1)
-            since = newest
-        _LOGGER.debug("Caught up %d stored uplinks from %s", fetched, self.host)
+            delivered += self._deliver_rows(fresh)
+            if newest > since:
+                since, limit = newest, HISTORY_PAGE
+                seen = {key: when for key, when in seen.items() if when is None or when >= since}
+            elif limit < HISTORY_MAX_LIMIT:
+                limit = min(limit * 2, HISTORY_MAX_LIMIT)
+            else:
+                self._log.warning(
+                    "history_second",
+                    "More than %d stored uplinks in the second %s: the rest of it is skipped",
+                    HISTORY_MAX_LIMIT,
+                    format_time(since),
+                )
+                since, limit = since + timedelta(seconds=1), HISTORY_PAGE
+        _LOGGER.debug("Caught up %d stored uplinks from %s", delivered, self.host)
+
+    async def _history_page(
+        self, conn: _Connection, since: datetime, until: datetime, limit: int
+    ) -> list[Any]:
+        response = await self._request(
+            conn,
+            {
+                "cmd": "get_data_req",
+                "date_from": format_time(since),
+                "date_to": format_time(until),
+                "limit": limit,
+                "descending": False,
+            },
+            final=_history_complete,
+        )
+        rows = response.get("dataList")
+        if rows is None:
+            return []
+        if not isinstance(rows, list):
+            self._log.warning("history_list", "%s sent stored uplinks that are no list", self.host)
+            return []
+        return rows
+
+    def _deliver_rows(self, rows: Sequence[Any]) -> int:
+        """Deliver stored uplinks, oldest first; return how many."""
+        uplinks = []
+        for row in rows:
+            dropped: list[str] = []
+            try:
+                item = as_dict(row, "row")
+                uplink = uplink_from_frame(
+                    item.get("devEui"), item, item.get("devAddr"), dropped=dropped
+                )
+            except ProtocolError as err:
+                self._log.warning("history", "Dropped a malformed stored uplink: %s", err)
+                continue
+            if dropped:
+                self._log.warning(
+                    "history_value",
+                    "Left out the bad %s of a stored uplink of %s",
+                    ", ".join(dropped),
+                    uplink.dev_eui,
+                )
+            uplinks.append(uplink)
+        uplinks.sort(key=lambda uplink: (uplink.received_at, uplink.f_cnt or 0))
+        for uplink in uplinks:
+            self._deliver(uplink)
+        return len(uplinks)
 
     def _flush_buffer(self) -> None:
         buffered, self._buffer = self._buffer or [], None
+        if buffered:
+            self._backoff.proven()
         for uplink in buffered:
             self._deliver(uplink)
 
@@ -629,13 +745,14 @@ class OrionClient(NetworkServer):
         response = await self._request(
             self._connection(), {"cmd": "max_dl_data_req", "devEui": dev_eui}
         )
-        for entry in response.get("devList") or ():
-            if isinstance(entry, Mapping) and str(entry.get("devEui", "")).upper() == dev_eui:
+        entries = response.get("devList")
+        for entry in entries if isinstance(entries, list) else ():
+            if same_device(entry, dev_eui):
                 return opt_int(entry, "maxDataSize")
         return None
 
     async def send_downlink(self, downlink: Downlink) -> DownlinkResult:
-        """Queue a downlink (``realTime`` for immediate: dropped when it misses RX1)."""
+        """Queue a downlink (``realTime`` for immediate: cancelled when it misses RX1)."""
         if downlink.confirmed:
             raise Unsupported("OrionM2M has no confirmed downlinks")
         if downlink.mode is DownlinkMode.REPLACE:
@@ -646,45 +763,85 @@ class OrionClient(NetworkServer):
             "fport": downlink.f_port,
             "data": downlink.payload.hex().upper(),
         }
-        if downlink.mode is DownlinkMode.IMMEDIATE:
+        real_time = downlink.mode is DownlinkMode.IMMEDIATE
+        if real_time:
             request["realTime"] = True
         if downlink.device_class is not None:
-            request["lwClass"] = _CLASS_TO_ORION[downlink.device_class]
+            request["lwClass"] = CLASS_TO_ORION[downlink.device_class]
         response = await self._request(self._connection(), request)
         data_id = opt_int(response, "dataId")
         if data_id is None:
             raise ProtocolError("downlink_data_resp without dataId")
+        try:
+            queue_length = opt_int(response, "dataInQueue")
+        except ProtocolError:
+            queue_length = None  # the downlink is queued all the same
         message_id = str(data_id)
-        self._pending_acks[message_id] = _PendingAck(downlink.dev_eui, datetime.now(UTC))
-        self._schedule_ack_check(self._ack_poll_interval)
+        pending = _PendingAck(downlink.dev_eui, datetime.now(UTC))
+        delay = self._ack_poll_interval
+        if real_time:
+            window = REALTIME_WINDOW if self._realtime_window is None else self._realtime_window
+            pending.decide_at = asyncio.get_running_loop().time() + window
+            delay = min(delay, window)
+        self._pending_acks[message_id] = pending
+        self._schedule_ack_check(delay)
         return DownlinkResult(
-            message_id=message_id,
-            state=DownlinkState.QUEUED,
-            queue_length=opt_int(response, "dataInQueue"),
+            message_id=message_id, state=DownlinkState.QUEUED, queue_length=queue_length
         )
 
     async def downlink_sent_at(self, message_id: str) -> datetime | None:
-        """Ask when a downlink went to the device (``downlink_ack_req``); None while queued."""
+        """
+        Ask when a downlink went to the device (``downlink_ack_req``); None while it did not.
+
+        An ``ack_time`` that is no time counts as none (logged).
+        """
         data_id = int(message_id)
         response = await self._request(
             self._connection(),
-            # The document spells the field ``datald``; send both spellings.
+            # The document spells the field ``datald`` (3.19) where ``downlink_data_resp`` says
+            # ``dataId`` (3.18): both spellings are sent.
             {"cmd": "downlink_ack_req", "datald": data_id, "dataId": data_id},
         )
         ack_time = response.get("ack_time")
-        return None if ack_time in (None, "") else parse_time(ack_time, "ack_time")
+        if ack_time in (None, ""):
+            return None
+        try:
+            return parse_time(ack_time, "ack_time")
+        except ProtocolError:
+            self._log.warning(
+                "ack_time",
+                "Left out the bad ack_time of downlink %s from %s",
+                message_id,
+                self.host,
+            )
+            return None
 
     def _schedule_ack_check(self, delay: float) -> None:
+        """Check the pending downlinks in ``delay`` seconds, unless a check comes sooner."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
         if self._ack_check is not None and not self._ack_check.done():
-            if delay > 0:
+            if self._ack_check_due <= due:
+                # A check that already runs may have passed the downlink: one more after it.
+                self._ack_check_again = self._ack_check_again or self._ack_check_due <= loop.time()
                 return
             self._ack_check.cancel()
-        self._ack_check = asyncio.get_running_loop().create_task(
+        self._ack_check_due = due
+        self._ack_check = loop.create_task(
             self._check_acks(delay), name="lorawan_hub orion downlink acks"
         )
 
+    def _next_ack_check(self) -> float:
+        """Seconds until the next check: the poll interval, or a realTime downlink's decision."""
+        now = asyncio.get_running_loop().time()
+        delay = self._ack_poll_interval
+        for pending in self._pending_acks.values():
+            if pending.decide_at is not None:
+                delay = min(delay, max(pending.decide_at - now, 0.0))
+        return delay
+
     async def _check_acks(self, delay: float) -> None:
-        """Report the pending downlinks that went out; poll again while some are pending."""
+        """Report the pending downlinks that went out or never will; poll again while some wait."""
         await asyncio.sleep(delay)
         now = datetime.now(UTC)
         for message_id, pending in list(self._pending_acks.items()):
@@ -694,20 +851,30 @@ class OrionClient(NetworkServer):
                 self._pending_acks.pop(message_id, None)
                 self._report(pending, message_id, DownlinkState.FAILED, None, err.reason)
                 continue
-            except LnsError as err:
+            except CannotConnect as err:
                 _LOGGER.debug("Cannot check downlink %s now: %s", message_id, err)
                 break
+            except LnsError as err:  # one downlink the server cannot answer for: the next
+                _LOGGER.debug("Cannot check downlink %s: %s", message_id, err)
+                continue
             if sent_at is not None:
                 self._pending_acks.pop(message_id, None)
                 self._report(pending, message_id, DownlinkState.SENT, sent_at, None)
+            elif (
+                pending.decide_at is not None
+                and asyncio.get_running_loop().time() >= pending.decide_at
+            ):
+                self._pending_acks.pop(message_id, None)
+                self._report(pending, message_id, DownlinkState.CANCELLED, None, LATE_REASON)
             elif now - pending.sent_at > ACK_GIVE_UP:
                 self._pending_acks.pop(message_id, None)
                 _LOGGER.debug(
                     "Stopped following downlink %s, queued since %s", message_id, pending.sent_at
                 )
+        self._ack_check = None
+        again, self._ack_check_again = self._ack_check_again, False
         if self._pending_acks and self._live is not None:
-            self._ack_check = None
-            self._schedule_ack_check(self._ack_poll_interval)
+            self._schedule_ack_check(0 if again else self._next_ack_check())
 
     def _report(
         self,
@@ -729,25 +896,44 @@ class OrionClient(NetworkServer):
             )
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
-        """Change the class with ``update_device_req`` (``node_class`` 1/2/3)."""
-        await self._request(
-            self._connection(),
-            {
-                "cmd": "update_device_req",
-                "devEui": dev_eui,
-                "node_class": _CLASS_TO_ORION[device_class],
-            },
+        """
+        Change the class: read the device (3.7), write it back with ``node_class`` (3.9).
+
+        The server's class for downlinks (``dev_lw_class_req``, 3.16) confirms the change.
+        """
+        conn = self._connection()
+        response = await self._request(conn, {"cmd": "get_devices_req", "devEui": dev_eui})
+        entries = response.get("deviceList")
+        record = next(
+            (
+                entry
+                for entry in (entries if isinstance(entries, list) else ())
+                if same_device(entry, dev_eui)
+            ),
+            None,
         )
+        if record is None:
+            raise InvalidRequest(f"{self.host} does not list {dev_eui}", key="unknown_device")
+        await self._request(conn, update_request(record, dev_eui, CLASS_TO_ORION[device_class]))
+        reported = await self.device_class(dev_eui)
+        if reported is not None and reported is not device_class:
+            raise ProtocolError(
+                f"{self.host} accepted the class change but still reports class {reported}"
+            )
 
     async def device_class(self, dev_eui: str) -> LoRaClass | None:
         """Return the device's class as the server holds it (``dev_lw_class_req``)."""
         response = await self._request(
             self._connection(), {"cmd": "dev_lw_class_req", "devEui": dev_eui}
         )
-        for entry in response.get("deviceList") or ():
-            if isinstance(entry, Mapping) and str(entry.get("devEui", "")).upper() == dev_eui:
-                value = opt_int(entry, "lwClass")
-                return _ORION_TO_CLASS.get(value) if value is not None else None
+        entries = response.get("deviceList")
+        for entry in entries if isinstance(entries, list) else ():
+            if same_device(entry, dev_eui):
+                try:
+                    value = opt_int(entry, "lwClass")
+                except ProtocolError:
+                    return None  # a class that is no number says nothing
+                return ORION_TO_CLASS.get(value) if value is not None else None
         return None
 
     async def close(self) -> None:
