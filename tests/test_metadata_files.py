@@ -16,12 +16,12 @@ from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.lorawan_hub import services
 from custom_components.lorawan_hub.const import DOMAIN
+from custom_components.lorawan_hub.downlink import DETAILED_ERRORS
 from custom_components.lorawan_hub.lns.iotsquare import IotSquareClient
 from custom_components.lorawan_hub.lns.netemera import NetemeraClient
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
 from custom_components.lorawan_hub.lns.orion import OrionClient
 from custom_components.lorawan_hub.lns.senra import SenraClient
-from custom_components.lorawan_hub.services import DETAILED_ERRORS
 
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "custom_components" / DOMAIN
@@ -80,7 +80,7 @@ def test_translation_keys_exist() -> None:
     translations = load_json(PACKAGE / "translations" / "en.json")
     exceptions = set(translations["exceptions"])
     raised = set(re.findall(r'translation_key="([a-z_]+)"', text))
-    raised |= set(re.findall(r'_validation_error\(\s*"([a-z_]+)"', text))
+    raised |= set(re.findall(r'validation_error\(\s*"([a-z_]+)"', text))
     entity_keys = {key for platform in translations["entity"].values() for key in platform}
     assert raised - exceptions - entity_keys - set(translations["issues"]) == set()
     config = translations["config"]

@@ -23,10 +23,9 @@ from .const import DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .device_state import DeviceState
 from .device_types import CONF_DEVICE_TYPES, CONF_NAME, JS_PREFIX
+from .downlink import async_send_downlink
 from .entity import LoRaWANHubEntity, async_add_device_entities
-from .lns.errors import LnsError
 from .lns.models import Downlink, DownlinkMode
-from .services import check_downlink_size, vendor_error
 
 CONF_COMMANDS: Final = "commands"
 """Device type key: its commands, id → definition."""
@@ -164,8 +163,6 @@ class CommandEntity(LoRaWANHubEntity, RestoreEntity):
 
     async def _send(self, payload: bytes) -> None:
         """Send the payload with the command's port, confirmation and mode."""
-        await check_downlink_size(self.coordinator, self.device.dev_eui, payload)
-        client = self.coordinator.client
         downlink = Downlink(
             dev_eui=self.device.dev_eui,
             f_port=self.command.port,
@@ -173,10 +170,7 @@ class CommandEntity(LoRaWANHubEntity, RestoreEntity):
             confirmed=self.command.confirmed,
             mode=self.command.mode,
         )
-        try:
-            await client.send_downlink(downlink)
-        except LnsError as err:
-            raise vendor_error(self.coordinator, err) from err
+        await async_send_downlink(self.coordinator, downlink)
 
     @callback
     def _invalid(self, reason: str) -> ServiceValidationError:

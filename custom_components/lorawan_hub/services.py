@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 import string
-from typing import Any, Final
+from typing import Any
 
 import probatio
 
@@ -19,7 +19,6 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.service import async_register_admin_service
 
@@ -28,7 +27,13 @@ from .const import DOMAIN
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .device_state import DeviceState
 from .device_types import config_path
-from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
+from .downlink import (
+    MAX_PORT,
+    MIN_PORT,
+    async_send_downlink,
+    call_vendor,
+    validation_error,
+)
 from .lns.models import (
     Capability,
     DeviceInfo,
@@ -82,8 +87,6 @@ ATTR_JOB_ID = "job_id"
 MAX_FIRMWARE = 4 * 1024 * 1024
 """Bytes of a firmware file (device firmwares are a few hundred kilobytes)."""
 
-MIN_PORT = 1
-MAX_PORT = 223
 
 _PAYLOAD = {
     probatio.Required(ATTR_F_PORT): probatio.Coerce(int),
@@ -160,81 +163,12 @@ GROUP_MEMBERS_SCHEMA = ENTRY_GROUP_SCHEMA.extend(
 )
 
 
-DETAILED_ERRORS: Final = frozenset(
-    {
-        "class_profile_missing",
-        "port_reserved",
-        "multicast_class_c_only",
-        "group_name_invalid",
-        "multicast_region_unknown",
-        "multicast_gateways_unsupported",
-        "fuota_group_required",
-        "fuota_devices_required",
-        "fuota_redundancy_range",
-        "fuota_class_c_only",
-        "fuota_start_delay_unsupported",
-        "invalid_job_id",
-        "invalid_group_id",
-        "multicast_name_required",
-        "multicast_name_unsupported",
-        "multicast_tags_unsupported",
-        "multicast_members_twice",
-        "multicast_members_required",
-        "multicast_keys_unsupported",
-        "multicast_ping_slot_class_b",
-        "multicast_ping_slot_unsupported",
-        "multicast_keys_incomplete",
-        "invalid_multicast_key",
-    }
-)
-"""Error keys of the user's input, each with a message of its own showing the error's details."""
-
-
-def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
-    )
-
-
-def vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssistantError:
-    """Translate a network-server failure for the user."""
-    placeholders = {"vendor": coordinator.client.name, "reason": err.reason or err.key}
-    if err.key in DETAILED_ERRORS:
-        # Something the user sets up on the network server: not a failure of the server.
-        return ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key=err.key,
-            translation_placeholders={**placeholders, **err.details},
-        )
-    if isinstance(err, Unsupported):
-        return _validation_error("not_supported", **placeholders)
-    if isinstance(err, AuthError):
-        coordinator.entry.async_start_reauth(coordinator.hass)
-        key = "vendor_auth_failed"
-    elif err.key in coordinator.client.error_keys:
-        key = err.key
-    elif isinstance(err, CannotConnect):
-        key = "vendor_unavailable"
-    else:
-        key = "vendor_refused"
-    return HomeAssistantError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
-    )
-
-
-async def _call[T](coordinator: LoRaWANHubCoordinator, request: Awaitable[T]) -> T:
-    try:
-        return await request
-    except LnsError as err:
-        raise vendor_error(coordinator, err) from err
-
-
 def _loaded_entry(hass: HomeAssistant, entry_id: str) -> LoRaWANHubConfigEntry:
     entry: LoRaWANHubConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
-        raise _validation_error("entry_not_found", entry_id=entry_id)
+        raise validation_error("entry_not_found", entry_id=entry_id)
     if entry.state is not ConfigEntryState.LOADED:
-        raise _validation_error("entry_not_loaded", title=entry.title)
+        raise validation_error("entry_not_loaded", title=entry.title)
     return entry
 
 
@@ -244,7 +178,7 @@ def _resolve_device(
     """Return the coordinator and state of a LoRaWAN device targeted by its registry id."""
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
-        raise _validation_error("device_not_found", device_id=device_id)
+        raise validation_error("device_not_found", device_id=device_id)
     dev_eui = next(
         (identifier for domain, identifier in device.identifiers if domain == DOMAIN), None
     )
@@ -257,18 +191,18 @@ def _resolve_device(
         None,
     )
     if dev_eui is None or entry_id is None or dev_eui == entry_id:
-        raise _validation_error("not_a_lorawan_device", device=device.name or device_id)
+        raise validation_error("not_a_lorawan_device", device=device.name or device_id)
     coordinator = _loaded_entry(hass, entry_id).runtime_data
     state = coordinator.devices.get(dev_eui)
     if state is None:
-        raise _validation_error("device_not_found", device_id=device_id)
+        raise validation_error("device_not_found", device_id=device_id)
     return coordinator, state
 
 
 def _require(coordinator: LoRaWANHubCoordinator, capability: Capability, action: str) -> None:
     client = coordinator.client
     if capability not in client.capabilities:
-        raise _validation_error(
+        raise validation_error(
             client.unsupported_reasons.get(capability, "action_not_supported"),
             vendor=client.name,
             action=action,
@@ -279,22 +213,22 @@ def _payload(data: dict[str, Any]) -> bytes:
     """Return the payload given as hex or base64 (an object needs the device's codec)."""
     given = [key for key in (ATTR_PAYLOAD_HEX, ATTR_PAYLOAD_BASE64, ATTR_DATA) if key in data]
     if len(given) != 1:
-        raise _validation_error("payload_required")
+        raise validation_error("payload_required")
     port = data[ATTR_F_PORT]
     if not MIN_PORT <= port <= MAX_PORT:
-        raise _validation_error("invalid_port", port=str(port))
+        raise validation_error("invalid_port", port=str(port))
     if ATTR_PAYLOAD_HEX in data:
         text = "".join(data[ATTR_PAYLOAD_HEX].split())
         try:
             return bytes.fromhex(text)
         except ValueError:
-            raise _validation_error("invalid_hex", payload=text[:64]) from None
+            raise validation_error("invalid_hex", payload=text[:64]) from None
     if ATTR_PAYLOAD_BASE64 in data:
         try:
             return base64.b64decode(data[ATTR_PAYLOAD_BASE64], validate=True)
         except binascii.Error, ValueError:
-            raise _validation_error("invalid_base64") from None
-    raise _validation_error("no_encoder")
+            raise validation_error("invalid_base64") from None
+    raise validation_error("no_encoder")
 
 
 def _result(result: DownlinkResult) -> dict[str, Any]:
@@ -306,19 +240,6 @@ def _result(result: DownlinkResult) -> dict[str, Any]:
     }
 
 
-async def check_downlink_size(
-    coordinator: LoRaWANHubCoordinator, dev_eui: str, payload: bytes
-) -> None:
-    """Refuse a payload larger than the device can receive now, where the server tells."""
-    client = coordinator.client
-    if Capability.MAX_DOWNLINK_SIZE in client.capabilities:
-        maximum = await _call(coordinator, client.max_downlink_size(dev_eui))
-        if maximum is not None and len(payload) > maximum:
-            raise _validation_error(
-                "payload_too_large", size=str(len(payload)), maximum=str(maximum)
-            )
-
-
 async def _encode(
     coordinator: LoRaWANHubCoordinator, state: DeviceState, data: dict[str, Any]
 ) -> tuple[bytes, int]:
@@ -327,16 +248,16 @@ async def _encode(
     if given != [ATTR_DATA]:
         return _payload(data), data[ATTR_F_PORT]
     if not MIN_PORT <= data[ATTR_F_PORT] <= MAX_PORT:
-        raise _validation_error("invalid_port", port=str(data[ATTR_F_PORT]))
+        raise validation_error("invalid_port", port=str(data[ATTR_F_PORT]))
     try:
         encoded = await coordinator.async_encode_downlink(state, data[ATTR_DATA], data[ATTR_F_PORT])
     except CodecError as err:
-        raise _validation_error("codec_refused", reason=str(err)) from err
+        raise validation_error("codec_refused", reason=str(err)) from err
     if encoded is None:
-        raise _validation_error("no_encoder")
+        raise validation_error("no_encoder")
     payload, port = encoded
     if not MIN_PORT <= port <= MAX_PORT:
-        raise _validation_error("invalid_port", port=str(port))
+        raise validation_error("invalid_port", port=str(port))
     return payload, port
 
 
@@ -344,8 +265,6 @@ async def _send_downlink(call: ServiceCall) -> ServiceResponse:
     coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
     _require(coordinator, Capability.DOWNLINK, SERVICE_SEND_DOWNLINK)
     payload, port = await _encode(coordinator, state, dict(call.data))
-    client = coordinator.client
-    await check_downlink_size(coordinator, state.dev_eui, payload)
     downlink = Downlink(
         dev_eui=state.dev_eui,
         f_port=port,
@@ -356,28 +275,27 @@ async def _send_downlink(call: ServiceCall) -> ServiceResponse:
         if ATTR_DEVICE_CLASS in call.data
         else None,
     )
-    result = await _call(coordinator, client.send_downlink(downlink))
-    return _result(result)
+    return _result(await async_send_downlink(coordinator, downlink))
 
 
 async def _set_device_class(call: ServiceCall) -> None:
     coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
     _require(coordinator, Capability.CLASS_CHANGE, SERVICE_SET_DEVICE_CLASS)
     device_class = LoRaClass(call.data[ATTR_DEVICE_CLASS])
-    await _call(coordinator, coordinator.client.set_device_class(state.dev_eui, device_class))
+    await call_vendor(coordinator, coordinator.client.set_device_class(state.dev_eui, device_class))
     coordinator.device_updated(DeviceInfo(dev_eui=state.dev_eui, device_class=device_class))
 
 
 async def _clear_downlink_queue(call: ServiceCall) -> None:
     coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
     _require(coordinator, Capability.CLEAR_QUEUE, SERVICE_CLEAR_DOWNLINK_QUEUE)
-    await _call(coordinator, coordinator.client.clear_downlink_queue(state.dev_eui))
+    await call_vendor(coordinator, coordinator.client.clear_downlink_queue(state.dev_eui))
 
 
 async def _request_device_status(call: ServiceCall) -> None:
     coordinator, state = _resolve_device(call.hass, call.data[ATTR_DEVICE_ID])
     _require(coordinator, Capability.DEVICE_STATUS, SERVICE_REQUEST_DEVICE_STATUS)
-    await _call(coordinator, coordinator.client.request_device_status(state.dev_eui))
+    await call_vendor(coordinator, coordinator.client.request_device_status(state.dev_eui))
 
 
 def _group_coordinator(
@@ -393,7 +311,7 @@ def _members(call: ServiceCall, coordinator: LoRaWANHubCoordinator) -> list[str]
     for device_id in call.data[ATTR_DEVICE_ID]:
         owner, state = _resolve_device(call.hass, device_id)
         if owner is not coordinator:
-            raise _validation_error("device_of_other_entry", device_id=device_id)
+            raise validation_error("device_of_other_entry", device_id=device_id)
         members.append(state.dev_eui)
     return members
 
@@ -406,8 +324,8 @@ async def _send_multicast(call: ServiceCall) -> ServiceResponse:
         try:
             gateways.append(normalize_eui(gateway))
         except ValueError:
-            raise _validation_error("invalid_gateway_id", gateway=gateway) from None
-    result = await _call(
+            raise validation_error("invalid_gateway_id", gateway=gateway) from None
+    result = await call_vendor(
         coordinator,
         coordinator.client.send_multicast(
             call.data[ATTR_GROUP_ID], call.data[ATTR_F_PORT], payload, gateways
@@ -420,7 +338,7 @@ async def _multicast_group_status(call: ServiceCall) -> ServiceResponse:
     coordinator = _group_coordinator(
         call, Capability.MULTICAST_GROUPS, SERVICE_MULTICAST_GROUP_STATUS
     )
-    group = await _call(
+    group = await call_vendor(
         coordinator, coordinator.client.multicast_group_status(call.data[ATTR_GROUP_ID])
     )
     return {
@@ -446,10 +364,10 @@ def _multicast_keys(data: Mapping[str, Any]) -> MulticastKeys | None:
     if not given:
         return None
     if len(given) != len(_KEY_LENGTHS):
-        raise _validation_error("multicast_keys_incomplete")
+        raise validation_error("multicast_keys_incomplete")
     for key, value in given.items():
         if len(value) != _KEY_LENGTHS[key] or any(c not in string.hexdigits for c in value):
-            raise _validation_error(
+            raise validation_error(
                 "invalid_multicast_key", field=key, digits=str(_KEY_LENGTHS[key])
             )
     return MulticastKeys(
@@ -471,7 +389,7 @@ async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
         keys=_multicast_keys(call.data),
         ping_slot_periodicity=call.data.get(ATTR_PING_SLOT_PERIODICITY),
     )
-    group = await _call(coordinator, coordinator.client.create_multicast_group(setup))
+    group = await call_vendor(coordinator, coordinator.client.create_multicast_group(setup))
     response: dict[str, Any] = {
         "group_id": group.group_id,
         "name": group.name,
@@ -515,7 +433,7 @@ async def _rename_multicast_group(call: ServiceCall) -> None:
     coordinator = _group_coordinator(
         call, Capability.MULTICAST_GROUPS, SERVICE_RENAME_MULTICAST_GROUP
     )
-    await _call(
+    await call_vendor(
         coordinator,
         coordinator.client.rename_multicast_group(call.data[ATTR_GROUP_ID], call.data[ATTR_NAME]),
     )
@@ -525,7 +443,9 @@ async def _delete_multicast_group(call: ServiceCall) -> None:
     coordinator = _group_coordinator(
         call, Capability.MULTICAST_GROUPS, SERVICE_DELETE_MULTICAST_GROUP
     )
-    await _call(coordinator, coordinator.client.delete_multicast_group(call.data[ATTR_GROUP_ID]))
+    await call_vendor(
+        coordinator, coordinator.client.delete_multicast_group(call.data[ATTR_GROUP_ID])
+    )
 
 
 async def _add_to_multicast_group(call: ServiceCall) -> None:
@@ -533,7 +453,7 @@ async def _add_to_multicast_group(call: ServiceCall) -> None:
         call, Capability.MULTICAST_GROUPS, SERVICE_ADD_TO_MULTICAST_GROUP
     )
     members = _members(call, coordinator)
-    await _call(
+    await call_vendor(
         coordinator,
         coordinator.client.add_to_multicast_group(call.data[ATTR_GROUP_ID], members),
     )
@@ -544,7 +464,7 @@ async def _remove_from_multicast_group(call: ServiceCall) -> None:
         call, Capability.MULTICAST_GROUPS, SERVICE_REMOVE_FROM_MULTICAST_GROUP
     )
     members = _members(call, coordinator)
-    await _call(
+    await call_vendor(
         coordinator,
         coordinator.client.remove_from_multicast_group(call.data[ATTR_GROUP_ID], members),
     )
@@ -556,14 +476,14 @@ def _read_firmware(hass: HomeAssistant, name: str) -> bytes:
     # holds credentials): the file goes to the network server.
     path = config_path(hass, name)
     if path is None:
-        raise _validation_error("firmware_outside_config", path=name)
+        raise validation_error("firmware_outside_config", path=name)
     try:
         with path.open("rb") as file:
             firmware = file.read(MAX_FIRMWARE + 1)
     except OSError:
-        raise _validation_error("firmware_not_found", path=name) from None
+        raise validation_error("firmware_not_found", path=name) from None
     if len(firmware) > MAX_FIRMWARE:
-        raise _validation_error("firmware_too_large", path=name, maximum=str(MAX_FIRMWARE))
+        raise validation_error("firmware_too_large", path=name, maximum=str(MAX_FIRMWARE))
     return firmware
 
 
@@ -581,18 +501,18 @@ async def _start_fuota(call: ServiceCall) -> ServiceResponse:
         redundancy=call.data[ATTR_REDUNDANCY],
         group_id=call.data.get(ATTR_GROUP_ID),
     )
-    job_id = await _call(coordinator, coordinator.client.start_fuota(request))
+    job_id = await call_vendor(coordinator, coordinator.client.start_fuota(request))
     return {"job_id": job_id}
 
 
 async def _cancel_fuota(call: ServiceCall) -> None:
     coordinator = _group_coordinator(call, Capability.FUOTA, SERVICE_CANCEL_FUOTA)
-    await _call(coordinator, coordinator.client.cancel_fuota(call.data[ATTR_JOB_ID]))
+    await call_vendor(coordinator, coordinator.client.cancel_fuota(call.data[ATTR_JOB_ID]))
 
 
 async def _fuota_status(call: ServiceCall) -> ServiceResponse:
     coordinator = _group_coordinator(call, Capability.FUOTA, SERVICE_FUOTA_STATUS)
-    status = await _call(coordinator, coordinator.client.fuota_status(call.data[ATTR_JOB_ID]))
+    status = await call_vendor(coordinator, coordinator.client.fuota_status(call.data[ATTR_JOB_ID]))
     return {
         "job_id": status.job_id,
         "state": status.state,
