@@ -12,6 +12,7 @@ from homeassistant.helpers.typing import ConfigType
 from .codec_worker import async_delete_codec_issues
 from .const import CONF_VENDOR, DOMAIN, LOGGER
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .framework.provider import async_link_framework
 from .lns.errors import AuthError, LnsError, Unsupported
 from .lns.iotsquare import PUSH_KINDS
 from .push import (
@@ -21,7 +22,7 @@ from .push import (
     push_receiver_url,
 )
 from .services import async_setup_services
-from .vendors import async_undo_setup, create_client
+from .vendors import async_undo_setup, configuration_url, create_client
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
@@ -79,6 +80,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
         ) from err
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Home Assistant's LoRaWAN framework (2026.11 and later): our devices become its devices.
+    coordinator.framework = await async_link_framework(
+        hass, entry, coordinator, configuration_url(entry.data)
+    )
     if push_url is not None:
         entry.async_on_unload(lambda: async_unregister_push_receiver(hass, entry))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 import contextlib
 import math
+import re
 import secrets
 from typing import Any
 
@@ -32,6 +33,7 @@ from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -77,10 +79,12 @@ from .const import (
     CONF_CODEC,
     CONF_DEVICES,
     CONF_F_PORT,
+    CONF_IDENTITY,
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_MQTT_TLS,
     CONF_OFFLINE_AFTER,
+    CONF_OWN_ENTITIES,
     CONF_PUSH_ID,
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
@@ -230,6 +234,17 @@ def _command_data(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_REPOSITORY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
+def parse_identity(text: str) -> dict[str, str] | None:
+    """Read ``vendor/device`` (LoRaWAN Device Repository ids), None when it is not that."""
+    brand, _, model = text.strip().lower().partition("/")
+    if _REPOSITORY_ID.fullmatch(brand) is None or _REPOSITORY_ID.fullmatch(model) is None:
+        return None
+    return {"brand_id": brand, "model_id": model}
+
+
 _OFFLINE_AFTER = NumberSelector(
     NumberSelectorConfig(
         min=1, max=10080, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
@@ -1463,16 +1478,25 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
         current = devices.get(self._dev_eui, {})
         client = CLIENT_CLASSES.get(self.config_entry.data.get(CONF_VENDOR, ""))
         asks_port = client is not None and not client.reports_port
+        errors: dict[str, str] = {}
         if user_input is not None:
             device_options: dict[str, Any] = {CONF_CODEC: user_input[CONF_CODEC]}
             if (offline_after := user_input.get(CONF_OFFLINE_AFTER)) is not None:
                 device_options[CONF_OFFLINE_AFTER] = int(offline_after)
             if asks_port:
                 device_options[CONF_F_PORT] = int(user_input[CONF_F_PORT])
-            devices[self._dev_eui] = device_options
-            return self.async_create_entry(
-                data={**self.config_entry.options, CONF_DEVICES: devices}
-            )
+            if user_input.get(CONF_OWN_ENTITIES):
+                device_options[CONF_OWN_ENTITIES] = True
+            if text := str(user_input.get(CONF_IDENTITY, "")).strip():
+                if (identity := parse_identity(text)) is None:
+                    errors[CONF_IDENTITY] = "invalid_identity"
+                else:
+                    device_options[CONF_IDENTITY] = identity
+            if not errors:
+                devices[self._dev_eui] = device_options
+                return self.async_create_entry(
+                    data={**self.config_entry.options, CONF_DEVICES: devices}
+                )
         schema = probatio.Schema(
             {
                 probatio.Required(
@@ -1494,6 +1518,8 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                     )
                 ),
                 probatio.Optional(CONF_OFFLINE_AFTER): _OFFLINE_AFTER,
+                probatio.Optional(CONF_IDENTITY): TextSelector(),
+                probatio.Optional(CONF_OWN_ENTITIES, default=False): BooleanSelector(),
             }
         )
         if asks_port:
@@ -1506,8 +1532,12 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                     )
                 }
             )
+        suggested = dict(current)
+        if identity := current.get(CONF_IDENTITY):
+            suggested[CONF_IDENTITY] = f"{identity['brand_id']}/{identity['model_id']}"
         return self.async_show_form(
             step_id="device_options",
-            data_schema=self.add_suggested_values_to_schema(schema, current),
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
             description_placeholders={"dev_eui": self._dev_eui},
+            errors=errors,
         )

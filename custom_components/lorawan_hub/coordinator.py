@@ -14,13 +14,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import dataclasses
 from datetime import datetime
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
@@ -33,6 +33,7 @@ from .const import (
     CONF_DEVICES,
     CONF_F_PORT,
     CONF_OFFLINE_AFTER,
+    CONF_OWN_ENTITIES,
     DEFAULT_F_PORT,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
@@ -54,6 +55,7 @@ from .device_state import (
     listener_failed,
 )
 from .device_types import CONF_DEVICE_TYPES, JS_PREFIX
+from .framework.provider import claimed_devices
 from .lns.base import NetworkServer, ThrottledLog
 from .lns.errors import AuthError
 from .lns.models import (
@@ -66,6 +68,9 @@ from .lns.models import (
     Uplink,
 )
 from .store import EntryStore, device_data, parse_time, restore_device
+
+if TYPE_CHECKING:
+    from .framework.provider import FrameworkLink
 
 type LoRaWANHubConfigEntry = ConfigEntry[LoRaWANHubCoordinator]
 type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], None]
@@ -113,6 +118,8 @@ class LoRaWANHubCoordinator:
         self._platform_callbacks: list[NewEntitiesCallback] = []
         self._task: asyncio.Task[None] | None = None
         self._hub_device_id: str | None = None
+        self.framework: FrameworkLink | None = None
+        """The link to Home Assistant's LoRaWAN framework, on a release that has it."""
         self.codec_worker = CodecWorker(
             hass, entry.entry_id, entry.options.get(CONF_DEVICE_TYPES, {}), self._deliver
         )
@@ -134,8 +141,14 @@ class LoRaWANHubCoordinator:
         await self.codec_worker.async_load()
         devices = await self.client.list_devices()
         self.devices_listed(devices)
+        self.update_claims()
         self.entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_online, ONLINE_CHECK_INTERVAL)
+        )
+        self.entry.async_on_unload(
+            self.hass.bus.async_listen(
+                dr.EVENT_DEVICE_REGISTRY_UPDATED, self._device_registry_updated
+            )
         )
 
     @callback
@@ -168,6 +181,8 @@ class LoRaWANHubCoordinator:
             await _stopped(self._task, "connection")
             self._task = None
         await self.codec_worker.async_stop()
+        if self.framework is not None:
+            self.framework.stop()
         try:
             await self.client.close()
         except Exception:  # noqa: BLE001 - logged; the state is saved all the same
@@ -204,6 +219,7 @@ class LoRaWANHubCoordinator:
         state.f_port = (
             None if self.client.reports_port else device_options.get(CONF_F_PORT, DEFAULT_F_PORT)
         )
+        state.own_entities = bool(device_options.get(CONF_OWN_ENTITIES, False))
         state.offline_after = device_options.get(
             CONF_OFFLINE_AFTER, options.get(CONF_OFFLINE_AFTER, DEFAULT_OFFLINE_AFTER)
         )
@@ -283,13 +299,24 @@ class LoRaWANHubCoordinator:
             self.devices[dev_eui] = state
             if announce:
                 self._announce(state, None)
+            self._tell_framework("device", state)
             return state
         if info is not None:
             state.info = info
             entry = registry.async_get(state.device_id)
             if entry is not None and name and entry.name != name:
                 registry.async_update_device(entry.id, name=name)
+            self._tell_framework("device", state)
         return state
+
+    @callback
+    def _tell_framework(self, what: str, *args: Any) -> None:
+        """Tell the LoRaWAN framework (where it exists); it never stops the entry."""
+        if (framework := self.framework) is not None:
+            try:
+                getattr(framework, what)(*args)
+            except Exception:  # noqa: BLE001 - the framework never stops the entry
+                _LOG.exception(f"framework:{what}", "The LoRaWAN framework was not told %s", what)
 
     def _add_fields(
         self, state: DeviceState, fields: Mapping[str, Any], units: Mapping[str, str]
@@ -349,6 +376,7 @@ class LoRaWANHubCoordinator:
                 write()
             except Exception:  # noqa: BLE001 - one entity never stops the connection
                 listener_failed("the server", "availability")
+        self._tell_framework("connection_changed", connected)
 
     @callback
     def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
@@ -411,6 +439,7 @@ class LoRaWANHubCoordinator:
             return
         state.remember(key)
         self._schedule_save()
+        self._tell_framework("uplink", uplink)
 
     @callback
     def _show(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:
@@ -487,6 +516,8 @@ class LoRaWANHubCoordinator:
         if status.group_id is not None:
             data["group_id"] = status.group_id
         self.hass.bus.async_fire(EVENT_DOWNLINK_STATUS, data)
+        if state is not None:
+            self._tell_framework("downlink_status", status)
 
     @callback
     def device_updated(self, info: DeviceInfo) -> None:
@@ -505,6 +536,7 @@ class LoRaWANHubCoordinator:
         if info.location is not None:
             self.device_location(info.dev_eui, info.location)
         state.notify(KEY_INFO)
+        self._tell_framework("device", state)
 
     @callback
     def alarm(self, alarm: Alarm) -> None:
@@ -538,6 +570,8 @@ class LoRaWANHubCoordinator:
                 "app_eui": join.app_eui,
             },
         )
+        dev_addr = join.dev_addr or (state.info.dev_addr if state.info else None)
+        self._tell_framework("joined", join.dev_eui, dev_addr)
 
     @callback
     def device_status(self, status: DeviceStatus) -> None:
@@ -545,6 +579,7 @@ class LoRaWANHubCoordinator:
         state = self.devices.get(status.dev_eui) or self._ensure_device(status.dev_eui, None)
         state.status = status
         state.notify(KEY_STATUS)
+        self._tell_framework("device_status", status)
 
     @callback
     def device_location(self, dev_eui: str, location: Location) -> None:
@@ -559,6 +594,7 @@ class LoRaWANHubCoordinator:
             self._announce(state, [spec])
             self._schedule_save()
         state.notify(KEY_LOCATION)
+        self._tell_framework("location", dev_eui, location)
 
     @callback
     def recent_uplinks(self, dev_eui: str) -> Collection[tuple[int | None, datetime]]:
@@ -583,6 +619,57 @@ class LoRaWANHubCoordinator:
             self._stream_position = position
             self._schedule_save()
 
+    # --- devices a device integration supports ------------------------------------------------
+
+    @callback
+    def _device_registry_updated(self, event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+        """Follow devices of other integrations that name one of ours (``<entry id>:<DevEUI>``)."""
+        if event.data["action"] == "remove":
+            self.update_claims()
+            return
+        device = dr.async_get(self.hass).async_get(event.data["device_id"])
+        prefix = f"{self.entry.entry_id}:"
+        if device is not None and any(
+            domain != DOMAIN and identifier.startswith(prefix)
+            for domain, identifier in device.identifiers
+        ):
+            self.update_claims()
+
+    @callback
+    def update_claims(self) -> None:
+        """
+        Leave a device's decoded values to the device integration that supports it.
+
+        Its decoded-field entities of ours go (its diagnostics, status and actions stay), unless
+        its options keep them; they come back when that integration lets the device go.
+        """
+        claims = claimed_devices(self.hass, self.entry.entry_id)
+        for state in self.devices.values():
+            shown = state.show_fields
+            state.claimed_by = claims.get(state.dev_eui)
+            if state.show_fields == shown:
+                continue
+            if state.show_fields:
+                self._announce(state, list(state.fields.values()))
+            else:
+                LOGGER.info(
+                    "%s decodes %s: its decoded values are shown there",
+                    state.claimed_by,
+                    state.dev_eui,
+                )
+                self._remove_field_entities(state)
+
+    @callback
+    def _remove_field_entities(self, state: DeviceState) -> None:
+        registry = er.async_get(self.hass)
+        for spec in state.fields.values():
+            if spec.key == NETWORK_LOCATION:
+                continue  # the server's position of the device, not a decoded value
+            kind = "tracker" if spec.platform is Platform.DEVICE_TRACKER else "field"
+            unique_id = f"{state.dev_eui}_{kind}_{spec.key}"
+            if entity_id := registry.async_get_entity_id(spec.platform, DOMAIN, unique_id):
+                registry.async_remove(entity_id)
+
     # --- online tracking ----------------------------------------------------------------------
 
     @staticmethod
@@ -604,4 +691,5 @@ class LoRaWANHubCoordinator:
         """Drop a device removed by the user (it comes back if it sends again)."""
         if (state := self.devices.pop(dev_eui, None)) is not None:
             self.codec_worker.codec_worked(state)
+            self._tell_framework("removed", dev_eui)
         self._schedule_save()

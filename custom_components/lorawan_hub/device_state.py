@@ -104,6 +104,10 @@ class DeviceState:
     decode_error: str | None = None
     codec_issue: bool = False
     """A repair issue says that this device's codec fails."""
+    claimed_by: str | None = None
+    """The device integration that supports this device in the LoRaWAN framework, if one does."""
+    own_entities: bool = False
+    """Keep our decoded-field entities even when a device integration supports the device."""
     f_port: int | None = None
     """The port to assume for uplinks whose network server does not report one."""
     recent: deque[UplinkKey] = field(default_factory=lambda: deque(maxlen=DEDUP_MEMORY))
@@ -152,6 +156,11 @@ class DeviceState:
                 self.forgotten_until = oldest[1]
         self.recent.append(key)
         self.recent_keys.add(key)
+
+    @property
+    def show_fields(self) -> bool:
+        """Whether the decoded fields have entities of ours (not when another decodes it)."""
+        return self.claimed_by is None or self.own_entities
 
     def add_spec(self, spec: FieldSpec) -> None:
         """Register an entity spec and the fields it shows."""

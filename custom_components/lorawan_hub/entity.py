@@ -87,7 +87,7 @@ def async_add_device_entities(
             specs = list(device.fields.values())
             if device_entities is not None:
                 entities.extend(device_entities(coordinator, device))
-        if field_entity is not None:
+        if field_entity is not None and device.show_fields:
             entities.extend(
                 field_entity(coordinator, device, spec)
                 for spec in specs

@@ -130,3 +130,14 @@ async def async_undo_setup(session: aiohttp.ClientSession, data: Mapping[str, An
             f"Bearer {data[CONF_PUSH_SECRET]}",
             mqtt_was_on=bool(data.get(PUSH_MQTT_WAS_ON)),
         )
+
+
+def configuration_url(data: Mapping[str, Any]) -> str | None:
+    """Return the address of the network server's own web interface, where it is known."""
+    vendor = data.get(CONF_VENDOR)
+    if vendor == VENDOR_ORBIWISE:
+        return str(data[CONF_URL])
+    if vendor == VENDOR_IOTSQUARE:
+        # The OpenAPI sits under the console's address.
+        return str(data[CONF_URL]).removesuffix("/").removesuffix("/openapi") + "/"
+    return None

@@ -1019,7 +1019,7 @@ class IotSquareClient(NetworkServer):
             address = _hex_field(data, "devAddr", 8) if isinstance(data, Mapping) else None
             if address:
                 self._deliver(sink.device_updated, DeviceInfo(dev_eui=dev_eui, dev_addr=address))
-            self._deliver(sink.joined, JoinInfo(dev_eui=dev_eui, status="joined"))
+            self._deliver(sink.joined, JoinInfo(dev_eui=dev_eui, status="joined", dev_addr=address))
         elif kind == "multicast":
             self._deliver(sink.downlink_status, status_from_multicast_push(envelope))
         else:

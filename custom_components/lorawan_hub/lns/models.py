@@ -268,6 +268,8 @@ class JoinInfo:
     status: str
     """The vendor's outcome, e.g. ``JOIN_ACCEPTED``."""
     app_eui: str | None = None
+    dev_addr: str | None = None
+    """The session's device address, where the vendor tells it with the join."""
 
 
 _EUI = re.compile(r"[0-9A-F]{16}")

@@ -1,0 +1,153 @@
+"""No device twice: a device a device integration decodes keeps only our non-decoded entities."""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lorawan_hub.const import (
+    CONF_CODEC,
+    CONF_DEVICES,
+    CONF_F_PORT,
+    CONF_IDENTITY,
+    CONF_OWN_ENTITIES,
+)
+from custom_components.lorawan_hub.framework.provider import framework_module, identity_of
+from simulator.orion import OrionSimulator
+from tests.conftest import EventRecorder, state_of
+
+DOOR = "70B3D57ED0000002"
+LPP_22_5 = bytes.fromhex("016700E1")
+TEMPERATURE = "sensor.front_door_temperature_1"
+
+
+def claim(hass: HomeAssistant, entry_id: str, dev_eui: str) -> dr.DeviceEntry:
+    """Make a device integration's device for one of our devices, as the framework names it."""
+    other = MockConfigEntry(domain="sensecap_lorawan", title="SenseCAP")
+    other.add_to_hass(hass)
+    return dr.async_get(hass).async_get_or_create(
+        config_entry_id=other.entry_id,
+        identifiers={("sensecap_lorawan", f"{entry_id}:{dev_eui.lower()}")},
+        name="SenseCAP S2101",
+    )
+
+
+async def test_decoded_entities_leave_for_the_integration_that_decodes(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """Our decoded sensors go while another integration supports the device, and come back."""
+    registry = er.async_get(hass)
+    await orion.emit_uplink(DOOR, LPP_22_5)
+    await uplinks.wait(1)
+    assert state_of(hass, TEMPERATURE) == "22.5"
+    other = claim(hass, loaded_entry.entry_id, DOOR)
+    await hass.async_block_till_done()
+    assert registry.async_get(TEMPERATURE) is None
+    assert hass.states.get(TEMPERATURE) is None
+    coordinator = loaded_entry.runtime_data
+    assert coordinator.devices[DOOR].claimed_by == "sensecap_lorawan"
+    # New uplinks do not bring them back; the device's other entities stay.
+    await orion.emit_uplink(DOOR, LPP_22_5)
+    await uplinks.wait(2)
+    await hass.async_block_till_done()
+    assert hass.states.get(TEMPERATURE) is None
+    assert hass.states.get("binary_sensor.front_door_online") is not None
+    # The other integration lets the device go: ours come back with their value.
+    dr.async_get(hass).async_remove_device(other.id)
+    await hass.async_block_till_done()
+    assert state_of(hass, TEMPERATURE) == "22.5"
+
+
+async def test_keeping_our_entities_by_option(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """The device's options can keep our decoded entities beside the other integration's."""
+    claim(hass, loaded_entry.entry_id, DOOR)
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "device"}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_CODEC: "auto", CONF_F_PORT: 1, CONF_OWN_ENTITIES: True},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await orion.wait_for_consumers(1)
+    await orion.emit_uplink(DOOR, LPP_22_5)
+    await uplinks.wait(1)
+    await hass.async_block_till_done()
+    assert state_of(hass, TEMPERATURE) == "22.5"
+
+
+async def test_repository_identity_in_the_device_options(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """A device's repository identity is set as vendor/device; anything else is refused."""
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "device"}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {CONF_CODEC: "auto", CONF_F_PORT: 1, CONF_IDENTITY: "sensecap"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_IDENTITY: "invalid_identity"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {CONF_CODEC: "auto", CONF_F_PORT: 1, CONF_IDENTITY: " SenseCAP/sensecaps2101-temp-humid"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    device_options = loaded_entry.options[CONF_DEVICES][DOOR]
+    assert device_options[CONF_IDENTITY] == {
+        "brand_id": "sensecap",
+        "model_id": "sensecaps2101-temp-humid",
+    }
+    identity = identity_of(loaded_entry.options, device_options)
+    assert identity is not None
+    assert (identity.brand_id, identity.model_id) == ("sensecap", "sensecaps2101-temp-humid")
+    # Shown again as it was typed, for editing.
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "device"}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
+    schema = result["data_schema"]
+    assert schema is not None
+    suggested = {
+        str(key): key.description.get("suggested_value") for key in schema.schema if key.description
+    }
+    assert suggested[CONF_IDENTITY] == "sensecap/sensecaps2101-temp-humid"
+
+
+def test_identity_from_a_repository_device_type() -> None:
+    """A device type from the repository names its device's identity."""
+    options = {
+        "device_types": {
+            "s2101": {"source": "repository", "vendor_id": "SenseCAP", "model": "sensecaps2101"}
+        }
+    }
+    identity = identity_of(options, {CONF_CODEC: "js:s2101"})
+    assert identity is not None
+    assert (identity.brand_id, identity.model_id) == ("sensecap", "sensecaps2101")
+    assert identity_of(options, {CONF_CODEC: "auto"}) is None
+    assert identity_of({"device_types": {"p": {"source": "paste"}}}, {CONF_CODEC: "js:p"}) is None
+
+
+async def test_no_framework_on_this_release(loaded_entry: MockConfigEntry) -> None:
+    """Home Assistant 2026.10 has no LoRaWAN framework: the entry works without it."""
+    assert framework_module() is None
+    assert loaded_entry.runtime_data.framework is None
