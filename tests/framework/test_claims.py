@@ -14,7 +14,7 @@ from custom_components.lorawan_hub.const import (
     CONF_IDENTITY,
     CONF_OWN_ENTITIES,
 )
-from custom_components.lorawan_hub.framework.provider import framework_module, identity_of
+from custom_components.lorawan_hub.framework.provider import async_framework_module, identity_of
 from simulator.orion import OrionSimulator
 from tests.conftest import EventRecorder, state_of
 
@@ -147,7 +147,9 @@ def test_identity_from_a_repository_device_type() -> None:
     assert identity_of({"device_types": {"p": {"source": "paste"}}}, {CONF_CODEC: "js:p"}) is None
 
 
-async def test_no_framework_on_this_release(loaded_entry: MockConfigEntry) -> None:
+async def test_no_framework_on_this_release(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
     """Home Assistant 2026.10 has no LoRaWAN framework: the entry works without it."""
-    assert framework_module() is None
+    assert await async_framework_module(hass) is None
     assert loaded_entry.runtime_data.framework is None

@@ -14,7 +14,6 @@ but not our decoded-field entities, unless the device's options ask for them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 import uuid
@@ -25,6 +24,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.importlib import async_import_module
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
@@ -57,10 +57,10 @@ FRAMEWORK: Final = "lorawan"
 """Home Assistant's LoRaWAN framework integration."""
 
 
-def framework_module() -> ModuleType | None:
+async def async_framework_module(hass: HomeAssistant) -> ModuleType | None:
     """Return Home Assistant's ``lorawan`` integration, None on a release without it."""
     try:
-        return importlib.import_module(f"homeassistant.components.{FRAMEWORK}")
+        return await async_import_module(hass, f"homeassistant.components.{FRAMEWORK}")
     except ImportError:
         return None
 
@@ -112,7 +112,7 @@ async def async_link_framework(
     configuration_url: str | None,
 ) -> FrameworkLink | None:
     """Set the framework up and link the entry to it; None on a release without it."""
-    if (module := framework_module()) is None:
+    if (module := await async_framework_module(hass)) is None:
         return None
     if not await async_setup_component(hass, FRAMEWORK, {}):
         LOGGER.warning("Home Assistant's LoRaWAN framework could not be set up")
