@@ -313,3 +313,22 @@ async def test_restart_after_the_server_forgot_the_position(
     ]
     assert netemera.stream_queries[-1].startswith("filter[since]=")
     assert netemera_entry.runtime_data.duplicates == 1
+
+
+async def test_downlink_refused_as_invalid_starts_no_reauth(
+    hass: HomeAssistant, loaded: MockConfigEntry, netemera: NetemeraSimulator
+) -> None:
+    """The document's "401 Bad Request" to a downlink is a refused request, not a reauth."""
+    netemera.fail_next(401, 401, method="POST")
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_downlink",
+            {"device_id": device_id(hass, DOOR), "f_port": 5, "payload_hex": "01"},
+            blocking=True,
+        )
+    await hass.async_block_till_done()
+    assert raised.value.translation_key == "vendor_refused"
+    assert "HTTP 401" in str(raised.value)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert loaded.state is ConfigEntryState.LOADED

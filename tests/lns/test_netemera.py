@@ -434,6 +434,37 @@ async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSes
             await client.list_devices()
 
 
+async def test_page_links_in_a_circle(session: aiohttp.ClientSession) -> None:
+    """Pages that link back to one already read end in an error at once, not 1,000 requests."""
+    pages: list[str] = []
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def devices(request: web.Request) -> web.Response:
+        page = request.query.get("page", "1")
+        pages.append(page)
+        return web.json_response(
+            {"data": [], "links": {"next": f"?page={'2' if page == '1' else '1'}"}}
+        )
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/applications/a/end-devices", devices)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        with pytest.raises(ProtocolError, match="go round in a circle"):
+            await client.list_devices()
+    assert pages == ["1", "2", "1"]
+
+
 @pytest.mark.parametrize(
     ("status", "error", "key"),
     [
@@ -805,7 +836,10 @@ async def test_read_timeout_follows_the_keepalives(
 
 
 async def test_relists_devices_after_reconnect(
-    running: Running, netemera: NetemeraSimulator, monkeypatch: pytest.MonkeyPatch
+    running: Running,
+    netemera: NetemeraSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A reconnect once the list is old lists the devices again, picking up new ones."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.RELIST_AFTER", 0.0)
@@ -813,6 +847,14 @@ async def test_relists_devices_after_reconnect(
     netemera.drop_streams()
     await running.sink.wait_for(lambda: len(running.sink.device_lists) == 1)
     assert [d.name for d in running.sink.device_lists[0]][-1] == "New meter"
+    # A list that cannot be read does not keep the stream from opening.
+    netemera.fail_next(500, path=f"/applications/{APP}/end-devices")
+    count = len(running.sink.connections)
+    netemera.drop_streams()
+    await running.sink.wait_for(lambda: len(running.sink.connections) >= count + 2)
+    assert running.sink.up
+    assert len(running.sink.device_lists) == 1
+    assert "Cannot list the devices of 127.0.0.1" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -1303,7 +1345,7 @@ async def test_downlink_refused_as_invalid_is_no_auth_failure(
     assert netemera.token_requests == ["client_credentials"] * 3
     assert len(netemera.downlinks) == 1
     # The update of an end-device the server refuses as invalid (to the older token, and again).
-    netemera.fail_next(401, 401, path=f"/end-devices/{DOOR.lower()}", method="PATCH")
+    netemera.fail_next(401, 401, method="PATCH")
     with pytest.raises(InvalidRequest, match="HTTP 401"):
         await client.set_device_class(DOOR, LoRaClass.C)
     assert netemera.devices[DOOR].profile_id == "profile-a"
@@ -1440,6 +1482,7 @@ async def test_one_bad_device_costs_only_itself(
                 "attributes": {"devEui": "70b3d5ca40000032", "deviceProfileId": "odd"},
             },
             {"type": "end-device", "attributes": {"devEui": "70b3d5ca40000033", "name": "C"}},
+            {"type": "end-device", "attributes": {"devEui": "DEV_EUI"}},
         ]
     }
     profiles = {
@@ -1489,19 +1532,22 @@ async def test_one_bad_device_costs_only_itself(
         ("70B3D5CA40000032", None, "Odd", None, None),
         ("70B3D5CA40000033", "C", None, None, None),
     ]
+    assert "listed a device without a valid EUI" in caplog.text
     # Warnings are rate-limited per kind of document: the first of each is logged.
     assert "Left out a bad value of end-device from 127.0.0.1: " in caplog.text
     assert "devAddr of 70B3D5CA40000033 is not a DevAddr" in caplog.text
 
 
 async def test_single_documents_without_data(session: aiohttp.ClientSession) -> None:
-    """An end-device answered without data is a protocol error, never a crash."""
+    """An end-device answered without data, or without profile, is a protocol error."""
 
     async def token(request: web.Request) -> web.Response:
         return web.json_response({"access_token": "t", "expires_in": 60})
 
     async def end_device(request: web.Request) -> web.Response:
-        return web.json_response({"data": []})
+        if request.match_info["eui"] == CLIMATE.lower():
+            return web.json_response({"data": []})
+        return web.json_response({"data": {"id": "x", "attributes": {"name": "no profile"}}})
 
     app = web.Application()
     app.router.add_post("/token", token)
@@ -1517,6 +1563,8 @@ async def test_single_documents_without_data(session: aiohttp.ClientSession) -> 
         )
         with pytest.raises(ProtocolError, match="holds no end-device"):
             await client.set_device_class(CLIMATE, LoRaClass.C)
+        with pytest.raises(ProtocolError, match="has no device profile"):
+            await client.set_device_class(DOOR, LoRaClass.C)
 
 
 async def test_empty_downlink_has_no_payload_attribute(

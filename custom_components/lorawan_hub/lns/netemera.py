@@ -257,14 +257,18 @@ class NetemeraClient(NetworkServer):
         """
         url: URL | None = self._url(path)
         result: list[Mapping[str, Any]] = []
+        read: set[URL] = set()
         for _ in range(MAX_PAGES):
             if url is None:
                 return result
+            read.add(url)
             document = await self._request("GET", url)
             if document is None:
                 return result
             result.extend(resources(document, kind, self._dropped(kind)))
             url = self._next_page(url, document)
+            if url in read:
+                raise ProtocolError(f"{path}: the page links go round in a circle")
         raise ProtocolError(f"{path}: more than {MAX_PAGES} pages")
 
     def _next_page(self, current: URL, document: Mapping[str, Any]) -> URL | None:
@@ -276,7 +280,7 @@ class NetemeraClient(NetworkServer):
             return None
         target = current.join(URL(link))
         # The token goes with every request: never follow a link to another server.
-        if target.origin() != self._api.origin() or target == current:
+        if target.origin() != self._api.origin():
             raise ProtocolError("a page link leads off the API server")
         return target
 
