@@ -3,12 +3,19 @@ A Netemera network server on 127.0.0.1: OAuth 2.0, the API v4 and the SSE uplink
 
 The token endpoint is served at ``/api/v2/oauth2/token`` and the API subset the integration uses
 at ``/api/v4`` of the same port. Every uplink published gets an event id; a stream opened with
-``Last-Event-ID`` replays everything published after that id, then follows live. Keep-alives
-(``data:`` with nothing) are sent when there is no traffic.
+``Last-Event-ID`` replays everything published after that id, then follows live; one opened with
+``filter[since]`` (inclusive), ``filter[until]`` (exclusive) or ``filter[tail]`` replays the
+uplinks received in that range, as the document defines them. Keep-alives (``data:`` with
+nothing) are sent when there is no traffic. Answers have the shapes of the document's samples:
+EUIs in lower case, a bare ``201 Created`` to an end-device update, a bare ``202`` to a downlink,
+and ``401`` to an update or downlink that fails validation (the document's "401 Bad Request").
 
 Fault knobs: refuse the credentials, expire every token (and close the streams opened with them),
-drop the streams, send a malformed event, stall (send nothing, not even keep-alives), fail the
-next API requests with an HTTP status.
+drop the streams, end every stream as soon as it opens, forget the event ids (a resume by id is
+refused), refuse ``filter[since]``, send a malformed event, stall (send nothing, not even
+keep-alives), stall before the headers of a stream request, write events in the document's
+literal layout (the JSON lines after the first without ``data:``), fail the next API requests
+with an HTTP status.
 """
 
 from __future__ import annotations
@@ -101,7 +108,25 @@ class _Stream:
 
     application_id: str
     cursor: int
+    since: datetime | None = None
+    until: datetime | None = None
     closing: bool = False
+
+    def wants(self, when: datetime) -> bool:
+        """Whether an uplink received at ``when`` is in the stream's time range."""
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when < self.until
+        )
+
+
+def _filter_time(value: str | None) -> datetime | None:
+    """Read a ``filter[since]``/``filter[until]`` value: ISO 8601, UTC (ValueError if not)."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("not a UTC time")
+    return parsed.astimezone(UTC)
 
 
 class NetemeraSimulator(SimulatorServer):
@@ -142,19 +167,37 @@ class NetemeraSimulator(SimulatorServer):
             "profile-a": {**BASE_PROFILE, "name": "Sensor class A"}
         }
         self.downlinks: list[Downlink] = []
-        self.log: dict[str, list[tuple[str, str]]] = {}
-        """Application → its uplink events, oldest first: (event id, JSON text)."""
+        self.log: dict[str, list[tuple[str, str, datetime]]] = {}
+        """Application → its uplink events, oldest first: (event id, JSON text, recvTime)."""
         self.token_requests: list[str] = []
         """The grant type of every token request."""
         self.requests: list[tuple[str, str]] = []
         """(method, path below /api/v4) of every API request that passed authorization."""
         self.stream_requests: list[str | None] = []
-        """The ``Last-Event-ID`` of every stream opened."""
+        """The ``Last-Event-ID`` of every stream request."""
+        self.stream_queries: list[str] = []
+        """The query string of every stream request, as sent."""
+        self.patches: list[Any] = []
+        """The document of every end-device update received."""
+        self.downlink_documents: list[Any] = []
+        """The document of every downlink request received."""
         self.events_sent = 0
         """Uplink events written to streams, replays included."""
         self.keepalives_sent = 0
         self.strict_resume = False
         """Answer 400 to a Last-Event-ID the server does not know (instead of going live)."""
+        self.expired_ids: set[str] = set()
+        """Event ids the server no longer resumes from (answered 400)."""
+        self.refuse_since = False
+        """Answer 400 to ``filter[since]``."""
+        self._stall_headers = False
+        self.end_streams_at_once = False
+        """Answer stream requests and end the stream at once, before any event."""
+        self.literal_layout = False
+        """
+        Write events as the document's samples print them: the JSON object over several lines,
+        ``data:`` before its first line only.
+        """
         self._cut_next = False
         self.hidden_profiles: set[str] = set()
         """Profiles left out of the profile list (readable one by one, as another account's)."""
@@ -169,7 +212,7 @@ class NetemeraSimulator(SimulatorServer):
         """Valid access tokens → expiry (monotonic)."""
         self._refresh: set[str] = set()
         self._streams: list[_Stream] = []
-        self._failures: dict[str | None, list[int]] = {}
+        self._failures: dict[tuple[str | None, str | None], list[int]] = {}
         self._stalled = False
         self._wakeup = asyncio.Event()
 
@@ -225,6 +268,11 @@ class NetemeraSimulator(SimulatorServer):
             stream.closing = True
         self._notify()
 
+    def expire_event_ids(self) -> None:
+        """Forget where every event published so far is: a resume from its id gets 400."""
+        for events in self.log.values():
+            self.expired_ids.update(identifier for identifier, _text, _when in events)
+
     def cut_next_event(self) -> None:
         """Write only the first half of the next event, then end its stream."""
         self._cut_next = True
@@ -244,9 +292,18 @@ class NetemeraSimulator(SimulatorServer):
         self._stalled = stalled
         self._notify()
 
-    def fail_next(self, *statuses: int, path: str | None = None) -> None:
-        """Answer the next API requests (to ``path`` below /api/v4, or any) with these statuses."""
-        self._failures.setdefault(path, []).extend(statuses)
+    def stall_headers(self, stalled: bool = True) -> None:
+        """Take stream requests and answer none of them, not even the headers (or answer again)."""
+        self._stall_headers = stalled
+        self._notify()
+
+    def fail_next(self, *statuses: int, path: str | None = None, method: str | None = None) -> None:
+        """
+        Answer the next API requests with these statuses.
+
+        Those to ``path`` below /api/v4 (or any path) with ``method`` (or any method).
+        """
+        self._failures.setdefault((method, path), []).extend(statuses)
 
     def publish_malformed(self, application_id: str, kind: str = "not_json") -> str:
         """Add a broken event to the application's stream (it has an id); return the id."""
@@ -264,13 +321,14 @@ class NetemeraSimulator(SimulatorServer):
             else:
                 raise ValueError(f"unknown malformed kind {kind!r}")
             text = json.dumps(packet)
-        return self._append(application_id, text)
+        return self._append(application_id, text, _now())
 
     # --------------------------------------------------------------- uplinks
 
     def _packet(
         self, device: SimDevice, payload: bytes, f_port: int, when: datetime
     ) -> dict[str, Any]:
+        # The shape of the document's Uplink Packet sample.
         return {
             "devEui": device.dev_eui.lower(),
             "recvTime": when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z",
@@ -298,13 +356,14 @@ class NetemeraSimulator(SimulatorServer):
     ) -> str:
         """Record an uplink of a device, send it to the open streams; return its event id."""
         device = self.devices[dev_eui.upper()]
-        packet = {**self._packet(device, payload, f_port, when or _now()), **(extra or {})}
+        when = when or _now()
+        packet = {**self._packet(device, payload, f_port, when), **(extra or {})}
         device.f_cnt += 1
-        return self._append(device.application_id, json.dumps(packet, indent=2))
+        return self._append(device.application_id, json.dumps(packet, indent=2), when)
 
-    def _append(self, application_id: str, text: str) -> str:
+    def _append(self, application_id: str, text: str, when: datetime) -> str:
         identifier = event_id(next(self._ids))
-        self.log.setdefault(application_id, []).append((identifier, text))
+        self.log.setdefault(application_id, []).append((identifier, text, when))
         self._notify()
         return identifier
 
@@ -348,6 +407,10 @@ class NetemeraSimulator(SimulatorServer):
         """Wait until the application's stream holds ``count`` events."""
         await self._wait_until(lambda: len(self.log.get(application_id, ())) >= count)
 
+    async def wait_for_stream_requests(self, count: int) -> None:
+        """Wait until ``count`` stream requests were received in all."""
+        await self._wait_until(lambda: len(self.stream_requests) >= count)
+
     async def wait_for_keepalives(self, count: int) -> None:
         """Wait until ``count`` keep-alives were written in all."""
         await self._wait_until(lambda: self.keepalives_sent >= count)
@@ -379,15 +442,22 @@ class NetemeraSimulator(SimulatorServer):
         refresh = secrets.token_urlsafe(24)
         self._access[access] = time.monotonic() + self.token_lifetime
         self._refresh.add(refresh)
-        return web.json_response(
-            {
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": self.token_lifetime,
-                "refresh_token": refresh,
+        # The samples' headers: JSON:API for the grants, plain JSON for a refresh.
+        kind = JSON_API if grant == "client_credentials" else "application/json"
+        return web.Response(
+            body=json.dumps(
+                {
+                    "access_token": access,
+                    "token_type": "Bearer",
+                    "expires_in": self.token_lifetime,
+                    "refresh_token": refresh,
+                }
+            ).encode(),
+            headers={
+                "Content-Type": f"{kind};charset=UTF-8",
+                "Cache-Control": "no-store",
+                "Pragma": "no-cache",
             },
-            content_type=JSON_API,
-            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
 
     def _valid(self, token: str) -> bool:
@@ -400,7 +470,7 @@ class NetemeraSimulator(SimulatorServer):
         if not self._valid(token):
             return web.Response(status=401)
         path = request.path.removeprefix(API_PATH)
-        for key in (path, None):
+        for key in ((request.method, path), (None, path), (request.method, None), (None, None)):
             if self._failures.get(key):
                 return web.Response(status=self._failures[key].pop(0))
         self.requests.append((request.method, path))
@@ -410,8 +480,13 @@ class NetemeraSimulator(SimulatorServer):
     # --------------------------------------------------------------- REST
 
     @staticmethod
-    def _document(data: Any, status: int = 200) -> web.Response:
-        return web.json_response({"data": data}, status=status, content_type=JSON_API)
+    def _document(data: Any, status: int = 200, **members: Any) -> web.Response:
+        # The samples' Content-Type, exactly (no charset parameter).
+        return web.Response(
+            body=json.dumps({"data": data, **members}).encode(),
+            status=status,
+            headers={"Content-Type": JSON_API},
+        )
 
     def _application_resource(self, application_id: str) -> dict[str, Any]:
         return {
@@ -426,9 +501,9 @@ class NetemeraSimulator(SimulatorServer):
     def _device_resource(self, device: SimDevice) -> dict[str, Any]:
         return {
             "type": "end-device",
-            "id": device.dev_eui,
+            "id": device.dev_eui.lower(),
             "attributes": {
-                "devEui": device.dev_eui,
+                "devEui": device.dev_eui.lower(),
                 "name": device.name,
                 "applicationId": device.application_id,
                 "deviceProfileId": device.profile_id,
@@ -462,11 +537,11 @@ class NetemeraSimulator(SimulatorServer):
             return self._document([self._device_resource(device) for device in devices])
         offset = int(request.query.get("page[offset]", "0"))
         page = devices[offset : offset + self.page_size]
-        body: dict[str, Any] = {"data": [self._device_resource(device) for device in page]}
+        members: dict[str, Any] = {}
         if offset + self.page_size < len(devices):
             next_offset = offset + self.page_size
-            body["links"] = {"next": f"{request.path}?page[offset]={next_offset}"}
-        return web.json_response(body, content_type=JSON_API)
+            members["links"] = {"next": f"{request.path}?page[offset]={next_offset}"}
+        return self._document([self._device_resource(device) for device in page], **members)
 
     def _device(self, request: web.Request) -> SimDevice | None:
         return self.devices.get(request.match_info["eui"].upper())
@@ -481,18 +556,25 @@ class NetemeraSimulator(SimulatorServer):
             return web.Response(status=404)
         try:
             document = await request.json()
+            self.patches.append(document)
             resource = document["data"]
             attributes = resource["attributes"]
-            if resource["type"] != "end-device" or not isinstance(attributes, dict):
-                raise TypeError
+            # An End-Device object: devEui, applicationId and deviceProfileId are not optional.
+            valid = (
+                resource["type"] == "end-device"
+                and str(attributes["devEui"]).upper() == device.dev_eui
+                and attributes["applicationId"] == device.application_id
+                and attributes["deviceProfileId"] in self.profiles
+                and isinstance(attributes.get("name", ""), str | None)
+            )
         except ValueError, KeyError, TypeError:
-            return web.Response(status=400)
-        profile_id = attributes.get("deviceProfileId", device.profile_id)
-        if profile_id not in self.profiles:
-            return web.Response(status=400)
-        device.profile_id = profile_id
+            valid = False
+        if not valid:
+            # The document's "401 Bad Request — Request validation failed".
+            return web.Response(status=401)
+        device.profile_id = attributes["deviceProfileId"]
         device.name = attributes.get("name", device.name)
-        return self._document(self._device_resource(device), status=201)
+        return web.Response(status=201)
 
     async def _activation(self, request: web.Request) -> web.Response:
         if (device := self._device(request)) is None or device.dev_addr is None:
@@ -535,9 +617,10 @@ class NetemeraSimulator(SimulatorServer):
             return web.Response(status=404)
         try:
             document = await request.json()
+            self.downlink_documents.append(document)
             resource = document["data"]
             attributes = resource["attributes"]
-            f_port = attributes["fPort"]
+            f_port = attributes.get("fPort", 1)
             confirmed = attributes["confirmed"]
             payload = bytes.fromhex(attributes.get("frmPayload") or "")
             valid = (
@@ -546,26 +629,38 @@ class NetemeraSimulator(SimulatorServer):
                 and 1 <= f_port <= 223
                 and isinstance(confirmed, bool)
             )
-        except ValueError, KeyError, TypeError:
+        except ValueError, KeyError, TypeError, AttributeError:
             valid = False
         if not valid:
-            return web.Response(status=400)
+            # The document's "401 Bad Request — Request validation failed".
+            return web.Response(status=401)
         self.downlinks.append(Downlink(device.dev_eui, f_port, confirmed, payload))
         return web.Response(status=202)
 
     # --------------------------------------------------------------- SSE
 
-    def _start_of(self, application_id: str, last_event_id: str | None) -> int:
-        events = self.log.setdefault(application_id, [])
+    def _start_of(self, stream: _Stream, last_event_id: str | None, tail: int | None) -> int:
+        """Return where a new stream starts in the log."""
+        events = self.log.setdefault(stream.application_id, [])
         if last_event_id:
-            for index, (identifier, _text) in enumerate(events):
+            for index, (identifier, _text, _when) in enumerate(events):
                 if identifier == last_event_id:
                     return index + 1
-        return len(events)
+            return len(events)
+        if stream.since is None and tail is None:
+            return len(events)
+        wanted = [index for index, (_id, _text, when) in enumerate(events) if stream.wants(when)]
+        if tail is not None:
+            wanted = wanted[len(wanted) - tail :] if tail else []
+        return wanted[0] if wanted else len(events)
 
     def _encode(self, identifier: str, text: str) -> bytes:
         end = self.line_ending
-        lines = "".join(f"data:{line}{end}" for line in text.split("\n"))
+        if self.literal_layout:
+            first, *rest = text.split("\n")
+            lines = f"data:{first}{end}" + "".join(f"{line}{end}" for line in rest)
+        else:
+            lines = "".join(f"data:{line}{end}" for line in text.split("\n"))
         return f"{lines}id:{identifier}{end}{end}".encode()
 
     def _pieces(self, data: bytes) -> Iterator[bytes]:
@@ -584,19 +679,42 @@ class NetemeraSimulator(SimulatorServer):
         if request.headers.get("Cache-Control") != "no-cache":
             return web.Response(status=400)
         last_event_id = request.headers.get("Last-Event-ID")
-        if (
-            last_event_id
-            and self.strict_resume
-            and last_event_id not in {identifier for identifier, _ in self.log[application_id]}
-        ):
-            self.stream_requests.append(last_event_id)
-            return web.Response(status=400, text="unknown Last-Event-ID")
         self.stream_requests.append(last_event_id)
-        stream = _Stream(application_id, self._start_of(application_id, last_event_id))
+        self.stream_queries.append(request.query_string)
+        self._notify()
+        while self._stall_headers:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return web.Response(status=408)  # the client gave up: nobody reads this
+            wakeup = self._wakeup
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.25):
+                    await wakeup.wait()
+        known = {identifier for identifier, _text, _when in self.log[application_id]}
+        if last_event_id and (
+            last_event_id in self.expired_ids or (self.strict_resume and last_event_id not in known)
+        ):
+            return web.Response(status=400, text="unknown Last-Event-ID")
+        query = request.query
+        try:
+            since = _filter_time(query.get("filter[since]"))
+            until = _filter_time(query.get("filter[until]"))
+            tail = None if (value := query.get("filter[tail]")) is None else int(value)
+            if tail is not None and tail < 0:
+                raise ValueError("a negative tail")
+        except ValueError:
+            return web.Response(status=400, text="invalid filter")
+        if since is not None and self.refuse_since:
+            return web.Response(status=400, text="filter[since] refused")
+        stream = _Stream(application_id, 0, since=since, until=until)
+        stream.cursor = self._start_of(stream, last_event_id, tail)
+        # The headers of the document's sample response.
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={"Connection": "keep-alive", "Content-Type": "text/event-stream"}
         )
         await response.prepare(request)
+        if self.end_streams_at_once:
+            return response
         self._streams.append(stream)
         self._notify()
         try:
@@ -616,7 +734,10 @@ class NetemeraSimulator(SimulatorServer):
             if transport is None or transport.is_closing():
                 return
             if not self._stalled and stream.cursor < len(events):
-                identifier, text = events[stream.cursor]
+                identifier, text, when = events[stream.cursor]
+                if not stream.wants(when):
+                    stream.cursor += 1
+                    continue
                 encoded = self._encode(identifier, text)
                 if self._cut_next:
                     self._cut_next = False

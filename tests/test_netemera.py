@@ -253,3 +253,82 @@ async def test_diagnostics_redact_the_secret(
     assert netemera.devices[CLIMATE].app_key not in text
     assert diagnostics["entry"]["data"][CONF_CLIENT_SECRET] == "**REDACTED**"
     assert diagnostics["vendor"] == "Netemera"
+
+
+async def test_acknowledgement_fires_a_downlink_status(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    netemera: NetemeraSimulator,
+    uplinks: EventRecorder,
+    downlink_statuses: EventRecorder,
+) -> None:
+    """An uplink with ``ack`` fires ``lorawan_hub_downlink_status`` acknowledged, once."""
+    netemera.publish(DOOR, b"\x01", extra={"ack": True})
+    netemera.publish(DOOR, b"\x02", extra={"ack": False})
+    await uplinks.wait(2)
+    events = await downlink_statuses.wait(1)
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    assert events[0].data == {
+        "dev_eui": DOOR,
+        "device_id": device_id(hass, DOOR),
+        "message_id": "last_downlink",
+        "status": "acknowledged",
+        "reason": None,
+        "at": uplinks.events[0].data["received_at"],
+    }
+
+
+async def test_restart_after_the_server_forgot_the_position(
+    hass: HomeAssistant,
+    netemera_entry: MockConfigEntry,
+    netemera: NetemeraSimulator,
+    uplinks: EventRecorder,
+    hass_storage: dict[str, Any],
+) -> None:
+    """
+    A restart finds the stored event id refused: the uplinks received meanwhile still arrive.
+
+    The stream resumes from the last uplink's time (inclusive); the one uplink sent again is
+    dropped as a duplicate.
+    """
+    await load(hass, netemera_entry, netemera)
+    for _ in range(3):
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+    await uplinks.wait(3)
+    assert await hass.config_entries.async_unload(netemera_entry.entry_id)
+    await hass.async_block_till_done()
+    for _ in range(2):
+        netemera.publish(DOOR, b"\x01\x66\x01")
+    netemera.expire_event_ids()
+    await load(hass, netemera_entry, netemera)
+    await uplinks.wait(5)
+    await hass.async_block_till_done()
+    assert [(event.data["dev_eui"], event.data["f_cnt"]) for event in uplinks.events] == [
+        (CLIMATE, 0),
+        (CLIMATE, 1),
+        (CLIMATE, 2),
+        (DOOR, 0),
+        (DOOR, 1),
+    ]
+    assert netemera.stream_queries[-1].startswith("filter[since]=")
+    assert netemera_entry.runtime_data.duplicates == 1
+
+
+async def test_downlink_refused_as_invalid_starts_no_reauth(
+    hass: HomeAssistant, loaded: MockConfigEntry, netemera: NetemeraSimulator
+) -> None:
+    """The document's "401 Bad Request" to a downlink is a refused request, not a reauth."""
+    netemera.fail_next(401, 401, method="POST")
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "send_downlink",
+            {"device_id": device_id(hass, DOOR), "f_port": 5, "payload_hex": "01"},
+            blocking=True,
+        )
+    await hass.async_block_till_done()
+    assert raised.value.translation_key == "vendor_refused"
+    assert "HTTP 401" in str(raised.value)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert loaded.state is ConfigEntryState.LOADED

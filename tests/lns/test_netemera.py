@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+import itertools
 import logging
 from typing import Any
 from unittest.mock import patch
@@ -14,6 +15,7 @@ from aiohttp import web
 import orjson
 import pytest
 
+from custom_components.lorawan_hub.lns.base import Backoff
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
@@ -23,15 +25,16 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.models import (
+    Capability,
     Downlink,
     DownlinkMode,
     DownlinkState,
+    DownlinkStatus,
     LoRaClass,
     Uplink,
 )
-from custom_components.lorawan_hub.lns.netemera import (
-    NetemeraClient,
-    api_root,
+from custom_components.lorawan_hub.lns.netemera import LAST_DOWNLINK, NetemeraClient, api_root
+from custom_components.lorawan_hub.lns.netemera_parse import (
     profile_class,
     profile_like,
     uplink_from_packet,
@@ -89,18 +92,19 @@ def make_client(
 
 
 class FailingSink(RecordingSink):
-    """A sink with a bug: the uplink number ``fail_at`` (from 0) raises."""
+    """A sink with a bug: the uplink with frame counter ``fail_at`` raises, once or always."""
 
-    def __init__(self, fail_at: int) -> None:
+    def __init__(self, fail_at: int, *, always: bool = False) -> None:
         """Fail at the given uplink."""
         super().__init__()
-        self._calls = 0
         self._fail_at = fail_at
+        self._always = always
+        self.failures = 0
 
     def uplink(self, uplink: Uplink) -> None:
         """Record the uplink, except the failing one."""
-        self._calls += 1
-        if self._calls - 1 == self._fail_at:
+        if uplink.f_cnt == self._fail_at and (self._always or not self.failures):
+            self.failures += 1
             raise RuntimeError("bug")
         super().uplink(uplink)
 
@@ -205,21 +209,79 @@ def test_uplink_minimal_and_other_regions() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [
-        {"devEui": "xyz"},
-        {"recvTime": None},
-        {"frmPayload": "0G"},
-        {"gwInfo": {"id": "x"}},
-        {"gwInfo": [{"rssi": -1}]},
-        {"gwInfo": ["x"]},
-        {"fCntUp": "many"},
-    ],
+    [{"devEui": "xyz"}, {"devEui": None}, {"recvTime": None}, {"frmPayload": "0G"}],
 )
 def test_malformed_packet(change: dict[str, Any]) -> None:
-    """A missing or wrong field is a ProtocolError, never a crash or a wrong value."""
+    """No device, no time or a payload that is not hex: no uplink (a ProtocolError)."""
     packet = {"devEui": CLIMATE, "recvTime": "2026-01-01T00:00:00Z", "fCntUp": 1} | change
     with pytest.raises(ProtocolError):
         uplink_from_packet(packet)
+
+
+@pytest.mark.parametrize(
+    ("change", "kept", "dropped"),
+    [
+        ({"gwInfo": {"id": "x"}}, [], ["gwInfo is not a list"]),
+        (
+            {"gwInfo": [{"rssi": -1}, {"id": "a1", "rssi": -90}]},
+            [("A1", -90.0, None)],
+            ["a gwInfo item has no id"],
+        ),
+        ({"gwInfo": ["x", {"id": "b2"}]}, [("B2", None, None)], ["not an object"]),
+        ({"gwInfo": [{"id": 7, "rssi": -50}]}, [], ["id is not a string", "has no id"]),
+        (
+            {"gwInfo": [{"id": "c3", "rssi": "loud", "snr": 99}]},
+            [("C3", None, None)],
+            ["rssi is not a number", "snr 99"],
+        ),
+    ],
+)
+def test_bad_gateway_entries_cost_only_themselves(
+    change: dict[str, Any], kept: list[tuple[str, float | None, float | None]], dropped: list[str]
+) -> None:
+    """A gateway entry without an id (or a bad value in one) is dropped; the uplink is kept."""
+    reasons: list[str] = []
+    packet = {"devEui": CLIMATE, "recvTime": "2026-01-01T00:00:00Z", "fCntUp": 1} | change
+    uplink = uplink_from_packet(packet, reasons.append)
+    assert [(g.gateway_id, g.rssi, g.snr) for g in uplink.gateways] == kept
+    assert (uplink.dev_eui, uplink.f_cnt) == (CLIMATE, 1)
+    assert len(reasons) == len(dropped)
+    for reason, expected in zip(reasons, dropped, strict=True):
+        assert expected in reason
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"fCntUp": "many"}, "f_cnt", "fCntUp is not an integer"),
+        ({"fCntUp": -1}, "f_cnt", "fCntUp -1 is out of range"),
+        ({"fPort": 300}, "f_port", "fPort 300 is out of range"),
+        ({"fPort": [1]}, "f_port", "fPort is not an integer"),
+        ({"dataRate": 99}, "data_rate", "dataRate 99 is out of range"),
+        ({"ulFreq": 868100000}, "frequency", "ulFreq 868100000.0 is out of range"),
+        ({"ulFreq": "x"}, "frequency", "ulFreq is not a number"),
+        ({"ack": "maybe"}, "ack", "ack is not a boolean"),
+    ],
+)
+def test_bad_optional_value_costs_only_itself(
+    change: dict[str, Any], field: str, reason: str
+) -> None:
+    """A bad frame counter, port, data rate, frequency or ack flag is dropped, never the uplink."""
+    reasons: list[str] = []
+    packet = {
+        "devEui": CLIMATE,
+        "recvTime": "2026-01-01T00:00:00Z",
+        "fPort": 2,
+        "fCntUp": 1,
+        "dataRate": 3,
+        "ulFreq": 868.1,
+        "ack": False,
+        "frmPayload": "01",
+    } | change
+    uplink = uplink_from_packet(packet, reasons.append)
+    assert getattr(uplink, field) is None
+    assert reasons == [reason]
+    assert uplink.payload == b"\x01"
 
 
 def test_api_root() -> None:
@@ -279,8 +341,9 @@ async def test_validate_and_list(
     netemera.requests.clear()
     netemera.devices[DOOR].dev_addr = "260B0002"
     devices = await client.list_devices()
+    # The EUI in the path as the document writes it: lower case.
     assert [path for _m, path in netemera.requests if path.endswith("/activation")] == [
-        f"/end-devices/{DOOR}/activation"
+        f"/end-devices/{DOOR.lower()}/activation"
     ]
     assert devices[1].dev_addr == "260B0002"
     assert netemera.devices[CLIMATE].app_key not in repr(devices)
@@ -311,13 +374,13 @@ async def test_activation_failures(
 ) -> None:
     """A failing activation lookup leaves that address unknown; a refused token still refuses."""
     client = make_client(session, netemera)
-    netemera.fail_next(500, path=f"/end-devices/{CLIMATE}/activation")
+    netemera.fail_next(500, path=f"/end-devices/{CLIMATE.lower()}/activation")
     devices = await client.list_devices()
     assert [device.dev_addr for device in devices] == [None, None]
     assert "Cannot read an activation" in caplog.text
     assert (await client.list_devices())[0].dev_addr == "260B0001"
     netemera.devices[DOOR].dev_addr = "260B0002"
-    netemera.fail_next(401, 401, path=f"/end-devices/{DOOR}/activation")
+    netemera.fail_next(401, 401, path=f"/end-devices/{DOOR.lower()}/activation")
     with pytest.raises(AuthError):
         await client.list_devices()
 
@@ -371,6 +434,37 @@ async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSes
             await client.list_devices()
 
 
+async def test_page_links_in_a_circle(session: aiohttp.ClientSession) -> None:
+    """Pages that link back to one already read end in an error at once, not 1,000 requests."""
+    pages: list[str] = []
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def devices(request: web.Request) -> web.Response:
+        page = request.query.get("page", "1")
+        pages.append(page)
+        return web.json_response(
+            {"data": [], "links": {"next": f"?page={'2' if page == '1' else '1'}"}}
+        )
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/applications/a/end-devices", devices)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        with pytest.raises(ProtocolError, match="go round in a circle"):
+            await client.list_devices()
+    assert pages == ["1", "2", "1"]
+
+
 @pytest.mark.parametrize(
     ("status", "error", "key"),
     [
@@ -397,9 +491,26 @@ async def test_api_errors(
     assert getattr(raised.value, "key", None) == key
 
 
-async def test_bad_documents(session: aiohttp.ClientSession) -> None:
-    """Answers that are not JSON:API documents are protocol errors."""
-    answers = iter([b"not json", b'{"data": [{"id": "x", "attributes": []}]}', b"[1]"])
+async def test_bad_documents(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    Answers that are not JSON:API documents are protocol errors.
+
+    In a list, an item that is no resource, or an application without an id, costs only itself.
+    """
+    answers = iter(
+        [
+            b"not json",
+            b"[1]",
+            b'{"data": 5}',
+            (
+                b'{"data": [{"id": "x", "attributes": []}, 7, {"attributes": {"name": "no id"}},'
+                b' {"id": 5, "attributes": {"applicationId": 9, "name": 3}},'
+                b' {"id": "y", "attributes": {"name": "Kept"}}]}'
+            ),
+        ]
+    )
 
     async def token(request: web.Request) -> web.Response:
         return web.json_response({"access_token": "t", "expires_in": 60})
@@ -422,6 +533,9 @@ async def test_bad_documents(session: aiohttp.ClientSession) -> None:
         for _ in range(3):
             with pytest.raises(ProtocolError):
                 await client.list_applications()
+        listed = await client.list_applications()
+    assert [(app.application_id, app.name) for app in listed] == [("y", "Kept")]
+    assert "Left out a bad value of application" in caplog.text
 
 
 async def test_application_required(
@@ -474,6 +588,16 @@ async def test_send_downlink(session: aiohttp.ClientSession, netemera: NetemeraS
     )
     assert result.state is DownlinkState.QUEUED
     assert result.message_id is None
+    # The EUI in lower case, as the document's paths; the attributes of its sample.
+    assert netemera.requests[-1] == ("POST", f"/downlink-packets/end-devices/{DOOR.lower()}")
+    assert netemera.downlink_documents == [
+        {
+            "data": {
+                "type": "downlink-packet",
+                "attributes": {"fPort": 10, "confirmed": True, "frmPayload": "01FF"},
+            }
+        }
+    ]
     sent = netemera.downlinks[0]
     assert (sent.dev_eui, sent.f_port, sent.confirmed, sent.payload) == (
         DOOR,
@@ -510,6 +634,22 @@ async def test_set_device_class(
     client = make_client(session, netemera)
     await client.set_device_class(DOOR, LoRaClass.C)
     assert netemera.devices[DOOR].profile_id == "profile-c"
+    # An End-Device object with what the document does not make optional, at the lower-case path.
+    assert netemera.patches == [
+        {
+            "data": {
+                "type": "end-device",
+                "id": DOOR.lower(),
+                "attributes": {
+                    "devEui": DOOR.lower(),
+                    "applicationId": APP,
+                    "deviceProfileId": "profile-c",
+                    "name": "Door",
+                },
+            }
+        }
+    ]
+    assert ("PATCH", f"/end-devices/{DOOR.lower()}") in netemera.requests
     await client.set_device_class(DOOR, LoRaClass.B)
     assert netemera.devices[DOOR].profile_id == "profile-b"
     await client.set_device_class(DOOR, LoRaClass.A)
@@ -696,13 +836,25 @@ async def test_read_timeout_follows_the_keepalives(
 
 
 async def test_relists_devices_after_reconnect(
-    running: Running, netemera: NetemeraSimulator
+    running: Running,
+    netemera: NetemeraSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A reconnect lists the devices again, picking up new ones."""
+    """A reconnect once the list is old lists the devices again, picking up new ones."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.RELIST_AFTER", 0.0)
     netemera.add_device("70B3D57ED0000009", APP, name="New meter")
     netemera.drop_streams()
     await running.sink.wait_for(lambda: len(running.sink.device_lists) == 1)
     assert [d.name for d in running.sink.device_lists[0]][-1] == "New meter"
+    # A list that cannot be read does not keep the stream from opening.
+    netemera.fail_next(500, path=f"/applications/{APP}/end-devices")
+    count = len(running.sink.connections)
+    netemera.drop_streams()
+    await running.sink.wait_for(lambda: len(running.sink.connections) >= count + 2)
+    assert running.sink.up
+    assert len(running.sink.device_lists) == 1
+    assert "Cannot list the devices of 127.0.0.1" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -749,23 +901,50 @@ async def test_stream_refusals_are_retried(
     assert attempts[:2] == ["AAAB", "AAAB"]
 
 
-async def test_event_that_fails_is_skipped(
+async def test_uplink_the_sink_fails_on_is_read_again(
     session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """An event the sink fails on is logged and passed: the stream goes on with the next."""
-    client = make_client(session, netemera)
+    """
+    An uplink the sink fails to take does not move the position: the stream is read again.
+
+    Nothing is lost: after the reconnect (from the last uplink taken) it is delivered.
+    """
+    client = make_client(session, netemera, backoff=Backoff(initial=0.01))
     sink = FailingSink(fail_at=1)
     task = asyncio.create_task(client.run(sink))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
-        for _ in range(3):
-            netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        ids = [netemera.publish(CLIMATE, LPP_TEMPERATURE) for _ in range(3)]
+        await sink.wait_for(lambda: len(sink.uplinks) == 3)
+    assert "was not taken (RuntimeError('bug')); reading it again" in caplog.text
+    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1, 2]
+    assert sink.positions == ids
+    assert netemera.stream_requests == [None, ids[0]]
+    assert sink.connections == [(True, None), (False, "an uplink was not taken"), (True, None)]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_uplink_the_sink_always_fails_on_is_given_up(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An uplink the sink fails on every time is given up after a few readings, with an error."""
+    client = make_client(session, netemera, backoff=Backoff(initial=0.01))
+    sink = FailingSink(fail_at=1, always=True)
+    task = asyncio.create_task(client.run(sink))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        ids = [netemera.publish(CLIMATE, LPP_TEMPERATURE) for _ in range(3)]
         await sink.wait_for(lambda: len(sink.uplinks) == 2)
-    assert "Dropped an event of 127.0.0.1 that failed: RuntimeError('bug')" in caplog.text
     assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 2]
-    assert sink.connections == [(True, None)]
+    assert netemera.stream_requests == [None, ids[0], ids[0]]
+    assert f"Dropped an uplink of {CLIMATE} that was not taken 3 times" in caplog.text
+    assert sink.positions == ids
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -920,3 +1099,489 @@ async def test_log_of_oversized_event(
             await task
     assert sink.positions[:2] == ["big", "next"]
     assert "Dropped an oversized event" in caplog.text
+
+
+# --- waits, backoff and relisting -------------------------------------------------------------
+
+
+class RecordingBackoff(Backoff):
+    """A backoff that remembers every delay it gave."""
+
+    def __init__(self, initial: float) -> None:
+        """Start at ``initial`` seconds."""
+        super().__init__(initial)
+        self.delays: list[float] = []
+
+    def next_delay(self) -> float:
+        """Record and return the next delay."""
+        delay = super().next_delay()
+        self.delays.append(delay)
+        return delay
+
+
+async def test_stream_headers_that_never_come(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """A server that takes the stream request and never answers: reported, retried, recovered."""
+    netemera.stall_headers()
+    client = make_client(session, netemera, request_timeout=0.2, backoff=Backoff(initial=0.01))
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: len(run.sink.connections) >= 2)
+        assert (
+            run.sink.connections[:2]
+            == [
+                (False, "127.0.0.1 did not answer the stream request within 0.2 s"),
+            ]
+            * 2
+        )
+        assert len(netemera.stream_requests) >= 2
+        netemera.stall_headers(False)
+        await run.sink.wait_for(lambda: run.sink.up)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await run.uplinks(1)
+    await run.stop()
+
+
+async def test_silent_tcp_server(session: aiohttp.ClientSession) -> None:
+    """A socket that accepts the connection and never writes a byte does not hang the entry."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    silent = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with SimulatorServer(app) as server, silent:
+        client = NetemeraClient(
+            session,
+            f"http://127.0.0.1:{port}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+            request_timeout=0.2,
+            backoff=Backoff(initial=0.01),
+        )
+        sink = RecordingSink()
+        task = asyncio.create_task(client.run(sink))
+        await sink.wait_for(lambda: len(sink.connections) >= 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for writer in accepted:
+            writer.close()
+    assert sink.connections[0] == (
+        False,
+        "127.0.0.1 did not answer the stream request within 0.2 s",
+    )
+    assert len(accepted) >= 2
+
+
+async def test_streams_that_end_at_once_back_off_without_relisting(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """
+    A server that answers and closes every stream at once: each retry waits longer.
+
+    The device list, fresh, is not read again at every reconnect. Once a stream brings an
+    uplink, the delay starts again from the beginning.
+    """
+    netemera.end_streams_at_once = True
+    backoff = RecordingBackoff(initial=0.01)
+    run = Running(make_client(session, netemera, backoff=backoff))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_stream_requests(6)
+        await run.sink.wait_for(lambda: len(backoff.delays) >= 5)
+    delays = backoff.delays[:5]
+    assert all(later > earlier for earlier, later in itertools.pairwise(delays)), delays
+    assert run.sink.device_lists == []
+    assert not [path for _method, path in netemera.requests if path.endswith("/end-devices")]
+    netemera.end_streams_at_once = False
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await run.uplinks(1)
+        count = len(backoff.delays)
+        netemera.drop_streams()
+        await run.sink.wait_for(lambda: len(backoff.delays) > count)
+    assert backoff.delays[count] <= 0.01 * 1.2
+    await run.stop()
+
+
+# --- resuming by time --------------------------------------------------------------------------
+
+
+async def test_refused_position_resumes_from_the_last_uplink(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """
+    The server no longer knows the stored event id: the stream resumes with ``filter[since]``.
+
+    From the last uplink seen (inclusive: it comes again, as a duplicate the sink drops), so
+    the uplinks received meanwhile are recovered.
+    """
+    base = datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    stored = netemera.publish(CLIMATE, LPP_TEMPERATURE, when=base - timedelta(minutes=5))
+    netemera.publish(CLIMATE, LPP_TEMPERATURE, when=base)
+    missed = [
+        netemera.publish(DOOR, b"\x01\x66\x01", when=base + timedelta(minutes=minutes))
+        for minutes in (1, 2)
+    ]
+    netemera.expire_event_ids()
+    sink = RecordingSink()
+    sink.position = stored
+    sink.resume = base
+    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    async with asyncio.timeout(10):
+        await sink.wait_for(lambda: len(sink.uplinks) == 3)
+    assert [(u.dev_eui, u.received_at) for u in sink.uplinks] == [
+        (CLIMATE, base),
+        (DOOR, base + timedelta(minutes=1)),
+        (DOOR, base + timedelta(minutes=2)),
+    ]
+    assert netemera.stream_requests == [stored, None]
+    assert netemera.stream_queries == ["", "filter[since]=2026-05-01T12:00:00.123456Z"]
+    assert sink.position == missed[-1]
+    assert "resuming from the last uplink seen (2026-05-01T12:00:00.123456+00:00)" in caplog.text
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_without_position_resumes_by_time_never_from_the_future(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """
+    No stored event id but a last uplink: ``filter[since]`` from then.
+
+    A last uplink time in the future (a server clock gone wrong) resumes from now, so what
+    follows is not skipped.
+    """
+    past = datetime.now(UTC) - timedelta(hours=1)
+    netemera.publish(CLIMATE, LPP_TEMPERATURE, when=past - timedelta(seconds=1))
+    netemera.publish(CLIMATE, LPP_TEMPERATURE, when=past)
+    sink = RecordingSink()
+    sink.resume = past
+    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    async with asyncio.timeout(10):
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    assert sink.uplinks[0].f_cnt == 1
+    assert netemera.stream_queries[0].startswith("filter[since]=")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    future = datetime(2100, 1, 1, tzinfo=UTC)
+    sink = RecordingSink()
+    sink.resume = future
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(0)
+    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        netemera.publish(DOOR, b"\x01\x66\x01")
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    since = netemera.stream_queries[-1].removeprefix("filter[since]=")
+    assert datetime.fromisoformat(since) <= datetime.now(UTC)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_refused_time_goes_live(
+    session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Both the event id and the time refused: logged once, then the live stream."""
+    netemera.strict_resume = True
+    netemera.refuse_since = True
+    sink = RecordingSink()
+    sink.position = "AAAAAAAAAAA="
+    sink.resume = datetime(2026, 1, 1, tzinfo=UTC)
+    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    async with asyncio.timeout(10):
+        await netemera.wait_for_streams(1)
+        netemera.publish(CLIMATE, LPP_TEMPERATURE)
+        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+    assert netemera.stream_requests == ["AAAAAAAAAAA=", None, None]
+    assert netemera.stream_queries == ["", "filter[since]=2026-01-01T00:00:00.000000Z", ""]
+    assert caplog.text.count("uplinks received meanwhile are not recovered") == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+# --- validation refusals -----------------------------------------------------------------------
+
+
+async def test_downlink_refused_as_invalid_is_no_auth_failure(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """
+    The document's "401 Bad Request" to a downlink or end-device update is a refused request.
+
+    With a token just obtained it is reported at once; with an older one after one renewal;
+    a token that expired is still renewed and the request sent again.
+    """
+    client = make_client(session, netemera)
+    with pytest.raises(InvalidRequest, match="HTTP 401") as raised:
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=224, payload=b"\x01"))
+    assert raised.value.key == "invalid_request"
+    assert netemera.token_requests == ["client_credentials"]
+    with pytest.raises(InvalidRequest):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=224, payload=b"\x01"))
+    assert netemera.token_requests == ["client_credentials"] * 2
+    netemera.expire_tokens()
+    await client.send_downlink(Downlink(dev_eui=DOOR, f_port=2, payload=b"\x01"))
+    assert netemera.token_requests == ["client_credentials"] * 3
+    assert len(netemera.downlinks) == 1
+    # The update of an end-device the server refuses as invalid (to the older token, and again).
+    netemera.fail_next(401, 401, method="PATCH")
+    with pytest.raises(InvalidRequest, match="HTTP 401"):
+        await client.set_device_class(DOOR, LoRaClass.C)
+    assert netemera.devices[DOOR].profile_id == "profile-a"
+
+
+# --- acknowledgements ----------------------------------------------------------------------------
+
+
+async def test_ack_reports_the_last_downlink_acknowledged(
+    running: Running, netemera: NetemeraSimulator
+) -> None:
+    """An uplink with ``ack`` acknowledges the last downlink: once, even when it comes again."""
+    netemera.publish(DOOR, b"\x01", extra={"ack": True})
+    netemera.publish(DOOR, b"\x02")
+    await running.uplinks(2)
+    status = running.sink.downlink_statuses
+    assert status == [
+        DownlinkStatus(
+            dev_eui=DOOR,
+            message_id=LAST_DOWNLINK,
+            state=DownlinkState.ACKNOWLEDGED,
+            at=running.sink.uplinks[0].received_at,
+        )
+    ]
+    # The same uplink read again (a resume by time is inclusive): no second acknowledgement.
+    netemera.expire_event_ids()
+    running.sink.resume = running.sink.uplinks[0].received_at
+    netemera.drop_streams()
+    await running.uplinks(4)
+    assert len(running.sink.downlink_statuses) == 1
+    assert Capability.DOWNLINK_ACK in running.client.capabilities
+
+
+# --- a hostile server ------------------------------------------------------------------------
+
+
+async def test_stream_in_the_documents_literal_layout(
+    running: Running, netemera: NetemeraSimulator
+) -> None:
+    """Events printed as the document prints them (JSON lines after ``data:`` unprefixed)."""
+    netemera.literal_layout = True
+    netemera.line_ending = "\r\n"
+    netemera.chunk_size = 7
+    ids = [netemera.publish(CLIMATE, LPP_TEMPERATURE) for _ in range(2)]
+    await running.uplinks(2)
+    assert [(u.f_cnt, u.payload, len(u.gateways)) for u in running.sink.uplinks] == [
+        (0, LPP_TEMPERATURE, 2),
+        (1, LPP_TEMPERATURE, 2),
+    ]
+    assert running.sink.position == ids[-1]
+
+
+async def test_gateway_without_id_keeps_the_uplink(
+    running: Running, netemera: NetemeraSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway entry without id is left out with a warning; the uplink and its position stay."""
+    identifier = netemera.publish(
+        CLIMATE,
+        LPP_TEMPERATURE,
+        extra={"gwInfo": [{"rssi": -70.0, "snr": 3.0}, {"id": "7276ff002e0400e9", "rssi": -99}]},
+    )
+    await running.uplinks(1)
+    uplink = running.sink.uplinks[0]
+    assert [(g.gateway_id, g.rssi) for g in uplink.gateways] == [("7276FF002E0400E9", -99.0)]
+    assert running.sink.position == identifier
+    assert "Left out a bad value of uplink from 127.0.0.1: a gwInfo item has no id" in caplog.text
+
+
+async def test_event_ids_that_cannot_be_sent_back(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    An event id no header can carry is never stored, nor sent back.
+
+    The position is cleared instead, and the next stream resumes by time rather than failing
+    at every attempt for ever.
+    """
+    requests: list[tuple[str | None, str]] = []
+    packet = b'data:{"devEui": "70b3d5ca40000031", "recvTime": "2026-01-01T00:00:00Z"}\n'
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        requests.append((request.headers.get("Last-Event-ID"), request.query_string))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(packet + b"id:good\n\n" + packet + b"id:bad\x01id\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+            backoff=Backoff(initial=0.01),
+        )
+        sink = RecordingSink()
+        sink.position = "stored\x7fid"
+        task = asyncio.create_task(client.run(sink))
+        await sink.wait_for(lambda: len(sink.uplinks) >= 4)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sink.positions[:2] == ["good", ""]
+    # Live at first (no uplink seen yet), then from the last uplink's time.
+    assert requests[:2] == [(None, ""), (None, "filter[since]=2026-01-01T00:00:00.000000Z")]
+    assert "cannot be sent back" in caplog.text
+
+
+async def test_one_bad_device_costs_only_itself(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    A device list with bad entries: each costs only itself, or only its bad value.
+
+    A name that is no string, a device listed twice, an item that is no resource, an
+    activation without data or with an address that is no DevAddr, profile flags that are no
+    booleans (class unknown, not A), the document's seven-digit DevAddr (zero-padded).
+    """
+    devices = {
+        "data": [
+            {"type": "end-device", "id": "70b3d5ca40000031", "attributes": {"name": 5}},
+            7,
+            {"type": "end-device", "attributes": {"devEui": "70B3D5CA40000031"}},
+            {
+                "type": "end-device",
+                "attributes": {"devEui": "70b3d5ca40000032", "deviceProfileId": "odd"},
+            },
+            {"type": "end-device", "attributes": {"devEui": "70b3d5ca40000033", "name": "C"}},
+            {"type": "end-device", "attributes": {"devEui": "DEV_EUI"}},
+        ]
+    }
+    profiles = {
+        "data": [
+            {
+                "id": "odd",
+                "attributes": {"name": "Odd", "supportsClassB": "no", "supportsClassC": 0},
+            },
+            {"attributes": {"name": "no id"}},
+        ]
+    }
+    activations = {
+        "70b3d5ca40000031": {"data": {"attributes": {"devAddr": "0000000"}}},
+        "70b3d5ca40000032": {"data": []},
+        "70b3d5ca40000033": {"data": {"attributes": {"devAddr": "not-hex"}}},
+    }
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def end_devices(request: web.Request) -> web.Response:
+        return web.json_response(devices)
+
+    async def device_profiles(request: web.Request) -> web.Response:
+        return web.json_response(profiles)
+
+    async def activation(request: web.Request) -> web.Response:
+        return web.json_response(activations[request.match_info["eui"]])
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/applications/a/end-devices", end_devices)
+    app.router.add_get("/api/v4/device-profiles", device_profiles)
+    app.router.add_get("/api/v4/end-devices/{eui}/activation", activation)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        listed = await client.list_devices()
+    assert [(d.dev_eui, d.name, d.model, d.device_class, d.dev_addr) for d in listed] == [
+        ("70B3D5CA40000031", None, None, None, "00000000"),
+        ("70B3D5CA40000032", None, "Odd", None, None),
+        ("70B3D5CA40000033", "C", None, None, None),
+    ]
+    assert "listed a device without a valid EUI" in caplog.text
+    # Warnings are rate-limited per kind of document: the first of each is logged.
+    assert "Left out a bad value of end-device from 127.0.0.1: " in caplog.text
+    assert "devAddr of 70B3D5CA40000033 is not a DevAddr" in caplog.text
+
+
+async def test_single_documents_without_data(session: aiohttp.ClientSession) -> None:
+    """An end-device answered without data, or without profile, is a protocol error."""
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 60})
+
+    async def end_device(request: web.Request) -> web.Response:
+        if request.match_info["eui"] == CLIMATE.lower():
+            return web.json_response({"data": []})
+        return web.json_response({"data": {"id": "x", "attributes": {"name": "no profile"}}})
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_get("/api/v4/end-devices/{eui}", end_device)
+    async with SimulatorServer(app) as server:
+        client = NetemeraClient(
+            session,
+            f"{server.base_url}/api/v4",
+            f"{server.base_url}/token",
+            client_id="c",
+            client_secret="s",
+            application_id="a",
+        )
+        with pytest.raises(ProtocolError, match="holds no end-device"):
+            await client.set_device_class(CLIMATE, LoRaClass.C)
+        with pytest.raises(ProtocolError, match="has no device profile"):
+            await client.set_device_class(DOOR, LoRaClass.C)
+
+
+async def test_empty_downlink_has_no_payload_attribute(
+    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
+    """An empty payload leaves out the optional ``frmPayload`` rather than sending ``""``."""
+    await make_client(session, netemera).send_downlink(
+        Downlink(dev_eui=DOOR, f_port=3, payload=b"")
+    )
+    assert netemera.downlink_documents[0]["data"]["attributes"] == {"fPort": 3, "confirmed": False}
+
+
+def test_profile_flags_must_be_booleans() -> None:
+    """A class flag that is no boolean makes the class unknown and the profile no candidate."""
+    base = {"deviceProfileId": "a", "name": "Meter", **BASE_PROFILE}
+    odd = {**base, "deviceProfileId": "odd", "supportsClassC": "yes please"}
+    assert profile_class(odd) is None
+    assert profile_class({**base, "supportsClassB": "1"}) is LoRaClass.B
+    assert profile_class({**base, "supportsClassB": []}) is None
+    assert profile_like(base, [odd], LoRaClass.C) is None

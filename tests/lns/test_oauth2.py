@@ -190,3 +190,139 @@ async def test_lifetime_forms(
         assert await tokens.token() == "a"
     assert tokens.expires_in == lifetime
     assert tokens.host == "127.0.0.1"
+
+
+class TokenServer:
+    """A token endpoint answering each grant type from a script of (status, body)."""
+
+    def __init__(self, answers: dict[str, list[tuple[int, bytes]]]) -> None:
+        """Answer each grant type with its answers in turn (the last one repeats)."""
+        self.answers = answers
+        self.grants: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer one token request."""
+        grant = str((await request.post()).get("grant_type"))
+        self.grants.append(grant)
+        answers = self.answers[grant]
+        status, body = answers.pop(0) if len(answers) > 1 else answers[0]
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    def app(self) -> web.Application:
+        """The web application serving ``/token``."""
+        app = web.Application()
+        app.router.add_post("/token", self.handle)
+        return app
+
+
+def token_body(access: str, lifetime: int = 1000) -> bytes:
+    """A token answer of the document's shape."""
+    return (
+        b'{"access_token": "'
+        + access.encode()
+        + b'", "token_type": "Bearer", "expires_in": '
+        + str(lifetime).encode()
+        + b', "refresh_token": "R"}'
+    )
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        b'{"error": "invalid_request"}',
+        b'{"error": "invalid_grant"}',
+        b'{"error": "unsupported_grant_type"}',
+        b"",
+    ],
+)
+async def test_refresh_refused_with_400_falls_back_to_the_grant(
+    session: aiohttp.ClientSession, clock: Clock, refusal: bytes
+) -> None:
+    """Any 400 to a refresh (invalid_request too) gets a new token with the grant, once."""
+    server = TokenServer(
+        {
+            "client_credentials": [(200, token_body("first")), (200, token_body("second"))],
+            "refresh_token": [(400, refusal)],
+        }
+    )
+    async with SimulatorServer(server.app()) as http:
+        tokens = TokenSource(
+            session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
+        )
+        assert await tokens.token() == "first"
+        clock.now += 2000
+        assert await tokens.token() == "second"
+        assert await tokens.token() == "second"
+    assert server.grants == ["client_credentials", "refresh_token", "client_credentials"]
+
+
+async def test_refresh_failing_on_the_server_keeps_a_valid_token(
+    session: aiohttp.ClientSession, clock: Clock
+) -> None:
+    """
+    The authorization server failing at renewal time: the token, still valid, is kept.
+
+    The renewal is tried again a little later, not at every call; once the token has
+    expired the failure is reported.
+    """
+    server = TokenServer(
+        {
+            "client_credentials": [(200, token_body("first"))],
+            "refresh_token": [(503, b""), (503, b""), (200, token_body("renewed"))],
+        }
+    )
+    async with SimulatorServer(server.app()) as http:
+        tokens = TokenSource(
+            session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
+        )
+        assert await tokens.token() == "first"
+        clock.now += 950  # past the renewal point (900 s), before expiry (1000 s)
+        assert await tokens.token() == "first"
+        assert await tokens.token() == "first"
+        assert server.grants == ["client_credentials", "refresh_token"]
+        clock.now += 30
+        assert await tokens.token() == "first"
+        assert server.grants == ["client_credentials", "refresh_token", "refresh_token"]
+        clock.now += 30  # expired
+        assert await tokens.token() == "renewed"
+        server.answers["refresh_token"] = [(503, b"")]
+        clock.now += 2000
+        with pytest.raises(CannotConnect):
+            await tokens.token()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (token_body("bad\\ntoken"), "cannot be sent"),
+        (token_body("caf\u00e9"), "cannot be sent"),
+        (token_body("two words"), "cannot be sent"),
+        (b'{"access_token": "' + b"x" * 70_000 + b'"}', "more than 65536 bytes"),
+    ],
+    ids=["newline", "not-ascii", "space", "too-large"],
+)
+async def test_token_answers_that_cannot_be_used(
+    session: aiohttp.ClientSession, clock: Clock, body: bytes, message: str
+) -> None:
+    """A token no header can carry, or an answer far too large, is a protocol error."""
+    server = TokenServer({"client_credentials": [(200, body)]})
+    async with SimulatorServer(server.app()) as http:
+        tokens = TokenSource(
+            session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
+        )
+        with pytest.raises(ProtocolError, match=message) as raised:
+            await tokens.token()
+    assert "bad" not in str(raised.value)
+
+
+async def test_issued_counts_tokens(
+    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+) -> None:
+    """``issued`` changes exactly when a new token was obtained."""
+    tokens = source(session, server)
+    assert tokens.issued == 0
+    first = await tokens.token()
+    await tokens.token()
+    assert tokens.issued == 1
+    await tokens.renew(first)
+    assert tokens.issued == 2

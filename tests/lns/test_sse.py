@@ -157,3 +157,53 @@ def test_reconnected_parser_keeps_the_id_it_sent() -> None:
     """A parser opened with the id a reconnect sent gives it to events without an id."""
     parser = SseParser(last_event_id="AAAB")
     assert parser.feed(b"data:a\n\n") == [SseEvent(data="a", last_event_id="AAAB")]
+
+
+# The document's sample stream as printed (lines 1672-1708): each JSON object over several lines
+# with ``data:`` before its first line only.
+LITERAL = (
+    'data:{\n  "devEui": "70b3d5ca40000031",\n  "gwInfo": [{\n      "id": "7276ff002e0400e8"\n'
+    '  }],\n  "frmPayload":"200A"\n}\nid:AAABWByxABU=\n\ndata:\n\ndata:\n\n'
+    'data:{\n  "devEui": "70b3d5ca40000032"\n}\nid:AAABWByxB+U=\n'
+)
+
+
+def test_continuation_lines_read_the_documents_layout() -> None:
+    """With continuation lines, lines naming no field after ``data:`` continue its data."""
+    parser = SseParser(continuation_lines=True)
+    events = parser.feed(LITERAL.encode()) + parser.feed(b"\n")
+    assert [event.data for event in events] == [
+        (
+            '{\n  "devEui": "70b3d5ca40000031",\n  "gwInfo": [{\n      "id": "7276ff002e0400e8"\n'
+            '  }],\n  "frmPayload":"200A"\n}'
+        ),
+        "",
+        "",
+        '{\n  "devEui": "70b3d5ca40000032"\n}',
+    ]
+    assert [event.last_event_id for event in events] == [
+        "AAABWByxABU=",
+        "AAABWByxABU=",
+        "AAABWByxABU=",
+        "AAABWByxB+U=",
+    ]
+    # Read strictly (the WHATWG way), the same bytes lose all but the first line.
+    assert parse(LITERAL.encode() + b"\n")[0].data == "{"
+
+
+def test_continuation_lines_only_right_after_data() -> None:
+    """Known fields keep their meaning; after another field or a comment nothing continues."""
+    parser = SseParser(continuation_lines=True)
+    events = parser.feed(b"data:a\n b\nid:1\nstray\ndata:c\n:note\nstray\n\n")
+    assert [(event.data, event.last_event_id) for event in events] == [("a\n b\nc", "1")]
+    assert parser.feed(b"stray line\n\n") == []
+
+
+def test_continuation_lines_count_toward_the_size_limit() -> None:
+    """Continued data is data: beyond the limit the event is dropped as oversized."""
+    parser = SseParser(max_event_size=16, continuation_lines=True)
+    events = parser.feed(b"data:{\n" + b"  0123456789,\n" * 3 + b"}\nid:9\n\ndata:ok\n\n")
+    assert events == [
+        SseEvent(data="", last_event_id="9", oversized=True),
+        SseEvent(data="ok", last_event_id="9"),
+    ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+import json
 from typing import Any
 
 import aiohttp
@@ -11,6 +13,7 @@ import pytest
 
 from simulator import __main__ as cli
 from simulator.netemera import JSON_API, NetemeraSimulator
+from tests.lns import netemera_samples as samples
 
 APP = "app"
 DEVICE = "70B3D57ED0000001"
@@ -33,7 +36,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield client_session
 
 
-async def grant(
+async def grant_token(
     session: aiohttp.ClientSession, sim: NetemeraSimulator, form: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
     """Post to the token endpoint with the simulator's client; return status and body."""
@@ -49,7 +52,7 @@ async def grant(
 @pytest.fixture
 async def headers(session: aiohttp.ClientSession, sim: NetemeraSimulator) -> dict[str, str]:
     """Headers with a valid access token."""
-    status, body = await grant(
+    status, body = await grant_token(
         session, sim, {"grant_type": "client_credentials", "audience": sim.api_url}
     )
     assert status == 200
@@ -68,21 +71,21 @@ async def test_token_errors(
     session: aiohttp.ClientSession, sim: NetemeraSimulator, form: dict[str, str], error: str
 ) -> None:
     """A wrong audience, an unknown refresh token and other grants are refused (RFC 6749)."""
-    assert await grant(session, sim, form) == (400, {"error": error})
+    assert await grant_token(session, sim, form) == (400, {"error": error})
 
 
 async def test_refresh_token_is_single_use(
     session: aiohttp.ClientSession, sim: NetemeraSimulator
 ) -> None:
     """A refresh token gives one new token pair."""
-    _status, first = await grant(
+    _status, first = await grant_token(
         session, sim, {"grant_type": "client_credentials", "audience": sim.api_url}
     )
     form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
-    status, second = await grant(session, sim, form)
+    status, second = await grant_token(session, sim, form)
     assert status == 200
     assert second["expires_in"] == 86400
-    assert (await grant(session, sim, form))[0] == 400
+    assert (await grant_token(session, sim, form))[0] == 400
 
 
 @pytest.mark.parametrize(
@@ -92,18 +95,19 @@ async def test_refresh_token_is_single_use(
         ("GET", "/applications/nope/end-devices", None, 404),
         ("GET", "/end-devices/0000000000000009", None, 404),
         ("PATCH", "/end-devices/0000000000000009", {}, 404),
-        ("PATCH", f"/end-devices/{DEVICE}", {"data": {"type": "x", "attributes": {}}}, 400),
-        ("PATCH", f"/end-devices/{DEVICE}", {"data": []}, 400),
+        ("PATCH", f"/end-devices/{DEVICE}", {"data": {"type": "x", "attributes": {}}}, 401),
+        ("PATCH", f"/end-devices/{DEVICE}", {"data": []}, 401),
         (
             "PATCH",
             f"/end-devices/{DEVICE}",
             {"data": {"type": "end-device", "attributes": {"deviceProfileId": "nope"}}},
-            400,
+            401,
         ),
         ("GET", "/device-profiles/nope", None, 404),
         ("GET", f"/end-devices/{DEVICE}/activation", None, 404),
         ("POST", "/downlink-packets/end-devices/0000000000000009", {}, 404),
-        ("POST", f"/downlink-packets/end-devices/{DEVICE}", {"data": {}}, 400),
+        ("POST", f"/downlink-packets/end-devices/{DEVICE}", {"data": {}}, 401),
+        ("POST", f"/downlink-packets/end-devices/{DEVICE}", {"data": []}, 401),
         ("GET", "/uplink-packets/applications/nope", None, 404),
         ("GET", f"/uplink-packets/applications/{APP}", None, 400),
     ],
@@ -118,7 +122,11 @@ async def test_refusals(
     body: Any,
     status: int,
 ) -> None:
-    """Unknown resources are 404, malformed documents and a stream without Accept 400."""
+    """
+    Unknown resources are 404, a stream without Accept 400.
+
+    An update or downlink that fails validation gets the document's "401 Bad Request".
+    """
     async with session.request(
         method, f"{sim.api_url}{path}", json=body, headers=headers
     ) as response:
@@ -136,18 +144,37 @@ async def test_stream_needs_no_cache(
         assert response.status == 400
 
 
-async def test_rename_through_patch(
+async def test_update_needs_the_end_device_object(
     session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
-    """A PATCH without a profile keeps it and may rename the device."""
+    """
+    An end-device update carries an End-Device object (devEui, applicationId, deviceProfileId).
+
+    Answered by a bare "201 Created", as in the document's sample; a partial one is refused.
+    """
+    url = f"{sim.api_url}/end-devices/{DEVICE.lower()}"
+    attributes = {"devEui": DEVICE.lower(), "applicationId": APP, "deviceProfileId": "profile-a"}
     async with session.patch(
-        f"{sim.api_url}/end-devices/{DEVICE}",
+        url,
         json={"data": {"type": "end-device", "attributes": {"name": "Renamed"}}},
         headers=headers,
     ) as response:
-        assert response.status == 201
+        assert response.status == 401
+    async with session.patch(
+        url,
+        json={"data": {"type": "end-device", "attributes": attributes | {"applicationId": "x"}}},
+        headers=headers,
+    ) as response:
+        assert response.status == 401
+    async with session.patch(
+        url,
+        json={"data": {"type": "end-device", "attributes": attributes | {"name": "Renamed"}}},
+        headers=headers,
+    ) as response:
+        assert (response.status, await response.read()) == (201, b"")
     assert sim.devices[DEVICE].name == "Renamed"
     assert sim.devices[DEVICE].profile_id == "profile-a"
+    assert len(sim.patches) == 3
 
 
 async def test_without_token(session: aiohttp.ClientSession, sim: NetemeraSimulator) -> None:
@@ -238,3 +265,212 @@ async def test_run_netemera(capsys: pytest.CaptureFixture[str]) -> None:
         "client demo-client / demo-secret, application demo-application"
         " (3 devices, an uplink each every 5 s)"
     )
+
+
+async def read_events(response: aiohttp.ClientResponse, count: int) -> list[bytes]:
+    """Read ``count`` events (up to their blank line) from a stream."""
+    return [await response.content.readuntil(b"\n\n") for _ in range(count)]
+
+
+def packet_of(event: bytes) -> Any:
+    """The JSON of an event's data lines."""
+    lines = event.decode().splitlines()
+    return json.loads(
+        "\n".join(line.removeprefix("data:") for line in lines if not line.startswith("id:"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"filter[since]": "2026-01-01T00:02:00.000000Z"}, ["03", "04"]),
+        (
+            {"filter[since]": "2026-01-01T00:01:00Z", "filter[until]": "2026-01-01T00:03:00Z"},
+            ["02"],
+        ),
+        ({"filter[tail]": "2"}, ["03", "04"]),
+        ({"filter[since]": "2026-01-01T00:00:00Z", "filter[tail]": "1"}, ["04"]),
+    ],
+    ids=["since", "since-until", "tail", "since-tail"],
+)
+async def test_stream_filters(
+    session: aiohttp.ClientSession,
+    sim: NetemeraSimulator,
+    headers: dict[str, str],
+    query: dict[str, str],
+    expected: list[str],
+) -> None:
+    """
+    ``filter[since]`` (inclusive), ``filter[until]`` (exclusive), ``filter[tail]``.
+
+    The uplinks received in the range are replayed, by reception time; live ones follow.
+    """
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minutes in range(4):
+        sim.publish(DEVICE, bytes([minutes + 1]), when=start + timedelta(minutes=minutes))
+    stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    async with session.get(
+        f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers, params=query
+    ) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/event-stream"
+        assert response.headers["Connection"] == "keep-alive"
+        if "filter[until]" not in query:
+            sim.publish(DEVICE, b"\x09")
+            expected = [*expected, "09"]
+        events = await read_events(response, len(expected))
+    assert [packet_of(event)["frmPayload"] for event in events] == expected
+    assert sim.stream_queries[-1]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"filter[since]": "yesterday"},
+        {"filter[until]": "2026-01-01T00:00:00"},
+        {"filter[tail]": "-1"},
+    ],
+)
+async def test_stream_filter_refusals(
+    session: aiohttp.ClientSession,
+    sim: NetemeraSimulator,
+    headers: dict[str, str],
+    query: dict[str, str],
+) -> None:
+    """A filter that is no UTC time, or a negative tail, is "400 Bad Request"."""
+    stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    async with session.get(
+        f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers, params=query
+    ) as response:
+        assert response.status == 400
+
+
+async def test_stream_fault_knobs(
+    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+) -> None:
+    """Forgotten ids, a refused since, streams ending at once, headers that never come."""
+    stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    url = f"{sim.api_url}/uplink-packets/applications/{APP}"
+    known = sim.publish(DEVICE, b"\x01")
+    sim.expire_event_ids()
+    async with session.get(url, headers=stream_headers | {"Last-Event-ID": known}) as response:
+        assert response.status == 400
+    sim.refuse_since = True
+    async with session.get(
+        url, headers=stream_headers, params={"filter[since]": "2026-01-01T00:00:00Z"}
+    ) as response:
+        assert response.status == 400
+    sim.end_streams_at_once = True
+    async with session.get(url, headers=stream_headers) as response:
+        assert response.status == 200
+        assert await response.read() == b""
+    sim.end_streams_at_once = False
+    sim.stall_headers()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3), session.get(url, headers=stream_headers):
+            pass
+    async with asyncio.timeout(5):
+        await sim.wait_for_stream_requests(4)
+    sim.stall_headers(False)
+    async with session.get(url, headers=stream_headers) as response:
+        assert response.status == 200
+
+
+async def test_literal_layout(
+    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+) -> None:
+    """The document's layout: ``data:`` before the first line of the JSON object only."""
+    sim.literal_layout = True
+    stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    async with session.get(
+        f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers
+    ) as response:
+        identifier = sim.publish(DEVICE, b"\x05\xf0")
+        [event] = await read_events(response, 1)
+    lines = event.decode().rstrip("\n").splitlines()
+    assert lines[0] == "data:{"
+    assert lines[1] == f'  "devEui": "{DEVICE.lower()}",'
+    assert lines[-1] == f"id:{identifier}"
+    assert sum(line.startswith("data:") for line in lines) == 1
+
+
+async def test_answers_have_the_documents_shapes(
+    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+) -> None:
+    """Every answer the simulator gives has the keys and types of the document's sample."""
+    sim.devices[DEVICE].dev_addr = "260B0001"
+    checked = {
+        "applications_list": "/applications",
+        "application_get": f"/applications/{APP}",
+        "device_profiles_list": "/device-profiles",
+        "device_profile_get": "/device-profiles/profile-a",
+        "end_devices_list": f"/applications/{APP}/end-devices",
+        "end_device_get": f"/end-devices/{DEVICE.lower()}",
+        "activation_get": f"/end-devices/{DEVICE.lower()}/activation",
+    }
+    for name, path in checked.items():
+        sample = samples.response(name)
+        async with session.get(f"{sim.api_url}{path}", headers=headers) as response:
+            assert response.status == sample.status
+            assert response.headers["Content-Type"] == sample.headers["Content-Type"]
+            assert samples.same_shape(await response.json(content_type=None), sample.json()) == []
+    for grant, name in (("client_credentials", "token_client_credentials"),):
+        status, body = await grant_token(
+            session, sim, {"grant_type": grant, "audience": sim.api_url}
+        )
+        sample = samples.response(name)
+        assert status == sample.status
+        assert samples.same_shape(body, sample.json()) == []
+    # The stream's packets, the downlink's and the update's bare answers.
+    stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    async with session.get(
+        f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers
+    ) as response:
+        sim.publish(DEVICE, b"\x05\xf0")
+        [event] = await read_events(response, 1)
+    packet = packet_of(event)
+    stream_sample = samples.response("uplinks_application").body
+    first = stream_sample.split("\nid:")[0].removeprefix("data:")
+    assert samples.same_shape(packet, json.loads(first)) == []
+    document = samples.request("downlink_send").json()
+    async with session.post(
+        f"{sim.api_url}/downlink-packets/end-devices/{DEVICE.lower()}",
+        json=document,
+        headers=headers,
+    ) as response:
+        assert (response.status, await response.read()) == (202, b"")
+    patch = samples.request("end_device_update").json()
+    patch["data"]["attributes"] |= {
+        "devEui": DEVICE.lower(),
+        "applicationId": APP,
+        "deviceProfileId": "profile-a",
+    }
+    async with session.patch(
+        f"{sim.api_url}/end-devices/{DEVICE.lower()}", json=patch, headers=headers
+    ) as response:
+        assert (response.status, await response.read()) == (
+            samples.response("end_device_update").status,
+            b"",
+        )
+
+
+async def test_token_answers_as_the_samples(
+    session: aiohttp.ClientSession, sim: NetemeraSimulator
+) -> None:
+    """The token answers carry the samples' headers (JSON:API, then JSON for a refresh)."""
+    form = {"grant_type": "client_credentials", "audience": sim.api_url}
+    for grant_type, name in (
+        ("client_credentials", "token_client_credentials"),
+        ("refresh_token", "token_refresh_token"),
+    ):
+        async with session.post(
+            sim.token_url,
+            data=form,
+            headers={"Authorization": aiohttp.encode_basic_auth(sim.client_id, sim.client_secret)},
+        ) as response:
+            assert grant_type == form["grant_type"]
+            sample = samples.response(name)
+            for key in ("Content-Type", "Cache-Control", "Pragma"):
+                assert response.headers[key] == sample.headers[key]
+            body = await response.json(content_type=None)
+        form = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}

@@ -3,15 +3,17 @@ Netemera LoRaWAN API v4: OAuth 2.0, a JSON:API REST interface and an SSE uplink 
 
 Uplinks arrive as Server-Sent Events (``GET /uplink-packets/applications/{id}``). The stream
 resumes where it stopped: every event carries an id, the sink stores the id of the last event
-processed, and a reconnect (after an outage or a restart) sends it as ``Last-Event-ID`` so that
-the server replays exactly what was missed.
+delivered, and a reconnect (after an outage or a restart) sends it as ``Last-Event-ID`` so that
+the server replays exactly what was missed. When the server refuses that id (HTTP 400: its
+history moved on), the stream resumes from the reception time of the last uplink seen with
+``filter[since]`` (inclusive: that uplink comes again and the sink drops it as a duplicate).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from datetime import UTC, datetime
 import logging
 import time
 from typing import Any, Final
@@ -37,12 +39,27 @@ from .models import (
     DownlinkMode,
     DownlinkResult,
     DownlinkState,
-    Gateway,
+    DownlinkStatus,
     LoRaClass,
     Uplink,
 )
+from .netemera_parse import (
+    Application,
+    Dropped,
+    application_from,
+    dev_addr,
+    path_eui,
+    profile_class,
+    profile_id,
+    profile_like,
+    resource,
+    resources,
+    sendable_id,
+    text,
+    uplink_from_packet,
+)
 from .oauth2 import TokenSource
-from .parse import as_dict, eui, hex_payload, opt_bool, opt_float, opt_int, opt_str, parse_time
+from .parse import as_dict, eui
 from .sse import SseEvent, SseParser
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,28 +80,17 @@ MAX_DOCUMENT: Final = 64 * 1024 * 1024
 MAX_PAGES: Final = 1000
 ACTIVATION_LOOKUPS: Final = 8
 """Activations fetched at once while listing devices."""
+RELIST_AFTER: Final = 300.0
+"""Seconds a device list stays fresh: a reconnect sooner does not list the devices again."""
+DELIVERY_ATTEMPTS: Final = 3
+"""Times an uplink the sink failed to take is read again before it is given up."""
+LAST_DOWNLINK: Final = "last_downlink"
+"""
+The message id of a downlink acknowledgement.
 
-# What a profile's class flags must be for a device to run in each class.
-_CLASS_FLAGS: Final = {
-    LoRaClass.A: (False, False),
-    LoRaClass.B: (True, False),
-    LoRaClass.C: (False, True),
-}
-# Attributes that do not make two profiles different devices: the identity, the name, the class
-# flags being changed and the parameters that only apply to a class.
-_CLASS_ATTRIBUTES: Final = frozenset(
-    {
-        "_id",
-        "deviceProfileId",
-        "name",
-        "supportsClassB",
-        "classBTimeout",
-        "pingSlotPeriod",
-        "pingSlotFrequency",
-        "supportsClassC",
-        "classCTimeout",
-    }
-)
+A downlink is answered with a bare ``202`` (no body, no id), and an uplink's ``ack`` is "the
+acknowledgment of the last downlink packet": the only downlink it can name is the last one.
+"""
 
 
 def api_root(url: str) -> URL:
@@ -93,112 +99,19 @@ def api_root(url: str) -> URL:
     return parsed.with_path(parsed.path.rstrip("/"), keep_query=False, keep_fragment=False)
 
 
-def uplink_from_packet(packet: Mapping[str, Any]) -> Uplink:
-    """
-    Build an Uplink from an Uplink Packet object of the stream.
-
-    Raises ProtocolError when a field is missing or of the wrong type.
-    """
-    gateways: list[Gateway] = []
-    info = packet.get("gwInfo")
-    if info is not None:
-        if not isinstance(info, list):
-            raise ProtocolError("gwInfo is not a list")
-        for item in info:
-            gateway = as_dict(item, "gwInfo item")
-            gateway_id = opt_str(gateway, "id")
-            if gateway_id is None:
-                raise ProtocolError("gwInfo item without id")
-            gateways.append(
-                Gateway(gateway_id.upper(), opt_float(gateway, "rssi"), opt_float(gateway, "snr"))
-            )
-    # Documented as sorted by RSSI, strongest first: make sure of it.
-    gateways.sort(key=lambda gateway: -gateway.rssi if gateway.rssi is not None else float("inf"))
-    best = gateways[0] if gateways else None
-    data_rate = opt_int(packet, "dataRate")
-    frequency = opt_float(packet, "ulFreq")
-    spreading_factor = None
-    if data_rate is not None and 0 <= data_rate <= 5 and frequency and 863 <= frequency <= 870:
-        # EU868: DR0..DR5 = SF12..SF7 at 125 kHz.
-        spreading_factor = 12 - data_rate
-    return Uplink(
-        dev_eui=eui(packet.get("devEui"), "devEui"),
-        received_at=parse_time(packet.get("recvTime"), "recvTime"),
-        f_port=opt_int(packet, "fPort"),
-        f_cnt=opt_int(packet, "fCntUp"),
-        payload=hex_payload(packet.get("frmPayload"), "frmPayload"),
-        rssi=best.rssi if best else None,
-        snr=best.snr if best else None,
-        data_rate=None if data_rate is None else f"DR{data_rate}",
-        spreading_factor=spreading_factor,
-        frequency=frequency,
-        gateways=tuple(gateways),
-        ack=opt_bool(packet, "ack"),
-        raw=packet,
-    )
-
-
-@dataclass(slots=True, frozen=True)
-class Application:
-    """An application the credentials can see."""
-
-    application_id: str
-    name: str | None
-
-
-def resources(document: object, kind: str) -> list[Mapping[str, Any]]:
-    """Return the attributes of every resource of a JSON:API document (one or a list)."""
-    data = as_dict(document, kind).get("data")
-    items = data if isinstance(data, list) else [data]
-    result: list[Mapping[str, Any]] = []
-    for item in items:
-        resource = as_dict(item, kind)
-        attributes = dict(as_dict(resource.get("attributes", {}), f"{kind} attributes"))
-        if "id" in resource:
-            attributes.setdefault("_id", resource["id"])
-        result.append(attributes)
-    return result
-
-
-def profile_class(profile: Mapping[str, Any]) -> LoRaClass:
-    """Return the class a device with this profile runs in: C or B where supported, else A."""
-    if profile.get("supportsClassC"):
-        return LoRaClass.C
-    if profile.get("supportsClassB"):
-        return LoRaClass.B
-    return LoRaClass.A
-
-
-def profile_like(
-    current: Mapping[str, Any], profiles: Sequence[Mapping[str, Any]], wanted: LoRaClass
-) -> Mapping[str, Any] | None:
-    """Return the profile identical to ``current`` except for its class support, or None."""
-    class_b, class_c = _CLASS_FLAGS[wanted]
-    same = {key: value for key, value in current.items() if key not in _CLASS_ATTRIBUTES}
-    candidates = [
-        profile
-        for profile in profiles
-        if bool(profile.get("supportsClassB")) is class_b
-        and bool(profile.get("supportsClassC")) is class_c
-        and {key: value for key, value in profile.items() if key not in _CLASS_ATTRIBUTES} == same
-    ]
-    # Several copies: the one named most like the current profile, else the first by id.
-    name = str(current.get("name") or "")
-    candidates.sort(
-        key=lambda profile: (
-            not str(profile.get("name") or "").startswith(name),
-            str(profile.get("deviceProfileId")),
-        )
-    )
-    return candidates[0] if candidates else None
-
-
 class NetemeraClient(NetworkServer):
     """A client of one Netemera application."""
 
     vendor = "netemera"
     name = "Netemera"
-    capabilities = frozenset({Capability.DOWNLINK, Capability.CLASS_CHANGE, Capability.BACKFILL})
+    capabilities = frozenset(
+        {
+            Capability.DOWNLINK,
+            Capability.DOWNLINK_ACK,
+            Capability.CLASS_CHANGE,
+            Capability.BACKFILL,
+        }
+    )
 
     def __init__(
         self,
@@ -228,7 +141,10 @@ class NetemeraClient(NetworkServer):
         self._read_timeout = read_timeout
         self._backoff = backoff or Backoff()
         self._dev_addrs: dict[str, str] = {}
-        self._streamed = False
+        self._listed_at: float | None = None
+        self._position = ""
+        self._failed: tuple[str, str] | None = None
+        self._failures = 0
         self._log = ThrottledLog(_LOGGER)
 
     @property
@@ -243,6 +159,16 @@ class NetemeraClient(NetworkServer):
             raise InvalidRequest("no application chosen")
         return self._application
 
+    def _dropped(self, what: str) -> Dropped:
+        """Return a ``Dropped`` that warns (rate-limited) about values left out of ``what``."""
+
+        def dropped(reason: str) -> None:
+            self._log.warning(
+                what, "Left out a bad value of %s from %s: %s", what, self.host, reason
+            )
+
+        return dropped
+
     # --- REST ---------------------------------------------------------------------------------
 
     def _url(self, path: str) -> URL:
@@ -255,9 +181,19 @@ class NetemeraClient(NetworkServer):
         *,
         document: Mapping[str, Any] | None = None,
         accept: tuple[int, ...] = (200,),
+        validation_401: bool = False,
     ) -> Any:
-        """Send one API request; renew the token once when it is refused."""
+        """
+        Send one API request; renew the token once when it is refused.
+
+        ``validation_401``: the endpoint documents ``401 Bad Request — Request validation
+        failed`` besides ``401 Unauthorized`` (downlinks, line 1755 of the document; end-device
+        updates, line 1189): a 401 to a token obtained for this very request is that refusal of
+        the request, not of the token.
+        """
+        issued = self._tokens.issued
         token = await self._tokens.token()
+        fresh = self._tokens.issued != issued
         headers = {"Accept": JSON_API}
         body = None
         if document is not None:
@@ -276,8 +212,14 @@ class NetemeraClient(NetworkServer):
                     allow_redirects=False,
                 ) as response:
                     status = response.status
+                    if status == 401 and validation_401 and fresh:
+                        raise InvalidRequest(
+                            f"{self.host} refused the request as invalid (HTTP 401, documented"
+                            " as 'Request validation failed')",
+                            code=status,
+                        )
                     if status == 401 and not renewed:
-                        renewed = True
+                        renewed = fresh = True
                         token = await self._tokens.renew(token)
                         continue
                     self._raise_for_status(status, url)
@@ -308,17 +250,25 @@ class NetemeraClient(NetworkServer):
         raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
 
     async def _collection(self, path: str, kind: str) -> list[Mapping[str, Any]]:
-        """Return every resource of a collection, following JSON:API ``links.next``."""
+        """
+        Return every resource of a collection, following JSON:API ``links.next``.
+
+        An item that is no resource is left out with a warning: it never costs the others.
+        """
         url: URL | None = self._url(path)
         result: list[Mapping[str, Any]] = []
+        read: set[URL] = set()
         for _ in range(MAX_PAGES):
             if url is None:
                 return result
+            read.add(url)
             document = await self._request("GET", url)
             if document is None:
                 return result
-            result.extend(resources(document, kind))
+            result.extend(resources(document, kind, self._dropped(kind)))
             url = self._next_page(url, document)
+            if url in read:
+                raise ProtocolError(f"{path}: the page links go round in a circle")
         raise ProtocolError(f"{path}: more than {MAX_PAGES} pages")
 
     def _next_page(self, current: URL, document: Mapping[str, Any]) -> URL | None:
@@ -330,7 +280,7 @@ class NetemeraClient(NetworkServer):
             return None
         target = current.join(URL(link))
         # The token goes with every request: never follow a link to another server.
-        if target.origin() != self._api.origin() or target == current:
+        if target.origin() != self._api.origin():
             raise ProtocolError("a page link leads off the API server")
         return target
 
@@ -342,13 +292,15 @@ class NetemeraClient(NetworkServer):
             await self._request("GET", self._url(f"applications/{self._application}"))
 
     async def list_applications(self) -> list[Application]:
-        """Return the applications the credentials can see."""
+        """Return the applications the credentials can see (one without an id is left out)."""
+        dropped = self._dropped("application")
         applications = []
         for item in await self._collection("applications", "application"):
-            application_id = opt_str(item, "applicationId") or opt_str(item, "_id")
-            if application_id is None:
-                raise ProtocolError("an application without id")
-            applications.append(Application(application_id, opt_str(item, "name")))
+            application = application_from(item, dropped)
+            if application is None:
+                dropped("an application has no id")
+                continue
+            applications.append(application)
         return applications
 
     async def list_devices(self) -> list[DeviceInfo]:
@@ -357,22 +309,25 @@ class NetemeraClient(NetworkServer):
             f"applications/{self.application_id}/end-devices", "end-device"
         )
         profiles = await self._profiles()
-        devices = []
+        dropped = self._dropped("end-device")
+        devices: dict[str, DeviceInfo] = {}
         for item in items:
             try:
                 dev_eui = eui(item.get("devEui") or item.get("_id"), "devEui")
             except ProtocolError:
                 self._log.warning("device", "%s listed a device without a valid EUI", self.host)
                 continue
+            if dev_eui in devices:
+                dropped(f"{dev_eui} is listed twice")
+                continue
             # Keep the name and profile only: an end-device also carries its root keys.
-            profile = profiles.get(str(item.get("deviceProfileId")))
-            devices.append(
-                DeviceInfo(
-                    dev_eui=dev_eui,
-                    name=opt_str(item, "name"),
-                    model=opt_str(profile, "name") if profile else None,
-                    device_class=profile_class(profile) if profile else None,
-                )
+            assigned = text(item, "deviceProfileId", dropped)
+            profile = profiles.get(assigned) if assigned else None
+            devices[dev_eui] = DeviceInfo(
+                dev_eui=dev_eui,
+                name=text(item, "name", dropped),
+                model=text(profile, "name", dropped) if profile else None,
+                device_class=profile_class(profile) if profile else None,
             )
         semaphore = asyncio.Semaphore(ACTIVATION_LOOKUPS)
 
@@ -393,11 +348,11 @@ class NetemeraClient(NetworkServer):
 
         try:
             async with asyncio.TaskGroup() as group:
-                for device in devices:
+                for device in devices.values():
                     group.create_task(activation(device))
         except* AuthError as refused:
             raise refused.exceptions[0] from None
-        return devices
+        return list(devices.values())
 
     async def _profiles(self) -> dict[str, Mapping[str, Any]]:
         """Return the account's device profiles by id; none when the client may not read them."""
@@ -408,19 +363,27 @@ class NetemeraClient(NetworkServer):
         except (InvalidRequest, ProtocolError) as err:
             self._log.warning("profiles", "Cannot read the device profiles: %s", err.reason)
             return {}
-        return {str(item.get("deviceProfileId")): item for item in items}
+        return {identifier: item for item in items if (identifier := profile_id(item))}
 
     async def _dev_addr(self, dev_eui: str) -> str | None:
         """Return the device's network address, None when it has no activation."""
         try:
-            document = await self._request("GET", self._url(f"end-devices/{dev_eui}/activation"))
+            document = await self._request(
+                "GET", self._url(f"end-devices/{path_eui(dev_eui)}/activation")
+            )
         except InvalidRequest, Forbidden:
             return None  # not activated, or activations (they hold session keys) not readable
         if document is None:
             return None
+        found = resources(document, "activation")
+        if not found:
+            return None
         # Only the address: an activation also carries the session keys.
-        address = resources(document, "activation")[0].get("devAddr")
-        return address.upper() if isinstance(address, str) and address else None
+        value = found[0].get("devAddr")
+        address = dev_addr(value)
+        if address is None and value is not None:
+            self._dropped("activation")(f"devAddr of {dev_eui} is not a DevAddr")
+        return address
 
     # --- realtime -----------------------------------------------------------------------------
 
@@ -441,13 +404,40 @@ class NetemeraClient(NetworkServer):
             _LOGGER.debug("Stream of %s: %s; retry in %.1f s", self.host, reason, delay)
             await asyncio.sleep(delay)
 
-    async def _open_stream(self, sink: Sink) -> tuple[aiohttp.ClientResponse, str]:
-        """Open the stream where the last one stopped; return it and the position sent."""
+    def _since(self, sink: Sink) -> datetime | None:
+        """Return when to resume from by time: the last uplink seen, never later than now."""
+        since = sink.resume_from()
+        # A reception time in the future (a server clock gone wrong) must not skip what follows.
+        return None if since is None else min(since, datetime.now(UTC))
+
+    def _stream_url(self, since: datetime | None) -> URL:
         url = self._url(f"uplink-packets/applications/{self.application_id}")
+        if since is None:
+            return url
+        # ISO 8601 in UTC, as the document's recvTime; the brackets as the document writes them.
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return URL(f"{url}?filter[since]={stamp}", encoded=True)
+
+    async def _open_stream(self, sink: Sink) -> tuple[aiohttp.ClientResponse, str]:
+        """
+        Open the stream where the last one stopped; return it and the position sent.
+
+        At the stored event id; where there is none, or the server refuses it, from the last
+        uplink's time; where that is refused too, live.
+        """
+        position = sink.stream_position() or ""
+        if position and not sendable_id(position):
+            self._log.warning(
+                "position",
+                "The stream position of %s cannot be sent back; resuming by time",
+                self.host,
+            )
+            position = ""
+        since = None if position else self._since(sink)
         token = await self._tokens.token()
         renewed = False
-        position = sink.stream_position() or ""
         while True:
+            url = self._stream_url(since)
             headers = {
                 "Accept": EVENT_STREAM,
                 "Cache-Control": "no-cache",
@@ -456,30 +446,49 @@ class NetemeraClient(NetworkServer):
             if position:
                 headers["Last-Event-ID"] = position
             try:
-                response = await self._session.get(
-                    url,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(
-                        total=None, sock_connect=self._request_timeout, sock_read=None
-                    ),
-                    allow_redirects=False,
-                )
-            except (aiohttp.ClientError, TimeoutError, OSError) as err:
+                # Bounded until the headers arrive; the body has its own read timeout.
+                async with asyncio.timeout(self._request_timeout):
+                    response = await self._session.get(
+                        url,
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(
+                            total=None, sock_connect=self._request_timeout, sock_read=None
+                        ),
+                        allow_redirects=False,
+                    )
+            except TimeoutError:
+                raise CannotConnect(
+                    f"{self.host} did not answer the stream request within"
+                    f" {self._request_timeout:.3g} s"
+                ) from None
+            except (aiohttp.ClientError, OSError) as err:
                 raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
             if response.status == 401 and not renewed:
                 response.release()
                 renewed = True
                 token = await self._tokens.renew(token)
                 continue
-            if response.status == 400 and position:
-                # The server no longer knows where we were (expired history): go on live.
+            if response.status == 400 and (position or since is not None):
+                # The server no longer knows where we were (expired history).
                 response.release()
+                if position:
+                    position = ""
+                    since = self._since(sink)
+                    if since is not None:
+                        _LOGGER.warning(
+                            "%s cannot resume the stream at the last event processed; resuming"
+                            " from the last uplink seen (%s)",
+                            self.host,
+                            since.isoformat(),
+                        )
+                        continue
+                else:
+                    since = None
                 _LOGGER.warning(
                     "%s cannot resume the stream where it stopped; uplinks received meanwhile"
                     " are not recovered",
                     self.host,
                 )
-                position = ""
                 continue
             try:
                 self._raise_for_status(response.status, url)
@@ -500,16 +509,21 @@ class NetemeraClient(NetworkServer):
             raise
         except LnsError as err:
             self._log.warning("relist", "Cannot list the devices of %s: %s", self.host, err)
+        else:
+            self._listed_at = time.monotonic()
 
     async def _follow(self, sink: Sink) -> str:
         """Read one stream until it ends; return why it ended."""
         response, position = await self._open_stream(sink)
-        parser = SseParser(last_event_id=position)
+        self._position = position
+        parser = SseParser(last_event_id=position, continuation_lines=True)
         try:
-            if self._streamed:
+            self._backoff.opened()
+            if self._listed_at is None:
+                self._listed_at = time.monotonic()  # the entry listed its devices as it started
+            elif time.monotonic() - self._listed_at >= RELIST_AFTER:
+                # Devices added during a long outage; a quick reconnect keeps the fresh list.
                 await self._relist(sink)
-            self._streamed = True
-            self._backoff.reset()
             sink.connection_changed(True, None)
             timeout = self._read_timeout
             gaps = 0
@@ -524,8 +538,11 @@ class NetemeraClient(NetworkServer):
                 if not chunk:
                     return "the server ended the stream"
                 for event in parser.feed(chunk):
-                    if not self._event(event, sink):
+                    if event.oversized or event.data.strip():
+                        if (failure := self._event(event, sink)) is not None:
+                            return failure
                         continue
+                    self._advance(event, sink)
                     # A keep-alive. Once their rhythm is known (two real gaps: keep-alives that
                     # arrive together say nothing), silence for a few of them is an outage: a
                     # half-open TCP connection never reports its end.
@@ -544,29 +561,80 @@ class NetemeraClient(NetworkServer):
         finally:
             response.close()
 
-    def _event(self, event: SseEvent, sink: Sink) -> bool:
+    def _event(self, event: SseEvent, sink: Sink) -> str | None:
         """
-        Deliver one event; return True when it is a keep-alive.
+        Deliver one event and move the stream position past it.
 
-        An event that cannot be delivered is logged and passed (with its id): retrying it after
-        every reconnect would stop the stream for good.
+        A malformed event is logged and passed (with its id): it can never be delivered. An
+        uplink the sink failed to take stops the stream before its id, to be read again after
+        the reconnect; only after ``DELIVERY_ATTEMPTS`` failures is it given up. Returns why
+        the stream stops, or None.
         """
-        keepalive = False
         if event.oversized:
             self._log.warning("size", "Dropped an oversized event from %s", self.host)
-        elif event.data.strip():
+        else:
             try:
-                sink.uplink(uplink_from_packet(as_dict(orjson.loads(event.data), "event")))
+                uplink = uplink_from_packet(
+                    as_dict(orjson.loads(event.data), "event"), self._dropped("uplink")
+                )
             except (orjson.JSONDecodeError, ProtocolError) as err:
                 self._log.warning(
                     "event", "Dropped a malformed event from %s: %s", self.host, _reason(err)
                 )
-            except Exception as err:  # noqa: BLE001 - one event must not stop the stream
-                self._log.warning("bug", "Dropped an event of %s that failed: %r", self.host, err)
-        else:
-            keepalive = True
-        sink.set_stream_position(event.last_event_id)
-        return keepalive
+            else:
+                try:
+                    self._deliver(uplink, sink)
+                except Exception as err:  # read again, never lost silently
+                    key = (event.last_event_id, event.data)
+                    self._failures = self._failures + 1 if key == self._failed else 1
+                    self._failed = key
+                    if self._failures < DELIVERY_ATTEMPTS:
+                        self._log.warning(
+                            "deliver",
+                            "An uplink of %s was not taken (%r); reading it again",
+                            uplink.dev_eui,
+                            err,
+                        )
+                        return "an uplink was not taken"
+                    _LOGGER.exception(
+                        "Dropped an uplink of %s that was not taken %d times",
+                        uplink.dev_eui,
+                        self._failures,
+                    )
+                else:
+                    self._backoff.proven()
+                self._failed = None
+        self._advance(event, sink)
+        return None
+
+    def _deliver(self, uplink: Uplink, sink: Sink) -> None:
+        """Hand an uplink to the sink, and the acknowledgement it carries."""
+        # An uplink read again (a resumed stream) does not acknowledge its downlink twice.
+        acknowledged = bool(uplink.ack) and (
+            (uplink.f_cnt, uplink.received_at) not in sink.recent_uplinks(uplink.dev_eui)
+        )
+        sink.uplink(uplink)
+        if acknowledged:
+            sink.downlink_status(
+                DownlinkStatus(
+                    dev_eui=uplink.dev_eui,
+                    message_id=LAST_DOWNLINK,
+                    state=DownlinkState.ACKNOWLEDGED,
+                    at=uplink.received_at,
+                )
+            )
+
+    def _advance(self, event: SseEvent, sink: Sink) -> None:
+        """Store the stream position an event leaves, when it moved."""
+        identifier = event.last_event_id
+        if identifier == self._position:
+            return
+        if identifier and not sendable_id(identifier):
+            # It could never be sent back: with no position, a reconnect resumes by time.
+            self._log.warning("event_id", "%s sent an event id that cannot be sent back", self.host)
+            identifier = ""
+        self._position = identifier
+        sink.set_stream_position(identifier)
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -576,63 +644,64 @@ class NetemeraClient(NetworkServer):
             raise Unsupported("Netemera only queues downlinks")
         if downlink.device_class is not None:
             raise Unsupported("Netemera sends downlinks in the device's own class")
+        # The attributes of the document's sample (line 1767); frmPayload is optional.
+        attributes: dict[str, Any] = {"fPort": downlink.f_port, "confirmed": downlink.confirmed}
+        if downlink.payload:
+            attributes["frmPayload"] = downlink.payload.hex().upper()
         await self._request(
             "POST",
-            self._url(f"downlink-packets/end-devices/{downlink.dev_eui}"),
-            document={
-                "data": {
-                    "type": "downlink-packet",
-                    "attributes": {
-                        "devEui": downlink.dev_eui,
-                        "fPort": downlink.f_port,
-                        "confirmed": downlink.confirmed,
-                        "frmPayload": downlink.payload.hex().upper(),
-                    },
-                }
-            },
+            self._url(f"downlink-packets/end-devices/{path_eui(downlink.dev_eui)}"),
+            document={"data": {"type": "downlink-packet", "attributes": attributes}},
             accept=(200, 201, 202, 204),
+            validation_401=True,
         )
+        # A bare 202, without an id (line 1775): acknowledgements name LAST_DOWNLINK.
         return DownlinkResult(message_id=None, state=DownlinkState.QUEUED)
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
         """Assign the device a copy of its profile that supports ``device_class``."""
-        device = resources(
-            await self._request("GET", self._url(f"end-devices/{dev_eui}")), "end-device"
-        )[0]
-        profile_id = opt_str(device, "deviceProfileId")
-        if profile_id is None:
+        path = f"end-devices/{path_eui(dev_eui)}"
+        device = resource(await self._request("GET", self._url(path)), "end-device")
+        current_id = text(device, "deviceProfileId")
+        if current_id is None:
             raise ProtocolError("the end-device has no device profile")
         profiles = await self._collection("device-profiles", "device-profile")
-        current = next(
-            (profile for profile in profiles if profile.get("deviceProfileId") == profile_id),
-            None,
-        )
+        current = next((profile for profile in profiles if profile_id(profile) == current_id), None)
         if current is None:
-            current = resources(
-                await self._request("GET", self._url(f"device-profiles/{profile_id}")),
+            current = resource(
+                await self._request("GET", self._url(f"device-profiles/{current_id}")),
                 "device-profile",
-            )[0]
+            )
         if profile_class(current) is device_class:
             return
         target = profile_like(current, profiles, device_class)
         if target is None:
-            name = str(current.get("name") or profile_id)
+            name = text(current, "name") or current_id
             raise InvalidRequest(
                 f"no device profile like '{name}' supports class {device_class} only",
                 key="class_profile_missing",
                 details={"profile": name, "device_class": device_class.value},
             )
+        # An End-Device object: devEui, applicationId and deviceProfileId are not optional
+        # (lines 981-984). The name goes along so that no server reads the update as clearing
+        # it; the root keys never do (they are not ours to send).
+        attributes: dict[str, Any] = {
+            "devEui": path_eui(dev_eui),
+            "applicationId": text(device, "applicationId") or self.application_id,
+            "deviceProfileId": profile_id(target),
+        }
+        if device_name := text(device, "name"):
+            attributes["name"] = device_name
+        # The table answers "202 Created" with the end-device, the sample (line 1207) a bare
+        # "201 Created": both are taken.
         await self._request(
             "PATCH",
-            self._url(f"end-devices/{dev_eui}"),
+            self._url(path),
             document={
-                "data": {
-                    "type": "end-device",
-                    "id": dev_eui,
-                    "attributes": {"deviceProfileId": target["deviceProfileId"]},
-                }
+                "data": {"type": "end-device", "id": path_eui(dev_eui), "attributes": attributes}
             },
             accept=(200, 201, 202, 204),
+            validation_401=True,
         )
 
     async def close(self) -> None:

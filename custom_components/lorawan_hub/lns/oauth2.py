@@ -3,8 +3,9 @@ OAuth 2.0 access tokens for server-to-server APIs (RFC 6749 section 4.4 and 6).
 
 A ``TokenSource`` obtains a token with the account's own grant (client credentials, or a
 password grant), renews it with the refresh token shortly before it expires, falls back to the
-account grant when the refresh token is refused, and hands out a fresh token when the API refused
-the current one. Tokens and secrets never appear in errors or logs.
+account grant when the refresh token is refused (any 4xx answer), keeps the current token while
+it is valid when the authorization server cannot be reached, and hands out a fresh token when the
+API refused the current one. Tokens and secrets never appear in errors or logs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import base64
 from collections.abc import Mapping
 import logging
+import re
 import time
 from typing import Any, Final
 
@@ -20,6 +22,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from .base import read_limited
 from .errors import AuthError, CannotConnect, ProtocolError
 from .parse import as_int
 
@@ -29,6 +32,12 @@ DEFAULT_LIFETIME: Final = 3600
 """Seconds a token is assumed to live when the server does not say."""
 MAX_REFRESH_MARGIN: Final = 300.0
 """Renew at most this many seconds before expiry (and at 90 % of a short lifetime)."""
+REFRESH_RETRY: Final = 30.0
+"""Seconds before trying again a renewal that failed while the current token is still valid."""
+MAX_ANSWER: Final = 64 * 1024
+"""Bytes a token answer may have: a few hundred are expected."""
+# An access token goes into an HTTP header: visible ASCII only (RFC 6750 section 2.1 is stricter).
+_SENDABLE: Final = re.compile(r"[\x21-\x7e]+")
 
 # RFC 6749 section 5.2: the errors that mean the credentials (or the refresh token) are refused.
 _REFUSED: Final = frozenset(
@@ -65,8 +74,11 @@ class TokenSource:
         self._access: str | None = None
         self._refresh: str | None = None
         self._renew_at = 0.0
+        self._expires_at = 0.0
         self.expires_in: int | None = None
         """The lifetime the server gave the current token, in seconds."""
+        self.issued = 0
+        """How many tokens were obtained so far: a change tells a caller its token is fresh."""
 
     @property
     def host(self) -> str:
@@ -76,7 +88,8 @@ class TokenSource:
     async def token(self) -> str:
         """Return a valid access token, obtaining or renewing it when needed."""
         async with self._lock:
-            if self._access is not None and time.monotonic() < self._renew_at:
+            now = time.monotonic()
+            if self._access is not None and now < self._renew_at:
                 return self._access
             if self._refresh is not None:
                 try:
@@ -84,7 +97,18 @@ class TokenSource:
                         {"grant_type": "refresh_token", "refresh_token": self._refresh}
                     )
                 except AuthError:
-                    _LOGGER.debug("%s refused the refresh token; using the grant", self.host)
+                    pass
+                except CannotConnect as err:
+                    if err.code is None or not 400 <= err.code < 500:
+                        if self._access is None or now >= self._expires_at:
+                            raise
+                        # The server is down, the token still valid: keep it, retry a bit later.
+                        self._renew_at = now + min(REFRESH_RETRY, (self._expires_at - now) / 2)
+                        return self._access
+                # Refused (RFC 6749 section 5.2, e.g. invalid_request or invalid_grant with HTTP
+                # 400): that refresh token is done for; the account's grant gets a new token.
+                _LOGGER.debug("%s refused the refresh token; using the grant", self.host)
+                self._refresh = None
             return await self._request(self._grant)
 
     async def renew(self, refused: str | None) -> str:
@@ -112,10 +136,12 @@ class TokenSource:
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await read_limited(response.content, MAX_ANSWER)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
+        if body is None:
+            raise ProtocolError(f"{self.host} answered more than {MAX_ANSWER} bytes")
         try:
             document: Any = orjson.loads(body) if body else {}
         except orjson.JSONDecodeError:
@@ -135,6 +161,8 @@ class TokenSource:
         access = document.get("access_token")
         if not isinstance(access, str) or not access:
             raise ProtocolError(f"{self.host} answered without an access token")
+        if _SENDABLE.fullmatch(access) is None:
+            raise ProtocolError(f"{self.host} answered with an access token that cannot be sent")
         try:
             lifetime = as_int(document.get("expires_in", DEFAULT_LIFETIME), "expires_in")
         except ProtocolError:
@@ -144,5 +172,8 @@ class TokenSource:
         self._access = access
         self._refresh = refresh if isinstance(refresh, str) and refresh else None
         self.expires_in = lifetime
-        self._renew_at = time.monotonic() + lifetime - min(MAX_REFRESH_MARGIN, lifetime / 10)
+        self.issued += 1
+        now = time.monotonic()
+        self._expires_at = now + lifetime
+        self._renew_at = now + lifetime - min(MAX_REFRESH_MARGIN, lifetime / 10)
         return access

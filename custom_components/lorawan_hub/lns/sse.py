@@ -6,6 +6,10 @@ Lines end with LF, CR or CRLF (a CRLF split between two reads is one line end), 
 accumulate, ``id:`` sets the last event id that a reconnect sends back as ``Last-Event-ID`` and
 keeps it for the following events, lines starting with ``:`` are comments, unknown fields are
 ignored and an event is dispatched by an empty line.
+
+With ``continuation_lines``, a line that names no field of the format and follows a ``data``
+line continues that data: a JSON object printed over several lines after a single ``data:``,
+as a vendor document may show its stream, is read whole.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Final
 
 MAX_EVENT_SIZE: Final = 256 * 1024
 """Characters of data one event may carry; the data of a larger event is dropped."""
+FIELDS: Final = frozenset({"data", "id", "event", "retry"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,11 +39,18 @@ class SseEvent:
 class SseParser:
     """Turn the bytes of one ``text/event-stream`` response into events."""
 
-    def __init__(self, max_event_size: int = MAX_EVENT_SIZE, last_event_id: str = "") -> None:
+    def __init__(
+        self,
+        max_event_size: int = MAX_EVENT_SIZE,
+        last_event_id: str = "",
+        *,
+        continuation_lines: bool = False,
+    ) -> None:
         """
         Start at the beginning of a stream.
 
         ``last_event_id`` is the id a reconnect sent: events without an id of their own keep it.
+        ``continuation_lines``: a line naming no field, right after data, continues the data.
         """
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._max = max_event_size
@@ -50,6 +62,8 @@ class SseParser:
         self._size = 0
         self._oversized = False
         self._event = ""
+        self._continuation = continuation_lines
+        self._in_data = False
         self.last_event_id = last_event_id
         """The last event id buffer: what the next reconnect sends as ``Last-Event-ID``."""
         self.retry: int | None = None
@@ -99,17 +113,18 @@ class SseParser:
 
     def _line(self, line: str) -> None:
         if line[0] == ":":
+            self._in_data = False
             return
         name, colon, value = line.partition(":")
         if colon and value.startswith(" "):
             value = value[1:]
+        if self._continuation and self._in_data and name not in FIELDS:
+            # The rest of a value printed over several lines: the whole line is data.
+            self._add_data(line)
+            return
+        self._in_data = name == "data"
         if name == "data":
-            self._size += len(value) + 1
-            if self._size > self._max:
-                self._oversized = True
-                self._data = []
-            elif not self._oversized:
-                self._data.append(value)
+            self._add_data(value)
         elif name == "id":
             if "\0" not in value:
                 self.last_event_id = value
@@ -118,7 +133,16 @@ class SseParser:
         elif name == "retry" and value.isascii() and value.isdigit():
             self.retry = int(value)
 
+    def _add_data(self, value: str) -> None:
+        self._size += len(value) + 1
+        if self._size > self._max:
+            self._oversized = True
+            self._data = []
+        elif not self._oversized:
+            self._data.append(value)
+
     def _dispatch(self) -> SseEvent | None:
+        self._in_data = False
         data, self._data = self._data, []
         event, self._event = self._event or "message", ""
         oversized, self._oversized = self._oversized, False
