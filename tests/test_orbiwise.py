@@ -185,7 +185,7 @@ async def test_actions(
     await hass.services.async_call(
         DOMAIN, "request_device_status", {"device_id": device_id(hass, CLIMATE)}, blocking=True
     )
-    assert orbiwise.nodes[CLIMATE].status_requested
+    assert orbiwise.nodes[CLIMATE].req_status == 1  # update requested
 
     group = await hass.services.async_call(
         DOMAIN,
@@ -280,7 +280,8 @@ async def test_rest_push_through_the_webhook(
 
     # Stopping, the receiver no longer takes pushes: the server keeps them for the catch-up.
     await entry.runtime_data.async_shutdown()
-    assert orbiwise.push_mode is None
+    assert orbiwise.push_mode is not None
+    assert orbiwise.push_mode.enabled is False
     response = await http.post(
         "/api/webhook/hook-1?topic=payloads_ul", json={"DevEUI": CLIMATE}, headers=headers
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+import logging
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 import pytest
 
+from custom_components.lorawan_hub.lns.base import ThrottledLog
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
@@ -20,6 +22,8 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.models import (
+    DeviceInfo,
+    DeviceStatus,
     Downlink,
     DownlinkMode,
     DownlinkState,
@@ -32,10 +36,13 @@ from custom_components.lorawan_hub.lns.orbiwise import (
     OrbiWiseClient,
     PushTarget,
     Transport,
+    alarm_from_push,
     device_from_node,
     downlink_status,
+    join_from_push,
     payload_bytes,
     push_error,
+    result_from_answer,
     status_from_push,
     uplink_from_payload,
 )
@@ -57,6 +64,15 @@ async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
     simulator.add_node(DOOR, comment="Door", device_class=2)
     async with simulator:
         yield simulator
+
+
+@pytest.fixture(autouse=True)
+def reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the dropped values it causes reported (the log is rate-limited)."""
+    monkeypatch.setattr(
+        "custom_components.lorawan_hub.lns.orbiwise._VALUES",
+        ThrottledLog(logging.getLogger("custom_components.lorawan_hub.lns.orbiwise")),
+    )
 
 
 @pytest.fixture
@@ -174,17 +190,103 @@ def test_encrypted_and_hex_payloads() -> None:
         {"dataFrame": 5},
         {"DevEUI": "nope"},
         {"timestamp": "yesterday"},
-        {"gtw_info": {}},
-        {"gtw_info": [{"gtw_id": True}]},
-        {"decoded": [1]},
-        {"latitude": 91, "longitude": 0},
+        {"timestamp": None},
     ],
 )
 def test_malformed_uplinks(change: dict[str, Any]) -> None:
-    """A wrong field is a ProtocolError."""
+    """Without a readable DevEUI, time or payload there is no uplink: a ProtocolError."""
     data = {"DevEUI": CLIMATE, "timestamp": "2026-01-01T00:00:00Z", "dataFrame": "AQ=="} | change
     with pytest.raises(ProtocolError):
         uplink_from_payload(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "dropped"),
+    [
+        ({"latitude": 95, "longitude": 6.1}, "location"),
+        ({"latitude": 46.2, "longitude": "east"}, "location"),
+        ({"latitude": 46.2, "longitude": 6.1, "altitude": "high"}, "altitude"),
+        ({"gtw_info": {}}, "gateways"),
+        ({"gtw_info": [{"gtw_id": True}, {"gtw_id": "0000000012340000"}]}, "one gateway"),
+        ({"gtw_info": [5, {"gtw_id": "0000000012340000", "rssi": "loud"}]}, "gateway rssi"),
+        ({"decoded": [1]}, "decoded"),
+        ({"port": "one"}, "f_port"),
+        ({"fcnt": 1.5}, "f_cnt"),
+        ({"rssi": "strong", "snr": [1]}, "rssi"),
+        ({"sf_used": "seven", "dr_used": 7, "freq": "high"}, "data rate"),
+        ({"freq": -5}, "frequency"),
+        ({"confirmed": "maybe", "decrypted": 7}, "flags"),
+        ({"devaddr": "xyz"}, "dev_addr"),
+        ({"devaddr": 2**40}, "dev_addr"),
+    ],
+)
+def test_bad_optional_values_drop_only_themselves(
+    change: dict[str, Any], dropped: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bad optional value is dropped (and reported); the uplink and its payload stay."""
+    data = {
+        "DevEUI": CLIMATE,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "dataFrame": "AWcA5g==",
+        "port": 1,
+        "fcnt": 3,
+    } | change
+    uplink = uplink_from_payload(data)
+    assert uplink.payload == LPP_TEMPERATURE
+    assert uplink.dev_eui == CLIMATE
+    checks = {
+        "location": uplink.location is None,
+        "altitude": uplink.location == Location(46.2, 6.1, None),
+        "gateways": uplink.gateways == (),
+        "one gateway": [g.gateway_id for g in uplink.gateways] == ["0000000012340000"],
+        "gateway rssi": [(g.gateway_id, g.rssi) for g in uplink.gateways]
+        == [("0000000012340000", None)],
+        "decoded": uplink.decoded is None,
+        "f_port": uplink.f_port is None and uplink.f_cnt == 3,
+        "f_cnt": uplink.f_cnt is None and uplink.f_port == 1,
+        "rssi": uplink.rssi is None and uplink.snr is None,
+        "data rate": (uplink.spreading_factor, uplink.data_rate, uplink.frequency)
+        == (None, None, None),
+        "frequency": uplink.frequency is None,
+        "flags": uplink.confirmed is None and uplink.encrypted is False,
+        "dev_addr": uplink.dev_addr is None,
+    }
+    assert checks[dropped]
+    assert "Dropped" in caplog.text
+
+
+def test_bad_optional_values_of_other_pushes() -> None:
+    """Status, node, alarm and join pushes keep what they can read."""
+    status = status_from_push(
+        {"DevEUI": CLIMATE, "battery_status": 300, "margin_status": "x", "req_status": "ready"}
+    )
+    assert status == DeviceStatus(dev_eui=CLIMATE)
+    node = device_from_node(
+        {
+            "DevEUI": DOOR,
+            "comment": 5,
+            "appeui": "HEX ",
+            "device_class": "C",
+            "lora_device_class": 2,
+            "latitude": 100,
+            "longitude": 6,
+            "dl_fcnt": "many",
+        }
+    )
+    assert node == DeviceInfo(dev_eui=DOOR, device_class=LoRaClass.C)
+    alarm = alarm_from_push(
+        {"timestamp": "ISO8601", "alarm_code": 7, "DevEUI": "hex", "gtw_id": "0102"}
+    )
+    assert (alarm.code, alarm.dev_eui, alarm.at, alarm.gateway_id) == (
+        "unknown",
+        None,
+        None,
+        "0102",
+    )
+    join = join_from_push({"DevEUI": DOOR, "appeui": "HEX", "join_status": 1})
+    assert (join.dev_eui, join.app_eui, join.status) == (DOOR, None, "unknown")
+    answer = result_from_answer({"id": "x", "transmissionStatus": "y", "fcnt": 2})
+    assert (answer.message_id, answer.state, answer.f_cnt) == (None, DownlinkState.QUEUED, 2)
 
 
 def test_status_and_node_pushes() -> None:
@@ -327,8 +429,7 @@ async def test_plain_text_errors_and_bad_json(session: aiohttp.ClientSession) ->
             await client.validate()
         with pytest.raises(ProtocolError, match="no results"):
             await client.list_devices()
-        with pytest.raises(ProtocolError):
-            await client.list_devices()
+        assert await client.list_devices() == []  # an entry that is not an object is dropped
         with pytest.raises(InvalidRequest, match="busy or full"):
             await client.validate()
         with pytest.raises(InvalidRequest, match="busy or full"):
@@ -398,21 +499,63 @@ async def test_outage_drain(running: Running, orbiwise: OrbiWiseSimulator) -> No
     assert len(running.sink.device_lists) == 1
 
 
-async def test_drain_skips_malformed_and_deletes_it(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+async def test_one_bad_stored_record_never_blocks_the_drain(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A stored uplink that cannot be read is dropped (and deleted), the others delivered."""
-    good = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    bad = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    orbiwise.stored[CLIMATE][bad]["dataFrame"] = "!!"
+    """
+    Each stored record is read on its own: a bad id, a bad optional value or a broken record.
+
+    A record whose id cannot be read is delivered but stays stored (it cannot be deleted); one
+    with a bad latitude is delivered without its position and deleted; one that cannot be read
+    at all is reported and left in the server's store; the drain goes on and the entry is live.
+    """
+    first = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 1]))
+    bad_id = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 2]))
+    orbiwise.stored[CLIMATE][bad_id]["id"] = "a1b2"
+    bad_latitude = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 3]), location=(95.0, 6.1))
+    unreadable = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 4]))
+    orbiwise.stored[CLIMATE][unreadable]["dataFrame"] = "!!"
+    orbiwise.stored[CLIMATE][-1] = "not an object"
+    last = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 5]))
     client = make_client(session, orbiwise)
     await client.list_devices()
     run = Running(client)
-    await run.uplinks(1)
     async with asyncio.timeout(10):
-        await orbiwise.wait_for(lambda: {good, bad} <= set(orbiwise.deleted))
-    assert len(run.sink.uplinks) == 1
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: {first, bad_latitude, last} <= set(orbiwise.deleted))
+    assert [uplink.payload[-1] for uplink in run.sink.uplinks] == [1, 2, 3, 5]
+    assert run.sink.uplinks[2].location is None
+    assert bad_id in orbiwise.stored[CLIMATE]  # delivered; its id cannot name it to delete
+    assert unreadable in orbiwise.stored[CLIMATE]  # never deleted unread
+    assert run.sink.connections == [(True, None)]
+    assert "Skipped a stored uplink of 70B3D57ED0000001" in caplog.text
+    assert "not objects" in caplog.text
     await run.stop()
+
+
+async def test_live_uplink_with_a_bad_optional_value(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A pushed uplink with a latitude of 95 is delivered without its position, then deleted."""
+    body = {
+        "early": False,
+        "DevEUI": CLIMATE,
+        "dataFrame": "AWcA5g==",
+        "port": 1,
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "fcnt": 9,
+        "id": 77,
+        "live": True,
+        "latitude": 95,
+        "longitude": 6.1,
+    }
+    orbiwise.push_uplink(body)
+    await running.uplinks(1)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: 77 in orbiwise.deleted)
+    assert running.sink.uplinks[0].payload == LPP_TEMPERATURE
+    assert running.sink.uplinks[0].location is None
+    assert CLIMATE not in running.sink.locations
 
 
 async def test_pushes_of_every_kind(running: Running, orbiwise: OrbiWiseSimulator) -> None:
@@ -666,9 +809,102 @@ async def test_rest_push_transport(
         assert group_result.message_id is not None
         await run.stop()
         await client.close()
-        assert orbiwise.push_mode is None
+        assert orbiwise.push_mode is not None
+        assert orbiwise.push_mode.enabled is False  # stopped: it was ours
         # After the run, a push is not taken: the server keeps the uplink.
         assert client.dispatch("payloads_ul", {}) is False
+
+
+def rest_push_client(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, **kwargs: Any
+) -> OrbiWiseClient:
+    """A REST push client whose receiver nobody serves (enough to see the set-up)."""
+    return make_client(
+        session,
+        orbiwise,
+        transport=Transport.REST_PUSH,
+        push_target=PushTarget("http://127.0.0.1:9/api/webhook/x", "Bearer s"),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "target"),
+    [
+        ("https://lora.example.net", 443, "https://lora.example.net:443"),
+        ("mqtts://user:secret@broker.example.net", 8883, "mqtts://broker.example.net:8883"),
+    ],
+)
+async def test_rest_push_leaves_a_push_set_up_elsewhere_alone(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, host: str, port: int, target: str
+) -> None:
+    """
+    Someone else's push (REST or MQTT client mode) is neither replaced nor stopped.
+
+    The connection is reported down, naming where the account pushes (never its credentials).
+    """
+    theirs = orbiwise.set_push_mode(host, port, "/v1/networks/ubiq/uplink")
+    client = rest_push_client(session, orbiwise)
+    foreign = await client.foreign_push()
+    assert foreign is not None
+    assert foreign.target == target
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.connections))
+    await run.stop()
+    reason = str(run.sink.connections[0][1])
+    assert target in reason
+    assert "secret" not in reason
+    await client.close()
+    assert orbiwise.push_modes[""] is theirs
+    assert theirs.enabled is True
+    assert ("PUT", "/rest/pushmode/start") not in orbiwise.requests
+    assert ("PUT", "/rest/pushmode/stop") not in orbiwise.requests
+
+
+async def test_rest_push_replaces_what_the_user_agreed_to_replace(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """With consent for that very configuration it is replaced, and ours stopped at close."""
+    orbiwise.set_push_mode("https://lora.example.net", 443, "/v1/uplink", enabled=False)
+    probe = rest_push_client(session, orbiwise)
+    foreign = await probe.foreign_push()
+    assert foreign is not None
+    other = orbiwise.set_push_mode("https://lora.example.net", 443, "/v2/other")
+    # Consent was for /v1/uplink: another configuration is still left alone.
+    refused = Running(rest_push_client(session, orbiwise, replaces=foreign.fingerprint))
+    async with asyncio.timeout(10):
+        await refused.sink.wait_for(lambda: bool(refused.sink.connections))
+    await refused.stop()
+    assert orbiwise.push_modes[""] is other
+    orbiwise.set_push_mode("https://lora.example.net", 443, "/v1/uplink")
+    client = rest_push_client(session, orbiwise, replaces=foreign.fingerprint)
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    assert orbiwise.push_modes[""].host == "http://127.0.0.1"
+    assert await client.foreign_push() is None  # ours now
+    await run.stop()
+    await client.close()
+    assert orbiwise.push_modes[""].enabled is False
+
+
+async def test_close_stops_only_our_own_push(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Replaced elsewhere while running: closing (unload, Home Assistant stop) leaves it."""
+    client = rest_push_client(session, orbiwise, application="app-1")
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    assert orbiwise.push_modes["app-1"].host == "http://127.0.0.1"
+    theirs = orbiwise.set_push_mode("mqtts://broker.example.net", 8883, application="app-1")
+    await run.stop()
+    await client.close()
+    await client.close()
+    assert theirs.enabled is True
+    assert ("PUT", "/rest/pushmode/stop/app-1") not in orbiwise.requests
+    assert "changed elsewhere" in caplog.text
 
 
 async def test_rest_push_needs_a_target(

@@ -72,6 +72,8 @@ async def test_rest_api(session: aiohttp.ClientSession, sim: OrbiWiseSimulator) 
     async with session.get(f"{sim.url}/rest/nodes") as response:
         assert [node["DevEUI"] for node in await response.json()] == [NODE]
     async with session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
+        assert "comment" not in await response.json()  # the device info object has no name
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
         assert (await response.json())["comment"] == "Meter"
     async with session.post(f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"}):
         pass
