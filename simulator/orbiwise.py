@@ -245,6 +245,8 @@ class OrbiWiseSimulator(PushingServer):
         self.mqtt_plain_replies = False
         """Answer MQTT downlinks on ``payloads_dl``/``multicast`` (the host-mode reading of the
         downlink sections) instead of ``<user>/payloads_dl``/``<user>/multicast``."""
+        self.binary_pushes = False
+        """Push over the WebSocket in binary frames (a server that does)."""
         self.ws_frames: list[str] = []
         """The kind of every frame a WebSocket client sent: ``text`` or ``binary``."""
         self.basic_enabled = True
@@ -426,7 +428,10 @@ class OrbiWiseSimulator(PushingServer):
         self._notify()
 
     async def _send_ws(self, ws: web.WebSocketResponse, topic: str, body: Any) -> None:
-        await ws.send_str(json.dumps({topic: body}))
+        if self.binary_pushes:
+            await ws.send_bytes(json.dumps({topic: body}).encode())
+        else:
+            await ws.send_str(json.dumps({topic: body}))
         self.ws_sent.append((topic, body.get("id") if isinstance(body, dict) else None))
         self._notify()
 
@@ -1099,9 +1104,16 @@ class OrbiWiseSimulator(PushingServer):
         try:
             async for message in ws:
                 if message.type is WSMsgType.BINARY:
-                    # The document's messages are JSON text.
+                    # The document's messages are JSON text: a binary frame is refused.
                     self.ws_frames.append("binary")
-                    error = {"error_msg": "binary frame: JSON text expected", "status_code": 400}
+                    error: dict[str, Any] = {
+                        "error_msg": "binary frame: JSON text expected",
+                        "status_code": 400,
+                    }
+                    with contextlib.suppress(
+                        ValueError, AttributeError, StopIteration, TypeError, KeyError
+                    ):
+                        error["tag"] = next(iter(json.loads(message.data).values()))["tag"]
                     await ws.send_str(json.dumps({"error": error}))
                     continue
                 self.ws_frames.append("text")

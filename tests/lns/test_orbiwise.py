@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 import pytest
 
-from custom_components.lorawan_hub.lns.base import ThrottledLog
+from custom_components.lorawan_hub.lns.base import Backoff, ThrottledLog
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
@@ -29,6 +29,7 @@ from custom_components.lorawan_hub.lns.models import (
     DownlinkState,
     Location,
     LoRaClass,
+    MulticastKeys,
     MulticastSetup,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
@@ -701,11 +702,19 @@ async def test_downlink_over_websocket_and_its_status(
 async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseSimulator) -> None:
     """Modes map to fail/replace/enqueue_on_busy; a busy queue and unknown devices are refused."""
     client = running.client
+    await client.send_downlink(
+        Downlink(dev_eui=CLIMATE, f_port=1, payload=b"\x00", mode=DownlinkMode.IMMEDIATE)
+    )
+    assert orbiwise.downlinks[0].mode == "fail_on_busy"  # nothing waiting: taken
     await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
-    with pytest.raises(InvalidRequest, match="busy"):
+    with pytest.raises(InvalidRequest) as refused:
         await client.send_downlink(
             Downlink(dev_eui=DOOR, f_port=1, payload=b"\x02", mode=DownlinkMode.IMMEDIATE)
         )
+    # OrbiWAN cannot send at once: immediate is fail_on_busy, refused while others wait.
+    assert (refused.value.key, refused.value.code) == ("orbiwise_busy", 409)
+    assert "fail_on_busy" in refused.value.reason
+    del orbiwise.downlinks[0]
     await client.send_downlink(
         Downlink(dev_eui=DOOR, f_port=1, payload=b"\x03", mode=DownlinkMode.REPLACE)
     )
@@ -716,6 +725,130 @@ async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseS
         await client.send_downlink(
             Downlink(dev_eui=DOOR, f_port=1, payload=b"", device_class=LoRaClass.C)
         )
+
+
+@pytest.mark.parametrize("transport", [Transport.WEBSOCKET, Transport.REST_PUSH])
+async def test_full_queue_is_named(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, transport: Transport
+) -> None:
+    """A 409 to a queued downlink or multicast is a full queue (at most 10 waiting)."""
+    client = rest_push_client(session, orbiwise) if transport is Transport.REST_PUSH else None
+    client = client or make_client(session, orbiwise)
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    for _ in range(10):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    with pytest.raises(InvalidRequest) as refused:
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    assert refused.value.key == "orbiwise_queue_full"
+    orbiwise.groups["g"] = {"groupid": "g", "title": "g"}
+    for _ in range(10):
+        await client.send_multicast("g", 1, b"\x01")
+    with pytest.raises(InvalidRequest) as refused:
+        await client.send_multicast("g", 1, b"\x01")
+    assert refused.value.key == "orbiwise_queue_full"
+    with pytest.raises(InvalidRequest) as unknown:
+        await client.send_multicast("nope", 1, b"\x01")
+    assert unknown.value.code == 404
+    await run.stop()
+
+
+async def test_websocket_messages_are_json_text(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """The document's WebSocket messages are JSON text: downlinks go in text frames."""
+    await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    assert orbiwise.ws_frames == ["text"]
+
+
+async def test_binary_pushes_are_read_too(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+    """A server pushing JSON in binary frames is understood all the same."""
+    orbiwise.binary_pushes = True
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+
+
+class HeldSender:
+    """A push channel that records what is sent and answers only when told."""
+
+    def __init__(self, client: OrbiWiseClient) -> None:
+        """Take ``client``'s channel."""
+        self.client = client
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, message: Any) -> None:
+        """Record one message."""
+        self.sent.append(dict(message))
+
+    def answer(self, index: int) -> None:
+        """Answer the message sent ``index``-th."""
+        ((topic, body),) = self.sent[index].items()
+        answer = {"id": 100 + index, "transmissionStatus": 0, "fcnt": 1, "tag": body["tag"]}
+        if topic == "payloads_dl":
+            answer["DevEUI"] = body["DevEUI"]
+        else:
+            answer["groupid"] = body["groupid"]
+        self.client.dispatch(topic, answer)
+
+
+@pytest.mark.parametrize("second", ["downlink", "multicast"])
+async def test_one_downlink_at_a_time(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, second: str
+) -> None:
+    """
+    "Scheduling several payloads in parallel is not supported": the next waits for the answer.
+
+    Downlinks and multicasts share the turn, over the push channel as over REST.
+    """
+    client = make_client(session, orbiwise, transport=Transport.MQTT)
+    client._sink = RecordingSink()  # running, without a broker: the channel is ours
+    channel = HeldSender(client)
+    client.set_sender(channel.send)
+    first = asyncio.create_task(
+        client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    )
+    other = asyncio.create_task(
+        client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=1, payload=b"\x02"))
+        if second == "downlink"
+        else client.send_multicast("g", 1, b"\x03")
+    )
+    await asyncio.sleep(0)  # both tasks run up to where they wait
+    assert len(channel.sent) == 1
+    channel.answer(0)
+    assert (await first).message_id == "100"
+    await asyncio.sleep(0)
+    assert len(channel.sent) == 2
+    channel.answer(1)
+    assert (await other).message_id == "101"
+
+
+async def test_one_rest_downlink_at_a_time(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over REST too, the next POST waits for the previous one's answer."""
+    client = rest_push_client(session, orbiwise)
+    posted: list[str] = []
+    answers: list[asyncio.Future[dict[str, Any]]] = []
+
+    async def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        posted.append(path)
+        answers.append(asyncio.get_running_loop().create_future())
+        return await answers[-1]
+
+    monkeypatch.setattr(client, "_request", request)
+    first = asyncio.create_task(
+        client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    )
+    other = asyncio.create_task(client.send_multicast("g", 1, b"\x03"))
+    await asyncio.sleep(0)
+    assert posted == [f"rest/nodes/{DOOR}/payloads/dl"]
+    answers[0].set_result({"id": 1})
+    await first
+    await asyncio.sleep(0)
+    assert posted[1:] == ["rest/multicast/g"]
+    answers[1].set_result({"id": 2})
+    assert (await other).message_id == "2"
 
 
 async def test_downlink_without_connection(
@@ -1190,3 +1323,449 @@ async def test_closing_websocket_refuses_downlinks(
     running.client.set_sender(closed)
     with pytest.raises(CannotConnect, match="closed"):
         await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+
+
+# --- devices added after connecting (application scope) ---------------------------------------
+
+NEW = "70B3D57ED0000003"
+
+
+def list_requests(orbiwise: OrbiWiseSimulator) -> int:
+    """How many times the device list was read."""
+    return orbiwise.requests.count(("GET", "/rest/nodes"))
+
+
+async def test_application_device_added_after_connecting(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    A push from a device added to the application since the list was read is delivered.
+
+    The list is read again first; the new device's stored uplinks are drained, its status read.
+    """
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.add_node(NEW, comment="Boiler", applications={"app-1"})
+    orbiwise.hold_pushes = True
+    missed = orbiwise.publish(NEW, bytes([1, 0x67, 0, 1]))
+    orbiwise.hold_pushes = False
+    orbiwise.push_status(NEW, battery=254, margin=4)  # not stored, read back after the list
+    live = orbiwise.publish(NEW, bytes([1, 0x67, 0, 2]))
+    await run.uplinks(2)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: {missed, live} <= set(orbiwise.deleted))
+        await run.sink.wait_for(lambda: bool(run.sink.device_statuses))
+    assert [uplink.payload[-1] for uplink in run.sink.uplinks] == [1, 2]
+    assert [device.name for device in run.sink.device_lists[-1]] == ["Climate", "Boiler"]
+    assert run.sink.device_statuses[-1].dev_eui == NEW
+    await run.stop()
+
+
+async def test_other_applications_devices_are_asked_about_once(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    A device outside the application costs one reading of the list, not one per push.
+
+    Its pushes (uplinks, nodeinfo) are dropped, and its uplinks stay in the server's store.
+    """
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    before = list_requests(orbiwise)
+    first = orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: list_requests(orbiwise) == before + 1)
+    orbiwise.push_nodeinfo(DOOR)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(2)
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [CLIMATE, CLIMATE]
+    assert run.sink.device_updates == []
+    assert list_requests(orbiwise) == before + 1
+    assert first in orbiwise.stored[DOOR]
+    await run.stop()
+
+
+async def test_unlisted_device_pushes_wait_for_the_next_reading(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    The list is read at most once per interval: pushes held meanwhile are decided after it.
+
+    A reading that fails keeps them for the next one.
+    """
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.REFRESH_INTERVAL", 0.2)
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    before = list_requests(orbiwise)
+    orbiwise.fail_next("/rest/nodes", 503)
+    orbiwise.add_node(NEW, applications={"app-1"})
+    orbiwise.push_nodeinfo(NEW)
+    orbiwise.publish(NEW, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.device_updates))
+    assert run.sink.device_updates[0].dev_eui == NEW
+    assert list_requests(orbiwise) == before + 1  # the failed reading is not counted
+    await run.stop()
+
+
+async def test_rest_push_from_a_device_added_to_the_application(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A REST push about an unlisted device is answered once the list was read again."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.REFRESH_INTERVAL", 0.05)
+    client = rest_push_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    orbiwise.add_node(NEW, applications={"app-1"})
+    body = {
+        "DevEUI": NEW,
+        "dataFrame": "AWcA5g==",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "fcnt": 1,
+        "id": 5,
+    }
+    assert await client.accept_push("payloads_ul", body, 10) is True
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [NEW]
+    # Not the application's: not taken, so that the server keeps it.
+    assert await client.accept_push("payloads_ul", {**body, "DevEUI": DOOR}, 10) is False
+    assert await client.accept_push("payloads_ul", {**body, "DevEUI": DOOR}, 10) is False
+    assert len(run.sink.uplinks) == 1
+    await run.stop()
+
+
+async def test_account_learns_about_new_devices(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Without an application, a new device's uplink is delivered at once and its name read."""
+    orbiwise.add_node(NEW, comment="Boiler")
+    orbiwise.publish(NEW, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: bool(running.sink.device_lists))
+    assert running.sink.device_lists[-1][-1].name == "Boiler"
+
+
+# --- names, statuses, multicast groups ----------------------------------------------------------
+
+
+async def test_names_come_from_the_complete_registration(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    The documented device list has no name: each device's ``comment`` is read with ?all=true.
+
+    Once per device: the next listings ask only about devices not seen yet (or not readable).
+    """
+    client = make_client(session, orbiwise)
+    orbiwise.fail_next(f"/rest/nodes/{DOOR}", 503)
+    devices = await client.list_devices()
+    assert [(d.dev_eui, d.name) for d in devices] == [(CLIMATE, "Climate"), (DOOR, None)]
+    devices = await client.list_devices()
+    assert [(d.dev_eui, d.name, d.device_class) for d in devices] == [
+        (CLIMATE, "Climate", LoRaClass.A),
+        (DOOR, "Door", LoRaClass.C),
+    ]
+    details = [path for method, path in orbiwise.requests if path.startswith("/rest/nodes/")]
+    assert details == [f"/rest/nodes/{CLIMATE}", f"/rest/nodes/{DOOR}"]
+    await client.list_devices()
+    assert orbiwise.requests.count(("GET", f"/rest/nodes/{CLIMATE}")) == 1
+
+
+async def test_registration_fields_fill_what_the_list_lacks(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A list that names devices itself (``comment``) needs no further request."""
+    registration = {
+        "DevEUI": CLIMATE,
+        "lora_device_class": 2,
+        "appeui": "70B3D57ED0000000",
+        "comment": " Pump ",
+        "latitude": 46.2,
+        "longitude": 6.1,
+        "dl_fcnt": 4,
+    }
+    listed = [{"DevEUI": CLIMATE}, {"DevEUI": DOOR, "comment": "Door", "device_class": 1}]
+    asked: list[str] = []
+
+    async def nodes(request: web.Request) -> web.Response:
+        return web.json_response(listed)
+
+    async def node(request: web.Request) -> web.Response:
+        asked.append(request.match_info["eui"])
+        return web.json_response(registration)
+
+    app = web.Application()
+    app.router.add_get("/rest/nodes", nodes)
+    app.router.add_get("/rest/nodes/{eui}", node)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        devices = await client.list_devices()
+    assert asked == [CLIMATE]
+    assert devices == [
+        DeviceInfo(
+            dev_eui=CLIMATE,
+            name="Pump",
+            app_eui="70B3D57ED0000000",
+            device_class=LoRaClass.C,
+            location=Location(46.2, 6.1),
+            downlink_f_cnt=4,
+        ),
+        DeviceInfo(dev_eui=DOOR, name="Door", device_class=LoRaClass.B),
+    ]
+
+
+async def test_statuses_are_read_after_connecting(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Each device's last DevStatusAns is read back; a device without a result gives none."""
+    orbiwise.push_status(CLIMATE, battery=0, margin=9)  # nobody listens yet
+    orbiwise.fail_next(f"/rest/nodes/{DOOR}/status", 503)
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.device_statuses))
+        await orbiwise.wait_for(
+            lambda: ("GET", f"/rest/nodes/{CLIMATE}/status") in orbiwise.requests
+        )
+    assert run.sink.device_statuses == [
+        DeviceStatus(dev_eui=CLIMATE, external_power=True, margin=9)
+    ]
+    await run.stop()
+
+
+async def test_multicast_group_as_the_document_describes_it(
+    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    A class B group: the document's group object with the ping slot periodicity.
+
+    ``devaddr`` is the address's number, the keys hex strings; a member that cannot be added
+    is named in words and left out of the members returned.
+    """
+    keys = MulticastKeys(address="01A2B3C4", app_s_key="11" * 16, nwk_s_key="22" * 16)
+    group = await running.client.create_multicast_group(
+        MulticastSetup(
+            name="lamps",
+            device_class=LoRaClass.B,
+            dev_euis=(CLIMATE, "0000000000000009"),
+            keys=keys,
+            ping_slot_periodicity=3,
+        )
+    )
+    created = orbiwise.groups["lamps"]
+    assert created == {
+        "groupid": "lamps",
+        "title": "lamps",
+        "comment": "Class B multicast group",
+        "nwkskey": "22" * 16,
+        "appskey": "11" * 16,
+        "devaddr": 0x01A2B3C4,
+        "fcnt": 0,
+        "ping_slot_periodicity": 3,
+    }
+    assert (group.dev_euis, group.keys, group.device_class) == ((CLIMATE,), keys, LoRaClass.B)
+    assert group.states["0000000000000009"].startswith("not added")
+    assert "0000000000000009 was not added to the multicast group lamps" in caplog.text
+    assert orbiwise.nodes[CLIMATE].groups == {"lamps"}
+    listed = await running.client.list_multicast_groups()
+    assert [(g.group_id, g.name) for g in listed] == [("lamps", "lamps")]
+
+
+async def test_application_groups_and_group_ids(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """An application's group lets the application reach it; ids read otherwise are refused."""
+    client = make_client(session, orbiwise, application="app-1")
+    group = await client.create_multicast_group(MulticastSetup(name="valves"))
+    assert group.keys is not None
+    assert orbiwise.groups["valves"]["applications"] == "app-1"
+    for name in (
+        "a,b",
+        "+a",
+        "-a",
+        " a",
+        "a/b",
+        "..",
+        "70B3D57ED0000009",
+        "70-B3-D5-7E-D0-00-00-09",
+    ):
+        with pytest.raises(InvalidRequest) as refused:
+            await client.create_multicast_group(MulticastSetup(name=name))
+        assert refused.value.key == "orbiwise_group_invalid"
+        assert refused.value.details == {"name": name}
+    with pytest.raises(InvalidRequest):
+        await client.add_to_multicast_group("a,b", [CLIMATE])
+    with pytest.raises(InvalidRequest):
+        await client.remove_from_multicast_group("-a", [CLIMATE])
+    with pytest.raises(InvalidRequest):
+        await client.delete_multicast_group(".")
+    assert list(orbiwise.groups) == ["valves"]
+
+
+async def test_ids_stay_inside_their_path_segment(session: aiohttp.ClientSession) -> None:
+    """A group id like ``../nodes/<DevEUI>`` names a group, never another resource."""
+    paths: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        paths.append(request.raw_path)
+        return web.Response(status=404, text="group not found")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, f"{server.base_url}/api", username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        with pytest.raises(InvalidRequest):
+            await client.delete_multicast_group(f"../nodes/{CLIMATE}")
+        with pytest.raises(InvalidRequest):
+            await client.send_multicast("a b?c#d", 1, b"\x01")
+    assert paths == [
+        f"/api/rest/groups/..%2Fnodes%2F{CLIMATE}",
+        "/api/rest/multicast/a%20b%3Fc%23d?port=1&data_format=hex",
+    ]
+
+
+# --- what a hostile or broken server finds ------------------------------------------------------
+
+
+class RecordedBackoff(Backoff):
+    """A backoff that records the delays it gives."""
+
+    def __init__(self) -> None:
+        """Start at 10 ms."""
+        super().__init__(initial=0.01, maximum=10)
+        self.delays: list[float] = []
+
+    def next_delay(self) -> float:
+        """Record the delay given."""
+        delay = super().next_delay()
+        self.delays.append(delay)
+        return delay
+
+
+async def test_backoff_resets_only_after_a_connection_proved_itself(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A server that accepts and drops at once keeps the delay growing; an uplink resets it."""
+    backoff = RecordedBackoff()
+    client = make_client(session, orbiwise, backoff=backoff)
+    await client.list_devices()
+    run = Running(client)
+    for attempt in range(1, 4):
+
+        def retried(count: int = attempt) -> bool:
+            return len(backoff.delays) == count
+
+        async with asyncio.timeout(10):
+            await client.live.wait()
+            await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+        orbiwise.drop_websockets()
+        async with asyncio.timeout(10):
+            await run.sink.wait_for(retried)
+    assert backoff.delays[2] > 2 * backoff.delays[0]  # doubling: 10, 20, 40 ms (± 20 %)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    orbiwise.drop_websockets()
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: len(backoff.delays) == 4)
+    assert backoff.delays[3] < 0.0125  # proven by the uplink: back to the initial delay
+    await run.stop()
+
+
+async def test_rest_push_of_an_unreadable_uplink_is_not_taken(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Answered "not taken", so that the server keeps it; other malformed pushes are taken."""
+    client = rest_push_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    bad = {"DevEUI": CLIMATE, "dataFrame": "!!", "timestamp": "2026-01-01T00:00:00Z", "id": 3}
+    assert await client.accept_push("payloads_ul", bad, 10) is False
+    assert await client.accept_push("status", {"DevEUI": "bad"}, 10) is True
+    assert run.sink.uplinks == []
+    await run.stop()
+
+
+async def test_tagged_pushes_of_other_applications_are_not_ours(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A downlink status carrying another client's tag is still checked against the scope."""
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    status = {"DevEUI": DOOR, "id": 1, "transmissionStatus": 1, "tag": "their-app-7"}
+    client.dispatch("payloads_dl", status)
+    client.dispatch("payloads_dl", {**status, "DevEUI": CLIMATE})
+    async with asyncio.timeout(10):
+        # The list read again shows DOOR outside the application: its status is dropped.
+        await run.sink.wait_for(lambda: bool(run.sink.device_lists))
+    assert [s.dev_eui for s in run.sink.downlink_statuses] == [CLIMATE]
+    await run.stop()
+
+
+async def test_drained_uplinks_keep_their_position(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """The drain asks for the estimated locations, which stored payloads carry only then."""
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE, location=(46.2, 6.1))
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    await run.uplinks(1)
+    assert run.sink.uplinks[0].location == Location(46.2, 6.1)
+    await run.stop()
+
+
+async def test_group_lists_that_are_not_lists(session: aiohttp.ClientSession) -> None:
+    """A group list that is not a list is a protocol error; entries that are not objects go."""
+    answers = iter(
+        [
+            web.json_response({"groupid": "g"}),
+            web.json_response([5, {"groupid": "g", "title": "G", "ping_slot_periodicity": 2}]),
+            web.Response(status=204),
+        ]
+    )
+
+    async def groups(request: web.Request) -> web.Response:
+        return next(answers)
+
+    app = web.Application()
+    app.router.add_get("/rest/groups", groups)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        with pytest.raises(ProtocolError):
+            await client.list_multicast_groups()
+        (group,) = await client.list_multicast_groups()
+        assert (group.group_id, group.name, group.device_class) == ("g", "G", LoRaClass.B)
+        assert await client.list_multicast_groups() == []
