@@ -1573,9 +1573,12 @@ def _problem(text: bytes) -> str | None:
     except orjson.JSONDecodeError:
         explanation = text.decode(errors="replace").strip()
     else:
-        if not isinstance(document, dict):
+        if isinstance(document, str):  # a plain-text error written in quotes
+            explanation = document
+        elif isinstance(document, dict):
+            explanation = str(document.get("detail") or document.get("title") or "")
+        else:
             return None
-        explanation = str(document.get("detail") or document.get("title") or "")
     return explanation[:200] or None
 
 
