@@ -1769,3 +1769,35 @@ async def test_group_lists_that_are_not_lists(session: aiohttp.ClientSession) ->
         (group,) = await client.list_multicast_groups()
         assert (group.group_id, group.name, group.device_class) == ("g", "G", LoRaClass.B)
         assert await client.list_multicast_groups() == []
+
+
+async def test_held_pushes_are_bounded_and_foreign_devices_forgotten(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """
+    A device found outside the application is asked about again once forgotten.
+
+    Pushes held meanwhile are bounded: the oldest goes (its uplink stays in the server's store).
+    """
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.FOREIGN_MEMORY", 0)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.MAX_HELD", 1)
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.device_lists))
+    # Forgotten at once: the next pushes wait for a new reading, not due for 15 s.
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    assert "Too many pushes about unlisted devices" in caplog.text
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [CLIMATE]
+    await run.stop()
