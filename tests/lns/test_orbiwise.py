@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+import orjson
 import pytest
 
 from custom_components.lorawan_hub.lns.base import Backoff, ThrottledLog
@@ -821,6 +822,23 @@ async def test_one_downlink_at_a_time(
     assert len(channel.sent) == 2
     channel.answer(1)
     assert (await other).message_id == "101"
+
+
+async def test_untagged_error_answers_the_request_waiting(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """An error the server could not tag answers the one request waiting, at once."""
+    client = make_client(session, orbiwise, transport=Transport.MQTT)
+    client._sink = RecordingSink()  # running, without a broker: the channel is ours
+
+    async def refuse(message: Any) -> None:
+        error = {"error": {"error_msg": "invalid message", "status_code": 400}}
+        asyncio.get_running_loop().call_soon(client.receive, orjson.dumps(error))
+
+    client.set_sender(refuse)
+    with pytest.raises(InvalidRequest, match="invalid message"):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    client.dispatch("error", {"error_msg": "late", "status_code": 400})  # nothing waits: ignored
 
 
 async def test_one_rest_downlink_at_a_time(

@@ -1116,7 +1116,12 @@ class OrbiWiseClient(NetworkServer):
                 return True
             self._deliver(sink, uplink_from_payload(data), payload_id(data))
         elif topic == "error":
-            future = self._pending.pop(str(tag), None)
+            future = self._pending.pop(str(tag), None) if tag is not None else None
+            if tag is None and len(self._pending) == 1:
+                # An error without a tag (a request the server could not read) answers the one
+                # request waiting: requests go one at a time.
+                ((_tag, future),) = self._pending.items()
+                self._pending.clear()
             if future is not None and not future.done():
                 future.set_exception(push_error(data))
         elif topic in ("payloads_dl", "multicast"):
