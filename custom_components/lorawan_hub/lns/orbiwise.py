@@ -1439,7 +1439,7 @@ class OrbiWiseClient(NetworkServer):
                     "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"+{name}"}
                 )
             except LnsError as err:
-                states[dev_eui] = f"not added: {err.reason or err.key}"
+                states[dev_eui] = err.reason or err.key  # the reason it was not added
                 _LOGGER.warning(
                     "%s was not added to the multicast group %s: %s",
                     dev_eui,
