@@ -1,14 +1,19 @@
 """
 An OrbiWise OrbiWAN server on 127.0.0.1: the REST API subset the integration uses and its pushes.
 
-Pushes go over the WebSocket (``/websocket/connect``), to an MQTT broker (host mode: the
-simulator publishes ``<user>/<topic>`` and takes downlinks from ``<user>/send_payloads_dl``), and
-as REST push to the URL registered with ``PUT /rest/pushmode/start``. Every uplink is kept in the
-temporary store until the application deletes it (or a REST push is answered 200).
+Pushes go over the WebSocket (``/websocket/connect``, JSON text frames), to an MQTT broker (host
+mode: the simulator publishes ``<user>/<topic>`` and takes downlinks from
+``<user>/send_payloads_dl``), and as REST push to the URL registered with
+``PUT /rest/pushmode/start`` (one push configuration per account and per application, kept when
+stopped). Every uplink is kept in the temporary store until the application deletes it (or a
+REST push is answered 200). Every object served has the fields of the document's samples, no
+others: device lists without names, the complete registration (with ``comment``) only with
+``?all=true``.
 
 Fault knobs: refuse the credentials or Basic authentication, fail the next requests of a path,
 drop the WebSocket connections, hold pushes back (an outage) while uplinks are stored, push an
-uplink twice (early and complete), push a malformed message.
+uplink twice (early and complete), push a malformed message, a push configuration set up by
+someone else, MQTT answers on the plain topics.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Mapping
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import itertools
@@ -24,8 +30,9 @@ import random
 import secrets
 import time
 from typing import Any, Final
+import uuid
 
-from aiohttp import ClientTimeout, web
+from aiohttp import ClientTimeout, WSMsgType, web
 from paho.mqtt.client import Client as MqttClient, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -56,6 +63,82 @@ def _timestamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
+# The fields of each uplink object in the document's samples.
+_STORED_FIELDS: Final = (
+    "dataFrame",
+    "confirmed",
+    "port",
+    "timestamp",
+    "fcnt",
+    "rssi",
+    "snr",
+    "sf_used",
+    "dr_used",
+    "cr_used",
+    "device_redundancy",
+    "time_on_air_ms",
+    "id",
+    "session_id",
+    "decrypted",
+    "gtw_info",
+    "decoded",
+)
+"""GET …/payloads/ul (its location only with ``locations=true``)."""
+_LOCATION_FIELDS: Final = ("latitude", "longitude", "altitude")
+_PUSH_FIELDS: Final = (
+    "DevEUI",
+    "dataFrame",
+    "port",
+    "timestamp",
+    "fcnt",
+    "rssi",
+    "snr",
+    "sf_used",
+    "id",
+    "live",
+    "session_id",
+    "decrypted",
+    "gtw_info",
+    "confirmed",
+    "cr_used",
+    "devaddr",
+    "dr_used",
+    "freq",
+    "time_on_air_ms",
+    "decoded",
+    *_LOCATION_FIELDS,
+)
+"""The complete payloads_ul push (its sample, with the fields of the decoded_json example)."""
+_EARLY_FIELDS: Final = (
+    "DevEUI",
+    "dataFrame",
+    "port",
+    "timestamp",
+    "fcnt",
+    "sf_used",
+    "id",
+    "live",
+    "session_id",
+    "decrypted",
+)
+
+
+def _shape(
+    record: Mapping[str, Any], fields: tuple[str, ...], *, early: bool | None = None
+) -> dict[str, Any]:
+    """Return the fields of ``record`` one kind of object has (a push: ``early`` and ``live``)."""
+    body: dict[str, Any] = {} if early is None else {"early": early}
+    if early is not None:
+        record = {**record, "live": True}
+    body.update((key, record[key]) for key in fields if key in record)
+    return body
+
+
+def _device_status(node: Node) -> int:
+    """0: registered but never seen, 3: successfully received uplink."""
+    return 3 if node.fcnt else 0
+
+
 @dataclass
 class Node:
     """A device of the simulated account."""
@@ -70,7 +153,12 @@ class Node:
     dl_fcnt: int = 0
     latitude: float = 0.0
     longitude: float = 0.0
-    status_requested: bool = False
+    last_reception: datetime = field(default_factory=_now)
+    req_status: int = 0
+    """0: never updated, 1: update requested, 2: request pending, 3: result ready."""
+    battery: int = 0
+    margin: int = 0
+    status_at: datetime | None = None
 
 
 @dataclass
@@ -91,7 +179,7 @@ class StoredDownlink:
 
 @dataclass
 class PushMode:
-    """The REST push registration."""
+    """The push configuration of the account or of one application (REST or MQTT client)."""
 
     host: str
     port: int
@@ -99,6 +187,7 @@ class PushMode:
     auth_string: str
     data_format: str
     subscription: frozenset[str]
+    enabled: bool = True
 
 
 class OrbiWiseSimulator(PushingServer):
@@ -119,17 +208,21 @@ class OrbiWiseSimulator(PushingServer):
         app.router.add_get("/rest/nodes/{eui}", self._node)
         app.router.add_put("/rest/nodes/{eui}", self._update_node)
         app.router.add_put("/rest/nodes/{eui}/status", self._request_status)
+        app.router.add_get("/rest/nodes/{eui}/status", self._status)
         app.router.add_get("/rest/nodes/{eui}/payloads/ul", self._stored)
         app.router.add_delete("/rest/nodes/{eui}/payloads/ul/{id}", self._delete_stored)
         app.router.add_post("/rest/nodes/{eui}/payloads/dl", self._downlink)
         app.router.add_get("/rest/groups", self._groups)
         app.router.add_post("/rest/groups", self._create_group)
+        app.router.add_get("/rest/groups/{group}", self._group)
         app.router.add_delete("/rest/groups/{group}", self._delete_group)
         app.router.add_post("/rest/multicast/{group}", self._multicast)
         app.router.add_put("/rest/pushmode/start", self._push_start)
         app.router.add_put("/rest/pushmode/start/{app}", self._push_start)
         app.router.add_put("/rest/pushmode/stop", self._push_stop)
         app.router.add_put("/rest/pushmode/stop/{app}", self._push_stop)
+        app.router.add_get("/rest/pushmode/status", self._push_status)
+        app.router.add_get("/rest/pushmode/status/{app}", self._push_status)
         app.router.add_get("/websocket/connect", self._websocket)
         super().__init__(app, port=port, shutdown_timeout=0.5)
         self.username = username
@@ -137,7 +230,7 @@ class OrbiWiseSimulator(PushingServer):
         self.token_lifetime = token_lifetime
         self.nodes: dict[str, Node] = {}
         self.groups: dict[str, dict[str, Any]] = {}
-        self.stored: dict[str, dict[int, dict[str, Any]]] = {}
+        self.stored: dict[str, dict[int, Any]] = {}
         """DevEUI → payload id → the stored uplink."""
         self.downlinks: list[StoredDownlink] = []
         self.requests: list[tuple[str, str]] = []
@@ -145,8 +238,17 @@ class OrbiWiseSimulator(PushingServer):
         self.deleted: list[int] = []
         self.pushed: list[tuple[str, int]] = []
         """(topic, HTTP status) of every REST push made."""
-        self.push_mode: PushMode | None = None
+        self.push_modes: dict[str, PushMode] = {}
+        """The push configuration of the account ("") and of each application."""
         self.push_application: str | None = None
+        """The application of the last ``pushmode/start`` (None: the account)."""
+        self.mqtt_plain_replies = False
+        """Answer MQTT downlinks on ``payloads_dl``/``multicast`` (the host-mode reading of the
+        downlink sections) instead of ``<user>/payloads_dl``/``<user>/multicast``."""
+        self.binary_pushes = False
+        """Push over the WebSocket in binary frames (a server that does)."""
+        self.ws_frames: list[str] = []
+        """The kind of every frame a WebSocket client sent: ``text`` or ``binary``."""
         self.basic_enabled = True
         self.reject_credentials = False
         self.hold_pushes = False
@@ -196,6 +298,34 @@ class OrbiWiseSimulator(PushingServer):
         self.nodes[node.dev_eui] = node
         self.stored.setdefault(node.dev_eui, {})
         return node
+
+    @property
+    def push_mode(self) -> PushMode | None:
+        """The push configuration the last ``pushmode/start`` set (account or application)."""
+        return self.push_modes.get(self.push_application or "")
+
+    def set_push_mode(
+        self,
+        host: str,
+        port: int,
+        path_prefix: str = "",
+        *,
+        application: str | None = None,
+        enabled: bool = True,
+        auth_string: str = "",
+    ) -> PushMode:
+        """Set a push configuration as someone else would (another application, MQTT client)."""
+        mode = PushMode(
+            host=host,
+            port=port,
+            path_prefix=path_prefix,
+            auth_string=auth_string,
+            data_format="base64",
+            subscription=frozenset(("payloads_ul", "payloads_dl", "nodeinfo")),
+            enabled=enabled,
+        )
+        self.push_modes[application or ""] = mode
+        return mode
 
     def fail_next(self, path: str, *statuses: int) -> None:
         """Answer the next requests to ``path`` with these HTTP statuses."""
@@ -265,11 +395,16 @@ class OrbiWiseSimulator(PushingServer):
             return
         reply = self._channel_request(message)
         (topic,) = reply
-        self._publish_mqtt(topic, reply)
+        if topic == "error":
+            # An error goes back on the topic of the request's answer.
+            asked = next(iter(message), None) if isinstance(message, dict) else None
+            topic = asked if asked in ("payloads_dl", "multicast") else "payloads_dl"
+        self._publish_mqtt(topic, reply, reply=True)
 
-    def _publish_mqtt(self, topic: str, message: Mapping[str, Any]) -> None:
+    def _publish_mqtt(self, topic: str, message: Mapping[str, Any], *, reply: bool = False) -> None:
         if self._mqtt is not None:
-            self._mqtt.publish(f"{self.username}/{topic}", json.dumps(message), qos=1)
+            name = topic if reply and self.mqtt_plain_replies else f"{self.username}/{topic}"
+            self._mqtt.publish(name, json.dumps(message), qos=1)
 
     # --------------------------------------------------------------- pushes
 
@@ -281,12 +416,22 @@ class OrbiWiseSimulator(PushingServer):
                 self._spawn(self._send_ws(ws, topic, body))
         if topic != "payloads_ul_early":
             self._publish_mqtt(topic, message)
-        if self.push_mode is not None and topic in self.push_mode.subscription:
-            self._spawn(self._rest_push(topic, body))
+        node = self.nodes.get(str(body.get("DevEUI", "")).upper())
+        for owner, mode in self.push_modes.items():
+            if (
+                mode.enabled
+                and mode.host.startswith(("http://", "https://"))
+                and topic in mode.subscription
+                and (not owner or (node is not None and owner in node.applications))
+            ):
+                self._spawn(self._rest_push(mode, topic, body))
         self._notify()
 
     async def _send_ws(self, ws: web.WebSocketResponse, topic: str, body: Any) -> None:
-        await ws.send_str(json.dumps({topic: body}))
+        if self.binary_pushes:
+            await ws.send_bytes(json.dumps({topic: body}).encode())
+        else:
+            await ws.send_str(json.dumps({topic: body}))
         self.ws_sent.append((topic, body.get("id") if isinstance(body, dict) else None))
         self._notify()
 
@@ -295,9 +440,8 @@ class OrbiWiseSimulator(PushingServer):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _rest_push(self, topic: str, body: Mapping[str, Any]) -> None:
-        mode = self.push_mode
-        if mode is None or self._session is None:
+    async def _rest_push(self, mode: PushMode, topic: str, body: Mapping[str, Any]) -> None:
+        if self._session is None:
             return
         topic_path = {"payloads_ul": "payloads/ul", "payloads_dl": "payloads/dl"}.get(
             topic, "payloads/ul_early" if topic == "payloads_ul_early" else topic
@@ -332,16 +476,15 @@ class OrbiWiseSimulator(PushingServer):
         payload: bytes,
         port: int,
         when: datetime,
-        data_format: str = "base64",
         *,
         decoded: Mapping[str, Any] | None = None,
         decrypted: bool = True,
     ) -> dict[str, Any]:
+        """Return the record of an uplink: every field any of the document's samples shows."""
         body: dict[str, Any] = {
             "DevEUI": node.dev_eui,
-            "dataFrame": payload.hex()
-            if data_format == "hex"
-            else base64.b64encode(payload).decode(),
+            "dataFrame": base64.b64encode(payload).decode(),
+            "confirmed": False,
             "port": port,
             "timestamp": _timestamp(when),
             "fcnt": node.fcnt,
@@ -349,8 +492,9 @@ class OrbiWiseSimulator(PushingServer):
             "snr": 7.5,
             "sf_used": 7,
             "dr_used": "SF7BW125",
-            "freq": 868100000,
-            "confirmed": False,
+            "cr_used": "4/5",
+            "device_redundancy": 1,
+            "time_on_air_ms": 41.216,
             "id": next(self._ids),
             "session_id": "be20388f-3ee2-4d38-9794-bce44a28d8c0",
             "decrypted": decrypted,
@@ -358,6 +502,8 @@ class OrbiWiseSimulator(PushingServer):
                 {"gtw_id": "0000000012340000", "rssi": -97, "snr": 7.5},
                 {"gtw_id": "0000000012350000", "rssi": -110, "snr": -3},
             ],
+            "devaddr": 279387178,
+            "freq": 868100000,
         }
         if decoded is not None:
             body["decoded"] = dict(decoded)
@@ -383,48 +529,65 @@ class OrbiWiseSimulator(PushingServer):
         if location is not None:
             body["latitude"], body["longitude"] = location
         node.fcnt += 1
+        node.last_reception = _now()
         self.stored[node.dev_eui][body["id"]] = body
-        if node.status_requested:
-            node.status_requested = False
+        if node.req_status == 1:
+            # The DevStatusReq went out with the previous downlink opportunity: answered now.
             self.push_status(node.dev_eui, battery=254, margin=12)
         if not self.hold_pushes:
             if early:
-                early_body = {
-                    key: value
-                    for key, value in body.items()
-                    if key not in ("rssi", "snr", "gtw_info", "dr_used", "freq")
-                }
-                self._push("payloads_ul_early", {"early": True, "live": True, **early_body})
-            self._push("payloads_ul", {"early": False, "live": True, **body})
+                self._push("payloads_ul_early", _shape(body, _EARLY_FIELDS, early=True))
+            self._push("payloads_ul", _shape(body, _PUSH_FIELDS, early=False))
         self._notify()
         return int(body["id"])
 
     def push_malformed(self) -> None:
         """Push an uplink message with a broken payload and a message that is not JSON."""
         node = next(iter(self.nodes.values()))
-        bad = self._uplink_body(node, b"", 1, _now())
+        bad = _shape(self._uplink_body(node, b"", 1, _now()), _PUSH_FIELDS, early=False)
         bad["dataFrame"] = "!!not base64!!"
         self._push("payloads_ul", bad)
         for ws, _topics in self._sockets:
             self._spawn(ws.send_str("{not json"))
 
-    def push_nodeinfo(self, dev_eui: str) -> None:
-        """Push a device's info (class and downlink counter)."""
-        node = self.nodes[dev_eui.upper()]
-        self._push("nodeinfo", self._node_body(node))
+    def push_uplink(self, body: Mapping[str, Any]) -> None:
+        """Push an uplink message as given (stored under its DevEUI and id when it has them)."""
+        dev_eui = str(body.get("DevEUI", "")).upper()
+        if dev_eui in self.stored and isinstance(body.get("id"), int):
+            self.stored[dev_eui][body["id"]] = dict(body)
+        self._push("payloads_ul", body)
 
-    def push_status(self, dev_eui: str, *, battery: int, margin: int, ready: int = 3) -> None:
-        """Push a DevStatusAns result."""
+    def push_nodeinfo(self, dev_eui: str) -> None:
+        """Push a device's info (class and downlink counter): the document's nodeinfo object."""
+        node = self.nodes[dev_eui.upper()]
         self._push(
-            "status",
+            "nodeinfo",
             {
-                "DevEUI": dev_eui,
-                "battery_status": battery,
-                "margin_status": margin,
-                "timestamp_status": _timestamp(_now()),
-                "req_status": ready,
+                "DevEUI": node.dev_eui,
+                "device_status": _device_status(node),
+                "last_reception": _timestamp(node.last_reception),
+                "dl_fcnt": node.dl_fcnt,
+                "device_class": node.device_class,
+                "registration_status": 1,
+                "expiry_time_uplink": 168,
+                "expiry_time_downlink": 168,
             },
         )
+
+    def push_status(self, dev_eui: str, *, battery: int, margin: int, ready: int = 3) -> None:
+        """Record a DevStatusAns result (read back with GET …/status) and push it."""
+        node = self.nodes[dev_eui.upper()]
+        node.battery, node.margin, node.req_status = battery, margin, ready
+        node.status_at = _now()
+        self._push("status", {"DevEUI": node.dev_eui, **self._status_body(node)})
+
+    def _status_body(self, node: Node) -> dict[str, Any]:
+        return {
+            "battery_status": node.battery,
+            "margin_status": node.margin,
+            "timestamp_status": _timestamp(node.status_at or node.last_reception),
+            "req_status": node.req_status,
+        }
 
     def push_location(self, dev_eui: str, latitude: float, longitude: float) -> None:
         """Push a location estimate."""
@@ -468,10 +631,14 @@ class OrbiWiseSimulator(PushingServer):
         """Move a downlink to a new transmissionStatus and push it."""
         downlink = next(item for item in self.downlinks if item.id == downlink_id)
         downlink.status = status
+        body = self._downlink_body(downlink)
         if downlink.multicast:
-            self._push("multicast", {**self._downlink_body(downlink), "groupid": downlink.target})
+            # The multicast status object has no session_id.
+            del body["session_id"]
+            self._push("multicast", {"groupid": downlink.target, **body})
         else:
-            self._push("payloads_dl", {**self._downlink_body(downlink), "DevEUI": downlink.target})
+            data = base64.b64encode(downlink.payload).decode()
+            self._push("payloads_dl", {"DevEUI": downlink.target, "data": data, **body})
 
     def drop_websockets(self) -> None:
         """Close every WebSocket connection."""
@@ -525,6 +692,7 @@ class OrbiWiseSimulator(PushingServer):
             {
                 "access_token": access,
                 "expires_in": self.token_lifetime,
+                "jti": str(uuid.uuid4()),
                 "refresh_token": refresh,
                 "scope": "openid",
                 "token_type": "bearer",
@@ -556,7 +724,12 @@ class OrbiWiseSimulator(PushingServer):
         failures = self._failures.get(request.path)
         if failures:
             return web.json_response(
-                {"type": "about:blank", "title": "failure", "detail": "simulated failure"},
+                {
+                    "type": "about:blank",
+                    "title": "failure",
+                    "detail": "simulated failure",
+                    "status": failures[0],
+                },
                 status=failures.pop(0),
                 content_type="application/problem+json",
             )
@@ -567,19 +740,59 @@ class OrbiWiseSimulator(PushingServer):
 
     # --------------------------------------------------------------- REST
 
-    def _node_body(self, node: Node) -> dict[str, Any]:
+    def _list_item(self, node: Node) -> dict[str, Any]:
+        """Return a device of ``GET /rest/nodes``: the document's list object (no name)."""
         return {
-            "DevEUI": node.dev_eui,
-            "device_status": 3 if node.fcnt else 0,
-            "last_reception": _timestamp(_now()),
+            "device_status": _device_status(node),
+            "last_reception": _timestamp(node.last_reception),
             "dl_fcnt": node.dl_fcnt,
             "device_class": node.device_class,
             "registration_status": 1,
+            "DevEUI": node.dev_eui,
+            "appeui": "",
+        }
+
+    def _info(self, node: Node) -> dict[str, Any]:
+        """Return ``GET /rest/nodes/{DevEUI}``: the document's device info object."""
+        return {
+            "device_status": _device_status(node),
+            "last_reception": _timestamp(node.last_reception),
+            "dl_fcnt": node.dl_fcnt,
+            "registration_status": 1,
+            "DevEUI": node.dev_eui,
             "expiry_time_uplink": 168,
             "expiry_time_downlink": 168,
-            "comment": node.comment,
             "latitude": node.latitude,
             "longitude": node.longitude,
+            "loraloc_time": _timestamp(node.last_reception),
+            "loraloc_fcnt": node.fcnt,
+        }
+
+    def _registration(self, node: Node) -> dict[str, Any]:
+        """Return the complete registration (``?all=true``), keys blank: the registration object."""
+        return {
+            "DevEUI": node.dev_eui,
+            "lora_device_class": node.device_class,
+            "appeui": "",
+            "joineui": "",
+            "appkey": "",
+            "nwkkey": "",
+            "nwkskey": "",
+            "snwksintkey": "",
+            "fnwksintkey": "",
+            "nwksenckey": "",
+            "appskey": "",
+            "applications": ",".join(sorted(node.applications)),
+            "groups": ",".join(sorted(node.groups)),
+            "userid": self.username,
+            "comment": node.comment or "",
+            "altitude": 0,
+            "latitude": node.latitude,
+            "longitude": node.longitude,
+            "options": 0,
+            "activated": True,
+            "device_profile_uuid": "",
+            "service_profile_uuid": "",
         }
 
     def _get_node(self, request: web.Request) -> Node:
@@ -595,17 +808,20 @@ class OrbiWiseSimulator(PushingServer):
             key=lambda node: node.dev_eui,
         )
         if request.query.get("paged_results") != "true":
-            return web.json_response([self._node_body(node) for node in nodes])
+            return web.json_response([self._list_item(node) for node in nodes])
         limit = int(request.query.get("limit", "2000"))
         start = int(request.query.get("page_state", "0"))
         page = nodes[start : start + limit]
-        body: dict[str, Any] = {"results": [self._node_body(node) for node in page]}
+        body: dict[str, Any] = {"results": [self._list_item(node) for node in page]}
         if start + limit < len(nodes):
             body["next_page_state"] = str(start + limit)
         return web.json_response(body)
 
     async def _node(self, request: web.Request) -> web.Response:
-        return web.json_response(self._node_body(self._get_node(request)))
+        node = self._get_node(request)
+        if request.query.get("all") == "true":
+            return web.json_response({**self._info(node), **self._registration(node)})
+        return web.json_response(self._info(node))
 
     async def _update_node(self, request: web.Request) -> web.Response:
         node = self._get_node(request)
@@ -635,24 +851,37 @@ class OrbiWiseSimulator(PushingServer):
         return web.Response(status=200)
 
     async def _request_status(self, request: web.Request) -> web.Response:
-        self._get_node(request).status_requested = True
+        self._get_node(request).req_status = 1
         return web.Response(status=200)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response(self._status_body(self._get_node(request)))
 
     async def _stored(self, request: web.Request) -> web.Response:
         node = self._get_node(request)
         if self.stored_gate is not None:
             await self.stored_gate.wait()
         data_format = request.query.get("data_format", "base64")
-        items = sorted(self.stored[node.dev_eui].values(), key=lambda item: item["timestamp"])
+        items = sorted(
+            self.stored[node.dev_eui].values(),
+            key=lambda item: str(item.get("timestamp")) if isinstance(item, dict) else "",
+        )
         if request.query.get("sort_by_timestamp") == "desc":
             items.reverse()
         if not items:
             return web.Response(status=204)
+        fields: tuple[str, ...] = _STORED_FIELDS
+        if request.query.get("locations") == "true":
+            fields = (*fields, *_LOCATION_FIELDS)
         result = []
         for item in items:
-            copy = {k: v for k, v in item.items() if k != "DevEUI"}
+            if not isinstance(item, dict):  # a broken record, served as it is
+                result.append(item)
+                continue
+            copy = _shape(item, fields)
             if data_format == "hex":
-                copy["dataFrame"] = base64.b64decode(item["dataFrame"]).hex()
+                with contextlib.suppress(ValueError, TypeError):
+                    copy["dataFrame"] = base64.b64decode(item["dataFrame"]).hex()
             result.append(copy)
         if request.query.get("paged_results") != "true":
             return web.json_response(result)
@@ -740,16 +969,42 @@ class OrbiWiseSimulator(PushingServer):
         return web.json_response(self._downlink_body(queued))
 
     async def _groups(self, request: web.Request) -> web.Response:
-        return web.json_response(list(self.groups.values()))
+        return web.json_response(
+            [
+                {key: group[key] for key in ("groupid", "title", "comment") if key in group}
+                for group in self.groups.values()
+            ]
+        )
+
+    async def _group(self, request: web.Request) -> web.Response:
+        group = self.groups.get(request.match_info["group"])
+        if group is None:
+            return web.Response(status=404, text="group not found")
+        keys = ("groupid", "title", "comment", "nwkskey", "appskey", "fcnt", "applications")
+        body = {key: group[key] for key in keys if key in group}
+        if "ping_slot_periodicity" in group:  # class B multicast only
+            body.update(
+                (key, group[key])
+                for key in ("ping_slot_periodicity", "data_rate", "freq")
+                if key in group
+            )
+        return web.json_response(body)
 
     async def _create_group(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        group_id = body.get("groupid") if isinstance(body, dict) else None
-        if not group_id or not body.get("title"):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid JSON")
+        group_id = body.get("groupid")
+        if not isinstance(group_id, str) or not group_id or not isinstance(body.get("title"), str):
             return web.Response(status=400, text="groupid and title are mandatory")
+        if (problem := _group_problem(body)) is not None:
+            return web.Response(status=400, text=problem)
         if group_id in self.groups:
             return web.Response(status=409, text="group exists")
-        self.groups[group_id] = {"groupid": group_id, "title": body["title"], "comment": ""}
+        self.groups[group_id] = {"comment": "", **body}
         return web.Response(status=200)
 
     async def _delete_group(self, request: web.Request) -> web.Response:
@@ -795,17 +1050,45 @@ class OrbiWiseSimulator(PushingServer):
             )
         except ValueError, KeyError, TypeError, AttributeError:
             return web.Response(status=400, text="invalid push settings")
-        if not mode.host.startswith(("http://", "https://")):
-            return web.Response(status=400, text="host needs http:// or https://")
-        self.push_mode = mode
-        self.push_application = request.match_info.get("app")
+        if not mode.host.startswith(("http://", "https://", "mqtt://", "mqtts://")):
+            return web.Response(status=400, text="host needs http(s):// or mqtt(s)://")
+        application = request.match_info.get("app")
+        key = application or ""
+        if request.query.get("update_only") == "true":
+            current = self.push_modes.get(key)
+            mode.enabled = current.enabled if current is not None else False
+        self.push_modes[key] = mode
+        self.push_application = application
         self._notify()
         return web.Response(status=200)
 
     async def _push_stop(self, request: web.Request) -> web.Response:
-        self.push_mode = None
+        # Stopped, its settings kept (pushmode/status still shows them).
+        mode = self.push_modes.get(request.match_info.get("app") or "")
+        if mode is not None:
+            mode.enabled = False
         self._notify()
         return web.Response(status=200)
+
+    async def _push_status(self, request: web.Request) -> web.Response:
+        mode = self.push_modes.get(request.match_info.get("app") or "")
+        # The document's pushmode status object; secrets are never read back.
+        return web.json_response(
+            {
+                "enabled": mode is not None and mode.enabled,
+                "host": mode.host if mode else "",
+                "port": mode.port if mode else 0,
+                "path_prefix": mode.path_prefix if mode else "",
+                "auth_string": "",
+                "push_auth_access_token": "",
+                "push_auth_cert": "",
+                "push_auth_key": "",
+                "push_auth_passphrase": "",
+                "retry_policy": 0,
+                "data_format": mode.data_format if mode else "base64",
+                "push_subscription": ",".join(sorted(mode.subscription)) if mode else "",
+            }
+        )
 
     # --------------------------------------------------------------- WebSocket
 
@@ -820,6 +1103,20 @@ class OrbiWiseSimulator(PushingServer):
         self._notify()
         try:
             async for message in ws:
+                if message.type is WSMsgType.BINARY:
+                    # The document's messages are JSON text: a binary frame is refused.
+                    self.ws_frames.append("binary")
+                    error: dict[str, Any] = {
+                        "error_msg": "binary frame: JSON text expected",
+                        "status_code": 400,
+                    }
+                    with contextlib.suppress(
+                        ValueError, AttributeError, StopIteration, TypeError, KeyError
+                    ):
+                        error["tag"] = next(iter(json.loads(message.data).values()))["tag"]
+                    await ws.send_str(json.dumps({"error": error}))
+                    continue
+                self.ws_frames.append("text")
                 try:
                     request_body = json.loads(message.data)
                 except ValueError:
@@ -880,6 +1177,40 @@ class OrbiWiseSimulator(PushingServer):
             reason = "queue busy or full" if queued == 409 else "invalid downlink"
             return {"error": {"tag": tag, "error_msg": reason, "status_code": queued}}
         return {reply_topic: {**self._downlink_body(queued), **extra}}
+
+
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _hex_of(value: object, digits: int) -> bool:
+    """Whether ``value`` is a hex value of ``digits`` digits in one of the document's notations."""
+    if not isinstance(value, str):
+        return False
+    text = value.removeprefix("0x").removeprefix("0X").replace("-", "")
+    return len(text) == digits and set(text) <= _HEX_DIGITS
+
+
+def _group_problem(body: Mapping[str, Any]) -> str | None:
+    """Check a group object against the document's (field names and types); the problem."""
+    for key in ("comment", "applications"):
+        if key in body and not isinstance(body[key], str):
+            return f"{key} is a string"
+    for key in ("nwkskey", "appskey"):
+        if key in body and not _hex_of(body[key], 32):
+            return f"{key} is a 16-byte hex key"
+    if "devaddr" in body:
+        devaddr = body["devaddr"]
+        number = type(devaddr) is int and 0 <= devaddr <= 0xFFFFFFFF
+        if not number and not _hex_of(devaddr, 8):
+            return "devaddr is a hex string or its decimal number"
+    for key in ("fcnt", "data_rate", "ping_slot_periodicity"):
+        if key in body and type(body[key]) is not int:
+            return f"{key} is a number"
+    if "ping_slot_periodicity" in body and not 0 <= body["ping_slot_periodicity"] <= 7:
+        return "ping_slot_periodicity is 0 to 7"
+    if "freq" in body and type(body["freq"]) not in (int, float):
+        return "freq is a number"
+    return None
 
 
 def _decode(text: str, data_format: str) -> bytes:

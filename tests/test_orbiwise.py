@@ -10,9 +10,16 @@ import pytest
 
 from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_WEBHOOK_ID
+from homeassistant.const import (
+    CONF_PASSWORD,
+    CONF_URL,
+    CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+    EVENT_HOMEASSISTANT_STOP,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -185,7 +192,7 @@ async def test_actions(
     await hass.services.async_call(
         DOMAIN, "request_device_status", {"device_id": device_id(hass, CLIMATE)}, blocking=True
     )
-    assert orbiwise.nodes[CLIMATE].status_requested
+    assert orbiwise.nodes[CLIMATE].req_status == 1  # update requested
 
     group = await hass.services.async_call(
         DOMAIN,
@@ -280,7 +287,8 @@ async def test_rest_push_through_the_webhook(
 
     # Stopping, the receiver no longer takes pushes: the server keeps them for the catch-up.
     await entry.runtime_data.async_shutdown()
-    assert orbiwise.push_mode is None
+    assert orbiwise.push_mode is not None
+    assert orbiwise.push_mode.enabled is False
     response = await http.post(
         "/api/webhook/hook-1?topic=payloads_ul", json={"DevEUI": CLIMATE}, headers=headers
     )
@@ -334,3 +342,92 @@ async def test_external_power_survives_a_restart(
     await live(loaded, orbiwise)
     await hass.async_block_till_done()
     assert state_of(hass, "binary_sensor.lab_climate_external_power") == "on"
+
+
+async def test_refusals_in_words(
+    hass: HomeAssistant, loaded: MockConfigEntry, orbiwise: OrbiWiseSimulator
+) -> None:
+    """An immediate downlink behind others, and a group id OrbiWAN would misread."""
+    door = device_id(hass, DOOR)
+    downlink = {"device_id": door, "f_port": 3, "payload_hex": "aa"}
+    await hass.services.async_call(DOMAIN, "send_downlink", downlink, blocking=True)
+    with pytest.raises(HomeAssistantError) as busy:
+        await hass.services.async_call(
+            DOMAIN, "send_downlink", {**downlink, "mode": "immediate"}, blocking=True
+        )
+    assert busy.value.translation_key == "orbiwise_busy"
+    assert "fail_on_busy" in str(busy.value)
+    with pytest.raises(ServiceValidationError) as invalid:
+        await hass.services.async_call(
+            DOMAIN,
+            "create_multicast_group",
+            {"config_entry_id": ENTRY_ID, "name": "a,b"},
+            blocking=True,
+            return_response=True,
+        )
+    assert invalid.value.translation_key == "orbiwise_group_invalid"
+    assert "a,b cannot be an OrbiWAN group id" in str(invalid.value)
+
+
+async def test_class_b_group_from_home_assistant(
+    hass: HomeAssistant, loaded: MockConfigEntry, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A class B group with its ping slot periodicity; the session is in the response."""
+    group = await hass.services.async_call(
+        DOMAIN,
+        "create_multicast_group",
+        {
+            "config_entry_id": ENTRY_ID,
+            "name": "lamps",
+            "device_class": "B",
+            "ping_slot_periodicity": 5,
+            "device_id": [device_id(hass, CLIMATE)],
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert group is not None
+    assert group["device_class"] == "B"
+    assert group["devices"] == [{"dev_eui": CLIMATE, "device_id": device_id(hass, CLIMATE)}]
+    assert orbiwise.groups["lamps"]["ping_slot_periodicity"] == 5
+    keys = group["keys"]
+    assert isinstance(keys, dict)
+    assert orbiwise.groups["lamps"]["nwkskey"] == keys["nwk_s_key"]
+
+
+async def test_status_known_at_start_up(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
+    """A device's last status is shown from the start, without waiting for a push."""
+    orbiwise.push_status(CLIMATE, battery=0, margin=3)  # before Home Assistant connects
+    changes = EventRecorder(hass, "state_changed")
+    entry = entry_for(orbiwise)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await live(entry, orbiwise)
+    async with asyncio.timeout(10):
+        while state_of(hass, "binary_sensor.lab_climate_external_power") != "on":
+            await changes.wait(len(changes.events) + 1)
+
+
+async def test_home_assistant_stop_leaves_a_push_set_up_since(
+    hass: HomeAssistant, orbiwise: OrbiWiseSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """At Home Assistant's stop, a push configuration someone else set since is left running."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    http = await hass_client_no_auth()
+    await async_process_ha_core_config(
+        hass, {"external_url": f"http://127.0.0.1:{http.server.port}"}
+    )
+    entry = entry_for(
+        orbiwise,
+        **{CONF_TRANSPORT: "rest_push", CONF_WEBHOOK_ID: "hook-2", CONF_PUSH_SECRET: "s"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await live(entry, orbiwise)
+    theirs = orbiwise.set_push_mode("mqtts://broker.example.net", 8883)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert theirs.enabled is True
+    assert ("PUT", "/rest/pushmode/stop") not in orbiwise.requests
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert theirs.enabled is True

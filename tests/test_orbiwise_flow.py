@@ -13,6 +13,7 @@ from homeassistant.const import CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_WEB
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.config_flow import orbiwise_unique_id
@@ -22,12 +23,14 @@ from custom_components.lorawan_hub.const import (
     CONF_MQTT_HOST,
     CONF_MQTT_PORT,
     CONF_MQTT_TLS,
+    CONF_PUSH_REPLACES,
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
     DOMAIN,
     VENDOR_ORBIWISE,
 )
+from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
 from simulator.orbiwise import OrbiWiseSimulator
 
 from .conftest import start_vendor_flow
@@ -243,3 +246,63 @@ async def test_reconfigure(
         result["flow_id"], {**form, CONF_URL: "https://other.example.com"}
     )
     assert result["reason"] == "unique_id_mismatch"
+
+
+async def rest_push_form(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> str:
+    """Start a REST push entry up to the form showing the push address; return the flow id."""
+    await async_process_ha_core_config(hass, {"external_url": "https://home.example.com"})
+    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, account(orbiwise, **{CONF_TRANSPORT: "rest_push"})
+    )
+    assert result["step_id"] == "orbiwise_push"
+    return flow_id
+
+
+async def test_rest_push_asks_before_replacing_a_push(
+    hass: HomeAssistant, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    A push configured elsewhere is named without secrets, and kept unless the user agrees.
+
+    Agreeing stores which configuration may be replaced (scheme, host and port are shown).
+    """
+    orbiwise.set_push_mode("mqtts://user:pw@broker.example.net", 8883, "/t?token=abc")
+    flow_id = await rest_push_form(hass, orbiwise)
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["step_id"] == "orbiwise_push_replace"
+    placeholders = result["description_placeholders"]
+    assert placeholders == {"target": "mqtts://broker.example.net:8883"}
+    result = await hass.config_entries.flow.async_configure(flow_id, {"replace_push": False})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "orbiwise_push_kept"
+    assert orbiwise.push_modes[""].host == "mqtts://user:pw@broker.example.net"
+
+    flow_id = await rest_push_form(hass, orbiwise)
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(flow_id, {"replace_push": True})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    theirs = await OrbiWiseClient(
+        async_get_clientsession(hass),
+        orbiwise.url,
+        username=orbiwise.username,
+        password=orbiwise.password,
+    ).push_configuration()
+    assert theirs is not None
+    assert result["data"][CONF_PUSH_REPLACES] == theirs.fingerprint
+    assert orbiwise.push_modes[""].enabled  # nothing changes before the entry starts
+
+
+async def test_rest_push_status_unreadable(
+    hass: HomeAssistant, orbiwise: OrbiWiseSimulator
+) -> None:
+    """When the push configuration cannot be read, the flow says so and can try again."""
+    flow_id = await rest_push_form(hass, orbiwise)
+    orbiwise.fail_next("/rest/pushmode/status", 500)
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["errors"] == {"base": "cannot_connect"}
+    with patch(SETUP, return_value=True):
+        result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_PUSH_REPLACES not in result["data"]

@@ -86,6 +86,7 @@ from .const import (
     CONF_OFFLINE_AFTER,
     CONF_OWN_ENTITIES,
     CONF_PUSH_ID,
+    CONF_PUSH_REPLACES,
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
@@ -134,15 +135,22 @@ from .lns.netemera import (
     DEFAULT_TOKEN_URL as NETEMERA_DEFAULT_TOKEN_URL,
     api_root,
 )
-from .lns.orbiwise import AuthMode, MqttSettings, Transport
+from .lns.orbiwise import AuthMode, MqttSettings, PushConfiguration, Transport
 from .lns.orbiwise_mqtt import check_mqtt
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
 from .lns.senra import DEFAULT_URL as SENRA_DEFAULT_URL, SENET_URL
 from .push import PUSH_PATH, push_path_url, push_receiver_url
-from .vendors import CLIENT_CLASSES, create_client, iotsquare_client, netemera_client
+from .vendors import (
+    CLIENT_CLASSES,
+    create_client,
+    iotsquare_client,
+    netemera_client,
+    orbiwise_client,
+)
 
 CONF_DEVICE = "device"
 CONF_CONFIGURE_PUSH = "configure_push"
+CONF_REPLACE_PUSH = "replace_push"
 CONF_REPLACE_PUSH_URL = "replace_push_url"
 CONF_TURN_OFF_MQTT = "turn_off_mqtt"
 CONF_REPLACE_HEADER = "replace_header"
@@ -439,6 +447,7 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     _netemera: dict[str, Any]
     _applications: dict[str, str]
     _orbiwise: dict[str, Any]
+    _orbiwise_foreign: PushConfiguration
     _senra: dict[str, Any]
     _iotsquare: dict[str, Any]
     _shown_url: str | None = None
@@ -682,12 +691,54 @@ class LoRaWANHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_orbiwise_push(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show where the server will push; it needs Home Assistant's address on the internet."""
-        return self._push_step(
-            "orbiwise_push",
-            user_input,
-            {},
-            lambda data: self._create_orbiwise_entry({**self._orbiwise, **data}),
+        """
+        Show where the server will push; it needs Home Assistant's address on the internet.
+
+        OrbiWAN keeps one push configuration per account (or application), shared with MQTT
+        client mode: when one is set up already, ask before replacing it.
+        """
+        url = push_receiver_url(self.hass, self._webhook_id)
+        if user_input is None or url is None or url != self._shown_url:
+            return self._push_step("orbiwise_push", None, {}, self._create_orbiwise_entry)
+        data = {
+            **self._orbiwise,
+            CONF_WEBHOOK_ID: self._webhook_id,
+            CONF_PUSH_SECRET: self._push_secret,
+        }
+        client = orbiwise_client(async_get_clientsession(self.hass), data, push_url=url)
+        foreign, errors = await self._check(client, lambda client: client.foreign_push())
+        if errors:
+            return self.async_show_form(
+                step_id="orbiwise_push",
+                data_schema=probatio.Schema({}),
+                description_placeholders={"url": url},
+                errors=errors,
+            )
+        if foreign is None:
+            return self._create_orbiwise_entry(data)
+        self._orbiwise = data
+        self._orbiwise_foreign = foreign
+        return await self.async_step_orbiwise_push_replace()
+
+    async def async_step_orbiwise_push_replace(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name the push configuration set up elsewhere (no secrets) and ask to replace it."""
+        foreign = self._orbiwise_foreign
+        if user_input is not None:
+            if not user_input[CONF_REPLACE_PUSH]:
+                return self.async_abort(
+                    reason="orbiwise_push_kept", description_placeholders={"target": foreign.target}
+                )
+            return self._create_orbiwise_entry(
+                {**self._orbiwise, CONF_PUSH_REPLACES: foreign.fingerprint}
+            )
+        return self.async_show_form(
+            step_id="orbiwise_push_replace",
+            data_schema=probatio.Schema(
+                {probatio.Required(CONF_REPLACE_PUSH, default=False): bool}
+            ),
+            description_placeholders={"target": foreign.target},
         )
 
     async def async_step_senra(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -27,6 +27,8 @@ CONF_PUSH_ID: Final = "push_id"
 """The entry's own path under /api/lorawan_hub/push/ (IoTSquare)."""
 CONF_PUSH_SECRET: Final = "push_secret"  # noqa: S105 - a key name, not a secret
 """What the network server sends in the Authorization header of its pushes."""
+CONF_PUSH_REPLACES: Final = "push_replaces"
+"""OrbiWAN: the fingerprint of a push set up elsewhere that the user agreed to replace."""
 
 # Options
 CONF_OFFLINE_AFTER: Final = "offline_after"

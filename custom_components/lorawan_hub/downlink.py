@@ -50,6 +50,7 @@ DETAILED_ERRORS: Final = frozenset(
         "multicast_ping_slot_unsupported",
         "multicast_keys_incomplete",
         "invalid_multicast_key",
+        "orbiwise_group_invalid",
     }
 )
 """Error keys of the user's input, each with a message of its own showing the error's details."""

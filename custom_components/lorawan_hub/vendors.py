@@ -27,6 +27,7 @@ from .const import (
     CONF_MQTT_PORT,
     CONF_MQTT_TLS,
     CONF_PUSH_ID,
+    CONF_PUSH_REPLACES,
     CONF_PUSH_SECRET,
     CONF_TRANSPORT,
     CONF_VENDOR,
@@ -108,6 +109,7 @@ def orbiwise_client(
         application=data.get(CONF_APPLICATION),
         transport=transport,
         push_target=push_target,
+        replaces=data.get(CONF_PUSH_REPLACES),
         mqtt=mqtt,
     )
 

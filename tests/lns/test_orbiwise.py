@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+import logging
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+import orjson
 import pytest
 
+from custom_components.lorawan_hub.lns.base import Backoff, ThrottledLog
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
     CannotConnect,
@@ -20,11 +23,14 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.models import (
+    DeviceInfo,
+    DeviceStatus,
     Downlink,
     DownlinkMode,
     DownlinkState,
     Location,
     LoRaClass,
+    MulticastKeys,
     MulticastSetup,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
@@ -32,10 +38,13 @@ from custom_components.lorawan_hub.lns.orbiwise import (
     OrbiWiseClient,
     PushTarget,
     Transport,
+    alarm_from_push,
     device_from_node,
     downlink_status,
+    join_from_push,
     payload_bytes,
     push_error,
+    result_from_answer,
     status_from_push,
     uplink_from_payload,
 )
@@ -57,6 +66,15 @@ async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
     simulator.add_node(DOOR, comment="Door", device_class=2)
     async with simulator:
         yield simulator
+
+
+@pytest.fixture(autouse=True)
+def reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the dropped values it causes reported (the log is rate-limited)."""
+    monkeypatch.setattr(
+        "custom_components.lorawan_hub.lns.orbiwise._VALUES",
+        ThrottledLog(logging.getLogger("custom_components.lorawan_hub.lns.orbiwise")),
+    )
 
 
 @pytest.fixture
@@ -174,17 +192,103 @@ def test_encrypted_and_hex_payloads() -> None:
         {"dataFrame": 5},
         {"DevEUI": "nope"},
         {"timestamp": "yesterday"},
-        {"gtw_info": {}},
-        {"gtw_info": [{"gtw_id": True}]},
-        {"decoded": [1]},
-        {"latitude": 91, "longitude": 0},
+        {"timestamp": None},
     ],
 )
 def test_malformed_uplinks(change: dict[str, Any]) -> None:
-    """A wrong field is a ProtocolError."""
+    """Without a readable DevEUI, time or payload there is no uplink: a ProtocolError."""
     data = {"DevEUI": CLIMATE, "timestamp": "2026-01-01T00:00:00Z", "dataFrame": "AQ=="} | change
     with pytest.raises(ProtocolError):
         uplink_from_payload(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "dropped"),
+    [
+        ({"latitude": 95, "longitude": 6.1}, "location"),
+        ({"latitude": 46.2, "longitude": "east"}, "location"),
+        ({"latitude": 46.2, "longitude": 6.1, "altitude": "high"}, "altitude"),
+        ({"gtw_info": {}}, "gateways"),
+        ({"gtw_info": [{"gtw_id": True}, {"gtw_id": "0000000012340000"}]}, "one gateway"),
+        ({"gtw_info": [5, {"gtw_id": "0000000012340000", "rssi": "loud"}]}, "gateway rssi"),
+        ({"decoded": [1]}, "decoded"),
+        ({"port": "one"}, "f_port"),
+        ({"fcnt": 1.5}, "f_cnt"),
+        ({"rssi": "strong", "snr": [1]}, "rssi"),
+        ({"sf_used": "seven", "dr_used": 7, "freq": "high"}, "data rate"),
+        ({"freq": -5}, "frequency"),
+        ({"confirmed": "maybe", "decrypted": 7}, "flags"),
+        ({"devaddr": "xyz"}, "dev_addr"),
+        ({"devaddr": 2**40}, "dev_addr"),
+    ],
+)
+def test_bad_optional_values_drop_only_themselves(
+    change: dict[str, Any], dropped: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bad optional value is dropped (and reported); the uplink and its payload stay."""
+    data = {
+        "DevEUI": CLIMATE,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "dataFrame": "AWcA5g==",
+        "port": 1,
+        "fcnt": 3,
+    } | change
+    uplink = uplink_from_payload(data)
+    assert uplink.payload == LPP_TEMPERATURE
+    assert uplink.dev_eui == CLIMATE
+    checks = {
+        "location": uplink.location is None,
+        "altitude": uplink.location == Location(46.2, 6.1, None),
+        "gateways": uplink.gateways == (),
+        "one gateway": [g.gateway_id for g in uplink.gateways] == ["0000000012340000"],
+        "gateway rssi": [(g.gateway_id, g.rssi) for g in uplink.gateways]
+        == [("0000000012340000", None)],
+        "decoded": uplink.decoded is None,
+        "f_port": uplink.f_port is None and uplink.f_cnt == 3,
+        "f_cnt": uplink.f_cnt is None and uplink.f_port == 1,
+        "rssi": uplink.rssi is None and uplink.snr is None,
+        "data rate": (uplink.spreading_factor, uplink.data_rate, uplink.frequency)
+        == (None, None, None),
+        "frequency": uplink.frequency is None,
+        "flags": uplink.confirmed is None and uplink.encrypted is False,
+        "dev_addr": uplink.dev_addr is None,
+    }
+    assert checks[dropped]
+    assert "Dropped" in caplog.text
+
+
+def test_bad_optional_values_of_other_pushes() -> None:
+    """Status, node, alarm and join pushes keep what they can read."""
+    status = status_from_push(
+        {"DevEUI": CLIMATE, "battery_status": 300, "margin_status": "x", "req_status": "ready"}
+    )
+    assert status == DeviceStatus(dev_eui=CLIMATE)
+    node = device_from_node(
+        {
+            "DevEUI": DOOR,
+            "comment": 5,
+            "appeui": "HEX ",
+            "device_class": "C",
+            "lora_device_class": 2,
+            "latitude": 100,
+            "longitude": 6,
+            "dl_fcnt": "many",
+        }
+    )
+    assert node == DeviceInfo(dev_eui=DOOR, device_class=LoRaClass.C)
+    alarm = alarm_from_push(
+        {"timestamp": "ISO8601", "alarm_code": 7, "DevEUI": "hex", "gtw_id": "0102"}
+    )
+    assert (alarm.code, alarm.dev_eui, alarm.at, alarm.gateway_id) == (
+        "unknown",
+        None,
+        None,
+        "0102",
+    )
+    join = join_from_push({"DevEUI": DOOR, "appeui": "HEX", "join_status": 1})
+    assert (join.dev_eui, join.app_eui, join.status) == (DOOR, None, "unknown")
+    answer = result_from_answer({"id": "x", "transmissionStatus": "y", "fcnt": 2})
+    assert (answer.message_id, answer.state, answer.f_cnt) == (None, DownlinkState.QUEUED, 2)
 
 
 def test_status_and_node_pushes() -> None:
@@ -327,8 +431,7 @@ async def test_plain_text_errors_and_bad_json(session: aiohttp.ClientSession) ->
             await client.validate()
         with pytest.raises(ProtocolError, match="no results"):
             await client.list_devices()
-        with pytest.raises(ProtocolError):
-            await client.list_devices()
+        assert await client.list_devices() == []  # an entry that is not an object is dropped
         with pytest.raises(InvalidRequest, match="busy or full"):
             await client.validate()
         with pytest.raises(InvalidRequest, match="busy or full"):
@@ -398,21 +501,63 @@ async def test_outage_drain(running: Running, orbiwise: OrbiWiseSimulator) -> No
     assert len(running.sink.device_lists) == 1
 
 
-async def test_drain_skips_malformed_and_deletes_it(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+async def test_one_bad_stored_record_never_blocks_the_drain(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A stored uplink that cannot be read is dropped (and deleted), the others delivered."""
-    good = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    bad = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    orbiwise.stored[CLIMATE][bad]["dataFrame"] = "!!"
+    """
+    Each stored record is read on its own: a bad id, a bad optional value or a broken record.
+
+    A record whose id cannot be read is delivered but stays stored (it cannot be deleted); one
+    with a bad latitude is delivered without its position and deleted; one that cannot be read
+    at all is reported and left in the server's store; the drain goes on and the entry is live.
+    """
+    first = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 1]))
+    bad_id = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 2]))
+    orbiwise.stored[CLIMATE][bad_id]["id"] = "a1b2"
+    bad_latitude = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 3]), location=(95.0, 6.1))
+    unreadable = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 4]))
+    orbiwise.stored[CLIMATE][unreadable]["dataFrame"] = "!!"
+    orbiwise.stored[CLIMATE][-1] = "not an object"
+    last = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 5]))
     client = make_client(session, orbiwise)
     await client.list_devices()
     run = Running(client)
-    await run.uplinks(1)
     async with asyncio.timeout(10):
-        await orbiwise.wait_for(lambda: {good, bad} <= set(orbiwise.deleted))
-    assert len(run.sink.uplinks) == 1
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: {first, bad_latitude, last} <= set(orbiwise.deleted))
+    assert [uplink.payload[-1] for uplink in run.sink.uplinks] == [1, 2, 3, 5]
+    assert run.sink.uplinks[2].location is None
+    assert bad_id in orbiwise.stored[CLIMATE]  # delivered; its id cannot name it to delete
+    assert unreadable in orbiwise.stored[CLIMATE]  # never deleted unread
+    assert run.sink.connections == [(True, None)]
+    assert "Skipped a stored uplink of 70B3D57ED0000001" in caplog.text
+    assert "not objects" in caplog.text
     await run.stop()
+
+
+async def test_live_uplink_with_a_bad_optional_value(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A pushed uplink with a latitude of 95 is delivered without its position, then deleted."""
+    body = {
+        "early": False,
+        "DevEUI": CLIMATE,
+        "dataFrame": "AWcA5g==",
+        "port": 1,
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "fcnt": 9,
+        "id": 77,
+        "live": True,
+        "latitude": 95,
+        "longitude": 6.1,
+    }
+    orbiwise.push_uplink(body)
+    await running.uplinks(1)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: 77 in orbiwise.deleted)
+    assert running.sink.uplinks[0].payload == LPP_TEMPERATURE
+    assert running.sink.uplinks[0].location is None
+    assert CLIMATE not in running.sink.locations
 
 
 async def test_pushes_of_every_kind(running: Running, orbiwise: OrbiWiseSimulator) -> None:
@@ -558,11 +703,19 @@ async def test_downlink_over_websocket_and_its_status(
 async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseSimulator) -> None:
     """Modes map to fail/replace/enqueue_on_busy; a busy queue and unknown devices are refused."""
     client = running.client
+    await client.send_downlink(
+        Downlink(dev_eui=CLIMATE, f_port=1, payload=b"\x00", mode=DownlinkMode.IMMEDIATE)
+    )
+    assert orbiwise.downlinks[0].mode == "fail_on_busy"  # nothing waiting: taken
     await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
-    with pytest.raises(InvalidRequest, match="busy"):
+    with pytest.raises(InvalidRequest) as refused:
         await client.send_downlink(
             Downlink(dev_eui=DOOR, f_port=1, payload=b"\x02", mode=DownlinkMode.IMMEDIATE)
         )
+    # OrbiWAN cannot send at once: immediate is fail_on_busy, refused while others wait.
+    assert (refused.value.key, refused.value.code) == ("orbiwise_busy", 409)
+    assert "fail_on_busy" in refused.value.reason
+    del orbiwise.downlinks[0]
     await client.send_downlink(
         Downlink(dev_eui=DOOR, f_port=1, payload=b"\x03", mode=DownlinkMode.REPLACE)
     )
@@ -573,6 +726,147 @@ async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseS
         await client.send_downlink(
             Downlink(dev_eui=DOOR, f_port=1, payload=b"", device_class=LoRaClass.C)
         )
+
+
+@pytest.mark.parametrize("transport", [Transport.WEBSOCKET, Transport.REST_PUSH])
+async def test_full_queue_is_named(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, transport: Transport
+) -> None:
+    """A 409 to a queued downlink or multicast is a full queue (at most 10 waiting)."""
+    client = rest_push_client(session, orbiwise) if transport is Transport.REST_PUSH else None
+    client = client or make_client(session, orbiwise)
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    for _ in range(10):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    with pytest.raises(InvalidRequest) as refused:
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    assert refused.value.key == "orbiwise_queue_full"
+    orbiwise.groups["g"] = {"groupid": "g", "title": "g"}
+    for _ in range(10):
+        await client.send_multicast("g", 1, b"\x01")
+    with pytest.raises(InvalidRequest) as refused:
+        await client.send_multicast("g", 1, b"\x01")
+    assert refused.value.key == "orbiwise_queue_full"
+    with pytest.raises(InvalidRequest) as unknown:
+        await client.send_multicast("nope", 1, b"\x01")
+    assert unknown.value.code == 404
+    await run.stop()
+
+
+async def test_websocket_messages_are_json_text(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """The document's WebSocket messages are JSON text: downlinks go in text frames."""
+    await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    assert orbiwise.ws_frames == ["text"]
+
+
+async def test_binary_pushes_are_read_too(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+    """A server pushing JSON in binary frames is understood all the same."""
+    orbiwise.binary_pushes = True
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await running.uplinks(1)
+
+
+class HeldSender:
+    """A push channel that records what is sent and answers only when told."""
+
+    def __init__(self, client: OrbiWiseClient) -> None:
+        """Take ``client``'s channel."""
+        self.client = client
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, message: Any) -> None:
+        """Record one message."""
+        self.sent.append(dict(message))
+
+    def answer(self, index: int) -> None:
+        """Answer the message sent ``index``-th."""
+        ((topic, body),) = self.sent[index].items()
+        answer = {"id": 100 + index, "transmissionStatus": 0, "fcnt": 1, "tag": body["tag"]}
+        if topic == "payloads_dl":
+            answer["DevEUI"] = body["DevEUI"]
+        else:
+            answer["groupid"] = body["groupid"]
+        self.client.dispatch(topic, answer)
+
+
+@pytest.mark.parametrize("second", ["downlink", "multicast"])
+async def test_one_downlink_at_a_time(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, second: str
+) -> None:
+    """
+    "Scheduling several payloads in parallel is not supported": the next waits for the answer.
+
+    Downlinks and multicasts share the turn, over the push channel as over REST.
+    """
+    client = make_client(session, orbiwise, transport=Transport.MQTT)
+    client._sink = RecordingSink()  # running, without a broker: the channel is ours
+    channel = HeldSender(client)
+    client.set_sender(channel.send)
+    first = asyncio.create_task(
+        client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    )
+    other = asyncio.create_task(
+        client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=1, payload=b"\x02"))
+        if second == "downlink"
+        else client.send_multicast("g", 1, b"\x03")
+    )
+    await asyncio.sleep(0)  # both tasks run up to where they wait
+    assert len(channel.sent) == 1
+    channel.answer(0)
+    assert (await first).message_id == "100"
+    await asyncio.sleep(0)
+    assert len(channel.sent) == 2
+    channel.answer(1)
+    assert (await other).message_id == "101"
+
+
+async def test_untagged_error_answers_the_request_waiting(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """An error the server could not tag answers the one request waiting, at once."""
+    client = make_client(session, orbiwise, transport=Transport.MQTT)
+    client._sink = RecordingSink()  # running, without a broker: the channel is ours
+
+    async def refuse(message: Any) -> None:
+        error = {"error": {"error_msg": "invalid message", "status_code": 400}}
+        asyncio.get_running_loop().call_soon(client.receive, orjson.dumps(error))
+
+    client.set_sender(refuse)
+    with pytest.raises(InvalidRequest, match="invalid message"):
+        await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    client.dispatch("error", {"error_msg": "late", "status_code": 400})  # nothing waits: ignored
+
+
+async def test_one_rest_downlink_at_a_time(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over REST too, the next POST waits for the previous one's answer."""
+    client = rest_push_client(session, orbiwise)
+    posted: list[str] = []
+    answers: list[asyncio.Future[dict[str, Any]]] = []
+
+    async def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        posted.append(path)
+        answers.append(asyncio.get_running_loop().create_future())
+        return await answers[-1]
+
+    monkeypatch.setattr(client, "_request", request)
+    first = asyncio.create_task(
+        client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    )
+    other = asyncio.create_task(client.send_multicast("g", 1, b"\x03"))
+    await asyncio.sleep(0)
+    assert posted == [f"rest/nodes/{DOOR}/payloads/dl"]
+    answers[0].set_result({"id": 1})
+    await first
+    await asyncio.sleep(0)
+    assert posted[1:] == ["rest/multicast/g"]
+    answers[1].set_result({"id": 2})
+    assert (await other).message_id == "2"
 
 
 async def test_downlink_without_connection(
@@ -666,9 +960,102 @@ async def test_rest_push_transport(
         assert group_result.message_id is not None
         await run.stop()
         await client.close()
-        assert orbiwise.push_mode is None
+        assert orbiwise.push_mode is not None
+        assert orbiwise.push_mode.enabled is False  # stopped: it was ours
         # After the run, a push is not taken: the server keeps the uplink.
         assert client.dispatch("payloads_ul", {}) is False
+
+
+def rest_push_client(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, **kwargs: Any
+) -> OrbiWiseClient:
+    """A REST push client whose receiver nobody serves (enough to see the set-up)."""
+    return make_client(
+        session,
+        orbiwise,
+        transport=Transport.REST_PUSH,
+        push_target=PushTarget("http://127.0.0.1:9/api/webhook/x", "Bearer s"),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "target"),
+    [
+        ("https://lora.example.net", 443, "https://lora.example.net:443"),
+        ("mqtts://user:secret@broker.example.net", 8883, "mqtts://broker.example.net:8883"),
+    ],
+)
+async def test_rest_push_leaves_a_push_set_up_elsewhere_alone(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, host: str, port: int, target: str
+) -> None:
+    """
+    Someone else's push (REST or MQTT client mode) is neither replaced nor stopped.
+
+    The connection is reported down, naming where the account pushes (never its credentials).
+    """
+    theirs = orbiwise.set_push_mode(host, port, "/v1/networks/ubiq/uplink")
+    client = rest_push_client(session, orbiwise)
+    foreign = await client.foreign_push()
+    assert foreign is not None
+    assert foreign.target == target
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.connections))
+    await run.stop()
+    reason = str(run.sink.connections[0][1])
+    assert target in reason
+    assert "secret" not in reason
+    await client.close()
+    assert orbiwise.push_modes[""] is theirs
+    assert theirs.enabled is True
+    assert ("PUT", "/rest/pushmode/start") not in orbiwise.requests
+    assert ("PUT", "/rest/pushmode/stop") not in orbiwise.requests
+
+
+async def test_rest_push_replaces_what_the_user_agreed_to_replace(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """With consent for that very configuration it is replaced, and ours stopped at close."""
+    orbiwise.set_push_mode("https://lora.example.net", 443, "/v1/uplink", enabled=False)
+    probe = rest_push_client(session, orbiwise)
+    foreign = await probe.foreign_push()
+    assert foreign is not None
+    other = orbiwise.set_push_mode("https://lora.example.net", 443, "/v2/other")
+    # Consent was for /v1/uplink: another configuration is still left alone.
+    refused = Running(rest_push_client(session, orbiwise, replaces=foreign.fingerprint))
+    async with asyncio.timeout(10):
+        await refused.sink.wait_for(lambda: bool(refused.sink.connections))
+    await refused.stop()
+    assert orbiwise.push_modes[""] is other
+    orbiwise.set_push_mode("https://lora.example.net", 443, "/v1/uplink")
+    client = rest_push_client(session, orbiwise, replaces=foreign.fingerprint)
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    assert orbiwise.push_modes[""].host == "http://127.0.0.1"
+    assert await client.foreign_push() is None  # ours now
+    await run.stop()
+    await client.close()
+    assert orbiwise.push_modes[""].enabled is False
+
+
+async def test_close_stops_only_our_own_push(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Replaced elsewhere while running: closing (unload, Home Assistant stop) leaves it."""
+    client = rest_push_client(session, orbiwise, application="app-1")
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    assert orbiwise.push_modes["app-1"].host == "http://127.0.0.1"
+    theirs = orbiwise.set_push_mode("mqtts://broker.example.net", 8883, application="app-1")
+    await run.stop()
+    await client.close()
+    await client.close()
+    assert theirs.enabled is True
+    assert ("PUT", "/rest/pushmode/stop/app-1") not in orbiwise.requests
+    assert "changed elsewhere" in caplog.text
 
 
 async def test_rest_push_needs_a_target(
@@ -954,3 +1341,481 @@ async def test_closing_websocket_refuses_downlinks(
     running.client.set_sender(closed)
     with pytest.raises(CannotConnect, match="closed"):
         await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+
+
+# --- devices added after connecting (application scope) ---------------------------------------
+
+NEW = "70B3D57ED0000003"
+
+
+def list_requests(orbiwise: OrbiWiseSimulator) -> int:
+    """How many times the device list was read."""
+    return orbiwise.requests.count(("GET", "/rest/nodes"))
+
+
+async def test_application_device_added_after_connecting(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    A push from a device added to the application since the list was read is delivered.
+
+    The list is read again first; the new device's stored uplinks are drained, its status read.
+    """
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.add_node(NEW, comment="Boiler", applications={"app-1"})
+    orbiwise.hold_pushes = True
+    missed = orbiwise.publish(NEW, bytes([1, 0x67, 0, 1]))
+    orbiwise.hold_pushes = False
+    orbiwise.push_status(NEW, battery=254, margin=4)  # not stored, read back after the list
+    live = orbiwise.publish(NEW, bytes([1, 0x67, 0, 2]))
+    await run.uplinks(2)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: {missed, live} <= set(orbiwise.deleted))
+        await run.sink.wait_for(lambda: bool(run.sink.device_statuses))
+    assert [uplink.payload[-1] for uplink in run.sink.uplinks] == [1, 2]
+    assert [device.name for device in run.sink.device_lists[-1]] == ["Climate", "Boiler"]
+    assert run.sink.device_statuses[-1].dev_eui == NEW
+    await run.stop()
+
+
+async def test_other_applications_devices_are_asked_about_once(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    A device outside the application costs one reading of the list, not one per push.
+
+    Its pushes (uplinks, nodeinfo) are dropped, and its uplinks stay in the server's store.
+    """
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    before = list_requests(orbiwise)
+    first = orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    async with asyncio.timeout(10):
+        await orbiwise.wait_for(lambda: list_requests(orbiwise) == before + 1)
+    orbiwise.push_nodeinfo(DOOR)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(2)
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [CLIMATE, CLIMATE]
+    assert run.sink.device_updates == []
+    assert list_requests(orbiwise) == before + 1
+    assert first in orbiwise.stored[DOOR]
+    await run.stop()
+
+
+async def test_unlisted_device_pushes_wait_for_the_next_reading(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    The list is read at most once per interval: pushes held meanwhile are decided after it.
+
+    A reading that fails keeps them for the next one.
+    """
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.REFRESH_INTERVAL", 0.2)
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    before = list_requests(orbiwise)
+    orbiwise.fail_next("/rest/nodes", 503)
+    orbiwise.add_node(NEW, applications={"app-1"})
+    orbiwise.push_nodeinfo(NEW)
+    orbiwise.publish(NEW, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.device_updates))
+    assert run.sink.device_updates[0].dev_eui == NEW
+    assert list_requests(orbiwise) == before + 1  # the failed reading is not counted
+    await run.stop()
+
+
+async def test_rest_push_from_a_device_added_to_the_application(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A REST push about an unlisted device is answered once the list was read again."""
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.REFRESH_INTERVAL", 0.05)
+    client = rest_push_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    orbiwise.add_node(NEW, applications={"app-1"})
+    body = {
+        "DevEUI": NEW,
+        "dataFrame": "AWcA5g==",
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "fcnt": 1,
+        "id": 5,
+    }
+    assert await client.accept_push("payloads_ul", body, 10) is True
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [NEW]
+    # Not the application's: not taken, so that the server keeps it.
+    assert await client.accept_push("payloads_ul", {**body, "DevEUI": DOOR}, 10) is False
+    assert await client.accept_push("payloads_ul", {**body, "DevEUI": DOOR}, 10) is False
+    assert len(run.sink.uplinks) == 1
+    await run.stop()
+
+
+async def test_account_learns_about_new_devices(
+    running: Running, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Without an application, a new device's uplink is delivered at once and its name read."""
+    orbiwise.add_node(NEW, comment="Boiler")
+    orbiwise.publish(NEW, LPP_TEMPERATURE)
+    await running.uplinks(1)
+    async with asyncio.timeout(10):
+        await running.sink.wait_for(lambda: bool(running.sink.device_lists))
+    assert running.sink.device_lists[-1][-1].name == "Boiler"
+
+
+# --- names, statuses, multicast groups ----------------------------------------------------------
+
+
+async def test_names_come_from_the_complete_registration(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    The documented device list has no name: each device's ``comment`` is read with ?all=true.
+
+    Once per device: the next listings ask only about devices not seen yet (or not readable).
+    """
+    client = make_client(session, orbiwise)
+    orbiwise.fail_next(f"/rest/nodes/{DOOR}", 503)
+    devices = await client.list_devices()
+    assert [(d.dev_eui, d.name) for d in devices] == [(CLIMATE, "Climate"), (DOOR, None)]
+    devices = await client.list_devices()
+    assert [(d.dev_eui, d.name, d.device_class) for d in devices] == [
+        (CLIMATE, "Climate", LoRaClass.A),
+        (DOOR, "Door", LoRaClass.C),
+    ]
+    details = [path for method, path in orbiwise.requests if path.startswith("/rest/nodes/")]
+    assert details == [f"/rest/nodes/{CLIMATE}", f"/rest/nodes/{DOOR}"]
+    await client.list_devices()
+    assert orbiwise.requests.count(("GET", f"/rest/nodes/{CLIMATE}")) == 1
+
+
+async def test_registration_fields_fill_what_the_list_lacks(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A list that names devices itself (``comment``) needs no further request."""
+    registration = {
+        "DevEUI": CLIMATE,
+        "lora_device_class": 2,
+        "appeui": "70B3D57ED0000000",
+        "comment": " Pump ",
+        "latitude": 46.2,
+        "longitude": 6.1,
+        "dl_fcnt": 4,
+    }
+    listed = [{"DevEUI": CLIMATE}, {"DevEUI": DOOR, "comment": "Door", "device_class": 1}]
+    asked: list[str] = []
+
+    async def nodes(request: web.Request) -> web.Response:
+        return web.json_response(listed)
+
+    async def node(request: web.Request) -> web.Response:
+        asked.append(request.match_info["eui"])
+        return web.json_response(registration)
+
+    app = web.Application()
+    app.router.add_get("/rest/nodes", nodes)
+    app.router.add_get("/rest/nodes/{eui}", node)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        devices = await client.list_devices()
+    assert asked == [CLIMATE]
+    assert devices == [
+        DeviceInfo(
+            dev_eui=CLIMATE,
+            name="Pump",
+            app_eui="70B3D57ED0000000",
+            device_class=LoRaClass.C,
+            location=Location(46.2, 6.1),
+            downlink_f_cnt=4,
+        ),
+        DeviceInfo(dev_eui=DOOR, name="Door", device_class=LoRaClass.B),
+    ]
+
+
+async def test_statuses_are_read_after_connecting(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Each device's last DevStatusAns is read back; a device without a result gives none."""
+    orbiwise.push_status(CLIMATE, battery=0, margin=9)  # nobody listens yet
+    orbiwise.fail_next(f"/rest/nodes/{DOOR}/status", 503)
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.device_statuses))
+        await orbiwise.wait_for(
+            lambda: ("GET", f"/rest/nodes/{CLIMATE}/status") in orbiwise.requests
+        )
+    assert run.sink.device_statuses == [
+        DeviceStatus(dev_eui=CLIMATE, external_power=True, margin=9)
+    ]
+    await run.stop()
+
+
+async def test_multicast_group_as_the_document_describes_it(
+    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """
+    A class B group: the document's group object with the ping slot periodicity.
+
+    ``devaddr`` is the address's number, the keys hex strings; a member that cannot be added
+    is named in words and left out of the members returned.
+    """
+    keys = MulticastKeys(address="01A2B3C4", app_s_key="11" * 16, nwk_s_key="22" * 16)
+    group = await running.client.create_multicast_group(
+        MulticastSetup(
+            name="lamps",
+            device_class=LoRaClass.B,
+            dev_euis=(CLIMATE, "0000000000000009"),
+            keys=keys,
+            ping_slot_periodicity=3,
+        )
+    )
+    created = orbiwise.groups["lamps"]
+    assert created == {
+        "groupid": "lamps",
+        "title": "lamps",
+        "comment": "Class B multicast group",
+        "nwkskey": "22" * 16,
+        "appskey": "11" * 16,
+        "devaddr": 0x01A2B3C4,
+        "fcnt": 0,
+        "ping_slot_periodicity": 3,
+    }
+    assert (group.dev_euis, group.keys, group.device_class) == ((CLIMATE,), keys, LoRaClass.B)
+    assert group.states == {CLIMATE: "added", "0000000000000009": "cannot find device"}
+    assert "0000000000000009 was not added to the multicast group lamps" in caplog.text
+    assert orbiwise.nodes[CLIMATE].groups == {"lamps"}
+    listed = await running.client.list_multicast_groups()
+    assert [(g.group_id, g.name) for g in listed] == [("lamps", "lamps")]
+
+
+async def test_application_groups_and_group_ids(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """An application's group lets the application reach it; ids read otherwise are refused."""
+    client = make_client(session, orbiwise, application="app-1")
+    group = await client.create_multicast_group(MulticastSetup(name="valves"))
+    assert group.keys is not None
+    assert orbiwise.groups["valves"]["applications"] == "app-1"
+    for name in (
+        "a,b",
+        "+a",
+        "-a",
+        " a",
+        "a/b",
+        "..",
+        "70B3D57ED0000009",
+        "70-B3-D5-7E-D0-00-00-09",
+    ):
+        with pytest.raises(InvalidRequest) as refused:
+            await client.create_multicast_group(MulticastSetup(name=name))
+        assert refused.value.key == "orbiwise_group_invalid"
+        assert refused.value.details == {"name": name}
+    with pytest.raises(InvalidRequest):
+        await client.add_to_multicast_group("a,b", [CLIMATE])
+    with pytest.raises(InvalidRequest):
+        await client.remove_from_multicast_group("-a", [CLIMATE])
+    with pytest.raises(InvalidRequest):
+        await client.delete_multicast_group(".")
+    assert list(orbiwise.groups) == ["valves"]
+
+
+async def test_ids_stay_inside_their_path_segment(session: aiohttp.ClientSession) -> None:
+    """A group id like ``../nodes/<DevEUI>`` names a group, never another resource."""
+    paths: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        paths.append(request.raw_path)
+        return web.Response(status=404, text="group not found")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, f"{server.base_url}/api", username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        with pytest.raises(InvalidRequest):
+            await client.delete_multicast_group(f"../nodes/{CLIMATE}")
+        with pytest.raises(InvalidRequest):
+            await client.send_multicast("a b?c#d", 1, b"\x01")
+    assert paths == [
+        f"/api/rest/groups/..%2Fnodes%2F{CLIMATE}",
+        "/api/rest/multicast/a%20b%3Fc%23d?port=1&data_format=hex",
+    ]
+
+
+# --- what a hostile or broken server finds ------------------------------------------------------
+
+
+class RecordedBackoff(Backoff):
+    """A backoff that records the delays it gives."""
+
+    def __init__(self) -> None:
+        """Start at 10 ms."""
+        super().__init__(initial=0.01, maximum=10)
+        self.delays: list[float] = []
+
+    def next_delay(self) -> float:
+        """Record the delay given."""
+        delay = super().next_delay()
+        self.delays.append(delay)
+        return delay
+
+
+async def test_backoff_resets_only_after_a_connection_proved_itself(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A server that accepts and drops at once keeps the delay growing; an uplink resets it."""
+    backoff = RecordedBackoff()
+    client = make_client(session, orbiwise, backoff=backoff)
+    await client.list_devices()
+    run = Running(client)
+    for attempt in range(1, 4):
+
+        def retried(count: int = attempt) -> bool:
+            return len(backoff.delays) == count
+
+        async with asyncio.timeout(10):
+            await client.live.wait()
+            await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+        orbiwise.drop_websockets()
+        async with asyncio.timeout(10):
+            await run.sink.wait_for(retried)
+    assert backoff.delays[2] > 2 * backoff.delays[0]  # doubling: 10, 20, 40 ms (± 20 %)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    orbiwise.drop_websockets()
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: len(backoff.delays) == 4)
+    assert backoff.delays[3] < 0.0125  # proven by the uplink: back to the initial delay
+    await run.stop()
+
+
+async def test_rest_push_of_an_unreadable_uplink_is_not_taken(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """Answered "not taken", so that the server keeps it; other malformed pushes are taken."""
+    client = rest_push_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    bad = {"DevEUI": CLIMATE, "dataFrame": "!!", "timestamp": "2026-01-01T00:00:00Z", "id": 3}
+    assert await client.accept_push("payloads_ul", bad, 10) is False
+    assert await client.accept_push("status", {"DevEUI": "bad"}, 10) is True
+    assert run.sink.uplinks == []
+    await run.stop()
+
+
+async def test_tagged_pushes_of_other_applications_are_not_ours(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """A downlink status carrying another client's tag is still checked against the scope."""
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+    status = {"DevEUI": DOOR, "id": 1, "transmissionStatus": 1, "tag": "their-app-7"}
+    client.dispatch("payloads_dl", status)
+    client.dispatch("payloads_dl", {**status, "DevEUI": CLIMATE})
+    async with asyncio.timeout(10):
+        # The list read again shows DOOR outside the application: its status is dropped.
+        await run.sink.wait_for(lambda: bool(run.sink.device_lists))
+    assert [s.dev_eui for s in run.sink.downlink_statuses] == [CLIMATE]
+    await run.stop()
+
+
+async def test_drained_uplinks_keep_their_position(
+    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """The drain asks for the estimated locations, which stored payloads carry only then."""
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE, location=(46.2, 6.1))
+    client = make_client(session, orbiwise)
+    await client.list_devices()
+    run = Running(client)
+    await run.uplinks(1)
+    assert run.sink.uplinks[0].location == Location(46.2, 6.1)
+    await run.stop()
+
+
+async def test_group_lists_that_are_not_lists(session: aiohttp.ClientSession) -> None:
+    """A group list that is not a list is a protocol error; entries that are not objects go."""
+    answers = iter(
+        [
+            web.json_response({"groupid": "g"}),
+            web.json_response([5, {"groupid": "g", "title": "G", "ping_slot_periodicity": 2}]),
+            web.Response(status=204),
+        ]
+    )
+
+    async def groups(request: web.Request) -> web.Response:
+        return next(answers)
+
+    app = web.Application()
+    app.router.add_get("/rest/groups", groups)
+    async with SimulatorServer(app) as server:
+        client = OrbiWiseClient(
+            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+        )
+        with pytest.raises(ProtocolError):
+            await client.list_multicast_groups()
+        (group,) = await client.list_multicast_groups()
+        assert (group.group_id, group.name, group.device_class) == ("g", "G", LoRaClass.B)
+        assert await client.list_multicast_groups() == []
+
+
+async def test_held_pushes_are_bounded_and_foreign_devices_forgotten(
+    session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """
+    A device found outside the application is asked about again once forgotten.
+
+    Pushes held meanwhile are bounded: the oldest goes (its uplink stays in the server's store).
+    """
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.FOREIGN_MEMORY", 0)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.MAX_HELD", 1)
+    client = make_client(session, orbiwise, application="app-1")
+    await client.list_devices()
+    run = Running(client)
+    async with asyncio.timeout(10):
+        await client.live.wait()
+        await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    async with asyncio.timeout(10):
+        await run.sink.wait_for(lambda: bool(run.sink.device_lists))
+    # Forgotten at once: the next pushes wait for a new reading, not due for 15 s.
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(DOOR, LPP_TEMPERATURE)
+    orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
+    await run.uplinks(1)
+    assert "Too many pushes about unlisted devices" in caplog.text
+    assert [uplink.dev_eui for uplink in run.sink.uplinks] == [CLIMATE]
+    await run.stop()

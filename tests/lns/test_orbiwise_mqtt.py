@@ -11,7 +11,7 @@ import aiohttp
 from amqtt.broker import Broker
 import pytest
 
-from custom_components.lorawan_hub.lns.errors import AuthError, CannotConnect
+from custom_components.lorawan_hub.lns.errors import AuthError, CannotConnect, InvalidRequest
 from custom_components.lorawan_hub.lns.models import Downlink, DownlinkState
 from custom_components.lorawan_hub.lns.orbiwise import MqttSettings, OrbiWiseClient, Transport
 from custom_components.lorawan_hub.lns.orbiwise_mqtt import check_mqtt
@@ -124,6 +124,41 @@ async def test_mqtt_uplinks_downlinks_and_multicast(
         with pytest.raises(asyncio.CancelledError):
             await task
         assert client.mqtt_client is None
+
+
+async def test_mqtt_answers_on_the_plain_topics(orbiwise: OrbiWiseSimulator, broker: int) -> None:
+    """
+    Host mode answers on "payloads_dl" and "multicast" in one reading of the document.
+
+    Downlinks go to "<user>/send_payloads_dl" (host mode prefixes every topic); their answers
+    are taken from the prefixed and the plain topics alike.
+    """
+    orbiwise.mqtt_plain_replies = True
+    async with aiohttp.ClientSession() as session:
+        client = OrbiWiseClient(
+            session,
+            orbiwise.url,
+            username=orbiwise.username,
+            password=orbiwise.password,
+            transport=Transport.MQTT,
+            mqtt=MqttSettings("127.0.0.1", broker, tls=False),
+            request_timeout=5,
+        )
+        await client.list_devices()
+        sink = RecordingSink()
+        task = asyncio.create_task(client.run(sink))
+        async with asyncio.timeout(15):
+            await client.live.wait()
+        result = await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=4, payload=b"\x07"))
+        assert result.message_id == str(orbiwise.downlinks[0].id)
+        orbiwise.groups["g"] = {"groupid": "g", "title": "g"}
+        group = await client.send_multicast("g", 9, b"\x01")
+        assert group.message_id == str(orbiwise.downlinks[1].id)
+        with pytest.raises(InvalidRequest, match="group not found"):
+            await client.send_multicast("nope", 9, b"\x01")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 async def test_broker_gone(orbiwise: OrbiWiseSimulator, broker: int) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from simulator import __main__ as cli
-from simulator.orbiwise import OrbiWiseSimulator
+from simulator.orbiwise import TOPICS, OrbiWiseSimulator
 
 NODE = "70B3D57ED0000401"
 
@@ -72,6 +74,8 @@ async def test_rest_api(session: aiohttp.ClientSession, sim: OrbiWiseSimulator) 
     async with session.get(f"{sim.url}/rest/nodes") as response:
         assert [node["DevEUI"] for node in await response.json()] == [NODE]
     async with session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
+        assert "comment" not in await response.json()  # the device info object has no name
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
         assert (await response.json())["comment"] == "Meter"
     async with session.post(f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"}):
         pass
@@ -189,3 +193,205 @@ async def test_run_orbiwise(capsys: pytest.CaptureFixture[str]) -> None:
     line = capsys.readouterr().out.strip()
     assert line.startswith("OrbiWise OrbiWAN simulator: http://127.0.0.1:")
     assert line.endswith("user demo-user / demo-password (2 devices, an uplink each every 5 s)")
+
+
+SAMPLES = Path(__file__).parent.parent / "fixtures" / "orbiwise"
+
+
+def documented(name: str) -> Any:
+    """A sample of the document (``tests/fixtures/orbiwise``)."""
+    return json.loads((SAMPLES / name).read_text())
+
+
+def fields(name: str) -> set[str]:
+    """The keys of a sample object (of a list's first entry; of a message's inner object)."""
+    value = documented(name)
+    if isinstance(value, list):
+        value = value[0]
+    if len(value) == 1 and isinstance(next(iter(value.values())), dict):
+        value = next(iter(value.values()))
+    return set(value)
+
+
+async def test_rest_objects_have_the_documents_shapes(
+    session: aiohttp.ClientSession, sim: OrbiWiseSimulator
+) -> None:
+    """Each object the REST API serves has exactly the fields of the document's sample."""
+    async with session.post(
+        f"{sim.url}/rest/oauth2/token",
+        data={"grant_type": "password", "username": sim.username, "password": sim.password},
+    ) as response:
+        assert set(await response.json()) == fields("token.json")
+    async with session.get(f"{sim.url}/rest/nodes") as response:
+        (listed,) = await response.json()
+    assert set(listed) == fields("node_list.json")
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
+        assert set(await response.json()) == fields("node_info.json")
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
+        complete = set(await response.json())
+    assert complete == fields("node_info.json") | fields("node_registration.json")
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}/status") as response:
+        assert set(await response.json()) == fields("node_status.json")
+    sim.publish(NODE, b"\x01", location=(46.2, 6.1))
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul") as response:
+        (stored,) = await response.json()
+    # push_status only with ?push_status=true, decoded only with a payload decoder.
+    assert set(stored) == fields("stored_uplinks.json") - {"push_status", "decoded"}
+    async with session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul?locations=true") as response:
+        (located,) = await response.json()
+    assert set(located) - set(stored) == {"latitude", "longitude"}
+    async with session.post(f"{sim.url}/rest/nodes/{NODE}/payloads/dl?port=1", data="AQ==") as r:
+        assert set(await r.json()) <= fields("downlink_answer.json")
+    for _ in range(2):
+        async with session.get(f"{sim.url}/rest/pushmode/status") as response:
+            assert set(await response.json()) == fields("pushmode_status.json")
+        sim.set_push_mode("https://lora.example.net", 443)
+    group = {
+        "groupid": "g",
+        "title": "G",
+        "comment": "c",
+        "nwkskey": "0x" + "AB" * 16,
+        "appskey": "AB-" * 15 + "AB",
+        "devaddr": "01A2B3C4",
+        "fcnt": 0,
+        "data_rate": 0,
+        "freq": 868.1,
+        "ping_slot_periodicity": 1,
+        "applications": "app",
+    }
+    assert set(group) == fields("group_create.json")
+    async with session.post(f"{sim.url}/rest/groups", json=group) as response:
+        assert response.status == 200
+    async with session.get(f"{sim.url}/rest/groups") as response:
+        assert set((await response.json())[0]) == fields("group_list.json")
+    async with session.get(f"{sim.url}/rest/groups/g") as response:
+        assert set(await response.json()) == fields("group_info.json")
+    sim.fail_next("/rest/nodes", 500)
+    async with session.get(f"{sim.url}/rest/nodes") as response:
+        assert set(await response.json()) == fields("error_problem.json")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"nwkskey": "hex-key"},
+        {"appskey": 5},
+        {"devaddr": "xyz"},
+        {"devaddr": -1},
+        {"fcnt": "0"},
+        {"ping_slot_periodicity": 9},
+        {"freq": "868.1"},
+        {"comment": 1},
+    ],
+)
+async def test_group_objects_are_checked(
+    session: aiohttp.ClientSession, sim: OrbiWiseSimulator, change: dict[str, Any]
+) -> None:
+    """A group object with a field of the wrong type or format is refused (400)."""
+    async with session.post(
+        f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"} | change
+    ) as response:
+        assert response.status == 400
+    async with session.post(f"{sim.url}/rest/groups", data="{") as response:
+        assert response.status == 400
+
+
+async def test_pushes_have_the_documents_shapes(sim: OrbiWiseSimulator) -> None:
+    """Each push and answer on the WebSocket has the fields of the document's sample."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"{sim.url}/websocket/connect?push_subscription={','.join(TOPICS)}",
+            headers={"Authorization": aiohttp.encode_basic_auth(sim.username, sim.password)},
+        ) as ws,
+    ):
+        async with asyncio.timeout(10):
+            await sim.wait_for(lambda: sim.websocket_count == 1)
+        received: dict[str, set[str]] = {}
+
+        async def receive(count: int) -> None:
+            for _ in range(count):
+                ((topic, body),) = (await ws.receive_json()).items()
+                received.setdefault(topic, set(body))
+
+        sim.publish(NODE, b"\x01", early=True, location=(46.2, 6.1))
+        await receive(2)
+        await ws.send_json({"payloads_dl": {"DevEUI": NODE, "data": "AQ==", "port": 1, "tag": "t"}})
+        await receive(1)
+        reply = received.pop("payloads_dl")
+        await ws.send_json({"payloads_dl": {"DevEUI": "0000000000000009", "port": 1, "tag": "e"}})
+        await receive(1)
+        sim.groups["g"] = {"groupid": "g", "title": "g"}
+        await ws.send_json({"multicast": {"groupid": "g", "data": "AQ==", "port": 1, "tag": "m"}})
+        await receive(1)
+        multicast_reply = received.pop("multicast")
+        for downlink in sim.downlinks:
+            sim.advance_downlink(downlink.id, 1)
+        sim.push_nodeinfo(NODE)
+        sim.push_status(NODE, battery=254, margin=3)
+        sim.push_location(NODE, 46.2, 6.1)
+        sim.push_joininfo(NODE)
+        sim.push_alarm(NODE, "UPLINK_WITHOUT_ADR", "text")
+        await receive(7)
+    complete = fields("push_payloads_ul.json") | fields("push_payloads_ul_full.json")
+    # "the altitude will normally not be available" (the locations option of the stored list)
+    assert fields("push_payloads_ul.json") - {"altitude"} <= received["payloads_ul"] <= complete
+    assert received["payloads_ul_early"] == fields("push_payloads_ul_early.json")
+    assert reply == fields("ws_payloads_dl_reply.json")
+    assert received["error"] == fields("ws_payloads_dl_error.json")
+    assert multicast_reply == fields("ws_multicast_reply.json")
+    assert received["payloads_dl"] == fields("push_payloads_dl.json")
+    assert received["multicast"] == fields("push_multicast.json")
+    assert received["nodeinfo"] == fields("push_nodeinfo.json")
+    assert received["status"] == fields("push_status.json")
+    assert received["location"] == fields("push_location.json")
+    assert received["joininfo"] == fields("push_joininfo.json")
+    assert received["alarm"] <= fields("push_alarm.json")
+
+
+async def test_binary_frames_are_refused(sim: OrbiWiseSimulator) -> None:
+    """The document's WebSocket messages are JSON text: a binary frame gets an error answer."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"{sim.url}/websocket/connect",
+            headers={"Authorization": aiohttp.encode_basic_auth(sim.username, sim.password)},
+        ) as ws,
+    ):
+        await ws.send_bytes(json.dumps({"payloads_dl": {"DevEUI": NODE, "tag": "b"}}).encode())
+        answer = await ws.receive_json()
+        await ws.send_bytes(b"[1]")
+        untagged = await ws.receive_json()
+    assert answer == {
+        "error": {"error_msg": "binary frame: JSON text expected", "status_code": 400, "tag": "b"}
+    }
+    assert "tag" not in untagged["error"]
+    assert sim.ws_frames == ["binary", "binary"]
+
+
+async def test_push_configurations(sim: OrbiWiseSimulator) -> None:
+    """One push configuration per account and application; stop keeps it; update_only too."""
+    auth = {"Authorization": aiohttp.encode_basic_auth(sim.username, sim.password)}
+    async with aiohttp.ClientSession(headers=auth) as session:
+        start = {"host": "mqtts://broker.example.net", "port": 8883}
+        async with session.put(f"{sim.url}/rest/pushmode/start/app-1", json=start) as response:
+            assert response.status == 200
+        async with session.put(f"{sim.url}/rest/pushmode/stop/app-1"):
+            pass
+        async with session.put(
+            f"{sim.url}/rest/pushmode/start/app-1?update_only=true", json={**start, "port": 1883}
+        ):
+            pass
+        async with session.get(f"{sim.url}/rest/pushmode/status/app-1") as response:
+            status = await response.json()
+        async with session.put(
+            f"{sim.url}/rest/pushmode/start?update_only=true", json={**start, "port": 1}
+        ):
+            pass
+    assert (status["enabled"], status["host"], status["port"]) == (
+        False,
+        "mqtts://broker.example.net",
+        1883,
+    )
+    assert sim.push_modes[""].enabled is False
+    assert sim.push_mode is sim.push_modes[""]

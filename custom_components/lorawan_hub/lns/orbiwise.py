@@ -14,14 +14,19 @@ import asyncio
 import base64
 import binascii
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
+import hashlib
 import itertools
 import logging
+import re
 import secrets
+import time
 from typing import Any, Final
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -83,12 +88,24 @@ TOKEN_CLIENT_ID: Final = "lorawan-hub"  # noqa: S105 - a client name, not a secr
 PAGE_SIZE: Final = 500
 MAX_PAGES: Final = 1000
 DRAIN_CONCURRENCY: Final = 4
+DETAIL_CONCURRENCY: Final = 4
+"""Devices whose name or status are read at the same time."""
+REFRESH_INTERVAL: Final = 15.0
+"""Seconds between two readings of the device list prompted by a push about an unlisted device."""
+FOREIGN_MEMORY: Final = 300.0
+"""Seconds a device found outside the application is ignored without reading the list again."""
+MAX_HELD: Final = 1000
+"""Pushes about unlisted devices kept while the device list is read again."""
 DELIVERED_MEMORY: Final = 4096
 """Payload ids remembered to deliver an uplink pushed twice (early and complete) once."""
 SUBSCRIPTION: Final = "payloads_ul,payloads_dl,multicast,nodeinfo,status,joininfo,location,alarm"
 """Every push but ``payloads_ul_early`` and ``join`` (the raw join procedure)."""
 TOPICS: Final = tuple(SUBSCRIPTION.split(","))
 """What MQTT subscribes to (answers to downlinks, errors too, come on these topics)."""
+UPLINK_TOPICS: Final = frozenset({"payloads_ul", "payloads_ul_early"})
+ERROR_KEYS: Final = frozenset({"orbiwise_busy", "orbiwise_queue_full"})
+"""Refusals with a message of their own (``translations/en.json`` exceptions)."""
+_EUI_LIKE: Final = re.compile(r"[0-9A-Fa-f]{16}")
 
 
 class AuthMode(StrEnum):
@@ -147,88 +164,178 @@ def payload_bytes(value: object, data_format: str, what: str) -> bytes:
         raise ProtocolError(f"{what} is not valid {data_format}") from None
 
 
-def location_of(data: Mapping[str, Any]) -> Location | None:
-    """Return ``latitude``/``longitude`` (and ``altitude``) when present and not both zero."""
-    lat = opt_float(data, "latitude")
-    lon = opt_float(data, "longitude")
+_VALUES: Final = ThrottledLog(_LOGGER)
+"""Reports the values dropped from pushes (one line per kind of value and minute)."""
+
+
+def _optional[T](
+    read: Callable[[Mapping[str, Any], str], T | None],
+    data: Mapping[str, Any],
+    key: str,
+    what: str,
+) -> T | None:
+    """Read an optional field; a bad value is dropped (and reported), never the message."""
+    try:
+        return read(data, key)
+    except ProtocolError as err:
+        _VALUES.warning(f"{what}:{key}", "Dropped a bad value of a %s: %s", what, err)
+        return None
+
+
+def _optional_eui(data: Mapping[str, Any], key: str, what: str) -> str | None:
+    """Read an optional EUI (absent, empty or bad: None)."""
+    value = _optional(opt_str, data, key, what)
+    if value is None:
+        return None
+    try:
+        return eui(value.strip(), key)
+    except ProtocolError as err:
+        _VALUES.warning(f"{what}:{key}", "Dropped a bad value of a %s: %s", what, err)
+        return None
+
+
+def location_of(data: Mapping[str, Any], what: str = "message") -> Location | None:
+    """
+    Return ``latitude``/``longitude`` (and ``altitude``) when present and not both zero.
+
+    Coordinates that cannot be a position are dropped (and reported), never the message.
+    """
+    lat = _optional(opt_float, data, "latitude", what)
+    lon = _optional(opt_float, data, "longitude", what)
     if lat is None or lon is None or (lat == 0 and lon == 0):
         return None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ProtocolError("coordinates out of range")
-    return Location(lat, lon, opt_float(data, "altitude"))
+        _VALUES.warning(f"{what}:location", "Dropped the coordinates of a %s: out of range", what)
+        return None
+    return Location(lat, lon, _optional(opt_float, data, "altitude", what))
+
+
+def _gateways(data: Mapping[str, Any]) -> tuple[Gateway, ...]:
+    """Return the gateways of ``gtw_info``, best first; a bad entry is dropped, not the uplink."""
+    info = data.get("gtw_info")
+    if info is None:
+        return ()
+    if not isinstance(info, list):
+        _VALUES.warning("uplink:gtw_info", "Dropped the gtw_info of an uplink: not a list")
+        return ()
+    gateways = []
+    for item in info:
+        try:
+            gateway = as_dict(item, "gtw_info item")
+            gateway_id = hex_id(gateway.get("gtw_id"), "gtw_id")
+        except ProtocolError as err:
+            _VALUES.warning("uplink:gtw_id", "Dropped a gateway of an uplink: %s", err)
+            continue
+        gateways.append(
+            Gateway(
+                gateway_id,
+                _optional(opt_float, gateway, "rssi", "gateway"),
+                _optional(opt_float, gateway, "snr", "gateway"),
+            )
+        )
+    gateways.sort(key=lambda gateway: -gateway.rssi if gateway.rssi is not None else float("inf"))
+    return tuple(gateways)
+
+
+def _dev_addr(data: Mapping[str, Any], what: str) -> str | None:
+    """Return ``devaddr`` (a hex string, or its decimal value as a number) as 8 hex digits."""
+    value = data.get("devaddr")
+    if value is None or value == "":
+        return None
+    try:
+        address = hex_id(value, "devaddr", 8)
+    except ProtocolError as err:
+        _VALUES.warning(f"{what}:devaddr", "Dropped a bad value of a %s: %s", what, err)
+        return None
+    if len(address) != 8:
+        _VALUES.warning(f"{what}:devaddr", "Dropped a bad value of a %s: devaddr", what)
+        return None
+    return address
 
 
 def uplink_from_payload(data: Mapping[str, Any], data_format: str = "base64") -> Uplink:
     """
     Build an Uplink from a ``payloads_ul`` push or a stored payload.
 
-    Raises ProtocolError when a field is missing or of the wrong type.
+    Raises ProtocolError when ``DevEUI``, ``timestamp`` or ``dataFrame`` cannot be read: without
+    them there is no uplink. Any other field with a bad value is dropped, with a warning.
     """
-    gateways = []
-    info = data.get("gtw_info")
-    if info is not None:
-        if not isinstance(info, list):
-            raise ProtocolError("gtw_info is not a list")
-        for item in info:
-            gateway = as_dict(item, "gtw_info item")
-            gateways.append(
-                Gateway(
-                    hex_id(gateway.get("gtw_id"), "gtw_id"),
-                    opt_float(gateway, "rssi"),
-                    opt_float(gateway, "snr"),
-                )
-            )
-    gateways.sort(key=lambda gateway: -gateway.rssi if gateway.rssi is not None else float("inf"))
+    what = "uplink"
     decoded = data.get("decoded")
     if decoded is not None and not isinstance(decoded, dict):
-        raise ProtocolError("decoded is not an object")
-    decrypted = opt_bool(data, "decrypted")
-    data_rate = opt_str(data, "dr_used")
-    spreading_factor = opt_int(data, "sf_used")
-    frequency = opt_float(data, "freq")
+        _VALUES.warning("uplink:decoded", "Dropped the decoded object of an uplink: not an object")
+        decoded = None
+    decrypted = _optional(opt_bool, data, "decrypted", what)
+    frequency = _optional(opt_float, data, "freq", what)
     if frequency is not None and frequency > 1e5:
         frequency /= 1e6  # given in Hz
+    if frequency is not None and frequency <= 0:
+        _VALUES.warning("uplink:freq", "Dropped a bad value of an uplink: freq %s", frequency)
+        frequency = None
     return Uplink(
         dev_eui=eui(data.get("DevEUI"), "DevEUI"),
         received_at=parse_time(data.get("timestamp"), "timestamp"),
-        f_port=opt_int(data, "port"),
-        f_cnt=opt_int(data, "fcnt"),
+        f_port=_optional(opt_int, data, "port", what),
+        f_cnt=_optional(opt_int, data, "fcnt", what),
         payload=payload_bytes(data.get("dataFrame"), data_format, "dataFrame"),
         decoded=decoded,
-        rssi=opt_float(data, "rssi"),
-        snr=opt_float(data, "snr"),
-        data_rate=data_rate,
-        spreading_factor=spreading_factor,
+        rssi=_optional(opt_float, data, "rssi", what),
+        snr=_optional(opt_float, data, "snr", what),
+        data_rate=_optional(opt_str, data, "dr_used", what),
+        spreading_factor=_optional(opt_int, data, "sf_used", what),
         frequency=frequency,
-        gateways=tuple(gateways),
-        location=location_of(data),
-        confirmed=opt_bool(data, "confirmed"),
+        gateways=_gateways(data),
+        location=location_of(data, what),
+        confirmed=_optional(opt_bool, data, "confirmed", what),
+        dev_addr=_dev_addr(data, what),
         encrypted=decrypted is False,
         raw=data,
     )
 
 
+def payload_id(data: Mapping[str, Any]) -> int | None:
+    """Return the ``id`` of a pushed or stored uplink (needed to delete it); bad: None."""
+    return _optional(opt_int, data, "id", "uplink")
+
+
+def _device_class(data: Mapping[str, Any], what: str) -> LoRaClass | None:
+    """Return ``device_class`` (device info) or ``lora_device_class`` (registration)."""
+    for key in ("device_class", "lora_device_class"):
+        value = _optional(opt_int, data, key, what)
+        if value is not None:
+            return _ORBIWISE_TO_CLASS.get(value)
+    return None
+
+
 def device_from_node(node: Mapping[str, Any]) -> DeviceInfo:
-    """Build a DeviceInfo from a ``/rest/nodes`` entry or a ``nodeinfo`` push, keys left behind."""
-    device_class = opt_int(node, "device_class")
-    if device_class is None:
-        device_class = opt_int(node, "lora_device_class")
+    """
+    Build a DeviceInfo from a device info object, a complete registration or ``nodeinfo``.
+
+    The name is the registration's ``comment``, which only the complete registration
+    (``?all=true``) carries. Keys are left behind.
+    """
+    what = "device"
+    comment = _optional(opt_str, node, "comment", what)
     return DeviceInfo(
         dev_eui=eui(node.get("DevEUI"), "DevEUI"),
-        name=opt_str(node, "comment"),
-        app_eui=opt_str(node, "appeui"),
-        device_class=_ORBIWISE_TO_CLASS.get(device_class) if device_class is not None else None,
-        location=location_of(node),
-        downlink_f_cnt=opt_int(node, "dl_fcnt"),
+        name=(comment.strip() or None) if comment is not None else None,
+        app_eui=_optional_eui(node, "appeui", what),
+        device_class=_device_class(node, what),
+        location=location_of(node, what),
+        downlink_f_cnt=_optional(opt_int, node, "dl_fcnt", what),
     )
 
 
 def status_from_push(data: Mapping[str, Any]) -> DeviceStatus | None:
-    """Build a DeviceStatus from a ``status`` push; None while no result is ready."""
-    ready = opt_int(data, "req_status")
+    """Build a DeviceStatus from a ``status`` push or the status read back; None until ready."""
+    what = "device status"
+    ready = _optional(opt_int, data, "req_status", what)
     if ready is not None and ready != 3:
         return None
-    battery = opt_int(data, "battery_status")
+    battery = _optional(opt_int, data, "battery_status", what)
+    if battery is not None and not 0 <= battery <= 255:
+        _VALUES.warning("status:battery", "Dropped a battery status out of range: %s", battery)
+        battery = None
     percent: float | None = None
     if battery is not None and 1 <= battery <= 254:
         # LoRaWAN DevStatusAns: 1 is the minimum, 254 the maximum.
@@ -237,7 +344,7 @@ def status_from_push(data: Mapping[str, Any]) -> DeviceStatus | None:
         dev_eui=eui(data.get("DevEUI"), "DevEUI"),
         battery=percent,
         external_power=None if battery is None or battery == 255 else battery == 0,
-        margin=opt_int(data, "margin_status"),
+        margin=_optional(opt_int, data, "margin_status", what),
     )
 
 
@@ -255,19 +362,94 @@ def downlink_status(data: Mapping[str, Any], group: bool = False) -> DownlinkSta
         message_id=str(message_id),
         state=state,
         reason=reason,
-        group_id=opt_str(data, "groupid") if group else None,
+        group_id=_optional(opt_str, data, "groupid", "multicast status") if group else None,
     )
 
 
 def result_from_answer(data: Mapping[str, Any]) -> DownlinkResult:
     """Build the result of a downlink or multicast from the server's answer."""
-    message_id = opt_int(data, "id")
-    code = opt_int(data, "transmissionStatus")
+    what = "downlink answer"
+    message_id = _optional(opt_int, data, "id", what)
+    code = _optional(opt_int, data, "transmissionStatus", what)
     state = _TRANSMISSION.get(code if code is not None else 0, (DownlinkState.QUEUED, None))[0]
     return DownlinkResult(
         message_id=None if message_id is None else str(message_id),
         state=state,
-        f_cnt=opt_int(data, "fcnt"),
+        f_cnt=_optional(opt_int, data, "fcnt", what),
+    )
+
+
+def alarm_from_push(data: Mapping[str, Any]) -> Alarm:
+    """Build an Alarm from an ``alarm`` push; a bad optional value is dropped, not the alarm."""
+    what = "alarm"
+    at = None
+    if data.get("timestamp") not in (None, ""):
+        try:
+            at = parse_time(data["timestamp"], "timestamp")
+        except ProtocolError as err:
+            _VALUES.warning("alarm:timestamp", "Dropped a bad value of an alarm: %s", err)
+    return Alarm(
+        code=_optional(opt_str, data, "alarm_code", what) or "unknown",
+        severity=_optional(opt_str, data, "severity", what) or "warning",
+        text=_optional(opt_str, data, "alarm_text", what),
+        dev_eui=_optional_eui(data, "DevEUI", what),
+        gateway_id=_optional(opt_str, data, "gtw_id", what),
+        at=at,
+    )
+
+
+def join_from_push(data: Mapping[str, Any]) -> JoinInfo:
+    """Build a JoinInfo from a ``joininfo`` push."""
+    what = "joininfo"
+    return JoinInfo(
+        dev_eui=eui(data.get("DevEUI"), "DevEUI"),
+        status=_optional(opt_str, data, "join_status", what) or "unknown",
+        app_eui=_optional_eui(data, "appeui", what),
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class PushConfiguration:
+    """
+    The push configuration of an account or application (``pushmode/status``), no secrets.
+
+    OrbiWAN keeps one per account and per application sub-account: REST push (``http(s)://``)
+    or MQTT client mode (``mqtt(s)://``) share it.
+    """
+
+    enabled: bool
+    host: str
+    port: int | None
+    path_prefix: str
+
+    @property
+    def target(self) -> str:
+        """Where it pushes, safe to show: scheme, host and port (no path, no credentials)."""
+        url = URL(self.host)
+        host = url.host if url.absolute and url.host else self.host.split("//")[-1].split("/")[0]
+        host = host.rpartition("@")[2]
+        scheme = f"{url.scheme}://" if url.scheme else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{scheme}{host}{port}"
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of where it pushes (host, port, path), to recognise it later."""
+        text = orjson.dumps([self.host, self.port, self.path_prefix])
+        return hashlib.sha256(text).hexdigest()[:32]
+
+
+def push_configuration(status: Mapping[str, Any]) -> PushConfiguration | None:
+    """Read ``pushmode/status``; None when nothing is configured (no host)."""
+    what = "push configuration"
+    host = (_optional(opt_str, status, "host", what) or "").strip()
+    if not host:
+        return None
+    return PushConfiguration(
+        enabled=bool(_optional(opt_bool, status, "enabled", what)),
+        host=host,
+        port=_optional(opt_int, status, "port", what),
+        path_prefix=_optional(opt_str, status, "path_prefix", what) or "",
     )
 
 
@@ -308,6 +490,7 @@ class OrbiWiseClient(NetworkServer):
             Capability.DOWNLINK_COUNTER,
         }
     )
+    error_keys = ERROR_KEYS
 
     def __init__(
         self,
@@ -320,12 +503,18 @@ class OrbiWiseClient(NetworkServer):
         application: str | None = None,
         transport: Transport = Transport.WEBSOCKET,
         push_target: PushTarget | None = None,
+        replaces: str | None = None,
         mqtt: MqttSettings | None = None,
         request_timeout: float = 15.0,
         heartbeat: float = 30.0,
         backoff: Backoff | None = None,
     ) -> None:
-        """Prepare a client; nothing connects until a method is called."""
+        """
+        Prepare a client; nothing connects until a method is called.
+
+        ``replaces`` is the fingerprint of a push configuration set up elsewhere that the user
+        agreed to replace (REST push): any other one is left alone.
+        """
         parsed = URL(url.strip())
         self._base = parsed.with_path(parsed.path.rstrip("/"), keep_query=False)
         self._session = session
@@ -335,6 +524,7 @@ class OrbiWiseClient(NetworkServer):
         self._application = application or None
         self.transport = transport
         self._push_target = push_target
+        self._replaces = replaces
         self.mqtt_settings = mqtt
         self.request_timeout = request_timeout
         self._request_timeout = request_timeout
@@ -360,13 +550,26 @@ class OrbiWiseClient(NetworkServer):
         self._tag_prefix = f"lorawan-hub-{secrets.token_hex(4)}"
         self._pending: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
         self._send: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
+        self._sending = asyncio.Lock()
+        """One downlink or multicast at a time: the server does not take them in parallel."""
         self._deletions: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._deleter: asyncio.Task[None] | None = None
         self._devices: set[str] = set()
+        self._names: dict[str, str | None] = {}
+        """DevEUI → the device's name (its ``comment``), once read."""
         self._delivered: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._undeleted: set[tuple[str, int]] = set()
         self._streamed = False
-        self._push_started = False
+        self._push_started: PushConfiguration | None = None
+        """The push configuration this client set up (REST push), until stopped."""
+        self._held: list[tuple[str, Mapping[str, Any]]] = []
+        """Pushes about devices not listed yet, waiting for the device list to be read again."""
+        self._foreign: dict[str, float] = {}
+        """DevEUI → when a fresh device list showed it outside the application."""
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._last_refresh = -REFRESH_INTERVAL
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Background reads (device statuses) of the running connection."""
         self.live = asyncio.Event()
         """Set once a connection has drained the store and delivers pushes as they come."""
         self.mqtt_client: Any = None
@@ -400,7 +603,8 @@ class OrbiWiseClient(NetworkServer):
     # --- REST ---------------------------------------------------------------------------------
 
     def _url(self, path: str) -> URL:
-        return self._base.with_path(f"{self._base.path.rstrip('/')}/{path}", encoded=False)
+        """Return the URL of ``path``, whose segments are already quoted (see ``_segment``)."""
+        return self._base.with_path(f"{self._base.raw_path.rstrip('/')}/{path}", encoded=True)
 
     async def _authorization(self) -> str:
         if self._auth_mode is AuthMode.BASIC:
@@ -459,7 +663,7 @@ class OrbiWiseClient(NetworkServer):
             try:
                 return orjson.loads(text)
             except orjson.JSONDecodeError:
-                raise ProtocolError(f"/{path}: the answer is not JSON") from None
+                raise ProtocolError(f"{url.path}: the answer is not JSON") from None
 
     def _raise_for_status(self, status: int, text: bytes) -> None:
         if 200 <= status < 300:
@@ -477,7 +681,11 @@ class OrbiWiseClient(NetworkServer):
         raise CannotConnect(f"{self.host} answered HTTP {status}{suffix}", code=status)
 
     async def _pages(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
-        """Read every page of a list (``paged_results`` answers, or a plain array)."""
+        """
+        Read every page of a list (``paged_results`` answers, or a plain array).
+
+        An entry that is not an object is dropped (and reported), never the list.
+        """
         query = {**params, "paged_results": "true", "limit": str(PAGE_SIZE)}
         items: list[Mapping[str, Any]] = []
         for _ in range(MAX_PAGES):
@@ -485,17 +693,28 @@ class OrbiWiseClient(NetworkServer):
             if document is None:
                 return items
             if isinstance(document, list):
-                return items + [as_dict(item, path) for item in document]
+                return items + self._objects(document, path)
             page = as_dict(document, path)
             results = page.get("results")
             if not isinstance(results, list):
                 raise ProtocolError(f"/{path}: no results")
-            items.extend(as_dict(item, path) for item in results)
+            items.extend(self._objects(results, path))
             state = page.get("next_page_state")
             if not isinstance(state, str) or not state or not results:
                 return items
             query = {**query, "page_state": state}
         raise ProtocolError(f"/{path}: more than {MAX_PAGES} pages")
+
+    def _objects(self, values: list[Any], path: str) -> list[Mapping[str, Any]]:
+        objects = [value for value in values if isinstance(value, Mapping)]
+        if len(objects) != len(values):
+            self._log.warning(
+                "list",
+                "Dropped %d entries of /%s that are not objects",
+                len(values) - len(objects),
+                path,
+            )
+        return objects
 
     async def validate(self) -> None:
         """Authenticate and read the device list's first page."""
@@ -505,16 +724,56 @@ class OrbiWiseClient(NetworkServer):
         return {**params, "application": self._application} if self._application else {**params}
 
     async def list_devices(self) -> list[DeviceInfo]:
-        """Return every device of the account (or application)."""
-        devices = []
+        """
+        Return every device of the account (or application), with its name.
+
+        The documented device info objects carry no name: it is the registration's
+        ``comment``, read once per device with ``?all=true`` (documented for one device).
+        """
+        nodes: dict[str, Mapping[str, Any]] = {}
         for node in await self._pages("rest/nodes", self._scope({})):
             try:
-                devices.append(device_from_node(node))
+                dev_eui = eui(node.get("DevEUI"), "DevEUI")
             except ProtocolError as err:
                 self._log.warning(
                     "node", "%s listed a device it cannot describe: %s", self.host, err
                 )
-        self._devices = {device.dev_eui for device in devices}
+                continue
+            nodes[dev_eui] = node
+            if "comment" in node:  # a server that lists the whole registration
+                self._names[dev_eui] = device_from_node(node).name
+        missing = [dev_eui for dev_eui in nodes if dev_eui not in self._names]
+        registrations: dict[str, Mapping[str, Any]] = {}
+        semaphore = asyncio.Semaphore(DETAIL_CONCURRENCY)
+
+        async def registration(dev_eui: str) -> None:
+            async with semaphore:
+                try:
+                    answer = await self._request(
+                        "GET", f"rest/nodes/{_segment(dev_eui)}", params={"all": "true"}
+                    )
+                    registrations[dev_eui] = as_dict(answer, "device registration")
+                except LnsError as err:
+                    self._log.warning(
+                        "registration", "Cannot read the name of %s yet: %s", dev_eui, err
+                    )
+
+        await asyncio.gather(*(registration(dev_eui) for dev_eui in missing))
+        devices = []
+        for dev_eui, node in nodes.items():
+            device = device_from_node(node)
+            if (complete := registrations.get(dev_eui)) is not None:
+                full = device_from_node({**complete, "DevEUI": dev_eui})
+                self._names[dev_eui] = full.name
+                device = dataclasses.replace(
+                    device,
+                    app_eui=device.app_eui or full.app_eui,
+                    device_class=device.device_class or full.device_class,
+                    location=device.location or full.location,
+                    downlink_f_cnt=_first(device.downlink_f_cnt, full.downlink_f_cnt),
+                )
+            devices.append(dataclasses.replace(device, name=self._names.get(dev_eui)))
+        self._devices = set(nodes)
         return devices
 
     # --- realtime -----------------------------------------------------------------------------
@@ -541,10 +800,15 @@ class OrbiWiseClient(NetworkServer):
                 await asyncio.sleep(delay)
         finally:
             self._sink = None
-            self._deleter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._deleter
-            self._deleter = None
+            tasks = [self._deleter, self._refresh_task, *self._tasks]
+            self._deleter = self._refresh_task = None
+            self._tasks.clear()
+            self._held.clear()
+            for task in tasks:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     async def _connection(self, sink: Sink) -> str:
         if self.transport is Transport.WEBSOCKET:
@@ -559,13 +823,14 @@ class OrbiWiseClient(NetworkServer):
     async def connected(self, sink: Sink) -> None:
         """Catch up after a (re)connect: list the devices again, drain, then go live."""
         self.live.clear()
+        self._backoff.opened()
         self._buffer = []
         try:
             if self._streamed:
                 sink.devices_listed(await self.list_devices())
             self._streamed = True
             sink.connection_changed(True, None)
-            await self._drain(sink)
+            await self._drain(sink, sorted(self._devices))
         finally:
             buffered, self._buffer = self._buffer, None
         for topic, data in buffered:
@@ -574,15 +839,43 @@ class OrbiWiseClient(NetworkServer):
         for key in self._undeleted:
             self._deletions.put_nowait(key)
         self._undeleted.clear()
-        self._backoff.reset()
         self.live.set()
+        # Status pushes are not stored: read each device's last status (in the background).
+        self._background(self._read_statuses(sink, sorted(self._devices)))
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name="orbiwise statuses")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_statuses(self, sink: Sink, dev_euis: Sequence[str]) -> None:
+        """Read the last DevStatusAns of each device (``GET …/status``) and report it."""
+        semaphore = asyncio.Semaphore(DETAIL_CONCURRENCY)
+
+        async def read(dev_eui: str) -> None:
+            async with semaphore:
+                try:
+                    answer = await self._request("GET", f"rest/nodes/{_segment(dev_eui)}/status")
+                    status = status_from_push(
+                        {**as_dict(answer, "device status"), "DevEUI": dev_eui}
+                    )
+                except LnsError as err:
+                    self._log.warning(
+                        "status", "Cannot read the status of %s: %s", dev_eui, err.reason or err.key
+                    )
+                    return
+            if status is not None:
+                sink.device_status(status)
+
+        await asyncio.gather(*(read(dev_eui) for dev_eui in dev_euis))
 
     async def _websocket(self, sink: Sink) -> str:
         url = self._url("websocket/connect").with_query(push_subscription=SUBSCRIPTION)
         ws = await self._open_websocket(url)
 
         async def send(message: Mapping[str, Any]) -> None:
-            await ws.send_bytes(orjson.dumps(message))
+            # The document's messages are JSON text: text frames (binary ones are read too).
+            await ws.send_str(orjson.dumps(message).decode())
 
         self._send = send
         try:
@@ -629,42 +922,101 @@ class OrbiWiseClient(NetworkServer):
                 return f"WebSocket error: {type(ws.exception()).__name__}"
         return "the server closed the WebSocket"
 
-    async def _rest_push(self, sink: Sink) -> str:
+    # --- REST push ----------------------------------------------------------------------------
+
+    def _pushmode(self, action: str) -> str:
+        """Return the path of ``pushmode/<action>``, for the application when there is one."""
+        suffix = f"/{_segment(self._application)}" if self._application else ""
+        return f"rest/pushmode/{action}{suffix}"
+
+    def _our_push(self) -> tuple[PushConfiguration, PushTarget]:
+        """Return the push configuration this client sets up, and the receiver it pushes to."""
         target = self._push_target
         if target is None:
             raise InvalidRequest("REST push needs the address of Home Assistant")
         url = URL(target.url)
         # ${skip_topic} drops the standard /rest/callback/<topic> path; the topic goes in the query.
-        path = f"${{skip_topic}}{url.raw_path}?topic=${{topic}}"
+        ours = PushConfiguration(
+            enabled=True,
+            host=f"{url.scheme}://{url.host}",
+            port=url.port,
+            path_prefix=f"${{skip_topic}}{url.raw_path}?topic=${{topic}}",
+        )
+        return ours, target
+
+    def _is_ours(self, current: PushConfiguration) -> bool:
+        ours, _target = self._our_push()
+        return (current.host, current.port, current.path_prefix) == (
+            ours.host,
+            ours.port,
+            ours.path_prefix,
+        )
+
+    async def push_configuration(self) -> PushConfiguration | None:
+        """Return the account's (or application's) push configuration, None when there is none."""
+        return push_configuration(
+            as_dict(await self._request("GET", self._pushmode("status")) or {}, "pushmode status")
+        )
+
+    async def foreign_push(self) -> PushConfiguration | None:
+        """Return the push configuration set up elsewhere that REST push would replace, if any."""
+        current = await self.push_configuration()
+        if current is None or self._is_ours(current):
+            return None
+        return current
+
+    async def _rest_push(self, sink: Sink) -> str:
+        ours, target = self._our_push()
+        # One push configuration per account (or application), shared with MQTT client mode:
+        # never replace one set up elsewhere unless the user agreed to replace that one.
+        current = await self.push_configuration()
+        if (
+            current is not None
+            and not self._is_ours(current)
+            and current.fingerprint != self._replaces
+        ):
+            raise InvalidRequest(
+                f"the account already pushes to {current.target}, set up elsewhere; "
+                "Home Assistant leaves it alone (use the WebSocket or MQTT instead)",
+                key="orbiwise_push_taken",
+            )
         await self._request(
             "PUT",
-            f"rest/pushmode/start/{self._application}"
-            if self._application
-            else "rest/pushmode/start",
+            self._pushmode("start"),
             json={
-                "host": f"{url.scheme}://{url.host}",
-                "port": url.port,
-                "path_prefix": path,
+                "host": ours.host,
+                "port": ours.port,
+                "path_prefix": ours.path_prefix,
                 "auth_string": target.authorization,
                 "retry_policy": 0,
                 "data_format": "base64",
                 "push_subscription": SUBSCRIPTION,
             },
         )
-        self._push_started = True
+        self._push_started = ours
         await self.connected(sink)
         # Pushes arrive through the receiver (``dispatch``): wait here until cancelled.
         forever: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         return await forever
 
     async def stop_push(self) -> None:
-        """Tell the server to stop pushing (REST push mode), if it was started."""
-        if not self._push_started:
+        """
+        Stop the REST pushes this client started, if they are still as it set them.
+
+        A configuration changed elsewhere since (another application, MQTT client mode) is left
+        alone: only what this client set up is undone.
+        """
+        if self._push_started is None:
             return
-        self._push_started = False
-        path = "rest/pushmode/stop" + (f"/{self._application}" if self._application else "")
+        self._push_started = None
         try:
-            await self._request("PUT", path)
+            current = await self.push_configuration()
+            if current is None or not current.enabled or not self._is_ours(current):
+                _LOGGER.info(
+                    "The push configuration of %s changed elsewhere: left as it is", self.host
+                )
+                return
+            await self._request("PUT", self._pushmode("stop"))
         except LnsError as err:
             _LOGGER.warning("Could not stop the pushes of %s: %s", self.host, err.reason)
 
@@ -687,56 +1039,89 @@ class OrbiWiseClient(NetworkServer):
         """
         Deliver one push to the sink; a malformed push is logged and dropped.
 
-        Returns False when nothing is running to take it (the server should keep it).
+        Returns False when nothing is running to take it, or for an uplink that was not
+        delivered (malformed, or not the application's): the server should keep it.
         """
         sink = self._sink
         if sink is None:
             return False
+        self._backoff.proven()
         try:
-            self._dispatch(sink, topic, data)
+            return self._dispatch(sink, topic, data)
         except ProtocolError as err:
             self._log.warning(
                 topic, "Dropped a malformed %s push from %s: %s", topic, self.host, err
             )
-        return True
+        return topic not in UPLINK_TOPICS
 
     async def accept_push(self, topic: str, body: Any, limit: float) -> bool:
         """
         Take a REST push; True once it was handed over (the receiver may then answer 200).
 
         An uplink pushed while the store is being drained waits for the drain, so that it is
-        never acknowledged (and deleted by the server) before it was delivered.
+        never acknowledged (and deleted by the server) before it was delivered. A push about a
+        device missing from an application's list waits for the list to be read again.
         """
         if self._sink is None or not isinstance(body, Mapping):
             return False
-        if topic in ("payloads_ul", "payloads_ul_early") and not self.live.is_set():
-            try:
-                async with asyncio.timeout(limit):
+        try:
+            async with asyncio.timeout(limit):
+                if topic in UPLINK_TOPICS:
                     await self.live.wait()
-            except TimeoutError:
-                return False
+                if self._application and (dev_eui := self._unknown(body)) is not None:
+                    if not self._foreign_recently(dev_eui):
+                        await asyncio.shield(self._refreshed())
+                    if dev_eui not in self._devices:
+                        return False  # not the application's: the server keeps it
+        except TimeoutError:
+            return False
         return self.dispatch(topic, body)
 
-    def _in_scope(self, data: Mapping[str, Any]) -> bool:
-        """Whether a push concerns the application's devices (always without an application)."""
-        if not self._application or "DevEUI" not in data:
-            return True
+    def _unknown(self, data: Mapping[str, Any]) -> str | None:
+        """Return the DevEUI of a push about a device the last list did not have (else None)."""
+        value = data.get("DevEUI")
+        if value is None:
+            return None
         try:
-            return eui(data["DevEUI"], "DevEUI") in self._devices
+            dev_eui = eui(value, "DevEUI")
         except ProtocolError:
-            return True  # let the handler report it
+            return None  # the handler reports it
+        return None if dev_eui in self._devices else dev_eui
 
-    def _dispatch(self, sink: Sink, topic: str, data: Mapping[str, Any]) -> None:
+    def _foreign_recently(self, dev_eui: str) -> bool:
+        """Whether a recent device list showed this device outside the application."""
+        seen = self._foreign.get(dev_eui)
+        if seen is None:
+            return False
+        if time.monotonic() - seen < FOREIGN_MEMORY:
+            return True
+        del self._foreign[dev_eui]
+        return False
+
+    def _dispatch(self, sink: Sink, topic: str, data: Mapping[str, Any]) -> bool:
         tag = data.get("tag")
-        if tag is None and not self._in_scope(data):
-            return  # another application's device: the account pushes them all
-        if topic in ("payloads_ul", "payloads_ul_early"):
+        answer = self._pending.get(str(tag)) if tag is not None else None
+        if answer is None and (dev_eui := self._unknown(data)) is not None:
+            if not self._application:
+                self._schedule_refresh()  # deliver now; the fresh list brings its name
+            elif self._foreign_recently(dev_eui):
+                return False  # another application's device: the account pushes them all
+            else:
+                # Perhaps added to the application since the list was read: ask again first.
+                self._hold(topic, data)
+                return False
+        if topic in UPLINK_TOPICS:
             if self._buffer is not None:
                 self._buffer.append((topic, data))
-                return
-            self._deliver(sink, uplink_from_payload(data), opt_int(data, "id"))
+                return True
+            self._deliver(sink, uplink_from_payload(data), payload_id(data))
         elif topic == "error":
-            future = self._pending.pop(str(tag), None)
+            future = self._pending.pop(str(tag), None) if tag is not None else None
+            if tag is None and len(self._pending) == 1:
+                # An error without a tag (a request the server could not read) answers the one
+                # request waiting: requests go one at a time.
+                ((_tag, future),) = self._pending.items()
+                self._pending.clear()
             if future is not None and not future.done():
                 future.set_exception(push_error(data))
         elif topic in ("payloads_dl", "multicast"):
@@ -744,7 +1129,7 @@ class OrbiWiseClient(NetworkServer):
             if future is not None:
                 if not future.done():
                     future.set_result(data)
-                return
+                return True
             sink.downlink_status(downlink_status(data, group=topic == "multicast"))
         elif topic == "nodeinfo":
             sink.device_updated(device_from_node(data))
@@ -752,31 +1137,75 @@ class OrbiWiseClient(NetworkServer):
             if (status := status_from_push(data)) is not None:
                 sink.device_status(status)
         elif topic == "location":
-            if (location := location_of(data)) is not None:
+            if (location := location_of(data, "location")) is not None:
                 sink.device_location(eui(data.get("DevEUI"), "DevEUI"), location)
         elif topic == "joininfo":
-            sink.joined(
-                JoinInfo(
-                    dev_eui=eui(data.get("DevEUI"), "DevEUI"),
-                    status=opt_str(data, "join_status") or "unknown",
-                    app_eui=opt_str(data, "appeui"),
-                )
-            )
+            sink.joined(join_from_push(data))
         elif topic == "alarm":
-            dev_eui = data.get("DevEUI")
-            sink.alarm(
-                Alarm(
-                    code=opt_str(data, "alarm_code") or "unknown",
-                    severity=opt_str(data, "severity") or "warning",
-                    text=opt_str(data, "alarm_text"),
-                    dev_eui=eui(dev_eui, "DevEUI") if dev_eui else None,
-                    gateway_id=opt_str(data, "gtw_id"),
-                    at=parse_time(data["timestamp"], "timestamp")
-                    if data.get("timestamp")
-                    else None,
-                )
-            )
+            sink.alarm(alarm_from_push(data))
         # Other topics (join, future ones) are not used.
+        return True
+
+    def _hold(self, topic: str, data: Mapping[str, Any]) -> None:
+        """Keep a push until the device list was read again."""
+        if len(self._held) >= MAX_HELD:
+            self._held.pop(0)
+            self._log.warning(
+                "held",
+                "Too many pushes about unlisted devices: dropped the oldest "
+                "(an uplink stays in the server's store)",
+            )
+        self._held.append((topic, data))
+        self._schedule_refresh()
+
+    def _schedule_refresh(self) -> asyncio.Task[None]:
+        """Have the device list read again (or join the reading already on its way)."""
+        task = self._refresh_task
+        if task is None or task.done():
+            task = self._refresh_task = asyncio.get_running_loop().create_task(
+                self._refresh(), name="orbiwise device list"
+            )
+        return task
+
+    async def _refreshed(self) -> None:
+        """Wait for the device list to be read again (at most once per REFRESH_INTERVAL)."""
+        await self._schedule_refresh()
+
+    async def _refresh(self) -> None:
+        """Read the device list again; deliver the held pushes its devices now cover."""
+        while True:
+            loop = asyncio.get_running_loop()
+            wait = self._last_refresh + REFRESH_INTERVAL - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_refresh = loop.time()
+            before = set(self._devices)
+            try:
+                devices = await self.list_devices()
+            except LnsError as err:
+                self._log.warning(
+                    "refresh", "Cannot read the device list of %s again: %s", self.host, err
+                )
+                if not self._held:
+                    return
+                continue  # the held pushes wait for the next attempt
+            break
+        sink = self._sink
+        if sink is None:
+            return
+        sink.devices_listed(devices)
+        held, self._held = self._held, []
+        now = time.monotonic()
+        for _topic, data in held:
+            if (dev_eui := self._unknown(data)) is not None:
+                self._foreign[dev_eui] = now
+        new = sorted(self._devices - before)
+        if new and self.live.is_set():
+            # Uplinks they sent before the list knew them are in the server's store.
+            await self._drain(sink, new)
+            self._background(self._read_statuses(sink, new))
+        for topic, data in held:
+            self.dispatch(topic, data)
 
     def _deliver(
         self, sink: Sink, uplink: Uplink, payload_id: int | None, *, stored: bool = False
@@ -804,7 +1233,9 @@ class OrbiWiseClient(NetworkServer):
         while True:
             dev_eui, payload_id = await self._deletions.get()
             try:
-                await self._request("DELETE", f"rest/nodes/{dev_eui}/payloads/ul/{payload_id}")
+                await self._request(
+                    "DELETE", f"rest/nodes/{_segment(dev_eui)}/payloads/ul/{payload_id}"
+                )
             except InvalidRequest:
                 pass  # already gone: pushed payloads may never be stored
             except LnsError as err:
@@ -813,15 +1244,21 @@ class OrbiWiseClient(NetworkServer):
                     "delete", "Cannot delete a delivered uplink yet (retried): %s", err.reason
                 )
 
-    async def _drain(self, sink: Sink) -> None:
-        """Deliver every stored uplink, oldest first per device, then delete it."""
+    async def _drain(self, sink: Sink, dev_euis: Sequence[str]) -> None:
+        """
+        Deliver every stored uplink of these devices, oldest first per device, then delete it.
+
+        A stored record that cannot be read is skipped (and left in the server's store); one
+        whose ``id`` cannot be read is delivered but stays stored (it cannot be deleted).
+        """
         semaphore = asyncio.Semaphore(DRAIN_CONCURRENCY)
 
         async def drain(dev_eui: str) -> None:
             try:
                 async with semaphore:
                     stored = await self._pages(
-                        f"rest/nodes/{dev_eui}/payloads/ul", {"data_format": "base64"}
+                        f"rest/nodes/{_segment(dev_eui)}/payloads/ul",
+                        {"data_format": "base64", "locations": "true"},
                     )
             except AuthError:
                 raise
@@ -832,17 +1269,20 @@ class OrbiWiseClient(NetworkServer):
             # Oldest first (sorting on the server may need page states: sort here).
             stored.sort(key=lambda item: str(item.get("timestamp", "")))
             for item in stored:
-                payload_id = opt_int(item, "id")
                 try:
-                    uplink = uplink_from_payload({"DevEUI": dev_eui, **item})
+                    # The stored objects have no DevEUI: it is the device whose store this is.
+                    uplink = uplink_from_payload({**item, "DevEUI": dev_eui})
                 except ProtocolError as err:
-                    self._log.warning("stored", "Dropped a malformed stored uplink: %s", err)
-                    if payload_id is not None:
-                        self._deletions.put_nowait((dev_eui, payload_id))
+                    self._log.warning(
+                        "stored",
+                        "Skipped a stored uplink of %s that cannot be read (left stored): %s",
+                        dev_eui,
+                        err,
+                    )
                     continue
-                self._deliver(sink, uplink, payload_id, stored=True)
+                self._deliver(sink, uplink, payload_id(item), stored=True)
 
-        await asyncio.gather(*(drain(dev_eui) for dev_eui in sorted(self._devices)))
+        await asyncio.gather(*(drain(dev_eui) for dev_eui in dev_euis))
 
     # --- requests over the push channel -------------------------------------------------------
 
@@ -882,127 +1322,251 @@ class OrbiWiseClient(NetworkServer):
     # --- actions ------------------------------------------------------------------------------
 
     async def send_downlink(self, downlink: Downlink) -> DownlinkResult:
-        """Send a downlink over the push channel (REST when pushes come by REST)."""
+        """
+        Send a downlink over the push channel (REST when pushes come by REST).
+
+        ``immediate`` is OrbiWAN's ``fail_on_busy``: OrbiWAN sends every downlink at the
+        device's next opportunity and cannot send at once; ``fail_on_busy`` sends it only when
+        nothing else is waiting (never behind out-of-date downlinks) and is refused otherwise.
+        """
         if downlink.device_class is not None:
             raise Unsupported("OrbiWAN sends downlinks in the device's own class")
         mode = _MODES[downlink.mode]
-        if self.transport is Transport.REST_PUSH:
-            answer = await self._request(
-                "POST",
-                f"rest/nodes/{downlink.dev_eui}/payloads/dl",
-                params={
-                    "port": str(downlink.f_port),
-                    "confirmed": "true" if downlink.confirmed else "false",
-                    "mode": mode,
-                    "data_format": "hex",
-                },
-                body=downlink.payload.hex(),
-            )
-        else:
-            answer = await self._over_channel(
-                "payloads_dl",
-                {
-                    "DevEUI": downlink.dev_eui,
-                    "confirmed": downlink.confirmed,
-                    "data": downlink.payload.hex(),
-                    "data_format": "hex",
-                    "port": downlink.f_port,
-                    "mode": mode,
-                },
-            )
+        # "It is important to wait for the POST to complete before making a new POST":
+        # one downlink (or multicast) at a time, whatever the channel.
+        async with self._sending:
+            try:
+                if self.transport is Transport.REST_PUSH:
+                    answer = await self._request(
+                        "POST",
+                        f"rest/nodes/{_segment(downlink.dev_eui)}/payloads/dl",
+                        params={
+                            "port": str(downlink.f_port),
+                            "confirmed": "true" if downlink.confirmed else "false",
+                            "mode": mode,
+                            "data_format": "hex",
+                        },
+                        body=downlink.payload.hex(),
+                    )
+                else:
+                    answer = await self._over_channel(
+                        "payloads_dl",
+                        {
+                            "DevEUI": downlink.dev_eui,
+                            "confirmed": downlink.confirmed,
+                            "data": downlink.payload.hex(),
+                            "data_format": "hex",
+                            "port": downlink.f_port,
+                            "mode": mode,
+                        },
+                    )
+            except InvalidRequest as err:
+                raise _busy(err, downlink.mode) from None
         return result_from_answer(as_dict(answer, "downlink answer"))
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
         """Change the device's class (``lora_device_class``)."""
         await self._request(
             "PUT",
-            f"rest/nodes/{dev_eui}",
+            f"rest/nodes/{_segment(dev_eui)}",
             json={"lora_device_class": _CLASS_TO_ORBIWISE[device_class]},
         )
 
     async def request_device_status(self, dev_eui: str) -> None:
         """Ask for a DevStatusReq on the device's next uplink; the answer is pushed."""
-        await self._request("PUT", f"rest/nodes/{dev_eui}/status")
+        await self._request("PUT", f"rest/nodes/{_segment(dev_eui)}/status")
 
     async def list_multicast_groups(self) -> list[MulticastGroup]:
-        """Return the account's groups."""
+        """Return the account's groups (a group the server cannot describe is skipped)."""
         document = await self._request("GET", "rest/groups")
+        if document is None:
+            return []
+        if not isinstance(document, list):
+            raise ProtocolError("/rest/groups: not a list")
         groups = []
-        for item in document or []:
-            group = as_dict(item, "group")
-            group_id = opt_str(group, "groupid")
-            if group_id is not None:
-                groups.append(MulticastGroup(group_id=group_id, name=opt_str(group, "title")))
+        for item in self._objects(document, "rest/groups"):
+            group_id = _optional(opt_str, item, "groupid", "group")
+            if group_id is None:
+                continue
+            periodicity = _optional(opt_int, item, "ping_slot_periodicity", "group")
+            groups.append(
+                MulticastGroup(
+                    group_id=group_id,
+                    name=_optional(opt_str, item, "title", "group"),
+                    device_class=LoRaClass.B if periodicity is not None else None,
+                )
+            )
         return groups
 
     async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
-        """Create a group named ``setup.name`` (its id is the name), then add its members."""
-        check_multicast_setup(self.name, setup, names=True)
+        """
+        Create a group named ``setup.name`` (its id is the name), then add its members.
+
+        The group object is the document's (``POST /rest/groups``): ``groupid`` and ``title``,
+        the session (``devaddr`` as the number the document shows, ``nwkskey`` and ``appskey``
+        in hex, ``fcnt``) and, for class B, ``ping_slot_periodicity``. Members that cannot be
+        added are reported; the group is returned with those that were.
+        """
+        check_multicast_setup(self.name, setup, names=True, ping_slots=True)
         name = setup.name or ""
+        _check_group_name(name)
         device_class = setup.device_class
         if device_class is LoRaClass.A:
             raise InvalidRequest("a multicast group is class B or C", key="invalid_request")
         # A group multicasts once it has session keys and an address (the devices receive them
         # with the LoRaWAN remote multicast setup).
         keys = setup.keys or MulticastKeys.generate()
-        await self._request(
-            "POST",
-            "rest/groups",
-            json={
-                "groupid": name,
-                "title": name,
-                "comment": f"Class {device_class} multicast group",
-                "devaddr": int(keys.address, 16),
-                "nwkskey": keys.nwk_s_key,
-                "appskey": keys.app_s_key,
-                "fcnt": 0,
-            },
-        )
-        await self.add_to_multicast_group(name, setup.dev_euis)
+        group: dict[str, Any] = {
+            "groupid": name,
+            "title": name,
+            "comment": f"Class {device_class} multicast group",
+            "nwkskey": keys.nwk_s_key,
+            "appskey": keys.app_s_key,
+            "devaddr": int(keys.address, 16),
+            "fcnt": 0,
+        }
+        if setup.ping_slot_periodicity is not None:
+            group["ping_slot_periodicity"] = setup.ping_slot_periodicity
+        if self._application:
+            # Otherwise the application could not reach the group it created.
+            group["applications"] = self._application
+        await self._request("POST", "rest/groups", json=group)
+        added: list[str] = []
+        states: dict[str, str] = {}
+        for dev_eui in setup.dev_euis:
+            try:
+                await self._request(
+                    "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"+{name}"}
+                )
+            except LnsError as err:
+                states[dev_eui] = err.reason or err.key  # the reason it was not added
+                _LOGGER.warning(
+                    "%s was not added to the multicast group %s: %s",
+                    dev_eui,
+                    name,
+                    err.reason or err.key,
+                )
+            else:
+                added.append(dev_eui)
+                states[dev_eui] = "added"
         return MulticastGroup(
             group_id=name,
             name=name,
             device_class=device_class,
-            dev_euis=setup.dev_euis,
+            dev_euis=tuple(added),
+            states=states,
             keys=keys,
         )
 
     async def delete_multicast_group(self, group_id: str) -> None:
         """Delete a group (its devices stay)."""
-        await self._request("DELETE", f"rest/groups/{group_id}")
+        await self._request("DELETE", f"rest/groups/{_segment(group_id)}")
 
     async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
         """Add devices to a group, keeping their other groups."""
+        _check_group_reference(group_id)
         for dev_eui in dev_euis:
-            await self._request("PUT", f"rest/nodes/{dev_eui}", json={"groups": f"+{group_id}"})
+            await self._request(
+                "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"+{group_id}"}
+            )
 
     async def remove_from_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
         """Remove devices from a group, keeping their other groups."""
+        _check_group_reference(group_id)
         for dev_eui in dev_euis:
-            await self._request("PUT", f"rest/nodes/{dev_eui}", json={"groups": f"-{group_id}"})
+            await self._request(
+                "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"-{group_id}"}
+            )
 
     async def send_multicast(
         self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
     ) -> DownlinkResult:
         """Send a downlink to every device of a group (REST, or MQTT which answers with the id)."""
         no_gateways(self.name, gateways)
-        if self.transport is not Transport.MQTT:
-            answer = await self._request(
-                "POST",
-                f"rest/multicast/{group_id}",
-                params={"port": str(f_port), "data_format": "hex"},
-                body=payload.hex(),
-            )
-        else:
-            answer = await self._over_channel(
-                "multicast",
-                {"groupid": group_id, "data": payload.hex(), "data_format": "hex", "port": f_port},
-            )
+        path = f"rest/multicast/{_segment(group_id)}"
+        async with self._sending:
+            try:
+                if self.transport is not Transport.MQTT:
+                    answer = await self._request(
+                        "POST",
+                        path,
+                        params={"port": str(f_port), "data_format": "hex"},
+                        body=payload.hex(),
+                    )
+                else:
+                    # The answer to a multicast comes back on MQTT only (the document's note).
+                    answer = await self._over_channel(
+                        "multicast",
+                        {
+                            "groupid": group_id,
+                            "data": payload.hex(),
+                            "data_format": "hex",
+                            "port": f_port,
+                        },
+                    )
+            except InvalidRequest as err:
+                raise _busy(err, DownlinkMode.QUEUE) from None
         return result_from_answer(as_dict(answer, "multicast answer"))
 
     async def close(self) -> None:
-        """Stop REST pushes; the connections close with ``run``'s cancellation."""
+        """Stop the REST pushes this client started; the connections close with ``run``'s end."""
         await self.stop_push()
+
+
+def _first(*values: int | None) -> int | None:
+    return next((value for value in values if value is not None), None)
+
+
+def _segment(value: str) -> str:
+    """Quote one path segment; ``.`` and ``..`` would name another resource."""
+    if value in ("", ".", ".."):
+        raise InvalidRequest(
+            f"{value!r} is not an OrbiWAN identifier",
+            key="orbiwise_group_invalid",
+            details={"name": value},
+        )
+    return quote(value, safe="")
+
+
+def _check_group_reference(group_id: str) -> None:
+    """Refuse a group id a device's ``groups`` field cannot hold (a list, with +/- changes)."""
+    if not group_id or "," in group_id or group_id[0] in "+-" or group_id != group_id.strip():
+        raise InvalidRequest(
+            f"{group_id!r} is not an OrbiWAN group id",
+            key="orbiwise_group_invalid",
+            details={"name": group_id},
+        )
+
+
+def _check_group_name(name: str) -> None:
+    """
+    Refuse a group id that would be read as something else.
+
+    A device's ``groups`` is a comma-separated list changed with ``+``/``-`` prefixes, group ids
+    go in URL paths, and ``PUT /rest/nodes/{groupid}`` takes a DevEUI or a group id alike.
+    """
+    _check_group_reference(name)
+    if "/" in name or name in (".", "..") or _EUI_LIKE.fullmatch(name.replace("-", "")):
+        raise InvalidRequest(
+            f"{name!r} is not an OrbiWAN group id",
+            key="orbiwise_group_invalid",
+            details={"name": name},
+        )
+
+
+def _busy(err: InvalidRequest, mode: DownlinkMode) -> InvalidRequest:
+    """Name a 409 (the device's downlink queue is busy or full) for the mode used."""
+    if err.code != 409:
+        return err
+    if mode is DownlinkMode.IMMEDIATE:
+        return InvalidRequest(
+            "other downlinks are waiting (immediate is fail_on_busy)",
+            key="orbiwise_busy",
+            code=409,
+        )
+    return InvalidRequest(
+        err.reason or "the downlink queue is full", key="orbiwise_queue_full", code=409
+    )
 
 
 def _problem(text: bytes) -> str | None:
@@ -1014,9 +1578,12 @@ def _problem(text: bytes) -> str | None:
     except orjson.JSONDecodeError:
         explanation = text.decode(errors="replace").strip()
     else:
-        if not isinstance(document, dict):
+        if isinstance(document, str):  # a plain-text error written in quotes
+            explanation = document
+        elif isinstance(document, dict):
+            explanation = str(document.get("detail") or document.get("title") or "")
+        else:
             return None
-        explanation = str(document.get("detail") or document.get("title") or "")
     return explanation[:200] or None
 
 

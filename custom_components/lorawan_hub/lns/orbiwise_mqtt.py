@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .orbiwise import MqttSettings, OrbiWiseClient
 
 KEEPALIVE = 60
+REPLY_TOPICS = ("payloads_dl", "multicast")
+"""The answers to downlinks and multicasts, on the topics the downlink sections give host mode."""
 # MQTT 3.1.1 CONNACK codes 4 and 5, MQTT 5 codes 134 and 135: the credentials are refused.
 _REFUSED = frozenset({4, 5, 134, 135})
 
@@ -70,7 +72,15 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
             )
             loop.call_soon_threadsafe(settle, subscribed, None, error)
             return
-        mqttc.subscribe([(f"{account}/{topic}", 1) for topic in client.topics])
+        topics = [f"{account}/{topic}" for topic in client.topics]
+        # Host mode prefixes every topic with the account (document lines 1767-1779 and the
+        # default "broker_topic_any": "${userid}/${topic}" of line 1904, which line 1944 applies
+        # to the downlink topics too), but the downlink sections give the answers on plain
+        # "payloads_dl" / "multicast" in host mode (lines 1820, 1838, 1866, 1884). Both
+        # readings are accepted: answers are taken from either topic (a broker refusing the
+        # plain ones refuses only those).
+        topics.extend(REPLY_TOPICS)
+        mqttc.subscribe([(topic, 1) for topic in topics])
 
     def on_subscribe(
         mqttc: Client,
@@ -122,7 +132,11 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
     async def publish(message: Mapping[str, Any]) -> None:
         (name,) = message
         payload = orjson.dumps(message)
-        info = await loop.run_in_executor(None, mqttc.publish, f"{account}/send_{name}", payload, 1)
+        # Published once, on the prefixed topic: host mode prefixes every topic it takes with the
+        # account (lines 1767 and 1904, applied to send_payloads_dl/send_multicast by line
+        # 1944), although lines 1802 and 1852 write the host-mode downlink topics without it.
+        topic = f"{account}/send_{name}"
+        info = await loop.run_in_executor(None, mqttc.publish, topic, payload, 1)
         if info.rc:
             raise CannotConnect(f"the broker did not take the {name} (error {info.rc})")
 
