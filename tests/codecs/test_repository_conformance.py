@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 import os
 from pathlib import Path
@@ -86,12 +86,12 @@ def tarball() -> Path:
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The snapshot unpacked: ``<folder>/vendor/...``."""
     folder = tmp_path_factory.mktemp("lorawan-devices")
     with tarfile.open(tarball()) as archive:
         archive.extractall(folder, filter="data")
-    yield folder
+    return folder
 
 
 class Files(SimulatorServer):
