@@ -631,7 +631,9 @@ class LoRaWANHubCoordinator:
             self._codec_failed(state, reason)
             self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
             return
-        self._deliver(state, uplink, decode(uplink.payload, uplink.decoded, state.codec))
+        self._deliver(
+            state, uplink, decode(uplink.payload, uplink.decoded, state.codec, uplink.f_port)
+        )
 
     async def _decode_with_codecs(self, runner: JsRunner) -> None:
         """Decode queued uplinks with their device type's codec, in order, in batches."""

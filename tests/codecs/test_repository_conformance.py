@@ -33,6 +33,8 @@ import aiohttp
 from aiohttp import web
 import pytest
 
+from custom_components.lorawan_hub.codecs.cayenne import decode_cayenne_lpp
+from custom_components.lorawan_hub.codecs.decode import AUTO, CAYENNE_LPP, decode
 from custom_components.lorawan_hub.codecs.javascript import (
     DOWNLINK_ENCODER,
     ROUTINES,
@@ -49,6 +51,7 @@ from custom_components.lorawan_hub.codecs.repository import (
     same,
     self_test,
 )
+from custom_components.lorawan_hub.codecs.result import DecodeError
 from simulator.server import SimulatorServer
 
 TARBALL: Final = "lorawan-devices-96abc53.tar.gz"
@@ -279,3 +282,54 @@ async def test_device_repository_end_to_end(
         sys.stdout.write("\n" + "\n".join(lines) + "\n")
     assert total == EXAMPLES
     assert rate >= TARGET
+
+
+def uplink_payloads(vendor: Path) -> set[tuple[int | None, bytes]]:
+    """Return the distinct (fPort, payload) of a vendor's uplink examples."""
+    found: set[tuple[int | None, bytes]] = set()
+    for path in vendor.glob("*.yaml"):
+        try:
+            document = load_yaml(path.read_text(encoding="utf-8"), path.name)
+        except CodecError:
+            continue
+        section = document.get("uplinkDecoder")
+        for example in section.get("examples") or [] if isinstance(section, Mapping) else []:
+            given = example.get("input") if isinstance(example, Mapping) else None
+            payload = given.get("bytes") if isinstance(given, Mapping) else None
+            if isinstance(payload, list) and all(
+                isinstance(byte, int) and 0 <= byte <= 255 for byte in payload
+            ):
+                found.add((given.get("fPort"), bytes(payload)))  # type: ignore[union-attr]
+    return found
+
+
+def test_auto_cayenne_false_positives(snapshot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """
+    Auto takes at most 0.5 % of the repository's uplink payloads for Cayenne LPP.
+
+    None of the repository's codecs is Cayenne LPP, so every payload auto decodes as Cayenne
+    would be entities made from nothing (or, for Tektelic's LPP-like frames, from luck).
+    """
+    payloads: set[tuple[int | None, bytes]] = set()
+    for vendor in sorted(path for path in (snapshot / "vendor").iterdir() if path.is_dir()):
+        payloads |= uplink_payloads(vendor)
+    parsed = []
+    for _port, payload in payloads:
+        try:
+            decode_cayenne_lpp(payload)
+        except DecodeError:
+            continue
+        parsed.append(payload)
+    taken = sorted(
+        (port, payload.hex())
+        for port, payload in payloads
+        if decode(payload, None, AUTO, port).codec == CAYENNE_LPP
+    )
+    with capsys.disabled():
+        sys.stdout.write(
+            f"\nAuto Cayenne LPP on {len(payloads)} distinct uplink payloads: "
+            f"{len(parsed)} parse ({len(parsed) / len(payloads):.2%}), "
+            f"{len(taken)} taken ({len(taken) / len(payloads):.2%}): {taken}\n"
+        )
+    assert len(parsed) / len(payloads) > 0.03
+    assert len(taken) / len(payloads) <= 0.005
