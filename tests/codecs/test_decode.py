@@ -105,3 +105,9 @@ def test_auto_on_vendor_ports_wants_two_measurements() -> None:
     assert decode(bytes.fromhex("036700d5"), None, AUTO, 10).codec == RAW
     assert decode(bytes.fromhex("036700d5"), None, AUTO, 2).codec == CAYENNE_LPP
     assert decode(bytes.fromhex("036700f704681d"), None, AUTO, 10).codec == CAYENNE_LPP
+
+
+def test_auto_presence_is_evidence_when_binary() -> None:
+    """A door sensor's presence and digital input is Cayenne; a presence of 97 alone is not."""
+    assert decode(bytes.fromhex("016601020001"), None, AUTO, 1).codec == CAYENNE_LPP
+    assert decode(bytes.fromhex("016661"), None, AUTO, 1).codec == RAW

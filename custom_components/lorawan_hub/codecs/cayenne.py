@@ -282,8 +282,9 @@ def encode_cayenne_lpp(items: Iterable[tuple[int, str, LppValue]]) -> bytes:
 
 MAX_CHANNEL: Final = 64
 """Cayenne LPP 2.0: data channels are 0 to 64."""
-_GENERIC: Final = frozenset({0, 1, 2, 3, 102})
-"""Types any bytes are a plausible value of (digital and analog I/O, presence)."""
+_GENERIC: Final = frozenset({0, 1, 2, 3})
+"""Types any bytes are a plausible value of (digital and analog I/O)."""
+_PRESENCE: Final = 102
 _LOW_PORTS: Final = range(1, 10)
 """Ports where generic LPP firmware sends (LPP 2.0 puts dynamic sensor frames on port 1)."""
 _PLAUSIBLE: Final[Mapping[int, tuple[float, float]]] = MappingProxyType(
@@ -319,9 +320,9 @@ def decode_plausible_cayenne_lpp(
     a frame must show it: channels within 0-64 (LPP 2.0), every value plausible for its type
     (humidity and percentages 0-100, pressure 300-1100 hPa, GPS on the globe, acceleration
     within ±16 G, direction below 360°, a switch 0 or 1), no all-zero padding item, and at
-    least one item of a physical quantity (frames of only digital or analog I/O and presence
-    items are any bytes). On ports 10 and above, where vendors' own formats live, it takes two
-    such items. Raises ``DecodeError`` otherwise.
+    least one item of a physical quantity, or a presence of 0 or 1 (frames of only digital or
+    analog I/O items are any bytes). On ports 10 and above, where vendors' own formats live, it
+    takes two such items. Raises ``DecodeError`` otherwise.
     """
     data = bytes(payload)
     result = decode_cayenne_lpp(data)
@@ -339,7 +340,8 @@ def decode_plausible_cayenne_lpp(
             raise DecodeError(f"an all-zero item at offset {offset} (padding)")
         if not _item_evidence(type_id, values):
             raise DecodeError(f"{LPP_TYPES_BY_ID[type_id].name} {values} is implausible")
-        physical += type_id not in _GENERIC
+        # A presence is evidence when it is a presence (0 or 1); peers' frames also carry 50.
+        physical += type_id not in _GENERIC and (type_id != _PRESENCE or item[0] <= 1)
         offset += 2 + size
     needed = 1 if f_port is None or f_port in _LOW_PORTS else 2
     if physical < needed:
