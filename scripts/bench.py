@@ -50,6 +50,7 @@ import os
 from pathlib import Path
 import platform
 import statistics
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -110,6 +111,8 @@ from pytest_homeassistant_custom_component.common import (
 # custom_components/ and simulator/ live at the repository root, which Home Assistant's loader
 # also needs on the path to find the integration.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import repository_codecs
 
 from custom_components.lorawan_hub.codecs.cayenne import decode_cayenne_lpp, encode_cayenne_lpp
 from custom_components.lorawan_hub.codecs.decode import AUTO, decode
@@ -1859,6 +1862,8 @@ async def measure_all(
 
         progress("JavaScript codec: decode cost and the pipeline with it")
         await measure_javascript(hass, simulator, args.runs, args.uplinks, results)
+        progress("Device Repository codecs: QuickJS beside node")
+        await measure_repository_codecs(args.runs, results)
 
     progress("catch-up")
     await measure_catch_up(hass, args.catch_up_runs, results)
@@ -2051,6 +2056,20 @@ def verdict(ok: bool, stretch: bool | None = None) -> str:
     return text
 
 
+async def measure_repository_codecs(runs: int, results: Results) -> None:
+    """
+    Mean µs per codec call over the Device Repository's examples, beside node (same scripts).
+
+    See ``scripts/repository_codecs.py``; without the snapshot or node the row says why.
+    """
+    try:
+        results.javascript["repository"] = await asyncio.to_thread(
+            repository_codecs.measure, max(runs, 2)
+        )
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+        results.errors.append(f"Device Repository codecs: {err}")
+
+
 def report_rows(results: Results) -> list[tuple[str, str, str, str]]:
     """Return the rows of the table: measurement, result, target, verdict."""
     rows: list[tuple[str, str, str, str]] = []
@@ -2123,6 +2142,19 @@ def report_rows(results: Results) -> list[tuple[str, str, str, str]]:
                 "info",
             )
         )
+        if repository := javascript.get("repository"):
+            rows.append(
+                (
+                    f"Device Repository codec call ({repository['examples']:,} examples)",
+                    (
+                        f"{repository['quickjs_us']:.1f} µs = {repository['ratio']:.2f}x node "
+                        f"({repository['node_us']:.1f} µs, same isolation; with a new context "
+                        f"per call {repository['node_fresh_context_us']:.0f} µs)"
+                    ),
+                    f"≤ {repository['target']:g}x node",
+                    verdict(repository["ratio"] <= repository["target"]),
+                )
+            )
         if "entity_writes" in throughput and "pipeline_us" in javascript:
             js_ratio = javascript["pipeline_us"] / throughput["entity_writes"].median
             rows.append(

@@ -195,6 +195,63 @@ class CodecError(DecodeError):
     """A codec that did not compile, threw, ran out of time or memory, or reported errors."""
 
 
+def factory(source: str, routine: Routine, declared: Sequence[str] = ()) -> str:
+    """
+    Return the script defining a routine's factory: the source as the body of a function.
+
+    The function returns the routine's functions; before that it makes the names the source
+    declares at its top level (``declared``) properties of the global object again, as they are
+    in a script, aliasing this run's bindings.
+    """
+    names = ", ".join(
+        f"typeof {name} === 'undefined' ? undefined : {name}" for name in FUNCTIONS[routine]
+    )
+    aliases = "".join(
+        f"Object.defineProperty(this, '{name}', {{get: function () {{ return {name}; }}, "
+        f"set: function (v) {{ {name} = v; }}, configurable: true, enumerable: true}});"
+        for name in declared
+    )
+    # The source first in the body, so that its "use strict" stays a directive.
+    return (
+        "Object.defineProperty(globalThis, '__lorawanHubFactory', {value: function () {\n"
+        f"{source}\n;{aliases}return [{names}];\n}}}});"
+    )
+
+
+def runtime_scripts(routine: Routine) -> tuple[str, str]:
+    """Return the runtime every routine's context evaluates first, and the routine's entry."""
+    return _RUNTIME, f"({_ENTRY[routine]})"
+
+
+def declared_globals(source: str, limit: float = TIME_LIMIT) -> list[str]:
+    """
+    Return the names a source declares at its top level, when it may use them as globals.
+
+    In a script, top-level ``var`` and ``function`` names are properties of the global object
+    (``this.parse(...)`` in a sloppy function). They are found by running the source once in a
+    scratch context (declared globals are the ones that cannot be deleted), and each call then
+    makes them properties of the global again, aliasing that call's fresh bindings.
+    """
+    if _GLOBAL_ACCESS.search(source) is None:
+        return []
+    scratch = quickjs.Context()
+    scratch.set_memory_limit(MEMORY_LIMIT)
+    scratch.set_max_stack_size(STACK_LIMIT)
+    scratch.set_time_limit(limit)
+    before = set(json.loads(scratch.eval("JSON.stringify(Object.getOwnPropertyNames(this))")))
+    # Declarations exist from the start: a failing top level is the calls' concern.
+    with contextlib.suppress(quickjs.JSException):
+        scratch.eval(source)
+    found = json.loads(
+        scratch.eval(
+            "JSON.stringify(Object.getOwnPropertyNames(this).filter(function (n) {"
+            " var d = Object.getOwnPropertyDescriptor(this, n);"
+            " return d && !d.configurable; }, this))"
+        )
+    )
+    return sorted(name for name in found if name not in before and _IDENTIFIER.fullmatch(name))
+
+
 class _Context:
     """One routine's QuickJS context, made and used on the codec thread only."""
 
@@ -211,51 +268,14 @@ class _Context:
             context.set_time_limit(limit)
         self._limit = limit
         self.context = context
-        names = ", ".join(
-            f"typeof {name} === 'undefined' ? undefined : {name}" for name in FUNCTIONS[routine]
-        )
-        aliases = "".join(
-            f"Object.defineProperty(this, '{name}', {{get: function () {{ return {name}; }}, "
-            f"set: function (v) {{ {name} = v; }}, configurable: true, enumerable: true}});"
-            for name in self._declared(source)
-        )
         self._run(_RUNTIME)
-        # The source first in the body, so that its "use strict" stays a directive.
-        self._run(
-            "Object.defineProperty(globalThis, '__lorawanHubFactory', {value: function () {\n"
-            f"{source}\n;{aliases}return [{names}];\n}}}});"
-        )
+        self._run(factory(source, routine, self._declared(source)))
         self._call = context.get("__lorawanHubCall")
         self.entry = context.eval(f"({_ENTRY[routine]})")
         self.probe = context.eval(f"({_PROBE})")
 
     def _declared(self, source: str) -> list[str]:
-        """
-        Return the names the source declares at its top level, when it may use them as globals.
-
-        In a script, top-level ``var`` and ``function`` names are properties of the global object
-        (``this.parse(...)`` in a sloppy function). They are found by running the source once in
-        a scratch context (declared globals are the ones that cannot be deleted), and each call
-        then makes them properties of the global again, aliasing that call's fresh bindings.
-        """
-        if _GLOBAL_ACCESS.search(source) is None:
-            return []
-        scratch = quickjs.Context()
-        scratch.set_memory_limit(MEMORY_LIMIT)
-        scratch.set_max_stack_size(STACK_LIMIT)
-        scratch.set_time_limit(self._limit)
-        before = set(json.loads(scratch.eval("JSON.stringify(Object.getOwnPropertyNames(this))")))
-        # Declarations exist from the start: a failing top level is the calls' concern.
-        with contextlib.suppress(quickjs.JSException):
-            scratch.eval(source)
-        found = json.loads(
-            scratch.eval(
-                "JSON.stringify(Object.getOwnPropertyNames(this).filter(function (n) {"
-                " var d = Object.getOwnPropertyDescriptor(this, n);"
-                " return d && !d.configurable; }, this))"
-            )
-        )
-        return sorted(name for name in found if name not in before and _IDENTIFIER.fullmatch(name))
+        return declared_globals(source, self._limit)
 
     def _run(self, code: str) -> object:
         try:
