@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from custom_components.lorawan_hub.codecs import limits
 from custom_components.lorawan_hub.codecs.javascript import (
     CodecError,
     JsCodec,
@@ -385,3 +386,43 @@ async def test_busy_thread_leaves_the_budget_alone(runner: JsRunner) -> None:
     # A codec that keeps going is still stopped, at its own budget.
     with pytest.raises(CodecError, match=r"ran longer than 0\.25 s"):
         await runner.run(_spin_seconds, codec, loops * 4)
+
+
+def test_outside_a_runner_and_odd_results() -> None:
+    """
+    Off a codec thread the binding's own limit applies; odd results fail clearly.
+
+    A global that cannot be removed makes a new context for the next call.
+    """
+    assert limits.current() is None
+    hanging = JsCodec("function decodeUplink(i) { while (true) {} }", time_limit=0.05)
+    with pytest.raises(CodecError, match="ran longer than"):
+        hanging.decode_uplink(b"", 1, WHEN)
+    stuck = JsCodec(
+        "function decodeUplink(i) {"
+        " var first = typeof stuck === 'undefined';"
+        " Object.defineProperty(globalThis, 'stuck', {value: 1});"
+        " if (i.fPort === 1) { throw new Error('first ' + first); }"
+        " return {data: {first: first}}; }"
+    )
+    for port in (1, 1):
+        with pytest.raises(CodecError, match="first true"):
+            stuck.decode_uplink(b"", port, WHEN)
+    assert stuck.decode_uplink(b"", 2, WHEN).fields == {"first": True}
+    assert stuck.decode_uplink(b"", 2, WHEN).fields == {"first": True}
+    large = JsCodec("function decodeUplink(i) { return {data: {x: new Array(300000).join('y')}}; }")
+    with pytest.raises(CodecError, match="nothing usable"):
+        large.decode_uplink(b"", 1, WHEN)
+    silent = JsCodec("function encodeDownlink(i) { return undefined; }")
+    with pytest.raises(CodecError, match="nothing usable"):
+        silent.encode_downlink({}, 1)
+    number = JsCodec("function encodeDownlink(i) { return 5; }")
+    with pytest.raises(CodecError, match="did not return an object"):
+        number.encode_downlink({}, 1)
+    odd = JsCodec(
+        "function decodeUplink(i) { return {data: {x: 1}}; }"
+        " function normalizeUplink(i) { return 5; }"
+    )
+    assert odd.decode_uplink(b"", 1, WHEN).warnings == ["normalizeUplink did not return an object"]
+    with pytest.raises(CodecError, match="longer than"):
+        JsCodec({"uplinkDecoder": "x" * (1024 * 1024 + 1)})
