@@ -42,6 +42,7 @@ import cProfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import gc
+import importlib
 import importlib.metadata
 import itertools
 import json
@@ -112,8 +113,6 @@ from pytest_homeassistant_custom_component.common import (
 # also needs on the path to find the integration.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import repository_codecs
-
 from custom_components.lorawan_hub.codecs.cayenne import decode_cayenne_lpp, encode_cayenne_lpp
 from custom_components.lorawan_hub.codecs.decode import AUTO, decode
 from custom_components.lorawan_hub.codecs.javascript import JsCodec, JsRunner
@@ -142,6 +141,8 @@ from custom_components.lorawan_hub.lns.parse import as_dict
 from simulator.orion import OrionDevice, OrionSimulator, StoredUplink
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# scripts/repository_codecs.py, beside this file (on the path of a script run as a file).
+repository_codecs: Any = importlib.import_module("repository_codecs")
 
 # --- targets (DESIGN.md, "Quality bar" → Performance) ----------------------------------------
 
