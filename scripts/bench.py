@@ -42,6 +42,7 @@ import cProfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import gc
+import importlib
 import importlib.metadata
 import itertools
 import json
@@ -50,6 +51,7 @@ import os
 from pathlib import Path
 import platform
 import statistics
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -139,6 +141,8 @@ from custom_components.lorawan_hub.lns.parse import as_dict
 from simulator.orion import OrionDevice, OrionSimulator, StoredUplink
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# scripts/repository_codecs.py, beside this file (on the path of a script run as a file).
+repository_codecs: Any = importlib.import_module("repository_codecs")
 
 # --- targets (DESIGN.md, "Quality bar" → Performance) ----------------------------------------
 
@@ -1859,6 +1863,8 @@ async def measure_all(
 
         progress("JavaScript codec: decode cost and the pipeline with it")
         await measure_javascript(hass, simulator, args.runs, args.uplinks, results)
+        progress("Device Repository codecs: QuickJS beside node")
+        await measure_repository_codecs(args.runs, results)
 
     progress("catch-up")
     await measure_catch_up(hass, args.catch_up_runs, results)
@@ -2051,6 +2057,20 @@ def verdict(ok: bool, stretch: bool | None = None) -> str:
     return text
 
 
+async def measure_repository_codecs(runs: int, results: Results) -> None:
+    """
+    Mean µs per codec call over the Device Repository's examples, beside node (same scripts).
+
+    See ``scripts/repository_codecs.py``; without the snapshot or node the row says why.
+    """
+    try:
+        results.javascript["repository"] = await asyncio.to_thread(
+            repository_codecs.measure, max(runs, 2)
+        )
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+        results.errors.append(f"Device Repository codecs: {err}")
+
+
 def report_rows(results: Results) -> list[tuple[str, str, str, str]]:
     """Return the rows of the table: measurement, result, target, verdict."""
     rows: list[tuple[str, str, str, str]] = []
@@ -2123,6 +2143,19 @@ def report_rows(results: Results) -> list[tuple[str, str, str, str]]:
                 "info",
             )
         )
+        if repository := javascript.get("repository"):
+            rows.append(
+                (
+                    f"Device Repository codec call ({repository['examples']:,} examples)",
+                    (
+                        f"{repository['quickjs_us']:.1f} µs = {repository['ratio']:.2f}x node "
+                        f"({repository['node_us']:.1f} µs, same isolation; with a new context "
+                        f"per call {repository['node_fresh_context_us']:.0f} µs)"
+                    ),
+                    f"≤ {repository['target']:g}x node",
+                    verdict(repository["ratio"] <= repository["target"]),
+                )
+            )
         if "entity_writes" in throughput and "pipeline_us" in javascript:
             js_ratio = javascript["pipeline_us"] / throughput["entity_writes"].median
             rows.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import json
 from pathlib import Path
 from unittest.mock import patch
 
@@ -15,6 +16,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.lorawan_hub.codecs.javascript import CodecError
 from custom_components.lorawan_hub.commands import Command
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DOMAIN
 from custom_components.lorawan_hub.device_types import (
@@ -23,6 +25,7 @@ from custom_components.lorawan_hub.device_types import (
     CONF_NAME,
     CONF_PATH,
     CONF_SOURCE,
+    _cache_path,
     async_load_codec,
 )
 from custom_components.lorawan_hub.lns.iotsquare import uplink_from_push
@@ -584,3 +587,43 @@ async def test_codec_from_the_repository(
     codec = await async_load_codec(hass, options[CONF_DEVICE_TYPES][type_id])
     assert "normalizeUplink" in codec.source
     await repository.stop()
+
+
+async def test_repository_copies_kept_before(
+    hass: HomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    A copy kept as one joined script (earlier versions) is fetched again per routine.
+
+    When the repository cannot be reached, the old copy still decodes.
+    """
+    hass.config.config_dir = str(tmp_path)
+    definition = {
+        CONF_NAME: "Acme",
+        CONF_SOURCE: "repository",
+        "vendor_id": "acme",
+        "model": "climate-sensor",
+        "firmware": "1.0",
+        "band": "EU863-870",
+    }
+    path = _cache_path(hass, definition)
+    path.parent.mkdir(parents=True)
+    old = (CODECS / "climate.js").read_text(encoding="utf-8")
+    path.write_text(json.dumps({"source": old}), encoding="utf-8")
+    repository = Repository()
+    await repository.start()
+    monkeypatch.setattr(
+        "custom_components.lorawan_hub.codecs.repository.DEFAULT_REPOSITORY", repository.base_url
+    )
+    codec = await async_load_codec(hass, definition)
+    assert set(codec.sources) == {"uplinkDecoder"}
+    assert "vendor/acme/climate.js" in repository.requested
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    assert (kept["band"], set(kept["sources"])) == ("EU863-870", {"uplinkDecoder"})
+    assert (await async_load_codec(hass, definition)).sources == codec.sources
+    await repository.stop()
+    path.write_text(json.dumps({"source": old}), encoding="utf-8")
+    assert (await async_load_codec(hass, definition)).source == old
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(CodecError, match="cannot be reached"):
+        await async_load_codec(hass, definition)

@@ -414,7 +414,9 @@ class LoRaWANHubCoordinator:
                 return
             self._deliver(state, uplink, Decoded(DecodeResult({}), state.codec, reason))
             return
-        self._deliver(state, uplink, decode(uplink.payload, uplink.decoded, state.codec))
+        self._deliver(
+            state, uplink, decode(uplink.payload, uplink.decoded, state.codec, uplink.f_port)
+        )
 
     async def async_encode_downlink(
         self, state: DeviceState, data: Mapping[str, Any], f_port: int

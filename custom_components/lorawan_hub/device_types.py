@@ -2,8 +2,9 @@
 Device types: a JavaScript codec shared by the devices that use it (options of an entry).
 
 A device type's codec is pasted into the options, read from a ``.js`` file under the
-configuration directory, or fetched from the LoRaWAN Device Repository by vendor, model and
-firmware (self-tested with its examples, then kept on disk). Devices choose a device type as their
+configuration directory, or fetched from the LoRaWAN Device Repository by vendor, model, firmware
+and (where the repository's profiles differ by them) band and hardware version: self-tested with
+its examples, then kept on disk, one source per routine. Devices choose a device type as their
 payload decoder.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,8 +22,10 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import STORAGE_DIR
 
 from .codecs import repository
-from .codecs.javascript import MAX_SOURCE, CodecError, JsCodec, JsRunner
-from .codecs.repository import async_fetch_codec, self_test
+from .codecs.javascript import MAX_SOURCE, ROUTINES, CodecError, JsCodec, JsRunner, Routine
+from .codecs.repository import SelfTest, async_fetch_codec, self_test
+
+_LOGGER = logging.getLogger(__name__)
 
 CONF_DEVICE_TYPES: Final = "device_types"
 """Options key: device type id → its definition."""
@@ -32,6 +36,11 @@ CONF_PATH: Final = "path"
 CONF_VENDOR_ID: Final = "vendor_id"
 CONF_MODEL: Final = "model"
 CONF_FIRMWARE: Final = "firmware"
+CONF_BAND: Final = "band"
+"""Optional: the repository's band of the device's profile (``EU863-870``, ``KR920-923``...)."""
+CONF_HARDWARE_VERSION: Final = "hardware_version"
+"""Optional: the device's hardware version, where one firmware version names several codecs."""
+_IDENTITY: Final = (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE, CONF_BAND, CONF_HARDWARE_VERSION)
 SOURCE_PASTE: Final = "paste"
 SOURCE_FILE: Final = "file"
 SOURCE_REPOSITORY: Final = "repository"
@@ -87,61 +96,97 @@ def read_codec_file(hass: HomeAssistant, name: str) -> str:
 
 
 def _cache_path(hass: HomeAssistant, definition: Mapping[str, Any]) -> Path:
-    key = "/".join(
-        str(definition.get(name, "")) for name in (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE)
-    )
+    names = (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE)
+    key = "/".join(str(definition.get(name, "")) for name in names)
+    extra = [str(definition.get(name) or "") for name in (CONF_BAND, CONF_HARDWARE_VERSION)]
+    if any(extra):
+        key += "/" + "/".join(extra)
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return Path(hass.config.path(STORAGE_DIR, CACHE_FOLDER, f"{digest}.json"))
 
 
-def _read_cache(path: Path) -> str | None:
+def _read_cache(path: Path) -> dict[Routine, str] | str | None:
+    """
+    Return the kept sources, one per routine; a single joined source from before that.
+
+    Earlier versions kept the routines' files joined into one script, where a later file could
+    replace another's functions: such a copy is fetched again (and used only if that fails).
+    """
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
     except OSError, ValueError:
         return None
-    source = cached.get("source") if isinstance(cached, dict) else None
+    if not isinstance(cached, dict):
+        return None
+    sources = cached.get("sources")
+    if isinstance(sources, dict) and all(isinstance(text, str) for text in sources.values()):
+        return {routine: sources[routine] for routine in ROUTINES if routine in sources}
+    source = cached.get("source")
     return source if isinstance(source, str) else None
 
 
-def _write_cache(path: Path, definition: Mapping[str, Any], source: str) -> None:
+def _write_cache(path: Path, definition: Mapping[str, Any], sources: Mapping[Routine, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {name: definition.get(name) for name in (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE)}
-    path.write_text(json.dumps({**record, "source": source}), encoding="utf-8")
+    record = {name: definition.get(name) for name in _IDENTITY}
+    path.write_text(json.dumps({**record, "sources": dict(sources)}), encoding="utf-8")
+
+
+def _optional(definition: Mapping[str, Any], name: str) -> str | None:
+    value = str(definition.get(name) or "").strip()
+    return value or None
 
 
 async def async_fetch_tested_codec(
     hass: HomeAssistant, definition: Mapping[str, Any], runner: JsRunner
-) -> tuple[JsCodec, int]:
+) -> tuple[JsCodec, SelfTest]:
     """
     Fetch a device's codec from the repository, run its examples, and keep it on disk.
 
-    Returns the codec and how many examples it passed; CodecError when it cannot be used.
+    Returns the codec and the outcome of each example (examples of the repository's own that
+    fail are logged; the codec is kept unless its uplink decoder fails them all); CodecError
+    when it cannot be used.
     """
-    source, examples = await async_fetch_codec(
+    fetched = await async_fetch_codec(
         async_get_clientsession(hass),
         repository.DEFAULT_REPOSITORY,
         str(definition.get(CONF_VENDOR_ID, "")).strip().lower(),
         str(definition.get(CONF_MODEL, "")).strip().lower(),
         str(definition.get(CONF_FIRMWARE, "")).strip(),
+        band=_optional(definition, CONF_BAND),
+        hardware=_optional(definition, CONF_HARDWARE_VERSION),
     )
-    codec = JsCodec(source)
-    passed = await runner.run(self_test, codec, examples)
+    codec = JsCodec(fetched.sources)
+    report = await runner.run(self_test, codec, fetched.examples)
+    for outcome in report.failed:
+        _LOGGER.info(
+            "Codec %s fails its %s example %r: %s",
+            fetched.codec_id,
+            outcome.routine,
+            outcome.label,
+            outcome.reason,
+        )
     await hass.async_add_executor_job(
-        _write_cache, _cache_path(hass, definition), definition, source
+        _write_cache, _cache_path(hass, definition), definition, fetched.sources
     )
-    return codec, passed
+    return codec, report
 
 
 async def async_load_codec(hass: HomeAssistant, definition: Mapping[str, Any]) -> JsCodec:
     """Return the codec of a device type (not compiled yet); CodecError when it has none."""
     if definition.get(CONF_SOURCE) == SOURCE_REPOSITORY:
         path = _cache_path(hass, definition)
-        if (source := await hass.async_add_executor_job(_read_cache, path)) is not None:
-            return JsCodec(source)
-        async with JsRunner() as runner:
-            tested, _passed = await async_fetch_tested_codec(hass, definition, runner)
+        cached = await hass.async_add_executor_job(_read_cache, path)
+        if isinstance(cached, dict):
+            return JsCodec(cached)
+        try:
+            async with JsRunner() as runner:
+                tested, _report = await async_fetch_tested_codec(hass, definition, runner)
+        except CodecError:
+            if cached is None:
+                raise
+            return JsCodec(cached)
         # A context never changes threads: the caller's thread compiles its own.
-        return JsCodec(tested.source)
+        return JsCodec(tested.sources)
     if definition.get(CONF_SOURCE) == SOURCE_FILE:
         source = await hass.async_add_executor_job(
             read_codec_file, hass, str(definition.get(CONF_PATH, ""))

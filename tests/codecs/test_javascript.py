@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+import logging
 from pathlib import Path
 import threading
+import time
 
 import pytest
 
+from custom_components.lorawan_hub.codecs import limits
 from custom_components.lorawan_hub.codecs.javascript import (
     CodecError,
     JsCodec,
@@ -44,6 +47,8 @@ async def test_decode_and_normalize(runner: JsRunner) -> None:
         "air_relative_humidity": 55.0,
         "battery": 3.3,
         "action_contact_state": "OPEN",
+        # Not covered by a normalized field: kept.
+        "door_open": True,
     }
     assert result.units["air_temperature"] == "°C"
     assert result.units["air_relative_humidity"] == "%"
@@ -105,7 +110,7 @@ async def test_limits(runner: JsRunner, port: int, reason: str) -> None:
         ("var x = 1;", "no decodeUplink"),
         ("function decodeUplink(input) { return 5; }", "did not return an object"),
         ("function decodeUplink(input) { return {}; }", "no data object"),
-        ("function decodeUplink(input) { return undefined; }", "nothing usable"),
+        ("function decodeUplink(input) { return undefined; }", "did not return an object"),
         ("function decodeUplink(input) { return {data: {}}; }\x00", "does not load"),
     ],
     ids=["syntax", "no-decoder", "number", "no-data", "undefined", "nul"],
@@ -188,3 +193,236 @@ async def test_odd_codecs_and_data(runner: JsRunner) -> None:
     assert "RuntimeError: surprise" in str(outcomes[0])
     assert not isinstance(outcomes[1], CodecError)
     assert outcomes[1].fields == {"count": 1}
+
+
+async def test_state_never_passes_between_calls(runner: JsRunner) -> None:
+    """
+    Every call starts from the codec's source again, as with The Things Stack's fresh context.
+
+    Top-level variables, globals a call assigns (comtac's LPN KM does), properties set on the
+    global object, and a global that cannot be deleted: none is seen by the next call.
+    """
+    stateful = JsCodec(
+        "var calls = 0; var history = [];"
+        " function decodeUplink(input) {"
+        "   calls += 1; history.push(input.bytes[0]);"
+        "   lastPort = (typeof lastPort === 'undefined' ? 0 : lastPort) + input.fPort;"
+        "   globalThis.seen = (globalThis.seen || 0) + 1;"
+        "   Object.defineProperty(globalThis, 'hidden', {value: 1, configurable: true});"
+        "   return {data: {calls: calls, history: history.length, last: lastPort,"
+        "                  seen: globalThis.seen}};"
+        " }"
+    )
+    for payload in (b"\x01", b"\x02", b"\x03"):
+        result = await runner.run(stateful.decode_uplink, payload, 2, WHEN)
+        assert result.fields == {"calls": 1, "history": 1, "last": 2, "seen": 1}
+    stubborn = JsCodec(
+        "function decodeUplink(input) {"
+        "  var before = typeof stuck !== 'undefined';"
+        "  if (!before) { Object.defineProperty(globalThis, 'stuck', {value: 1,"
+        "                 enumerable: true}); }"
+        "  return {data: {before: before}};"
+        "}"
+    )
+    for _ in range(3):
+        result = await runner.run(stubborn.decode_uplink, b"", 1, WHEN)
+        assert result.fields == {"before": False}
+
+
+async def test_script_semantics_kept(runner: JsRunner) -> None:
+    """Top-level names stay properties of the global (``this.helper()``), strict mode holds."""
+    sloppy = JsCodec(
+        "var scale = 10; function helper(x) { return x * this.scale; }"
+        " function decodeUplink(input) { return {data: {v: this.helper(input.bytes[0]),"
+        "   top: typeof globalThis.decodeUplink}}; }"
+    )
+    assert (await runner.run(sloppy.decode_uplink, b"\x02", 1, WHEN)).fields == {
+        "v": 20,
+        "top": "function",
+    }
+    strict = JsCodec(
+        "'use strict'; function decodeUplink(input) {"
+        " try { undeclared = 1; } catch (err) { return {data: {strict: true}}; }"
+        " return {data: {strict: false}}; }"
+    )
+    assert (await runner.run(strict.decode_uplink, b"", 1, WHEN)).fields == {"strict": True}
+
+
+async def test_version_2_fallback(runner: JsRunner) -> None:
+    """Decoder() and Encoder() of The Things Network's version 2 run when the others are absent."""
+    v2 = JsCodec(
+        "function Decoder(bytes, port) { return {t: bytes[0] / 10, port: port}; }"
+        " function Encoder(object, port) { return [object.on ? 1 : 0, port]; }"
+    )
+    assert await runner.run(v2.defines, "decodeUplink")
+    assert await runner.run(v2.defines, "encodeDownlink")
+    assert not await runner.run(v2.defines, "decodeDownlink")
+    assert not await runner.run(v2.defines, "nothing")
+    assert (await runner.run(v2.decode_uplink, b"\xd7", 3, WHEN)).fields == {"t": 21.5, "port": 3}
+    assert await runner.run(v2.encode_downlink, {"on": True}, 5) == (b"\x01\x05", 5)
+    with pytest.raises(CodecError, match="has no decodeDownlink"):
+        await runner.run(v2.decode_downlink, b"\x00", 1)
+    only_up = JsCodec({"uplinkDecoder": "function Decoder(b) { return {}; }"})
+    assert not await runner.run(only_up.defines, "encodeDownlink")
+    with pytest.raises(CodecError, match="no downlinkEncoder"):
+        await runner.run(only_up.encode_downlink, {}, 1)
+
+
+async def test_console_logs_at_debug(runner: JsRunner, caplog: pytest.LogCaptureFixture) -> None:
+    """console.* is there (37 repository codecs call it); its lines go to the debug log."""
+    chatty = JsCodec(
+        "function decodeUplink(input) { console.log('port', input.fPort, {a: 1});"
+        " console.warn(123); console.error(); for (var i = 0; i < 30; i++) console.debug(i);"
+        " return {data: {ok: 1}}; }"
+    )
+    with caplog.at_level(logging.DEBUG, "custom_components.lorawan_hub.codecs.javascript"):
+        assert (await runner.run(chatty.decode_uplink, b"", 4, WHEN)).fields == {"ok": 1}
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Codec console")]
+    assert lines[:3] == [
+        'Codec console: log: port 4 {"a":1}',
+        "Codec console: warn: 123",
+        "Codec console: error: ",
+    ]
+    assert len(lines) == 20
+
+
+async def test_normalized_and_decoded_fields_together(runner: JsRunner) -> None:
+    """Decoded fields that normalization does not cover stay; soil nutrients get ppm."""
+    # Like the repository's example wind sensor: knots and a compass point, normalized.
+    wind = JsCodec(
+        "var points = ['N', 'E', 'S', 'W'];"
+        " function decodeUplink(i) { return {data: {direction: points[i.bytes[0]],"
+        " speed: i.bytes[1]}}; }"
+        " function normalizeUplink(i) { return {data: {wind: {"
+        " direction: points.indexOf(i.data.direction) * 90, speed: i.data.speed * 0.5144}}}; }"
+    )
+    result = await runner.run(wind.decode_uplink, bytes([0, 32]), 1, WHEN)
+    assert result.fields == {"wind_direction": 0, "wind_speed": 16.4608, "direction": "N"}
+    assert result.units == {"wind_direction": "°", "wind_speed": "m/s"}
+    soil = JsCodec(
+        "function decodeUplink(i) { return {data: {n: 10, t: 4, temp: 4}}; }"
+        " function normalizeUplink(i) { return {data: {soil: {n: i.data.n, p: 2, k: 30},"
+        " air: {temperature: 4}}, warnings: ['w']}; }"
+    )
+    result = await runner.run(soil.decode_uplink, b"", 1, WHEN)
+    assert result.fields == {"soil_n": 10, "soil_p": 2, "soil_k": 30, "air_temperature": 4}
+    assert result.units == {
+        "soil_n": "ppm",
+        "soil_p": "ppm",
+        "soil_k": "ppm",
+        "air_temperature": "°C",
+    }
+    assert result.warnings == ["w"]
+    clash = JsCodec(
+        "function decodeUplink(i) { return {data: {battery: 'low'}}; }"
+        " function normalizeUplink(i) { return {data: {battery: 3.1}}; }"
+    )
+    assert (await runner.run(clash.decode_uplink, b"", 1, WHEN)).fields == {
+        "battery": 3.1,
+        "battery_decoded": "low",
+    }
+    failing = JsCodec(
+        "function decodeUplink(i) { return {data: {x: 1}}; }"
+        " function normalizeUplink(i) { throw new Error('nope'); }"
+    )
+    result = await runner.run(failing.decode_uplink, b"", 1, WHEN)
+    assert result.fields == {"x": 1}
+    assert result.warnings == ["normalizeUplink failed: Error: nope"]
+    erring = JsCodec(
+        "function decodeUplink(i) { return {data: {x: 1}}; }"
+        " function normalizeUplink(i) { return {errors: ['bad']}; }"
+    )
+    assert (await runner.run(erring.decode_uplink, b"", 1, WHEN)).warnings == [
+        "normalizeUplink failed: bad"
+    ]
+
+
+def _spin_seconds(codec: JsCodec, loops: int) -> float:
+    """Run the spinning codec once on this thread; return the thread's CPU seconds it took."""
+    started = time.thread_time()
+    codec.decode_uplink(loops.to_bytes(4, "big"), 1, WHEN)
+    return time.thread_time() - started
+
+
+SPIN = (
+    "function decodeUplink(input) { var n = 0;"
+    " for (var i = 0; i < input.bytes[0] * 16777216 + input.bytes[1] * 65536"
+    " + input.bytes[2] * 256 + input.bytes[3]; i++) { n += i % 7; }"
+    " return {data: {n: n}}; }"
+)
+
+
+async def test_busy_thread_leaves_the_budget_alone(runner: JsRunner) -> None:
+    """
+    A codec near its limit still passes while another thread of the process is busy.
+
+    The limit is the codec thread's own CPU time: the binding's limit, measured with the
+    process's ``clock()``, would have stopped it at about half its budget.
+    """
+    budget = 0.25
+    codec = JsCodec(SPIN, time_limit=budget)
+    probe = 200_000
+    per_loop = await runner.run(_spin_seconds, codec, probe) / probe
+    loops = int(0.6 * budget / per_loop)
+    stop = threading.Event()
+
+    def busy() -> None:
+        total = 0
+        while not stop.is_set():
+            total += sum(range(1000))
+
+    other = threading.Thread(target=busy)
+    other.start()
+    try:
+        process = time.process_time()
+        used = await runner.run(_spin_seconds, codec, loops)
+        process = time.process_time() - process
+    finally:
+        stop.set()
+        other.join()
+    assert used < budget
+    # The other thread did run meanwhile: the process's CPU time grew faster than the codec's.
+    assert process > 1.2 * used
+    # A codec that keeps going is still stopped, at its own budget.
+    with pytest.raises(CodecError, match=r"ran longer than 0\.25 s"):
+        await runner.run(_spin_seconds, codec, loops * 4)
+
+
+def test_outside_a_runner_and_odd_results() -> None:
+    """
+    Off a codec thread the binding's own limit applies; odd results fail clearly.
+
+    A global that cannot be removed makes a new context for the next call.
+    """
+    assert limits.current() is None
+    hanging = JsCodec("function decodeUplink(i) { while (true) {} }", time_limit=0.05)
+    with pytest.raises(CodecError, match="ran longer than"):
+        hanging.decode_uplink(b"", 1, WHEN)
+    stuck = JsCodec(
+        "function decodeUplink(i) {"
+        " var first = typeof stuck === 'undefined';"
+        " Object.defineProperty(globalThis, 'stuck', {value: 1});"
+        " if (i.fPort === 1) { throw new Error('first ' + first); }"
+        " return {data: {first: first}}; }"
+    )
+    for port in (1, 1):
+        with pytest.raises(CodecError, match="first true"):
+            stuck.decode_uplink(b"", port, WHEN)
+    assert stuck.decode_uplink(b"", 2, WHEN).fields == {"first": True}
+    assert stuck.decode_uplink(b"", 2, WHEN).fields == {"first": True}
+    large = JsCodec("function decodeUplink(i) { return {data: {x: new Array(300000).join('y')}}; }")
+    with pytest.raises(CodecError, match="nothing usable"):
+        large.decode_uplink(b"", 1, WHEN)
+    silent = JsCodec("function encodeDownlink(i) { return undefined; }")
+    with pytest.raises(CodecError, match="nothing usable"):
+        silent.encode_downlink({}, 1)
+    number = JsCodec("function encodeDownlink(i) { return 5; }")
+    with pytest.raises(CodecError, match="did not return an object"):
+        number.encode_downlink({}, 1)
+    odd = JsCodec(
+        "function decodeUplink(i) { return {data: {x: 1}}; }"
+        " function normalizeUplink(i) { return 5; }"
+    )
+    assert odd.decode_uplink(b"", 1, WHEN).warnings == ["normalizeUplink did not return an object"]
+    with pytest.raises(CodecError, match="longer than"):
+        JsCodec({"uplinkDecoder": "x" * (1024 * 1024 + 1)})

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 import math
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .result import DecodeError, DecodeResult
 
@@ -278,3 +278,72 @@ def encode_cayenne_lpp(items: Iterable[tuple[int, str, LppValue]]) -> bytes:
         for component, component_value in zip(lpp.components, values, strict=True):
             out += _encode_component(lpp, component, channel, component_value)
     return bytes(out)
+
+
+MAX_CHANNEL: Final = 64
+"""Cayenne LPP 2.0: data channels are 0 to 64."""
+_GENERIC: Final = frozenset({0, 1, 2, 3})
+"""Types any bytes are a plausible value of (digital and analog I/O)."""
+_PRESENCE: Final = 102
+_LOW_PORTS: Final = range(1, 10)
+"""Ports where generic LPP firmware sends (LPP 2.0 puts dynamic sensor frames on port 1)."""
+_PLAUSIBLE: Final[Mapping[int, tuple[float, float]]] = MappingProxyType(
+    {
+        104: (0, 100),  # humidity, %
+        113: (-16, 16),  # acceleration per axis, G (the largest common sensor range)
+        115: (300, 1100),  # barometric pressure, hPa
+        120: (0, 100),  # percentage
+        132: (0, 359),  # direction, °
+        142: (0, 1),  # switch
+    }
+)
+"""Ranges outside of which a value is no measurement of its type."""
+
+
+def _item_evidence(type_id: int, values: list[Any]) -> bool:
+    """Whether an item's values are plausible for its type."""
+    if type_id == 136:
+        latitude, longitude = float(values[0]), float(values[1])
+        return abs(latitude) <= 90 and abs(longitude) <= 180
+    bounds = _PLAUSIBLE.get(type_id)
+    return bounds is None or all(bounds[0] <= float(value) <= bounds[1] for value in values)
+
+
+def decode_plausible_cayenne_lpp(
+    payload: bytes | bytearray | memoryview, f_port: int | None = None
+) -> DecodeResult:
+    """
+    Decode a payload only when it is plausibly Cayenne LPP (the ``auto`` choice).
+
+    Many payloads of other formats happen to parse as LPP items (3.5 % of the Device
+    Repository's uplink examples do), and would create entities from nothing. Beyond parsing,
+    a frame must show it: channels within 0-64 (LPP 2.0), every value plausible for its type
+    (humidity and percentages 0-100, pressure 300-1100 hPa, GPS on the globe, acceleration
+    within ±16 G, direction below 360°, a switch 0 or 1), no all-zero padding item, and at
+    least one item of a physical quantity, or a presence of 0 or 1 (frames of only digital or
+    analog I/O items are any bytes). On ports 10 and above, where vendors' own formats live, it
+    takes two such items. Raises ``DecodeError`` otherwise.
+    """
+    data = bytes(payload)
+    result = decode_cayenne_lpp(data)
+    offset = 0
+    physical = 0
+    while offset < len(data):
+        channel, type_id = data[offset], data[offset + 1]
+        size, _parts = _COMPILED[type_id]
+        item = data[offset + 2 : offset + 2 + size]
+        keys = _field_keys(type_id, channel)
+        values = [result.fields[key] for key in keys if key in result.fields]
+        if channel > MAX_CHANNEL:
+            raise DecodeError(f"channel {channel} is beyond Cayenne LPP's 0-{MAX_CHANNEL}")
+        if channel == 0 and type_id == 0 and not any(item):
+            raise DecodeError(f"an all-zero item at offset {offset} (padding)")
+        if not _item_evidence(type_id, values):
+            raise DecodeError(f"{LPP_TYPES_BY_ID[type_id].name} {values} is implausible")
+        # A presence is evidence when it is a presence (0 or 1); peers' frames also carry 50.
+        physical += type_id not in _GENERIC and (type_id != _PRESENCE or item[0] <= 1)
+        offset += 2 + size
+    needed = 1 if f_port is None or f_port in _LOW_PORTS else 2
+    if physical < needed:
+        raise DecodeError("too little evidence of Cayenne LPP")
+    return result

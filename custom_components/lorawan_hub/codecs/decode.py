@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .cayenne import decode_cayenne_lpp
+from .cayenne import decode_cayenne_lpp, decode_plausible_cayenne_lpp
 from .fields import flatten
 from .result import DecodeError, DecodeResult
 
@@ -26,9 +26,17 @@ class Decoded:
     error: str | None = None
 
 
-def decode(payload: bytes, server_decoded: Mapping[str, Any] | None, choice: str) -> Decoded:
+def decode(
+    payload: bytes,
+    server_decoded: Mapping[str, Any] | None,
+    choice: str,
+    f_port: int | None = None,
+) -> Decoded:
     """
     Decode with the chosen codec; ``auto`` takes the server's, else Cayenne LPP, else raw.
+
+    ``auto`` takes Cayenne LPP only when the payload is plausibly Cayenne (on its port); the
+    explicit ``cayenne_lpp`` choice decodes whatever parses.
 
     Never raises: a failed decode keeps no fields and says why. The raw payload stays with the
     uplink whatever happens here.
@@ -37,7 +45,7 @@ def decode(payload: bytes, server_decoded: Mapping[str, Any] | None, choice: str
         return Decoded(flatten(server_decoded), SERVER)
     if choice == AUTO and payload:
         try:
-            return Decoded(decode_cayenne_lpp(payload), CAYENNE_LPP)
+            return Decoded(decode_plausible_cayenne_lpp(payload, f_port), CAYENNE_LPP)
         except DecodeError:
             return Decoded(DecodeResult(fields={}), RAW)
     if choice == CAYENNE_LPP:
