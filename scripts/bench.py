@@ -116,7 +116,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from custom_components.lorawan_hub.codecs.cayenne import decode_cayenne_lpp, encode_cayenne_lpp
 from custom_components.lorawan_hub.codecs.decode import AUTO, decode
 from custom_components.lorawan_hub.codecs.javascript import JsCodec, JsRunner
-from custom_components.lorawan_hub.config_flow import orion_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_CODEC,
@@ -126,7 +125,6 @@ from custom_components.lorawan_hub.const import (
     DOMAIN,
     EVENT_UPLINK,
     STORAGE_VERSION,
-    VENDOR_ORION,
 )
 from custom_components.lorawan_hub.coordinator import LoRaWANHubCoordinator
 from custom_components.lorawan_hub.device_types import (
@@ -138,6 +136,7 @@ from custom_components.lorawan_hub.device_types import (
 from custom_components.lorawan_hub.lns import orion as orion_module
 from custom_components.lorawan_hub.lns.orion import OrionClient, uplink_from_frame
 from custom_components.lorawan_hub.lns.parse import as_dict
+from custom_components.lorawan_hub.vendors.orion import orion_unique_id
 from simulator.orion import OrionDevice, OrionSimulator, StoredUplink
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -649,9 +648,9 @@ def hub_entry(simulator: OrionSimulator, entry_id: str, title: str) -> MockConfi
         domain=DOMAIN,
         entry_id=entry_id,
         title=title,
-        unique_id=orion_unique_id(simulator.url, simulator.app_id),
+        unique_id=orion_unique_id({CONF_URL: simulator.url, CONF_APP_ID: simulator.app_id}),
         data={
-            CONF_VENDOR: VENDOR_ORION,
+            CONF_VENDOR: "orion",
             CONF_URL: simulator.url,
             CONF_APP_ID: simulator.app_id,
             CONF_TOKEN: simulator.token,

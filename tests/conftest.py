@@ -18,11 +18,6 @@ from homeassistant.helpers.entity import Entity
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import (
-    iotsquare_unique_id,
-    netemera_unique_id,
-    orion_unique_id,
-)
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_AUTH_URL,
@@ -32,11 +27,11 @@ from custom_components.lorawan_hub.const import (
     DOMAIN,
     EVENT_DOWNLINK_STATUS,
     EVENT_UPLINK,
-    VENDOR_IOTSQUARE,
-    VENDOR_NETEMERA,
-    VENDOR_ORION,
 )
 from custom_components.lorawan_hub.lns import base
+from custom_components.lorawan_hub.vendors.iotsquare import iotsquare_unique_id
+from custom_components.lorawan_hub.vendors.netemera import netemera_unique_id
+from custom_components.lorawan_hub.vendors.orion import orion_unique_id
 from simulator.iotsquare import IotSquareSimulator
 from simulator.netemera import NetemeraSimulator
 from simulator.orion import OrionSimulator
@@ -116,9 +111,9 @@ def netemera_entry(netemera: NetemeraSimulator) -> MockConfigEntry:
         domain=DOMAIN,
         entry_id=NETEMERA_ENTRY_ID,
         title="Netemera Building 7",
-        unique_id=netemera_unique_id(netemera.api_url, NETEMERA_APP),
+        unique_id=netemera_unique_id({CONF_URL: netemera.api_url, CONF_APP_ID: NETEMERA_APP}),
         data={
-            CONF_VENDOR: VENDOR_NETEMERA,
+            CONF_VENDOR: "netemera",
             CONF_URL: netemera.api_url,
             CONF_AUTH_URL: netemera.token_url,
             CONF_CLIENT_ID: netemera.client_id,
@@ -170,9 +165,9 @@ def config_entry(orion: OrionSimulator) -> MockConfigEntry:
         domain=DOMAIN,
         entry_id="01KAORIONTESTENTRY000000000",
         title="OrionM2M test-app",
-        unique_id=orion_unique_id(orion.url, orion.app_id),
+        unique_id=orion_unique_id({CONF_URL: orion.url, CONF_APP_ID: orion.app_id}),
         data={
-            CONF_VENDOR: VENDOR_ORION,
+            CONF_VENDOR: "orion",
             CONF_URL: orion.url,
             CONF_APP_ID: orion.app_id,
             CONF_TOKEN: orion.token,
@@ -245,7 +240,7 @@ async def load_iotsquare(
 ) -> MockConfigEntry:
     """Set up an entry of the simulator's first application, pushing to Home Assistant."""
     data = {
-        CONF_VENDOR: VENDOR_IOTSQUARE,
+        CONF_VENDOR: "iotsquare",
         CONF_URL: sim.url,
         CONF_TOKEN: sim.token,
         CONF_APP_ID: 89,

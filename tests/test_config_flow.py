@@ -12,7 +12,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lorawan_hub.config_flow import orion_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_CODEC,
@@ -22,9 +21,9 @@ from custom_components.lorawan_hub.const import (
     CONF_VENDOR,
     DEFAULT_F_PORT,
     DOMAIN,
-    VENDOR_ORION,
 )
 from custom_components.lorawan_hub.lns.orion import DEFAULT_URL
+from custom_components.lorawan_hub.vendors.orion import orion_unique_id
 from simulator.orion import OrionSimulator
 
 DOOR = "70B3D57ED0000002"
@@ -36,7 +35,7 @@ async def start_orion_step(hass: HomeAssistant) -> str:
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: VENDOR_ORION}
+        result["flow_id"], {CONF_VENDOR: "orion"}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "orion"
@@ -52,7 +51,7 @@ async def test_user_flow(hass: HomeAssistant, orion: OrionSimulator) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "OrionM2M test-app"
     assert result["data"] == {
-        CONF_VENDOR: VENDOR_ORION,
+        CONF_VENDOR: "orion",
         CONF_URL: orion.url,
         CONF_APP_ID: "test-app",
         CONF_TOKEN: "test-token",
@@ -64,7 +63,7 @@ async def test_default_url(hass: HomeAssistant) -> None:
     """The Orion form proposes the documented server address."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: VENDOR_ORION}
+        result["flow_id"], {CONF_VENDOR: "orion"}
     )
     schema = result["data_schema"]
     assert schema is not None
@@ -166,7 +165,7 @@ async def test_reconfigure(
 ) -> None:
     """The address can change for the same application; an empty token keeps the old one."""
     result = await loaded_entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "reconfigure_orion"
     new_url = orion.url.rstrip("/")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: "ftp://nowhere", CONF_APP_ID: "test-app"}
@@ -259,7 +258,7 @@ async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulato
     """With no devices yet, the device step says so."""
     entry = MockConfigEntry(
         domain=DOMAIN,
-        data={CONF_VENDOR: VENDOR_ORION, CONF_URL: orion.url, CONF_APP_ID: "x", CONF_TOKEN: "y"},
+        data={CONF_VENDOR: "orion", CONF_URL: orion.url, CONF_APP_ID: "x", CONF_TOKEN: "y"},
     )
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -272,5 +271,8 @@ async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulato
 
 def test_unique_id() -> None:
     """The unique id is the server's authority and the application id."""
-    assert orion_unique_id(DEFAULT_URL, "app") == "iot.orion-m2m.com/app"
-    assert orion_unique_id("wss://IOT.example:9443/ws/v2/", "app") == "iot.example:9443/app"
+    assert orion_unique_id({CONF_URL: DEFAULT_URL, CONF_APP_ID: "app"}) == "iot.orion-m2m.com/app"
+    assert (
+        orion_unique_id({CONF_URL: "wss://IOT.example:9443/ws/v2/", CONF_APP_ID: "app"})
+        == "iot.example:9443/app"
+    )

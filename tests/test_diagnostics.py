@@ -75,3 +75,32 @@ async def test_device_diagnostics(
         "connected": True,
         "vendor": "OrionM2M",
     }
+
+
+async def test_positions_are_redacted(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """Decoded positions and the server's positions are personal data: redacted."""
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={"devices": {CLIMATE: {"identity": {"brand_id": "x"}}}}
+    )
+    await hass.async_block_till_done()
+    await orion.wait_for_consumers(1)
+    # Cayenne LPP: GPS 42.3519, -87.9094, 10 m on channel 1; 22.5 °C.
+    await orion.emit_uplink(CLIMATE, bytes.fromhex("018806765ff2960a0003e8016700E1"))
+    await uplinks.wait(1)
+    diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    values = diagnostics["devices"][CLIMATE]["values"]
+    assert values["temperature_1"] == 22.5
+    for key in ("gps_1_latitude", "gps_1_longitude", "gps_1_altitude"):
+        assert values[key] == "**REDACTED**"
+    text = json.dumps(diagnostics)
+    assert "42.3519" not in text
+    assert "43.2218" not in text  # the garden tracker's position, kept by the server
+    assert diagnostics["entry"]["options"] == ["devices"]

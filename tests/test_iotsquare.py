@@ -27,22 +27,21 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import (
-    CONF_CONFIGURE_PUSH,
-    CONF_REPLACE_HEADER,
-    CONF_REPLACE_PUSH_URL,
-    CONF_TURN_OFF_MQTT,
-)
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_PUSH_ID,
     CONF_PUSH_SECRET,
     DOMAIN,
-    VENDOR_IOTSQUARE,
 )
 from custom_components.lorawan_hub.lns.iotsquare import PUSH_MQTT_WAS_ON
 from custom_components.lorawan_hub.lns.models import LoRaClass, Uplink
 from custom_components.lorawan_hub.push import MAX_PUSH
+from custom_components.lorawan_hub.vendors.iotsquare import (
+    CONF_CONFIGURE_PUSH,
+    CONF_REPLACE_HEADER,
+    CONF_REPLACE_PUSH_URL,
+    CONF_TURN_OFF_MQTT,
+)
 from simulator.iotsquare import IotSquareSimulator
 
 from .conftest import (
@@ -256,7 +255,7 @@ async def test_multicast_and_fuota_actions(
 async def test_flow_configures_the_push(hass: HomeAssistant, iotsquare: IotSquareSimulator) -> None:
     """Token checked, application picked, push URL and header set with the user's consent."""
     await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
-    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    flow_id = await start_vendor_flow(hass, "iotsquare")
     form = {CONF_URL: iotsquare.url + "/", CONF_TOKEN: "wrong"}
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {"base": "invalid_auth"}
@@ -296,7 +295,7 @@ async def test_flow_configures_the_push(hass: HomeAssistant, iotsquare: IotSquar
     assert placeholders["value"] == f"Bearer {data[CONF_PUSH_SECRET]}"
 
     # The same application again is refused; reauth and reconfigure take a new token.
-    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    flow_id = await start_vendor_flow(hass, "iotsquare")
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
     assert result["reason"] == "already_configured"
@@ -337,7 +336,7 @@ async def test_flow_without_consent_or_applications(
     hass: HomeAssistant, iotsquare: IotSquareSimulator
 ) -> None:
     """The user may paste the URL themselves; an account without applications is refused."""
-    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    flow_id = await start_vendor_flow(hass, "iotsquare")
     form = {CONF_URL: iotsquare.url, CONF_TOKEN: iotsquare.token}
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "90"})
@@ -353,7 +352,7 @@ async def test_flow_without_consent_or_applications(
     assert placeholders["url"].endswith(result["data"][CONF_PUSH_ID])
     # With an address, the user may still decline to let the flow change the application.
     await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
-    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    flow_id = await start_vendor_flow(hass, "iotsquare")
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     result = await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: "89"})
     with patch(SETUP, return_value=True):
@@ -364,7 +363,7 @@ async def test_flow_without_consent_or_applications(
     assert result["title"] == "IoTSquare garden"
     assert iotsquare.app_updates == []
     iotsquare.apps.clear()
-    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    flow_id = await start_vendor_flow(hass, "iotsquare")
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {"base": "no_applications"}
 
@@ -424,7 +423,7 @@ USER_LINK = "https://user.example/api/iotsquare"
 async def _to_push_step(hass: HomeAssistant, iotsquare: IotSquareSimulator, app_id: str) -> Any:
     """Open the flow with an address on the internet, up to the push step of ``app_id``."""
     await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
-    flow_id = await start_vendor_flow(hass, VENDOR_IOTSQUARE)
+    flow_id = await start_vendor_flow(hass, "iotsquare")
     form = {CONF_URL: iotsquare.url, CONF_TOKEN: iotsquare.token}
     await hass.config_entries.flow.async_configure(flow_id, form)
     return await hass.config_entries.flow.async_configure(flow_id, {CONF_APP_ID: app_id})

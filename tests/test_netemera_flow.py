@@ -13,15 +13,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lorawan_hub.config_flow import netemera_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_APP_ID,
     CONF_AUTH_URL,
     CONF_VENDOR,
     DOMAIN,
-    VENDOR_NETEMERA,
 )
 from custom_components.lorawan_hub.lns.netemera import DEFAULT_API_URL, DEFAULT_TOKEN_URL
+from custom_components.lorawan_hub.vendors.netemera import netemera_unique_id
 from simulator.netemera import NetemeraSimulator
 
 from .conftest import NETEMERA_APP
@@ -48,7 +47,7 @@ async def start(hass: HomeAssistant) -> str:
     """Open the flow, pick Netemera and return the flow id at the credentials form."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: VENDOR_NETEMERA}
+        result["flow_id"], {CONF_VENDOR: "netemera"}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "netemera"
@@ -77,7 +76,7 @@ async def test_user_flow(hass: HomeAssistant, netemera: NetemeraSimulator) -> No
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Netemera Building 7"
     assert result["data"] == {
-        CONF_VENDOR: VENDOR_NETEMERA,
+        CONF_VENDOR: "netemera",
         CONF_URL: netemera.api_url,
         CONF_AUTH_URL: netemera.token_url,
         CONF_CLIENT_ID: netemera.client_id,
@@ -241,7 +240,12 @@ async def test_reconfigure_to_another_api(
 def test_unique_id() -> None:
     """Host (lower case, with an explicit port) and API path identify the application."""
     assert (
-        netemera_unique_id("https://EU868.lorawan.netemera.com/api/v4/", "a1")
+        netemera_unique_id(
+            {CONF_URL: "https://EU868.lorawan.netemera.com/api/v4/", CONF_APP_ID: "a1"}
+        )
         == "eu868.lorawan.netemera.com/api/v4/a1"
     )
-    assert netemera_unique_id("http://10.0.0.2:8080/api/v4", "a1") == "10.0.0.2:8080/api/v4/a1"
+    assert (
+        netemera_unique_id({CONF_URL: "http://10.0.0.2:8080/api/v4", CONF_APP_ID: "a1"})
+        == "10.0.0.2:8080/api/v4/a1"
+    )

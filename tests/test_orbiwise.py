@@ -25,7 +25,6 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import orbiwise_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_AUTH_MODE,
     CONF_PUSH_SECRET,
@@ -33,9 +32,9 @@ from custom_components.lorawan_hub.const import (
     CONF_VENDOR,
     DOMAIN,
     EVENT_JOIN,
-    VENDOR_ORBIWISE,
 )
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
+from custom_components.lorawan_hub.vendors.orbiwise import orbiwise_unique_id
 from simulator.orbiwise import OrbiWiseSimulator
 
 from .conftest import EventRecorder, state_of
@@ -59,7 +58,7 @@ async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
 def entry_for(orbiwise: OrbiWiseSimulator, **data: Any) -> MockConfigEntry:
     """A config entry of the simulated account."""
     entry_data = {
-        CONF_VENDOR: VENDOR_ORBIWISE,
+        CONF_VENDOR: "orbiwise",
         CONF_URL: orbiwise.url,
         CONF_USERNAME: orbiwise.username,
         CONF_PASSWORD: orbiwise.password,

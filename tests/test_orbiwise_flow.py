@@ -16,7 +16,6 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lorawan_hub.config_flow import orbiwise_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_APPLICATION,
     CONF_AUTH_MODE,
@@ -28,9 +27,9 @@ from custom_components.lorawan_hub.const import (
     CONF_TRANSPORT,
     CONF_VENDOR,
     DOMAIN,
-    VENDOR_ORBIWISE,
 )
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
+from custom_components.lorawan_hub.vendors.orbiwise import orbiwise_unique_id
 from simulator.orbiwise import OrbiWiseSimulator
 
 from .conftest import start_vendor_flow
@@ -61,7 +60,7 @@ def account(orbiwise: OrbiWiseSimulator, **change: Any) -> dict[str, Any]:
 
 async def test_websocket_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """Working credentials with the default WebSocket channel create the entry at once."""
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     with patch(SETUP, return_value=True):
         result = await hass.config_entries.flow.async_configure(
             flow_id, account(orbiwise, **{CONF_APPLICATION: " app-1 "})
@@ -69,7 +68,7 @@ async def test_websocket_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"OrbiWAN {orbiwise.username} / app-1"
     assert result["data"] == {
-        CONF_VENDOR: VENDOR_ORBIWISE,
+        CONF_VENDOR: "orbiwise",
         CONF_URL: orbiwise.url,
         CONF_USERNAME: orbiwise.username,
         CONF_PASSWORD: orbiwise.password,
@@ -95,14 +94,14 @@ async def test_account_errors(
     errors: dict[str, str],
 ) -> None:
     """Refused credentials and a URL without scheme keep the form with a translated error."""
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     result = await hass.config_entries.flow.async_configure(flow_id, account(orbiwise, **change))
     assert result["errors"] == errors
 
 
 async def test_forbidden_and_unreachable(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """An account without the right to list devices, then a server that is gone."""
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     orbiwise.fail_next("/rest/nodes", 403)
     result = await hass.config_entries.flow.async_configure(flow_id, account(orbiwise))
     assert result["errors"] == {"base": "forbidden"}
@@ -113,10 +112,10 @@ async def test_forbidden_and_unreachable(hass: HomeAssistant, orbiwise: OrbiWise
 
 async def test_already_configured(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """The same account on the same server is added once."""
-    data = {**account(orbiwise), CONF_VENDOR: VENDOR_ORBIWISE, CONF_URL: orbiwise.url}
+    data = {**account(orbiwise), CONF_VENDOR: "orbiwise", CONF_URL: orbiwise.url}
     data[CONF_USERNAME] = orbiwise.username
     MockConfigEntry(domain=DOMAIN, unique_id=orbiwise_unique_id(data), data=data).add_to_hass(hass)
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     result = await hass.config_entries.flow.async_configure(flow_id, account(orbiwise))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -134,7 +133,7 @@ async def broker() -> AsyncIterator[int]:
 
 async def test_mqtt_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator, broker: int) -> None:
     """MQTT asks for the broker (the server's host by default) and checks it."""
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     result = await hass.config_entries.flow.async_configure(
         flow_id, account(orbiwise, **{CONF_TRANSPORT: "mqtt"})
     )
@@ -162,7 +161,7 @@ async def test_mqtt_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator, brok
 
 async def test_rest_push_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
     """REST push shows the address the server will push to; without one it cannot go on."""
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     result = await hass.config_entries.flow.async_configure(
         flow_id, account(orbiwise, **{CONF_TRANSPORT: "rest_push"})
     )
@@ -188,7 +187,7 @@ async def test_rest_push_entry(hass: HomeAssistant, orbiwise: OrbiWiseSimulator)
 def orbiwise_entry(orbiwise: OrbiWiseSimulator) -> MockConfigEntry:
     """An entry of the simulated account."""
     data = {
-        CONF_VENDOR: VENDOR_ORBIWISE,
+        CONF_VENDOR: "orbiwise",
         CONF_URL: orbiwise.url,
         CONF_USERNAME: orbiwise.username,
         CONF_PASSWORD: orbiwise.password,
@@ -251,7 +250,7 @@ async def test_reconfigure(
 async def rest_push_form(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> str:
     """Start a REST push entry up to the form showing the push address; return the flow id."""
     await async_process_ha_core_config(hass, {"external_url": "https://home.example.com"})
-    flow_id = await start_vendor_flow(hass, VENDOR_ORBIWISE)
+    flow_id = await start_vendor_flow(hass, "orbiwise")
     result = await hass.config_entries.flow.async_configure(
         flow_id, account(orbiwise, **{CONF_TRANSPORT: "rest_push"})
     )

@@ -19,14 +19,13 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.lorawan_hub.config_flow import senra_unique_id
 from custom_components.lorawan_hub.const import (
     CONF_APP_EUI,
     CONF_PUSH_SECRET,
     CONF_VENDOR,
     DOMAIN,
-    VENDOR_SENRA,
 )
+from custom_components.lorawan_hub.vendors.senra import senra_unique_id
 from simulator.senra import SenraSimulator
 
 from .conftest import EventRecorder, start_vendor_flow, state_of
@@ -57,7 +56,7 @@ async def loaded(
         hass, {"external_url": f"http://127.0.0.1:{http.server.port}"}
     )
     data = {
-        CONF_VENDOR: VENDOR_SENRA,
+        CONF_VENDOR: "senra",
         CONF_URL: senra.url,
         CONF_API_KEY: senra.api_key,
         CONF_APP_EUI: senra.app_eui,
@@ -196,7 +195,7 @@ async def test_notifications_and_actions(
 @pytest.mark.usefixtures("no_unload")
 async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
     """Key and EUI checked, then the notification target to set up, shown with its secret."""
-    flow_id = await start_vendor_flow(hass, VENDOR_SENRA)
+    flow_id = await start_vendor_flow(hass, "senra")
     form = {CONF_URL: senra.url + "/", CONF_API_KEY: "AK2:wrong", CONF_APP_EUI: "70-b3"}
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["errors"] == {CONF_APP_EUI: "invalid_eui"}
@@ -223,7 +222,7 @@ async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
     assert result["data"][CONF_APP_EUI] == senra.app_eui
     assert placeholders["value"] == f"Bearer {result['data'][CONF_PUSH_SECRET]}"
     # The same application again is refused; reauth and reconfigure take a new key.
-    flow_id = await start_vendor_flow(hass, VENDOR_SENRA)
+    flow_id = await start_vendor_flow(hass, "senra")
     result = await hass.config_entries.flow.async_configure(flow_id, form)
     assert result["reason"] == "already_configured"
     entry = hass.config_entries.async_entries(DOMAIN)[0]

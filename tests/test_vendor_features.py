@@ -18,7 +18,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lorawan_hub.const import DOMAIN
+from custom_components.lorawan_hub.const import CONF_VENDOR, DOMAIN
 from custom_components.lorawan_hub.lns.base import NetworkServer, Sink
 from custom_components.lorawan_hub.lns.errors import AuthError, InvalidRequest
 from custom_components.lorawan_hub.lns.models import (
@@ -237,7 +237,9 @@ async def test_members_of_another_entry(
     hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
 ) -> None:
     """A group member must belong to the same network server."""
-    other = MockConfigEntry(domain=DOMAIN, entry_id="01KAOTHERENTRY0000000000000")
+    other = MockConfigEntry(
+        domain=DOMAIN, entry_id="01KAOTHERENTRY0000000000000", data={CONF_VENDOR: "orion"}
+    )
     other.add_to_hass(hass)
     with patch("custom_components.lorawan_hub.create_client", return_value=RecordingServer()):
         assert await hass.config_entries.async_setup(other.entry_id)

@@ -13,8 +13,7 @@ from .codec_worker import async_delete_codec_issues
 from .const import CONF_VENDOR, DOMAIN, LOGGER
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .framework.provider import async_link_framework
-from .lns.errors import AuthError, LnsError, Unsupported
-from .lns.iotsquare import PUSH_KINDS
+from .lns.errors import AuthError, LnsError
 from .push import (
     async_register_push_receiver,
     async_register_push_view,
@@ -22,7 +21,7 @@ from .push import (
     push_receiver_url,
 )
 from .services import async_setup_services
-from .vendors import async_undo_setup, configuration_url, create_client
+from .vendors import VENDORS, create_client, spec_of
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
@@ -41,7 +40,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the push path, once for all entries."""
     async_setup_services(hass)
-    async_register_push_view(hass, PUSH_KINDS)
+    async_register_push_view(
+        hass, frozenset().union(*(spec.push_kinds for spec in VENDORS.values()))
+    )
     return True
 
 
@@ -53,14 +54,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
         push_url = push_receiver_url(hass, entry.data[CONF_WEBHOOK_ID])
         if push_url is None:
             raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="no_external_url")
-    try:
-        client = create_client(async_get_clientsession(hass), entry.data, push_url=push_url)
-    except Unsupported as err:
+    if (spec := spec_of(entry.data)) is None:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="vendor_not_available",
             translation_placeholders={"vendor": entry.data.get(CONF_VENDOR, "")},
-        ) from err
+        )
+    client = create_client(async_get_clientsession(hass), entry.data, push_url)
     coordinator = LoRaWANHubCoordinator(hass, entry, client)
     try:
         await coordinator.async_setup()
@@ -82,7 +82,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # Home Assistant's LoRaWAN framework (2026.11 and later): our devices become its devices.
     coordinator.framework = await async_link_framework(
-        hass, entry, coordinator, configuration_url(entry.data)
+        hass, entry, coordinator, spec.configuration_url(entry.data)
     )
     if push_url is not None:
         entry.async_on_unload(lambda: async_unregister_push_receiver(hass, entry))
@@ -114,8 +114,10 @@ async def async_remove_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) 
     async_delete_codec_issues(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         async_unregister_push_receiver(hass, entry)
+    if (spec := spec_of(entry.data)) is None or spec.undo_setup is None:
+        return
     try:
-        await async_undo_setup(async_get_clientsession(hass), entry.data)
+        await spec.undo_setup(async_get_clientsession(hass), entry.data)
     except LnsError as err:
         LOGGER.warning(
             "Could not undo the push set-up of %s on the network server: %s; remove it there",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+import math
 from typing import Any, Final
 
 from homeassistant.const import Platform
@@ -179,3 +180,74 @@ class CommandEntity(LoRaWANHubEntity, RestoreEntity):
             translation_key="command_value_invalid",
             translation_placeholders={"command": self.command.name, "reason": reason},
         )
+
+
+def _number_fits(data: Mapping[str, Any]) -> bool:
+    """Whether a number command's range, scaled, fits its length (signed below zero)."""
+    low, high, multiplier = data[CONF_MINIMUM], data[CONF_MAXIMUM], data[CONF_MULTIPLIER]
+    if not all(math.isfinite(value) for value in (low, high, multiplier)):
+        return False
+    if multiplier <= 0 or low >= high:
+        return False
+    bits = 8 * data[CONF_LENGTH]
+    lowest, highest = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if low < 0 else (0, 2**bits - 1)
+    return bool(lowest <= round(low * multiplier) and round(high * multiplier) <= highest)
+
+
+def command_from_input(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return a command as the options keep it, or the form's errors."""
+    kind = user_input[CONF_KIND]
+    data: dict[str, Any] = {
+        CONF_NAME: user_input[CONF_NAME].strip(),
+        CONF_KIND: kind,
+        CONF_PORT: int(user_input[CONF_PORT]),
+        CONF_CONFIRMED: user_input[CONF_CONFIRMED],
+        CONF_MODE: user_input[CONF_MODE],
+    }
+    errors: dict[str, str] = {}
+    if not data[CONF_NAME]:
+        errors[CONF_NAME] = "name_required"
+    wanted = {
+        BUTTON: (CONF_PAYLOAD,),
+        SWITCH: (CONF_PAYLOAD_ON, CONF_PAYLOAD_OFF),
+        NUMBER: (CONF_PAYLOAD,),
+        SELECT: (),
+    }[kind]
+    for key in wanted:
+        text = "".join((user_input.get(key) or "").split())
+        try:
+            bytes.fromhex(text)
+        except ValueError:
+            errors[key] = "invalid_hex"
+        data[key] = text.upper()
+    if kind == SWITCH and not (data[CONF_PAYLOAD_ON] and data[CONF_PAYLOAD_OFF]):
+        errors.setdefault(CONF_PAYLOAD_ON, "switch_payloads")
+    if kind == NUMBER:
+        data |= {
+            CONF_LENGTH: int(user_input.get(CONF_LENGTH, 1)),
+            CONF_BIG_ENDIAN: user_input.get(CONF_BIG_ENDIAN, True),
+            CONF_MULTIPLIER: float(user_input.get(CONF_MULTIPLIER, 1)),
+            CONF_MINIMUM: float(user_input.get(CONF_MINIMUM, 0)),
+            CONF_MAXIMUM: float(user_input.get(CONF_MAXIMUM, 255)),
+        }
+        if not _number_fits(data):
+            errors[CONF_MAXIMUM] = "number_range"
+    if kind == SELECT:
+        options: dict[str, str] = {}
+        for line in (user_input.get(CONF_OPTIONS) or "").splitlines():
+            if not line.strip():
+                continue
+            label, separator, text = line.partition("=")
+            text = "".join(text.split())
+            try:
+                bytes.fromhex(text)
+            except ValueError:
+                separator = ""
+            if not separator or not label.strip() or label.strip() in options:
+                errors[CONF_OPTIONS] = "select_options"
+                break
+            options[label.strip()] = text.upper()
+        if not options:
+            errors.setdefault(CONF_OPTIONS, "select_options")
+        data[CONF_OPTIONS] = options
+    return data, errors

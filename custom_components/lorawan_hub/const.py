@@ -54,10 +54,3 @@ STORAGE_VERSION: Final = 1
 STORAGE_SAVE_DELAY: Final = 10.0
 DEDUP_MEMORY: Final = 16
 """Recent uplinks remembered per device to drop replays."""
-
-VENDOR_ORION: Final = "orion"
-VENDOR_ORBIWISE: Final = "orbiwise"
-VENDOR_NETEMERA: Final = "netemera"
-VENDOR_SENRA: Final = "senra"
-VENDOR_IOTSQUARE: Final = "iotsquare"
-VENDORS: Final = (VENDOR_ORION, VENDOR_ORBIWISE, VENDOR_NETEMERA, VENDOR_SENRA, VENDOR_IOTSQUARE)

@@ -5,53 +5,68 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_CLIENT_SECRET, CONF_PASSWORD, CONF_TOKEN, CONF_WEBHOOK_ID
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from .const import CONF_APP_ID, CONF_PUSH_ID, CONF_PUSH_SECRET, DOMAIN
+from .codecs.metadata import location_pairs
+from .const import DOMAIN
 from .coordinator import LoRaWANHubConfigEntry
 from .device_state import DeviceState
+from .vendors import VENDORS
 
-TO_REDACT = {
-    CONF_TOKEN,
-    CONF_PASSWORD,
-    CONF_APP_ID,
-    "access_token",
-    "refresh_token",
-    "client_secret",
-    "api_key",
-    "app_key",
-    "appKey",
-    "AppKey",
-    "nwks_key",
-    "apps_key",
-    "nwkSKey",
-    "appSKey",
-    "NwkSKey",
-    "AppSKey",
-    "auth_string",
-    "nwkKey",
-    "NwkKey",
-    "nwk_key",
-    "nwkSEncKey",
-    "sNwkSIntKey",
-    "fNwkSIntKey",
-    CONF_CLIENT_SECRET,
-    CONF_PUSH_ID,
-    CONF_PUSH_SECRET,
-    CONF_WEBHOOK_ID,
-    "mcAppSKey",
-    "mcNwkSKey",
-    "genAppKey",
-}
+_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "api_key",
+        "app_key",
+        "appKey",
+        "AppKey",
+        "nwks_key",
+        "apps_key",
+        "nwkSKey",
+        "appSKey",
+        "NwkSKey",
+        "AppSKey",
+        "nwkKey",
+        "NwkKey",
+        "nwk_key",
+        "nwkSEncKey",
+        "sNwkSIntKey",
+        "fNwkSIntKey",
+        "genAppKey",
+    }
+)
+"""Keys of any vendor's messages that carry a secret (the vendors add their entries' own)."""
+_LOCATION = frozenset(
+    {
+        "latitude",
+        "longitude",
+        "altitude",
+        "lat",
+        "lon",
+        "lng",
+        "location",
+        "estLat",
+        "estLng",
+        "cfgLat",
+        "cfgLng",
+        "gps",
+    }
+)
+"""Where a device is: personal data, redacted too."""
+TO_REDACT = _KEYS | _LOCATION | frozenset().union(*(spec.secrets for spec in VENDORS.values()))
 
 
 def _device(state: DeviceState) -> dict[str, Any]:
     uplink = state.last_uplink
+    located = {key for spec in state.fields.values() for key in spec.source_keys} & {
+        key for pair in location_pairs(list(state.values)) for key in pair[1:] if key
+    }
     return {
-        "info": asdict(state.info) if state.info else None,
+        "info": async_redact_data(asdict(state.info), TO_REDACT) if state.info else None,
         "codec": state.codec,
         "last_codec": state.last_codec,
         "decode_error": state.decode_error,
@@ -59,8 +74,10 @@ def _device(state: DeviceState) -> dict[str, Any]:
         "online": state.online,
         "last_seen": state.last_seen.isoformat() if state.last_seen else None,
         "fields": {key: spec.as_dict() for key, spec in state.fields.items()},
-        "values": state.values,
-        "location": asdict(state.location) if state.location else None,
+        "values": {
+            key: REDACTED if key in located else value for key, value in state.values.items()
+        },
+        "location": REDACTED if state.location else None,
         "status": asdict(state.status) if state.status else None,
         "last_uplink": None
         if uplink is None
@@ -83,7 +100,8 @@ async def async_get_config_entry_diagnostics(
         "entry": {
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
+            # Codecs, file names and identities of the user's own: their kinds only.
+            "options": sorted(entry.options),
         },
         "vendor": coordinator.client.name,
         "capabilities": sorted(coordinator.client.capabilities),
