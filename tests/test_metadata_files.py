@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 import re
@@ -122,3 +123,113 @@ def test_error_keys_have_messages() -> None:
     for key, given in raised.items():
         placeholders = set(re.findall(r"{(\w+)}", exceptions[key]["message"]))
         assert placeholders <= given | {"vendor", "reason"}, key
+
+
+# The rules hassfest (script/hassfest/translations.py, dependencies.py) applies to integrations.
+TRANSLATION_KEY = re.compile(r"^(?!.+[_-]{2})(?![_-])[a-z0-9-_]+(?<![_-])$")
+URL = re.compile(
+    r"(((ftp|ftps|scp|http|https|mqtt|mqtts|socket|socks5):\/\/|www\.)"
+    r"[a-z0-9]+([\-\.]{1}[a-z0-9]+)*\.[a-z]{2,5}(:[0-9]{1,5})?(\/.*)?)",
+    re.IGNORECASE,
+)
+# Components any integration may use without declaring them: the entity platforms and a few
+# core helpers (hassfest's ALLOWED_USED_COMPONENTS).
+ALWAYS_ALLOWED = {
+    "binary_sensor",
+    "button",
+    "device_tracker",
+    "event",
+    "number",
+    "select",
+    "sensor",
+    "switch",
+    "diagnostics",
+    "persistent_notification",
+    "webhook",
+    "websocket_api",
+    "homeassistant",
+}
+
+
+def translation_items(node: Any, path: tuple[str, ...] = ()) -> Any:
+    """Yield (path, key) for every key and (path, text) for every string of a translation file."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*path, key), None
+            yield from translation_items(value, (*path, key))
+    else:
+        yield path, node
+
+
+def test_translation_keys_and_strings_follow_the_rules() -> None:
+    """Keys are lower case slugs; strings have no URL, quoted placeholder or edge spaces."""
+    strings = load_json(PACKAGE / "translations" / "en.json")
+    problems = []
+    for path, text in translation_items(strings):
+        if text is None:
+            if path[0] in ("entity", "selector", "exceptions", "issues", "services") and (
+                TRANSLATION_KEY.match(path[-1]) is None
+            ):
+                problems.append(f"key {'.'.join(path)}")
+            continue
+        if URL.search(text):
+            problems.append(f"URL in {'.'.join(path)} (use a description placeholder)")
+        if re.search(r"'\{\w+\}'", text):
+            problems.append(f"quoted placeholder in {'.'.join(path)}")
+        if text != text.strip():
+            problems.append(f"leading or trailing space in {'.'.join(path)}")
+    assert problems == []
+
+
+def test_every_form_field_is_described() -> None:
+    """Each config and options flow field has a description (data_description)."""
+    strings = load_json(PACKAGE / "translations" / "en.json")
+    missing = [
+        f"{flow}.{step}.{field}"
+        for flow in ("config", "options")
+        for step, texts in strings[flow]["step"].items()
+        for field in texts.get("data", {})
+        if field not in texts.get("data_description", {})
+    ]
+    assert missing == []
+
+
+def test_action_fields_are_translated_and_exemplified() -> None:
+    """Select fields of actions have translated options; free-text fields an example."""
+    described = load_yaml_dict(PACKAGE / "services.yaml")
+    selectors = load_json(PACKAGE / "translations" / "en.json")["selector"]
+    problems = []
+    for action, spec in described.items():
+        for field, field_spec in spec["fields"].items():
+            selector = field_spec.get("selector", {})
+            if "select" in selector:
+                key = selector["select"].get("translation_key")
+                options = {str(option) for option in selector["select"]["options"]}
+                if key is None or not options <= set(selectors.get(key, {}).get("options", {})):
+                    problems.append(f"{action}.{field} options untranslated")
+            if "text" in selector and "example" not in field_spec:
+                problems.append(f"{action}.{field} has no example")
+    assert problems == []
+
+
+def test_components_used_are_declared() -> None:
+    """Every Home Assistant component imported is a dependency or an after-dependency."""
+    manifest = load_json(PACKAGE / "manifest.json")
+    declared = set(manifest.get("dependencies", [])) | set(manifest.get("after_dependencies", []))
+    used: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("homeassistant.components."):
+                    used.add(node.module.split(".")[2])
+                elif node.module == "homeassistant.components":
+                    used.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                used.update(
+                    alias.name.split(".")[2]
+                    for alias in node.names
+                    if alias.name.startswith("homeassistant.components.")
+                )
+    # The framework is imported by name at run time, where it exists (2026.11 and later).
+    used.add("lorawan")
+    assert used - ALWAYS_ALLOWED - declared == set()

@@ -112,7 +112,7 @@ async def test_devices_values_and_class(
     uplinks: EventRecorder,
 ) -> None:
     """Devices with their names and class; server-decoded fields become sensors directly."""
-    assert state_of(hass, "sensor.lab_door_lorawan_class") == "C"
+    assert state_of(hass, "sensor.lab_door_lorawan_class") == "c"
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE, decoded={"temperature": 19.5, "humidity": 25})
     await uplinks.wait(1)
     await hass.async_block_till_done()
@@ -149,7 +149,7 @@ async def test_status_nodeinfo_alarm_and_join(
     await hass.async_block_till_done()
     assert state_of(hass, "sensor.lab_climate_battery") == "100.0"
     assert state_of(hass, "binary_sensor.lab_climate_external_power") == "off"
-    assert state_of(hass, "sensor.lab_climate_lorawan_class") == "B"
+    assert state_of(hass, "sensor.lab_climate_lorawan_class") == "b"
     assert joins.events[0].data["status"] == "JOIN_ACCEPTED"
     assert joins.events[0].data["device_id"] == device_id(hass, DOOR)
     notifications = persistent_notification._async_get_or_create_notifications(hass)
@@ -187,7 +187,7 @@ async def test_actions(
         blocking=True,
     )
     assert orbiwise.nodes[CLIMATE].device_class == 2
-    assert state_of(hass, "sensor.lab_climate_lorawan_class") == "C"
+    assert state_of(hass, "sensor.lab_climate_lorawan_class") == "c"
     await hass.services.async_call(
         DOMAIN, "request_device_status", {"device_id": device_id(hass, CLIMATE)}, blocking=True
     )

@@ -128,7 +128,7 @@ async def test_notifications_and_actions(
         DOMAIN, "set_device_class", {"device_id": device.id, "device_class": "C"}, blocking=True
     )
     assert senra.devices[METER].dev_class == "C"
-    assert state_of(hass, "sensor.basement_meter_lorawan_class") == "C"
+    assert state_of(hass, "sensor.basement_meter_lorawan_class") == "c"
     # The device's payload limit from the last uplink with RF data is enforced.
     with pytest.raises(ServiceValidationError) as raised:
         await hass.services.async_call(

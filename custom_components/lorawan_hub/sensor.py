@@ -164,12 +164,14 @@ DIAGNOSTIC_SENSORS: tuple[DiagnosticSensorDescription, ...] = (
         key="lorawan_class",
         translation_key="lorawan_class",
         device_class=SensorDeviceClass.ENUM,
-        options=[device_class.value for device_class in LoRaClass],
+        options=[device_class.value.lower() for device_class in LoRaClass],
         entity_category=EntityCategory.DIAGNOSTIC,
         listen=KEY_INFO,
         capability=Capability.CLASS_CHANGE,
         value_fn=lambda state: (
-            state.info.device_class.value if state.info and state.info.device_class else None
+            state.info.device_class.value.lower()
+            if state.info and state.info.device_class
+            else None
         ),
     ),
     DiagnosticSensorDescription(

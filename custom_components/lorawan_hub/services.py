@@ -88,6 +88,13 @@ MAX_FIRMWARE = 4 * 1024 * 1024
 """Bytes of a firmware file (device firmwares are a few hundred kilobytes)."""
 
 
+_CLASS = probatio.All(cv.string, probatio.Upper, probatio.In([item.value for item in LoRaClass]))
+"""A LoRaWAN class, in either case (the selector offers a, b, c)."""
+_GROUP_CLASS = probatio.All(
+    cv.string, probatio.Upper, probatio.In([LoRaClass.B.value, LoRaClass.C.value])
+)
+"""The class of a multicast group: B or C."""
+
 _PAYLOAD = {
     probatio.Required(ATTR_F_PORT): probatio.Coerce(int),
     probatio.Optional(ATTR_PAYLOAD_HEX): cv.string,
@@ -102,13 +109,11 @@ SEND_DOWNLINK_SCHEMA = probatio.Schema(
         probatio.Optional(ATTR_MODE, default=DownlinkMode.QUEUE.value): probatio.In(
             [mode.value for mode in DownlinkMode]
         ),
-        probatio.Optional(ATTR_DEVICE_CLASS): probatio.In([item.value for item in LoRaClass]),
+        probatio.Optional(ATTR_DEVICE_CLASS): _CLASS,
     }
 )
 DEVICE_SCHEMA = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
-SET_DEVICE_CLASS_SCHEMA = DEVICE_SCHEMA.extend(
-    {probatio.Required(ATTR_DEVICE_CLASS): probatio.In([item.value for item in LoRaClass])}
-)
+SET_DEVICE_CLASS_SCHEMA = DEVICE_SCHEMA.extend({probatio.Required(ATTR_DEVICE_CLASS): _CLASS})
 ENTRY_GROUP_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -122,9 +127,7 @@ CREATE_MULTICAST_GROUP_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
         probatio.Optional(ATTR_NAME): cv.string,
-        probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
-            [LoRaClass.B.value, LoRaClass.C.value]
-        ),
+        probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): _GROUP_CLASS,
         probatio.Optional(ATTR_DEVICE_ID): probatio.All(cv.ensure_list, [cv.string]),
         probatio.Optional(ATTR_TAGS): probatio.All(cv.ensure_list, [cv.string]),
         **{probatio.Optional(key): cv.string for key in _KEY_LENGTHS},
@@ -141,9 +144,7 @@ START_FUOTA_SCHEMA = probatio.Schema(
         ),
         probatio.Exclusive(ATTR_GROUP_ID, "target"): cv.string,
         probatio.Required(ATTR_FIRMWARE): cv.string,
-        probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): probatio.In(
-            [LoRaClass.B.value, LoRaClass.C.value]
-        ),
+        probatio.Optional(ATTR_DEVICE_CLASS, default=LoRaClass.C.value): _GROUP_CLASS,
         probatio.Optional(ATTR_START_DELAY, default=120): probatio.All(
             probatio.Coerce(int), probatio.Range(min=1, max=86400)
         ),

@@ -125,7 +125,9 @@ class VendorFlow(ConfigFlow):
         user_input: dict[str, Any] | None,
         url_selector: TextSelector | SelectSelector,
         secret: str,
+        *,
         unique_id: Callable[[Mapping[str, Any]], str] | None = None,
+        placeholders: Mapping[str, str] | None = None,
     ) -> ConfigFlowResult:
         """
         Change the server address, and the ``secret`` when one is typed; the account stays.
@@ -158,6 +160,6 @@ class VendorFlow(ConfigFlow):
                 ),
                 {CONF_URL: (user_input or entry.data)[CONF_URL]},
             ),
-            description_placeholders={"account": account(entry.data)},
+            description_placeholders={"account": account(entry.data), **(placeholders or {})},
             errors=errors,
         )

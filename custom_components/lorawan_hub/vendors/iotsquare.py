@@ -125,6 +125,7 @@ class IotSquareFlow(VendorFlow):
     ) -> ConfigFlowResult:
         return self.async_show_form(
             step_id="iotsquare",
+            description_placeholders={"default_url": DEFAULT_URL},
             data_schema=self.add_suggested_values_to_schema(
                 probatio.Schema(
                     {
@@ -317,7 +318,11 @@ class IotSquareFlow(VendorFlow):
     ) -> ConfigFlowResult:
         """Change the IoTSquare address or token; the application stays."""
         return await self._reconfigure_url_and_secret(
-            "reconfigure_iotsquare", user_input, URL_SELECTOR, CONF_TOKEN, iotsquare_unique_id
+            "reconfigure_iotsquare",
+            user_input,
+            URL_SELECTOR,
+            CONF_TOKEN,
+            unique_id=iotsquare_unique_id,
         )
 
 

@@ -121,6 +121,7 @@ class NetemeraFlow(VendorFlow):
                     return await self.async_step_netemera_application()
         return self.async_show_form(
             step_id="netemera",
+            description_placeholders={"api_url": DEFAULT_API_URL},
             data_schema=self.add_suggested_values_to_schema(
                 _schema(user_input or {}),
                 {k: v for k, v in (user_input or {}).items() if k != CONF_CLIENT_SECRET},

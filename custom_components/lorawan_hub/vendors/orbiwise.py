@@ -159,6 +159,7 @@ class OrbiWiseFlow(VendorFlow):
                 return self._create_orbiwise_entry(data)
         return self.async_show_form(
             step_id="orbiwise",
+            description_placeholders={"example_url": "https://lora.example.com"},
             data_schema=self.add_suggested_values_to_schema(
                 _schema(), {k: v for k, v in (user_input or {}).items() if k != CONF_PASSWORD}
             ),

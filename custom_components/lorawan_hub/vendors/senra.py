@@ -29,6 +29,9 @@ _SERVERS = SelectSelector(
 )
 
 
+_SERVER_URLS = {"senra_url": DEFAULT_URL, "senet_url": SENET_URL}
+
+
 def senra_unique_id(data: Mapping[str, Any]) -> str:
     """Identify a SenRa application by its EUI (the same on both API hosts)."""
     return f"senra/{data[CONF_APP_EUI]}"
@@ -70,6 +73,7 @@ class SenraFlow(VendorFlow):
                 return await self.async_step_senra_push()
         return self.async_show_form(
             step_id="senra",
+            description_placeholders=_SERVER_URLS,
             data_schema=self.add_suggested_values_to_schema(
                 probatio.Schema(
                     {
@@ -101,7 +105,7 @@ class SenraFlow(VendorFlow):
     ) -> ConfigFlowResult:
         """Change the SenRa server or API key; the application stays."""
         return await self._reconfigure_url_and_secret(
-            "reconfigure_senra", user_input, _SERVERS, CONF_API_KEY
+            "reconfigure_senra", user_input, _SERVERS, CONF_API_KEY, placeholders=_SERVER_URLS
         )
 
 
