@@ -1,4 +1,4 @@
-// The Device Repository's codec examples in node, for scripts/repository_codecs.py.
+// The Device Repository's codec examples in node, for repository_codecs.py beside this file.
 //
 // Reads the cases the Python side wrote (sources, each routine's scripts, the examples) and runs
 // every example `rounds` times in two ways:

@@ -5,11 +5,13 @@ Every example of the Device Repository snapshot (``lorawan-devices-96abc53.tar.g
 ``LORAWAN_DEVICES_TARBALL`` variable, else ``../shared/data`` beside the project) is run
 ``--rounds`` times on the codec thread, as the integration calls a codec (``JsCodec.invoke``:
 JSON in, a fresh run of the codec's function in its routine's context, JSON out, the time-limit
-watchdog around it). ``scripts/repository_codecs.js`` runs the very same scripts in node, one
-context per routine and a fresh run per call, and also The Things Stack's way, a new context
-per call. The first round (compilation, JIT warm-up) is left out of the means.
+watchdog around it). ``repository_codecs.js`` beside this file runs the very same scripts in
+node, one context per routine and a fresh run per call, and also The Things Stack's way, a new
+context per call. The first round (compilation, JIT warm-up) is left out of the means.
 
-    python scripts/repository_codecs.py [--rounds 5] [--json PATH]
+    python -m scripts.benchmark.repository_codecs [--rounds 5] [--json PATH]
+
+(from the repository's folder); ``scripts/bench`` measures the same as one row of its table.
 """
 
 from __future__ import annotations
@@ -29,10 +31,7 @@ import tempfile
 import time
 from typing import Any, Final
 
-ROOT: Final = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from custom_components.lorawan_hub.codecs.javascript import (  # noqa: E402
+from custom_components.lorawan_hub.codecs.javascript import (
     ROUTINES,
     CodecError,
     JsCodec,
@@ -42,11 +41,12 @@ from custom_components.lorawan_hub.codecs.javascript import (  # noqa: E402
     factory,
     runtime_scripts,
 )
-from custom_components.lorawan_hub.codecs.repository import (  # noqa: E402
+from custom_components.lorawan_hub.codecs.repository import (
     example_argument,
     load_yaml,
 )
 
+ROOT: Final = Path(__file__).resolve().parents[2]
 TARBALL: Final = "lorawan-devices-96abc53.tar.gz"
 HARNESS: Final = Path(__file__).with_name("repository_codecs.js")
 TARGET: Final = 1.5
