@@ -337,3 +337,56 @@ async def test_a_generic_collection_sees_every_device() -> None:
     feed.device_status(DeviceStatus(dev_eui=OTHER_EUI, battery=None, external_power=True), AT)
     assert collection.devices[OTHER_EUI.lower()].external_power_source is True
     collection.close()
+
+
+async def test_edges_of_the_feed() -> None:
+    """Receptions without gateway ids, unknown devices, unsubscribing during the replay."""
+    recorder = Recorder()
+    feed = FrameworkFeed(NETWORK, recorder.send, recorder.register)
+    # Devices set while no connection is registered are kept for the next one.
+    feed.set_device(DeviceFacts(OTHER_EUI, "Door"))
+    feed.remove_device(S2101_EUI)
+    feed.set_devices([DeviceFacts(S2101_EUI, "Greenhouse"), DeviceFacts(OTHER_EUI, "Door")])
+    feed.connection_changed(True)
+    connection = recorder.registered[-1]
+    feed.registered(connection)
+    feed.registered(connection)  # a second report of the same registration changes nothing
+    events: list[DeviceEvent] = []
+    unsubscribe = await connection.async_subscribe(listener=events.append)
+    assert {event.dev_eui for event in events} == {S2101_EUI.lower(), OTHER_EUI.lower()}
+    # An uplink whose server tells the reception but not the gateway.
+    heard = Uplink(
+        dev_eui=OTHER_EUI, received_at=AT, f_port=None, f_cnt=1, payload=b"\x01", rssi=-99.0
+    )
+    feed.uplink(heard)
+    event = events[-1]
+    assert isinstance(event, UplinkEvent)
+    assert event.f_port == 0
+    assert [(r.gateway_id, r.rssi, r.snr) for r in event.receptions] == [("", -99.0, None)]
+    # Devices the feed does not know: nothing is told.
+    count = len(events)
+    feed.joined("0000000000000009", "01020304", AT)
+    feed.device_status(DeviceStatus(dev_eui="0000000000000009"), AT)
+    feed.location("0000000000000009", Location(1.0, 2.0), AT)
+    connection.emit(
+        UplinkEvent(network_id=NETWORK, dev_eui="0000000000000009", received_at=AT, data=b"\x01")
+    )
+    connection.remove_device("0000000000000009")
+    assert len(events) == count
+    # Removing a disconnect listener or a subscription twice is harmless.
+    stop = connection.on_disconnect(lambda: None)
+    stop()
+    stop()
+    unsubscribe()
+    unsubscribe()
+    # A listener that ends the connection during the inventory's replay ends the replay.
+    replayed: list[DeviceEvent] = []
+
+    def end_at_once(event: DeviceEvent) -> None:
+        replayed.append(event)
+        connection.disconnect()
+
+    await connection.async_subscribe(listener=end_at_once)
+    assert len(replayed) == 1
+    assert not connection.available
+    feed.close()
