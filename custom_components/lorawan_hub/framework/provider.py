@@ -201,9 +201,7 @@ class FrameworkLink:
     @callback
     def downlink_status(self, status: DownlinkStatus) -> None:
         """Tell a downlink's acknowledgement, by the id the framework was given for it."""
-        if status.message_id == LAST_DOWNLINK and (
-            sent := self._last_sent.get(status.dev_eui)
-        ):
+        if status.message_id == LAST_DOWNLINK and (sent := self._last_sent.get(status.dev_eui)):
             # A vendor that acknowledges only "the last downlink" (Netemera): the last one sent.
             status = dataclasses.replace(status, message_id=sent)
         self.feed.downlink_status(status)
