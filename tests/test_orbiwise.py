@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     CONF_PASSWORD,
@@ -20,7 +19,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -31,6 +30,7 @@ from custom_components.lorawan_hub.const import (
     CONF_TRANSPORT,
     CONF_VENDOR,
     DOMAIN,
+    EVENT_ALARM,
     EVENT_JOIN,
 )
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
@@ -138,8 +138,9 @@ async def test_encrypted_uplink_stays_raw(
 async def test_status_nodeinfo_alarm_and_join(
     hass: HomeAssistant, loaded: MockConfigEntry, orbiwise: OrbiWiseSimulator
 ) -> None:
-    """Battery from a status push, a class from nodeinfo, an alarm notification, a join event."""
+    """Battery from a status push, a class from nodeinfo, an alarm repair, a join event."""
     joins = EventRecorder(hass, EVENT_JOIN)
+    alarms = EventRecorder(hass, EVENT_ALARM)
     orbiwise.push_status(CLIMATE, battery=254, margin=9)
     orbiwise.nodes[CLIMATE].device_class = 1
     orbiwise.push_nodeinfo(CLIMATE)
@@ -152,10 +153,19 @@ async def test_status_nodeinfo_alarm_and_join(
     assert state_of(hass, "sensor.lab_climate_lorawan_class") == "b"
     assert joins.events[0].data["status"] == "JOIN_ACCEPTED"
     assert joins.events[0].data["device_id"] == device_id(hass, DOOR)
-    notifications = persistent_notification._async_get_or_create_notifications(hass)
-    (notification,) = notifications.values()
-    assert notification["title"] == f"LoRaWAN alarm: Lab climate ({CLIMATE})"
-    assert "An uplink without ADR was dropped." in notification["message"]
+    # The alarm is a repair in words, and an event for automations.
+    (issue,) = [
+        issue for (domain, _), issue in ir.async_get(hass).issues.items() if domain == DOMAIN
+    ]
+    assert issue.translation_key == "server_alarm"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["source"] == f"Lab climate ({CLIMATE})"
+    assert issue.translation_placeholders["text"] == "An uplink without ADR was dropped."
+    assert alarms.events[0].data["code"] == "UPLINK_WITHOUT_ADR"
+    assert alarms.events[0].data["device_id"] == device_id(hass, CLIMATE)
+    # Removing the entry removes its alarms' repairs.
+    assert await hass.config_entries.async_remove(loaded.entry_id)
+    assert not [domain for domain, _ in ir.async_get(hass).issues if domain == DOMAIN]
 
 
 async def test_actions(

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, CONF_F_PORT, DOMAIN
 from custom_components.lorawan_hub.coordinator import LoRaWANHubCoordinator
@@ -384,3 +386,36 @@ def test_throttled_exception_logs_the_traceback(caplog: pytest.LogCaptureFixture
         log.exception("key", "failed %s", "twice")  # noqa: PLE1205 - key, then the message
     assert [record.getMessage() for record in caplog.records] == ["failed once"]
     assert caplog.records[0].exc_info is not None
+
+
+async def test_devices_the_server_no_longer_lists_go(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    uplinks: EventRecorder,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A device missing from the server's list for a day, and silent, is removed."""
+    coordinator = coordinator_of(loaded_entry)
+    registry = dr.async_get(hass)
+    del orion.devices[DOOR]
+    # The next device list (at the next connection) lacks the door.
+    coordinator.devices_listed(await coordinator.client.list_devices())
+    assert coordinator.devices[DOOR].unlisted_since is not None
+    # The climate sensor goes from the list too, but keeps sending: it stays.
+    del orion.devices[CLIMATE]
+    coordinator.devices_listed(await coordinator.client.list_devices())
+    freezer.tick(timedelta(hours=23))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert DOOR in coordinator.devices
+    coordinator.uplink(uplink(CLIMATE, LPP_22_5, dt_util.utcnow(), 1))
+    await uplinks.wait(1)
+    freezer.tick(timedelta(hours=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert DOOR not in coordinator.devices
+    entry_id = loaded_entry.entry_id
+    assert registry.async_get_device_by_identifier((DOMAIN, DOOR), entry_id) is None
+    assert CLIMATE in coordinator.devices
+    assert registry.async_get_device_by_identifier((DOMAIN, CLIMATE), entry_id) is not None

@@ -11,7 +11,11 @@ from homeassistant.helpers.typing import ConfigType
 
 from .codec_worker import async_delete_codec_issues
 from .const import CONF_VENDOR, DOMAIN, LOGGER
-from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
+from .coordinator import (
+    LoRaWANHubConfigEntry,
+    LoRaWANHubCoordinator,
+    async_delete_alarm_issues,
+)
 from .framework.provider import async_link_framework
 from .lns.errors import AuthError, LnsError
 from .push import (
@@ -112,6 +116,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) 
     entry is removed all the same).
     """
     async_delete_codec_issues(hass, entry.entry_id)
+    async_delete_alarm_issues(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         async_unregister_push_receiver(hass, entry)
     if (spec := spec_of(entry.data)) is None or spec.undo_setup is None:

@@ -48,9 +48,12 @@ DEFAULT_OFFLINE_AFTER: Final = 180
 EVENT_UPLINK: Final = "lorawan_hub_uplink"
 EVENT_DOWNLINK_STATUS: Final = "lorawan_hub_downlink_status"
 EVENT_JOIN: Final = "lorawan_hub_join"
+EVENT_ALARM: Final = "lorawan_hub_alarm"
 
 ONLINE_CHECK_INTERVAL: Final = timedelta(minutes=1)
 STORAGE_VERSION: Final = 1
 STORAGE_SAVE_DELAY: Final = 10.0
+STALE_AFTER: Final = timedelta(days=1)
+"""How long a device the network server no longer lists, and that stays silent, is kept."""
 DEDUP_MEMORY: Final = 16
 """Recent uplinks remembered per device to drop replays."""

@@ -16,11 +16,14 @@ from datetime import datetime
 import functools
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
@@ -37,11 +40,13 @@ from .const import (
     DEFAULT_F_PORT,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
+    EVENT_ALARM,
     EVENT_DOWNLINK_STATUS,
     EVENT_JOIN,
     EVENT_UPLINK,
     LOGGER,
     ONLINE_CHECK_INTERVAL,
+    STALE_AFTER,
 )
 from .device_state import (
     KEY_INFO,
@@ -81,6 +86,24 @@ _PLATFORMS = {
     FieldPlatform.SENSOR: Platform.SENSOR,
     FieldPlatform.BINARY_SENSOR: Platform.BINARY_SENSOR,
 }
+
+
+ALARM_ISSUE = "alarm_"
+"""Prefix of the repairs a network server's alarm raises: alarm_<entry id>_<code>_<source>."""
+
+
+def alarm_issue_id(entry_id: str, code: str, source: str) -> str:
+    """Return the id of the repair an alarm raises (one per entry, alarm and source)."""
+    return f"{ALARM_ISSUE}{entry_id}_{code}_{source}".lower()
+
+
+@callback
+def async_delete_alarm_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Remove the repairs of an entry's alarms (the entry goes)."""
+    prefix = f"{ALARM_ISSUE}{entry_id}_".lower()
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.startswith(prefix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def _stopped(task: asyncio.Task[None], name: str) -> None:
@@ -380,12 +403,42 @@ class LoRaWANHubCoordinator:
 
     @callback
     def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
-        """Create or update a device for each device the server lists."""
+        """
+        Create or update a device for each device the server lists.
+
+        A device the list lacks is removed once it has been missing, and silent, for
+        ``STALE_AFTER`` (a list that misses a device by accident does not remove it).
+        """
         self.server_devices = {device.dev_eui for device in devices}
         for device in devices:
-            self._ensure_device(device.dev_eui, device)
+            self._ensure_device(device.dev_eui, device).unlisted_since = None
             if device.location is not None:
                 self.device_location(device.dev_eui, device.location)
+        now = dt_util.utcnow()
+        for state in self.devices.values():
+            if state.dev_eui not in self.server_devices and state.unlisted_since is None:
+                state.unlisted_since = now
+                self._schedule_save()
+        self._remove_stale(now)
+
+    @callback
+    def _remove_stale(self, now: datetime) -> None:
+        """Remove the devices the server stopped listing and that stayed silent since."""
+        registry = dr.async_get(self.hass)
+        for state in list(self.devices.values()):
+            since = state.unlisted_since
+            if since is None or now - since < STALE_AFTER:
+                continue
+            if state.last_seen is not None and state.last_seen >= since:
+                state.unlisted_since = None  # it sends: not gone, whatever the list says
+                continue
+            LOGGER.info(
+                "%s no longer lists %s: its device is removed", self.entry.title, state.dev_eui
+            )
+            self.forget_device(state.dev_eui)
+            registry.async_update_device(
+                state.device_id, remove_config_entry_id=self.entry.entry_id
+            )
 
     @callback
     def uplink(self, uplink: Uplink) -> None:
@@ -542,21 +595,47 @@ class LoRaWANHubCoordinator:
 
     @callback
     def alarm(self, alarm: Alarm) -> None:
-        """Show an alarm of the network server as a notification (one per alarm and source)."""
+        """
+        Make a network server's alarm a repair (one per alarm and source) and an event.
+
+        The repair says in words what the server reported and about which device; the
+        ``lorawan_hub_alarm`` event lets automations react.
+        """
         source = alarm.dev_eui or alarm.gateway_id or "account"
-        device = self.devices.get(alarm.dev_eui) if alarm.dev_eui else None
-        name = self.entry.title
-        if device is not None and device.info is not None and device.info.name:
-            name = f"{device.info.name} ({alarm.dev_eui})"
-        elif alarm.dev_eui:
-            name = alarm.dev_eui
+        state = self.devices.get(alarm.dev_eui) if alarm.dev_eui else None
+        name = alarm.dev_eui or alarm.gateway_id or self.entry.title
+        if state is not None and (device := dr.async_get(self.hass).async_get(state.device_id)):
+            name = f"{device.name_by_user or device.name} ({alarm.dev_eui})"
         LOGGER.warning("%s reports %s for %s: %s", self.client.name, alarm.code, source, alarm.text)
-        persistent_notification.async_create(
+        ir.async_create_issue(
             self.hass,
-            f"{alarm.text or alarm.code}\n\n{self.client.name} alarm `{alarm.code}` "
-            f"({alarm.severity}) for {name}.",
-            title=f"LoRaWAN alarm: {name}",
-            notification_id=f"{DOMAIN}_{self.entry.entry_id}_{alarm.code}_{source}".lower(),
+            DOMAIN,
+            alarm_issue_id(self.entry.entry_id, alarm.code, source),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR
+            if alarm.severity.lower() in ("critical", "error", "major")
+            else ir.IssueSeverity.WARNING,
+            translation_key="server_alarm",
+            translation_placeholders={
+                "vendor": self.client.name,
+                "code": alarm.code,
+                "severity": alarm.severity,
+                "source": name,
+                "text": alarm.text or alarm.code,
+            },
+        )
+        self.hass.bus.async_fire(
+            EVENT_ALARM,
+            {
+                "dev_eui": alarm.dev_eui,
+                "device_id": state.device_id if state else None,
+                "gateway_id": alarm.gateway_id,
+                "code": alarm.code,
+                "severity": alarm.severity,
+                "text": alarm.text,
+                "at": alarm.at.isoformat() if alarm.at else None,
+            },
         )
 
     @callback
@@ -687,6 +766,7 @@ class LoRaWANHubCoordinator:
             if online != state.online:
                 state.online = online
                 state.notify(KEY_ONLINE)
+        self._remove_stale(now)
 
     @callback
     def forget_device(self, dev_eui: str) -> None:

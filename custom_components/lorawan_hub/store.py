@@ -21,6 +21,7 @@ def device_data(state: DeviceState) -> dict[str, Any]:
         "last_seen": state.last_seen.isoformat() if state.last_seen else None,
         "recent": [[f_cnt, when.isoformat()] for f_cnt, when in state.recent],
         "forgotten_until": state.forgotten_until.isoformat() if state.forgotten_until else None,
+        "unlisted_since": state.unlisted_since.isoformat() if state.unlisted_since else None,
     }
 
 
@@ -35,6 +36,7 @@ def restore_device(state: DeviceState, data: Mapping[str, Any]) -> None:
         state.last_seen = dt_util.parse_datetime(last_seen)
     if forgotten := data.get("forgotten_until"):
         state.forgotten_until = dt_util.parse_datetime(forgotten)
+    state.unlisted_since = parse_time(data.get("unlisted_since"))
     for f_cnt, received_at in data.get("recent", ()):
         if (when := dt_util.parse_datetime(received_at)) is not None:
             state.remember((f_cnt, when))
