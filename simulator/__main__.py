@@ -14,6 +14,14 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from .chirpstack import (
+    DEFAULT_API_KEY as CHIRPSTACK_API_KEY,
+    S2101_CATALOG_ID,
+    S2101_NAME,
+    SEEED_VENDOR_ID,
+    SEEED_VENDOR_NAME,
+    ChirpStackSimulator,
+)
 from .iotsquare import DEFAULT_TOKEN as IOTSQUARE_TOKEN, IotSquareSimulator
 from .netemera import (
     DEFAULT_APPLICATION,
@@ -178,6 +186,45 @@ async def run_iotsquare(args: argparse.Namespace, stop: asyncio.Event | None = N
         await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
 
 
+S2101_DEV_EUI = "2CF7F1C04430004B"
+"""The demo SenseCAP S2101 of the ChirpStack simulator."""
+
+
+async def run_chirpstack(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve a ChirpStack simulator with demo devices and a SenseCAP S2101 until ``stop``."""
+    simulator = ChirpStackSimulator(api_key=args.api_key, port=args.port)
+    tenant = simulator.add_tenant(args.tenant)
+    application = simulator.add_application(tenant.id, "Demo application")
+    profile = simulator.add_device_profile(tenant.id, "Cayenne LPP")
+    s2101 = simulator.add_device_profile(
+        tenant.id,
+        "SenseCAP S2101",
+        vendor_id=SEEED_VENDOR_ID,
+        vendor_name=SEEED_VENDOR_NAME,
+        model_name=S2101_NAME,
+        catalog_device_id=S2101_CATALOG_ID,
+    )
+    for index in range(args.devices):
+        dev_eui, dev_addr, demo = demo_device(index)
+        simulator.add_device(
+            dev_eui,
+            application.id,
+            profile.id,
+            name=demo.description,
+            dev_addr=dev_addr,
+            kind=demo.kind,
+        )
+    simulator.add_device(S2101_DEV_EUI, application.id, s2101.id, name="Office S2101", kind="s2101")
+    async with simulator:
+        print(
+            f"ChirpStack simulator: {simulator.endpoint} (gRPC), API key {args.api_key}, tenant"
+            f" {tenant.id}, application {application.id} ({args.devices} devices and a SenseCAP"
+            f" S2101, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        await _generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -265,6 +312,20 @@ def _add_iotsquare(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser.set_defaults(run=run_iotsquare)
 
 
+def _add_chirpstack(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "chirpstack",
+        help="ChirpStack v4 network server (gRPC API, for Home Assistant's chirpstack)",
+        description="Serve a fake ChirpStack v4 gRPC API on 127.0.0.1 with demo devices.",
+    )
+    _add_common_arguments(parser, port=8770)
+    parser.add_argument(
+        "--api-key", default=CHIRPSTACK_API_KEY, help="the (admin) API key clients use"
+    )
+    parser.add_argument("--tenant", default="Demo tenant", help="the tenant's name")
+    parser.set_defaults(run=run_chirpstack)
+
+
 type Runner = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
 VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
@@ -273,6 +334,7 @@ VENDORS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_orbiwise,
     _add_senra,
     _add_iotsquare,
+    _add_chirpstack,
 )
 """Each adds one vendor's subcommand; its ``run`` default is a ``Runner``."""
 
