@@ -137,13 +137,13 @@ class CodecWorker:
             batch = [await queue.get()]
             while len(batch) < JS_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
+            # Until the batch is delivered it is pending: an entry that stops meanwhile (or a
+            # bug that ends this task) delivers it raw.
             self._pending = batch
-            try:
-                await self._decode_batch(runner, batch)
-            finally:
-                self._pending = []
-                for _ in batch:
-                    queue.task_done()
+            await self._decode_batch(runner, batch)
+            self._pending = []
+            for _ in batch:
+                queue.task_done()
 
     async def _decode_batch(
         self, runner: JsRunner, batch: Sequence[tuple[DeviceState, Uplink]]
@@ -173,7 +173,10 @@ class CodecWorker:
             else:
                 decoded = Decoded(outcome, state.codec)
                 self._guarded(self.codec_worked, state)
-            self._deliver(state, uplink, decoded)
+            try:
+                self._deliver(state, uplink, decoded)
+            except Exception:  # noqa: BLE001 - one uplink never stops the codecs
+                _LOG.exception("deliver", "An uplink of %s could not be delivered", state.dev_eui)
 
     @staticmethod
     def _guarded(update: Callable[..., None], state: DeviceState, *args: Any) -> None:
