@@ -64,7 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
             translation_key="vendor_not_available",
             translation_placeholders={"vendor": entry.data.get(CONF_VENDOR, "")},
         )
-    client = create_client(async_get_clientsession(hass), entry.data, push_url)
+    client = create_client(hass, entry.data, push_url, entry.options)
     coordinator = LoRaWANHubCoordinator(hass, entry, client)
     try:
         await coordinator.async_setup()
@@ -85,9 +85,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) -
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # Home Assistant's LoRaWAN framework (2026.11 and later): our devices become its devices.
-    coordinator.framework = await async_link_framework(
-        hass, entry, coordinator, spec.configuration_url(entry.data)
-    )
+    if spec.provides_connection:
+        coordinator.framework = await async_link_framework(
+            hass, entry, coordinator, spec.configuration_url(entry.data)
+        )
     if push_url is not None:
         entry.async_on_unload(lambda: async_unregister_push_receiver(hass, entry))
 

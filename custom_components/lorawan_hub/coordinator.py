@@ -402,6 +402,21 @@ class LoRaWANHubCoordinator:
         self._tell_framework("connection_changed", connected)
 
     @callback
+    def devices_reachable(self, dev_euis: Collection[str], reachable: bool) -> None:
+        """Show some devices unavailable while their own connection is lost (or back)."""
+        changed = False
+        for dev_eui in dev_euis:
+            if (state := self.devices.get(dev_eui)) is not None and state.reachable != reachable:
+                state.reachable = reachable
+                changed = True
+        if changed:
+            for write in list(self._availability_listeners):
+                try:
+                    write()
+                except Exception:  # noqa: BLE001 - one entity never stops the others
+                    listener_failed("the server", "availability")
+
+    @callback
     def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
         """
         Create or update a device for each device the server lists.

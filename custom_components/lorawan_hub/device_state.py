@@ -106,6 +106,8 @@ class DeviceState:
     """A repair issue says that this device's codec fails."""
     claimed_by: str | None = None
     """The device integration that supports this device in the LoRaWAN framework, if one does."""
+    reachable: bool = True
+    """False while the device's own connection is lost (a client with several)."""
     unlisted_since: datetime | None = None
     """Since when the network server's device list lacks the device (None: it lists it)."""
     own_entities: bool = False

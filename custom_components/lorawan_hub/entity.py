@@ -37,7 +37,7 @@ class LoRaWANHubEntity(Entity):
     @property
     def available(self) -> bool:
         """Values stay shown between uplinks; only a lost server connection hides them."""
-        return self.coordinator.connected
+        return self.coordinator.connected and self.device.reachable
 
     async def async_added_to_hass(self) -> None:
         """Subscribe to the coordinator."""

@@ -34,6 +34,7 @@ class RecordingSink:
         self.joins: list[JoinInfo] = []
         self.position: str | None = None
         self.positions: list[str] = []
+        self.reachability: list[tuple[list[str], bool]] = []
         self._changed = asyncio.Event()
 
     def _touch(self) -> None:
@@ -49,6 +50,11 @@ class RecordingSink:
     def connection_changed(self, connected: bool, reason: str | None) -> None:
         """Record a connection change."""
         self.connections.append((connected, reason))
+        self._touch()
+
+    def devices_reachable(self, dev_euis: Collection[str], reachable: bool) -> None:
+        """Record devices reachable or not."""
+        self.reachability.append((sorted(dev_euis), reachable))
         self._touch()
 
     def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:

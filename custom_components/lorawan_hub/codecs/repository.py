@@ -77,6 +77,11 @@ async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
     return body.decode("utf-8", errors="replace")
 
 
+async def fetch(session: aiohttp.ClientSession, url: str) -> str:
+    """Fetch one file of the repository (size-capped, no redirects); CodecError when it fails."""
+    return await _fetch(session, url)
+
+
 def load_yaml(text: str, what: str) -> Mapping[str, Any]:
     """Parse a repository file (YAML 1.2: ``on`` is a string, ``1:20`` too)."""
     try:
@@ -321,3 +326,53 @@ def self_test(codec: JsCodec, examples: Mapping[Routine, list[Mapping[str, Any]]
     if not codec.defines("decodeUplink"):
         raise CodecError("the codec defines no decodeUplink function")
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """The firmware, band and hardware version a device's codec was chosen for."""
+
+    firmware: str
+    band: str | None
+    hardware: str | None
+    why: str
+    """How it was chosen (shared by every profile, or the newest firmware)."""
+
+
+def choose_profile(device: Mapping[str, Any]) -> ProfileChoice:
+    """
+    Choose a codec of a device whose firmware and band are not known.
+
+    The codec every profile shares when there is one; else the newest firmware's (the last the
+    device's file lists), for its first band when its bands differ. CodecError when the device
+    has no codec at all.
+    """
+    versions = [
+        version
+        for version in (device.get("firmwareVersions") or [])
+        if isinstance(version, Mapping) and version.get("version") is not None
+    ]
+    found: list[tuple[str, str, str | None, str]] = []  # firmware, band, hardware, codec
+    for version in versions:
+        hardware_versions = _listed(version.get("hardwareVersions"))
+        profiles = version.get("profiles")
+        for band, profile in profiles.items() if isinstance(profiles, Mapping) else []:
+            if isinstance(profile, Mapping) and profile.get("codec"):
+                found.append(
+                    (
+                        str(version["version"]),
+                        str(band),
+                        hardware_versions[0] if hardware_versions else None,
+                        str(profile["codec"]),
+                    )
+                )
+    if not found:
+        raise CodecError("the repository has no codec for this device")
+    newest = found[-1][0]
+    if len({codec for *_rest, codec in found}) == 1:
+        return ProfileChoice(newest, None, None, "the codec all its profiles share")
+    of_newest = [item for item in found if item[0] == newest]
+    firmware, band, first_hardware, _codec = sorted(of_newest, key=lambda item: item[1])[0]
+    return ProfileChoice(
+        firmware, band, first_hardware, f"the newest firmware ({firmware}), band {band}"
+    )

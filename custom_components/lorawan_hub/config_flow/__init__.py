@@ -48,13 +48,18 @@ class HubFlow(VendorFlow):
             step = getattr(self, f"async_step_{user_input[CONF_VENDOR]}")
             result: ConfigFlowResult = await step()
             return result
+        offered = [
+            vendor
+            for vendor, spec in VENDORS.items()
+            if spec.available is None or await spec.available(self.hass)
+        ]
         return self.async_show_form(
             step_id="user",
             data_schema=probatio.Schema(
                 {
                     probatio.Required(CONF_VENDOR): SelectSelector(
                         SelectSelectorConfig(
-                            options=list(VENDORS),
+                            options=offered,
                             translation_key=CONF_VENDOR,
                             mode=SelectSelectorMode.LIST,
                         )

@@ -54,6 +54,13 @@ class Sink(Protocol):
     def uplink(self, uplink: Uplink) -> None:
         """Deliver one uplink (live or caught up; the sink removes duplicates)."""
 
+    def devices_reachable(self, dev_euis: Collection[str], reachable: bool) -> None:
+        """
+        Report that some devices cannot be reached (or can again) while the connection is up.
+
+        For a client whose devices sit behind several connections of their own.
+        """
+
     def downlink_status(self, status: DownlinkStatus) -> None:
         """Report a downlink's new state."""
 

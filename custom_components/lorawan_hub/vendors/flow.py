@@ -12,7 +12,7 @@ from yarl import URL
 from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_URL, CONF_USERNAME, CONF_WEBHOOK_ID
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     SelectSelector,
     TextSelector,
@@ -52,10 +52,13 @@ def account(data: Mapping[str, Any]) -> str:
 
 
 def create_client(
-    session: Any, data: Mapping[str, Any], push_url: str | None = None
+    hass: HomeAssistant,
+    data: Mapping[str, Any],
+    push_url: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> NetworkServer:
     """Return the client of the vendor and credentials in ``data``."""
-    return REGISTRY[data[CONF_VENDOR]].create_client(session, data, push_url)
+    return REGISTRY[data[CONF_VENDOR]].client(hass, data, options, push_url)
 
 
 class VendorFlow(ConfigFlow):
@@ -91,7 +94,7 @@ class VendorFlow(ConfigFlow):
 
     async def _validate(self, data: Mapping[str, Any]) -> dict[str, str]:
         """Connect with ``data``; return the form errors (none when it worked)."""
-        client = create_client(async_get_clientsession(self.hass), data)
+        client = create_client(self.hass, data)
         _result, errors = await self._check(client, lambda client: client.validate())
         return errors
 

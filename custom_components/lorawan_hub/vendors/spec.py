@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
 from ..lns.base import NetworkServer
 
 if TYPE_CHECKING:
@@ -15,6 +18,10 @@ if TYPE_CHECKING:
 
 type ClientFactory = Callable[[aiohttp.ClientSession, Mapping[str, Any], str | None], NetworkServer]
 """Build the client of an entry from its data; the third argument is the push URL, if any."""
+type HassClientFactory = Callable[
+    [HomeAssistant, Mapping[str, Any], Mapping[str, Any]], NetworkServer
+]
+"""Build a client that needs Home Assistant itself, from the entry's data and options."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +49,26 @@ class VendorSpec:
     """The address of the vendor's own web interface for the entry, where it is known."""
     undo_setup: Callable[[aiohttp.ClientSession, Mapping[str, Any]], Awaitable[None]] | None = None
     """Undo what the entry set up on the server (its push set-up), when the entry is removed."""
+    create_with_hass: HassClientFactory | None = None
+    """For a client of Home Assistant's own (its LoRaWAN framework): used instead."""
+    single: bool = False
+    """One entry at most."""
+    provides_connection: bool = True
+    """Its entries are connections of Home Assistant's LoRaWAN framework (a network server)."""
+    available: Callable[[HomeAssistant], Awaitable[bool]] | None = None
+    """Whether this Home Assistant can offer the vendor at all (None: always)."""
+
+    def client(
+        self,
+        hass: HomeAssistant,
+        data: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        push_url: str | None = None,
+    ) -> NetworkServer:
+        """Return the client of an entry (or of a flow's data, to check it)."""
+        if self.create_with_hass is not None:
+            return self.create_with_hass(hass, data, options or {})
+        return self.create_client(async_get_clientsession(hass), data, push_url)
 
     @property
     def vendor(self) -> str:

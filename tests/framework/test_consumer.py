@@ -1,0 +1,377 @@
+"""Decoding the devices of Home Assistant's LoRaWAN connections (a stand-in registry on 2026.10).
+
+Home Assistant 2026.10 has no framework: a stand-in registry holds connections the way
+``homeassistant.components.lorawan`` does, each a ``lorawan_connection.MockConnection`` (the
+library's own). The end-to-end tests run the real framework with Home Assistant's ChirpStack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+from aiohttp import web
+from lorawan_connection import (
+    AckEvent,
+    Connection,
+    DeviceDescriptor,
+    GatewayReception,
+    JoinEvent,
+    LocationEvent,
+    StatusEvent,
+    UplinkEvent,
+)
+from lorawan_connection.mock import MockConnection
+import pytest
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, discovery_flow
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.lorawan_hub.codecs import repository as repository_module
+from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, CONF_VENDOR, DOMAIN
+from custom_components.lorawan_hub.framework import consumer
+from custom_components.lorawan_hub.framework.consumer import (
+    CONF_DECODED,
+    FrameworkClient,
+    FrameworkDevice,
+)
+from custom_components.lorawan_hub.lns.errors import CannotConnect, InvalidRequest, Unsupported
+from custom_components.lorawan_hub.lns.models import (
+    Downlink,
+    DownlinkMode,
+    DownlinkState,
+    LoRaClass,
+)
+from custom_components.lorawan_hub.vendors import framework as framework_vendor
+from simulator.server import SimulatorServer
+from tests.conftest import EventRecorder, state_of
+from tests.lns.sink import RecordingSink
+
+NETWORK = "01KACHIRPSTACKENTRY00000000"
+CLIMATE = "A84041000181C061"
+OTHER = "A84041000181C062"
+AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+# Cayenne LPP: temperature channel 1 = 22.5 °C.
+LPP_22_5 = bytes.fromhex("016700E1")
+CODECS = Path(__file__).parents[1] / "codecs" / "js"
+
+
+def descriptor(dev_eui: str, name: str, **identity: Any) -> DeviceDescriptor:
+    """Return a ChirpStack-like descriptor (TTS identities when given ``brand_id``)."""
+    return DeviceDescriptor(
+        NETWORK,
+        dev_eui,
+        name,
+        "app-1",
+        "profile-1",
+        identity.get("model_id", ""),
+        identity.get("brand_id"),
+        stack=identity.get("stack", "tts"),
+    )
+
+
+@dataclass
+class Registered:
+    """One registration of the stand-in registry."""
+
+    connection: MockConnection
+
+    @property
+    def devices(self) -> dict[str, Any]:
+        """The framework's per-device state: here only its descriptor."""
+        return {eui: _State(d) for eui, d in self.connection.devices.items()}
+
+
+@dataclass
+class _State:
+    descriptor: DeviceDescriptor
+
+
+@dataclass
+class Registry:
+    """What ``homeassistant.components.lorawan`` keeps: connections and change listeners."""
+
+    connections: dict[str, Registered] = field(default_factory=dict)
+    connection_change_listeners: list[Callable[[tuple[str, Connection | None]], None]] = field(
+        default_factory=list
+    )
+
+    def register(self, network_id: str, connection: MockConnection) -> None:
+        """Register a connection, telling the listeners."""
+        self.connections[network_id] = Registered(connection)
+        for listener in list(self.connection_change_listeners):
+            listener((network_id, connection))
+
+    def unregister(self, network_id: str) -> None:
+        """Withdraw a connection, telling the listeners."""
+        self.connections.pop(network_id)
+        for listener in list(self.connection_change_listeners):
+            listener((network_id, None))
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """A registry with one ChirpStack-like connection of two devices."""
+    stand_in = Registry()
+    stand_in.register(
+        NETWORK,
+        MockConnection(
+            [
+                descriptor(CLIMATE, "Greenhouse", brand_id="acme", model_id="climate-sensor"),
+                descriptor(OTHER, "Door"),
+            ],
+            stack_type="tts",
+        ),
+    )
+    return stand_in
+
+
+def connection_of(registry: Registry) -> MockConnection:
+    """Return the stand-in's connection."""
+    return registry.connections[NETWORK].connection
+
+
+async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Registry) -> None:
+    """Only the chosen devices' events reach the sink; the others are offered."""
+    offered: list[FrameworkDevice] = []
+    client = FrameworkClient(hass, {CLIMATE: NETWORK}, offer=offered.append)
+    sink = RecordingSink()
+    with patch.object(consumer, "async_registry", return_value=registry):
+        listed = await client.list_devices()
+        assert [device.dev_eui for device in listed] == [CLIMATE]
+        assert listed[0].name == "Greenhouse"
+        task = hass.async_create_background_task(client.run(sink), "framework client")
+        await sink.wait_for(lambda: sink.up)
+    assert [device.dev_eui for device in offered] == [OTHER]
+    connection = connection_of(registry)
+    the_device = connection.devices[CLIMATE.lower()]
+    connection.emit(
+        UplinkEvent(
+            descriptor=the_device,
+            received_at=AT,
+            data=LPP_22_5,
+            f_port=2,
+            receptions=(GatewayReception("gw-2", -99.0, 1.0), GatewayReception("gw-1", -70.0, 9.0)),
+        )
+    )
+    connection.emit(JoinEvent(descriptor=the_device, received_at=AT, dev_addr="01020304"))
+    connection.emit(
+        StatusEvent(
+            descriptor=the_device,
+            received_at=AT,
+            margin=7,
+            battery_level_unavailable=False,
+            battery_level=55.0,
+        )
+    )
+    connection.emit(
+        AckEvent(descriptor=the_device, received_at=AT, queue_item_id="1", acknowledged=False)
+    )
+    connection.emit(
+        LocationEvent(
+            descriptor=the_device, received_at=AT, latitude=1.0, longitude=2.0, altitude=3.0
+        )
+    )
+    other = connection.devices[OTHER.lower()]
+    connection.emit(UplinkEvent(descriptor=other, received_at=AT, data=b"\x01", f_port=1))
+    (uplink,) = sink.uplinks
+    assert (uplink.dev_eui, uplink.f_port, uplink.payload) == (CLIMATE, 2, LPP_22_5)
+    assert [gateway.gateway_id for gateway in uplink.gateways] == ["gw-1", "gw-2"]
+    assert (uplink.rssi, uplink.snr) == (-70.0, 9.0)
+    assert sink.joins[0].dev_addr == "01020304"
+    assert (sink.device_statuses[0].battery, sink.device_statuses[0].margin) == (55.0, 7)
+    assert sink.downlink_statuses[0].state is DownlinkState.FAILED
+    assert sink.locations[CLIMATE].altitude == 3.0
+    # A downlink goes through the device's connection; its id is the connection's.
+    result = await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))
+    assert result.message_id == "1"
+    assert connection.downlinks["1"].data == b"\x0a"
+    for refused in (
+        Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a", mode=DownlinkMode.REPLACE),
+        Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a", device_class=LoRaClass.C),
+    ):
+        with pytest.raises(Unsupported):
+            await client.send_downlink(refused)
+    # The connection goes: its devices are unreachable, downlinks cannot go; back: reachable.
+    registry.unregister(NETWORK)
+    assert sink.reachability[-1] == ([CLIMATE], False)
+    with pytest.raises(CannotConnect):
+        await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))
+    back = MockConnection([descriptor(CLIMATE, "Greenhouse 2")], stack_type="tts")
+    registry.register(NETWORK, back)
+    await hass.async_block_till_done()
+    assert sink.reachability[-1] == ([CLIMATE], True)
+    assert sink.device_updates[-1].name == "Greenhouse 2"
+    back.disconnect()
+    with pytest.raises(InvalidRequest, match="disconnected"):
+        await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))
+    task.cancel()
+    await hass.async_block_till_done()
+    assert registry.connection_change_listeners == []
+
+
+async def test_without_the_framework(hass: HomeAssistant) -> None:
+    """On a release without the framework the client says so."""
+    client = FrameworkClient(hass, {})
+    with pytest.raises(CannotConnect, match="no LoRaWAN framework"):
+        await client.validate()
+
+
+class Repository(SimulatorServer):
+    """A LoRaWAN Device Repository with one model: acme's climate sensor."""
+
+    def __init__(self) -> None:
+        """Serve the model's file, its codec's file and its JavaScript."""
+        app = web.Application()
+        app.router.add_get("/{path:.*}", self._serve)
+        super().__init__(app)
+        self.files = {
+            "vendor/acme/climate-sensor.yaml": (
+                "name: Climate sensor\nfirmwareVersions:\n  - version: '1.0'\n"
+                "    profiles:\n      EU863-870:\n        codec: climate-codec\n"
+            ),
+            "vendor/acme/climate-codec.yaml": "uplinkDecoder:\n  fileName: climate.js\n",
+            "vendor/acme/climate.js": (CODECS / "climate.js").read_text(encoding="utf-8"),
+        }
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        if path not in self.files:
+            return web.Response(status=404)
+        return web.Response(text=self.files[path])
+
+
+async def test_discovery_adds_decoding_in_one_confirmation(
+    hass: HomeAssistant, registry: Registry, tmp_path: Path
+) -> None:
+    """A device with a repository identity is offered, confirmed, then decoded with its codec."""
+    hass.config.config_dir = str(tmp_path)
+    repository = Repository()
+    await repository.start()
+    uplinks = EventRecorder(hass, "lorawan_hub_uplink")
+    offered: asyncio.Future[str] = hass.loop.create_future()
+
+    def flow_added(change: str, flow_id: str) -> None:
+        if change == "added" and not offered.done():
+            offered.set_result(flow_id)
+
+    unsubscribe = hass.config_entries.flow.async_subscribe_flow(flow_added)
+    with (
+        patch.object(consumer, "async_registry", return_value=registry),
+        patch.object(framework_vendor, "async_framework_module", return_value=object()),
+        patch.object(repository_module, "DEFAULT_REPOSITORY", repository.base_url),
+    ):
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_VENDOR: "framework"}
+        )
+        assert result["step_id"] == "framework"
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entry = result["result"]
+        # The greenhouse sensor names its model: it is offered (a discovery, in the background).
+        flow_id = await offered
+        unsubscribe()
+        (flow,) = [
+            flow
+            for flow in hass.config_entries.flow.async_progress()
+            if flow["handler"] == DOMAIN and flow["step_id"] == "decode_device"
+        ]
+        assert flow["flow_id"] == flow_id
+        assert flow["context"]["title_placeholders"] == {"name": "Greenhouse"}
+        result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "decoding_added"
+        await hass.async_block_till_done()
+        assert entry.options[CONF_DECODED] == {CLIMATE: NETWORK}
+        assert entry.options[CONF_DEVICES][CLIMATE][CONF_CODEC] == "js:acme_climate_sensor"
+        connection = connection_of(registry)
+        connection.emit(
+            UplinkEvent(
+                descriptor=connection.devices[CLIMATE.lower()],
+                received_at=AT,
+                data=bytes([0x08, 0x66, 110, 0x0C, 0xE4, 0x01]),
+                f_port=2,
+            )
+        )
+        await uplinks.wait(1)
+        await hass.async_block_till_done()
+        assert state_of(hass, "sensor.greenhouse_air_temperature") == "21.5"
+        device = dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, CLIMATE), entry.entry_id
+        )
+        assert device is not None
+        assert device.name == "Greenhouse"
+        # Offered again (a restart), it is decoded already.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": "integration_discovery"},
+            data={
+                "network_id": NETWORK,
+                "dev_eui": CLIMATE,
+                "name": "Greenhouse",
+                "brand_id": "acme",
+                "model_id": "climate-sensor",
+            },
+        )
+        assert result["reason"] == "already_decoded"
+        # A model the repository does not know is not offered.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": "integration_discovery"},
+            data={
+                "network_id": NETWORK,
+                "dev_eui": OTHER,
+                "name": "Door",
+                "brand_id": "acme",
+                "model_id": "no-such-model",
+            },
+        )
+        assert result["reason"] == "no_codec"
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    await repository.stop()
+
+
+async def test_a_device_another_integration_decodes_is_not_offered(
+    hass: HomeAssistant, registry: Registry
+) -> None:
+    """SenseCAP (say) supports the device: LoRaWAN Hub does not offer to decode it twice."""
+    other = MockConfigEntry(domain="sensecap_lorawan")
+    other.add_to_hass(hass)
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=other.entry_id,
+        identifiers={("sensecap_lorawan", f"{NETWORK}:{CLIMATE.lower()}")},
+    )
+    with patch.object(discovery_flow, "async_create_flow") as create:
+        framework_vendor.offer_decoding(
+            hass,
+            FrameworkDevice(
+                NETWORK, descriptor(CLIMATE, "Greenhouse", brand_id="acme", model_id="x")
+            ),
+        )
+        framework_vendor.offer_decoding(hass, FrameworkDevice(NETWORK, descriptor(OTHER, "Door")))
+    create.assert_not_called()
+    with patch.object(discovery_flow, "async_create_flow") as create:
+        framework_vendor.offer_decoding(
+            hass,
+            FrameworkDevice(NETWORK, descriptor(OTHER, "Door", brand_id="acme", model_id="x")),
+        )
+    create.assert_called_once()
+
+
+async def test_not_offered_without_the_framework(hass: HomeAssistant) -> None:
+    """On a release without the framework the menu does not offer it."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    schema = result["data_schema"]
+    assert schema is not None
+    options = schema.schema[CONF_VENDOR].config["options"]
+    assert "framework" not in options
+    assert "orion" in options
