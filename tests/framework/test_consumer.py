@@ -8,8 +8,6 @@ library's own). The end-to-end tests run the real framework with Home Assistant'
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,6 @@ from unittest.mock import patch
 from aiohttp import web
 from lorawan_connection import (
     AckEvent,
-    Connection,
     DeviceDescriptor,
     GatewayReception,
     JoinEvent,
@@ -51,6 +48,7 @@ from custom_components.lorawan_hub.lns.models import (
     LoRaClass,
 )
 from custom_components.lorawan_hub.vendors import framework as framework_vendor
+from simulator.lorawan_registry import Registry
 from simulator.server import SimulatorServer
 from tests.conftest import EventRecorder, state_of
 from tests.lns.sink import RecordingSink
@@ -76,45 +74,6 @@ def descriptor(dev_eui: str, name: str, **identity: Any) -> DeviceDescriptor:
         identity.get("brand_id"),
         stack=identity.get("stack", "tts"),
     )
-
-
-@dataclass
-class Registered:
-    """One registration of the stand-in registry."""
-
-    connection: MockConnection
-
-    @property
-    def devices(self) -> dict[str, Any]:
-        """The framework's per-device state: here only its descriptor."""
-        return {eui: _State(d) for eui, d in self.connection.devices.items()}
-
-
-@dataclass
-class _State:
-    descriptor: DeviceDescriptor
-
-
-@dataclass
-class Registry:
-    """What ``homeassistant.components.lorawan`` keeps: connections and change listeners."""
-
-    connections: dict[str, Registered] = field(default_factory=dict)
-    connection_change_listeners: list[Callable[[tuple[str, Connection | None]], None]] = field(
-        default_factory=list
-    )
-
-    def register(self, network_id: str, connection: MockConnection) -> None:
-        """Register a connection, telling the listeners."""
-        self.connections[network_id] = Registered(connection)
-        for listener in list(self.connection_change_listeners):
-            listener((network_id, connection))
-
-    def unregister(self, network_id: str) -> None:
-        """Withdraw a connection, telling the listeners."""
-        self.connections.pop(network_id)
-        for listener in list(self.connection_change_listeners):
-            listener((network_id, None))
 
 
 @pytest.fixture
