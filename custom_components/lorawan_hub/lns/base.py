@@ -171,10 +171,6 @@ class NetworkServer(ABC):
         """Return where a firmware update is."""
         raise Unsupported(f"{self.name} has no firmware updates over the air")
 
-    async def list_multicast_groups(self) -> list[MulticastGroup]:
-        """Return the account's multicast groups."""
-        raise Unsupported(f"{self.name} has no multicast groups")
-
     async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
         Create a multicast group with its first members.

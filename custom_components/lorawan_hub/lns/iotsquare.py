@@ -1071,19 +1071,6 @@ class IotSquareClient(NetworkServer):
 
     # --- multicast groups (the account's; a group holds class C devices of one region) -----
 
-    async def list_multicast_groups(self) -> list[MulticastGroup]:
-        """Return the account's multicast groups (one without a valid EUI is skipped)."""
-        groups = []
-        for item in await self._pages("mcgroup/list"):
-            group_id = _eui(item.get("mcEUI"), "mcEUI")
-            if group_id is not None:
-                groups.append(
-                    MulticastGroup(
-                        group_id=group_id, name=_text(item, "mcName"), device_class=LoRaClass.C
-                    )
-                )
-        return groups
-
     def _place(self, dev_euis: Sequence[str]) -> tuple[str, str | None]:
         """
         Return the region and subnet for a group of ``dev_euis`` (else of every device).

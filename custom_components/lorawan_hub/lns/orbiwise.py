@@ -1376,28 +1376,6 @@ class OrbiWiseClient(NetworkServer):
         """Ask for a DevStatusReq on the device's next uplink; the answer is pushed."""
         await self._request("PUT", f"rest/nodes/{_segment(dev_eui)}/status")
 
-    async def list_multicast_groups(self) -> list[MulticastGroup]:
-        """Return the account's groups (a group the server cannot describe is skipped)."""
-        document = await self._request("GET", "rest/groups")
-        if document is None:
-            return []
-        if not isinstance(document, list):
-            raise ProtocolError("/rest/groups: not a list")
-        groups = []
-        for item in self._objects(document, "rest/groups"):
-            group_id = _optional(opt_str, item, "groupid", "group")
-            if group_id is None:
-                continue
-            periodicity = _optional(opt_int, item, "ping_slot_periodicity", "group")
-            groups.append(
-                MulticastGroup(
-                    group_id=group_id,
-                    name=_optional(opt_str, item, "title", "group"),
-                    device_class=LoRaClass.B if periodicity is not None else None,
-                )
-            )
-        return groups
-
     async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
         Create a group named ``setup.name`` (its id is the name), then add its members.
