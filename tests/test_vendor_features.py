@@ -23,13 +23,13 @@ from custom_components.lorawan_hub.lns.base import NetworkServer, Sink
 from custom_components.lorawan_hub.lns.errors import AuthError, InvalidRequest
 from custom_components.lorawan_hub.lns.models import (
     Capability,
-    DeviceInfo,
     DeviceStatus,
     DownlinkResult,
     LoRaClass,
     MulticastGroup,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
 )
 
 from .conftest import state_of
@@ -60,9 +60,9 @@ class RecordingServer(NetworkServer):
     async def validate(self) -> None:
         """Accept."""
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """List the two devices."""
-        return [DeviceInfo(dev_eui=eui, name=f"Valve {i}") for i, eui in enumerate(DEVICES)]
+        return [ServerDevice(dev_eui=eui, name=f"Valve {i}") for i, eui in enumerate(DEVICES)]
 
     async def run(self, sink: Sink) -> None:
         """Report connected and wait."""

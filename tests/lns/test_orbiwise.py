@@ -23,7 +23,6 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.models import (
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkMode,
@@ -32,6 +31,7 @@ from custom_components.lorawan_hub.lns.models import (
     LoRaClass,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
     AuthMode,
@@ -275,7 +275,7 @@ def test_bad_optional_values_of_other_pushes() -> None:
             "dl_fcnt": "many",
         }
     )
-    assert node == DeviceInfo(dev_eui=DOOR, device_class=LoRaClass.C)
+    assert node == ServerDevice(dev_eui=DOOR, device_class=LoRaClass.C)
     alarm = alarm_from_push(
         {"timestamp": "ISO8601", "alarm_code": 7, "DevEUI": "hex", "gtw_id": "0102"}
     )
@@ -1535,7 +1535,7 @@ async def test_registration_fields_fill_what_the_list_lacks(
         devices = await client.list_devices()
     assert asked == [CLIMATE]
     assert devices == [
-        DeviceInfo(
+        ServerDevice(
             dev_eui=CLIMATE,
             name="Pump",
             app_eui="70B3D57ED0000000",
@@ -1543,7 +1543,7 @@ async def test_registration_fields_fill_what_the_list_lacks(
             location=Location(46.2, 6.1),
             downlink_f_cnt=4,
         ),
-        DeviceInfo(dev_eui=DOOR, name="Door", device_class=LoRaClass.B),
+        ServerDevice(dev_eui=DOOR, name="Door", device_class=LoRaClass.B),
     ]
 
 

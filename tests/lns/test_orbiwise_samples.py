@@ -22,7 +22,6 @@ import pytest
 
 from custom_components.lorawan_hub.lns.errors import InvalidRequest, ProtocolError
 from custom_components.lorawan_hub.lns.models import (
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkState,
@@ -31,6 +30,7 @@ from custom_components.lorawan_hub.lns.models import (
     LoRaClass,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
     SUBSCRIPTION,
@@ -269,10 +269,10 @@ async def test_device_list_registration_and_status(session: aiohttp.ClientSessio
         client = basic(running, session=session)
         devices = await client.list_devices()
     # device_class 0 is class A; "HEX" is no AppEUI; the registration's comment is empty.
-    assert devices == [DeviceInfo(dev_eui=DEV_EUI, device_class=LoRaClass.A, downlink_f_cnt=45)]
+    assert devices == [ServerDevice(dev_eui=DEV_EUI, device_class=LoRaClass.A, downlink_f_cnt=45)]
     assert ("GET", f"/rest/nodes/{DEV_EUI}?all=true") in [r[:2] for r in server.requests]
     # The registration sample itself: its DevEUI in the dashed notation, class A, no position.
-    assert device_from_node(registration) == DeviceInfo(
+    assert device_from_node(registration) == ServerDevice(
         dev_eui="AABBCCDD00112233", device_class=LoRaClass.A
     )
     # req_status 2 (request pending): no result yet; 3 makes the same values a result.
@@ -286,11 +286,11 @@ def test_device_info_and_nodeinfo() -> None:
     info = sample("node_info.json")
     with pytest.raises(ProtocolError):
         device_from_node(info)
-    assert device_from_node({**info, "DevEUI": DEV_EUI}) == DeviceInfo(
+    assert device_from_node({**info, "DevEUI": DEV_EUI}) == ServerDevice(
         dev_eui=DEV_EUI, location=Location(45, 22), downlink_f_cnt=45
     )
     nodeinfo = sample("push_nodeinfo.json")
-    assert device_from_node({**nodeinfo, "DevEUI": DEV_EUI}) == DeviceInfo(
+    assert device_from_node({**nodeinfo, "DevEUI": DEV_EUI}) == ServerDevice(
         dev_eui=DEV_EUI, device_class=LoRaClass.A, downlink_f_cnt=45
     )
 

@@ -18,7 +18,6 @@ from .errors import CannotConnect, InvalidRequest, Unsupported
 from .models import (
     Alarm,
     Capability,
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkResult,
@@ -30,6 +29,7 @@ from .models import (
     LoRaClass,
     MulticastGroup,
     MulticastSetup,
+    ServerDevice,
     Uplink,
 )
 
@@ -48,7 +48,7 @@ class Sink(Protocol):
         Called again at every failed attempt; the sink reports only transitions.
         """
 
-    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
+    def devices_listed(self, devices: Sequence[ServerDevice]) -> None:
         """Report the server's complete device list, after each (re)connect."""
 
     def uplink(self, uplink: Uplink) -> None:
@@ -63,7 +63,7 @@ class Sink(Protocol):
     def device_location(self, dev_eui: str, location: Location) -> None:
         """Report a device position kept by the network server."""
 
-    def device_updated(self, info: DeviceInfo) -> None:
+    def device_updated(self, info: ServerDevice) -> None:
         """Report news about one device; fields left None keep what was known."""
 
     def alarm(self, alarm: Alarm) -> None:
@@ -113,7 +113,7 @@ class NetworkServer(ABC):
         """
 
     @abstractmethod
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return every device the credentials can see."""
 
     @abstractmethod

@@ -46,7 +46,6 @@ from .errors import (
 )
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
@@ -60,6 +59,7 @@ from .models import (
     MulticastGroup,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
     Uplink,
 )
 from .parse import MAX_PAYLOAD, as_dict, as_int, eui, opt_bool, opt_float, opt_int, opt_str
@@ -437,15 +437,15 @@ def status_from_multicast_push(envelope: Mapping[str, Any]) -> DownlinkStatus:
     )
 
 
-def device_from_list(item: Mapping[str, Any]) -> DeviceInfo:
+def device_from_list(item: Mapping[str, Any]) -> ServerDevice:
     """
-    Build a DeviceInfo from a ``device/list`` entry (without its class: see device/status).
+    Build a ServerDevice from a ``device/list`` entry (without its class: see device/status).
 
     Only a malformed DevEUI drops the device; another malformed field is left out.
     """
     product = _text(item, "productType")
     address = _hex_field(item, "devAddr", 8)
-    return DeviceInfo(
+    return ServerDevice(
         dev_eui=eui(item.get("devEUI"), "devEUI"),
         name=_text(item, "devName"),
         dev_addr=address,
@@ -846,7 +846,7 @@ class IotSquareClient(NetworkServer):
 
     # --- devices ----------------------------------------------------------------------------
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """
         Return the application's devices, each with the class it was created for.
 
@@ -854,7 +854,7 @@ class IotSquareClient(NetworkServer):
         that is busy or refuses the token fails the listing.
         """
         listed = await self._pages("device/list", {"appID": self._app()})
-        devices: list[DeviceInfo] = []
+        devices: list[ServerDevice] = []
         for item in listed:
             try:
                 device = device_from_list(item)
@@ -866,7 +866,7 @@ class IotSquareClient(NetworkServer):
                 self._places[device.dev_eui] = (region, _text(item, "subnet"))
         limit = asyncio.Semaphore(STATUS_REQUESTS)
 
-        async def add_class(device: DeviceInfo) -> None:
+        async def add_class(device: ServerDevice) -> None:
             async with limit:
                 try:
                     document = await self._call(
@@ -1005,7 +1005,7 @@ class IotSquareClient(NetworkServer):
             if uplink.device_class is not None:
                 self._deliver(
                     sink.device_updated,
-                    DeviceInfo(dev_eui=uplink.dev_eui, device_class=uplink.device_class),
+                    ServerDevice(dev_eui=uplink.dev_eui, device_class=uplink.device_class),
                 )
             self._deliver(sink.uplink, uplink)
             # Remembered only once delivered: a push the sink refused comes again, and is taken.
@@ -1018,7 +1018,7 @@ class IotSquareClient(NetworkServer):
             data = envelope.get("data")
             address = _hex_field(data, "devAddr", 8) if isinstance(data, Mapping) else None
             if address:
-                self._deliver(sink.device_updated, DeviceInfo(dev_eui=dev_eui, dev_addr=address))
+                self._deliver(sink.device_updated, ServerDevice(dev_eui=dev_eui, dev_addr=address))
             self._deliver(sink.joined, JoinInfo(dev_eui=dev_eui, status="joined", dev_addr=address))
         elif kind == "multicast":
             self._deliver(sink.downlink_status, status_from_multicast_push(envelope))
@@ -1059,7 +1059,7 @@ class IotSquareClient(NetworkServer):
             # Queued all the same: reporting a failure would have it sent twice.
             _LOGGER.warning("IoTSquare queued a downlink to %s without its fCnt", downlink.dev_eui)
         elif self._sink is not None:
-            self._sink.device_updated(DeviceInfo(dev_eui=downlink.dev_eui, downlink_f_cnt=f_cnt))
+            self._sink.device_updated(ServerDevice(dev_eui=downlink.dev_eui, downlink_f_cnt=f_cnt))
         return DownlinkResult(message_id=None, state=DownlinkState.QUEUED, f_cnt=f_cnt)
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:

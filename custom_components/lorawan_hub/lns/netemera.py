@@ -34,13 +34,13 @@ from .errors import (
 )
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
     DownlinkState,
     DownlinkStatus,
     LoRaClass,
+    ServerDevice,
     Uplink,
 )
 from .netemera_parse import (
@@ -303,14 +303,14 @@ class NetemeraClient(NetworkServer):
             applications.append(application)
         return applications
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the application's end-devices, with their network address where activated."""
         items = await self._collection(
             f"applications/{self.application_id}/end-devices", "end-device"
         )
         profiles = await self._profiles()
         dropped = self._dropped("end-device")
-        devices: dict[str, DeviceInfo] = {}
+        devices: dict[str, ServerDevice] = {}
         for item in items:
             try:
                 dev_eui = eui(item.get("devEui") or item.get("_id"), "devEui")
@@ -323,7 +323,7 @@ class NetemeraClient(NetworkServer):
             # Keep the name and profile only: an end-device also carries its root keys.
             assigned = text(item, "deviceProfileId", dropped)
             profile = profiles.get(assigned) if assigned else None
-            devices[dev_eui] = DeviceInfo(
+            devices[dev_eui] = ServerDevice(
                 dev_eui=dev_eui,
                 name=text(item, "name", dropped),
                 model=text(profile, "name", dropped) if profile else None,
@@ -331,7 +331,7 @@ class NetemeraClient(NetworkServer):
             )
         semaphore = asyncio.Semaphore(ACTIVATION_LOOKUPS)
 
-        async def activation(device: DeviceInfo) -> None:
+        async def activation(device: ServerDevice) -> None:
             address = self._dev_addrs.get(device.dev_eui)
             if address is None:
                 # Looked up until the device has an address (it may join later).

@@ -52,7 +52,6 @@ from .errors import (
 from .models import (
     Alarm,
     Capability,
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkMode,
@@ -66,6 +65,7 @@ from .models import (
     MulticastGroup,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
     Uplink,
 )
 from .oauth2 import TokenSource
@@ -307,16 +307,16 @@ def _device_class(data: Mapping[str, Any], what: str) -> LoRaClass | None:
     return None
 
 
-def device_from_node(node: Mapping[str, Any]) -> DeviceInfo:
+def device_from_node(node: Mapping[str, Any]) -> ServerDevice:
     """
-    Build a DeviceInfo from a device info object, a complete registration or ``nodeinfo``.
+    Build a ServerDevice from a device info object, a complete registration or ``nodeinfo``.
 
     The name is the registration's ``comment``, which only the complete registration
     (``?all=true``) carries. Keys are left behind.
     """
     what = "device"
     comment = _optional(opt_str, node, "comment", what)
-    return DeviceInfo(
+    return ServerDevice(
         dev_eui=eui(node.get("DevEUI"), "DevEUI"),
         name=(comment.strip() or None) if comment is not None else None,
         app_eui=_optional_eui(node, "appeui", what),
@@ -723,7 +723,7 @@ class OrbiWiseClient(NetworkServer):
     def _scope(self, params: Mapping[str, str]) -> dict[str, str]:
         return {**params, "application": self._application} if self._application else {**params}
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """
         Return every device of the account (or application), with its name.
 

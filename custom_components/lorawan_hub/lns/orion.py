@@ -27,13 +27,13 @@ from .base import Backoff, NetworkServer, Sink, ThrottledLog
 from .errors import AuthError, CannotConnect, InvalidRequest, LnsError, ProtocolError, Unsupported
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
     DownlinkState,
     DownlinkStatus,
     LoRaClass,
+    ServerDevice,
     Uplink,
 )
 from .orion_messages import (
@@ -483,7 +483,7 @@ class OrionClient(NetworkServer):
         async with self._temporary() as conn:
             await self._request(conn, {"cmd": "get_devices_req"})
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the devices the token can see (all the user's, or the application's)."""
         async with self._temporary() as conn:
             devices = self._devices(await self._request(conn, {"cmd": "get_devices_req"}))
@@ -491,7 +491,7 @@ class OrionClient(NetworkServer):
             raise ProtocolError(f"{self.host} answered get_devices_req without a device list")
         return devices
 
-    def _devices(self, response: Mapping[str, Any]) -> list[DeviceInfo] | None:
+    def _devices(self, response: Mapping[str, Any]) -> list[ServerDevice] | None:
         """Return the listed devices; None when the answer holds no list (nothing is known)."""
         entries = response.get("deviceList")
         if entries is None and response.get("deviceCount") == 0:

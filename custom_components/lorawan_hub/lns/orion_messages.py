@@ -14,7 +14,7 @@ import time
 from typing import Any, Final
 
 from .errors import AuthError, CannotConnect, InvalidRequest, LimitReached, LnsError, ProtocolError
-from .models import DeviceInfo, Gateway, Location, LoRaClass, Uplink
+from .models import Gateway, Location, LoRaClass, ServerDevice, Uplink
 from .parse import eui, hex_id, hex_payload, opt_float, opt_int, opt_str, parse_time
 
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S%z"
@@ -301,9 +301,9 @@ def location_from(entry: Mapping[str, Any], dropped: list[str] | None = None) ->
     return Location(lat, lon)
 
 
-def device_from_entry(entry: Mapping[str, Any], dropped: list[str] | None = None) -> DeviceInfo:
+def device_from_entry(entry: Mapping[str, Any], dropped: list[str] | None = None) -> ServerDevice:
     """
-    Build a DeviceInfo from a ``get_devices_resp`` entry, leaving every key behind.
+    Build a ServerDevice from a ``get_devices_resp`` entry, leaving every key behind.
 
     Raises ProtocolError without a valid ``devEui``; any other bad value is left out and its key
     added to ``dropped``.
@@ -312,7 +312,7 @@ def device_from_entry(entry: Mapping[str, Any], dropped: list[str] | None = None
     bad: list[str] = dropped if dropped is not None else []
     node_class = _lenient(opt_int, entry, "node_class", bad)
     activation = _lenient(opt_int, entry, "activation", bad)
-    return DeviceInfo(
+    return ServerDevice(
         dev_eui=dev_eui,
         name=_lenient(opt_str, entry, "description", bad),
         dev_addr=_lenient(opt_str, entry, "devAddr", bad),

@@ -33,7 +33,6 @@ from .errors import (
 )
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
@@ -46,6 +45,7 @@ from .models import (
     LoRaClass,
     MulticastGroup,
     MulticastSetup,
+    ServerDevice,
     Uplink,
 )
 from .parse import (
@@ -310,7 +310,7 @@ def message_id(answer: Mapping[str, Any], what: str) -> str | None:
     return found
 
 
-def devices_from_csv(text: str, fields: Sequence[str] = ()) -> list[DeviceInfo]:
+def devices_from_csv(text: str, fields: Sequence[str] = ()) -> list[ServerDevice]:
     """
     Read a ``csvExport`` answer: a header row, then one device per row (quoted as CSV).
 
@@ -345,7 +345,7 @@ def devices_from_csv(text: str, fields: Sequence[str] = ()) -> list[DeviceInfo]:
             _LOGGER.warning("The device export has a row without a valid Dev EUI: skipped")
             continue
         devices.append(
-            DeviceInfo(
+            ServerDevice(
                 dev_eui=dev_eui,
                 name=values.get("metadata"),
                 model=values.get("devType"),
@@ -490,7 +490,7 @@ class SenraClient(NetworkServer):
         )
         return body.decode("utf-8-sig", errors="replace")
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the application's devices from the CSV export."""
         return devices_from_csv(await self._export(EXPORT_FIELDS), EXPORT_FIELDS.split(","))
 
@@ -578,7 +578,7 @@ class SenraClient(NetworkServer):
         if notification.max_payload is not None:
             self._max_payload[dev_eui] = notification.max_payload
         if uplink.device_class is not None:
-            sink.device_updated(DeviceInfo(dev_eui=dev_eui, device_class=uplink.device_class))
+            sink.device_updated(ServerDevice(dev_eui=dev_eui, device_class=uplink.device_class))
         if notification.position is not None:
             sink.device_location(dev_eui, notification.position)
         sink.uplink(uplink)
