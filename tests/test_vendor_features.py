@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.const import DOMAIN
 from custom_components.lorawan_hub.lns.base import NetworkServer, Sink
-from custom_components.lorawan_hub.lns.errors import AuthError, InvalidRequest
+from custom_components.lorawan_hub.lns.errors import AuthError, InputError, InvalidRequest
 from custom_components.lorawan_hub.lns.models import (
     Capability,
     DeviceStatus,
@@ -310,3 +310,44 @@ async def test_vendor_failures(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert bool(flows) is reauth
+
+
+@pytest.mark.parametrize(
+    ("error", "validation", "key", "placeholders"),
+    [
+        (
+            InputError("port 200 is reserved", key="port_reserved", details={"port": "200"}),
+            True,
+            "port_reserved",
+            {"vendor": "Recording", "reason": "port 200 is reserved", "port": "200"},
+        ),
+        # The same key on a refusal that is not the user's input: the vendor refused.
+        (
+            InvalidRequest("port 200 is reserved", key="port_reserved", details={"port": "200"}),
+            False,
+            "vendor_refused",
+            {"vendor": "Recording", "reason": "port 200 is reserved"},
+        ),
+    ],
+)
+async def test_input_errors_are_known_by_type(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    server: RecordingServer,
+    error: InvalidRequest,
+    validation: bool,
+    key: str,
+    placeholders: dict[str, str],
+) -> None:
+    """An InputError is the user's input, shown with its own message and details."""
+    server.fail_with = error
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_downlink_queue",
+            {"device_id": device_ids(hass, config_entry)[0]},
+            blocking=True,
+        )
+    assert isinstance(caught.value, ServiceValidationError) is validation
+    assert caught.value.translation_key == key
+    assert caught.value.translation_placeholders == placeholders

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .errors import CannotConnect, InvalidRequest, Unsupported
+from .errors import CannotConnect, InputError, Unsupported
 from .models import (
     Alarm,
     Capability,
@@ -214,7 +214,7 @@ class NetworkServer(ABC):
 def no_gateways(vendor: str, gateways: Sequence[str]) -> None:
     """Refuse gateways chosen for a multicast downlink by a vendor that chooses them itself."""
     if gateways:
-        raise InvalidRequest(
+        raise InputError(
             f"{vendor} chooses the gateways of a multicast downlink itself",
             key="multicast_gateways_unsupported",
         )
@@ -237,28 +237,28 @@ def check_multicast_setup(
     vendor takes a class B group's ping slot periodicity.
     """
     if names and not setup.name:
-        raise InvalidRequest(f"{vendor} needs a name for the group", key="multicast_name_required")
+        raise InputError(f"{vendor} needs a name for the group", key="multicast_name_required")
     if not names and setup.name:
-        raise InvalidRequest(
+        raise InputError(
             f"{vendor} multicast groups have no name", key="multicast_name_unsupported"
         )
     if setup.tags and not tags:
-        raise InvalidRequest(f"{vendor} has no device tags", key="multicast_tags_unsupported")
+        raise InputError(f"{vendor} has no device tags", key="multicast_tags_unsupported")
     if setup.tags and setup.dev_euis:
-        raise InvalidRequest(
+        raise InputError(
             "members are chosen either as devices or by tag", key="multicast_members_twice"
         )
     if setup.keys is not None and not given_keys:
-        raise InvalidRequest(
+        raise InputError(
             f"{vendor} generates the group's session itself", key="multicast_keys_unsupported"
         )
     if setup.ping_slot_periodicity is not None:
         if setup.device_class is not LoRaClass.B:
-            raise InvalidRequest(
+            raise InputError(
                 "a ping slot periodicity is for class B groups", key="multicast_ping_slot_class_b"
             )
         if not ping_slots:
-            raise InvalidRequest(
+            raise InputError(
                 f"{vendor} sets a class B group's ping slots itself",
                 key="multicast_ping_slot_unsupported",
             )

@@ -39,6 +39,7 @@ from .errors import (
     AuthError,
     CannotConnect,
     Forbidden,
+    InputError,
     InvalidRequest,
     LnsError,
     ProtocolError,
@@ -465,7 +466,7 @@ def class_from_status(status: Mapping[str, Any]) -> LoRaClass:
 
 def _check_group_name(name: str) -> None:
     if _GROUP_NAME.fullmatch(name) is None:
-        raise InvalidRequest(
+        raise InputError(
             "a group name has letters, digits and underscores, at most 20",
             key="group_name_invalid",
             details={"name": name},
@@ -478,7 +479,7 @@ def _job(job_id: str) -> tuple[str, int]:
     try:
         return eui(group, "group").lower(), int(task)
     except ProtocolError, ValueError:
-        raise InvalidRequest(
+        raise InputError(
             f"{job_id} is not an IoTSquare firmware update id",
             key="invalid_job_id",
             details={"job_id": job_id},
@@ -1030,7 +1031,7 @@ class IotSquareClient(NetworkServer):
     @staticmethod
     def _check_port(f_port: int) -> None:
         if f_port == _RESERVED_PORT:
-            raise InvalidRequest(
+            raise InputError(
                 "IoTSquare reserves port 200",
                 key="port_reserved",
                 details={"port": str(f_port)},
@@ -1083,7 +1084,7 @@ class IotSquareClient(NetworkServer):
         )
         regions = {region for region, _ in places}
         if len(regions) != 1:
-            raise InvalidRequest(
+            raise InputError(
                 "the devices do not share one region",
                 key="multicast_region_unknown",
                 details={"regions": ", ".join(sorted(regions)) or "-"},
@@ -1104,9 +1105,7 @@ class IotSquareClient(NetworkServer):
         check_multicast_setup(self.name, setup, names=True)
         name = setup.name or ""
         if setup.device_class is not LoRaClass.C:
-            raise InvalidRequest(
-                "IoTSquare multicast groups are class C", key="multicast_class_c_only"
-            )
+            raise InputError("IoTSquare multicast groups are class C", key="multicast_class_c_only")
         _check_group_name(name)
         region, subnet = self._place(setup.dev_euis)
         keys = setup.keys or MulticastKeys.generate()
@@ -1187,7 +1186,7 @@ class IotSquareClient(NetworkServer):
         try:
             return eui(group_id, "group").lower()
         except ProtocolError:
-            raise InvalidRequest(
+            raise InputError(
                 f"{group_id} is not a multicast group EUI",
                 key="invalid_group_id",
                 details={"group_id": group_id},
@@ -1307,21 +1306,21 @@ class IotSquareClient(NetworkServer):
         other than the action's default, is refused in words rather than ignored.
         """
         if request.group_id is None or request.dev_euis:
-            raise InvalidRequest(
+            raise InputError(
                 "IoTSquare sends firmware to a multicast group", key="fuota_group_required"
             )
         if request.device_class is not LoRaClass.C:
-            raise InvalidRequest(
+            raise InputError(
                 "IoTSquare sends firmware to class C multicast groups", key="fuota_class_c_only"
             )
         if request.start_delay != DEFAULT_START_DELAY:
-            raise InvalidRequest(
+            raise InputError(
                 "IoTSquare starts a file transfer on its own schedule",
                 key="fuota_start_delay_unsupported",
                 details={"default": str(DEFAULT_START_DELAY)},
             )
         if not MIN_REDUNDANCY <= request.redundancy <= 1:
-            raise InvalidRequest(
+            raise InputError(
                 "IoTSquare takes a redundancy of 0.1 to 1",
                 key="fuota_redundancy_range",
                 details={"minimum": f"{MIN_REDUNDANCY:g}", "maximum": "1"},

@@ -27,6 +27,7 @@ from .errors import (
     AuthError,
     CannotConnect,
     Forbidden,
+    InputError,
     InvalidRequest,
     LnsError,
     ProtocolError,
@@ -677,7 +678,7 @@ class NetemeraClient(NetworkServer):
         target = profile_like(current, profiles, device_class)
         if target is None:
             name = text(current, "name") or current_id
-            raise InvalidRequest(
+            raise InputError(
                 f"no device profile like '{name}' supports class {device_class} only",
                 key="class_profile_missing",
                 details={"profile": name, "device_class": device_class.value},

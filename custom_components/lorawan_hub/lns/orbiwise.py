@@ -44,6 +44,7 @@ from .errors import (
     AuthError,
     CannotConnect,
     Forbidden,
+    InputError,
     InvalidRequest,
     LnsError,
     ProtocolError,
@@ -1498,7 +1499,7 @@ def _first(*values: int | None) -> int | None:
 def _segment(value: str) -> str:
     """Quote one path segment; ``.`` and ``..`` would name another resource."""
     if value in ("", ".", ".."):
-        raise InvalidRequest(
+        raise InputError(
             f"{value!r} is not an OrbiWAN identifier",
             key="orbiwise_group_invalid",
             details={"name": value},
@@ -1509,7 +1510,7 @@ def _segment(value: str) -> str:
 def _check_group_reference(group_id: str) -> None:
     """Refuse a group id a device's ``groups`` field cannot hold (a list, with +/- changes)."""
     if not group_id or "," in group_id or group_id[0] in "+-" or group_id != group_id.strip():
-        raise InvalidRequest(
+        raise InputError(
             f"{group_id!r} is not an OrbiWAN group id",
             key="orbiwise_group_invalid",
             details={"name": group_id},
@@ -1525,7 +1526,7 @@ def _check_group_name(name: str) -> None:
     """
     _check_group_reference(name)
     if "/" in name or name in (".", "..") or _EUI_LIKE.fullmatch(name.replace("-", "")):
-        raise InvalidRequest(
+        raise InputError(
             f"{name!r} is not an OrbiWAN group id",
             key="orbiwise_group_invalid",
             details={"name": name},

@@ -27,6 +27,7 @@ from .errors import (
     AuthError,
     CannotConnect,
     Forbidden,
+    InputError,
     InvalidRequest,
     LnsError,
     ProtocolError,
@@ -681,7 +682,7 @@ class SenraClient(NetworkServer):
         elif tags := _tags(setup.tags):
             params["devTags"] = ",".join(tags)
         else:
-            raise InvalidRequest("choose the devices or tags", key="multicast_members_required")
+            raise InputError("choose the devices or tags", key="multicast_members_required")
         if (periodicity := setup.ping_slot_periodicity) is not None:
             if not 0 <= periodicity <= 7:
                 raise InvalidRequest("the ping slot periodicity is 0 to 7")
@@ -766,7 +767,7 @@ class SenraClient(NetworkServer):
     async def start_fuota(self, request: FuotaRequest) -> str:
         """Start ``mcastTransfer`` with the firmware as the multipart file; return the job id."""
         if not request.dev_euis or request.group_id is not None:
-            raise InvalidRequest(
+            raise InputError(
                 "SenRa sends firmware to a list of devices", key="fuota_devices_required"
             )
         form = aiohttp.FormData()
