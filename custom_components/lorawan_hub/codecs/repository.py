@@ -20,7 +20,7 @@ from typing import Any, Final
 import aiohttp
 import yaml
 
-from custom_components.lorawan_hub.lns.base import read_limited
+from custom_components.lorawan_hub.lns.http import read_limited
 
 from . import yaml12
 from .javascript import (

@@ -299,18 +299,6 @@ async def http_request(
         raise CannotConnect(f"cannot reach {url.host}: {type(err).__name__}") from None
 
 
-async def read_limited(content: aiohttp.StreamReader, limit: int) -> bytes | None:
-    """Read a body of at most ``limit`` bytes; None as soon as it is longer (the rest unread)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 RECONNECT_INITIAL = 1.0
 RECONNECT_MAXIMUM = 300.0
 STABLE_AFTER = 60.0
