@@ -854,7 +854,7 @@ async def test_one_rest_downlink_at_a_time(
         answers.append(asyncio.get_running_loop().create_future())
         return await answers[-1]
 
-    monkeypatch.setattr(client, "_request", request)
+    monkeypatch.setattr(client._api, "request", request)
     first = asyncio.create_task(
         client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
     )

@@ -50,6 +50,7 @@ from .errors import (
     ProtocolError,
     Unsupported,
 )
+from .http import Credentials, JsonApi, Refusal, StatusTable
 from .models import (
     Alarm,
     Capability,
@@ -149,6 +150,40 @@ _STATUS_REASONS: Final = {
     410: "the page expired",
     413: "the query is too big",
 }
+
+
+def _problem(text: bytes) -> str | None:
+    """Return the explanation of an error answer (RFC 7807 JSON or plain text), shortened."""
+    if not text:
+        return None
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        explanation = text.decode(errors="replace").strip()
+    else:
+        if isinstance(document, str):  # a plain-text error written in quotes
+            explanation = document
+        elif isinstance(document, dict):
+            explanation = str(document.get("detail") or document.get("title") or "")
+        else:
+            return None
+    return explanation[:200] or None
+
+
+ERRORS: Final = StatusTable(
+    statuses={
+        401: Refusal(AuthError, "{host} refused the credentials"),
+        403: Refusal(Forbidden, "the account lacks the right for this", explanation="instead"),
+        **{
+            status: Refusal(InvalidRequest, reason, explanation="instead")
+            for status, reason in _STATUS_REASONS.items()
+        },
+    },
+    client_error=Refusal(InvalidRequest, "HTTP {status}", explanation="instead"),
+    server_error=Refusal(CannotConnect, "{host} answered HTTP {status}", explanation="after"),
+    explain=_problem,
+)
+"""The API's statuses; errors explain themselves in RFC 7807 JSON or plain text."""
 
 
 def payload_bytes(value: object, data_format: str, what: str) -> bytes:
@@ -516,9 +551,17 @@ class OrbiWiseClient(NetworkServer):
         ``replaces`` is the fingerprint of a push configuration set up elsewhere that the user
         agreed to replace (REST push): any other one is left alone.
         """
-        parsed = URL(url.strip())
-        self._base = parsed.with_path(parsed.path.rstrip("/"), keep_query=False)
         self._session = session
+        self._api = JsonApi(
+            session,
+            URL(url.strip()),
+            errors=ERRORS,
+            timeout=request_timeout,
+            authorize=self._authorize,
+            renew=self._renew,
+            accept="application/json, application/problem+json",
+            encoded=True,
+        )
         self._username = username
         self._password = password
         self._auth_mode = auth_mode
@@ -579,7 +622,7 @@ class OrbiWiseClient(NetworkServer):
     @property
     def host(self) -> str:
         """The server's host, safe to show."""
-        return self._base.host or ""
+        return self._api.host
 
     @property
     def username(self) -> str:
@@ -605,81 +648,17 @@ class OrbiWiseClient(NetworkServer):
 
     def _url(self, path: str) -> URL:
         """Return the URL of ``path``, whose segments are already quoted (see ``_segment``)."""
-        return self._base.with_path(f"{self._base.raw_path.rstrip('/')}/{path}", encoded=True)
+        return self._api.url(path)
 
-    async def _authorization(self) -> str:
+    async def _authorize(self) -> Credentials:
         if self._auth_mode is AuthMode.BASIC:
-            return self._basic
-        return f"Bearer {await self._tokens.token()}"
+            return Credentials({"Authorization": self._basic})
+        return await self._tokens.credentials()
 
-    async def _renewed_authorization(self, refused: str) -> str:
+    async def _renew(self, refused: Credentials) -> Credentials:
         if self._auth_mode is AuthMode.BASIC:
             raise AuthError(f"{self.host} refused the user name or password", code=401)
-        return f"Bearer {await self._tokens.renew(refused.removeprefix('Bearer '))}"
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        body: str | None = None,
-    ) -> Any:
-        """Send one API request; None for an empty answer (204). 401 renews the token once."""
-        authorization = await self._authorization()
-        renewed = False
-        url = self._url(path)
-        headers = {"Accept": "application/json, application/problem+json"}
-        data: bytes | None = None
-        if json is not None:
-            headers["Content-Type"] = "application/json"
-            data = orjson.dumps(json)
-        elif body is not None:
-            headers["Content-Type"] = "text/plain"
-            data = body.encode()
-        while True:
-            headers["Authorization"] = authorization
-            try:
-                async with self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self._request_timeout),
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    if status == 401 and not renewed:
-                        renewed = True
-                        authorization = await self._renewed_authorization(authorization)
-                        continue
-                    text = await response.read()
-            except (aiohttp.ClientError, TimeoutError, OSError) as err:
-                raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
-            self._raise_for_status(status, text)
-            if status == 204 or not text.strip():
-                return None
-            try:
-                return orjson.loads(text)
-            except orjson.JSONDecodeError:
-                raise ProtocolError(f"{url.path}: the answer is not JSON") from None
-
-    def _raise_for_status(self, status: int, text: bytes) -> None:
-        if 200 <= status < 300:
-            return
-        detail = _problem(text)
-        if status == 401:
-            raise AuthError(f"{self.host} refused the credentials", code=status)
-        if status == 403:
-            raise Forbidden(detail or "the account lacks the right for this", code=status)
-        if status in _STATUS_REASONS:
-            raise InvalidRequest(detail or _STATUS_REASONS[status], code=status)
-        if 400 <= status < 500:
-            raise InvalidRequest(detail or f"HTTP {status}", code=status)
-        suffix = f": {detail}" if detail else ""
-        raise CannotConnect(f"{self.host} answered HTTP {status}{suffix}", code=status)
+        return await self._tokens.renewed(refused)
 
     async def _pages(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
         """
@@ -690,7 +669,7 @@ class OrbiWiseClient(NetworkServer):
         query = {**params, "paged_results": "true", "limit": str(PAGE_SIZE)}
         items: list[Mapping[str, Any]] = []
         for _ in range(MAX_PAGES):
-            document = await self._request("GET", path, params=query)
+            document = await self._api.request("GET", path, params=query)
             if document is None:
                 return items
             if isinstance(document, list):
@@ -719,7 +698,7 @@ class OrbiWiseClient(NetworkServer):
 
     async def validate(self) -> None:
         """Authenticate and read the device list's first page."""
-        await self._request("GET", "rest/nodes", params=self._scope({"limit": "1"}))
+        await self._api.request("GET", "rest/nodes", params=self._scope({"limit": "1"}))
 
     def _scope(self, params: Mapping[str, str]) -> dict[str, str]:
         return {**params, "application": self._application} if self._application else {**params}
@@ -750,7 +729,7 @@ class OrbiWiseClient(NetworkServer):
         async def registration(dev_eui: str) -> None:
             async with semaphore:
                 try:
-                    answer = await self._request(
+                    answer = await self._api.request(
                         "GET", f"rest/nodes/{_segment(dev_eui)}", params={"all": "true"}
                     )
                     registrations[dev_eui] = as_dict(answer, "device registration")
@@ -856,7 +835,9 @@ class OrbiWiseClient(NetworkServer):
         async def read(dev_eui: str) -> None:
             async with semaphore:
                 try:
-                    answer = await self._request("GET", f"rest/nodes/{_segment(dev_eui)}/status")
+                    answer = await self._api.request(
+                        "GET", f"rest/nodes/{_segment(dev_eui)}/status"
+                    )
                     status = status_from_push(
                         {**as_dict(answer, "device status"), "DevEUI": dev_eui}
                     )
@@ -894,20 +875,20 @@ class OrbiWiseClient(NetworkServer):
             await ws.close()
 
     async def _open_websocket(self, url: URL) -> aiohttp.ClientWebSocketResponse:
-        authorization = await self._authorization()
+        credentials = await self._authorize()
         renewed = False
         while True:
             try:
                 return await self._session.ws_connect(
                     url,
-                    headers={"Authorization": authorization},
+                    headers=credentials.headers,
                     heartbeat=self._heartbeat,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
                 )
             except aiohttp.WSServerHandshakeError as err:
                 if err.status == 401 and not renewed:
                     renewed = True
-                    authorization = await self._renewed_authorization(authorization)
+                    credentials = await self._renew(credentials)
                     continue
                 if err.status in (401, 403):
                     raise AuthError(f"WebSocket refused with HTTP {err.status}") from None
@@ -956,7 +937,9 @@ class OrbiWiseClient(NetworkServer):
     async def push_configuration(self) -> PushConfiguration | None:
         """Return the account's (or application's) push configuration, None when there is none."""
         return push_configuration(
-            as_dict(await self._request("GET", self._pushmode("status")) or {}, "pushmode status")
+            as_dict(
+                await self._api.request("GET", self._pushmode("status")) or {}, "pushmode status"
+            )
         )
 
     async def foreign_push(self) -> PushConfiguration | None:
@@ -981,7 +964,7 @@ class OrbiWiseClient(NetworkServer):
                 "Home Assistant leaves it alone (use the WebSocket or MQTT instead)",
                 key="orbiwise_push_taken",
             )
-        await self._request(
+        await self._api.request(
             "PUT",
             self._pushmode("start"),
             json={
@@ -1017,7 +1000,7 @@ class OrbiWiseClient(NetworkServer):
                     "The push configuration of %s changed elsewhere: left as it is", self.host
                 )
                 return
-            await self._request("PUT", self._pushmode("stop"))
+            await self._api.request("PUT", self._pushmode("stop"))
         except LnsError as err:
             _LOGGER.warning("Could not stop the pushes of %s: %s", self.host, err.reason)
 
@@ -1234,7 +1217,7 @@ class OrbiWiseClient(NetworkServer):
         while True:
             dev_eui, payload_id = await self._deletions.get()
             try:
-                await self._request(
+                await self._api.request(
                     "DELETE", f"rest/nodes/{_segment(dev_eui)}/payloads/ul/{payload_id}"
                 )
             except InvalidRequest:
@@ -1338,7 +1321,7 @@ class OrbiWiseClient(NetworkServer):
         async with self._sending:
             try:
                 if self.transport is Transport.REST_PUSH:
-                    answer = await self._request(
+                    answer = await self._api.request(
                         "POST",
                         f"rest/nodes/{_segment(downlink.dev_eui)}/payloads/dl",
                         params={
@@ -1347,7 +1330,7 @@ class OrbiWiseClient(NetworkServer):
                             "mode": mode,
                             "data_format": "hex",
                         },
-                        body=downlink.payload.hex(),
+                        text=downlink.payload.hex(),
                     )
                 else:
                     answer = await self._over_channel(
@@ -1367,7 +1350,7 @@ class OrbiWiseClient(NetworkServer):
 
     async def set_device_class(self, dev_eui: str, device_class: LoRaClass) -> None:
         """Change the device's class (``lora_device_class``)."""
-        await self._request(
+        await self._api.request(
             "PUT",
             f"rest/nodes/{_segment(dev_eui)}",
             json={"lora_device_class": _CLASS_TO_ORBIWISE[device_class]},
@@ -1375,7 +1358,7 @@ class OrbiWiseClient(NetworkServer):
 
     async def request_device_status(self, dev_eui: str) -> None:
         """Ask for a DevStatusReq on the device's next uplink; the answer is pushed."""
-        await self._request("PUT", f"rest/nodes/{_segment(dev_eui)}/status")
+        await self._api.request("PUT", f"rest/nodes/{_segment(dev_eui)}/status")
 
     async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
@@ -1409,12 +1392,12 @@ class OrbiWiseClient(NetworkServer):
         if self._application:
             # Otherwise the application could not reach the group it created.
             group["applications"] = self._application
-        await self._request("POST", "rest/groups", json=group)
+        await self._api.request("POST", "rest/groups", json=group)
         added: list[str] = []
         states: dict[str, str] = {}
         for dev_eui in setup.dev_euis:
             try:
-                await self._request(
+                await self._api.request(
                     "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"+{name}"}
                 )
             except LnsError as err:
@@ -1439,13 +1422,13 @@ class OrbiWiseClient(NetworkServer):
 
     async def delete_multicast_group(self, group_id: str) -> None:
         """Delete a group (its devices stay)."""
-        await self._request("DELETE", f"rest/groups/{_segment(group_id)}")
+        await self._api.request("DELETE", f"rest/groups/{_segment(group_id)}")
 
     async def add_to_multicast_group(self, group_id: str, dev_euis: Sequence[str]) -> None:
         """Add devices to a group, keeping their other groups."""
         _check_group_reference(group_id)
         for dev_eui in dev_euis:
-            await self._request(
+            await self._api.request(
                 "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"+{group_id}"}
             )
 
@@ -1453,7 +1436,7 @@ class OrbiWiseClient(NetworkServer):
         """Remove devices from a group, keeping their other groups."""
         _check_group_reference(group_id)
         for dev_eui in dev_euis:
-            await self._request(
+            await self._api.request(
                 "PUT", f"rest/nodes/{_segment(dev_eui)}", json={"groups": f"-{group_id}"}
             )
 
@@ -1466,11 +1449,11 @@ class OrbiWiseClient(NetworkServer):
         async with self._sending:
             try:
                 if self.transport is not Transport.MQTT:
-                    answer = await self._request(
+                    answer = await self._api.request(
                         "POST",
                         path,
                         params={"port": str(f_port), "data_format": "hex"},
-                        body=payload.hex(),
+                        text=payload.hex(),
                     )
                 else:
                     # The answer to a multicast comes back on MQTT only (the document's note).
@@ -1546,24 +1529,6 @@ def _busy(err: InvalidRequest, mode: DownlinkMode) -> InvalidRequest:
     return InvalidRequest(
         err.reason or "the downlink queue is full", key="orbiwise_queue_full", code=409
     )
-
-
-def _problem(text: bytes) -> str | None:
-    """Return the explanation of an error answer (RFC 7807 JSON or plain text), shortened."""
-    if not text:
-        return None
-    try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        explanation = text.decode(errors="replace").strip()
-    else:
-        if isinstance(document, str):  # a plain-text error written in quotes
-            explanation = document
-        elif isinstance(document, dict):
-            explanation = str(document.get("detail") or document.get("title") or "")
-        else:
-            return None
-    return explanation[:200] or None
 
 
 def push_error(data: Mapping[str, Any]) -> LnsError:
