@@ -12,6 +12,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 import csv
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import io
@@ -22,7 +23,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog, check_multicast_setup, http_request
+from .base import NetworkServer, Sink, ThrottledLog, check_multicast_setup
 from .errors import (
     AuthError,
     CannotConnect,
@@ -32,6 +33,7 @@ from .errors import (
     LnsError,
     ProtocolError,
 )
+from .http import JsonApi, Refusal, StatusTable, decode_json
 from .models import (
     Capability,
     Downlink,
@@ -103,6 +105,53 @@ _COLUMNS: Final = {
     "longitude": "lng",
 }
 EXPORT_FIELDS: Final = "devEui,tags,metadata,state,devType,devAddr,lat,lng"
+
+
+def _message(body: bytes) -> str | None:
+    """Return what an error answer says: its JSON ``message``, or its text (shortened)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode(errors="replace").strip()
+        return text[:200] or None
+    if isinstance(document, dict) and isinstance(document.get("message"), str):
+        return str(document["message"])[:200]
+    return None
+
+
+ERRORS: Final = StatusTable(
+    statuses={
+        401: Refusal(AuthError, "{host} refused the API key"),
+        403: Refusal(Forbidden, "the API key may not do this", explanation="instead"),
+        404: Refusal(InvalidRequest, "not found", explanation="instead"),
+        429: Refusal(CannotConnect, "{host} asks to slow down (HTTP 429)"),
+    },
+    client_error=Refusal(InvalidRequest, "HTTP {status}", explanation="instead"),
+    explain=_message,
+)
+"""
+The API's statuses; an error explains itself in a JSON ``message`` or plain text.
+
+403 ("Authorization failure") is the document's only refusal of a key: on an action it may also
+mean that the key may not do that one thing (see ``SenraClient._request``).
+"""
+
+
+def _errors(path: str, key_check: bool) -> StatusTable:
+    """
+    Return the statuses of a request to ``path``.
+
+    A device endpoint's 404 is an unknown device; a request that checks the key (``key_check``)
+    takes a 403 for a refused key.
+    """
+    statuses = dict(ERRORS.statuses)
+    if path.startswith("device/"):
+        statuses[404] = Refusal(
+            InvalidRequest, "device not found", key="unknown_device", explanation="instead"
+        )
+    if key_check:
+        statuses[403] = statuses[401]
+    return dataclasses.replace(ERRORS, statuses=statuses)
 
 
 _VALUES: Final = ThrottledLog(_LOGGER)
@@ -390,11 +439,15 @@ class SenraClient(NetworkServer):
     ) -> None:
         """Prepare a client; nothing is sent until a method is called."""
         parsed = URL(url.strip())
-        self._base = parsed.with_path(parsed.path.rstrip("/"), keep_query=False)
-        self._session = session
-        self._api_key = api_key
+        self._api = JsonApi(
+            session,
+            parsed.with_path(f"{parsed.path.rstrip('/')}/rest/integration", keep_query=False),
+            errors=ERRORS,
+            timeout=request_timeout,
+            headers={"authorization": api_key},
+            secrets=(api_key,),
+        )
         self.app_eui = app_eui.upper()
-        self._request_timeout = request_timeout
         self._task_poll = task_poll
         self._task_limit = task_limit
         self._sink: Sink | None = None
@@ -406,12 +459,7 @@ class SenraClient(NetworkServer):
     @property
     def host(self) -> str:
         """The API's host, safe to show."""
-        return self._base.host or ""
-
-    def _url(self, path: str) -> URL:
-        return self._base.with_path(
-            f"{self._base.path.rstrip('/')}/rest/integration/{path}", encoded=False
-        )
+        return self._api.host
 
     async def _request(
         self,
@@ -431,38 +479,13 @@ class SenraClient(NetworkServer):
         that the key may not do this one thing: the key is then checked with the export, and
         only a key the export refuses too is a refused key (reauthentication).
         """
-        status, body = await http_request(
-            self._session,
-            method,
-            self._url(path),
-            headers={"authorization": self._api_key},
-            request_timeout=self._request_timeout,
-            params=params,
-            json=json,
-            data=form,
-        )
-        if 200 <= status < 300:
-            return body
-        message = _message(body)
-        if message is not None and self._api_key:
-            # A server that echoes the request: the key never goes into an error.
-            message = message.replace(self._api_key, "***")
-        if status == 401 or (status == 403 and key_check):
-            raise AuthError(f"{self.host} refused the API key", code=status)
-        if status == 403:
+        try:
+            return await self._api.read(
+                method, path, params=params, json=json, form=form, errors=_errors(path, key_check)
+            )
+        except Forbidden:
             await self._check_key()
-            raise Forbidden(message or "the API key may not do this", code=status)
-        if status == 404:
-            if path.startswith("device/"):
-                raise InvalidRequest(
-                    message or "device not found", key="unknown_device", code=status
-                )
-            raise InvalidRequest(message or "not found", code=status)
-        if status == 429:
-            raise CannotConnect(f"{self.host} asks to slow down (HTTP 429)", code=status)
-        if 400 <= status < 500:
-            raise InvalidRequest(message or f"HTTP {status}", code=status)
-        raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
+            raise
 
     async def _check_key(self) -> None:
         """Raise AuthError when the export refuses the key (it was revoked)."""
@@ -810,10 +833,7 @@ class SenraClient(NetworkServer):
 
     @staticmethod
     def _document(body: bytes, what: str) -> Mapping[str, Any]:
-        try:
-            return as_dict(orjson.loads(body), what)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"{what}: the answer is not JSON") from None
+        return as_dict(decode_json(body, what), what)
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -851,14 +871,3 @@ def _group_class(answer: Mapping[str, Any]) -> LoRaClass | None:
 def _tags(tags: Sequence[str]) -> list[str]:
     """Return the tags as SenRa has them: a tag with a comma is several (tags are a list)."""
     return [part.strip() for tag in tags for part in tag.split(",") if part.strip()]
-
-
-def _message(body: bytes) -> str | None:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        text = body.decode(errors="replace").strip()
-        return text[:200] or None
-    if isinstance(document, dict) and isinstance(document.get("message"), str):
-        return str(document["message"])[:200]
-    return None
