@@ -10,11 +10,7 @@ import random
 import time
 from typing import Any, ClassVar, Protocol
 
-import aiohttp
-import orjson
-from yarl import URL
-
-from .errors import CannotConnect, InputError, Unsupported
+from .errors import InputError, Unsupported
 from .models import (
     Alarm,
     Capability,
@@ -262,41 +258,6 @@ def check_multicast_setup(
                 f"{vendor} sets a class B group's ping slots itself",
                 key="multicast_ping_slot_unsupported",
             )
-
-
-async def http_request(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: URL,
-    *,
-    headers: Mapping[str, str],
-    request_timeout: float,
-    params: Mapping[str, str] | None = None,
-    json: Any = None,
-    data: aiohttp.FormData | None = None,
-) -> tuple[int, bytes]:
-    """
-    Send one request (a JSON body, or ``data``) and return its status and body.
-
-    Raises CannotConnect, naming only the host, when the server cannot be reached in time.
-    """
-    try:
-        async with session.request(
-            method,
-            url,
-            params=params,
-            data=orjson.dumps(json) if json is not None else data,
-            headers={
-                "Accept": "application/json",
-                **({"Content-Type": "application/json"} if json is not None else {}),
-                **headers,
-            },
-            timeout=aiohttp.ClientTimeout(total=request_timeout),
-            allow_redirects=False,
-        ) as response:
-            return response.status, await response.read()
-    except (aiohttp.ClientError, TimeoutError, OSError) as err:
-        raise CannotConnect(f"cannot reach {url.host}: {type(err).__name__}") from None
 
 
 RECONNECT_INITIAL = 1.0

@@ -24,7 +24,6 @@ import time
 from typing import Any, Final
 
 import aiohttp
-import orjson
 from yarl import URL
 
 from .base import (
@@ -32,7 +31,6 @@ from .base import (
     Sink,
     ThrottledLog,
     check_multicast_setup,
-    http_request,
     no_gateways,
 )
 from .errors import (
@@ -45,6 +43,7 @@ from .errors import (
     ProtocolError,
     Unsupported,
 )
+from .http import SERVER_FAILURE, JsonApi, Refusal, StatusTable
 from .models import (
     Capability,
     Downlink,
@@ -164,6 +163,19 @@ _ALREADY_MEMBER: Final = 14010
 """A device already in the group it is added to (it is a member)."""
 
 _LOG: Final = ThrottledLog(_LOGGER)
+
+
+ERRORS: Final = StatusTable(
+    statuses={
+        401: Refusal(AuthError, "{host} refused the API token"),
+        403: Refusal(Forbidden, "{host} refused the request"),
+        404: Refusal(InvalidRequest, "{host} has no {path}", key="not_found"),
+        429: SERVER_FAILURE,
+    },
+    client_error=Refusal(InvalidRequest, "HTTP {status}"),
+    other=Refusal(InvalidRequest, "HTTP {status}"),
+)
+"""The HTTP statuses; a request the server takes answers with a response code of its own."""
 
 
 def code_error(code: int, message: str | None, reason: str | None = None) -> LnsError:
@@ -599,12 +611,14 @@ class IotSquareClient(NetworkServer):
         request_timeout: float = 15.0,
     ) -> None:
         """Prepare a client; without ``app_id`` it can only list the applications."""
-        parsed = URL(url.strip())
-        self._base = parsed.with_path(parsed.path.rstrip("/"), keep_query=False)
-        self._session = session
-        self._token = token
+        self._api = JsonApi(
+            session,
+            URL(url.strip()),
+            errors=ERRORS,
+            timeout=request_timeout,
+            headers={"X-Access-Token": token},
+        )
         self.app_id = app_id
-        self._request_timeout = request_timeout
         self._sink: Sink | None = None
         self._seen: OrderedDict[tuple[str, int | None, int | None], None] = OrderedDict()
         self._pushed: set[str] = set()
@@ -616,7 +630,7 @@ class IotSquareClient(NetworkServer):
     @property
     def host(self) -> str:
         """The API's host, safe to show."""
-        return self._base.host or ""
+        return self._api.host
 
     async def _call(
         self,
@@ -633,29 +647,13 @@ class IotSquareClient(NetworkServer):
         ``batch_key`` names the identifier of a batch answer's per-item errors (then in a
         BatchRefused).
         """
-        status, body = await http_request(
-            self._session,
+        answer = await self._api.request(
             method,
-            self._base.with_path(f"{self._base.path}/{path}", encoded=False),
-            headers={"X-Access-Token": self._token},
-            request_timeout=self._request_timeout,
+            path,
             params={key: str(value) for key, value in (params or {}).items()},
             json=json,
         )
-        if status == 401:
-            raise AuthError(f"{self.host} refused the API token", code=status)
-        if status == 403:
-            raise Forbidden(f"{self.host} refused the request", code=status)
-        if status == 404:
-            raise InvalidRequest(f"{self.host} has no {path}", key="not_found", code=status)
-        if status >= 500 or status == 429:
-            raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
-        if not 200 <= status < 300:
-            raise InvalidRequest(f"HTTP {status}", code=status)
-        try:
-            document = as_dict(orjson.loads(body), path)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"{path}: the answer is not JSON") from None
+        document = as_dict(answer, path)
         code = document.get("code")
         if code == 0:
             return document
