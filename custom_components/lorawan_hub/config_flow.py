@@ -136,7 +136,7 @@ from .lns.netemera import (
     api_root,
 )
 from .lns.orbiwise import AuthMode, MqttSettings, PushConfiguration, Transport
-from .lns.orbiwise_mqtt import check_mqtt
+from .lns.orbiwise.mqtt import check_mqtt
 from .lns.orion import DEFAULT_URL as ORION_DEFAULT_URL
 from .lns.senra import DEFAULT_URL as SENRA_DEFAULT_URL, SENET_URL
 from .push import PUSH_PATH, push_path_url, push_receiver_url

@@ -33,11 +33,13 @@ from custom_components.lorawan_hub.lns.models import (
     ServerDevice,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
-    SUBSCRIPTION,
     AuthMode,
     OrbiWiseClient,
     PushTarget,
     Transport,
+)
+from custom_components.lorawan_hub.lns.orbiwise.parse import (
+    SUBSCRIPTION,
     alarm_from_push,
     device_from_node,
     downlink_status,
@@ -210,7 +212,7 @@ async def test_tokens_and_their_requests(session: aiohttp.ClientSession) -> None
     async with SimulatorServer(server.app) as running:
         client = OrbiWiseClient(session, running.base_url, username="my-user", password="pw")
         await client.validate()
-        client._tokens._renew_at = 0.0  # the access token is about to expire
+        client._rest._tokens._renew_at = 0.0  # the access token is about to expire
         await client.validate()
     grants = [
         parse_qs(body.decode()) for method, _path, body, _h in server.requests if method == "POST"
