@@ -22,19 +22,20 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.iotsquare import (
-    ERROR_KEYS,
     HEADER_TAKEN,
     MQTT_ON,
     PUSH_MQTT_WAS_ON,
     PUSH_URL_TAKEN,
-    RESPONSE_CODES,
     IotSquareClient,
     PushConflict,
+)
+from custom_components.lorawan_hub.lns.iotsquare.api import (
+    ERROR_KEYS,
+    RESPONSE_CODES,
     code_error,
     item_errors,
-    uplink_from_fields,
-    uplink_from_push,
 )
+from custom_components.lorawan_hub.lns.iotsquare.parse import uplink_from_fields, uplink_from_push
 from custom_components.lorawan_hub.lns.models import (
     Downlink,
     DownlinkMode,
@@ -571,7 +572,7 @@ async def test_push_memory_and_odd_pushes(
     session: aiohttp.ClientSession, sim: IotSquareSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The replay memory is bounded; a join without an address is still an event."""
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.iotsquare.SEEN_MEMORY", 1)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.iotsquare.client.SEEN_MEMORY", 1)
     client = make_client(session, sim)
     sink = RecordingSink()
     client._sink = sink

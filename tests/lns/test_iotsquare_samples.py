@@ -21,12 +21,8 @@ from aiohttp import web
 import pytest
 
 from custom_components.lorawan_hub.lns.errors import InvalidRequest
-from custom_components.lorawan_hub.lns.iotsquare import (
-    PUSH_URL_TAKEN,
-    RESPONSE_CODES,
-    BatchRefused,
-    IotSquareClient,
-)
+from custom_components.lorawan_hub.lns.iotsquare import PUSH_URL_TAKEN, IotSquareClient
+from custom_components.lorawan_hub.lns.iotsquare.api import RESPONSE_CODES, BatchRefused
 from custom_components.lorawan_hub.lns.models import (
     Downlink,
     FuotaRequest,
@@ -450,7 +446,9 @@ async def test_fuota_samples(
     """A transfer created as the samples send it, found in the list, followed and terminated."""
     server.answers["fuota/create"] = sample("fuota_create_response")
     server.answers["fuota/list"] = sample("fuota_list_response")
-    monkeypatch.setattr(client, "_firmware_name", lambda: "test_2")
+    monkeypatch.setattr(
+        "custom_components.lorawan_hub.lns.iotsquare.fuota._firmware_name", lambda: "test_2"
+    )
     for payload, request in ((b"\x23\x33", "hex"), (b"2333", "ascii")):
         job_id = await client.start_fuota(
             FuotaRequest(dev_euis=(), firmware=payload, group_id="CC3E92CEA33AC62A", redundancy=0.3)
@@ -483,10 +481,10 @@ async def test_answers_to_requests_the_client_never_makes(
     method = "POST" if request else "GET"
     body = sample(request) if request else None
     if refusals is None:
-        assert (await client._call(method, path, json=body, batch_key=id_key))["code"] == 0
+        assert (await client._api.call(method, path, json=body, batch_key=id_key))["code"] == 0
         return
     with pytest.raises(BatchRefused) as refused:
-        await client._call(method, path, json=body, batch_key=id_key)
+        await client._api.call(method, path, json=body, batch_key=id_key)
     assert dict(refused.value.refusals) == refusals
     assert isinstance(refused.value, InvalidRequest)
 
