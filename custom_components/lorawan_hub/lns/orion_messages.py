@@ -1,5 +1,5 @@
 """
-What the frames of the OrionM2M WebSocket API mean: uplinks, devices, errors, device updates.
+What the frames of the OrionM2M WebSocket API mean: uplinks, devices, errors, updates, history.
 
 Section numbers refer to the vendor's document "OrionNetworkServer - Description of WEBSOCKET
 API" (revision 12).
@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import math
 import time
 from typing import Any, Final
+
+import orjson
 
 from .errors import AuthError, CannotConnect, InvalidRequest, LimitReached, LnsError, ProtocolError
 from .models import Gateway, Location, LoRaClass, ServerDevice, Uplink
@@ -366,3 +368,33 @@ def update_request(record: Mapping[str, Any], dev_eui: str, node_class: int) -> 
                     request[key] = number
     request["node_class"] = node_class
     return request
+
+
+def history_complete(message: Mapping[str, Any]) -> bool:
+    """
+    Whether a ``get_data_resp`` is the result, rather than an acknowledgement before it.
+
+    The document's statuses are "1 - Accepted; 2 - ERROR; 3 - SUCCESS" (3.15) while its sample
+    carries the rows with status 1: a status 1 without ``dataList`` (nor ``dataCount`` 0) is
+    taken as "accepted, the result follows".
+    """
+    return message.get("status") != 1 or "dataList" in message or message.get("dataCount") == 0
+
+
+def row_key(row: object) -> bytes:
+    """Identify a stored uplink across pages (``id`` alone is not trusted to be unique)."""
+    if not isinstance(row, Mapping):
+        return orjson.dumps(row)
+    return orjson.dumps(
+        [row.get("devEui"), row.get("time"), row.get("fcnt"), row.get("id"), row.get("data")]
+    )
+
+
+def row_time(row: object) -> datetime | None:
+    """Return when a stored uplink was received; None when the row does not say."""
+    if not isinstance(row, Mapping):
+        return None
+    try:
+        return parse_time(row.get("time"), "time")
+    except ProtocolError:
+        return None
