@@ -281,6 +281,21 @@ async def test_device_status_battery(
     assert state_of(hass, "sensor.lorawan_70b3d57ed00000ee_battery") == "10"
 
 
+async def refused_clearing(
+    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer, error: Exception
+) -> HomeAssistantError:
+    """Return what clearing a device's queue raises when the vendor raises ``error``."""
+    server.fail_with = error
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_downlink_queue",
+            {"device_id": device_ids(hass, config_entry)[0]},
+            blocking=True,
+        )
+    return caught.value
+
+
 @pytest.mark.parametrize(
     ("error", "key", "reauth"),
     [
@@ -297,16 +312,9 @@ async def test_vendor_failures(
     reauth: bool,
 ) -> None:
     """A refusal is a translated error with the reason; refused credentials start reauth."""
-    server.fail_with = error
-    with pytest.raises(HomeAssistantError) as caught:
-        await hass.services.async_call(
-            DOMAIN,
-            "clear_downlink_queue",
-            {"device_id": device_ids(hass, config_entry)[0]},
-            blocking=True,
-        )
-    assert caught.value.translation_key == key
-    assert caught.value.translation_placeholders == {"vendor": "Recording", "reason": str(error)}
+    caught = await refused_clearing(hass, config_entry, server, error)
+    assert caught.translation_key == key
+    assert caught.translation_placeholders == {"vendor": "Recording", "reason": str(error)}
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert bool(flows) is reauth
@@ -340,14 +348,7 @@ async def test_input_errors_are_known_by_type(
     placeholders: dict[str, str],
 ) -> None:
     """An InputError is the user's input, shown with its own message and details."""
-    server.fail_with = error
-    with pytest.raises(HomeAssistantError) as caught:
-        await hass.services.async_call(
-            DOMAIN,
-            "clear_downlink_queue",
-            {"device_id": device_ids(hass, config_entry)[0]},
-            blocking=True,
-        )
-    assert isinstance(caught.value, ServiceValidationError) is validation
-    assert caught.value.translation_key == key
-    assert caught.value.translation_placeholders == placeholders
+    caught = await refused_clearing(hass, config_entry, server, error)
+    assert isinstance(caught, ServiceValidationError) is validation
+    assert caught.translation_key == key
+    assert caught.translation_placeholders == placeholders

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict, Unpack
 
 import aiohttp
 import orjson
@@ -164,6 +164,20 @@ class StatusTable:
         return refusal.error(reason, key=refusal.key, code=reply.status)
 
 
+class Options(TypedDict, total=False):
+    """What one request may carry besides its method and path (see ``JsonApi.read``)."""
+
+    params: Mapping[str, str] | None
+    json: Any
+    text: str | None
+    form: aiohttp.FormData | None
+    expect: Collection[int] | None
+    errors: StatusTable | None
+    """The request's own statuses (the API's when None)."""
+    limit: int | None
+    """The request's own size limit (the API's when None)."""
+
+
 class JsonApi:
     """
     One vendor's REST API at one server: requests with its credentials, errors by its table.
@@ -227,28 +241,20 @@ class JsonApi:
             return self._base.with_path(f"{self._base.raw_path.rstrip('/')}/{path}", encoded=True)
         return self._base.with_path(f"{self._base.path.rstrip('/')}/{path}", encoded=False)
 
-    async def read(
-        self,
-        method: str,
-        path: str | URL,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        text: str | None = None,
-        form: aiohttp.FormData | None = None,
-        expect: Collection[int] | None = None,
-        errors: StatusTable | None = None,
-        limit: int | None = None,
-    ) -> bytes:
+    async def read(self, method: str, path: str | URL, **options: Unpack[Options]) -> bytes:
         """
         Send one request (a JSON body, plain ``text`` or a ``form``) and return its answer.
 
         ``expect``: the successes the request documents (another is a ProtocolError; None: any
         2xx). A form goes out once: it is for an API whose credentials are not renewed.
         """
+        json = options.get("json")
+        text = options.get("text")
+        expect = options.get("expect")
+        limit = options.get("limit")
         url = self.url(path)
         headers = {"Accept": self._accept, **self._headers}
-        data: Any = form
+        data: Any = options.get("form")
         if json is not None:
             headers["Content-Type"] = self._content_type
             data = orjson.dumps(json)
@@ -256,7 +262,7 @@ class JsonApi:
             headers["Content-Type"] = "text/plain"
             data = text.encode()
         credentials = await self._authorize() if self._authorize is not None else None
-        table = errors or self._errors
+        table = options.get("errors") or self._errors
         renewed = False
         while True:
             sent = headers if credentials is None else {**headers, **credentials.headers}
@@ -266,7 +272,7 @@ class JsonApi:
                 url,
                 headers=sent,
                 request_timeout=self._timeout,
-                params=params,
+                params=options.get("params"),
                 data=data,
                 limit=self._limit if limit is None else limit,
             )
@@ -290,29 +296,6 @@ class JsonApi:
                 continue
             raise error
 
-    async def request(
-        self,
-        method: str,
-        path: str | URL,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        text: str | None = None,
-        form: aiohttp.FormData | None = None,
-        expect: Collection[int] | None = None,
-        errors: StatusTable | None = None,
-        limit: int | None = None,
-    ) -> Any:
+    async def request(self, method: str, path: str | URL, **options: Unpack[Options]) -> Any:
         """Send one request (as ``read``) and return the JSON answer; None when it is empty."""
-        body = await self.read(
-            method,
-            path,
-            params=params,
-            json=json,
-            text=text,
-            form=form,
-            expect=expect,
-            errors=errors,
-            limit=limit,
-        )
-        return decode_json(body, self.url(path).path)
+        return decode_json(await self.read(method, path, **options), self.url(path).path)
