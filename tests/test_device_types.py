@@ -28,7 +28,7 @@ from custom_components.lorawan_hub.device_types import (
     _cache_path,
     async_load_codec,
 )
-from custom_components.lorawan_hub.lns.iotsquare import uplink_from_push
+from custom_components.lorawan_hub.lns.iotsquare.parse import uplink_from_push
 from simulator.iotsquare import IotSquareSimulator
 
 from .codecs.test_repository import Repository

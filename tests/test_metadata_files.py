@@ -17,7 +17,6 @@ from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.lorawan_hub import services
 from custom_components.lorawan_hub.const import DOMAIN
-from custom_components.lorawan_hub.downlink import DETAILED_ERRORS
 from custom_components.lorawan_hub.lns.iotsquare import IotSquareClient
 from custom_components.lorawan_hub.lns.netemera import NetemeraClient
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
@@ -34,6 +33,27 @@ def load_json(path: Path) -> Any:
 
 def source() -> str:
     return "\n".join(path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py"))
+
+
+def input_errors() -> list[tuple[str, set[str]]]:
+    """
+    Return the key of every ``InputError`` the clients raise, with the details it gives.
+
+    An InputError is shown with a message of its own: its ``key``, showing its ``details``.
+    """
+    raised = []
+    for path in (PACKAGE / "lns").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        calls = re.findall(
+            r"(?<!class )\bInputError\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)", text
+        )
+        for arguments in calls:
+            (key,) = re.findall(r'\bkey="(\w+)"', arguments)
+            details = re.search(r"\bdetails=\{((?:[^{}]|\{[^{}]*\})*)\}", arguments)
+            raised.append(
+                (key, set(re.findall(r'"(\w+)":', details.group(1))) if details else set())
+            )
+    return raised
 
 
 async def test_manifest(hass: HomeAssistant) -> None:
@@ -100,7 +120,9 @@ def test_error_keys_have_messages() -> None:
     clients = (IotSquareClient, SenraClient, OrbiWiseClient, NetemeraClient, OrionClient)
     vendor_errors = {key for client in clients for key in client.error_keys}
     assert vendor_errors  # IoTSquare's documented codes
-    keys = vendor_errors | set(DETAILED_ERRORS)
+    inputs = input_errors()
+    assert inputs
+    keys = vendor_errors | {key for key, _ in inputs}
     for client in clients:
         keys |= set(client.unsupported_reasons.values())
     assert keys - set(exceptions) == set()
@@ -111,16 +133,8 @@ def test_error_keys_have_messages() -> None:
         for key in client.unsupported_reasons.values():
             placeholders = set(re.findall(r"{(\w+)}", exceptions[key]["message"]))
             assert placeholders <= {"vendor", "action"}
-    # The keys a client raises with details: each message's placeholders are among them.
-    lns = (PACKAGE / "lns").glob("*.py")
-    raised = {
-        key: set(re.findall(r'"(\w+)":', details))
-        for path in lns
-        for key, details in re.findall(
-            r'key="(\w+)",\s*details=\{((?:[^{}]|\{[^{}]*\})*)\}', path.read_text(encoding="utf-8")
-        )
-    }
-    for key, given in raised.items():
+    # The user's input errors: each message's placeholders are among the details it is given.
+    for key, given in inputs:
         placeholders = set(re.findall(r"{(\w+)}", exceptions[key]["message"]))
         assert placeholders <= given | {"vendor", "reason"}, key
 

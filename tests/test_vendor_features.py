@@ -20,16 +20,16 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.const import CONF_VENDOR, DOMAIN
 from custom_components.lorawan_hub.lns.base import NetworkServer, Sink
-from custom_components.lorawan_hub.lns.errors import AuthError, InvalidRequest
+from custom_components.lorawan_hub.lns.errors import AuthError, InputError, InvalidRequest
 from custom_components.lorawan_hub.lns.models import (
     Capability,
-    DeviceInfo,
     DeviceStatus,
     DownlinkResult,
     LoRaClass,
     MulticastGroup,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
 )
 
 from .conftest import state_of
@@ -60,9 +60,9 @@ class RecordingServer(NetworkServer):
     async def validate(self) -> None:
         """Accept."""
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """List the two devices."""
-        return [DeviceInfo(dev_eui=eui, name=f"Valve {i}") for i, eui in enumerate(DEVICES)]
+        return [ServerDevice(dev_eui=eui, name=f"Valve {i}") for i, eui in enumerate(DEVICES)]
 
     async def run(self, sink: Sink) -> None:
         """Report connected and wait."""
@@ -283,6 +283,21 @@ async def test_device_status_battery(
     assert state_of(hass, "sensor.lorawan_70b3d57ed00000ee_battery") == "10"
 
 
+async def refused_clearing(
+    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer, error: Exception
+) -> HomeAssistantError:
+    """Return what clearing a device's queue raises when the vendor raises ``error``."""
+    server.fail_with = error
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "clear_downlink_queue",
+            {"device_id": device_ids(hass, config_entry)[0]},
+            blocking=True,
+        )
+    return caught.value
+
+
 @pytest.mark.parametrize(
     ("error", "key", "reauth"),
     [
@@ -299,16 +314,43 @@ async def test_vendor_failures(
     reauth: bool,
 ) -> None:
     """A refusal is a translated error with the reason; refused credentials start reauth."""
-    server.fail_with = error
-    with pytest.raises(HomeAssistantError) as caught:
-        await hass.services.async_call(
-            DOMAIN,
-            "clear_downlink_queue",
-            {"device_id": device_ids(hass, config_entry)[0]},
-            blocking=True,
-        )
-    assert caught.value.translation_key == key
-    assert caught.value.translation_placeholders == {"vendor": "Recording", "reason": str(error)}
+    caught = await refused_clearing(hass, config_entry, server, error)
+    assert caught.translation_key == key
+    assert caught.translation_placeholders == {"vendor": "Recording", "reason": str(error)}
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert bool(flows) is reauth
+
+
+@pytest.mark.parametrize(
+    ("error", "validation", "key", "placeholders"),
+    [
+        (
+            InputError("port 200 is reserved", key="port_reserved", details={"port": "200"}),
+            True,
+            "port_reserved",
+            {"vendor": "Recording", "reason": "port 200 is reserved", "port": "200"},
+        ),
+        # The same key on a refusal that is not the user's input: the vendor refused.
+        (
+            InvalidRequest("port 200 is reserved", key="port_reserved", details={"port": "200"}),
+            False,
+            "vendor_refused",
+            {"vendor": "Recording", "reason": "port 200 is reserved"},
+        ),
+    ],
+)
+async def test_input_errors_are_known_by_type(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    server: RecordingServer,
+    error: InvalidRequest,
+    validation: bool,
+    key: str,
+    placeholders: dict[str, str],
+) -> None:
+    """An InputError is the user's input, shown with its own message and details."""
+    caught = await refused_clearing(hass, config_entry, server, error)
+    assert isinstance(caught, ServiceValidationError) is validation
+    assert caught.translation_key == key
+    assert caught.translation_placeholders == placeholders

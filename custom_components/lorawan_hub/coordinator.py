@@ -65,11 +65,11 @@ from .lns.base import NetworkServer, ThrottledLog
 from .lns.errors import AuthError
 from .lns.models import (
     Alarm,
-    DeviceInfo,
     DeviceStatus,
     DownlinkStatus,
     JoinInfo,
     Location,
+    ServerDevice,
     Uplink,
 )
 from .store import EntryStore, device_data, parse_time, restore_device
@@ -302,7 +302,7 @@ class LoRaWANHubCoordinator:
     # --- devices ------------------------------------------------------------------------------
 
     def _ensure_device(
-        self, dev_eui: str, info: DeviceInfo | None, *, announce: bool = True
+        self, dev_eui: str, info: ServerDevice | None, *, announce: bool = True
     ) -> DeviceState:
         state = self.devices.get(dev_eui)
         registry = dr.async_get(self.hass)
@@ -417,7 +417,7 @@ class LoRaWANHubCoordinator:
                     listener_failed("the server", "availability")
 
     @callback
-    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
+    def devices_listed(self, devices: Sequence[ServerDevice]) -> None:
         """
         Create or update a device for each device the server lists.
 
@@ -590,7 +590,7 @@ class LoRaWANHubCoordinator:
             self._tell_framework("downlink_status", status)
 
     @callback
-    def device_updated(self, info: DeviceInfo) -> None:
+    def device_updated(self, info: ServerDevice) -> None:
         """Merge news about one device (class, downlink counter...) into what is known."""
         state = self.devices.get(info.dev_eui) or self._ensure_device(info.dev_eui, None)
         known = state.info
@@ -599,7 +599,7 @@ class LoRaWANHubCoordinator:
         else:
             changes = {
                 name: value
-                for name in DeviceInfo.__dataclass_fields__
+                for name in ServerDevice.__dataclass_fields__
                 if (value := getattr(info, name)) is not None
             }
             state.info = dataclasses.replace(known, **changes)

@@ -15,12 +15,12 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context
-from homeassistant.helpers.device_registry import DeviceInfo as HaDeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 
 from .codecs.decode import AUTO
 from .const import DEDUP_MEMORY, DEFAULT_OFFLINE_AFTER, DOMAIN, LOGGER
 from .lns.base import ThrottledLog
-from .lns.models import DeviceInfo, DeviceStatus, Location, Uplink
+from .lns.models import DeviceStatus, Location, ServerDevice, Uplink
 
 type UplinkKey = tuple[int | None, datetime]
 """What tells two uplinks of a device apart: frame counter and reception time."""
@@ -83,7 +83,7 @@ class DeviceState:
 
     dev_eui: str
     device_id: str
-    info: DeviceInfo | None = None
+    info: ServerDevice | None = None
     fields: dict[str, FieldSpec] = field(default_factory=dict)
     """Entity key → spec."""
     owners: dict[str, str] = field(default_factory=dict)
@@ -125,12 +125,12 @@ class DeviceState:
     listeners: dict[str, list[CALLBACK_TYPE]] = field(default_factory=dict)
     """Key (a field's entity key or a ``KEY_*``) → the updates of the entities showing it."""
 
-    device_info: HaDeviceInfo = field(init=False)
+    device_info: DeviceInfo = field(init=False)
     """What links this device's entities to its registry device (one, shared by them)."""
 
     def __post_init__(self) -> None:
         """Describe the registry device once."""
-        self.device_info = HaDeviceInfo(identifiers={(DOMAIN, self.dev_eui)})
+        self.device_info = DeviceInfo(identifiers={(DOMAIN, self.dev_eui)})
 
     def notify(self, key: str) -> None:
         """Update the entities that show ``key``; one that fails does not stop the others."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
-from .lns.errors import AuthError, CannotConnect, LnsError, Unsupported
+from .lns.errors import AuthError, CannotConnect, InputError, LnsError, Unsupported
 from .lns.models import Capability, Downlink, DownlinkResult
 
 if TYPE_CHECKING:
@@ -23,37 +23,6 @@ if TYPE_CHECKING:
 MIN_PORT: Final = 1
 MAX_PORT: Final = 223
 """Application ports (0 carries MAC commands; 224 and above are reserved by LoRaWAN)."""
-
-
-DETAILED_ERRORS: Final = frozenset(
-    {
-        "class_profile_missing",
-        "port_reserved",
-        "multicast_class_c_only",
-        "group_name_invalid",
-        "multicast_region_unknown",
-        "multicast_gateways_unsupported",
-        "fuota_group_required",
-        "fuota_devices_required",
-        "fuota_redundancy_range",
-        "fuota_class_c_only",
-        "fuota_start_delay_unsupported",
-        "invalid_job_id",
-        "invalid_group_id",
-        "multicast_name_required",
-        "multicast_name_unsupported",
-        "multicast_tags_unsupported",
-        "multicast_members_twice",
-        "multicast_members_required",
-        "multicast_keys_unsupported",
-        "multicast_ping_slot_class_b",
-        "multicast_ping_slot_unsupported",
-        "multicast_keys_incomplete",
-        "invalid_multicast_key",
-        "orbiwise_group_invalid",
-    }
-)
-"""Error keys of the user's input, each with a message of its own showing the error's details."""
 
 
 def validation_error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -66,8 +35,8 @@ def validation_error(key: str, **placeholders: str) -> ServiceValidationError:
 def vendor_error(coordinator: LoRaWANHubCoordinator, err: LnsError) -> HomeAssistantError:
     """Translate a network-server failure for the user."""
     placeholders = {"vendor": coordinator.client.name, "reason": err.reason or err.key}
-    if err.key in DETAILED_ERRORS:
-        # Something the user sets up on the network server: not a failure of the server.
+    if isinstance(err, InputError):
+        # What the user asked for cannot be done as given: not a failure of the server.
         return ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key=err.key,

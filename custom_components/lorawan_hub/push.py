@@ -26,7 +26,8 @@ from homeassistant.helpers.network import NoURLAvailableError, get_url
 
 from .const import CONF_PUSH_ID, CONF_PUSH_SECRET, DOMAIN, LOGGER
 from .coordinator import LoRaWANHubConfigEntry
-from .lns.base import ThrottledLog, read_limited
+from .lns.base import ThrottledLog
+from .lns.http import read_limited
 
 MAX_PUSH = 256 * 1024
 """Bytes one push may carry (an uplink push is about 1 KB)."""

@@ -36,7 +36,6 @@ from .downlink import (
 )
 from .lns.models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
@@ -44,6 +43,7 @@ from .lns.models import (
     LoRaClass,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
     normalize_eui,
 )
 
@@ -284,7 +284,7 @@ async def _set_device_class(call: ServiceCall) -> None:
     _require(coordinator, Capability.CLASS_CHANGE, SERVICE_SET_DEVICE_CLASS)
     device_class = LoRaClass(call.data[ATTR_DEVICE_CLASS])
     await call_vendor(coordinator, coordinator.client.set_device_class(state.dev_eui, device_class))
-    coordinator.device_updated(DeviceInfo(dev_eui=state.dev_eui, device_class=device_class))
+    coordinator.device_updated(ServerDevice(dev_eui=state.dev_eui, device_class=device_class))
 
 
 async def _clear_downlink_queue(call: ServiceCall) -> None:

@@ -31,12 +31,12 @@ from custom_components.lorawan_hub.framework import provider
 from custom_components.lorawan_hub.framework.connection import HubConnection
 from custom_components.lorawan_hub.framework.provider import FrameworkLink, async_link_framework
 from custom_components.lorawan_hub.lns.models import (
-    DeviceInfo,
     DeviceStatus,
     DownlinkState,
     DownlinkStatus,
     JoinInfo,
     Location,
+    ServerDevice,
 )
 from simulator.orion import OrionSimulator
 from tests.conftest import EventRecorder
@@ -126,7 +126,7 @@ async def test_devices_and_events_reach_the_framework(
     assert uplink.data == LPP_22_5
     assert [(reception.rssi, reception.snr) for reception in uplink.receptions] == [(-70.0, 9.5)]
     # The device's name changes on the server: the framework hears of it.
-    coordinator.devices_listed([DeviceInfo(dev_eui=DOOR, name="Back door")])
+    coordinator.devices_listed([ServerDevice(dev_eui=DOOR, name="Back door")])
     updated = framework.events[-1]
     assert updated.type is EventType.UPDATED
     assert updated.descriptor is not None

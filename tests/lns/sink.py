@@ -8,11 +8,11 @@ from datetime import datetime
 
 from custom_components.lorawan_hub.lns.models import (
     Alarm,
-    DeviceInfo,
     DeviceStatus,
     DownlinkStatus,
     JoinInfo,
     Location,
+    ServerDevice,
     Uplink,
 )
 
@@ -24,12 +24,12 @@ class RecordingSink:
         """Start empty."""
         self.uplinks: list[Uplink] = []
         self.connections: list[tuple[bool, str | None]] = []
-        self.device_lists: list[list[DeviceInfo]] = []
+        self.device_lists: list[list[ServerDevice]] = []
         self.downlink_statuses: list[DownlinkStatus] = []
         self.device_statuses: list[DeviceStatus] = []
         self.locations: dict[str, Location] = {}
         self.resume: datetime | None = None
-        self.device_updates: list[DeviceInfo] = []
+        self.device_updates: list[ServerDevice] = []
         self.alarms: list[Alarm] = []
         self.joins: list[JoinInfo] = []
         self.position: str | None = None
@@ -57,7 +57,7 @@ class RecordingSink:
         self.reachability.append((sorted(dev_euis), reachable))
         self._touch()
 
-    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
+    def devices_listed(self, devices: Sequence[ServerDevice]) -> None:
         """Record a device list."""
         self.device_lists.append(list(devices))
         self._touch()
@@ -92,7 +92,7 @@ class RecordingSink:
         """Return the newest uplink time seen."""
         return self.resume
 
-    def device_updated(self, info: DeviceInfo) -> None:
+    def device_updated(self, info: ServerDevice) -> None:
         """Record news about a device."""
         self.device_updates.append(info)
         self._touch()

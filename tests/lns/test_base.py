@@ -19,11 +19,11 @@ from custom_components.lorawan_hub.lns.base import (
 )
 from custom_components.lorawan_hub.lns.errors import InvalidRequest, Unsupported
 from custom_components.lorawan_hub.lns.models import (
-    DeviceInfo,
     Downlink,
     LoRaClass,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
 )
 
 
@@ -36,7 +36,7 @@ class MinimalServer(NetworkServer):
     async def validate(self) -> None:
         """Accept anything."""
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """List nothing."""
         return []
 

@@ -21,12 +21,8 @@ from aiohttp import web
 import pytest
 
 from custom_components.lorawan_hub.lns.errors import InvalidRequest
-from custom_components.lorawan_hub.lns.iotsquare import (
-    PUSH_URL_TAKEN,
-    RESPONSE_CODES,
-    BatchRefused,
-    IotSquareClient,
-)
+from custom_components.lorawan_hub.lns.iotsquare import PUSH_URL_TAKEN, IotSquareClient
+from custom_components.lorawan_hub.lns.iotsquare.api import RESPONSE_CODES, BatchRefused
 from custom_components.lorawan_hub.lns.models import (
     Downlink,
     FuotaRequest,
@@ -80,7 +76,6 @@ ANSWERS_READ = frozenset(
         "device_status_response",
         "device_latest_uplink_response",
         "device_downlink_create_response",
-        "mcgroup_list_response",
         "mcgroup_create_response",
         "mcgroup_update_response",
         "mcgroup_status_response_remote",
@@ -124,6 +119,7 @@ OTHER_ANSWERS: dict[str, tuple[str, str, str | None, dict[str, tuple[int, str]] 
     ),
     "device_update_response": ("device/update", "device_update_request", None, None),
     "gateway_list_response": ("gateway/list", "", None, None),
+    "mcgroup_list_response": ("mcgroup/list", "", None, None),
     "gateway_create_response": ("gateway/create", "gateway_create_request", None, None),
     "gateway_delete_response_ok": ("gateway/delete", "gateway_delete_request", "gwID", None),
     "gateway_delete_response_error": (
@@ -318,13 +314,7 @@ async def test_device_samples(server: SampleServer, client: IotSquareClient) -> 
 
 
 async def test_multicast_group_samples(server: SampleServer, client: IotSquareClient) -> None:
-    """Groups listed and shown, renamed with what the table requires, deleted, sent to."""
-    server.answers["mcgroup/list"] = sample("mcgroup_list_response")
-    groups = await client.list_multicast_groups()
-    assert [(g.group_id, g.name, g.device_class) for g in groups] == [
-        ("778327E60A028072", "mc_nodes_00", LoRaClass.C),
-        ("E6A98AE25D7DB6F8", "mc_nodes_01", LoRaClass.C),
-    ]
+    """Groups shown, renamed with what the table requires, deleted, sent to."""
     server.answers["mcgroup/status"] = sample("mcgroup_status_response_manual")
     server.answers["mcdevice/list"] = sample("mcdevice_list_response")
     group = await client.multicast_group_status("A0891CE817397EE8")
@@ -456,7 +446,9 @@ async def test_fuota_samples(
     """A transfer created as the samples send it, found in the list, followed and terminated."""
     server.answers["fuota/create"] = sample("fuota_create_response")
     server.answers["fuota/list"] = sample("fuota_list_response")
-    monkeypatch.setattr(client, "_firmware_name", lambda: "test_2")
+    monkeypatch.setattr(
+        "custom_components.lorawan_hub.lns.iotsquare.fuota._firmware_name", lambda: "test_2"
+    )
     for payload, request in ((b"\x23\x33", "hex"), (b"2333", "ascii")):
         job_id = await client.start_fuota(
             FuotaRequest(dev_euis=(), firmware=payload, group_id="CC3E92CEA33AC62A", redundancy=0.3)
@@ -489,10 +481,10 @@ async def test_answers_to_requests_the_client_never_makes(
     method = "POST" if request else "GET"
     body = sample(request) if request else None
     if refusals is None:
-        assert (await client._call(method, path, json=body, batch_key=id_key))["code"] == 0
+        assert (await client._api.call(method, path, json=body, batch_key=id_key))["code"] == 0
         return
     with pytest.raises(BatchRefused) as refused:
-        await client._call(method, path, json=body, batch_key=id_key)
+        await client._api.call(method, path, json=body, batch_key=id_key)
     assert dict(refused.value.refusals) == refusals
     assert isinstance(refused.value, InvalidRequest)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+import hashlib
 import logging
+import re
 from typing import Any
 
 import aiohttp
@@ -23,7 +26,6 @@ from custom_components.lorawan_hub.lns.errors import (
     Unsupported,
 )
 from custom_components.lorawan_hub.lns.models import (
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkMode,
@@ -32,12 +34,16 @@ from custom_components.lorawan_hub.lns.models import (
     LoRaClass,
     MulticastKeys,
     MulticastSetup,
+    ServerDevice,
 )
 from custom_components.lorawan_hub.lns.orbiwise import (
     AuthMode,
     OrbiWiseClient,
     PushTarget,
     Transport,
+)
+from custom_components.lorawan_hub.lns.orbiwise.channel import Channel
+from custom_components.lorawan_hub.lns.orbiwise.parse import (
     alarm_from_push,
     device_from_node,
     downlink_status,
@@ -55,6 +61,8 @@ from .sink import RecordingSink
 
 CLIMATE = "70B3D57ED0000001"
 DOOR = "70B3D57ED0000002"
+WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""RFC 6455: what the server appends to the client's key to answer the handshake."""
 LPP_TEMPERATURE = b"\x01\x67\x00\xe6"
 
 
@@ -72,8 +80,8 @@ async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
 def reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees the dropped values it causes reported (the log is rate-limited)."""
     monkeypatch.setattr(
-        "custom_components.lorawan_hub.lns.orbiwise._VALUES",
-        ThrottledLog(logging.getLogger("custom_components.lorawan_hub.lns.orbiwise")),
+        "custom_components.lorawan_hub.lns.orbiwise.parse._VALUES",
+        ThrottledLog(logging.getLogger("custom_components.lorawan_hub.lns.orbiwise.parse")),
     )
 
 
@@ -275,7 +283,7 @@ def test_bad_optional_values_of_other_pushes() -> None:
             "dl_fcnt": "many",
         }
     )
-    assert node == DeviceInfo(dev_eui=DOOR, device_class=LoRaClass.C)
+    assert node == ServerDevice(dev_eui=DOOR, device_class=LoRaClass.C)
     alarm = alarm_from_push(
         {"timestamp": "ISO8601", "alarm_code": 7, "DevEUI": "hex", "gtw_id": "0102"}
     )
@@ -337,7 +345,7 @@ async def test_devices_pages_and_application(
     session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every page of the device list; an application sees its own devices only."""
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.PAGE_SIZE", 1)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.rest.PAGE_SIZE", 1)
     devices = await make_client(session, orbiwise).list_devices()
     assert [(d.dev_eui, d.name, d.device_class) for d in devices] == [
         (CLIMATE, "Climate", LoRaClass.A),
@@ -854,7 +862,7 @@ async def test_one_rest_downlink_at_a_time(
         answers.append(asyncio.get_running_loop().create_future())
         return await answers[-1]
 
-    monkeypatch.setattr(client, "_request", request)
+    monkeypatch.setattr(client._rest, "request", request)
     first = asyncio.create_task(
         client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
     )
@@ -900,7 +908,6 @@ async def test_class_status_and_multicast(running: Running, orbiwise: OrbiWiseSi
     assert orbiwise.nodes[DOOR].groups == {"valves"}
     await client.remove_from_multicast_group("valves", [DOOR])
     assert orbiwise.nodes[DOOR].groups == set()
-    assert [g.group_id for g in await client.list_multicast_groups()] == ["valves"]
     result = await client.send_multicast("valves", 5, b"\x0a")
     assert result.state is DownlinkState.QUEUED
     orbiwise.advance_downlink(int(str(result.message_id)), 1)
@@ -1115,8 +1122,8 @@ async def test_page_limit_and_bad_nodes(
     devices = await make_client(session, orbiwise).list_devices()
     assert [device.dev_eui for device in devices] == [CLIMATE, DOOR]
     assert "cannot describe" in caplog.text
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.PAGE_SIZE", 1)
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.MAX_PAGES", 2)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.rest.PAGE_SIZE", 1)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.rest.MAX_PAGES", 2)
     with pytest.raises(ProtocolError, match="pages"):
         await make_client(session, orbiwise).list_devices()
 
@@ -1153,7 +1160,7 @@ async def test_same_push_twice_is_delivered_once(
     running: Running, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The early and the complete push of one uplink (same id) make one uplink."""
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.DELIVERED_MEMORY", 1)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.store.DELIVERED_MEMORY", 1)
     body = {
         "DevEUI": CLIMATE,
         "dataFrame": "AWcA5g==",
@@ -1215,6 +1222,72 @@ async def test_channel_without_answer(
     await run.stop()
 
 
+async def test_channel_requests_that_stop_waiting() -> None:
+    """A request fails when the channel goes; an answer to one that gave up goes to nobody."""
+    channel = Channel("orbiwan.example", 5)
+    sent: list[Mapping[str, Any]] = []
+    waiting = asyncio.Event()
+
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(message)
+        waiting.set()
+
+    channel.set_sender(send)
+    request = asyncio.create_task(channel.request("payloads_dl", {"port": 1}))
+    await waiting.wait()
+    channel.set_sender(None)
+    with pytest.raises(CannotConnect, match="the connection closed"):
+        await request
+
+    channel.set_sender(send)
+    waiting.clear()
+    request = asyncio.create_task(channel.request("payloads_dl", {"port": 1}))
+    await waiting.wait()
+    tag = sent[-1]["payloads_dl"]["tag"]
+    assert channel.awaits(tag)
+    request.cancel()
+    assert channel.answered(tag, {"id": 1})
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert not channel.awaits(tag)
+    assert not channel.answered(tag, {"id": 1})
+
+
+async def test_websocket_protocol_error(session: aiohttp.ClientSession) -> None:
+    """A frame the WebSocket protocol does not know ends the connection, which is retried."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        match = re.search(rb"sec-websocket-key: *(\S+)", request, re.IGNORECASE)
+        assert match is not None
+        digest = hashlib.sha1(match.group(1) + WEBSOCKET_GUID, usedforsecurity=False).digest()
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + base64.b64encode(digest)
+            + b"\r\n\r\n\x83\x00"  # a frame of a reserved opcode
+        )
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = OrbiWiseClient(
+        session, f"http://127.0.0.1:{port}", username="u", password="p", auth_mode=AuthMode.BASIC
+    )
+    run = Running(client)
+    try:
+        async with asyncio.timeout(10):
+            await run.sink.wait_for(lambda: any(not up for up, _reason in run.sink.connections))
+        reasons = [reason for up, reason in run.sink.connections if not up]
+        assert reasons[0] == "WebSocket error: WebSocketError"
+    finally:
+        await run.stop()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_websocket_server_down_with_basic(
     session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
@@ -1228,12 +1301,8 @@ async def test_websocket_server_down_with_basic(
     await run.stop()
 
 
-async def test_groups_without_id_and_push_errors(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
-) -> None:
-    """Groups without an id are skipped; errors on the push channel map by status code."""
-    orbiwise.groups["x"] = {"title": "no id"}
-    assert await make_client(session, orbiwise).list_multicast_groups() == []
+def test_push_errors() -> None:
+    """Errors on the push channel map by status code."""
     assert isinstance(push_error({"status_code": 401}), AuthError)
     assert isinstance(push_error({"status_code": 403}), Forbidden)
     assert isinstance(push_error({"status_code": 503}), CannotConnect)
@@ -1422,7 +1491,7 @@ async def test_unlisted_device_pushes_wait_for_the_next_reading(
 
     A reading that fails keeps them for the next one.
     """
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.REFRESH_INTERVAL", 0.2)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.REFRESH_INTERVAL", 0.2)
     client = make_client(session, orbiwise, application="app-1")
     await client.list_devices()
     run = Running(client)
@@ -1446,7 +1515,7 @@ async def test_rest_push_from_a_device_added_to_the_application(
     session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A REST push about an unlisted device is answered once the list was read again."""
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.REFRESH_INTERVAL", 0.05)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.REFRESH_INTERVAL", 0.05)
     client = rest_push_client(session, orbiwise, application="app-1")
     await client.list_devices()
     run = Running(client)
@@ -1540,7 +1609,7 @@ async def test_registration_fields_fill_what_the_list_lacks(
         devices = await client.list_devices()
     assert asked == [CLIMATE]
     assert devices == [
-        DeviceInfo(
+        ServerDevice(
             dev_eui=CLIMATE,
             name="Pump",
             app_eui="70B3D57ED0000000",
@@ -1548,7 +1617,7 @@ async def test_registration_fields_fill_what_the_list_lacks(
             location=Location(46.2, 6.1),
             downlink_f_cnt=4,
         ),
-        DeviceInfo(dev_eui=DOOR, name="Door", device_class=LoRaClass.B),
+        ServerDevice(dev_eui=DOOR, name="Door", device_class=LoRaClass.B),
     ]
 
 
@@ -1606,8 +1675,6 @@ async def test_multicast_group_as_the_document_describes_it(
     assert group.states == {CLIMATE: "added", "0000000000000009": "cannot find device"}
     assert "0000000000000009 was not added to the multicast group lamps" in caplog.text
     assert orbiwise.nodes[CLIMATE].groups == {"lamps"}
-    listed = await running.client.list_multicast_groups()
-    assert [(g.group_id, g.name) for g in listed] == [("lamps", "lamps")]
 
 
 async def test_application_groups_and_group_ids(
@@ -1763,32 +1830,6 @@ async def test_drained_uplinks_keep_their_position(
     await run.stop()
 
 
-async def test_group_lists_that_are_not_lists(session: aiohttp.ClientSession) -> None:
-    """A group list that is not a list is a protocol error; entries that are not objects go."""
-    answers = iter(
-        [
-            web.json_response({"groupid": "g"}),
-            web.json_response([5, {"groupid": "g", "title": "G", "ping_slot_periodicity": 2}]),
-            web.Response(status=204),
-        ]
-    )
-
-    async def groups(request: web.Request) -> web.Response:
-        return next(answers)
-
-    app = web.Application()
-    app.router.add_get("/rest/groups", groups)
-    async with SimulatorServer(app) as server:
-        client = OrbiWiseClient(
-            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
-        )
-        with pytest.raises(ProtocolError):
-            await client.list_multicast_groups()
-        (group,) = await client.list_multicast_groups()
-        assert (group.group_id, group.name, group.device_class) == ("g", "G", LoRaClass.B)
-        assert await client.list_multicast_groups() == []
-
-
 async def test_held_pushes_are_bounded_and_foreign_devices_forgotten(
     session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
@@ -1800,8 +1841,8 @@ async def test_held_pushes_are_bounded_and_foreign_devices_forgotten(
 
     Pushes held meanwhile are bounded: the oldest goes (its uplink stays in the server's store).
     """
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.FOREIGN_MEMORY", 0)
-    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.MAX_HELD", 1)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.FOREIGN_MEMORY", 0)
+    monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.MAX_HELD", 1)
     client = make_client(session, orbiwise, application="app-1")
     await client.list_devices()
     run = Running(client)

@@ -14,7 +14,7 @@ import pytest
 from custom_components.lorawan_hub.lns.errors import AuthError, CannotConnect, InvalidRequest
 from custom_components.lorawan_hub.lns.models import Downlink, DownlinkState
 from custom_components.lorawan_hub.lns.orbiwise import MqttSettings, OrbiWiseClient, Transport
-from custom_components.lorawan_hub.lns.orbiwise_mqtt import check_mqtt
+from custom_components.lorawan_hub.lns.orbiwise.mqtt import check_mqtt
 from simulator.orbiwise import OrbiWiseSimulator
 
 from .sink import RecordingSink

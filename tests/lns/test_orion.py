@@ -748,7 +748,7 @@ async def test_invalid_request_frame_fails_the_request(
     conn = client._live
     assert conn is not None
     with pytest.raises(ProtocolError, match="invalid_req"):
-        await client._request(conn, {"cmd": "get_data_req", "date_from": 5, "date_to": 6})
+        await conn.request({"cmd": "get_data_req", "date_from": 5, "date_to": 6})
 
 
 # --- parsing and error mapping ------------------------------------------------------------------

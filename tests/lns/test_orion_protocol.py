@@ -462,7 +462,7 @@ async def test_request_on_closed_connection(server: ScriptedServer, client: Orio
             await ws.close()
         await sink.wait_for(lambda: not sink.up)
         with pytest.raises(CannotConnect, match="closed"):
-            await client._request(conn, {"cmd": "ping_req"})
+            await conn.request({"cmd": "ping_req"})
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -670,10 +670,10 @@ async def test_late_answer_is_not_taken_for_the_next(server: ScriptedServer) -> 
             assert conn is not None
             request = {"cmd": "max_dl_data_req", "devEui": DEVICE}
             # The operation ids count from 1: give the first request "lh1" for certain.
-            client._operation_ids = itertools.count(1)
+            conn._operation_ids = itertools.count(1)
             with pytest.raises(CannotConnect, match="did not answer"):
-                await client._request(conn, request)
-            assert (await client._request(conn, request))["devList"][0]["maxDataSize"] == 22
+                await conn.request(request)
+            assert (await conn.request(request))["devList"][0]["maxDataSize"] == 22
         finally:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):

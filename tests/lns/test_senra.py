@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 import pytest
 
-from custom_components.lorawan_hub.lns import senra as senra_module
+from custom_components.lorawan_hub.lns import senra_parse
 from custom_components.lorawan_hub.lns.base import ThrottledLog
 from custom_components.lorawan_hub.lns.errors import (
     AuthError,
@@ -31,8 +31,8 @@ from custom_components.lorawan_hub.lns.models import (
     MulticastSetup,
     Uplink,
 )
-from custom_components.lorawan_hub.lns.senra import (
-    SenraClient,
+from custom_components.lorawan_hub.lns.senra import SenraClient
+from custom_components.lorawan_hub.lns.senra_parse import (
     devices_from_csv,
     task_outcome,
     uplink_from_notification,
@@ -60,7 +60,7 @@ async def senra() -> AsyncIterator[SenraSimulator]:
 @pytest.fixture(autouse=True)
 def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees the warnings about wrong values (they are rate-limited per field)."""
-    monkeypatch.setattr(senra_module, "_VALUES", ThrottledLog(senra_module._LOGGER))
+    monkeypatch.setattr(senra_parse, "_VALUES", ThrottledLog(senra_parse._LOGGER))
 
 
 @pytest.fixture
@@ -679,6 +679,22 @@ async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSes
         # 429 is "not now", not a wrong request.
         with pytest.raises(CannotConnect, match="429"):
             await client.clear_downlink_queue(METER)
+
+
+async def test_a_key_echoed_in_plain_text_is_masked(session: aiohttp.ClientSession) -> None:
+    """A plain-text refusal keeps its words, shortened, without the key: not even a part of it."""
+    key = "AK2:" + "s" * 40
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=400, text="x" * 180 + request.headers["authorization"])
+
+    app = web.Application()
+    app.router.add_post("/rest/integration/device/sendmsg", refuse)
+    async with SimulatorServer(app) as server:
+        client = SenraClient(session, server.base_url, key, "70B3D57ED0FFFF01")
+        with pytest.raises(InvalidRequest) as raised:
+            await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
+    assert raised.value.reason == "x" * 180 + "***"
 
 
 async def test_not_found_names_what_was_not_found(

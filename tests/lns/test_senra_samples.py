@@ -27,11 +27,8 @@ from custom_components.lorawan_hub.lns.models import (
     MulticastSetup,
 )
 from custom_components.lorawan_hub.lns.parse import eui
-from custom_components.lorawan_hub.lns.senra import (
-    SenraClient,
-    devices_from_csv,
-    task_request_id,
-)
+from custom_components.lorawan_hub.lns.senra import SenraClient
+from custom_components.lorawan_hub.lns.senra_parse import devices_from_csv, task_request_id
 from simulator.server import SimulatorServer
 
 from .senra_samples import FIXTURES, CurlRequest, curl_requests, load, text

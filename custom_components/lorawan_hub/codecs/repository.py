@@ -20,8 +20,7 @@ from typing import Any, Final
 import aiohttp
 import yaml
 
-from custom_components.lorawan_hub.lns.base import read_limited
-
+from ..lns.http import read_limited
 from . import yaml12
 from .javascript import (
     DOWNLINK_DECODER,

@@ -44,7 +44,6 @@ from ..lns.base import NetworkServer, Sink
 from ..lns.errors import CannotConnect, InvalidRequest, Unsupported
 from ..lns.models import (
     Capability,
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkMode,
@@ -54,6 +53,7 @@ from ..lns.models import (
     Gateway,
     JoinInfo,
     Location,
+    ServerDevice,
     Uplink,
 )
 
@@ -98,10 +98,10 @@ def is_ours(hass: HomeAssistant, network_id: str) -> bool:
     return entry is not None and entry.domain == DOMAIN
 
 
-def server_device(device: FrameworkDevice) -> DeviceInfo:
+def server_device(device: FrameworkDevice) -> ServerDevice:
     """Describe a framework device as a network server lists one."""
     descriptor = device.descriptor
-    return DeviceInfo(
+    return ServerDevice(
         dev_eui=device.dev_eui,
         name=descriptor.name or None,
         manufacturer=descriptor.manufacturer or None,
@@ -178,7 +178,7 @@ class FrameworkClient(NetworkServer):
         """Check that the framework is there."""
         await self._async_registry()
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the chosen devices the framework's connections have now."""
         registry = await self._async_registry()
         devices = []

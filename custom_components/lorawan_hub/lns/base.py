@@ -10,15 +10,10 @@ import random
 import time
 from typing import Any, ClassVar, Protocol
 
-import aiohttp
-import orjson
-from yarl import URL
-
-from .errors import CannotConnect, InvalidRequest, Unsupported
+from .errors import InputError, Unsupported
 from .models import (
     Alarm,
     Capability,
-    DeviceInfo,
     DeviceStatus,
     Downlink,
     DownlinkResult,
@@ -30,6 +25,7 @@ from .models import (
     LoRaClass,
     MulticastGroup,
     MulticastSetup,
+    ServerDevice,
     Uplink,
 )
 
@@ -48,7 +44,7 @@ class Sink(Protocol):
         Called again at every failed attempt; the sink reports only transitions.
         """
 
-    def devices_listed(self, devices: Sequence[DeviceInfo]) -> None:
+    def devices_listed(self, devices: Sequence[ServerDevice]) -> None:
         """Report the server's complete device list, after each (re)connect."""
 
     def uplink(self, uplink: Uplink) -> None:
@@ -70,7 +66,7 @@ class Sink(Protocol):
     def device_location(self, dev_eui: str, location: Location) -> None:
         """Report a device position kept by the network server."""
 
-    def device_updated(self, info: DeviceInfo) -> None:
+    def device_updated(self, info: ServerDevice) -> None:
         """Report news about one device; fields left None keep what was known."""
 
     def alarm(self, alarm: Alarm) -> None:
@@ -120,7 +116,7 @@ class NetworkServer(ABC):
         """
 
     @abstractmethod
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return every device the credentials can see."""
 
     @abstractmethod
@@ -178,10 +174,6 @@ class NetworkServer(ABC):
         """Return where a firmware update is."""
         raise Unsupported(f"{self.name} has no firmware updates over the air")
 
-    async def list_multicast_groups(self) -> list[MulticastGroup]:
-        """Return the account's multicast groups."""
-        raise Unsupported(f"{self.name} has no multicast groups")
-
     async def create_multicast_group(self, setup: MulticastSetup) -> MulticastGroup:
         """
         Create a multicast group with its first members.
@@ -225,7 +217,7 @@ class NetworkServer(ABC):
 def no_gateways(vendor: str, gateways: Sequence[str]) -> None:
     """Refuse gateways chosen for a multicast downlink by a vendor that chooses them itself."""
     if gateways:
-        raise InvalidRequest(
+        raise InputError(
             f"{vendor} chooses the gateways of a multicast downlink itself",
             key="multicast_gateways_unsupported",
         )
@@ -248,78 +240,31 @@ def check_multicast_setup(
     vendor takes a class B group's ping slot periodicity.
     """
     if names and not setup.name:
-        raise InvalidRequest(f"{vendor} needs a name for the group", key="multicast_name_required")
+        raise InputError(f"{vendor} needs a name for the group", key="multicast_name_required")
     if not names and setup.name:
-        raise InvalidRequest(
+        raise InputError(
             f"{vendor} multicast groups have no name", key="multicast_name_unsupported"
         )
     if setup.tags and not tags:
-        raise InvalidRequest(f"{vendor} has no device tags", key="multicast_tags_unsupported")
+        raise InputError(f"{vendor} has no device tags", key="multicast_tags_unsupported")
     if setup.tags and setup.dev_euis:
-        raise InvalidRequest(
+        raise InputError(
             "members are chosen either as devices or by tag", key="multicast_members_twice"
         )
     if setup.keys is not None and not given_keys:
-        raise InvalidRequest(
+        raise InputError(
             f"{vendor} generates the group's session itself", key="multicast_keys_unsupported"
         )
     if setup.ping_slot_periodicity is not None:
         if setup.device_class is not LoRaClass.B:
-            raise InvalidRequest(
+            raise InputError(
                 "a ping slot periodicity is for class B groups", key="multicast_ping_slot_class_b"
             )
         if not ping_slots:
-            raise InvalidRequest(
+            raise InputError(
                 f"{vendor} sets a class B group's ping slots itself",
                 key="multicast_ping_slot_unsupported",
             )
-
-
-async def http_request(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: URL,
-    *,
-    headers: Mapping[str, str],
-    request_timeout: float,
-    params: Mapping[str, str] | None = None,
-    json: Any = None,
-    data: aiohttp.FormData | None = None,
-) -> tuple[int, bytes]:
-    """
-    Send one request (a JSON body, or ``data``) and return its status and body.
-
-    Raises CannotConnect, naming only the host, when the server cannot be reached in time.
-    """
-    try:
-        async with session.request(
-            method,
-            url,
-            params=params,
-            data=orjson.dumps(json) if json is not None else data,
-            headers={
-                "Accept": "application/json",
-                **({"Content-Type": "application/json"} if json is not None else {}),
-                **headers,
-            },
-            timeout=aiohttp.ClientTimeout(total=request_timeout),
-            allow_redirects=False,
-        ) as response:
-            return response.status, await response.read()
-    except (aiohttp.ClientError, TimeoutError, OSError) as err:
-        raise CannotConnect(f"cannot reach {url.host}: {type(err).__name__}") from None
-
-
-async def read_limited(content: aiohttp.StreamReader, limit: int) -> bytes | None:
-    """Read a body of at most ``limit`` bytes; None as soon as it is longer (the rest unread)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 RECONNECT_INITIAL = 1.0

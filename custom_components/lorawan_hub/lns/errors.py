@@ -66,6 +66,19 @@ class InvalidRequest(LnsError):
     key = "invalid_request"
 
 
+class InputError(InvalidRequest):
+    """
+    The user's input cannot be used as given: a translated message with details.
+
+    Raised before anything is asked of the server, or where the vendor's rules refuse what the
+    user chose. Its ``key`` has a message of its own, which shows the ``details``.
+    """
+
+    def __init__(self, reason: str, *, key: str, details: Mapping[str, str] | None = None) -> None:
+        """Keep the reason, the key of the message and what the message shows."""
+        super().__init__(reason, key=key, details=details)
+
+
 class Unsupported(LnsError):
     """The vendor does not offer the requested feature."""
 

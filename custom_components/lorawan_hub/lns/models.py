@@ -106,7 +106,7 @@ class Uplink:
 
 
 @dataclass(slots=True, kw_only=True)
-class DeviceInfo:
+class ServerDevice:
     """A device as the network server lists it. Never carries keys."""
 
     dev_eui: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+import dataclasses
 from datetime import UTC, datetime
 import logging
 import time
@@ -27,20 +28,22 @@ from .errors import (
     AuthError,
     CannotConnect,
     Forbidden,
+    InputError,
     InvalidRequest,
     LnsError,
     ProtocolError,
     Unsupported,
 )
+from .http import SERVER_FAILURE, JsonApi, Refusal, Reply, StatusTable
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
     DownlinkState,
     DownlinkStatus,
     LoRaClass,
+    ServerDevice,
     Uplink,
 )
 from .netemera_parse import (
@@ -93,6 +96,32 @@ acknowledgment of the last downlink packet": the only downlink it can name is th
 """
 
 
+ERRORS: Final = StatusTable(
+    statuses={
+        401: Refusal(AuthError, "{host} refused the access token"),
+        **dict.fromkeys(
+            (403, 405), Refusal(Forbidden, "the credentials lack a permission ({path})")
+        ),
+        404: Refusal(InvalidRequest, "{path} does not exist", key="not_found"),
+        **dict.fromkeys(
+            (400, 409, 422),
+            Refusal(InvalidRequest, "{host} rejected the request (HTTP {status})"),
+        ),
+    },
+    client_error=SERVER_FAILURE,
+)
+"""The statuses of the document's tables; any other is the server's failure."""
+VALIDATED: Final = dataclasses.replace(
+    ERRORS,
+    fresh_401=Refusal(
+        InvalidRequest,
+        "{host} refused the request as invalid (HTTP 401, documented as 'Request validation"
+        " failed')",
+    ),
+)
+"""The statuses of an endpoint that documents a 401 refusing the request (see ``_request``)."""
+
+
 def api_root(url: str) -> URL:
     """Return the API base URL without a trailing slash."""
     parsed = URL(url.strip())
@@ -128,14 +157,25 @@ class NetemeraClient(NetworkServer):
     ) -> None:
         """Prepare a client; nothing connects until a method is called."""
         self._session = session
-        self._api = api_root(api_url)
+        root = api_root(api_url)
         self._application = application_id
         self._tokens = TokenSource(
             session,
             token_url,
-            {"grant_type": "client_credentials", "audience": str(self._api)},
+            {"grant_type": "client_credentials", "audience": str(root)},
             client=(client_id, client_secret),
             timeout=request_timeout,
+        )
+        self._api = JsonApi(
+            session,
+            root,
+            errors=ERRORS,
+            timeout=request_timeout,
+            authorize=self._tokens.credentials,
+            renew=self._tokens.renewed,
+            accept=JSON_API,
+            content_type=JSON_API,
+            limit=MAX_DOCUMENT,
         )
         self._request_timeout = request_timeout
         self._read_timeout = read_timeout
@@ -150,7 +190,7 @@ class NetemeraClient(NetworkServer):
     @property
     def host(self) -> str:
         """The API's host, safe to show."""
-        return self._api.host or ""
+        return self._api.host
 
     @property
     def application_id(self) -> str:
@@ -172,7 +212,7 @@ class NetemeraClient(NetworkServer):
     # --- REST ---------------------------------------------------------------------------------
 
     def _url(self, path: str) -> URL:
-        return self._api.with_path(f"{self._api.path.rstrip('/')}/{path}", encoded=False)
+        return self._api.url(path)
 
     async def _request(
         self,
@@ -191,63 +231,14 @@ class NetemeraClient(NetworkServer):
         updates, line 1189): a 401 to a token obtained for this very request is that refusal of
         the request, not of the token.
         """
-        issued = self._tokens.issued
-        token = await self._tokens.token()
-        fresh = self._tokens.issued != issued
-        headers = {"Accept": JSON_API}
-        body = None
-        if document is not None:
-            headers["Content-Type"] = JSON_API
-            body = orjson.dumps(document)
-        renewed = False
-        while True:
-            headers["Authorization"] = f"Bearer {token}"
-            try:
-                async with self._session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self._request_timeout),
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    if status == 401 and validation_401 and fresh:
-                        raise InvalidRequest(
-                            f"{self.host} refused the request as invalid (HTTP 401, documented"
-                            " as 'Request validation failed')",
-                            code=status,
-                        )
-                    if status == 401 and not renewed:
-                        renewed = fresh = True
-                        token = await self._tokens.renew(token)
-                        continue
-                    self._raise_for_status(status, url)
-                    if status not in accept:
-                        raise ProtocolError(f"{method} {url.path} answered HTTP {status}")
-                    text = await _read_limited(response, url)
-            except (aiohttp.ClientError, TimeoutError, OSError) as err:
-                raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
-            if not text.strip():
-                return None
-            try:
-                return orjson.loads(text)
-            except orjson.JSONDecodeError:
-                raise ProtocolError(f"{url.path}: the answer is not JSON") from None
-
-    def _raise_for_status(self, status: int, url: URL) -> None:
-        """Raise the error documented for an HTTP status (2xx passes)."""
-        if 200 <= status < 300:
-            return
-        if status == 401:
-            raise AuthError(f"{self.host} refused the access token", code=status)
-        if status in (403, 405):
-            raise Forbidden(f"the credentials lack a permission ({url.path})", code=status)
-        if status == 404:
-            raise InvalidRequest(f"{url.path} does not exist", key="not_found", code=status)
-        if status in (400, 409, 422):
-            raise InvalidRequest(f"{self.host} rejected the request (HTTP {status})", code=status)
-        raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
+        return await self._api.request(
+            method,
+            url,
+            json=document,
+            expect=accept,
+            errors=VALIDATED if validation_401 else ERRORS,
+            limit=MAX_DOCUMENT,
+        )
 
     async def _collection(self, path: str, kind: str) -> list[Mapping[str, Any]]:
         """
@@ -280,7 +271,7 @@ class NetemeraClient(NetworkServer):
             return None
         target = current.join(URL(link))
         # The token goes with every request: never follow a link to another server.
-        if target.origin() != self._api.origin():
+        if target.origin() != self._api.base.origin():
             raise ProtocolError("a page link leads off the API server")
         return target
 
@@ -303,14 +294,14 @@ class NetemeraClient(NetworkServer):
             applications.append(application)
         return applications
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the application's end-devices, with their network address where activated."""
         items = await self._collection(
             f"applications/{self.application_id}/end-devices", "end-device"
         )
         profiles = await self._profiles()
         dropped = self._dropped("end-device")
-        devices: dict[str, DeviceInfo] = {}
+        devices: dict[str, ServerDevice] = {}
         for item in items:
             try:
                 dev_eui = eui(item.get("devEui") or item.get("_id"), "devEui")
@@ -323,7 +314,7 @@ class NetemeraClient(NetworkServer):
             # Keep the name and profile only: an end-device also carries its root keys.
             assigned = text(item, "deviceProfileId", dropped)
             profile = profiles.get(assigned) if assigned else None
-            devices[dev_eui] = DeviceInfo(
+            devices[dev_eui] = ServerDevice(
                 dev_eui=dev_eui,
                 name=text(item, "name", dropped),
                 model=text(profile, "name", dropped) if profile else None,
@@ -331,7 +322,7 @@ class NetemeraClient(NetworkServer):
             )
         semaphore = asyncio.Semaphore(ACTIVATION_LOOKUPS)
 
-        async def activation(device: DeviceInfo) -> None:
+        async def activation(device: ServerDevice) -> None:
             address = self._dev_addrs.get(device.dev_eui)
             if address is None:
                 # Looked up until the device has an address (it may join later).
@@ -434,15 +425,11 @@ class NetemeraClient(NetworkServer):
             )
             position = ""
         since = None if position else self._since(sink)
-        token = await self._tokens.token()
+        credentials = await self._tokens.credentials()
         renewed = False
         while True:
             url = self._stream_url(since)
-            headers = {
-                "Accept": EVENT_STREAM,
-                "Cache-Control": "no-cache",
-                "Authorization": f"Bearer {token}",
-            }
+            headers = {"Accept": EVENT_STREAM, "Cache-Control": "no-cache", **credentials.headers}
             if position:
                 headers["Last-Event-ID"] = position
             try:
@@ -466,7 +453,7 @@ class NetemeraClient(NetworkServer):
             if response.status == 401 and not renewed:
                 response.release()
                 renewed = True
-                token = await self._tokens.renew(token)
+                credentials = await self._tokens.renewed(credentials)
                 continue
             if response.status == 400 and (position or since is not None):
                 # The server no longer knows where we were (expired history).
@@ -491,7 +478,8 @@ class NetemeraClient(NetworkServer):
                 )
                 continue
             try:
-                self._raise_for_status(response.status, url)
+                if not 200 <= response.status < 300:
+                    raise ERRORS.error(Reply("GET", url, response.status, b""))
                 if response.status != 200:
                     raise ProtocolError(f"the stream answered HTTP {response.status}")
                 if response.content_type != EVENT_STREAM:
@@ -677,7 +665,7 @@ class NetemeraClient(NetworkServer):
         target = profile_like(current, profiles, device_class)
         if target is None:
             name = text(current, "name") or current_id
-            raise InvalidRequest(
+            raise InputError(
                 f"no device profile like '{name}' supports class {device_class} only",
                 key="class_profile_missing",
                 details={"profile": name, "device_class": device_class.value},
@@ -706,18 +694,6 @@ class NetemeraClient(NetworkServer):
 
     async def close(self) -> None:
         """Nothing to release: the stream closes with ``run``'s cancellation."""
-
-
-async def _read_limited(response: aiohttp.ClientResponse, url: URL) -> bytes:
-    """Read a whole answer, however it is split, refusing more than ``MAX_DOCUMENT`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > MAX_DOCUMENT:
-            raise ProtocolError(f"{url.path}: the answer is too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _reason(err: Exception) -> str:

@@ -22,8 +22,8 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import read_limited
 from .errors import AuthError, CannotConnect, ProtocolError
+from .http import Credentials, fetch
 from .parse import as_int
 
 _LOGGER = logging.getLogger(__name__)
@@ -123,23 +123,31 @@ class TokenSource:
             self._access = self._refresh = None
             return await self._request(self._grant)
 
+    async def credentials(self) -> Credentials:
+        """Return the ``Authorization`` of a request: a valid token, fresh when just obtained."""
+        issued = self.issued
+        token = await self.token()
+        return Credentials({"Authorization": f"Bearer {token}"}, fresh=self.issued != issued)
+
+    async def renewed(self, refused: Credentials) -> Credentials:
+        """Return a new ``Authorization`` after the API refused the one given (see ``renew``)."""
+        token = await self.renew(refused.headers.get("Authorization", "").removeprefix("Bearer "))
+        return Credentials({"Authorization": f"Bearer {token}"}, fresh=True)
+
     def clear(self) -> None:
         """Forget the tokens (after the credentials changed)."""
         self._access = self._refresh = None
 
     async def _request(self, form: Mapping[str, str]) -> str:
-        try:
-            async with self._session.post(
-                self._url,
-                data=dict(form),
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                allow_redirects=False,
-            ) as response:
-                body = await read_limited(response.content, MAX_ANSWER)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
+        status, body = await fetch(
+            self._session,
+            "POST",
+            self._url,
+            headers=self._headers,
+            request_timeout=self._timeout,
+            data=dict(form),
+            limit=MAX_ANSWER,
+        )
         if body is None:
             raise ProtocolError(f"{self.host} answered more than {MAX_ANSWER} bytes")
         try:

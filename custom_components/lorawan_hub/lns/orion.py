@@ -2,17 +2,17 @@
 OrionM2M network server: the WebSocket API (``wss://.../ws/v2/?app_id=...&token=...``).
 
 One WebSocket carries everything: requests (``*_req``) answered by ``*_resp`` frames, matched by
-``operation_id`` where the server echoes it and in order otherwise, and ``realtime_data`` frames
-once ``consume_req`` subscribed the connection. What the frames mean is in ``orion_messages``.
+``operation_id`` where the server echoes it and in order otherwise (``orion_connection``), and
+``realtime_data`` frames once ``consume_req`` subscribed the connection. What the frames mean is
+in ``orion_messages``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import itertools
 import json
@@ -27,23 +27,27 @@ from .base import Backoff, NetworkServer, Sink, ThrottledLog
 from .errors import AuthError, CannotConnect, InvalidRequest, LnsError, ProtocolError, Unsupported
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
     DownlinkState,
     DownlinkStatus,
     LoRaClass,
+    ServerDevice,
     Uplink,
 )
+from .orion_connection import Connection
 from .orion_messages import (
     CLASS_TO_ORION,
     ORION_TO_CLASS,
     TIME_FORMAT,
     device_from_entry,
     format_time,
+    history_complete,
     location_from,
     raise_for_status,
+    row_key,
+    row_time,
     same_device,
     update_request,
     uplink_from_frame,
@@ -91,47 +95,6 @@ LATE_REASON: Final = (
     "missed the device's receive window: the server marked it late and cancelled it"
 )
 
-_OPERATION_PREFIX: Final = "lh"
-_ERROR_FRAMES: Final = {
-    "json_parse_error": "protocol_error",
-    "invalid_req": "protocol_error",
-    "invalid_command_req": "unknown_command",
-}
-"""The frames that refuse a request without naming its command (3.23), and their error key."""
-
-
-def _response_cmd(cmd: str) -> str:
-    return (cmd.removesuffix("_req")) + "_resp"
-
-
-def _history_complete(message: Mapping[str, Any]) -> bool:
-    """
-    Whether a ``get_data_resp`` is the result, rather than an acknowledgement before it.
-
-    The document's statuses are "1 - Accepted; 2 - ERROR; 3 - SUCCESS" (3.15) while its sample
-    carries the rows with status 1: a status 1 without ``dataList`` (nor ``dataCount`` 0) is
-    taken as "accepted, the result follows".
-    """
-    return message.get("status") != 1 or "dataList" in message or message.get("dataCount") == 0
-
-
-def _row_key(row: object) -> bytes:
-    """Identify a stored uplink across pages (``id`` alone is not trusted to be unique)."""
-    if not isinstance(row, Mapping):
-        return orjson.dumps(row)
-    return orjson.dumps(
-        [row.get("devEui"), row.get("time"), row.get("fcnt"), row.get("id"), row.get("data")]
-    )
-
-
-def _row_time(row: object) -> datetime | None:
-    if not isinstance(row, Mapping):
-        return None
-    try:
-        return parse_time(row.get("time"), "time")
-    except ProtocolError:
-        return None
-
 
 @dataclass
 class _PendingAck:
@@ -139,29 +102,6 @@ class _PendingAck:
     sent_at: datetime
     decide_at: float | None = None
     """For a realTime downlink: the loop time by which it went out or was cancelled."""
-
-
-@dataclass
-class _Waiter:
-    """A request waiting for its answer."""
-
-    future: asyncio.Future[dict[str, Any]]
-    response_cmd: str
-    final: Callable[[Mapping[str, Any]], bool] | None = None
-    """For a command answered in two frames: whether a frame is the second one."""
-    interim: dict[str, Any] | None = None
-    deadline: asyncio.Timeout | None = None
-
-
-@dataclass
-class _Connection:
-    """One open WebSocket and the requests waiting for an answer on it."""
-
-    ws: aiohttp.ClientWebSocketResponse
-    by_operation: dict[str, _Waiter] = field(default_factory=dict)
-    by_cmd: dict[str, deque[_Waiter]] = field(default_factory=dict)
-    order: deque[_Waiter] = field(default_factory=deque)
-    closed: bool = False
 
 
 class OrionClient(NetworkServer):
@@ -208,7 +148,7 @@ class OrionClient(NetworkServer):
         self._realtime_window = realtime_window
         """Seconds a realTime downlink has to go out (``REALTIME_WINDOW`` when None)."""
         self._operation_ids = itertools.count(1)
-        self._live: _Connection | None = None
+        self._live: Connection | None = None
         self._sink: Sink | None = None
         self._pending_acks: dict[str, _PendingAck] = {}
         self._ack_check: asyncio.Task[None] | None = None
@@ -227,7 +167,7 @@ class OrionClient(NetworkServer):
 
     # --- connection ---------------------------------------------------------------------------
 
-    async def _open(self) -> _Connection:
+    async def _open(self) -> Connection:
         """Connect and read the ``connected`` greeting."""
         url = self._url.update_query(app_id=self._app_id, token=self._token)
         try:
@@ -244,10 +184,15 @@ class OrionClient(NetworkServer):
             raise CannotConnect(f"handshake failed with HTTP {err.status}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise CannotConnect(f"cannot reach {self.host}: {type(err).__name__}") from None
-        conn = _Connection(ws)
+        conn = Connection(
+            ws,
+            host=self.host,
+            request_timeout=self._request_timeout,
+            operation_ids=self._operation_ids,
+        )
         try:
             async with asyncio.timeout(self._request_timeout):
-                greeting = await self._receive_json(ws)
+                greeting = await conn.receive_json()
             if greeting.get("cmd") != "connected":
                 raise ProtocolError("the server did not greet with 'connected'")
             if greeting.get("status") != 1:
@@ -260,65 +205,8 @@ class OrionClient(NetworkServer):
             raise
         return conn
 
-    async def _receive_json(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-        message = await ws.receive()
-        if message.type is not aiohttp.WSMsgType.TEXT:
-            raise CannotConnect(f"{self.host} closed the connection")
-        try:
-            decoded = orjson.loads(message.data)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"{self.host} sent a frame that is not JSON") from None
-        return dict(as_dict(decoded, "frame"))
-
-    async def _request(
-        self,
-        conn: _Connection,
-        request: dict[str, Any],
-        *,
-        operation_id: bool = True,
-        final: Callable[[Mapping[str, Any]], bool] | None = None,
-    ) -> dict[str, Any]:
-        """
-        Send a request and return its response; raise the documented error for status 2.
-
-        ``final`` tells the answer from an acknowledgement that announces it; the wait starts
-        again at each acknowledgement.
-        """
-        if conn.closed:
-            raise CannotConnect(f"the connection to {self.host} is closed")
-        cmd = request["cmd"]
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), _response_cmd(cmd), final)
-        op_id = None
-        if operation_id:
-            op_id = f"{_OPERATION_PREFIX}{next(self._operation_ids)}"
-            request = {**request, "operation_id": op_id}
-            conn.by_operation[op_id] = waiter
-        conn.by_cmd.setdefault(waiter.response_cmd, deque()).append(waiter)
-        conn.order.append(waiter)
-        try:
-            await conn.ws.send_str(json.dumps(request))
-            async with asyncio.timeout(self._request_timeout) as deadline:
-                waiter.deadline = deadline
-                response = await waiter.future
-        except TimeoutError:
-            if waiter.interim is not None:
-                raise CannotConnect(f"{self.host} accepted {cmd} but sent no result") from None
-            raise CannotConnect(f"{self.host} did not answer {cmd}") from None
-        except (aiohttp.ClientError, ConnectionError) as err:
-            raise CannotConnect(f"lost {self.host} during {cmd}: {type(err).__name__}") from None
-        finally:
-            waiter.deadline = None
-            if op_id is not None:
-                conn.by_operation.pop(op_id, None)
-            with contextlib.suppress(ValueError):
-                conn.by_cmd[waiter.response_cmd].remove(waiter)
-            with contextlib.suppress(ValueError):
-                conn.order.remove(waiter)
-        raise_for_status(response)
-        return response
-
     async def _optional(
-        self, conn: _Connection, request: dict[str, Any], *, operation_id: bool = True
+        self, conn: Connection, request: dict[str, Any], *, operation_id: bool = True
     ) -> dict[str, Any] | None:
         """
         Send a request the connection does without; None when the server did not do it.
@@ -331,7 +219,7 @@ class OrionClient(NetworkServer):
         if cmd in self._unknown_commands:
             return None
         try:
-            return await self._request(conn, request, operation_id=operation_id)
+            return await conn.request(request, operation_id=operation_id)
         except LnsError as err:
             if conn.closed:
                 raise CannotConnect(f"lost {self.host} during {cmd}") from None
@@ -342,47 +230,7 @@ class OrionClient(NetworkServer):
             log("%s did not do %s (%s); carrying on without it", self.host, cmd, err.reason)
             return None
 
-    def _waiter_for(
-        self, conn: _Connection, message: Mapping[str, Any], response_cmd: str | None
-    ) -> _Waiter | None:
-        """
-        Return the request a frame answers: by ``operation_id``, else the oldest of its command.
-
-        ``response_cmd`` None: a frame naming no command answers the oldest request. A frame
-        echoing one of our operation ids that no longer waits answers a request given up: none.
-        """
-        op_id = message.get("operation_id")
-        if isinstance(op_id, str) and op_id:
-            waiter = conn.by_operation.get(op_id)
-            if waiter is not None and not waiter.future.done():
-                return waiter
-            if op_id.startswith(_OPERATION_PREFIX):
-                return None
-        waiting = conn.order if response_cmd is None else conn.by_cmd.get(response_cmd, ())
-        return next((item for item in waiting if not item.future.done()), None)
-
-    def _resolve(self, conn: _Connection, message: dict[str, Any]) -> bool:
-        """Hand a response to the request waiting for it; False when none is."""
-        waiter = self._waiter_for(conn, message, str(message.get("cmd")))
-        if waiter is None:
-            return False
-        if waiter.final is not None and not waiter.final(message):
-            waiter.interim = message
-            if waiter.deadline is not None:
-                waiter.deadline.reschedule(
-                    asyncio.get_running_loop().time() + self._request_timeout
-                )
-            return True
-        waiter.future.set_result(message)
-        return True
-
-    def _fail_all(self, conn: _Connection) -> None:
-        conn.closed = True
-        for waiter in conn.order:
-            if not waiter.future.done():
-                waiter.future.set_exception(CannotConnect(f"lost the connection to {self.host}"))
-
-    async def _read(self, conn: _Connection) -> None:
+    async def _read(self, conn: Connection) -> None:
         """Dispatch every frame until the connection closes."""
         try:
             async for message in conn.ws:
@@ -393,9 +241,9 @@ class OrionClient(NetworkServer):
                     break
                 self._dispatch(conn, message.data)
         finally:
-            self._fail_all(conn)
+            conn.fail_all()
 
-    def _dispatch(self, conn: _Connection, text: str) -> None:
+    def _dispatch(self, conn: Connection, text: str) -> None:
         try:
             message = orjson.loads(text)
         except ValueError:
@@ -415,15 +263,7 @@ class OrionClient(NetworkServer):
         elif cmd == "die_connection_close":
             _LOGGER.debug("%s announced that it closes the connection", self.host)
             conn.closed = True
-        elif isinstance(cmd, str) and cmd in _ERROR_FRAMES:
-            # The server refused a request without saying which (3.23): the one it names by
-            # operation_id, else the oldest waiting.
-            waiter = self._waiter_for(conn, message, None)
-            if waiter is not None:
-                waiter.future.set_exception(
-                    ProtocolError(f"the server answered {cmd}", key=_ERROR_FRAMES[cmd])
-                )
-        elif not self._resolve(conn, message):
+        elif not conn.answer(message):
             _LOGGER.debug("Ignored an unexpected %s frame from %s", cmd, self.host)
 
     def _realtime(self, message: dict[str, Any]) -> None:
@@ -466,7 +306,7 @@ class OrionClient(NetworkServer):
             self._schedule_ack_check(0)
 
     @contextlib.asynccontextmanager
-    async def _temporary(self) -> AsyncIterator[_Connection]:
+    async def _temporary(self) -> AsyncIterator[Connection]:
         """Open a connection for the duration of the block (set-up and validation)."""
         conn = await self._open()
         reader = asyncio.create_task(self._read(conn))
@@ -481,17 +321,17 @@ class OrionClient(NetworkServer):
     async def validate(self) -> None:
         """Connect once and ask for the device list, which needs the token's rights."""
         async with self._temporary() as conn:
-            await self._request(conn, {"cmd": "get_devices_req"})
+            await conn.request({"cmd": "get_devices_req"})
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the devices the token can see (all the user's, or the application's)."""
         async with self._temporary() as conn:
-            devices = self._devices(await self._request(conn, {"cmd": "get_devices_req"}))
+            devices = self._devices(await conn.request({"cmd": "get_devices_req"}))
         if devices is None:
             raise ProtocolError(f"{self.host} answered get_devices_req without a device list")
         return devices
 
-    def _devices(self, response: Mapping[str, Any]) -> list[DeviceInfo] | None:
+    def _devices(self, response: Mapping[str, Any]) -> list[ServerDevice] | None:
         """Return the listed devices; None when the answer holds no list (nothing is known)."""
         entries = response.get("deviceList")
         if entries is None and response.get("deviceCount") == 0:
@@ -547,7 +387,7 @@ class OrionClient(NetworkServer):
                 self._ack_check.cancel()
                 self._ack_check = None
 
-    async def _run_connection(self, conn: _Connection, sink: Sink) -> str:
+    async def _run_connection(self, conn: Connection, sink: Sink) -> str:
         """Run one connection until it is lost and say why; raise AuthError for a refused token."""
         reader = asyncio.create_task(self._read(conn), name="lorawan_hub orion reader")
         keepalive: asyncio.Task[None] | None = None
@@ -559,8 +399,8 @@ class OrionClient(NetworkServer):
                 operation_id=False,
             )
             self._buffer = []
-            await self._request(conn, {"cmd": "consume_req"}, operation_id=False)
-            devices = self._devices(await self._request(conn, {"cmd": "get_devices_req"}))
+            await conn.request({"cmd": "consume_req"}, operation_id=False)
+            devices = self._devices(await conn.request({"cmd": "get_devices_req"}))
             self._live = conn
             sink.connection_changed(True, None)
             if devices is not None:
@@ -592,18 +432,18 @@ class OrionClient(NetworkServer):
                     await keepalive
         return reason
 
-    async def _keepalive(self, conn: _Connection) -> None:
+    async def _keepalive(self, conn: Connection) -> None:
         """Ping at the interval; a ping without answer ends the connection, any answer will do."""
         while not conn.closed:
             await asyncio.sleep(self._ping_interval)
             try:
-                await self._request(conn, {"cmd": "ping_req"}, operation_id=False)
+                await conn.request({"cmd": "ping_req"}, operation_id=False)
             except CannotConnect:
                 raise
             except LnsError as err:  # a refusal is an answer: the connection is alive
                 self._log.warning("ping", "%s refused ping_req: %s", self.host, err.reason)
 
-    async def _coordinates(self, conn: _Connection, sink: Sink) -> None:
+    async def _coordinates(self, conn: Connection, sink: Sink) -> None:
         """Report the positions the server keeps for devices (3.21, since revision 09)."""
         response = await self._optional(conn, {"cmd": "get_device_coordinates_req"})
         entries = response.get("deviceList") if response is not None else None
@@ -616,7 +456,7 @@ class OrionClient(NetworkServer):
             except ProtocolError as err:
                 self._log.warning("coordinates", "Skipped malformed coordinates: %s", err)
 
-    async def _catch_up(self, conn: _Connection, sink: Sink) -> None:
+    async def _catch_up(self, conn: Connection, sink: Sink) -> None:
         """
         Fetch, oldest first, the uplinks received since the last one seen.
 
@@ -653,8 +493,8 @@ class OrionClient(NetworkServer):
             newest = since
             fresh = []
             for row in rows:
-                key = _row_key(row)
-                moment = _row_time(row)
+                key = row_key(row)
+                moment = row_time(row)
                 if moment is not None and moment > newest:
                     newest = moment
                 if key not in seen:
@@ -679,10 +519,9 @@ class OrionClient(NetworkServer):
         _LOGGER.debug("Caught up %d stored uplinks from %s", delivered, self.host)
 
     async def _history_page(
-        self, conn: _Connection, since: datetime, until: datetime, limit: int
+        self, conn: Connection, since: datetime, until: datetime, limit: int
     ) -> list[Any]:
-        response = await self._request(
-            conn,
+        response = await conn.request(
             {
                 "cmd": "get_data_req",
                 "date_from": format_time(since),
@@ -690,7 +529,7 @@ class OrionClient(NetworkServer):
                 "limit": limit,
                 "descending": False,
             },
-            final=_history_complete,
+            final=history_complete,
         )
         rows = response.get("dataList")
         if rows is None:
@@ -735,16 +574,14 @@ class OrionClient(NetworkServer):
 
     # --- downlinks ----------------------------------------------------------------------------
 
-    def _connection(self) -> _Connection:
+    def _connection(self) -> Connection:
         if self._live is None or self._live.closed:
             raise CannotConnect(f"not connected to {self.host}")
         return self._live
 
     async def max_downlink_size(self, dev_eui: str) -> int | None:
         """Return the largest payload at the device's data rate of its last uplink."""
-        response = await self._request(
-            self._connection(), {"cmd": "max_dl_data_req", "devEui": dev_eui}
-        )
+        response = await self._connection().request({"cmd": "max_dl_data_req", "devEui": dev_eui})
         entries = response.get("devList")
         for entry in entries if isinstance(entries, list) else ():
             if same_device(entry, dev_eui):
@@ -768,7 +605,7 @@ class OrionClient(NetworkServer):
             request["realTime"] = True
         if downlink.device_class is not None:
             request["lwClass"] = CLASS_TO_ORION[downlink.device_class]
-        response = await self._request(self._connection(), request)
+        response = await self._connection().request(request)
         data_id = opt_int(response, "dataId")
         if data_id is None:
             raise ProtocolError("downlink_data_resp without dataId")
@@ -796,11 +633,10 @@ class OrionClient(NetworkServer):
         An ``ack_time`` that is no time counts as none (logged).
         """
         data_id = int(message_id)
-        response = await self._request(
-            self._connection(),
-            # The document spells the field ``datald`` (3.19) where ``downlink_data_resp`` says
-            # ``dataId`` (3.18): both spellings are sent.
-            {"cmd": "downlink_ack_req", "datald": data_id, "dataId": data_id},
+        # The document spells the field ``datald`` (3.19) where ``downlink_data_resp`` says
+        # ``dataId`` (3.18): both spellings are sent.
+        response = await self._connection().request(
+            {"cmd": "downlink_ack_req", "datald": data_id, "dataId": data_id}
         )
         ack_time = response.get("ack_time")
         if ack_time in (None, ""):
@@ -902,7 +738,7 @@ class OrionClient(NetworkServer):
         The server's class for downlinks (``dev_lw_class_req``, 3.16) confirms the change.
         """
         conn = self._connection()
-        response = await self._request(conn, {"cmd": "get_devices_req", "devEui": dev_eui})
+        response = await conn.request({"cmd": "get_devices_req", "devEui": dev_eui})
         entries = response.get("deviceList")
         record = next(
             (
@@ -914,7 +750,7 @@ class OrionClient(NetworkServer):
         )
         if record is None:
             raise InvalidRequest(f"{self.host} does not list {dev_eui}", key="unknown_device")
-        await self._request(conn, update_request(record, dev_eui, CLASS_TO_ORION[device_class]))
+        await conn.request(update_request(record, dev_eui, CLASS_TO_ORION[device_class]))
         reported = await self.device_class(dev_eui)
         if reported is not None and reported is not device_class:
             raise ProtocolError(
@@ -923,9 +759,7 @@ class OrionClient(NetworkServer):
 
     async def device_class(self, dev_eui: str) -> LoRaClass | None:
         """Return the device's class as the server holds it (``dev_lw_class_req``)."""
-        response = await self._request(
-            self._connection(), {"cmd": "dev_lw_class_req", "devEui": dev_eui}
-        )
+        response = await self._connection().request({"cmd": "dev_lw_class_req", "devEui": dev_eui})
         entries = response.get("deviceList")
         for entry in entries if isinstance(entries, list) else ():
             if same_device(entry, dev_eui):

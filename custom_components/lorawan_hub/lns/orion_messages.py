@@ -1,5 +1,5 @@
 """
-What the frames of the OrionM2M WebSocket API mean: uplinks, devices, errors, device updates.
+What the frames of the OrionM2M WebSocket API mean: uplinks, devices, errors, updates, history.
 
 Section numbers refer to the vendor's document "OrionNetworkServer - Description of WEBSOCKET
 API" (revision 12).
@@ -13,8 +13,10 @@ import math
 import time
 from typing import Any, Final
 
+import orjson
+
 from .errors import AuthError, CannotConnect, InvalidRequest, LimitReached, LnsError, ProtocolError
-from .models import DeviceInfo, Gateway, Location, LoRaClass, Uplink
+from .models import Gateway, Location, LoRaClass, ServerDevice, Uplink
 from .parse import eui, hex_id, hex_payload, opt_float, opt_int, opt_str, parse_time
 
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S%z"
@@ -301,9 +303,9 @@ def location_from(entry: Mapping[str, Any], dropped: list[str] | None = None) ->
     return Location(lat, lon)
 
 
-def device_from_entry(entry: Mapping[str, Any], dropped: list[str] | None = None) -> DeviceInfo:
+def device_from_entry(entry: Mapping[str, Any], dropped: list[str] | None = None) -> ServerDevice:
     """
-    Build a DeviceInfo from a ``get_devices_resp`` entry, leaving every key behind.
+    Build a ServerDevice from a ``get_devices_resp`` entry, leaving every key behind.
 
     Raises ProtocolError without a valid ``devEui``; any other bad value is left out and its key
     added to ``dropped``.
@@ -312,7 +314,7 @@ def device_from_entry(entry: Mapping[str, Any], dropped: list[str] | None = None
     bad: list[str] = dropped if dropped is not None else []
     node_class = _lenient(opt_int, entry, "node_class", bad)
     activation = _lenient(opt_int, entry, "activation", bad)
-    return DeviceInfo(
+    return ServerDevice(
         dev_eui=dev_eui,
         name=_lenient(opt_str, entry, "description", bad),
         dev_addr=_lenient(opt_str, entry, "devAddr", bad),
@@ -366,3 +368,33 @@ def update_request(record: Mapping[str, Any], dev_eui: str, node_class: int) -> 
                     request[key] = number
     request["node_class"] = node_class
     return request
+
+
+def history_complete(message: Mapping[str, Any]) -> bool:
+    """
+    Whether a ``get_data_resp`` is the result, rather than an acknowledgement before it.
+
+    The document's statuses are "1 - Accepted; 2 - ERROR; 3 - SUCCESS" (3.15) while its sample
+    carries the rows with status 1: a status 1 without ``dataList`` (nor ``dataCount`` 0) is
+    taken as "accepted, the result follows".
+    """
+    return message.get("status") != 1 or "dataList" in message or message.get("dataCount") == 0
+
+
+def row_key(row: object) -> bytes:
+    """Identify a stored uplink across pages (``id`` alone is not trusted to be unique)."""
+    if not isinstance(row, Mapping):
+        return orjson.dumps(row)
+    return orjson.dumps(
+        [row.get("devEui"), row.get("time"), row.get("fcnt"), row.get("id"), row.get("data")]
+    )
+
+
+def row_time(row: object) -> datetime | None:
+    """Return when a stored uplink was received; None when the row does not say."""
+    if not isinstance(row, Mapping):
+        return None
+    try:
+        return parse_time(row.get("time"), "time")
+    except ProtocolError:
+        return None

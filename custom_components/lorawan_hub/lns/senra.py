@@ -3,18 +3,17 @@ SenRa (Senet) network server: uplinks pushed by its HTTP notification target, RE
 
 The server POSTs each uplink (or a batch of them, as a JSON array) to Home Assistant. Downlinks,
 queue clearing and class changes use the Application REST API with the API key in the
-``authorization`` header; a class change is a device-update task whose status is polled.
+``authorization`` header; a class change is a device-update task whose status is polled. What the
+server sends is read in ``senra_parse``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-import csv
-from dataclasses import dataclass
-from datetime import UTC, datetime
-import io
+from collections.abc import Mapping, Sequence
+import dataclasses
+from datetime import datetime
 import logging
 from typing import Any, Final
 
@@ -22,18 +21,19 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import NetworkServer, Sink, ThrottledLog, check_multicast_setup, http_request
+from .base import NetworkServer, Sink, ThrottledLog, check_multicast_setup
 from .errors import (
     AuthError,
     CannotConnect,
     Forbidden,
+    InputError,
     InvalidRequest,
     LnsError,
     ProtocolError,
 )
+from .http import JsonApi, Refusal, StatusTable, decode_json
 from .models import (
     Capability,
-    DeviceInfo,
     Downlink,
     DownlinkMode,
     DownlinkResult,
@@ -41,23 +41,26 @@ from .models import (
     DownlinkStatus,
     FuotaRequest,
     FuotaStatus,
-    Gateway,
-    Location,
     LoRaClass,
     MulticastGroup,
     MulticastSetup,
-    Uplink,
+    ServerDevice,
 )
-from .parse import (
-    as_dict,
-    eui,
-    hex_id,
-    hex_payload,
-    opt_bool,
-    opt_float,
-    opt_int,
-    opt_str,
-    parse_time,
+from .parse import as_dict, opt_str
+from .senra_parse import (
+    EXPORT_FIELDS,
+    Notification,
+    devices_from_csv,
+    fuota_status_from,
+    group_class,
+    group_from_status,
+    group_states,
+    joining,
+    message_id,
+    read_notification,
+    split_tags,
+    task_outcome,
+    task_request_id,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,289 +75,52 @@ SEEN_MEMORY: Final = 4096
 """Notifications remembered (device, join, sequence number, time) to drop replays."""
 DOWNLINK_TIMEOUT_MINUTES: Final = 65
 
-# The legacy notification format's field names.
-_LEGACY: Final = {
-    "EUI": "devEui",
-    "PDU": "pdu",
-    "FREQ": "freq",
-    "GW": "gwEui",
-    "TXTime": "txtime",
-    "RSSI": "rssi",
-    "SeqNo": "seqno",
-    "Port": "port",
-    "SNR": "snr",
-    "DataRate": "datarate",
-}
-_CLASSES: Final = {"A": LoRaClass.A, "B": LoRaClass.B, "C": LoRaClass.C}
-# csvExport headers (as shown, lower case without spaces) → field.
-_COLUMNS: Final = {
-    "deveui": "devEui",
-    "tags": "tags",
-    "metadata": "metadata",
-    "state": "state",
-    "devtype": "devType",
-    "devicetype": "devType",
-    "devaddr": "devAddr",
-    "deviceaddress": "devAddr",
-    "lat": "lat",
-    "latitude": "lat",
-    "lng": "lng",
-    "longitude": "lng",
-}
-EXPORT_FIELDS: Final = "devEui,tags,metadata,state,devType,devAddr,lat,lng"
 
-
-_VALUES: Final = ThrottledLog(_LOGGER)
-"""Warnings about one wrong value from the server (the rest of its message is used)."""
-
-
-def _ignored(key: str, reason: str) -> None:
-    _VALUES.warning(key, "Ignored a wrong %s from the server: %s", key, reason)
-
-
-def _optional[T](
-    read: Callable[[Mapping[str, Any], str], T | None], data: Mapping[str, Any], key: str
-) -> T | None:
-    """Return an optional value, or None (with a rate-limited warning) when it is wrong."""
+def _message(body: bytes) -> str | None:
+    """Return what an error answer says: its JSON ``message``, or its text (shortened)."""
     try:
-        return read(data, key)
-    except ProtocolError as err:
-        _ignored(key, str(err))
-        return None
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode(errors="replace").strip()
+        return text[:200] or None
+    if isinstance(document, dict) and isinstance(document.get("message"), str):
+        return str(document["message"])[:200]
+    return None
 
 
-def _ranged(data: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
-    """Return an optional integer within ``low``..``high``, or None when absent or wrong."""
-    value = _optional(opt_int, data, key)
-    if value is not None and not low <= value <= high:
-        _ignored(key, f"{value} is out of range")
-        return None
-    return value
+ERRORS: Final = StatusTable(
+    statuses={
+        401: Refusal(AuthError, "{host} refused the API key"),
+        403: Refusal(Forbidden, "the API key may not do this", explanation="instead"),
+        404: Refusal(InvalidRequest, "not found", explanation="instead"),
+        429: Refusal(CannotConnect, "{host} asks to slow down (HTTP 429)"),
+    },
+    client_error=Refusal(InvalidRequest, "HTTP {status}", explanation="instead"),
+    explain=_message,
+)
+"""
+The API's statuses; an error explains itself in a JSON ``message`` or plain text.
+
+403 ("Authorization failure") is the document's only refusal of a key: on an action it may also
+mean that the key may not do that one thing (see ``SenraClient._request``).
+"""
 
 
-def _measured(data: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    """Return an optional measurement within ``low``..``high``, or None when absent or wrong."""
-    value = _optional(opt_float, data, key)
-    if value is not None and not low <= value <= high:
-        _ignored(key, f"{value} is out of range")
-        return None
-    return value
-
-
-def _opt_hex_id(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None or value == "" else hex_id(value, key)
-
-
-def _opt_id(data: Mapping[str, Any], key: str) -> str | None:
-    """Return a message id (documented as a number; a string id is kept as it is)."""
-    value = data.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    raise ProtocolError(f"{key} is not a message id")
-
-
-def _opt_eui(data: Mapping[str, Any], key: str) -> str | None:
-    value = opt_str(data, key)
-    return None if value is None else eui(value, key)
-
-
-def _opt_class(data: Mapping[str, Any], key: str) -> LoRaClass | None:
-    # The notification table says "A", "B", "C"; the device-update API says CLASS_A...
-    # (003:49 and 003:579): both are read.
-    value = opt_str(data, key)
-    if value is None:
-        return None
-    found = _CLASSES.get(value.strip().upper().removeprefix("CLASS_"))
-    if found is None:
-        raise ProtocolError(f"{key} is not a LoRaWAN class")
-    return found
-
-
-def _location(
-    data: Mapping[str, Any], lat_key: str, lng_key: str, *, warn: bool = False
-) -> Location | None:
-    """Return an optional position; a missing, zero or invalid one is no position."""
-    try:
-        lat = opt_float(data, lat_key)
-        lng = opt_float(data, lng_key)
-    except ProtocolError as err:
-        if warn:
-            _ignored(f"{lat_key}/{lng_key}", str(err))
-        return None
-    if lat is None or lng is None or (lat == 0 and lng == 0):
-        return None
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        if warn:
-            _ignored(f"{lat_key}/{lng_key}", "out of range")
-        return None
-    return Location(lat, lng)
-
-
-def notification_fields(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Return a notification with the legacy format's field names replaced by the current ones."""
-    if "devEui" in data or "EUI" not in data:
-        return data
-    return {_LEGACY.get(key, key): value for key, value in data.items()}
-
-
-def _server_time(fields: Mapping[str, Any]) -> datetime | None:
-    """Return when the network server received the uplink, None when the time is wrong."""
-    try:
-        return parse_time(fields.get("txtime"), "txtime")
-    except ProtocolError as err:
-        _ignored("txtime", str(err))
-        return None
-
-
-def _uplink(fields: Mapping[str, Any], raw: Mapping[str, Any]) -> tuple[Uplink, datetime | None]:
-    """Return the uplink of a notification and the server's time of it (None when wrong)."""
-    # The device and the payload are the uplink: without them there is nothing to deliver.
-    dev_eui = eui(fields.get("devEui"), "devEui")
-    payload = hex_payload(fields.get("pdu"), "pdu")
-    # Every other field is dropped alone when it is wrong (003:25: keep parsing).
-    server_time = _server_time(fields)
-    rssi = _measured(fields, "rssi", -200, 50)
-    snr = _measured(fields, "snr", -50, 50)
-    gateway = _optional(_opt_hex_id, fields, "gwEui")
-    data_rate = _ranged(fields, "datarate", 0, 15)
-    uplink = Uplink(
-        dev_eui=dev_eui,
-        # A wrong time is no reason to lose the uplink: it is placed at its arrival.
-        received_at=server_time or datetime.now(UTC),
-        f_port=_ranged(fields, "port", 0, 255),
-        f_cnt=_ranged(fields, "seqno", 0, 2**32 - 1),
-        payload=payload,
-        rssi=rssi,
-        snr=snr,
-        data_rate=None if data_rate is None else f"DR{data_rate}",
-        # MHz (003:41); LoRaWAN's bands lie between 137 and 1020 MHz.
-        frequency=_measured(fields, "freq", 100, 1100),
-        gateways=(Gateway(gateway, rssi, snr),) if gateway else (),
-        location=_location(fields, "estLat", "estLng", warn=True),
-        ack=_optional(opt_bool, fields, "ack"),
-        device_class=_optional(_opt_class, fields, "devClass"),
-        raw=raw,
-    )
-    return uplink, server_time
-
-
-def uplink_from_notification(data: Mapping[str, Any]) -> Uplink:
+def _errors(path: str, key_check: bool) -> StatusTable:
     """
-    Build an Uplink from one notification (current or legacy format; unknown fields ignored).
+    Return the statuses of a request to ``path``.
 
-    Raises ProtocolError when the device or the payload is missing or wrong; any other wrong
-    field is left out (with a rate-limited warning).
+    A device endpoint's 404 is an unknown device; a request that checks the key (``key_check``)
+    takes a 403 for a refused key.
     """
-    return _uplink(notification_fields(data), data)[0]
-
-
-@dataclass(slots=True, frozen=True)
-class _Notification:
-    """What one notification brings, read before anything of it is delivered."""
-
-    uplink: Uplink
-    key: tuple[str, int | None, int | None, datetime] | None
-    """What identifies it among the server's retries; None when it cannot be told."""
-    max_payload: int | None
-    position: Location | None
-    acknowledged: str | None
-
-
-def task_request_id(answer: Mapping[str, Any], what: str) -> str:
-    """Return the task id (``reqId``) of a device task's ``statusUrl`` answer."""
-    status_url = opt_str(answer, "statusUrl")
-    if status_url is None:
-        raise ProtocolError(f"{what} answered without statusUrl")
-    try:
-        request_id = URL(status_url).query.get("reqId")
-    except ValueError:
-        request_id = None
-    if not request_id:
-        raise ProtocolError(f"{what} answered a statusUrl without reqId")
-    return request_id
-
-
-def task_outcome(task: Mapping[str, Any]) -> None:
-    """Raise InvalidRequest when a finished task failed or reports errors (with its messages)."""
-    result = task.get("result")
-    result = result if isinstance(result, Mapping) else {}
-    stats = result.get("stats")
-    errors = _optional(opt_int, stats, "errors") if isinstance(stats, Mapping) else None
-    if task.get("state") == "DONE_FAIL" or errors:
-        messages = result.get("msgs")
-        detail = "; ".join(str(m) for m in messages) if isinstance(messages, list) else ""
-        status = result.get("status")
-        raise InvalidRequest(
-            detail or (status if isinstance(status, str) and status else "the task failed")
+    statuses = dict(ERRORS.statuses)
+    if path.startswith("device/"):
+        statuses[404] = Refusal(
+            InvalidRequest, "device not found", key="unknown_device", explanation="instead"
         )
-
-
-def message_id(answer: Mapping[str, Any], what: str) -> str | None:
-    """
-    Return the ``msgId`` of a successful downlink answer.
-
-    The answer is a success (HTTP 200): a missing or strange id is no reason to report a
-    failure of a downlink that is queued. It is None then (with a warning).
-    """
-    try:
-        found = _opt_id(answer, "msgId")
-    except ProtocolError:
-        found = None
-    if found is None:
-        _LOGGER.warning("%s answered success without a message id", what)
-    return found
-
-
-def devices_from_csv(text: str, fields: Sequence[str] = ()) -> list[DeviceInfo]:
-    """
-    Read a ``csvExport`` answer: a header row, then one device per row (quoted as CSV).
-
-    Columns are known by their header; a header the document does not show is known by its
-    position when the header has one column per requested field, in their order (as in the
-    document's sample, 003:654-661).
-    """
-    rows = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header = next(rows, None)
-    if header is None:
-        return []
-    columns = [_COLUMNS.get(name.strip().lower().replace(" ", "")) for name in header]
-    if len(fields) == len(header):
-        columns = [
-            column or _COLUMNS.get(field.lower())
-            for column, field in zip(columns, fields, strict=True)
-        ]
-    if "devEui" not in columns:
-        raise ProtocolError("the device export has no Dev EUI column")
-    devices = []
-    for row in rows:
-        if not any(cell.strip() for cell in row):
-            continue
-        values = {
-            column: cell.strip()
-            for column, cell in zip(columns, row, strict=False)
-            if column and cell.strip()
-        }
-        try:
-            dev_eui = eui(values.get("devEui"), "Dev EUI")
-        except ProtocolError:
-            _LOGGER.warning("The device export has a row without a valid Dev EUI: skipped")
-            continue
-        devices.append(
-            DeviceInfo(
-                dev_eui=dev_eui,
-                name=values.get("metadata"),
-                model=values.get("devType"),
-                dev_addr=values.get("devAddr", "").upper() or None,
-                activation=values.get("state"),
-                location=_location(values, "lat", "lng"),
-            )
-        )
-    return devices
+    if key_check:
+        statuses[403] = statuses[401]
+    return dataclasses.replace(ERRORS, statuses=statuses)
 
 
 class SenraClient(NetworkServer):
@@ -389,11 +155,15 @@ class SenraClient(NetworkServer):
     ) -> None:
         """Prepare a client; nothing is sent until a method is called."""
         parsed = URL(url.strip())
-        self._base = parsed.with_path(parsed.path.rstrip("/"), keep_query=False)
-        self._session = session
-        self._api_key = api_key
+        self._api = JsonApi(
+            session,
+            parsed.with_path(f"{parsed.path.rstrip('/')}/rest/integration", keep_query=False),
+            errors=ERRORS,
+            timeout=request_timeout,
+            headers={"authorization": api_key},
+            secrets=(api_key,),
+        )
         self.app_eui = app_eui.upper()
-        self._request_timeout = request_timeout
         self._task_poll = task_poll
         self._task_limit = task_limit
         self._sink: Sink | None = None
@@ -405,12 +175,7 @@ class SenraClient(NetworkServer):
     @property
     def host(self) -> str:
         """The API's host, safe to show."""
-        return self._base.host or ""
-
-    def _url(self, path: str) -> URL:
-        return self._base.with_path(
-            f"{self._base.path.rstrip('/')}/rest/integration/{path}", encoded=False
-        )
+        return self._api.host
 
     async def _request(
         self,
@@ -430,38 +195,13 @@ class SenraClient(NetworkServer):
         that the key may not do this one thing: the key is then checked with the export, and
         only a key the export refuses too is a refused key (reauthentication).
         """
-        status, body = await http_request(
-            self._session,
-            method,
-            self._url(path),
-            headers={"authorization": self._api_key},
-            request_timeout=self._request_timeout,
-            params=params,
-            json=json,
-            data=form,
-        )
-        if 200 <= status < 300:
-            return body
-        message = _message(body)
-        if message is not None and self._api_key:
-            # A server that echoes the request: the key never goes into an error.
-            message = message.replace(self._api_key, "***")
-        if status == 401 or (status == 403 and key_check):
-            raise AuthError(f"{self.host} refused the API key", code=status)
-        if status == 403:
+        try:
+            return await self._api.read(
+                method, path, params=params, json=json, form=form, errors=_errors(path, key_check)
+            )
+        except Forbidden:
             await self._check_key()
-            raise Forbidden(message or "the API key may not do this", code=status)
-        if status == 404:
-            if path.startswith("device/"):
-                raise InvalidRequest(
-                    message or "device not found", key="unknown_device", code=status
-                )
-            raise InvalidRequest(message or "not found", code=status)
-        if status == 429:
-            raise CannotConnect(f"{self.host} asks to slow down (HTTP 429)", code=status)
-        if 400 <= status < 500:
-            raise InvalidRequest(message or f"HTTP {status}", code=status)
-        raise CannotConnect(f"{self.host} answered HTTP {status}", code=status)
+            raise
 
     async def _check_key(self) -> None:
         """Raise AuthError when the export refuses the key (it was revoked)."""
@@ -490,7 +230,7 @@ class SenraClient(NetworkServer):
         )
         return body.decode("utf-8-sig", errors="replace")
 
-    async def list_devices(self) -> list[DeviceInfo]:
+    async def list_devices(self) -> list[ServerDevice]:
         """Return the application's devices from the CSV export."""
         return devices_from_csv(await self._export(EXPORT_FIELDS), EXPORT_FIELDS.split(","))
 
@@ -519,7 +259,7 @@ class SenraClient(NetworkServer):
         delivered = True
         for item in body if isinstance(body, list) else [body]:
             try:
-                notification = self._read(as_dict(item, "notification"))
+                notification = read_notification(as_dict(item, "notification"), self.app_eui)
             except ProtocolError as err:
                 self._log.warning("push", "Dropped a malformed notification: %s", err)
                 continue
@@ -546,39 +286,13 @@ class SenraClient(NetworkServer):
                     self._seen.popitem(last=False)
         return delivered
 
-    def _read(self, data: Mapping[str, Any]) -> _Notification | None:
-        """Read one notification; None when it is not for this entry (or a gateway's copy)."""
-        fields = notification_fields(data)
-        uplink, server_time = _uplink(fields, data)
-        app_eui = _optional(_opt_eui, fields, "appEui")
-        if app_eui is not None and app_eui != self.app_eui:
-            return None  # another application's uplink
-        if _optional(opt_bool, fields, "dup"):
-            return None  # a copy heard by another gateway: the first was forwarded already
-        # Legacy notifications have no joinId and a rejoin starts seqno again: the server's
-        # time of the uplink tells a new uplink from a replay (as the coordinator does). A
-        # notification without a valid time cannot be told from its retries: no key.
-        key = (
-            None
-            if server_time is None
-            else (uplink.dev_eui, _optional(opt_int, fields, "joinId"), uplink.f_cnt, server_time)
-        )
-        acknowledged = _optional(_opt_id, fields, "ackDnMsgId")
-        return _Notification(
-            uplink=uplink,
-            key=key,
-            max_payload=_ranged(fields, "maxPayload", 0, 255),
-            position=uplink.location or _location(fields, "cfgLat", "cfgLng", warn=True),
-            acknowledged=acknowledged,
-        )
-
-    def _deliver(self, sink: Sink, notification: _Notification) -> None:
+    def _deliver(self, sink: Sink, notification: Notification) -> None:
         uplink = notification.uplink
         dev_eui = uplink.dev_eui
         if notification.max_payload is not None:
             self._max_payload[dev_eui] = notification.max_payload
         if uplink.device_class is not None:
-            sink.device_updated(DeviceInfo(dev_eui=dev_eui, device_class=uplink.device_class))
+            sink.device_updated(ServerDevice(dev_eui=dev_eui, device_class=uplink.device_class))
         if notification.position is not None:
             sink.device_location(dev_eui, notification.position)
         sink.uplink(uplink)
@@ -678,10 +392,10 @@ class SenraClient(NetworkServer):
         params = {"devClass": device_class.value}
         if setup.dev_euis:
             params["devEuis"] = ",".join(setup.dev_euis)
-        elif tags := _tags(setup.tags):
+        elif tags := split_tags(setup.tags):
             params["devTags"] = ",".join(tags)
         else:
-            raise InvalidRequest("choose the devices or tags", key="multicast_members_required")
+            raise InputError("choose the devices or tags", key="multicast_members_required")
         if (periodicity := setup.ping_slot_periodicity) is not None:
             if not 0 <= periodicity <= 7:
                 raise InvalidRequest("the ping slot periodicity is 0 to 7")
@@ -690,11 +404,11 @@ class SenraClient(NetworkServer):
         address = opt_str(answer, "mcAddr")
         if address is None:
             raise ProtocolError("mcast/setup answered without mcAddr")
-        states = _states(answer)
+        states = group_states(answer)
         return MulticastGroup(
             group_id=address.upper(),
-            device_class=_group_class(answer) or device_class,
-            dev_euis=tuple(dev_eui for dev_eui, state in states.items() if _joining(state)),
+            device_class=group_class(answer) or device_class,
+            dev_euis=tuple(dev_eui for dev_eui, state in states.items() if joining(state)),
             states=states,
         )
 
@@ -707,9 +421,9 @@ class SenraClient(NetworkServer):
         answer = await self._group(
             "addDevices", {"mcAddr": group_id, "devEuis": ",".join(dev_euis)}
         )
-        states = _states(answer)
+        states = group_states(answer)
         missing = [
-            dev_eui for dev_eui in dev_euis if not _joining(states.get(dev_eui.upper(), "Failed"))
+            dev_eui for dev_eui in dev_euis if not joining(states.get(dev_eui.upper(), "Failed"))
         ]
         if missing:
             raise InvalidRequest(f"not added to the group: {', '.join(missing)}")
@@ -723,14 +437,7 @@ class SenraClient(NetworkServer):
         answer = await self._json(
             "GET", "mcast/status", {"appEui": self.app_eui, "type": "APP", "mcAddr": group_id}
         )
-        states = _states(answer)
-        address = _optional(opt_str, answer, "mcAddr")
-        return MulticastGroup(
-            group_id=(address or group_id).upper(),
-            device_class=_group_class(answer),
-            dev_euis=tuple(states),
-            states=states,
-        )
+        return group_from_status(answer, group_id)
 
     async def send_multicast(
         self, group_id: str, f_port: int, payload: bytes, gateways: Sequence[str] = ()
@@ -766,7 +473,7 @@ class SenraClient(NetworkServer):
     async def start_fuota(self, request: FuotaRequest) -> str:
         """Start ``mcastTransfer`` with the firmware as the multipart file; return the job id."""
         if not request.dev_euis or request.group_id is not None:
-            raise InvalidRequest(
+            raise InputError(
                 "SenRa sends firmware to a list of devices", key="fuota_devices_required"
             )
         form = aiohttp.FormData()
@@ -799,65 +506,11 @@ class SenraClient(NetworkServer):
     async def fuota_status(self, job_id: str) -> FuotaStatus:
         """Return where a firmware update is (a wrong value is left out, not a failure)."""
         body = await self._request("GET", "mcastStatus", params={"jobId": job_id, "jobID": job_id})
-        status = self._document(body, "mcastStatus")
-        return FuotaStatus(
-            job_id=_optional(opt_str, status, "jobId") or job_id,
-            state=_optional(opt_str, status, "state") or "unknown",
-            percent_done=_ranged(status, "pctDone", 0, 100),
-            result=_optional(opt_str, status, "result"),
-        )
+        return fuota_status_from(self._document(body, "mcastStatus"), job_id)
 
     @staticmethod
     def _document(body: bytes, what: str) -> Mapping[str, Any]:
-        try:
-            return as_dict(orjson.loads(body), what)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"{what}: the answer is not JSON") from None
+        return as_dict(decode_json(body, what), what)
 
     async def close(self) -> None:
         """Nothing to release."""
-
-
-_LEAVING: Final = frozenset({"FAILED", "CLOSING"})
-"""Member states of a device that is not (or no longer) in the group's session."""
-
-
-def _joining(state: str) -> bool:
-    return state.upper() not in _LEAVING
-
-
-def _states(answer: Mapping[str, Any]) -> dict[str, str]:
-    """Return each DevEUI a group answer lists, with its state ("Initializing", "Failed"...)."""
-    devices = answer.get("devs")
-    states: dict[str, str] = {}
-    for item in devices if isinstance(devices, list) else []:
-        if not isinstance(item, Mapping):
-            continue
-        try:
-            dev_eui = eui(item.get("devEui"), "devEui")
-        except ProtocolError:
-            continue
-        state = item.get("state")
-        states[dev_eui] = state if isinstance(state, str) and state else "unknown"
-    return states
-
-
-def _group_class(answer: Mapping[str, Any]) -> LoRaClass | None:
-    """Return a group answer's class ("CLASS_C"; "C" read too)."""
-    return _optional(_opt_class, answer, "devClass")
-
-
-def _tags(tags: Sequence[str]) -> list[str]:
-    """Return the tags as SenRa has them: a tag with a comma is several (tags are a list)."""
-    return [part.strip() for tag in tags for part in tag.split(",") if part.strip()]
-
-
-def _message(body: bytes) -> str | None:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        text = body.decode(errors="replace").strip()
-        return text[:200] or None
-    if isinstance(document, dict) and isinstance(document.get("message"), str):
-        return str(document["message"])[:200]
-    return None

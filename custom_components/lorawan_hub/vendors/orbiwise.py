@@ -41,7 +41,7 @@ from ..lns.orbiwise import (
     PushTarget,
     Transport,
 )
-from ..lns.orbiwise_mqtt import check_mqtt
+from ..lns.orbiwise.mqtt import check_mqtt
 from ..push import push_receiver_url
 from .flow import HTTP_SCHEMES, PASSWORD, URL_SELECTOR, VendorFlow, account, authority, valid_url
 from .spec import VendorSpec, register

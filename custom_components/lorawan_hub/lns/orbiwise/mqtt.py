@@ -19,11 +19,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from .base import Sink
-from .errors import AuthError, CannotConnect
+from ..base import Sink
+from ..errors import AuthError, CannotConnect
 
 if TYPE_CHECKING:
-    from .orbiwise import MqttSettings, OrbiWiseClient
+    from .client import MqttSettings, OrbiWiseClient
 
 KEEPALIVE = 60
 REPLY_TOPICS = ("payloads_dl", "multicast")
