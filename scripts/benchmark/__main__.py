@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from simulator.orion import OrionSimulator
 
 from . import __doc__ as overview
 from .catchup import measure_catch_up
-from .devices import device_shape, measure_memory, measure_setup
+from .devices import DeviceShape, device_shape, measure_memory, measure_setup
 from .harness import home_assistant, remove_entry
 from .javascript import measure_javascript, measure_repository_codecs
 from .latency import measure_latency
@@ -59,32 +60,8 @@ async def measure_all(
     simulator.add_device(PIPELINE_DEVICE, description="Bench climate", kind="sensor")
     simulator.add_device(LATENCY_DEVICE, description="Bench latency", kind="sensor")
     async with simulator:
-        total = FIRST_INDEX + WARM_UP + args.runs * args.uplinks + VERIFY + args.uplinks
-        progress("setting up the entity-write baseline, the hub entry and MQTT")
-        paths = await prepare_paths(hass, simulator, paho, total, results)
-        next_index = await measure_throughput(hass, paths, args.runs, args.uplinks, results)
-        next_index = await verify_paths(hass, paths, next_index, results)
-        if args.profile:
-            progress("profiling the pipeline")
-            results.profile = profile_paths(paths, range(next_index, next_index + args.uplinks))
-            await hass.async_block_till_done()
-        shape = device_shape(hass, paths.hub)
-
-        progress(f"latency: {args.rate:g} uplinks/s for {args.latency_seconds:g} s")
-        await simulator.emit_uplink(LATENCY_DEVICE, lpp_payload(reading(0)), fcnt=0)
-        await paths.counter.wait_for(paths.counter.count + 1, limit=10)
-        await hass.async_block_till_done()
-        await measure_latency(
-            hass,
-            simulator,
-            paths.hub.client,
-            rate=args.rate,
-            seconds=args.latency_seconds,
-            results=results,
-        )
-        paths.counter.remove()
-        await remove_entry(hass, paths.hub.entry.entry_id)
-
+        with contextlib.ExitStack() as stack:
+            shape = await measure_paths(hass, simulator, paho, args, results, stack=stack)
         progress("JavaScript codec: decode cost and the pipeline with it")
         await measure_javascript(hass, simulator, args.runs, args.uplinks, results)
         progress("Device Repository codecs: QuickJS beside node")
@@ -97,6 +74,46 @@ async def measure_all(
     counts = [count for count in (1_000, SETUP_TARGET_DEVICES) if count <= args.devices]
     if counts:
         await measure_setup(hass, config_dir, shape, counts, results, profile=args.profile)
+
+
+async def measure_paths(
+    hass: HomeAssistant,
+    simulator: OrionSimulator,
+    paho: MagicMock,
+    args: argparse.Namespace,
+    results: Results,
+    *,
+    stack: contextlib.ExitStack,
+) -> DeviceShape:
+    """Throughput and latency of the uplink paths; return the pipeline device's shape."""
+    total = FIRST_INDEX + WARM_UP + args.runs * args.uplinks + VERIFY + args.uplinks
+    progress("setting up the entity-write baseline, the hub entries and MQTT")
+    paths = await prepare_paths(hass, simulator, paho, total, results, stack=stack)
+    next_index = await measure_throughput(hass, paths, args.runs, args.uplinks, results)
+    next_index = await verify_paths(hass, paths, next_index, results)
+    if args.profile:
+        progress("profiling the pipeline")
+        results.profile = profile_paths(paths, range(next_index, next_index + args.uplinks))
+        await hass.async_block_till_done()
+    shape = device_shape(hass, paths.hub)
+    paths.framework.counter.remove()
+    await remove_entry(hass, paths.framework.entry.entry_id)
+
+    progress(f"latency: {args.rate:g} uplinks/s for {args.latency_seconds:g} s")
+    await simulator.emit_uplink(LATENCY_DEVICE, lpp_payload(reading(0)), fcnt=0)
+    await paths.counter.wait_for(paths.counter.count + 1, limit=10)
+    await hass.async_block_till_done()
+    await measure_latency(
+        hass,
+        simulator,
+        paths.hub.client,
+        rate=args.rate,
+        seconds=args.latency_seconds,
+        results=results,
+    )
+    paths.counter.remove()
+    await remove_entry(hass, paths.hub.entry.entry_id)
+    return shape
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

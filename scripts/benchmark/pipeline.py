@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import gc
@@ -16,6 +17,7 @@ from custom_components.lorawan_hub.const import DOMAIN
 from simulator.orion import OrionSimulator
 
 from .baseline import BaselineSetup, add_baseline
+from .framework import FrameworkPath, prepare_framework
 from .harness import (
     Hub,
     StateWriteCounter,
@@ -55,6 +57,7 @@ class Paths:
     baseline_sensors: list[str]
     mqtt_sensors: list[str]
     counter: UplinkCounter
+    framework: FrameworkPath
 
 
 async def prepare_paths(
@@ -63,9 +66,11 @@ async def prepare_paths(
     paho: MagicMock,
     total: int,
     results: Results,
+    *,
+    stack: contextlib.ExitStack,
 ) -> Paths:
     """
-    Set up the hub entry, the baseline entries and MQTT; feed each uplinks 0 and 1.
+    Set up the hub entries, the baseline entries and MQTT; feed each uplinks 0 and 1.
 
     Uplink 0 reaches the hub over the WebSocket and creates its field entities; uplink 1 shows
     which states one uplink writes, and the second baseline writes the same kinds of entities.
@@ -111,6 +116,9 @@ async def prepare_paths(
     )
     others = len(written) - len(FIELDS) - events - timestamps
     results.parameters["pipeline_writes_per_uplink"] = written
+
+    # The same device on one of Home Assistant's LoRaWAN connections (the framework's path).
+    framework = await prepare_framework(hass, stack, readings, moments)
 
     # 2. Home Assistant's entity writes: the five sensors, and the same entities as the pipeline.
     five = BaselineSetup(devices=1)
@@ -161,9 +169,10 @@ async def prepare_paths(
         write_five(index)
         write_same(index)
         mqtt(index)
+    framework.step(1)
     await hass.async_block_till_done()
     baseline_ids = [sensor.entity_id for sensor in five_sensors]
-    for entity_ids in (hub_sensors, mqtt_sensors, baseline_ids):
+    for entity_ids in (hub_sensors, mqtt_sensors, baseline_ids, framework.sensors):
         check_states(hass, entity_ids, readings[1])
     if same_fired != 2:
         raise BenchError("the baseline of the pipeline's entities did not fire its bus event")
@@ -171,6 +180,7 @@ async def prepare_paths(
         steps={
             "entity_writes": write_five,
             "pipeline": pipeline,
+            "framework": framework.step,
             "mqtt": mqtt,
             "entity_writes_same": write_same,
             "mqtt_test_helper": mqtt_path.helper_step,
@@ -182,6 +192,7 @@ async def prepare_paths(
         baseline_sensors=baseline_ids,
         mqtt_sensors=mqtt_sensors,
         counter=counter,
+        framework=framework,
     )
 
 
@@ -232,15 +243,21 @@ async def verify_paths(hass: HomeAssistant, paths: Paths, first: int, results: R
     expected = first  # uplinks 0 .. first-1 went through the pipeline
     if paths.counter.count != expected:
         raise BenchError(f"{paths.counter.count} lorawan_hub_uplink events for {expected} uplinks")
+    if paths.framework.counter.count != expected:
+        raise BenchError(
+            f"{paths.framework.counter.count} framework uplink events for {expected} uplinks"
+        )
     if paths.hub.coordinator.duplicates:
         raise BenchError(f"{paths.hub.coordinator.duplicates} uplinks taken for duplicates")
     last = reading(first - 1)
     check_states(hass, paths.hub_sensors, last)
+    check_states(hass, paths.framework.sensors, last)
     check_states(hass, paths.baseline_sensors, last)
     check_states(hass, paths.mqtt_sensors, last)
     indices = range(first, first + VERIFY)
     for name, entity_ids in (
         ("pipeline", paths.hub_sensors),
+        ("framework", paths.framework.sensors),
         ("mqtt", paths.mqtt_sensors),
         ("entity_writes", paths.baseline_sensors),
     ):
@@ -252,14 +269,15 @@ async def verify_paths(hass: HomeAssistant, paths: Paths, first: int, results: R
                 f"{name}: {writes.count} state writes for {len(indices)} uplinks of 5 fields"
             )
     check_states(hass, paths.hub_sensors, reading(indices.stop - 1))
-    if paths.counter.count != indices.stop:
+    if paths.counter.count != indices.stop or paths.framework.counter.count != indices.stop:
         raise BenchError("the pipeline lost uplinks in the verification pass")
     results.checks.append(
-        f"pipeline: {indices.stop} uplinks → {paths.counter.count} lorawan_hub_uplink events, "
-        "0 duplicates, last values shown"
+        f"pipeline and framework path: {indices.stop} uplinks each → {paths.counter.count} and "
+        f"{paths.framework.counter.count} lorawan_hub_uplink events, 0 duplicates, last values "
+        "shown"
     )
     results.checks.append(
         f"every path wrote 5 states per uplink ({VERIFY} uplinks counted by state_changed); "
-        "last values equal in the three paths"
+        "last values equal in the four paths"
     )
     return indices.stop

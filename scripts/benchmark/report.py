@@ -21,7 +21,7 @@ from .results import (
 from .uplinks import WARM_UP
 
 THROUGHPUT_PATHS = frozenset(
-    {"entity_writes", "entity_writes_same", "pipeline", "mqtt", "mqtt_test_helper"}
+    {"entity_writes", "entity_writes_same", "pipeline", "framework", "mqtt", "mqtt_test_helper"}
 )
 
 
@@ -78,6 +78,18 @@ def report_rows(results: Results) -> list[tuple[str, str, str, str]]:
                 ),
                 f"≤ {PIPELINE_RATIO_TARGET}x (stretch ≤ {PIPELINE_RATIO_STRETCH}x)",
                 verdict(ratio <= PIPELINE_RATIO_TARGET, ratio <= PIPELINE_RATIO_STRETCH),
+            )
+        )
+        framework = throughput["framework"]
+        rows.append(
+            (
+                "  the same device on a LoRaWAN connection",
+                (
+                    f"{framework.median:.1f} µs/uplink = {framework.median / writes.median:.2f}x "
+                    f"entity writes, {framework.median / pipeline.median:.2f}x the Orion path"
+                ),
+                "(framework path: lorawan_connection event → hub)",
+                "info",
             )
         )
         mqtt_ratio = mqtt.median / pipeline.median
@@ -413,6 +425,8 @@ def results_json(results: Results) -> dict[str, Any]:
                 "pipeline_over_entity_writes": results.throughput["pipeline"].median
                 / results.throughput["entity_writes"].median,
                 "mqtt_over_pipeline": results.throughput["mqtt"].median
+                / results.throughput["pipeline"].median,
+                "framework_over_pipeline": results.throughput["framework"].median
                 / results.throughput["pipeline"].median,
             }
             if complete(results)
