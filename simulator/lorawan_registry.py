@@ -41,8 +41,10 @@ class Registered:
 
 @dataclass(slots=True)
 class Registry:
-    """The registered connections and the listeners of their changes."""
+    """The registered connections, the listeners of their changes, the manifest matchers."""
 
+    integrations: dict[str, list[tuple[str, int | str]]] = field(default_factory=dict)
+    """Device integrations by domain, with the ``(stack, brand_id)`` pairs of their manifest."""
     connections: dict[str, Registered] = field(default_factory=dict)
     connection_change_listeners: list[Callable[[tuple[str, Connection | None]], None]] = field(
         default_factory=list

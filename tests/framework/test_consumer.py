@@ -26,7 +26,7 @@ from lorawan_connection import (
 from lorawan_connection.mock import MockConnection
 import pytest
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, discovery_flow
@@ -56,6 +56,7 @@ from tests.lns.sink import RecordingSink
 NETWORK = "01KACHIRPSTACKENTRY00000000"
 CLIMATE = "A84041000181C061"
 OTHER = "A84041000181C062"
+S2101 = "2CF7F1C04430004B"
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 # Cayenne LPP: temperature channel 1 = 22.5 °C.
 LPP_22_5 = bytes.fromhex("016700E1")
@@ -299,23 +300,54 @@ async def test_discovery_adds_decoding_in_one_confirmation(
     await repository.stop()
 
 
-async def test_a_device_another_integration_decodes_is_not_offered(
-    hass: HomeAssistant, registry: Registry
+@pytest.mark.parametrize(
+    ("sensecap", "offered"),
+    [
+        # Not set up: the framework offers SenseCAP for its brand's devices, not LoRaWAN Hub.
+        (None, [CLIMATE]),
+        # Set up, and the S2101 is its device: decoded once, there.
+        ("claims", [CLIMATE]),
+        # Set up, but a model of the brand it left out: LoRaWAN Hub offers it.
+        ("leaves", [CLIMATE, S2101]),
+    ],
+)
+async def test_a_device_a_device_integration_takes_is_not_offered(
+    hass: HomeAssistant, sensecap: str | None, offered: list[str]
 ) -> None:
-    """SenseCAP (say) supports the device: LoRaWAN Hub does not offer to decode it twice."""
-    other = MockConfigEntry(domain="sensecap_lorawan")
-    other.add_to_hass(hass)
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=other.entry_id,
-        identifiers={("sensecap_lorawan", f"{NETWORK}:{CLIMATE.lower()}")},
+    """A device the manifest matchers of a device integration name is left to it."""
+    registry = Registry(integrations={"sensecap_lorawan": [("tts", "sensecap")]})
+    registry.register(
+        NETWORK,
+        MockConnection(
+            [
+                descriptor(CLIMATE, "Greenhouse", brand_id="acme", model_id="climate-sensor"),
+                descriptor(S2101, "Shed", brand_id="sensecap", model_id="sensecaps2101"),
+            ],
+            stack_type="tts",
+        ),
     )
+    if sensecap is not None:
+        other = MockConfigEntry(domain="sensecap_lorawan", state=ConfigEntryState.LOADED)
+        other.add_to_hass(hass)
+        if sensecap == "claims":
+            dr.async_get(hass).async_get_or_create(
+                config_entry_id=other.entry_id,
+                identifiers={("sensecap_lorawan", f"{NETWORK}:{S2101.lower()}")},
+            )
+    seen: list[FrameworkDevice] = []
+    client = FrameworkClient(hass, {}, offer=seen.append)
+    sink = RecordingSink()
+    with patch.object(consumer, "async_registry", return_value=registry):
+        task = hass.async_create_background_task(client.run(sink), "framework client")
+        await sink.wait_for(lambda: sink.up)
+    assert [device.dev_eui for device in seen] == offered
+    task.cancel()
+    await hass.async_block_till_done()
+
+
+async def test_offered_with_a_repository_identity_only(hass: HomeAssistant) -> None:
+    """The Things Stack names a repository model: offered; without one, not."""
     with patch.object(discovery_flow, "async_create_flow") as create:
-        framework_vendor.offer_decoding(
-            hass,
-            FrameworkDevice(
-                NETWORK, descriptor(CLIMATE, "Greenhouse", brand_id="acme", model_id="x")
-            ),
-        )
         framework_vendor.offer_decoding(hass, FrameworkDevice(NETWORK, descriptor(OTHER, "Door")))
     create.assert_not_called()
     with patch.object(discovery_flow, "async_create_flow") as create:

@@ -36,6 +36,7 @@ from lorawan_connection import (
 )
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.importlib import async_import_module
 from homeassistant.setup import async_setup_component
 
@@ -90,6 +91,30 @@ async def async_registry(hass: HomeAssistant) -> Any | None:
     if not await async_setup_component(hass, "lorawan", {}):
         return None
     return hass.data.get(module.DATA_REGISTRY)
+
+
+def left_to_a_device_integration(
+    hass: HomeAssistant, integrations: Mapping[str, Any], device: FrameworkDevice
+) -> bool:
+    """
+    Whether a device integration takes the device (it is then never offered for decoding).
+
+    ``integrations`` are the framework's manifest matchers, domain → ``(stack, brand_id)``
+    pairs. A matching integration takes the device while it is not set up (the framework
+    offers it for the device) and when it made the device its own; one that is set up and left
+    the device out (another model of the brand) does not.
+    """
+    descriptor = device.descriptor
+    brand = (descriptor.stack, descriptor.brand_id)
+    for domain, matchers in integrations.items():
+        if brand not in {tuple(matcher) for matcher in matchers}:
+            continue
+        if not hass.config_entries.async_loaded_entries(domain):
+            return True
+        identifier = (domain, f"{device.network_id}:{descriptor.dev_eui}")
+        if dr.async_get(hass).async_get_device(identifiers={identifier}) is not None:
+            return True
+    return False
 
 
 def is_ours(hass: HomeAssistant, network_id: str) -> bool:
@@ -259,7 +284,10 @@ class FrameworkClient(NetworkServer):
         sink = self._sink
         if self.decoded.get(dev_eui) != network_id:
             if self._offer is not None and event.type is EventType.ADDED and event.descriptor:
-                self._offer(FrameworkDevice(network_id, event.descriptor))
+                device = FrameworkDevice(network_id, event.descriptor)
+                integrations = getattr(self._registry, "integrations", None) or {}
+                if not left_to_a_device_integration(self.hass, integrations, device):
+                    self._offer(device)
             return
         if sink is None:
             return

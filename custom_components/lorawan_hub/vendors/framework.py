@@ -48,7 +48,7 @@ from ..framework.consumer import (
     FrameworkClient,
     FrameworkDevice,
 )
-from ..framework.provider import async_framework_module, claimed_devices
+from ..framework.provider import async_framework_module
 from .flow import VendorFlow
 from .spec import VendorSpec, register
 
@@ -78,12 +78,11 @@ def offer_decoding(hass: HomeAssistant, device: FrameworkDevice) -> None:
     """
     Offer to decode a device (a discovery) when it has a repository identity.
 
-    Not when a device integration supports it already: a device is never decoded twice.
+    The framework client offers none that a device integration takes (see
+    ``left_to_a_device_integration``): a device is never decoded twice.
     """
     descriptor = device.descriptor
     if descriptor.stack != STACK_TTS or not descriptor.brand_id or not descriptor.model_id:
-        return
-    if descriptor.dev_eui.upper() in claimed_devices(hass, device.network_id):
         return
     discovery_flow.async_create_flow(
         hass,
