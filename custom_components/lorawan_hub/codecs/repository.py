@@ -43,11 +43,24 @@ _NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}", re.IGNORECASE)
 _MAX_DEPTH: Final = 4
 
 
+class RepositoryUnreachable(CodecError):
+    """The repository cannot be reached, or answered with an error status other than 404."""
+
+
+class NotInRepository(CodecError):
+    """The repository has no such file."""
+
+
+def usable_name(value: object) -> bool:
+    """Tell whether a repository id or file name stays in its folder (and fits the pattern)."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None and ".." not in value
+
+
 def _name(value: object, what: str) -> str:
     """Return a file or id name from the repository; nothing that leaves its folder."""
-    if not isinstance(value, str) or _NAME.fullmatch(value) is None or ".." in value:
+    if not usable_name(value):
         raise CodecError(f"the repository gives no usable {what}")
-    return value
+    return str(value)
 
 
 def _path(value: object, what: str) -> str:
@@ -60,18 +73,26 @@ def _path(value: object, what: str) -> str:
     return "/".join(_name(segment, what) for segment in segments)
 
 
-async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
+async def fetch_text(session: aiohttp.ClientSession, url: str) -> str:
+    """
+    Fetch a repository file: no redirects, a time limit, at most ``MAX_FILE`` bytes.
+
+    NotInRepository for a 404, RepositoryUnreachable when it cannot be had now, CodecError when
+    it is too large.
+    """
     try:
         async with session.get(
             url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT), allow_redirects=False
         ) as response:
             if response.status == 404:
-                raise CodecError(f"the repository has no {url.rsplit('/', 1)[-1]}")
+                raise NotInRepository(f"the repository has no {url.rsplit('/', 1)[-1]}")
             if response.status != 200:
-                raise CodecError(f"the repository answered HTTP {response.status}")
+                raise RepositoryUnreachable(f"the repository answered HTTP {response.status}")
             body = await read_limited(response.content, MAX_FILE)
     except (aiohttp.ClientError, TimeoutError) as err:
-        raise CodecError(f"the repository cannot be reached: {type(err).__name__}") from None
+        raise RepositoryUnreachable(
+            f"the repository cannot be reached: {type(err).__name__}"
+        ) from None
     if body is None:
         raise CodecError(f"{url.rsplit('/', 1)[-1]} is too large")
     return body.decode("utf-8", errors="replace")
@@ -170,10 +191,10 @@ async def async_fetch_codec(
     folder = f"{base_url.rstrip('/')}/vendor/{_name(vendor, 'vendor')}"
     # YAML of up to a megabyte is parsed in the executor.
     loop = asyncio.get_running_loop()
-    text = await _fetch(session, f"{folder}/{_name(model, 'model')}.yaml")
+    text = await fetch_text(session, f"{folder}/{_name(model, 'model')}.yaml")
     device = await loop.run_in_executor(None, load_yaml, text, model)
     identifier = codec_id(device, firmware, band, hardware)
-    text = await _fetch(session, f"{folder}/{identifier}.yaml")
+    text = await fetch_text(session, f"{folder}/{identifier}.yaml")
     codec = await loop.run_in_executor(None, load_yaml, text, "the codec")
     files: dict[Routine, str] = {}
     examples: dict[Routine, list[Mapping[str, Any]]] = {}
@@ -188,7 +209,7 @@ async def async_fetch_codec(
         raise CodecError("the repository's codec has no uplink decoder")
     texts: dict[str, str] = {}
     for name in dict.fromkeys(files.values()):
-        texts[name] = await _fetch(session, f"{folder}/{name}")
+        texts[name] = await fetch_text(session, f"{folder}/{name}")
     if sum(len(text) for text in texts.values()) > MAX_SOURCE:
         raise CodecError("the codec is too large")
     return RepositoryCodec(
