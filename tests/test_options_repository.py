@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lorawan_hub.codecs.catalog import Device
 from custom_components.lorawan_hub.codecs.javascript import JsRunner
 from custom_components.lorawan_hub.codecs.repository import (
     example_argument,
@@ -22,6 +23,7 @@ from custom_components.lorawan_hub.codecs.repository import (
     routine_output,
     same,
 )
+from custom_components.lorawan_hub.config_flow.picker import device_choices
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, CONF_F_PORT, DOMAIN
 from custom_components.lorawan_hub.device_types import CONF_DEVICE_TYPES, async_load_codec
 from custom_components.lorawan_hub.framework.provider import identity_of
@@ -346,6 +348,13 @@ async def test_changing_a_device_type_from_the_repository(
     result = await answer(hass, result, firmware="2.1.X")
     result = await answer(hass, result, band="EU863-870")
     assert default(result, "name") == "Modbus - Modbus Interface"
+    # The same device, on hardware without the firmware it had: the newest firmware instead.
+    result = await open_step(hass, entry, "device_types", "edit_device_type")
+    result = await answer(hass, result, device_type="analog")
+    result = await answer(hass, result, vendor_id="adeunis")
+    result = await answer(hass, result, model="analog")
+    result = await answer(hass, result, hardware_version="1.04")
+    assert default(result, "firmware") == "1.03"
     # Another vendor: nothing of the old device chosen beforehand.
     result = await open_step(hass, entry, "device_types", "edit_device_type")
     result = await answer(hass, result, device_type="analog")
@@ -535,3 +544,16 @@ async def test_device_identity_saved_before_and_refusals(
         result["flow_id"], {"next_step_id": "identity_vendor"}
     )
     assert result["step_id"] == "identity_unreachable"
+
+
+def test_devices_sharing_a_name_are_told_apart() -> None:
+    """Two devices of one name get their ids beside it; the list goes by name."""
+    devices = {
+        device_id: Device(device_id, name, "", (), ())
+        for device_id, name in (("b-2", "Beta"), ("a-1", "alpha"), ("b-1", "beta"))
+    }
+    assert device_choices(devices) == [
+        ("a-1", "alpha"),
+        ("b-1", "beta (b-1)"),
+        ("b-2", "Beta (b-2)"),
+    ]

@@ -269,7 +269,8 @@ class RepositorySteps(OptionsFlowWithReload):
             self._draft[CONF_FIRMWARE] = user_input[CONF_FIRMWARE]
             return await self.async_step_repository_band()
         versions = device.firmware_versions(self._draft.get(CONF_HARDWARE_VERSION))
-        previous = self._previous(CONF_FIRMWARE) or versions[0]
+        previous = self._previous(CONF_FIRMWARE)
+        previous = previous if previous in versions else versions[0]
         return self.async_show_form(
             step_id="repository_firmware",
             data_schema=probatio.Schema(
@@ -293,7 +294,9 @@ class RepositorySteps(OptionsFlowWithReload):
             self._draft[CONF_BAND] = user_input[CONF_BAND]
             return await self.async_step_repository_name()
         bands = device.bands(self._draft[CONF_FIRMWARE], self._draft.get(CONF_HARDWARE_VERSION))
-        previous = self._previous(CONF_BAND) or (bands[0] if len(bands) == 1 else None)
+        previous = self._previous(CONF_BAND)
+        if previous not in bands and len(bands) == 1:
+            previous = bands[0]
         return self.async_show_form(
             step_id="repository_band",
             data_schema=probatio.Schema(
