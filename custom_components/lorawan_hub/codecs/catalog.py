@@ -38,7 +38,7 @@ from .repository import (
     DEFAULT_REPOSITORY,
     NotInRepository,
     RepositoryUnreachable,
-    fetch_text,
+    fetch,
     load_yaml,
     usable_name,
 )
@@ -355,7 +355,7 @@ class Catalog:
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
     async def _yaml(self, path: str) -> Mapping[str, Any]:
-        text = await fetch_text(self._session, f"{self.base_url}/{path}")
+        text = await fetch(self._session, f"{self.base_url}/{path}")
         # Index files reach tens of kilobytes: parsed in the executor.
         return await self._run(load_yaml, text, path.rsplit("/", 1)[-1])
 

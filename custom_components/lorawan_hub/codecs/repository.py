@@ -48,7 +48,7 @@ class RepositoryUnreachable(CodecError):
 
 
 class NotInRepository(CodecError):
-    """The repository has no such file."""
+    """The repository has no such file (it answered 404)."""
 
 
 def usable_name(value: object) -> bool:
@@ -73,13 +73,7 @@ def _path(value: object, what: str) -> str:
     return "/".join(_name(segment, what) for segment in segments)
 
 
-async def fetch_text(session: aiohttp.ClientSession, url: str) -> str:
-    """
-    Fetch a repository file: no redirects, a time limit, at most ``MAX_FILE`` bytes.
-
-    NotInRepository for a 404, RepositoryUnreachable when it cannot be had now, CodecError when
-    it is too large.
-    """
+async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
     try:
         async with session.get(
             url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT), allow_redirects=False
@@ -96,6 +90,11 @@ async def fetch_text(session: aiohttp.ClientSession, url: str) -> str:
     if body is None:
         raise CodecError(f"{url.rsplit('/', 1)[-1]} is too large")
     return body.decode("utf-8", errors="replace")
+
+
+async def fetch(session: aiohttp.ClientSession, url: str) -> str:
+    """Fetch one file of the repository (size-capped, no redirects); CodecError when it fails."""
+    return await _fetch(session, url)
 
 
 def load_yaml(text: str, what: str) -> Mapping[str, Any]:
@@ -191,10 +190,10 @@ async def async_fetch_codec(
     folder = f"{base_url.rstrip('/')}/vendor/{_name(vendor, 'vendor')}"
     # YAML of up to a megabyte is parsed in the executor.
     loop = asyncio.get_running_loop()
-    text = await fetch_text(session, f"{folder}/{_name(model, 'model')}.yaml")
+    text = await _fetch(session, f"{folder}/{_name(model, 'model')}.yaml")
     device = await loop.run_in_executor(None, load_yaml, text, model)
     identifier = codec_id(device, firmware, band, hardware)
-    text = await fetch_text(session, f"{folder}/{identifier}.yaml")
+    text = await _fetch(session, f"{folder}/{identifier}.yaml")
     codec = await loop.run_in_executor(None, load_yaml, text, "the codec")
     files: dict[Routine, str] = {}
     examples: dict[Routine, list[Mapping[str, Any]]] = {}
@@ -209,7 +208,7 @@ async def async_fetch_codec(
         raise CodecError("the repository's codec has no uplink decoder")
     texts: dict[str, str] = {}
     for name in dict.fromkeys(files.values()):
-        texts[name] = await fetch_text(session, f"{folder}/{name}")
+        texts[name] = await _fetch(session, f"{folder}/{name}")
     if sum(len(text) for text in texts.values()) > MAX_SOURCE:
         raise CodecError("the codec is too large")
     return RepositoryCodec(
