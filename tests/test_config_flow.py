@@ -228,7 +228,7 @@ async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry
     assert labels == ["Front door", "Garden tracker", "Living room climate"]
     result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
     assert result["step_id"] == "device_options"
-    assert result["description_placeholders"] == {"dev_eui": DOOR}
+    assert result["description_placeholders"] == {"dev_eui": DOOR, "identity": "-"}
     schema = result["data_schema"]
     assert schema is not None
     # OrionM2M does not report ports: each device has one of its own, 1 unless set.

@@ -183,30 +183,28 @@ async def test_options_flow(hass: HomeAssistant, tmp_path: Path) -> None:
     )
     entry.add_to_hass(hass)
 
-    async def step(menu: str) -> str:
+    async def step(*menus: str) -> str:
         result = await hass.config_entries.options.async_init(entry.entry_id)
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"next_step_id": "device_types"}
-        )
-        assert result["type"] is FlowResultType.MENU
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"next_step_id": menu}
-        )
+        for menu in ("device_types", *menus):
+            assert result["type"] is FlowResultType.MENU
+            result = await hass.config_entries.options.async_configure(
+                result["flow_id"], {"next_step_id": menu}
+            )
         return str(result["flow_id"])
 
-    flow_id = await step("add_device_type")
-    for form, reason in (
-        ({CONF_NAME: "x", CONF_SOURCE: "paste", CONF_CODE: "function ("}, "does not load"),
-        ({CONF_NAME: "x", CONF_SOURCE: "paste", CONF_CODE: "var a = 1;"}, "no decodeUplink"),
-        ({CONF_NAME: "x", CONF_SOURCE: "file", CONF_PATH: "../valve.js"}, "not a .js file"),
+    for menu, form, reason in (
+        ("codec_paste", {CONF_NAME: "x", CONF_CODE: "function ("}, "does not load"),
+        ("codec_paste", {CONF_NAME: "x", CONF_CODE: "var a = 1;"}, "no decodeUplink"),
+        ("codec_file", {CONF_NAME: "x", CONF_PATH: "../valve.js"}, "not a .js file"),
     ):
+        flow_id = await step("add_device_type", menu)
         result = await hass.config_entries.options.async_configure(flow_id, form)
         assert result["errors"] == {"base": "codec_invalid"}
         placeholders = result["description_placeholders"]
         assert placeholders is not None
         assert reason in placeholders["reason"]
     result = await hass.config_entries.options.async_configure(
-        flow_id, {CONF_NAME: " Garden valve ", CONF_SOURCE: "file", CONF_PATH: "valve.js"}
+        flow_id, {CONF_NAME: " Garden valve ", CONF_PATH: " valve.js"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     types = entry.options[CONF_DEVICE_TYPES]
@@ -217,21 +215,36 @@ async def test_options_flow(hass: HomeAssistant, tmp_path: Path) -> None:
         CONF_PATH: "valve.js",
     }
 
-    flow_id = await step("add_device_type")
+    flow_id = await step("add_device_type", "codec_paste")
     code = (CODECS / "climate.js").read_text()
     result = await hass.config_entries.options.async_configure(
-        flow_id, {CONF_NAME: "Climate", CONF_SOURCE: "paste", CONF_CODE: code}
+        flow_id, {CONF_NAME: "Climate", CONF_CODE: code}
     )
     assert len(entry.options[CONF_DEVICE_TYPES]) == 2
     (climate_id,) = set(entry.options[CONF_DEVICE_TYPES]) - {valve_id}
+    assert entry.options[CONF_DEVICE_TYPES][climate_id] == {
+        CONF_NAME: "Climate",
+        CONF_SOURCE: "paste",
+        CONF_CODE: code,
+    }
 
+    # Changed with the form of its source, filled in with what it has.
     flow_id = await step("edit_device_type")
     result = await hass.config_entries.options.async_configure(flow_id, {"device_type": climate_id})
-    assert result["step_id"] == "device_type"
+    assert result["step_id"] == "codec_paste"
+    schema = result["data_schema"]
+    assert schema is not None
+    suggested = {
+        str(key): key.description.get("suggested_value") for key in schema.schema if key.description
+    }
+    assert suggested == {CONF_NAME: "Climate", CONF_CODE: code}
     result = await hass.config_entries.options.async_configure(
-        flow_id, {CONF_NAME: "Climate v2", CONF_SOURCE: "paste", CONF_CODE: code}
+        flow_id, {CONF_NAME: "Climate v2", CONF_CODE: code}
     )
     assert entry.options[CONF_DEVICE_TYPES][climate_id][CONF_NAME] == "Climate v2"
+    flow_id = await step("edit_device_type")
+    result = await hass.config_entries.options.async_configure(flow_id, {"device_type": valve_id})
+    assert result["step_id"] == "codec_file"
     # Changing a device type keeps its commands.
     commands = {"go": {"name": "Go", "kind": "button", "port": 1, "payload": "01"}}
     hass.config_entries.async_update_entry(
@@ -247,13 +260,13 @@ async def test_options_flow(hass: HomeAssistant, tmp_path: Path) -> None:
     flow_id = await step("edit_device_type")
     await hass.config_entries.options.async_configure(flow_id, {"device_type": climate_id})
     await hass.config_entries.options.async_configure(
-        flow_id, {CONF_NAME: "Climate v3", CONF_SOURCE: "paste", CONF_CODE: code}
+        flow_id, {CONF_NAME: "Climate v3", CONF_CODE: code}
     )
     assert entry.options[CONF_DEVICE_TYPES][climate_id]["commands"] == commands
     flow_id = await step("edit_device_type")
     await hass.config_entries.options.async_configure(flow_id, {"device_type": climate_id})
     result = await hass.config_entries.options.async_configure(
-        flow_id, {CONF_NAME: " ", CONF_SOURCE: "paste", CONF_CODE: code}
+        flow_id, {CONF_NAME: " ", CONF_CODE: code}
     )
     assert result["errors"] == {CONF_NAME: "name_required"}
 
@@ -543,29 +556,32 @@ async def test_codec_from_the_repository(
     )
     entry = MockConfigEntry(domain=DOMAIN, data={"vendor": "orion"})
     entry.add_to_hass(hass)
-    form = {CONF_NAME: "Acme", CONF_SOURCE: "repository", "vendor_id": "ACME", "model": "x"}
     with (
         patch("custom_components.lorawan_hub.async_setup_entry", return_value=True),
         patch("custom_components.lorawan_hub.async_unload_entry", return_value=True),
     ):
         result = await hass.config_entries.options.async_init(entry.entry_id)
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"next_step_id": "device_types"}
-        )
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"next_step_id": "add_device_type"}
-        )
+        for menu in ("device_types", "add_device_type", "repository_vendor"):
+            result = await hass.config_entries.options.async_configure(
+                result["flow_id"], {"next_step_id": menu}
+            )
         flow_id = result["flow_id"]
-        result = await hass.config_entries.options.async_configure(
-            flow_id, {**form, "firmware": "1.0"}
-        )
+        for form in (
+            {"vendor_id": "acme"},
+            {"model": "climate-sensor"},
+            {"firmware": "1.0"},
+            {"band": "EU863-870"},
+        ):
+            result = await hass.config_entries.options.async_configure(flow_id, form)
+        assert result["step_id"] == "repository_name"
+        code = repository.files.pop("vendor/acme/climate.js")
+        result = await hass.config_entries.options.async_configure(flow_id, {CONF_NAME: "Acme"})
         assert result["errors"] == {"base": "codec_invalid"}
         placeholders = result["description_placeholders"]
         assert placeholders is not None
-        assert "has no x.yaml" in placeholders["reason"]
-        result = await hass.config_entries.options.async_configure(
-            flow_id, {**form, "model": "climate-sensor", "firmware": "1.0"}
-        )
+        assert "has no climate.js" in placeholders["reason"]
+        repository.files["vendor/acme/climate.js"] = code
+        result = await hass.config_entries.options.async_configure(flow_id, {CONF_NAME: "Acme"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (type_id,) = entry.options[CONF_DEVICE_TYPES]
     cached = list((tmp_path / ".storage" / "lorawan_hub_codecs").iterdir())

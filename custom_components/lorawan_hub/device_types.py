@@ -20,8 +20,10 @@ from typing import Any, Final
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import STORAGE_DIR
+from homeassistant.util.hass_dict import HassKey
 
 from .codecs import repository
+from .codecs.catalog import Catalog
 from .codecs.javascript import MAX_SOURCE, ROUTINES, CodecError, JsCodec, JsRunner, Routine
 from .codecs.repository import SelfTest, async_fetch_codec, self_test
 
@@ -49,6 +51,9 @@ SOURCE_REPOSITORY: Final = "repository"
 SOURCES: Final = (SOURCE_PASTE, SOURCE_FILE, SOURCE_REPOSITORY)
 CACHE_FOLDER: Final = "lorawan_hub_codecs"
 """Under ``.storage``: the codecs fetched from the repository."""
+CATALOG_FOLDER: Final = "lorawan_hub_catalog"
+"""Under ``.storage``: the repository's lists of vendors and devices."""
+_CATALOG: HassKey[Catalog] = HassKey("lorawan_hub_catalog")
 
 JS_PREFIX: Final = "js:"
 """A device's codec choice naming a device type: ``js:<device type id>``."""
@@ -95,6 +100,18 @@ def read_codec_file(hass: HomeAssistant, name: str) -> str:
     except (OSError, UnicodeDecodeError) as err:
         raise CodecError(f"{name} cannot be read: {type(err).__name__}") from None
     return source
+
+
+def repository_catalog(hass: HomeAssistant) -> Catalog:
+    """Return the LoRaWAN Device Repository's lists, kept for as long as Home Assistant runs."""
+    catalog = hass.data.get(_CATALOG)
+    if catalog is None or catalog.base_url != repository.DEFAULT_REPOSITORY.rstrip("/"):
+        catalog = hass.data[_CATALOG] = Catalog(
+            async_get_clientsession(hass),
+            repository.DEFAULT_REPOSITORY,
+            Path(hass.config.path(STORAGE_DIR, CATALOG_FOLDER)),
+        )
+    return catalog
 
 
 def _cache_path(hass: HomeAssistant, definition: Mapping[str, Any]) -> Path:

@@ -73,6 +73,8 @@ class Repository(SimulatorServer):
         app.router.add_get("/{path:.*}", self._serve)
         super().__init__(app)
         self.files = {
+            "vendor/index.yaml": "vendors:\n  - id: acme\n    name: Acme\n",
+            "vendor/acme/index.yaml": "endDevices: [climate-sensor]\n",
             "vendor/acme/climate-sensor.yaml": DEVICE,
             "vendor/acme/climate-codec.yaml": CODEC,
             "vendor/acme/climate.js": (CODECS / "climate.js").read_text(encoding="utf-8"),

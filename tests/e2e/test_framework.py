@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from custom_components.lorawan_hub.codecs.catalog import Catalog
+from custom_components.lorawan_hub.codecs.repository import DEFAULT_REPOSITORY
 from simulator.orion import OrionSimulator
+from tests.repository_server import RepositoryFiles, unpack
 
-from .home_assistant import Api, JSONObject
+from .home_assistant import Api, HomeAssistantProcess, JSONObject
 
 CLIMATE = "70B3D57ED0000001"
 S2101 = "2CF7F1C04430004B"
@@ -45,6 +51,30 @@ async def entry(api: Api, orion: OrionSimulator) -> AsyncIterator[JSONObject]:
     await orion.wait_for_consumers(1)
     yield created
     await api.delete(f"/api/config/config_entries/entry/{created['entry_id']}")
+
+
+async def keep_repository_lists(config: Path, work: Path) -> None:
+    """
+    Keep the repository's lists in the instance's storage, as if it had fetched them.
+
+    They are made from the snapshot (the process reaches no network): the lists kept of a
+    repository served on 127.0.0.1, as the repository's own.
+    """
+    kept = work / "kept"
+    async with (
+        RepositoryFiles(unpack(work / "repository", ["sensecap"])) as files,
+        aiohttp.ClientSession() as session,
+    ):
+        catalog = Catalog(session, files.base_url, kept)
+        await catalog.async_vendors()
+        await catalog.async_devices("sensecap")
+    storage = config / ".storage" / "lorawan_hub_catalog"
+    storage.mkdir(parents=True, exist_ok=True)
+    for path in kept.glob("*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        (storage / path.name).write_text(
+            json.dumps({**data, "repository": DEFAULT_REPOSITORY}), encoding="utf-8"
+        )
 
 
 async def framework_devices(api: Api) -> dict[str, JSONObject]:
@@ -112,20 +142,23 @@ async def test_devices_and_uplinks_on_the_lorawan_devices_page(
 
 
 async def test_a_sensecap_device_is_left_to_sensecap(
-    api: Api, orion: OrionSimulator, entry: JSONObject
+    api: Api,
+    orion: OrionSimulator,
+    entry: JSONObject,
+    home_assistant: HomeAssistantProcess,
+    tmp_path: Path,
 ) -> None:
     """With its repository identity, an S2101 is offered to SenseCAP, which decodes it alone."""
     entry_id = entry["entry_id"]
+    await keep_repository_lists(home_assistant.config, tmp_path)
     result = await api.options_flow(
         entry_id,
         {
             "init": {"next_step_id": "device"},
             "device": {"device": S2101},
-            "device_options": {
-                "codec": "auto",
-                "f_port": 1,
-                "identity": "sensecap/sensecaps2101-temp-humid",
-            },
+            "device_options": {"codec": "auto", "f_port": 1, "identity": "choose"},
+            "identity_vendor": {"vendor_id": "sensecap"},
+            "identity_device": {"model_id": "sensecaps2101-temp-humid"},
         },
     )
     assert result["type"] == "create_entry", result

@@ -9,9 +9,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.const import (
     CONF_CODEC,
-    CONF_DEVICES,
     CONF_F_PORT,
-    CONF_IDENTITY,
     CONF_OWN_ENTITIES,
 )
 from custom_components.lorawan_hub.framework.provider import async_framework_module, identity_of
@@ -88,49 +86,6 @@ async def test_keeping_our_entities_by_option(
     await uplinks.wait(1)
     await hass.async_block_till_done()
     assert state_of(hass, TEMPERATURE) == "22.5"
-
-
-async def test_repository_identity_in_the_device_options(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry
-) -> None:
-    """A device's repository identity is set as vendor/device; anything else is refused."""
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "device"}
-    )
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
-    flow_id = result["flow_id"]
-    result = await hass.config_entries.options.async_configure(
-        flow_id, {CONF_CODEC: "auto", CONF_F_PORT: 1, CONF_IDENTITY: "sensecap"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_IDENTITY: "invalid_identity"}
-    result = await hass.config_entries.options.async_configure(
-        flow_id,
-        {CONF_CODEC: "auto", CONF_F_PORT: 1, CONF_IDENTITY: " SenseCAP/sensecaps2101-temp-humid"},
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    device_options = loaded_entry.options[CONF_DEVICES][DOOR]
-    assert device_options[CONF_IDENTITY] == {
-        "brand_id": "sensecap",
-        "model_id": "sensecaps2101-temp-humid",
-    }
-    identity = identity_of(loaded_entry.options, device_options)
-    assert identity is not None
-    assert (identity.brand_id, identity.model_id) == ("sensecap", "sensecaps2101-temp-humid")
-    # Shown again as it was typed, for editing.
-    await hass.async_block_till_done()
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "device"}
-    )
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"device": DOOR})
-    schema = result["data_schema"]
-    assert schema is not None
-    suggested = {
-        str(key): key.description.get("suggested_value") for key in schema.schema if key.description
-    }
-    assert suggested[CONF_IDENTITY] == "sensecap/sensecaps2101-temp-humid"
 
 
 def test_identity_from_a_repository_device_type() -> None:

@@ -42,11 +42,24 @@ _NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}", re.IGNORECASE)
 _MAX_DEPTH: Final = 4
 
 
+class RepositoryUnreachable(CodecError):
+    """The repository cannot be reached, or answered with an error status other than 404."""
+
+
+class NotInRepository(CodecError):
+    """The repository has no such file (it answered 404)."""
+
+
+def usable_name(value: object) -> bool:
+    """Tell whether a repository id or file name stays in its folder (and fits the pattern)."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None and ".." not in value
+
+
 def _name(value: object, what: str) -> str:
     """Return a file or id name from the repository; nothing that leaves its folder."""
-    if not isinstance(value, str) or _NAME.fullmatch(value) is None or ".." in value:
+    if not usable_name(value):
         raise CodecError(f"the repository gives no usable {what}")
-    return value
+    return str(value)
 
 
 def _path(value: object, what: str) -> str:
@@ -65,12 +78,14 @@ async def _fetch(session: aiohttp.ClientSession, url: str) -> str:
             url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT), allow_redirects=False
         ) as response:
             if response.status == 404:
-                raise CodecError(f"the repository has no {url.rsplit('/', 1)[-1]}")
+                raise NotInRepository(f"the repository has no {url.rsplit('/', 1)[-1]}")
             if response.status != 200:
-                raise CodecError(f"the repository answered HTTP {response.status}")
+                raise RepositoryUnreachable(f"the repository answered HTTP {response.status}")
             body = await read_limited(response.content, MAX_FILE)
     except (aiohttp.ClientError, TimeoutError) as err:
-        raise CodecError(f"the repository cannot be reached: {type(err).__name__}") from None
+        raise RepositoryUnreachable(
+            f"the repository cannot be reached: {type(err).__name__}"
+        ) from None
     if body is None:
         raise CodecError(f"{url.rsplit('/', 1)[-1]} is too large")
     return body.decode("utf-8", errors="replace")

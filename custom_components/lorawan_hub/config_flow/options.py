@@ -2,18 +2,19 @@
 Options: the default offline threshold, each device's settings, device types and their commands.
 
 A device's settings are its decoder, offline threshold, port (where the server reports none),
-LoRaWAN Device Repository identity, and whether to keep our decoded entities.
+LoRaWAN Device Repository identity (chosen from the repository's lists), and whether to keep our
+decoded entities. A device type's codec is pasted, read from a file, or chosen from the
+repository's lists (``picker``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-import re
 from typing import Any
 
 import probatio
 
-from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -30,7 +31,6 @@ from homeassistant.helpers.selector import (
 from homeassistant.util.ulid import ulid_now
 
 from ..codecs.decode import AUTO, CHOICES
-from ..codecs.javascript import CodecError, JsRunner
 from ..commands import (
     BUTTON,
     CONF_BIG_ENDIAN,
@@ -65,47 +65,43 @@ from ..const import (
 from ..device_types import (
     CONF_CODE,
     CONF_DEVICE_TYPES,
-    CONF_FIRMWARE,
-    CONF_MODEL,
     CONF_NAME,
     CONF_PATH,
     CONF_SOURCE,
-    CONF_VENDOR_ID,
     SOURCE_FILE,
     SOURCE_PASTE,
     SOURCE_REPOSITORY,
-    SOURCES,
-    async_fetch_tested_codec,
-    async_load_codec,
     codec_choice,
 )
 from ..lns.models import DownlinkMode
 from ..vendors import VENDORS
+from .picker import (
+    CONF_BRAND_ID,
+    CONF_MODEL_ID,
+    IDENTITY_CHOOSE,
+    IDENTITY_KEEP,
+    IDENTITY_NONE,
+    RepositorySteps,
+)
 
 CONF_DEVICE = "device"
 CONF_DEVICE_TYPE = "device_type"
 CONF_COMMAND = "command"
-_REPOSITORY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _OFFLINE_AFTER = NumberSelector(
     NumberSelectorConfig(
         min=1, max=10080, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
     )
 )
+_SOURCE_STEPS = {
+    SOURCE_PASTE: "codec_paste",
+    SOURCE_FILE: "codec_file",
+    SOURCE_REPOSITORY: "repository_vendor",
+}
+"""The step that gives a device type's codec, by where it comes from."""
 
 
-def parse_identity(text: str) -> dict[str, str] | None:
-    """Read ``vendor/device`` (LoRaWAN Device Repository ids), None when it is not that."""
-    brand, _, model = text.strip().lower().partition("/")
-    if _REPOSITORY_ID.fullmatch(brand) is None or _REPOSITORY_ID.fullmatch(model) is None:
-        return None
-    return {"brand_id": brand, "model_id": model}
-
-
-class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
+class LoRaWANHubOptionsFlow(RepositorySteps):
     """Options: the default offline threshold, and codec and threshold per device."""
-
-    _dev_eui: str
-    _type_id: str
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what to change."""
@@ -158,9 +154,6 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
             ),
         )
 
-    def _device_types(self) -> dict[str, dict[str, Any]]:
-        return dict(self.config_entry.options.get(CONF_DEVICE_TYPES, {}))
-
     async def async_step_device_types(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
@@ -191,7 +184,10 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
         """Pick the device type to change."""
         if user_input is not None:
             self._type_id = user_input[CONF_DEVICE_TYPE]
-            return await self.async_step_device_type()
+            source = self._current_type().get(CONF_SOURCE, SOURCE_PASTE)
+            step = getattr(self, f"async_step_{_SOURCE_STEPS.get(source, 'codec_paste')}")
+            result: ConfigFlowResult = await step()
+            return result
         return self.async_show_form(
             step_id="edit_device_type", data_schema=self._pick_type_schema()
         )
@@ -220,64 +216,59 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
     async def async_step_add_device_type(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Define a new device type."""
+        """Define a new device type: choose where its codec comes from."""
         self._type_id = ulid_now().lower()
-        return await self.async_step_device_type()
+        return self.async_show_menu(
+            step_id="add_device_type",
+            menu_options=["codec_paste", "codec_file", "repository_vendor"],
+        )
 
-    async def async_step_device_type(
-        self, user_input: dict[str, Any] | None = None
+    async def _codec_form(
+        self, step_id: str, field: str, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
-        """Name the device type and give its codec: pasted, or a .js file under the config."""
-        current = self._device_types().get(self._type_id, {CONF_SOURCE: SOURCE_PASTE})
+        """Name the device type and give its codec (pasted, or a file's path); check it."""
+        source = SOURCE_PASTE if field == CONF_CODE else SOURCE_FILE
+        current = self._current_type()
         errors: dict[str, str] = {}
         reason = ""
         if user_input is not None:
+            value = str(user_input.get(field) or "")
             definition = {
                 CONF_NAME: user_input[CONF_NAME].strip(),
-                CONF_SOURCE: user_input[CONF_SOURCE],
+                CONF_SOURCE: source,
+                field: value if field == CONF_CODE else value.strip(),
             }
-            if commands := current.get(CONF_COMMANDS):
-                definition[CONF_COMMANDS] = commands
-            if user_input[CONF_SOURCE] == SOURCE_FILE:
-                definition[CONF_PATH] = (user_input.get(CONF_PATH) or "").strip()
-            elif user_input[CONF_SOURCE] == SOURCE_REPOSITORY:
-                for key in (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE):
-                    definition[key] = (user_input.get(key) or "").strip()
-            else:
-                definition[CONF_CODE] = user_input.get(CONF_CODE) or ""
-            reason = await self._check_codec(definition) if definition[CONF_NAME] else ""
             if not definition[CONF_NAME]:
                 errors[CONF_NAME] = "name_required"
-            elif reason:
+            elif reason := await self._check_codec(definition):
                 errors["base"] = "codec_invalid"
             else:
-                types = {**self._device_types(), self._type_id: definition}
-                return self.async_create_entry(
-                    data={**self.config_entry.options, CONF_DEVICE_TYPES: types}
-                )
+                return self._save_device_type(definition)
+        suggested = user_input or (
+            current if current.get(CONF_SOURCE, SOURCE_PASTE) == source else {}
+        )
+        widget = TextSelector(TextSelectorConfig(multiline=field == CONF_CODE))
         schema = probatio.Schema(
-            {
-                probatio.Required(CONF_NAME): str,
-                probatio.Required(CONF_SOURCE): SelectSelector(
-                    SelectSelectorConfig(
-                        options=list(SOURCES),
-                        translation_key=CONF_SOURCE,
-                        mode=SelectSelectorMode.LIST,
-                    )
-                ),
-                probatio.Optional(CONF_CODE): TextSelector(TextSelectorConfig(multiline=True)),
-                probatio.Optional(CONF_PATH): str,
-                probatio.Optional(CONF_VENDOR_ID): str,
-                probatio.Optional(CONF_MODEL): str,
-                probatio.Optional(CONF_FIRMWARE): str,
-            }
+            {probatio.Required(CONF_NAME): TextSelector(), probatio.Required(field): widget}
         )
         return self.async_show_form(
-            step_id="device_type",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
             description_placeholders={"reason": f"**{reason}**" if reason else ""},
             errors=errors,
         )
+
+    async def async_step_codec_paste(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Take a codec pasted here."""
+        return await self._codec_form("codec_paste", CONF_CODE, user_input)
+
+    async def async_step_codec_file(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Take a codec from a .js file under the configuration directory."""
+        return await self._codec_form("codec_file", CONF_PATH, user_input)
 
     async def async_step_add_command(
         self, user_input: dict[str, Any] | None = None
@@ -376,30 +367,15 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
             ),
         )
 
-    async def _check_codec(self, definition: Mapping[str, Any]) -> str:
-        """Load and compile a codec; return why it cannot decode ("" when it can)."""
-        async with JsRunner() as runner:
-            try:
-                if definition[CONF_SOURCE] == SOURCE_REPOSITORY:
-                    # Fetched again and self-tested, also when a copy is kept from before.
-                    codec, _passed = await async_fetch_tested_codec(self.hass, definition, runner)
-                else:
-                    codec = await async_load_codec(self.hass, definition)
-                if not await runner.run(codec.defines, "decodeUplink"):
-                    return "it defines no decodeUplink function"
-            except CodecError as err:
-                return str(err)
-        return ""
-
     async def async_step_device_options(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Codec and offline threshold of the chosen device."""
+        """Codec, offline threshold and repository identity of the chosen device."""
         devices: dict[str, dict[str, Any]] = dict(self.config_entry.options.get(CONF_DEVICES, {}))
         current = devices.get(self._dev_eui, {})
         spec = VENDORS.get(self.config_entry.data.get(CONF_VENDOR, ""))
         asks_port = spec is not None and not spec.client_class.reports_port
-        errors: dict[str, str] = {}
+        identity = self._identity()
         if user_input is not None:
             device_options: dict[str, Any] = {CONF_CODEC: user_input[CONF_CODEC]}
             if (offline_after := user_input.get(CONF_OFFLINE_AFTER)) is not None:
@@ -408,16 +384,16 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                 device_options[CONF_F_PORT] = int(user_input[CONF_F_PORT])
             if user_input.get(CONF_OWN_ENTITIES):
                 device_options[CONF_OWN_ENTITIES] = True
-            if text := str(user_input.get(CONF_IDENTITY, "")).strip():
-                if (identity := parse_identity(text)) is None:
-                    errors[CONF_IDENTITY] = "invalid_identity"
-                else:
-                    device_options[CONF_IDENTITY] = identity
-            if not errors:
-                devices[self._dev_eui] = device_options
-                return self.async_create_entry(
-                    data={**self.config_entry.options, CONF_DEVICES: devices}
-                )
+            self._pending = device_options
+            choice = user_input.get(CONF_IDENTITY, IDENTITY_KEEP)
+            if choice == IDENTITY_CHOOSE:
+                return await self.async_step_identity_vendor()
+            return self._save_device(identity if choice == IDENTITY_KEEP else None)
+        identity_choices = (
+            [IDENTITY_KEEP, IDENTITY_CHOOSE, IDENTITY_NONE]
+            if identity
+            else [IDENTITY_NONE, IDENTITY_CHOOSE]
+        )
         schema = probatio.Schema(
             {
                 probatio.Required(
@@ -439,7 +415,13 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                     )
                 ),
                 probatio.Optional(CONF_OFFLINE_AFTER): _OFFLINE_AFTER,
-                probatio.Optional(CONF_IDENTITY): TextSelector(),
+                probatio.Required(CONF_IDENTITY, default=identity_choices[0]): SelectSelector(
+                    SelectSelectorConfig(
+                        options=identity_choices,
+                        translation_key=CONF_IDENTITY,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
                 probatio.Optional(CONF_OWN_ENTITIES, default=False): BooleanSelector(),
             }
         )
@@ -453,12 +435,20 @@ class LoRaWANHubOptionsFlow(OptionsFlowWithReload):
                     )
                 }
             )
-        suggested = dict(current)
-        if identity := current.get(CONF_IDENTITY):
-            suggested[CONF_IDENTITY] = f"{identity['brand_id']}/{identity['model_id']}"
         return self.async_show_form(
             step_id="device_options",
-            data_schema=self.add_suggested_values_to_schema(schema, suggested),
-            description_placeholders={"dev_eui": self._dev_eui},
-            errors=errors,
+            data_schema=self.add_suggested_values_to_schema(schema, current),
+            description_placeholders={
+                "dev_eui": self._dev_eui,
+                "identity": _identity_text(identity),
+            },
         )
+
+
+def _identity_text(identity: Mapping[str, Any] | None) -> str:
+    """Describe a device's repository identity: its names and ids (ids alone, as saved before)."""
+    if not identity:
+        return "-"
+    ids = f"{identity.get(CONF_BRAND_ID, '')}/{identity.get(CONF_MODEL_ID, '')}"
+    names = " ".join(str(identity[key]) for key in ("manufacturer", "model") if identity.get(key))
+    return f"{names} ({ids})" if names else ids
