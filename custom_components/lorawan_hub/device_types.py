@@ -38,12 +38,12 @@ CONF_PATH: Final = "path"
 CONF_VENDOR_ID: Final = "vendor_id"
 CONF_MODEL: Final = "model"
 CONF_FIRMWARE: Final = "firmware"
-CONF_REPOSITORY: Final = "repository"
-"""The address of the LoRaWAN Device Repository a device type comes from (its mirror, say)."""
 CONF_BAND: Final = "band"
 """Optional: the repository's band of the device's profile (``EU863-870``, ``KR920-923``...)."""
 CONF_HARDWARE_VERSION: Final = "hardware_version"
 """Optional: the device's hardware version, where one firmware version names several codecs."""
+CONF_CHOSEN: Final = "chosen"
+"""Optional: how firmware and band were chosen when the device did not tell them (diagnostics)."""
 _IDENTITY: Final = (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE, CONF_BAND, CONF_HARDWARE_VERSION)
 SOURCE_PASTE: Final = "paste"
 SOURCE_FILE: Final = "file"
@@ -167,7 +167,7 @@ async def async_fetch_tested_codec(
     """
     fetched = await async_fetch_codec(
         async_get_clientsession(hass),
-        str(definition.get(CONF_REPOSITORY) or repository.DEFAULT_REPOSITORY),
+        repository.DEFAULT_REPOSITORY,
         str(definition.get(CONF_VENDOR_ID, "")).strip().lower(),
         str(definition.get(CONF_MODEL, "")).strip().lower(),
         str(definition.get(CONF_FIRMWARE, "")).strip(),

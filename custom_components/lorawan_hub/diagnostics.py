@@ -13,6 +13,18 @@ from .codecs.metadata import location_pairs
 from .const import DOMAIN
 from .coordinator import LoRaWANHubConfigEntry
 from .device_state import DeviceState
+from .device_types import (
+    CONF_BAND,
+    CONF_CHOSEN,
+    CONF_DEVICE_TYPES,
+    CONF_FIRMWARE,
+    CONF_HARDWARE_VERSION,
+    CONF_MODEL,
+    CONF_SOURCE,
+    CONF_VENDOR_ID,
+    JS_PREFIX,
+    SOURCE_REPOSITORY,
+)
 from .vendors import VENDORS
 
 _KEYS = frozenset(
@@ -60,7 +72,32 @@ _LOCATION = frozenset(
 TO_REDACT = _KEYS | _LOCATION | frozenset().union(*(spec.secrets for spec in VENDORS.values()))
 
 
-def _device(state: DeviceState) -> dict[str, Any]:
+_REPOSITORY_KEYS = (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE, CONF_BAND, CONF_HARDWARE_VERSION)
+
+
+def _device_type(entry: LoRaWANHubConfigEntry, codec: str) -> dict[str, Any] | None:
+    """
+    Return where the device's codec comes from.
+
+    A repository model and the profile chosen for it (and how, when the device did not tell
+    its firmware and band); of a pasted or file codec, the user's own, only its kind.
+    """
+    if not codec.startswith(JS_PREFIX):
+        return None
+    definition = entry.options.get(CONF_DEVICE_TYPES, {}).get(codec.removeprefix(JS_PREFIX))
+    if definition is None:
+        return None
+    source = definition.get(CONF_SOURCE)
+    if source != SOURCE_REPOSITORY:
+        return {CONF_SOURCE: source}
+    described = {CONF_SOURCE: source}
+    described |= {key: definition[key] for key in _REPOSITORY_KEYS if definition.get(key)}
+    if chosen := definition.get(CONF_CHOSEN):
+        described[CONF_CHOSEN] = chosen
+    return described
+
+
+def _device(entry: LoRaWANHubConfigEntry, state: DeviceState) -> dict[str, Any]:
     uplink = state.last_uplink
     located = {key for spec in state.fields.values() for key in spec.source_keys} & {
         key for pair in location_pairs(list(state.values)) for key in pair[1:] if key
@@ -68,6 +105,7 @@ def _device(state: DeviceState) -> dict[str, Any]:
     return {
         "info": async_redact_data(asdict(state.info), TO_REDACT) if state.info else None,
         "codec": state.codec,
+        "device_type": _device_type(entry, state.codec),
         "last_codec": state.last_codec,
         "decode_error": state.decode_error,
         "offline_after": state.offline_after,
@@ -110,7 +148,7 @@ async def async_get_config_entry_diagnostics(
         "duplicates_dropped": coordinator.duplicates,
         "server_devices": sorted(coordinator.server_devices),
         "devices": {
-            dev_eui: _device(state) for dev_eui, state in sorted(coordinator.devices.items())
+            dev_eui: _device(entry, state) for dev_eui, state in sorted(coordinator.devices.items())
         },
     }
 
@@ -122,5 +160,5 @@ async def async_get_device_diagnostics(
     coordinator = entry.runtime_data
     for domain, identifier in device.identifiers:
         if domain == DOMAIN and (state := coordinator.devices.get(identifier)) is not None:
-            return {"dev_eui": identifier, **_device(state)}
+            return {"dev_eui": identifier, **_device(entry, state)}
     return {"connected": coordinator.connected, "vendor": coordinator.client.name}

@@ -34,6 +34,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub.codecs import repository as repository_module
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, CONF_VENDOR, DOMAIN
+from custom_components.lorawan_hub.diagnostics import async_get_config_entry_diagnostics
 from custom_components.lorawan_hub.framework import consumer
 from custom_components.lorawan_hub.framework.consumer import (
     CONF_DECODED,
@@ -194,6 +195,8 @@ class Repository(SimulatorServer):
         app.router.add_get("/{path:.*}", self._serve)
         super().__init__(app)
         self.files = {
+            "vendor/index.yaml": "vendors:\n  - id: acme\n    name: Acme Sensors\n",
+            "vendor/acme/index.yaml": "endDevices:\n  - climate-sensor\n",
             "vendor/acme/climate-sensor.yaml": (
                 "name: Climate sensor\nfirmwareVersions:\n  - version: '1.0'\n"
                 "    profiles:\n      EU863-870:\n        codec: climate-codec\n"
@@ -209,11 +212,40 @@ class Repository(SimulatorServer):
         return web.Response(text=self.files[path])
 
 
+@pytest.mark.parametrize(
+    "stack",
+    [
+        # The Things Stack: the repository identity itself.
+        "tts",
+        # ChirpStack: its device catalog's vendor and device names (a LoRa Alliance vendor id).
+        "chirpstack",
+    ],
+)
 async def test_discovery_adds_decoding_in_one_confirmation(
-    hass: HomeAssistant, registry: Registry, tmp_path: Path
+    hass: HomeAssistant, tmp_path: Path, stack: str
 ) -> None:
-    """A device with a repository identity is offered, confirmed, then decoded with its codec."""
+    """A device that names its model is offered, confirmed, then decoded with its codec."""
     hass.config.config_dir = str(tmp_path)
+    registry = Registry()
+    greenhouse = (
+        descriptor(CLIMATE, "Greenhouse", brand_id="acme", model_id="climate-sensor")
+        if stack == "tts"
+        else DeviceDescriptor(
+            NETWORK,
+            CLIMATE.lower(),
+            "Greenhouse",
+            "app-1",
+            "profile-1",
+            "5b7bc5f4-6c7e-4c4e-9a57-2b0d1e6f2a10",
+            1234,
+            "Climate Sensor",
+            "ACME sensors",
+            stack="chirpstack",
+        )
+    )
+    registry.register(
+        NETWORK, MockConnection([greenhouse, descriptor(OTHER, "Door")], stack_type=stack)
+    )
     repository = Repository()
     await repository.start()
     uplinks = EventRecorder(hass, "lorawan_hub_uplink")
@@ -253,6 +285,15 @@ async def test_discovery_adds_decoding_in_one_confirmation(
         await hass.async_block_till_done()
         assert entry.options[CONF_DECODED] == {CLIMATE: NETWORK}
         assert entry.options[CONF_DEVICES][CLIMATE][CONF_CODEC] == "js:acme_climate_sensor"
+        # Diagnostics say which profile was taken, and why.
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        assert diagnostics["devices"][CLIMATE]["device_type"] == {
+            "source": "repository",
+            "vendor_id": "acme",
+            "model": "climate-sensor",
+            "firmware": "1.0",
+            "chosen": "the codec all its profiles share",
+        }
         connection = connection_of(registry)
         connection.emit(
             UplinkEvent(
@@ -293,6 +334,19 @@ async def test_discovery_adds_decoding_in_one_confirmation(
                 "name": "Door",
                 "brand_id": "acme",
                 "model_id": "no-such-model",
+            },
+        )
+        assert result["reason"] == "no_codec"
+        # Nor a catalog device whose names the repository's lists do not have.
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": "integration_discovery"},
+            data={
+                "network_id": NETWORK,
+                "dev_eui": OTHER,
+                "name": "Door",
+                "manufacturer": "ACME sensors",
+                "model": "Door sensor",
             },
         )
         assert result["reason"] == "no_codec"

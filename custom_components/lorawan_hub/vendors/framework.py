@@ -30,16 +30,17 @@ from ..codecs.javascript import CodecError
 from ..const import CONF_CODEC, CONF_DEVICES, CONF_VENDOR, DOMAIN, LOGGER
 from ..device_types import (
     CONF_BAND,
+    CONF_CHOSEN,
     CONF_DEVICE_TYPES,
     CONF_FIRMWARE,
     CONF_HARDWARE_VERSION,
     CONF_MODEL,
     CONF_NAME,
-    CONF_REPOSITORY,
     CONF_SOURCE,
     CONF_VENDOR_ID,
     SOURCE_REPOSITORY,
     codec_choice,
+    repository_catalog,
 )
 from ..framework.connection import STACK as STACK_TTS
 from ..framework.consumer import (
@@ -54,11 +55,6 @@ from .spec import VendorSpec, register
 
 UNIQUE_ID: Final = "framework"
 _SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def repository_of(options: Mapping[str, Any]) -> str:
-    """Return the address of the LoRaWAN Device Repository the entry takes codecs from."""
-    return str(options.get(CONF_REPOSITORY) or repository.DEFAULT_REPOSITORY)
 
 
 def decoding_entry(hass: HomeAssistant) -> ConfigEntry[Any] | None:
@@ -76,13 +72,21 @@ def decoding_entry(hass: HomeAssistant) -> ConfigEntry[Any] | None:
 @callback
 def offer_decoding(hass: HomeAssistant, device: FrameworkDevice) -> None:
     """
-    Offer to decode a device (a discovery) when it has a repository identity.
+    Offer to decode a device (a discovery) when it names its model.
 
-    The framework client offers none that a device integration takes (see
+    The Things Stack names it by its repository identity; ChirpStack by the names of its device
+    profile's catalog entry (imported from the repository), resolved when the flow starts. The
+    framework client offers none that a device integration takes (see
     ``left_to_a_device_integration``): a device is never decoded twice.
     """
     descriptor = device.descriptor
-    if descriptor.stack != STACK_TTS or not descriptor.brand_id or not descriptor.model_id:
+    if descriptor.stack == STACK_TTS:
+        if not descriptor.brand_id or not descriptor.model_id:
+            return
+        names = {"brand_id": str(descriptor.brand_id), "model_id": descriptor.model_id}
+    elif descriptor.manufacturer and descriptor.model:
+        names = {"manufacturer": descriptor.manufacturer, "model": descriptor.model}
+    else:
         return
     discovery_flow.async_create_flow(
         hass,
@@ -92,8 +96,7 @@ def offer_decoding(hass: HomeAssistant, device: FrameworkDevice) -> None:
             "network_id": device.network_id,
             "dev_eui": device.dev_eui,
             "name": descriptor.name or device.dev_eui,
-            "brand_id": str(descriptor.brand_id),
-            "model_id": descriptor.model_id,
+            **names,
         },
     )
 
@@ -131,7 +134,7 @@ class FrameworkFlow(VendorFlow):
     async def async_step_integration_discovery(
         self, discovery_info: Mapping[str, Any]
     ) -> ConfigFlowResult:
-        """Offer to decode a device with a repository identity that appeared."""
+        """Offer to decode a device that names a repository model and appeared."""
         dev_eui = str(discovery_info["dev_eui"]).upper()
         network_id = str(discovery_info["network_id"])
         await self.async_set_unique_id(f"{UNIQUE_ID}:{network_id}:{dev_eui}")
@@ -141,13 +144,23 @@ class FrameworkFlow(VendorFlow):
             return self.async_abort(reason="no_decoding_entry")
         if dev_eui in entry.options.get(CONF_DECODED, {}):
             return self.async_abort(reason="already_decoded")
-        brand_id, model_id = str(discovery_info["brand_id"]), str(discovery_info["model_id"])
         try:
-            choice = await self._async_choose(entry, brand_id, model_id)
+            identity = await self._async_identity(discovery_info)
+            if identity is None:
+                return self.async_abort(reason="no_codec")
+            brand_id, model_id = identity
+            choice = await self._async_choose(brand_id, model_id)
         except CodecError as err:
-            LOGGER.debug("Not offering %s (%s/%s): %s", dev_eui, brand_id, model_id, err)
+            LOGGER.debug("Not offering %s (%s): %s", dev_eui, dict(discovery_info), err)
             return self.async_abort(reason="no_codec")
-        self._offered = {**discovery_info, "dev_eui": dev_eui, "why": choice.why}
+        self._offered = {
+            "dev_eui": dev_eui,
+            "network_id": network_id,
+            "name": str(discovery_info["name"]),
+            "brand_id": brand_id,
+            "model_id": model_id,
+            "why": choice.why,
+        }
         self._definition = {
             CONF_NAME: f"{brand_id} {model_id}",
             CONF_SOURCE: SOURCE_REPOSITORY,
@@ -156,17 +169,23 @@ class FrameworkFlow(VendorFlow):
             CONF_FIRMWARE: choice.firmware,
             CONF_BAND: choice.band or "",
             CONF_HARDWARE_VERSION: choice.hardware or "",
-            CONF_REPOSITORY: repository_of(entry.options),
+            CONF_CHOSEN: choice.why,
         }
         self.context["title_placeholders"] = {"name": str(discovery_info["name"])}
         return await self.async_step_decode_device()
 
-    async def _async_choose(
-        self, entry: ConfigEntry[Any], brand_id: str, model_id: str
-    ) -> repository.ProfileChoice:
+    async def _async_identity(self, discovery_info: Mapping[str, Any]) -> tuple[str, str] | None:
+        """Return the repository's (vendor id, device id) of the device; None if unsure."""
+        if "brand_id" in discovery_info:
+            return str(discovery_info["brand_id"]), str(discovery_info["model_id"])
+        return await repository_catalog(self.hass).async_identify(
+            str(discovery_info["manufacturer"]), str(discovery_info["model"])
+        )
+
+    async def _async_choose(self, brand_id: str, model_id: str) -> repository.ProfileChoice:
         """Read the model's file and choose its codec (firmware and band are not known)."""
         session = async_get_clientsession(self.hass)
-        base = repository_of(entry.options).rstrip("/")
+        base = repository.DEFAULT_REPOSITORY.rstrip("/")
         text = await repository.fetch(session, f"{base}/vendor/{brand_id}/{model_id}.yaml")
         device = await asyncio.get_running_loop().run_in_executor(
             None, repository.load_yaml, text, model_id
