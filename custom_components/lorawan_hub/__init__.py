@@ -10,12 +10,13 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .codec_worker import async_delete_codec_issues
-from .const import CONF_VENDOR, DOMAIN, LOGGER
+from .const import CONF_DECODED, CONF_DEVICES, CONF_VENDOR, DOMAIN, LOGGER
 from .coordinator import (
     LoRaWANHubConfigEntry,
     LoRaWANHubCoordinator,
     async_delete_alarm_issues,
 )
+from .framework.consumer import FrameworkClient
 from .framework.provider import async_link_framework
 from .lns.errors import AuthError, LnsError
 from .push import (
@@ -135,12 +136,32 @@ async def async_remove_entry(hass: HomeAssistant, entry: LoRaWANHubConfigEntry) 
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: LoRaWANHubConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """Allow removing a device the network server no longer lists (never the server itself)."""
+    """
+    Allow removing a device the network server no longer lists (never the server itself).
+
+    A device of Home Assistant's LoRaWAN connections is no longer decoded: removed, it is chosen
+    again in the options (or offered again when it names its model).
+    """
     coordinator = entry.runtime_data
+    client = coordinator.client
     for domain, identifier in device.identifiers:
         if domain != DOMAIN:
             continue
-        if identifier == entry.entry_id or identifier in coordinator.server_devices:
+        if isinstance(client, FrameworkClient) and identifier in client.decoded:
+            client.decoded.pop(identifier)
+            hass.config_entries.async_update_entry(
+                entry,
+                options={
+                    **entry.options,
+                    CONF_DECODED: dict(client.decoded),
+                    CONF_DEVICES: {
+                        dev_eui: device_options
+                        for dev_eui, device_options in entry.options.get(CONF_DEVICES, {}).items()
+                        if dev_eui != identifier
+                    },
+                },
+            )
+        elif identifier == entry.entry_id or identifier in coordinator.server_devices:
             return False
         coordinator.forget_device(identifier)
     return True

@@ -40,6 +40,9 @@ CONF_IDENTITY: Final = "identity"
 """A device's LoRaWAN Device Repository identity: brand (vendor) and model ids, and names."""
 CONF_OWN_ENTITIES: Final = "own_entities"
 """Keep our decoded-field entities for a device that a device integration supports."""
+CONF_DECODED: Final = "decoded"
+"""Of the entry of Home Assistant's LoRaWAN connections: the devices it decodes, DevEUI → the
+network id of the device's connection."""
 CONF_F_PORT: Final = "f_port"
 """The port of a device whose network server does not report ports."""
 DEFAULT_F_PORT: Final = 1

@@ -24,10 +24,9 @@ from lorawan_connection.mock import MockConnection
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lorawan_hub.const import CONF_VENDOR, DOMAIN
+from custom_components.lorawan_hub.const import CONF_DECODED, CONF_VENDOR, DOMAIN
 from custom_components.lorawan_hub.coordinator import LoRaWANHubCoordinator
 from custom_components.lorawan_hub.framework import consumer
-from custom_components.lorawan_hub.framework.consumer import CONF_DECODED
 from simulator.lorawan_registry import Registry
 
 from .harness import UplinkCounter, entity_id_of

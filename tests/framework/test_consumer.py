@@ -32,12 +32,18 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, discovery_flow
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lorawan_hub import async_remove_config_entry_device
 from custom_components.lorawan_hub.codecs import repository as repository_module
-from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, CONF_VENDOR, DOMAIN
+from custom_components.lorawan_hub.const import (
+    CONF_CODEC,
+    CONF_DECODED,
+    CONF_DEVICES,
+    CONF_VENDOR,
+    DOMAIN,
+)
 from custom_components.lorawan_hub.diagnostics import async_get_config_entry_diagnostics
 from custom_components.lorawan_hub.framework import consumer
 from custom_components.lorawan_hub.framework.consumer import (
-    CONF_DECODED,
     FrameworkClient,
     FrameworkDevice,
 )
@@ -177,6 +183,84 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     task.cancel()
     await hass.async_block_till_done()
     assert registry.connection_change_listeners == []
+
+
+async def test_a_device_chosen_in_the_options(hass: HomeAssistant) -> None:
+    """A device that names no model is chosen in the options, decoded, and removed again."""
+    registry = Registry()
+    registry.register(
+        NETWORK,
+        MockConnection(
+            [descriptor(CLIMATE, "Greenhouse"), descriptor(OTHER, "Door")], stack_type="tts"
+        ),
+    )
+    provider = MockConfigEntry(domain="chirpstack", entry_id=NETWORK, title="Farm ChirpStack")
+    provider.add_to_hass(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="framework", data={CONF_VENDOR: "framework"}, title="LoRaWAN"
+    )
+    entry.add_to_hass(hass)
+    uplinks = EventRecorder(hass, "lorawan_hub_uplink")
+    with patch.object(consumer, "async_registry", return_value=registry):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "device"}
+        )
+        schema = result["data_schema"]
+        assert schema is not None
+        labels = {
+            option["value"]: option["label"] for option in schema.schema["device"].config["options"]
+        }
+        assert labels == {
+            CLIMATE: f"Greenhouse ({CLIMATE}, Farm ChirpStack)",
+            OTHER: f"Door ({OTHER}, Farm ChirpStack)",
+        }
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"device": OTHER}
+        )
+        assert result["step_id"] == "device_options"
+        # Nothing of a LoRaWAN connection's own: no repository model, no entities to keep.
+        schema = result["data_schema"]
+        assert schema is not None
+        assert set(schema.schema) == {"codec", "offline_after"}
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"codec": "cayenne_lpp"}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        assert entry.options[CONF_DECODED] == {OTHER: NETWORK}
+        assert entry.options[CONF_DEVICES] == {OTHER: {CONF_CODEC: "cayenne_lpp"}}
+        connection = connection_of(registry)
+        connection.emit(
+            UplinkEvent(
+                descriptor=connection.devices[OTHER.lower()],
+                received_at=AT,
+                data=LPP_22_5,
+                f_port=3,
+            )
+        )
+        await uplinks.wait(1)
+        await hass.async_block_till_done()
+        assert state_of(hass, "sensor.door_temperature_1") == "22.5"
+        # Removed from its page: no longer decoded, and offered in the options again.
+        device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, OTHER), entry.entry_id)
+        assert device is not None
+        assert await async_remove_config_entry_device(hass, entry, device)
+        assert entry.options[CONF_DECODED] == {}
+        assert OTHER not in entry.options[CONF_DEVICES]
+        connection.emit(
+            UplinkEvent(
+                descriptor=connection.devices[OTHER.lower()],
+                received_at=AT,
+                data=LPP_22_5,
+                f_port=3,
+            )
+        )
+        await hass.async_block_till_done()
+        assert len(uplinks.events) == 1
+        assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_without_the_framework(hass: HomeAssistant) -> None:

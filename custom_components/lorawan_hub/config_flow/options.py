@@ -73,6 +73,7 @@ from ..device_types import (
     SOURCE_REPOSITORY,
     codec_choice,
 )
+from ..framework.consumer import FrameworkClient, FrameworkDevice
 from ..lns.models import DownlinkMode
 from ..vendors import VENDORS
 from .picker import (
@@ -129,9 +130,11 @@ class LoRaWANHubOptionsFlow(RepositorySteps):
         )
 
     async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Pick a device."""
+        """Pick a device (of the entry of LoRaWAN connections, also one it does not decode yet)."""
+        undecoded = self._undecoded_devices()
         if user_input is not None:
             self._dev_eui = user_input[CONF_DEVICE]
+            self._network_id = undecoded.get(self._dev_eui)
             return await self.async_step_device_options()
         registry = dr.async_get(self.hass)
         options: list[SelectOptionDict] = []
@@ -140,6 +143,10 @@ class LoRaWANHubOptionsFlow(RepositorySteps):
                 if domain == DOMAIN and identifier != self.config_entry.entry_id:
                     label = device.name_by_user or device.name or identifier
                     options.append(SelectOptionDict(value=identifier, label=label))
+        listed = {option["value"] for option in options}
+        for dev_eui, label in self._undecoded_labels().items():
+            if dev_eui not in listed:
+                options.append(SelectOptionDict(value=dev_eui, label=label))
         if not options:
             return self.async_abort(reason="no_devices")
         options.sort(key=lambda option: option["label"].lower())
@@ -153,6 +160,25 @@ class LoRaWANHubOptionsFlow(RepositorySteps):
                 }
             ),
         )
+
+    def _connection_devices(self) -> list[FrameworkDevice]:
+        """Return the devices of Home Assistant's LoRaWAN connections the entry does not decode."""
+        client = getattr(getattr(self.config_entry, "runtime_data", None), "client", None)
+        return client.undecoded_devices() if isinstance(client, FrameworkClient) else []
+
+    def _undecoded_devices(self) -> dict[str, str]:
+        """Return the devices the entry could decode: DevEUI → their connection's network id."""
+        return {device.dev_eui: device.network_id for device in self._connection_devices()}
+
+    def _undecoded_labels(self) -> dict[str, str]:
+        """Return how the devices the entry could decode are shown: name, DevEUI, connection."""
+        labels = {}
+        for device in self._connection_devices():
+            provider = self.hass.config_entries.async_get_entry(device.network_id)
+            where = provider.title if provider is not None else device.network_id
+            name = device.descriptor.name or device.dev_eui
+            labels[device.dev_eui] = f"{name} ({device.dev_eui}, {where})"
+        return labels
 
     async def async_step_device_types(
         self, user_input: dict[str, Any] | None = None
@@ -375,7 +401,9 @@ class LoRaWANHubOptionsFlow(RepositorySteps):
         current = devices.get(self._dev_eui, {})
         spec = VENDORS.get(self.config_entry.data.get(CONF_VENDOR, ""))
         asks_port = spec is not None and not spec.client_class.reports_port
-        identity = self._identity()
+        # Identity and own entities concern devices the entry offers as a LoRaWAN connection.
+        a_connection = spec is None or spec.provides_connection
+        identity = self._identity() if a_connection else None
         if user_input is not None:
             device_options: dict[str, Any] = {CONF_CODEC: user_input[CONF_CODEC]}
             if (offline_after := user_input.get(CONF_OFFLINE_AFTER)) is not None:
@@ -415,16 +443,21 @@ class LoRaWANHubOptionsFlow(RepositorySteps):
                     )
                 ),
                 probatio.Optional(CONF_OFFLINE_AFTER): _OFFLINE_AFTER,
-                probatio.Required(CONF_IDENTITY, default=identity_choices[0]): SelectSelector(
-                    SelectSelectorConfig(
-                        options=identity_choices,
-                        translation_key=CONF_IDENTITY,
-                        mode=SelectSelectorMode.LIST,
-                    )
-                ),
-                probatio.Optional(CONF_OWN_ENTITIES, default=False): BooleanSelector(),
             }
         )
+        if a_connection:
+            schema = schema.extend(
+                {
+                    probatio.Required(CONF_IDENTITY, default=identity_choices[0]): SelectSelector(
+                        SelectSelectorConfig(
+                            options=identity_choices,
+                            translation_key=CONF_IDENTITY,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    ),
+                    probatio.Optional(CONF_OWN_ENTITIES, default=False): BooleanSelector(),
+                }
+            )
         if asks_port:
             schema = schema.extend(
                 {

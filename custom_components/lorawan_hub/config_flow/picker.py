@@ -28,7 +28,7 @@ from homeassistant.helpers.selector import (
 from ..codecs.catalog import Device
 from ..codecs.javascript import CodecError, JsRunner
 from ..commands import CONF_COMMANDS
-from ..const import CONF_DEVICES, CONF_IDENTITY
+from ..const import CONF_DECODED, CONF_DEVICES, CONF_IDENTITY
 from ..device_types import (
     CONF_BAND,
     CONF_DEVICE_TYPES,
@@ -96,6 +96,8 @@ class RepositorySteps(OptionsFlowWithReload):
     """A device's options, saved once its identity is chosen."""
     _reason: str
     """Why the repository cannot be read."""
+    _network_id: str | None = None
+    """The connection of a device of Home Assistant's LoRaWAN connections not decoded yet."""
 
     def _device_types(self) -> dict[str, dict[str, Any]]:
         return dict(self.config_entry.options.get(CONF_DEVICE_TYPES, {}))
@@ -351,7 +353,11 @@ class RepositorySteps(OptionsFlowWithReload):
             device_options[CONF_IDENTITY] = dict(identity)
         devices = {**self.config_entry.options.get(CONF_DEVICES, {})}
         devices[self._dev_eui] = device_options
-        return self.async_create_entry(data={**self.config_entry.options, CONF_DEVICES: devices})
+        options = {**self.config_entry.options, CONF_DEVICES: devices}
+        if self._network_id is not None:  # a device of a LoRaWAN connection, decoded from now
+            decoded = options.get(CONF_DECODED, {})
+            options[CONF_DECODED] = {**decoded, self._dev_eui: self._network_id}
+        return self.async_create_entry(data=options)
 
     def _identity(self) -> Mapping[str, str] | None:
         """Return the device's identity as saved before."""

@@ -59,8 +59,6 @@ from ..lns.models import (
 )
 
 VENDOR: Final = "framework"
-CONF_DECODED: Final = "decoded"
-"""Options of the entry: the devices it decodes, DevEUI → the connection's network id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +91,22 @@ async def async_registry(hass: HomeAssistant) -> Any | None:
     return hass.data.get(module.DATA_REGISTRY)
 
 
+def _integrations_of(integrations: Mapping[str, Any], descriptor: DeviceDescriptor) -> list[str]:
+    """Return the device integrations whose manifest matchers name the device's brand."""
+    brand = (descriptor.stack, descriptor.brand_id)
+    return [
+        domain
+        for domain, matchers in integrations.items()
+        if brand in {tuple(matcher) for matcher in matchers}
+    ]
+
+
+def claimed(hass: HomeAssistant, domain: str, device: FrameworkDevice) -> bool:
+    """Whether a device integration made the device its own (the framework's identifier)."""
+    identifier = (domain, f"{device.network_id}:{device.descriptor.dev_eui}")
+    return bool(dr.async_get(hass).async_get_devices(identifiers={identifier}))
+
+
 def left_to_a_device_integration(
     hass: HomeAssistant, integrations: Mapping[str, Any], device: FrameworkDevice
 ) -> bool:
@@ -104,17 +118,10 @@ def left_to_a_device_integration(
     offers it for the device) and when it made the device its own; one that is set up and left
     the device out (another model of the brand) does not.
     """
-    descriptor = device.descriptor
-    brand = (descriptor.stack, descriptor.brand_id)
-    for domain, matchers in integrations.items():
-        if brand not in {tuple(matcher) for matcher in matchers}:
-            continue
-        if not hass.config_entries.async_loaded_entries(domain):
-            return True
-        identifier = (domain, f"{device.network_id}:{descriptor.dev_eui}")
-        if dr.async_get(hass).async_get_device(identifiers={identifier}) is not None:
-            return True
-    return False
+    return any(
+        not hass.config_entries.async_loaded_entries(domain) or claimed(hass, domain, device)
+        for domain in _integrations_of(integrations, device.descriptor)
+    )
 
 
 def is_ours(hass: HomeAssistant, network_id: str) -> bool:
@@ -216,6 +223,29 @@ class FrameworkClient(NetworkServer):
                     self._devices[device.dev_eui] = device
                     devices.append(server_device(device))
         return devices
+
+    def undecoded_devices(self) -> list[FrameworkDevice]:
+        """Return the devices of the connections it does not decode, to choose from.
+
+        Not those a device integration made its own.
+        """
+        registry = self._registry
+        if registry is None:
+            return []
+        integrations = getattr(registry, "integrations", None) or {}
+        found = []
+        for network_id, registered in tuple(registry.connections.items()):
+            if is_ours(self.hass, network_id):
+                continue
+            for state in tuple(registered.devices.values()):
+                device = FrameworkDevice(network_id, state.descriptor)
+                if self.decoded.get(device.dev_eui) == network_id or any(
+                    claimed(self.hass, domain, device)
+                    for domain in _integrations_of(integrations, state.descriptor)
+                ):
+                    continue
+                found.append(device)
+        return found
 
     async def run(self, sink: Sink) -> None:
         """Follow every connection, those registered later included, until cancelled."""

@@ -27,7 +27,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from ..codecs import repository
 from ..codecs.javascript import CodecError
-from ..const import CONF_CODEC, CONF_DEVICES, CONF_VENDOR, DOMAIN, LOGGER
+from ..const import CONF_CODEC, CONF_DECODED, CONF_DEVICES, CONF_VENDOR, DOMAIN, LOGGER
 from ..device_types import (
     CONF_BAND,
     CONF_CHOSEN,
@@ -44,7 +44,6 @@ from ..device_types import (
 )
 from ..framework.connection import STACK as STACK_TTS
 from ..framework.consumer import (
-    CONF_DECODED,
     VENDOR,
     FrameworkClient,
     FrameworkDevice,
