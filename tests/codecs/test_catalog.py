@@ -332,6 +332,65 @@ firmwareVersions:
     assert version_key("0.1") > version_key("v2")
 
 
+def test_a_default_choice_for_a_device_that_does_not_tell() -> None:
+    """The codec all profiles share; else the newest firmware's first band (and hardware)."""
+    shared = parse_device(
+        "shared",
+        load_yaml(
+            "firmwareVersions:\n"
+            "  - version: '1.0'\n    profiles: {EU863-870: {codec: c}, US902-928: {codec: c}}\n"
+            "  - version: '2.0'\n    profiles: {EU863-870: {codec: c}}\n",
+            "shared",
+        ),
+    )
+    choice = shared.default_choice()
+    assert (choice.firmware, choice.band, choice.hardware) == ("2.0", None, None)
+    assert choice.why == "the codec all its profiles share"
+    per_band = parse_device(
+        "per-band",
+        load_yaml(
+            "firmwareVersions:\n"
+            "  - version: '1.10'\n    profiles: {US902-928: {codec: us}, EU863-870: {codec: eu}}\n"
+            "  - version: '1.9'\n    profiles: {AS923: {codec: as}}\n",
+            "per-band",
+        ),
+    )
+    choice = per_band.default_choice()
+    assert (choice.firmware, choice.band, choice.hardware) == ("1.10", "EU863-870", None)
+    assert choice.why == "the newest firmware (1.10), band EU863-870"
+    per_hardware = parse_device(
+        "per-hardware",
+        load_yaml(
+            "firmwareVersions:\n"
+            "  - version: '1.0'\n    hardwareVersions: ['1']\n"
+            "    profiles: {EU863-870: {codec: one}}\n"
+            "  - version: '1.0'\n    hardwareVersions: ['2']\n"
+            "    profiles: {EU863-870: {codec: two}}\n",
+            "per-hardware",
+        ),
+    )
+    choice = per_hardware.default_choice()
+    assert (choice.firmware, choice.band, choice.hardware) == ("1.0", "EU863-870", "1")
+    assert choice.why == "the newest firmware (1.0), band EU863-870, hardware 1"
+    nothing = parse_device("nothing", load_yaml("firmwareVersions: []\n", "nothing"))
+    with pytest.raises(CodecError, match="no firmware and band of nothing"):
+        nothing.default_choice()
+
+
+def test_default_choices_of_the_snapshot_name_one_codec(snapshot: Path) -> None:
+    """Every device of the snapshot with a codec gets a choice the codec fetch can follow."""
+    chosen = 0
+    for vendor in ("adeunis", "dragino", "sensecap", "seeed"):
+        for device, document in devices_of(snapshot, vendor).values():
+            if not device.has_codec:
+                continue
+            choice = device.default_choice()
+            codec = codec_id(document, choice.firmware, choice.band, choice.hardware)
+            assert {codec} == device.codecs(choice.firmware, choice.band, choice.hardware)
+            chosen += 1
+    assert chosen > 50
+
+
 def test_matching_names() -> None:
     """Exact on ids and names (case, spaces, punctuation aside), then on the designation."""
     assert name_key(" Dragino Technology Co., Limited ") == "draginotechnologycolimited"

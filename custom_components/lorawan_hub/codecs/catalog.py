@@ -84,6 +84,18 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """The firmware, band and hardware version chosen for a device that did not tell them."""
+
+    firmware: str
+    band: str | None
+    """None: every band of the firmware names the same codec."""
+    hardware: str | None
+    why: str
+    """How it was chosen, in words (diagnostics show it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Device:
     """A device of a vendor, as its file in the repository describes it."""
 
@@ -134,6 +146,28 @@ class Device:
             if len(self.codecs(firmware, band, hardware)) == 1
         }
         return sorted(found, key=str.lower)
+
+    def default_choice(self) -> ProfileChoice:
+        """
+        Choose a codec for a device whose firmware, band and hardware version are not known.
+
+        The codec every profile names, when they all name one; else the newest firmware's, for
+        the first band (in name order) whose profile names one codec, on the first hardware
+        version that needs choosing. CodecError when no choice leads to one codec.
+        """
+        every = {codec for entry in self.firmware for codec in entry.codecs.values()}
+        newest = self.firmware_versions()
+        if len(every) == 1 and newest:
+            return ProfileChoice(newest[0], None, None, "the codec all its profiles share")
+        for hardware in (None, *self.hardware_choices()):
+            versions = self.firmware_versions(hardware)
+            bands = self.bands(versions[0], hardware) if versions else []
+            if bands:
+                why = f"the newest firmware ({versions[0]}), band {bands[0]}"
+                if hardware is not None:
+                    why += f", hardware {hardware}"
+                return ProfileChoice(versions[0], bands[0], hardware, why)
+        raise CodecError(f"no firmware and band of {self.device_id} name one codec")
 
     @property
     def has_codec(self) -> bool:

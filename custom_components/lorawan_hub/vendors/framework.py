@@ -9,7 +9,6 @@ the repository's codec for its model. Others are added in the entry's options.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 import re
 from typing import Any, Final
@@ -23,9 +22,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import discovery_flow
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from ..codecs import repository
 from ..codecs.javascript import CodecError
 from ..const import CONF_CODEC, CONF_DECODED, CONF_DEVICES, CONF_VENDOR, DOMAIN, LOGGER
 from ..device_types import (
@@ -148,7 +145,8 @@ class FrameworkFlow(VendorFlow):
             if identity is None:
                 return self.async_abort(reason="no_codec")
             brand_id, model_id = identity
-            choice = await self._async_choose(brand_id, model_id)
+            device = await repository_catalog(self.hass).async_device(brand_id, model_id)
+            choice = device.default_choice()
         except CodecError as err:
             LOGGER.debug("Not offering %s (%s): %s", dev_eui, dict(discovery_info), err)
             return self.async_abort(reason="no_codec")
@@ -180,16 +178,6 @@ class FrameworkFlow(VendorFlow):
         return await repository_catalog(self.hass).async_identify(
             str(discovery_info["manufacturer"]), str(discovery_info["model"])
         )
-
-    async def _async_choose(self, brand_id: str, model_id: str) -> repository.ProfileChoice:
-        """Read the model's file and choose its codec (firmware and band are not known)."""
-        session = async_get_clientsession(self.hass)
-        base = repository.DEFAULT_REPOSITORY.rstrip("/")
-        text = await repository.fetch(session, f"{base}/vendor/{brand_id}/{model_id}.yaml")
-        device = await asyncio.get_running_loop().run_in_executor(
-            None, repository.load_yaml, text, model_id
-        )
-        return repository.choose_profile(device)
 
     async def async_step_decode_device(
         self, user_input: dict[str, Any] | None = None
