@@ -38,7 +38,7 @@ from custom_components.lorawan_hub.lns.senra_parse import (
     uplink_from_notification,
 )
 from simulator import __main__ as cli
-from simulator.senra import SenraSimulator
+from simulator.senra import SenraSimulator, run_demo
 from simulator.server import SimulatorServer
 
 from .sink import RecordingSink
@@ -376,7 +376,7 @@ async def test_pusher_and_cli(senra: SenraSimulator, capsys: pytest.CaptureFixtu
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_senra(args, stop)
+    await run_demo(args, stop)
     assert "pushed to http://127.0.0.1:9/x" in capsys.readouterr().out
 
 

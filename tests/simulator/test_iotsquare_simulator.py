@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, iotsquare
 from simulator.iotsquare import CODES, DEFAULT_APP_ID, DEFAULT_TOKEN, IotSquareSimulator
 from simulator.server import SimulatorServer
 
@@ -928,7 +928,7 @@ def test_cli_arguments() -> None:
         "",
         "",
     )
-    assert args.run is cli.run_iotsquare
+    assert args.run is iotsquare.run_demo
 
 
 def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -956,7 +956,7 @@ async def test_run_iotsquare(capsys: pytest.CaptureFixture[str]) -> None:
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_iotsquare(args, stop)
+    await iotsquare.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("IoTSquare simulator: API http://127.0.0.1:")
     assert line.endswith(
@@ -964,5 +964,5 @@ async def test_run_iotsquare(capsys: pytest.CaptureFixture[str]) -> None:
         " pushed to http://127.0.0.1:9/x)"
     )
     args = cli.build_parser().parse_args(["iotsquare", "--port", "0", "--devices", "1"])
-    await cli.run_iotsquare(args, stop)
+    await iotsquare.run_demo(args, stop)
     assert "nowhere yet" in capsys.readouterr().out

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, netemera
 from simulator.netemera import JSON_API, NetemeraSimulator
 from tests.lns import netemera_samples as samples
 
@@ -250,7 +250,7 @@ def test_cli_arguments() -> None:
         "demo-client",
         "demo-application",
     )
-    assert args.run is cli.run_netemera
+    assert args.run is netemera.run_demo
 
 
 async def test_run_netemera(capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,7 +258,7 @@ async def test_run_netemera(capsys: pytest.CaptureFixture[str]) -> None:
     args = cli.build_parser().parse_args(["netemera", "--port", "0", "--devices", "3"])
     stop = asyncio.Event()
     stop.set()
-    await cli.run_netemera(args, stop)
+    await netemera.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("Netemera simulator: API http://127.0.0.1:")
     assert line.endswith(

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, orbiwise
 from simulator.orbiwise import TOPICS, OrbiWiseSimulator
 
 NODE = "70B3D57ED0000401"
@@ -186,10 +186,10 @@ async def test_generator_without_devices() -> None:
 async def test_run_orbiwise(capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI serves demo devices and prints how to reach them."""
     args = cli.build_parser().parse_args(["orbiwise", "--port", "0", "--devices", "2"])
-    assert args.run is cli.run_orbiwise
+    assert args.run is orbiwise.run_demo
     stop = asyncio.Event()
     stop.set()
-    await cli.run_orbiwise(args, stop)
+    await orbiwise.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("OrbiWise OrbiWAN simulator: http://127.0.0.1:")
     assert line.endswith("user demo-user / demo-password (2 devices, an uplink each every 5 s)")

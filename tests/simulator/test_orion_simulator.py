@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 import json
 import runpy
@@ -24,7 +25,8 @@ import aiohttp
 from aiohttp import WSMsgType, web
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, orion
+from simulator.command import demo_device
 from simulator.lpp import DemoPayloads, guess_kind
 from simulator.orion import (
     DEFAULT_APP_ID,
@@ -1426,7 +1428,7 @@ def test_cli_defaults() -> None:
     args = cli.build_parser().parse_args(["orion"])
     assert (args.vendor, args.port, args.devices, args.interval) == ("orion", 8765, 5, 5.0)
     assert (args.app_id, args.token, args.seed) == ("demo-app", "demo-token", 1)
-    assert args.run is cli.run_orion
+    assert args.run is orion.run_demo
 
 
 def test_cli_options() -> None:
@@ -1470,11 +1472,11 @@ def test_cli_rejects_bad_arguments(argv: list[str], capsys: pytest.CaptureFixtur
 def test_cli_main_stops_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[argparse.Namespace] = []
 
-    async def interrupted(args: argparse.Namespace) -> None:
+    async def interrupted(args: argparse.Namespace, stop: asyncio.Event | None) -> None:
         seen.append(args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_orion", interrupted)
+    monkeypatch.setattr(orion, "COMMAND", replace(orion.COMMAND, run=interrupted))
     assert cli.main(["orion", "--devices", "2"]) == 0
     assert seen[0].devices == 2
 
@@ -1493,7 +1495,7 @@ async def test_run_orion(capsys: pytest.CaptureFixture[str]) -> None:
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_orion(args, stop)
+    await orion.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("OrionM2M simulator: ws://127.0.0.1:")
     assert line.endswith(
@@ -1503,7 +1505,7 @@ async def test_run_orion(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_demo_devices() -> None:
     simulator = OrionSimulator()
-    cli.add_demo_devices(simulator, 8)
+    orion.add_demo_devices(simulator, 8)
     devices = list(simulator.devices.values())
     assert [d.description for d in devices[:5]] == [
         "Living room climate",
@@ -1527,4 +1529,4 @@ def test_demo_devices() -> None:
     assert devices[7].dev_eui == "70B3D57ED0050007"
     assert devices[7].dev_addr == "260B0007"
     assert sum(d.lat is not None for d in devices) == 2
-    assert cli.demo_device(3) == cli.demo_device(3)
+    assert demo_device(3) == demo_device(3)
