@@ -39,6 +39,7 @@ simulator keeps them) and DevEUIs are lower-case hex, as ChirpStack returns them
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -55,6 +56,7 @@ from chirpstack_api import api, common, gw, integration  # type: ignore[import-u
 from google.protobuf.json_format import MessageToJson
 import grpc
 
+from .command import Command, Option, demo_devices, generate_until
 from .lpp import DemoPayloads, guess_kind
 from .server import LOCALHOST, StartStop
 
@@ -1237,3 +1239,56 @@ class _InternalService(api.InternalServiceServicer):  # type: ignore[misc]
             )
             item.time.FromDatetime(event.time)
             yield item
+
+
+# ------------------------------------------------------------------ command line
+
+S2101_DEV_EUI = "2CF7F1C04430004B"
+"""The demo SenseCAP S2101."""
+
+
+async def run_demo(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve a ChirpStack simulator with demo devices and a SenseCAP S2101 until ``stop``."""
+    simulator = ChirpStackSimulator(api_key=args.api_key, port=args.port)
+    tenant = simulator.add_tenant(args.tenant)
+    application = simulator.add_application(tenant.id, "Demo application")
+    profile = simulator.add_device_profile(tenant.id, "Cayenne LPP")
+    s2101 = simulator.add_device_profile(
+        tenant.id,
+        "SenseCAP S2101",
+        vendor_id=SEEED_VENDOR_ID,
+        vendor_name=SEEED_VENDOR_NAME,
+        model_name=S2101_NAME,
+        catalog_device_id=S2101_CATALOG_ID,
+    )
+    for dev_eui, dev_addr, demo in demo_devices(args.devices):
+        simulator.add_device(
+            dev_eui,
+            application.id,
+            profile.id,
+            name=demo.description,
+            dev_addr=dev_addr,
+            kind=demo.kind,
+        )
+    simulator.add_device(S2101_DEV_EUI, application.id, s2101.id, name="Office S2101", kind="s2101")
+    async with simulator:
+        print(
+            f"ChirpStack simulator: {simulator.endpoint} (gRPC), API key {args.api_key}, tenant"
+            f" {tenant.id}, application {application.id} ({args.devices} devices and a SenseCAP"
+            f" S2101, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        await generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
+COMMAND = Command(
+    name="chirpstack",
+    help="ChirpStack v4 network server (gRPC API, for Home Assistant's chirpstack)",
+    description="Serve a fake ChirpStack v4 gRPC API on 127.0.0.1 with demo devices.",
+    port=8770,
+    run=run_demo,
+    options=(
+        Option("--api-key", DEFAULT_API_KEY, "the (admin) API key clients use"),
+        Option("--tenant", "Demo tenant", "the tenant's name"),
+    ),
+)

@@ -14,6 +14,7 @@ Fault knobs: answer an error code or an HTTP status once for a path, refuse the 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import binascii
@@ -31,6 +32,15 @@ from typing import Any, Final
 
 from aiohttp import ClientError, ClientTimeout, web
 
+from .command import (
+    PUSH_HEADER,
+    PUSH_URL,
+    Command,
+    Option,
+    demo_devices,
+    generate_until,
+    push_headers,
+)
 from .lpp import DemoPayloads, guess_kind
 from .server import PushingServer
 
@@ -1104,3 +1114,41 @@ class IotSquareSimulator(PushingServer):
             task.updatetime = _now_ms()
         self.fuota_aborts.append((task.mc_eui, task.fd_id))
         return {}
+
+
+# ------------------------------------------------------------------ command line
+
+
+async def run_demo(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve an IoTSquare simulator pushing demo uplinks to ``--push-url`` until ``stop``."""
+    simulator = IotSquareSimulator(token=args.token, port=args.port)
+    app = simulator.add_app(
+        "demo_app", push_url=args.push_url, headers=push_headers(args.push_header)
+    )
+    for dev_eui, dev_addr, demo in demo_devices(args.devices):
+        simulator.add_device(
+            app.app_id,
+            dev_eui,
+            demo.description,
+            dev_addr=dev_addr.lower(),
+            kind=demo.kind,
+            support_class_c=demo.kind == "door",
+        )
+    async with simulator:
+        print(
+            f"IoTSquare simulator: API {simulator.url}, token {args.token}, application"
+            f" {app.app_id} ({args.devices} devices, an uplink each every {args.interval:g} s"
+            f" pushed to {args.push_url or 'nowhere yet: give --push-url'})",
+            flush=True,
+        )
+        await generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
+COMMAND = Command(
+    name="iotsquare",
+    help="IoTSquare / RisingHF network server (OpenAPI and HTTP push)",
+    description="Serve a fake IoTSquare network server on 127.0.0.1 that pushes demo uplinks.",
+    port=8769,
+    run=run_demo,
+    options=(Option("--token", DEFAULT_TOKEN, "the API token clients use"), PUSH_URL, PUSH_HEADER),
+)

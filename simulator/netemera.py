@@ -20,6 +20,7 @@ with an HTTP status.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +36,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from .command import Command, Option, demo_devices, generate_until
 from .lpp import DemoPayloads, guess_kind
 from .server import SimulatorServer
 
@@ -762,3 +764,40 @@ class NetemeraSimulator(SimulatorServer):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(self.keepalive, 0.25)):
                     await wakeup.wait()
+
+
+# ------------------------------------------------------------------ command line
+
+
+async def run_demo(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve a Netemera simulator with demo devices until ``stop`` is set (or forever)."""
+    simulator = NetemeraSimulator(
+        client_id=args.client_id, client_secret=args.client_secret, port=args.port
+    )
+    simulator.add_application(args.application, "Demo application")
+    for dev_eui, dev_addr, demo in demo_devices(args.devices):
+        simulator.add_device(
+            dev_eui, args.application, name=demo.description, dev_addr=dev_addr, kind=demo.kind
+        )
+    async with simulator:
+        print(
+            f"Netemera simulator: API {simulator.api_url}, token endpoint {simulator.token_url},"
+            f" client {args.client_id} / {args.client_secret}, application {args.application}"
+            f" ({args.devices} devices, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        await generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
+COMMAND = Command(
+    name="netemera",
+    help="Netemera network server (OAuth 2.0, API v4, SSE uplinks)",
+    description="Serve a fake Netemera network server on 127.0.0.1 with demo devices.",
+    port=8766,
+    run=run_demo,
+    options=(
+        Option("--client-id", DEFAULT_CLIENT_ID, "the OAuth 2.0 client id"),
+        Option("--client-secret", DEFAULT_CLIENT_SECRET, "the OAuth 2.0 client secret"),
+        Option("--application", DEFAULT_APPLICATION, "the application id"),
+    ),
+)

@@ -18,6 +18,7 @@ someone else, MQTT answers on the plain topics.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from aiohttp import ClientTimeout, WSMsgType, web
 from paho.mqtt.client import Client as MqttClient, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
+from .command import Command, Option, demo_devices, generate_until
 from .lpp import DemoPayloads, guess_kind
 from .server import PushingServer
 
@@ -1217,3 +1219,33 @@ def _decode(text: str, data_format: str) -> bytes:
     if data_format == "hex":
         return bytes.fromhex(text)
     return base64.b64decode(text, validate=True)
+
+
+# ------------------------------------------------------------------ command line
+
+
+async def run_demo(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve an OrbiWAN simulator with demo devices until ``stop`` is set (or forever)."""
+    simulator = OrbiWiseSimulator(username=args.username, password=args.password, port=args.port)
+    for dev_eui, _dev_addr, demo in demo_devices(args.devices):
+        simulator.add_node(dev_eui, comment=demo.description, kind=demo.kind)
+    async with simulator:
+        print(
+            f"OrbiWise OrbiWAN simulator: {simulator.url}, user {args.username} /"
+            f" {args.password} ({args.devices} devices, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        await generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
+COMMAND = Command(
+    name="orbiwise",
+    help="OrbiWise OrbiWAN network server (REST API, WebSocket and REST push)",
+    description="Serve a fake OrbiWAN network server on 127.0.0.1 with demo devices.",
+    port=8767,
+    run=run_demo,
+    options=(
+        Option("--username", DEFAULT_USERNAME, "the account's user name"),
+        Option("--password", DEFAULT_PASSWORD, "the account's password"),
+    ),
+)

@@ -47,6 +47,7 @@ Where the document is ambiguous the simulator makes these choices:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Callable, Iterable
 import contextlib
@@ -63,6 +64,7 @@ import uuid
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from .command import Command, Option, demo_devices, generate_until
 from .lpp import DemoPayloads, guess_kind
 from .server import SimulatorServer, StartStop
 
@@ -1348,3 +1350,45 @@ def _home(device: OrionDevice) -> tuple[float, float] | None:
     if device.lat is None or device.lon is None:
         return None
     return (device.lat, device.lon)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def add_demo_devices(simulator: OrionSimulator, count: int) -> None:
+    """Register ``count`` demo devices with the simulator."""
+    for dev_eui, dev_addr, demo in demo_devices(count):
+        simulator.add_device(
+            dev_eui,
+            dev_addr=dev_addr,
+            description=demo.description,
+            kind=demo.kind,
+            lat=demo.lat,
+            lon=demo.lon,
+        )
+
+
+async def run_demo(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve an OrionM2M simulator with demo devices until ``stop`` is set (or forever)."""
+    simulator = OrionSimulator(app_id=args.app_id, token=args.token, port=args.port)
+    add_demo_devices(simulator, args.devices)
+    async with simulator:
+        print(
+            f"OrionM2M simulator: {simulator.url}?app_id={args.app_id}&token={args.token}"
+            f" ({args.devices} devices, an uplink each every {args.interval:g} s)",
+            flush=True,
+        )
+        await generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
+COMMAND = Command(
+    name="orion",
+    help="OrionM2M network server (WebSocket API v2)",
+    description="Serve a fake OrionM2M network server on 127.0.0.1 with demo devices.",
+    port=8765,
+    run=run_demo,
+    options=(
+        Option("--app-id", DEFAULT_APP_ID, "the application id clients use"),
+        Option("--token", DEFAULT_TOKEN, "the token clients use"),
+    ),
+)

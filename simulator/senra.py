@@ -9,6 +9,7 @@ of status polls before DONE_SUC (or DONE_FAIL with an error message).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Mapping
 import csv
@@ -23,6 +24,15 @@ from typing import Any, Final
 
 from aiohttp import ClientTimeout, web
 
+from .command import (
+    PUSH_HEADER,
+    PUSH_URL,
+    Command,
+    Option,
+    demo_devices,
+    generate_until,
+    push_headers,
+)
 from .lpp import DemoPayloads, guess_kind
 from .server import PushingServer
 
@@ -685,3 +695,38 @@ class SenraSimulator(PushingServer):
                 "jobLauncherClsNm": "MCastXferJobLauncher",
             }
         )
+
+
+# ------------------------------------------------------------------ command line
+
+
+async def run_demo(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    """Serve a SenRa simulator, pushing demo uplinks to ``--push-url``, until ``stop`` is set."""
+    simulator = SenraSimulator(api_key=args.api_key, app_eui=args.app_eui, port=args.port)
+    for dev_eui, dev_addr, demo in demo_devices(args.devices):
+        simulator.add_device(dev_eui, metadata=demo.description, dev_addr=dev_addr, kind=demo.kind)
+    if args.push_url:
+        simulator.notify_to(args.push_url, push_headers(args.push_header))
+    async with simulator:
+        print(
+            f"SenRa simulator: API {simulator.url}, key {args.api_key}, application"
+            f" {args.app_eui} ({args.devices} devices, an uplink each every {args.interval:g} s"
+            f" pushed to {args.push_url or 'nowhere yet: give --push-url'})",
+            flush=True,
+        )
+        await generate_until(stop, simulator.run_generator(args.interval, seed=args.seed))
+
+
+COMMAND = Command(
+    name="senra",
+    help="SenRa / Senet network server (REST API and HTTP notifications)",
+    description="Serve a fake SenRa network server on 127.0.0.1 that pushes demo uplinks.",
+    port=8768,
+    run=run_demo,
+    options=(
+        Option("--api-key", DEFAULT_API_KEY, "the API key clients use"),
+        Option("--app-eui", DEFAULT_APP_EUI, "the application's EUI"),
+        PUSH_URL,
+        PUSH_HEADER,
+    ),
+)

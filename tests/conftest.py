@@ -1,4 +1,4 @@
-"""Shared fixtures: Home Assistant's test harness, fast reconnects and the Orion simulator."""
+"""Shared fixtures: Home Assistant's test harness, fast reconnects, an HTTP session, simulators."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+import aiohttp
 import pytest
 
 from homeassistant.config_entries import SOURCE_USER
@@ -61,6 +62,13 @@ def all_entities_enabled() -> Iterator[None]:
         Entity, "entity_registry_enabled_default", new_callable=PropertyMock, return_value=True
     ):
         yield
+
+
+@pytest.fixture
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, for clients and requests outside Home Assistant."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import pytest
 
 from custom_components.lorawan_hub.codecs import limits
 from custom_components.lorawan_hub.codecs.javascript import (
+    DOWNLINK_DECODER,
     CodecError,
     JsCodec,
     JsRunner,
@@ -67,11 +68,14 @@ async def test_decode_and_normalize(runner: JsRunner) -> None:
 
 
 async def test_encode_decode_round_trip(runner: JsRunner) -> None:
-    """An object encodes to bytes and decodes back; bad objects fail with the codec's words."""
+    """An object encodes to bytes and the downlink decoder reads it back; bad objects fail."""
     valve = codec("valve")
     payload, port = await runner.run(valve.encode_downlink, {"open": True, "minutes": 30}, None)
     assert (payload, port) == (b"\x01\x1e", 10)
-    assert await runner.run(valve.decode_downlink, payload, port) == {"open": True, "minutes": 30}
+    decoded_downlink = await runner.run(
+        valve.invoke, DOWNLINK_DECODER, {"bytes": list(payload), "fPort": port}
+    )
+    assert decoded_downlink == {"data": {"open": True, "minutes": 30}}
     with pytest.raises(CodecError, match="minutes must be 0 to 255"):
         await runner.run(valve.encode_downlink, {"open": True, "minutes": 300}, 10)
     with pytest.raises(CodecError, match="open must be true or false"):
@@ -131,9 +135,6 @@ async def test_encoder_shapes(runner: JsRunner) -> None:
         encoder = JsCodec(f"function encodeDownlink(input) {{ {body} }}")
         with pytest.raises(CodecError, match=reason):
             await runner.run(encoder.encode_downlink, {}, None)
-    decoder = JsCodec("function decodeDownlink(input) { return {data: 1}; }")
-    with pytest.raises(CodecError, match="no data object"):
-        await runner.run(decoder.decode_downlink, b"\x00", 1)
 
 
 async def test_normalized_list_and_size_limit(runner: JsRunner) -> None:
@@ -261,7 +262,7 @@ async def test_version_2_fallback(runner: JsRunner) -> None:
     assert (await runner.run(v2.decode_uplink, b"\xd7", 3, WHEN)).fields == {"t": 21.5, "port": 3}
     assert await runner.run(v2.encode_downlink, {"on": True}, 5) == (b"\x01\x05", 5)
     with pytest.raises(CodecError, match="has no decodeDownlink"):
-        await runner.run(v2.decode_downlink, b"\x00", 1)
+        await runner.run(v2.invoke, DOWNLINK_DECODER, {"bytes": [0], "fPort": 1})
     only_up = JsCodec({"uplinkDecoder": "function Decoder(b) { return {}; }"})
     assert not await runner.run(only_up.defines, "encodeDownlink")
     with pytest.raises(CodecError, match="no downlinkEncoder"):
@@ -284,6 +285,17 @@ async def test_console_logs_at_debug(runner: JsRunner, caplog: pytest.LogCapture
         "Codec console: error: ",
     ]
     assert len(lines) == 20
+
+
+async def test_decoded_field_beside_normalized_keeps_its_unit(runner: JsRunner) -> None:
+    """A decoded field normalization does not cover keeps the unit the codec gave it."""
+    rain = JsCodec(
+        "function decodeUplink(i) { return {data: {t: 4, rain: {value: 3, unit: 'mm'}}}; }"
+        " function normalizeUplink(i) { return {data: {air: {temperature: i.data.t}}}; }"
+    )
+    result = await runner.run(rain.decode_uplink, b"", 1, WHEN)
+    assert result.fields == {"air_temperature": 4, "rain": 3}
+    assert result.units == {"air_temperature": "°C", "rain": "mm"}
 
 
 async def test_normalized_and_decoded_fields_together(runner: JsRunner) -> None:

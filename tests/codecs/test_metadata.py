@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import random
 
 import pytest
@@ -14,19 +15,19 @@ from homeassistant.components.sensor.const import (
     STATE_CLASS_UNITS,
 )
 
-from custom_components.lorawan_hub.codecs import metadata
+from custom_components.lorawan_hub.codecs.field_rules import BINARY_RULES, SENSOR_RULES
 from custom_components.lorawan_hub.codecs.metadata import (
-    BINARY_RULES,
-    SENSOR_RULES,
-    SUFFIX_UNITS,
-    UNIT_DEVICE_CLASSES,
     FieldMeta,
     Platform,
     infer_metadata,
     key_tokens,
     location_pairs,
     normalize_unit,
-    sensor_combinations,
+)
+from custom_components.lorawan_hub.codecs.units import (
+    MEASUREMENT_ANGLE,
+    SUFFIX_UNITS,
+    UNIT_DEVICE_CLASSES,
 )
 
 M = "measurement"
@@ -274,6 +275,15 @@ def test_table_is_broad() -> None:
     assert len(BINARY_RULES) >= 20
 
 
+def sensor_combinations() -> Iterator[tuple[str | None, str | None, str | None]]:
+    """Yield every ``(device_class, unit, state_class)`` the tables can give a numeric field."""
+    for rule in SENSOR_RULES:
+        for unit, device_class in rule.units.items():
+            yield device_class, unit, rule.state_class
+    for unit, (device_class, state_class) in UNIT_DEVICE_CLASSES.items():
+        yield device_class, unit, state_class
+
+
 def _assert_valid(meta: FieldMeta) -> None:
     """Fail unless Home Assistant accepts this metadata without a warning."""
     if meta.platform is Platform.BINARY_SENSOR:
@@ -430,9 +440,7 @@ def test_rule_priority_prefers_the_quantity_over_modifiers() -> None:
 
 
 def test_state_class_angle_needs_degrees() -> None:
-    assert metadata.MEASUREMENT_ANGLE in {
-        state_class for _, _, state_class in sensor_combinations()
-    }
+    assert MEASUREMENT_ANGLE in {state_class for _, _, state_class in sensor_combinations()}
     assert infer_metadata("wind_direction", 1.0, "rad") == sensor(None, "rad")
 
 

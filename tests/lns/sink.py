@@ -1,11 +1,15 @@
-"""A sink that records what a network-server client delivers, for the client tests."""
+"""A sink that records what a network-server client delivers, and a client running into one."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import Protocol
 
+import pytest
+
+from custom_components.lorawan_hub.lns.base import NetworkServer
 from custom_components.lorawan_hub.lns.models import (
     Alarm,
     DeviceStatus,
@@ -121,3 +125,37 @@ class RecordingSink:
     def up(self) -> bool:
         """Whether the last connection report says connected."""
         return bool(self.connections) and self.connections[-1][0]
+
+
+class RunningClient[ClientT: NetworkServer]:
+    """A client running against a recording sink in a background task."""
+
+    def __init__(self, client: ClientT, sink: RecordingSink | None = None) -> None:
+        """Start ``client.run`` into ``sink`` (a new one when not given)."""
+        self.client = client
+        self.sink = RecordingSink() if sink is None else sink
+        self.task = asyncio.create_task(client.run(self.sink))
+
+    async def connected(self) -> None:
+        """Wait until the client reports itself connected."""
+        await self.sink.wait_for(lambda: self.sink.up)
+
+    async def uplinks(self, count: int) -> None:
+        """Wait for ``count`` uplinks in all."""
+        await self.sink.wait_for(lambda: len(self.sink.uplinks) >= count)
+
+    async def stop(self) -> None:
+        """Cancel the run, which must end cancelled rather than fail."""
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+
+class StartClient(Protocol):
+    """Start a client running into a recording sink (a new one when not given)."""
+
+    def __call__[ClientT: NetworkServer](
+        self, client: ClientT, sink: RecordingSink | None = None
+    ) -> RunningClient[ClientT]:
+        """Start ``client``."""
+        ...

@@ -69,13 +69,6 @@ async def api() -> AsyncIterator[tuple[Api, URL]]:
         yield server, URL(f"{running.base_url}/api")
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 class Keys:
     """Credentials that are handed out and renewed: ``old`` first, ``new`` once renewed."""
 
@@ -100,7 +93,7 @@ def client(session: aiohttp.ClientSession, base: URL, **kwargs: Any) -> JsonApi:
 
 
 async def test_credentials_renewed_once_on_401(
-    api: tuple[Api, URL], session: aiohttp.ClientSession
+    api: tuple[Api, URL], http_session: aiohttp.ClientSession
 ) -> None:
     """A 401 renews the credentials and sends the request again; a second 401 is refused."""
     server, base = api
@@ -108,7 +101,7 @@ async def test_credentials_renewed_once_on_401(
         "things", partial(web.Response, status=401), partial(web.json_response, {"ok": True})
     )
     keys = Keys()
-    things = client(session, base, authorize=keys.authorize, renew=keys.renew)
+    things = client(http_session, base, authorize=keys.authorize, renew=keys.renew)
     assert await things.request("GET", "things") == {"ok": True}
     assert [r.headers["Authorization"] for r in server.requests] == ["old", "new"]
     assert keys.renewed == [Credentials({"Authorization": "old"})]
@@ -121,7 +114,7 @@ async def test_credentials_renewed_once_on_401(
 
 
 async def test_refusals_that_are_no_401_are_not_renewed(
-    api: tuple[Api, URL], session: aiohttp.ClientSession
+    api: tuple[Api, URL], http_session: aiohttp.ClientSession
 ) -> None:
     """Only a 401 that refuses the credentials renews them; without a renew hook, none does."""
     server, base = api
@@ -131,7 +124,7 @@ async def test_refusals_that_are_no_401_are_not_renewed(
         client_error=TABLE.client_error,
         fresh_401=Refusal(InvalidRequest, "the request is invalid"),
     )
-    things = client(session, base, authorize=keys.authorize, renew=keys.renew)
+    things = client(http_session, base, authorize=keys.authorize, renew=keys.renew)
     server.answer("things", partial(web.Response, status=401))
     with pytest.raises(InvalidRequest, match="the request is invalid"):
         await things.request("GET", "things", errors=table)
@@ -141,7 +134,7 @@ async def test_refusals_that_are_no_401_are_not_renewed(
     assert keys.renewed == []
     server.answer("things", partial(web.Response, status=401))
     with pytest.raises(AuthError):
-        await client(session, base, headers={"X-Key": "k"}).request("GET", "things")
+        await client(http_session, base, headers={"X-Key": "k"}).request("GET", "things")
     assert len(server.requests) == 3
     assert server.requests[-1].headers["X-Key"] == "k"
 
@@ -158,7 +151,7 @@ async def test_refusals_that_are_no_401_are_not_renewed(
 )
 async def test_statuses_by_table(
     api: tuple[Api, URL],
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     status: int,
     kind: type[LnsError],
     reason: str,
@@ -177,14 +170,14 @@ async def test_statuses_by_table(
     )
     server.answer("elsewhere", partial(web.json_response, {}))
     with pytest.raises(LnsError) as refused:
-        await client(session, base).request("POST", "things", json={"a": 1})
+        await client(http_session, base).request("POST", "things", json={"a": 1})
     assert type(refused.value) is kind
     assert (refused.value.reason, refused.value.key, refused.value.code) == (reason, key, status)
     assert [request.path for request in server.requests] == ["/api/things"]  # never redirected
 
 
 async def test_explanations_never_show_a_secret(
-    api: tuple[Api, URL], session: aiohttp.ClientSession
+    api: tuple[Api, URL], http_session: aiohttp.ClientSession
 ) -> None:
     """A server that echoes a secret has it masked, before its words are shortened."""
     server, base = api
@@ -192,7 +185,7 @@ async def test_explanations_never_show_a_secret(
         client_error=Refusal(InvalidRequest, "HTTP {status}", explanation="after"),
         explain=TABLE.explain,
     )
-    things = client(session, base, errors=table, secrets=("", "s3cret-key"))
+    things = client(http_session, base, errors=table, secrets=("", "s3cret-key"))
     server.answer("things", partial(web.Response, status=400, text="bad s3cret-key"))
     with pytest.raises(InvalidRequest) as refused:
         await things.request("GET", "things")
@@ -203,22 +196,22 @@ async def test_explanations_never_show_a_secret(
     assert refused.value.reason == "HTTP 400"
 
 
-async def test_unreachable_names_only_the_host(session: aiohttp.ClientSession) -> None:
+async def test_unreachable_names_only_the_host(http_session: aiohttp.ClientSession) -> None:
     """A server that cannot be reached is named by its host: never a path or query."""
-    things = client(session, URL("http://127.0.0.1:9/api"))
+    things = client(http_session, URL("http://127.0.0.1:9/api"))
     with pytest.raises(CannotConnect) as failed:
         await things.request("GET", "things", params={"key": "s3cret"})
     assert failed.value.reason == "cannot reach 127.0.0.1: ClientConnectorError"
 
 
 async def test_answers_are_read_up_to_a_limit(
-    api: tuple[Api, URL], session: aiohttp.ClientSession
+    api: tuple[Api, URL], http_session: aiohttp.ClientSession
 ) -> None:
     """A success over the limit is a protocol error; a refusal over it is the status's error."""
     server, base = api
     body = b'{"items": "' + b"x" * 100_000 + b'"}'
     server.answer("things", partial(web.Response, body=body, content_type="application/json"))
-    things = client(session, base, limit=len(body))
+    things = client(http_session, base, limit=len(body))
     assert await things.read("GET", "things") == body
     with pytest.raises(ProtocolError, match="/api/things: the answer is too large"):
         await things.read("GET", "things", limit=len(body) - 1)
@@ -229,12 +222,15 @@ async def test_answers_are_read_up_to_a_limit(
 
 
 async def test_bodies_answers_and_expected_statuses(
-    api: tuple[Api, URL], session: aiohttp.ClientSession
+    api: tuple[Api, URL], http_session: aiohttp.ClientSession
 ) -> None:
     """JSON and text bodies go with their type; empty answers are None, others must be JSON."""
     server, base = api
     things = client(
-        session, base, accept="application/vnd.api+json", content_type="application/vnd.api+json"
+        http_session,
+        base,
+        accept="application/vnd.api+json",
+        content_type="application/vnd.api+json",
     )
     server.answer("things", partial(web.Response, status=204))
     assert await things.request("POST", "things", json={"a": 1}) is None
@@ -250,7 +246,7 @@ async def test_bodies_answers_and_expected_statuses(
     assert await things.read("GET", "things") == b"plain words"
     with pytest.raises(ProtocolError, match="/api/things: the answer is not JSON"):
         await things.request("GET", "things")
-    quoted = client(session, base, encoded=True)
+    quoted = client(http_session, base, encoded=True)
     assert str(quoted.url("nodes/a%2Fb")).endswith("/api/nodes/a%2Fb")  # quoted by the caller
-    assert str(client(session, base).url("nodes/a b")).endswith("/api/nodes/a%20b")
+    assert str(client(http_session, base).url("nodes/a b")).endswith("/api/nodes/a%20b")
     assert quoted.url(base / "other") == base / "other"

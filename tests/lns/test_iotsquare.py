@@ -71,13 +71,6 @@ async def sim() -> AsyncIterator[IotSquareSimulator]:
         yield simulator
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 def make_client(
     session: aiohttp.ClientSession, sim: IotSquareSimulator, **kwargs: Any
 ) -> IotSquareClient:
@@ -248,22 +241,24 @@ def test_response_codes() -> None:
 
 
 async def test_validate_applications_and_devices(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """The token is checked, applications listed, devices listed with their class."""
-    await make_client(session, sim).validate()
-    assert await make_client(session, sim, app_id=None).list_applications() == {
+    await make_client(http_session, sim).validate()
+    assert await make_client(http_session, sim, app_id=None).list_applications() == {
         89: "garden",
         90: "elsewhere",
     }
     with pytest.raises(AuthError):
-        await make_client(session, sim, token="wrong").validate()
+        await make_client(http_session, sim, token="wrong").validate()
     with pytest.raises(InvalidRequest) as err:
-        await make_client(session, sim, app_id=4711).validate()
+        await make_client(http_session, sim, app_id=4711).validate()
     assert err.value.key == "iotsquare_3001"
     with pytest.raises(InvalidRequest):
-        await make_client(session, sim, app_id=None).list_devices()
-    devices = {device.dev_eui: device for device in await make_client(session, sim).list_devices()}
+        await make_client(http_session, sim, app_id=None).list_devices()
+    devices = {
+        device.dev_eui: device for device in await make_client(http_session, sim).list_devices()
+    }
     assert set(devices) == {METER, LAMP}
     assert devices[METER].name == "water_meter"
     assert (devices[METER].device_class, devices[LAMP].device_class) == (LoRaClass.A, LoRaClass.C)
@@ -272,29 +267,28 @@ async def test_validate_applications_and_devices(
 
 
 async def test_devices_beyond_one_page(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """More devices than 0/0 returns (200) are all listed, page by page."""
     for index in range(250):
         sim.add_device(89, f"70B3D57ED0AA{index:04X}", f"sensor_{index}")
-    devices = await make_client(session, sim).list_devices()
+    devices = await make_client(http_session, sim).list_devices()
     assert len(devices) == 252
     pages = [params for method, path, params in sim.requests if path == "device/list"]
     assert [page["pageNo"] for page in pages] == ["1", "2", "3"]
 
 
 async def test_pushes_reach_the_sink(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator, recording_sink: RecordingSink
 ) -> None:
     """Seeded latest uplinks, uplink and join pushes; others ignored, replays dropped."""
     sim.uplink_body(METER, b"\x01\x67\x00\xe6")  # sent while Home Assistant was away
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
-    sink = RecordingSink()
     assert await client.accept_push("uplink", {}, 1) is False  # not running yet
-    task = asyncio.create_task(client.run(sink))
-    await sink.wait_for(lambda: len(sink.uplinks) == 1)
-    seeded = sink.uplinks[0]
+    task = asyncio.create_task(client.run(recording_sink))
+    await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
+    seeded = recording_sink.uplinks[0]
     assert (seeded.dev_eui, seeded.payload, seeded.f_cnt) == (METER, b"\x01\x67\x00\xe6", 1)
     push = sim.uplink_body(LAMP, b"\x02\x01\x01")
     assert await client.accept_push("uplink", push, 1)
@@ -303,22 +297,22 @@ async def test_pushes_reach_the_sink(
     assert await client.accept_push("uplink", [{"devEUI": "junk"}, "junk"], 1)
     assert await client.accept_push("join", sim.join_body(LAMP), 1)
     assert await client.accept_push("status", {"devEUI": LAMP, "appID": 89, "type": "x"}, 1)
-    assert [uplink.dev_eui for uplink in sink.uplinks] == [METER, LAMP]
-    assert sink.uplinks[1].device_class is LoRaClass.C
-    assert sink.joins[0].dev_eui == LAMP
-    assert sink.device_updates[-1].dev_addr == sim.devices[LAMP.lower()].dev_addr.upper()
+    assert [uplink.dev_eui for uplink in recording_sink.uplinks] == [METER, LAMP]
+    assert recording_sink.uplinks[1].device_class is LoRaClass.C
+    assert recording_sink.joins[0].dev_eui == LAMP
+    assert recording_sink.device_updates[-1].dev_addr == sim.devices[LAMP.lower()].dev_addr.upper()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
 
 async def test_seed_skips_what_pushes_brought(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """A device whose push came first is not seeded with an older uplink; failures are logged."""
     sim.uplink_body(METER, b"\x01")
     sim.uplink_body(LAMP, b"\x02")
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
     sink = RecordingSink()
     client._sink = sink  # a push arrives while the seed has not run yet
@@ -336,17 +330,18 @@ async def test_seed_skips_what_pushes_brought(
         await client._seed(sink)
 
 
-async def test_downlinks(session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
+async def test_downlinks(
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator, recording_sink: RecordingSink
+) -> None:
     """Downlinks go as base64 and answer the downlink counter; refusals are specific."""
-    client = make_client(session, sim)
-    sink = RecordingSink()
-    client._sink = sink
+    client = make_client(http_session, sim)
+    client._sink = recording_sink
     result = await client.send_downlink(
         Downlink(dev_eui=LAMP, f_port=8, payload=b"\x23\x33", confirmed=True)
     )
     assert result.f_cnt == 1
     assert sim.downlinks[-1] == (LAMP.lower(), 8, b"\x23\x33", True, 1)
-    assert sink.device_updates[-1].downlink_f_cnt == 1
+    assert recording_sink.device_updates[-1].downlink_f_cnt == 1
     # A server older than 3.4.21 has only devicedl/create.
     sim.http_fail_next["device/downlink/create"] = 404
     result = await client.send_downlink(Downlink(dev_eui=LAMP, f_port=9, payload=b"\x01"))
@@ -373,16 +368,18 @@ async def test_downlinks(session: aiohttp.ClientSession, sim: IotSquareSimulator
     assert unsupported.value.key == "class_change_recreate"
 
 
-async def test_unreachable(session: aiohttp.ClientSession) -> None:
+async def test_unreachable(http_session: aiohttp.ClientSession) -> None:
     """No server: CannotConnect."""
-    client = IotSquareClient(session, "http://127.0.0.1:9/openapi", "t", 89, request_timeout=2)
+    client = IotSquareClient(http_session, "http://127.0.0.1:9/openapi", "t", 89, request_timeout=2)
     with pytest.raises(CannotConnect):
         await client.validate()
 
 
-async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
+async def test_multicast_groups(
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
+) -> None:
     """A class C group in the devices' region; per-device refusals are named."""
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     with pytest.raises(InvalidRequest) as err:
         await client.create_multicast_group(MulticastSetup(name="lamps"))  # regions not known yet
     assert err.value.key == "multicast_region_unknown"
@@ -427,10 +424,10 @@ async def test_multicast_groups(session: aiohttp.ClientSession, sim: IotSquareSi
     assert err.value.key == "invalid_group_id"
 
 
-async def test_fuota(session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
+async def test_fuota(http_session: aiohttp.ClientSession, sim: IotSquareSimulator) -> None:
     """A file transfer to a group starts, reports its progress, and is terminated."""
     sim.fuota_polls = 1
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
     group = await client.create_multicast_group(MulticastSetup(name="lamps"))
     await client.add_to_multicast_group(group.group_id, [LAMP])
@@ -498,10 +495,10 @@ def _json(document: Any) -> tuple[int, bytes]:
     return 200, json.dumps(document).encode()
 
 
-async def test_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
+async def test_answers_that_are_wrong(http_session: aiohttp.ClientSession) -> None:
     """HTTP refusals, answers that are not the documented JSON, and odd items are handled."""
     async with OddServer() as server:
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         for answer, error in (
             ((401, b""), AuthError),
             ((403, b""), Forbidden),
@@ -569,30 +566,32 @@ async def test_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
 
 
 async def test_push_memory_and_odd_pushes(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    sim: IotSquareSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    recording_sink: RecordingSink,
 ) -> None:
     """The replay memory is bounded; a join without an address is still an event."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.iotsquare.client.SEEN_MEMORY", 1)
-    client = make_client(session, sim)
-    sink = RecordingSink()
-    client._sink = sink
+    client = make_client(http_session, sim)
+    client._sink = recording_sink
     first = sim.uplink_body(METER, b"\x01")
     assert await client.accept_push("uplink", first, 1)
     assert await client.accept_push("uplink", sim.uplink_body(METER, b"\x02"), 1)
     assert await client.accept_push("uplink", first, 1)  # forgotten: delivered again
-    assert len(sink.uplinks) == 3
+    assert len(recording_sink.uplinks) == 3
     assert await client.accept_push("join", {"devEUI": LAMP, "appID": 89, "data": {}}, 1)
-    assert sink.joins[-1].dev_eui == LAMP
-    assert all(update.dev_addr is None for update in sink.device_updates)
-    unknown = IotSquareClient(session, sim.url, sim.token)
+    assert recording_sink.joins[-1].dev_eui == LAMP
+    assert all(update.dev_addr is None for update in recording_sink.device_updates)
+    unknown = IotSquareClient(http_session, sim.url, sim.token)
     with pytest.raises(InvalidRequest):
         await unknown.application()
 
 
-async def test_pages_smaller_than_asked(session: aiohttp.ClientSession) -> None:
+async def test_pages_smaller_than_asked(http_session: aiohttp.ClientSession) -> None:
     """A server serving fewer items per page than asked: the total tells when to stop."""
     async with OddServer() as server:
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         pages = {
             page: [{"appID": n, "appName": f"app_{n}"} for n in range(page * 50, page * 50 + 50)]
             for page in range(2)
@@ -619,42 +618,45 @@ async def test_pages_smaller_than_asked(session: aiohttp.ClientSession) -> None:
 
 
 async def test_seed_drops_what_was_seen(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator, recording_sink: RecordingSink
 ) -> None:
     """An uplink seen before with the same counter at about the same time is not seeded again."""
     sim.uplink_body(METER, b"\x01")
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
-    sink = RecordingSink()
-    await client._seed(sink)
-    assert len(sink.uplinks) == 1
-    seen = sink.uplinks[0]
+    await client._seed(recording_sink)
+    assert len(recording_sink.uplinks) == 1
+    seen = recording_sink.uplinks[0]
     # After a restart the same uplink comes back with the server's own time, a little off.
-    sink.uplinks[0] = dataclasses.replace(seen, received_at=seen.received_at - timedelta(seconds=2))
-    await client._seed(sink)
-    assert len(sink.uplinks) == 1
+    recording_sink.uplinks[0] = dataclasses.replace(
+        seen, received_at=seen.received_at - timedelta(seconds=2)
+    )
+    await client._seed(recording_sink)
+    assert len(recording_sink.uplinks) == 1
     # Without the memory of it, it is delivered again.
-    sink.uplinks.clear()
-    await client._seed(sink)
-    assert len(sink.uplinks) == 1
+    recording_sink.uplinks.clear()
+    await client._seed(recording_sink)
+    assert len(recording_sink.uplinks) == 1
 
 
 async def test_seed_failure_keeps_the_pushes(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    sim: IotSquareSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    recording_sink: RecordingSink,
 ) -> None:
     """An unexpected error while seeding is logged; pushes are still taken."""
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
 
     async def broken(dev_eui: str) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(client, "latest_uplink", broken)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
-    await sink.wait_for(lambda: sink.connections == [(True, None)])
+    task = asyncio.create_task(client.run(recording_sink))
+    await recording_sink.wait_for(lambda: recording_sink.connections == [(True, None)])
     assert await client.accept_push("uplink", sim.uplink_body(METER, b"\x01"), 1)
-    assert len(sink.uplinks) == 1
+    assert len(recording_sink.uplinks) == 1
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -685,10 +687,10 @@ class FailingSink(RecordingSink):
 
 
 async def test_a_push_not_handed_over_comes_again(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """A push whose delivery failed is not taken (False: 503), and taken when it comes again."""
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     sink = FailingSink({b"\x02"}, {LAMP})
     client._sink = sink
     push = sim.uplink_body(METER, b"\x02")
@@ -711,12 +713,12 @@ async def test_a_push_not_handed_over_comes_again(
 
 
 async def test_seed_goes_on_past_a_refused_uplink(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """An uplink the sink refuses while seeding does not stop the others."""
     sim.uplink_body(METER, b"\x01")
     sim.uplink_body(LAMP, b"\x02")
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
     sink = FailingSink({b"\x01"})
     await client._seed(sink)
@@ -729,13 +731,13 @@ BEARER = "Bearer s3cret"
 
 
 async def test_push_set_up_keeps_what_the_application_has(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """With pushUrls (3.4.18) the link goes beside the user's; the user's headers stay."""
     app = sim.apps[89]
     app.push_url, app.push_urls = USER_LINK, [USER_LINK]
     app.headers = {"userID": "2333", "x-access-token": "6666"}
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     config = await client.push_config()
     assert (config.push_url, config.push_urls, config.mqtt) == (USER_LINK, (USER_LINK,), False)
     assert config.conflicts(OUR_LINK, "Authorization", BEARER) == frozenset()
@@ -752,7 +754,7 @@ async def test_push_set_up_keeps_what_the_application_has(
     assert sim.push_links(app) == [USER_LINK, OUR_LINK]
     # An application without any push link: ours becomes its push link too.
     other = sim.apps[90]
-    client = make_client(session, sim, app_id=90)
+    client = make_client(http_session, sim, app_id=90)
     await client.configure_push(OUR_LINK, "Authorization", BEARER)
     assert (other.push_url, other.push_urls, other.headers) == (
         OUR_LINK,
@@ -762,14 +764,14 @@ async def test_push_set_up_keeps_what_the_application_has(
 
 
 async def test_push_set_up_asks_before_replacing(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """One push link of the user's, MQTT on, the user's Authorization header: only if agreed."""
     sim.multiple_push_links = False  # a server before 3.4.18
     app = sim.apps[89]
     app.push_url, app.enable_mqtt = USER_LINK, True
     app.headers = {"authorization": "Basic dXNlcg==", "userID": "2333"}
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     config = await client.push_config()
     assert config.push_urls is None
     with pytest.raises(PushConflict) as conflict:
@@ -791,7 +793,7 @@ async def test_push_set_up_asks_before_replacing(
     }
     # A server before 3.4.18 whose one link is free: no question.
     sim.apps[90].headers = {"Authorization": BEARER}
-    client = make_client(session, sim, app_id=90)
+    client = make_client(http_session, sim, app_id=90)
     assert await client.configure_push(OUR_LINK, "Authorization", BEARER) == {
         PUSH_MQTT_WAS_ON: False
     }
@@ -799,37 +801,37 @@ async def test_push_set_up_asks_before_replacing(
 
 
 async def test_push_set_up_without_room_for_the_header(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """Five headers of the user's already: refused in words, nothing changed."""
     sim.apps[89].headers = {f"h{n}": "v" for n in range(5)}
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     with pytest.raises(InvalidRequest) as err:
         await client.configure_push(OUR_LINK, "Authorization", BEARER)
     assert err.value.key == "push_headers_full"
     assert sim.app_updates == []
 
 
-async def test_push_set_up_that_is_not_kept(session: aiohttp.ClientSession) -> None:
+async def test_push_set_up_that_is_not_kept(http_session: aiohttp.ClientSession) -> None:
     """A server that answers ok but keeps neither link nor header: said, not taken as done."""
     async with OddServer() as server:
         status = {"appID": 89, "appName": "garden", "pushURL": "", "pushUrls": [], "headers": {}}
         server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
         server.answers["app/update"] = _json({"code": 0, "msg": "ok"})
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         with pytest.raises(InvalidRequest) as err:
             await client.configure_push(OUR_LINK, "Authorization", BEARER)
         assert err.value.key == "push_not_kept"
 
 
-async def test_push_links_shown_only_in_the_list(session: aiohttp.ClientSession) -> None:
+async def test_push_links_shown_only_in_the_list(http_session: aiohttp.ClientSession) -> None:
     """The application list shows pushUrls but its status does not: the server has it."""
     async with OddServer() as server:
         status = {"appID": 89, "appName": "garden", "pushURL": USER_LINK, "headers": None}
         server.answers["app/status"] = _json({"code": 0, "msg": "ok", "data": status})
         listed = [{"appID": 90, "pushUrls": []}, {"appID": 89, "pushUrls": [USER_LINK, 5]}]
         server.answers["app/list"] = _json({"code": 0, "amount": 2, "data": listed})
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         config = await client.push_config()
         assert (config.push_urls, config.headers, config.links) == ((USER_LINK,), {}, (USER_LINK,))
         assert config.conflicts(OUR_LINK, "Authorization", BEARER) == frozenset()
@@ -846,13 +848,13 @@ async def test_push_links_shown_only_in_the_list(session: aiohttp.ClientSession)
 
 
 async def test_push_removal_takes_off_only_ours(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """The entry's link and header go; the user's links and headers stay; MQTT comes back."""
     app = sim.apps[89]
     app.push_urls = [USER_LINK]
     app.headers = {"userID": "2333"}
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.configure_push(OUR_LINK, "Authorization", BEARER)
     app.push_urls.append("https://user.example/second")  # the user adds one meanwhile
     app.push_urls.append("http://[::1")  # and one that is not even a URL
@@ -880,11 +882,11 @@ async def test_push_removal_takes_off_only_ours(
 
 
 async def test_rename_sends_what_the_document_requires(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """mcgroup/update gets a manual group's address and keys, a remote one's push link."""
     manual = sim.add_group("a0891ce817397ee8", "mc_group_03", mc_addr="75bacecd")
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.rename_multicast_group("A0891CE817397EE8", "lamps_2")
     assert sim.requests[-1][2] == {
         "mcEUI": "a0891ce817397ee8",
@@ -921,22 +923,22 @@ async def test_rename_sends_what_the_document_requires(
     )
 
 
-async def test_rename_of_a_group_shown_without_keys(session: aiohttp.ClientSession) -> None:
+async def test_rename_of_a_group_shown_without_keys(http_session: aiohttp.ClientSession) -> None:
     """A manual group whose status lacks its keys is not renamed blindly."""
     async with OddServer() as server:
         server.answers["mcgroup/status"] = _json(
             {"code": 0, "data": {"mcEUI": "a0891ce817397ee8", "enableMCRemote": False}}
         )
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         with pytest.raises(ProtocolError):
             await client.rename_multicast_group("A0891CE817397EE8", "lamps")
 
 
 async def test_created_group_session_and_members(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """The session given is sent as documented; refused members are named, the session kept."""
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
     given = MulticastKeys(
         address="45C325CE",
@@ -970,10 +972,10 @@ async def test_created_group_session_and_members(
 
 
 async def test_created_group_keeps_its_session_whatever_follows(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """The group exists once created: a failing read or bind never loses its session."""
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
     sim.fail_next["mcgroup/status"] = 1001
     sim.fail_next["mcdevice/create"] = 1009
@@ -991,7 +993,7 @@ async def test_created_group_keeps_its_session_whatever_follows(
     assert group.dev_euis == (LAMP,)
 
 
-async def test_created_group_with_the_servers_session(session: aiohttp.ClientSession) -> None:
+async def test_created_group_with_the_servers_session(http_session: aiohttp.ClientSession) -> None:
     """A server that shows another session than the one sent: the devices need the server's."""
     async with OddServer() as server:
         status = {"mcName": "lamps", "mcAddr": "0096ccb5", "mcAppSKey": "3c" * 16}
@@ -1008,7 +1010,7 @@ async def test_created_group_with_the_servers_session(session: aiohttp.ClientSes
             }
         )
         server.answers["device/status"] = _json({"code": 0, "data": {}})
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         await client.list_devices()
         group = await client.create_multicast_group(MulticastSetup(name="lamps"))
         assert group.keys is not None  # the server's is incomplete: the one sent
@@ -1021,11 +1023,11 @@ async def test_created_group_with_the_servers_session(session: aiohttp.ClientSes
 
 
 async def test_group_subnet_from_its_members(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """The group takes its members' region and subnet; mixed subnets make it automatic."""
     sim.add_device(89, "70B3D57ED0000003", "lamp_two", support_class_c=True, subnet="ch_08-15")
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     await client.list_devices()
     group = await client.create_multicast_group(
         MulticastSetup(name="far", dev_euis=("70B3D57ED0000003",))
@@ -1042,10 +1044,10 @@ async def test_group_subnet_from_its_members(
 
 
 async def test_fuota_options_the_document_lacks(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator
 ) -> None:
     """A class or a start delay fuota/create cannot take is refused in words, not ignored."""
-    client = make_client(session, sim)
+    client = make_client(http_session, sim)
     firmware = b"\x01\x02"
     for request, key, details in (
         (
@@ -1096,17 +1098,17 @@ async def test_fuota_options_the_document_lacks(
     ],
 )
 async def test_multicast_results(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     sim: IotSquareSimulator,
     body: dict[str, Any],
     expected: tuple[str, str, DownlinkState, str | None],
+    recording_sink: RecordingSink,
 ) -> None:
     """A result pushed to /multicast is the group downlink's status (no device)."""
-    client = make_client(session, sim)
-    sink = RecordingSink()
-    client._sink = sink
+    client = make_client(http_session, sim)
+    client._sink = recording_sink
     assert await client.accept_push("multicast", body, 1)
-    status = sink.downlink_statuses[-1]
+    status = recording_sink.downlink_statuses[-1]
     assert (status.group_id, status.message_id, status.state, status.reason) == expected
     assert status.dev_eui == ""
     if "time" in body:
@@ -1114,20 +1116,21 @@ async def test_multicast_results(
 
 
 async def test_malformed_multicast_result(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator, recording_sink: RecordingSink
 ) -> None:
     """A result that names no group is dropped, and the push still answered as taken."""
-    client = make_client(session, sim)
-    sink = RecordingSink()
-    client._sink = sink
+    client = make_client(http_session, sim)
+    client._sink = recording_sink
     assert await client.accept_push("multicast", {"fCnt": 3, "successNum": 1}, 1)
-    assert sink.downlink_statuses == []
+    assert recording_sink.downlink_statuses == []
 
 
-async def test_odd_values_in_lists_drop_only_themselves(session: aiohttp.ClientSession) -> None:
+async def test_odd_values_in_lists_drop_only_themselves(
+    http_session: aiohttp.ClientSession,
+) -> None:
     """A malformed name, id, flag or count drops that value or that item, never the list."""
     async with OddServer() as server:
-        client = IotSquareClient(session, f"{server.base_url}/openapi", "t", 89)
+        client = IotSquareClient(http_session, f"{server.base_url}/openapi", "t", 89)
         server.answers["app/list"] = _json(
             {
                 "code": 0,
@@ -1197,21 +1200,20 @@ async def test_odd_values_in_lists_drop_only_themselves(session: aiohttp.ClientS
 
 
 async def test_odd_values_in_pushes_drop_only_themselves(
-    session: aiohttp.ClientSession, sim: IotSquareSimulator
+    http_session: aiohttp.ClientSession, sim: IotSquareSimulator, recording_sink: RecordingSink
 ) -> None:
     """A join with a malformed address is a join; a malformed appID is not another app's."""
-    client = make_client(session, sim)
-    sink = RecordingSink()
-    client._sink = sink
+    client = make_client(http_session, sim)
+    client._sink = recording_sink
     assert await client.accept_push("join", {"devEUI": LAMP, "data": {"devAddr": 5}}, 1)
-    assert [j.dev_eui for j in sink.joins] == [LAMP]
-    assert sink.device_updates == []
+    assert [j.dev_eui for j in recording_sink.joins] == [LAMP]
+    assert recording_sink.device_updates == []
     body = sim.uplink_body(METER, b"\x01") | {"appID": "eighty-nine"}
     assert await client.accept_push("uplink", body, 1)
-    assert [u.payload for u in sink.uplinks] == [b"\x01"]
+    assert [u.payload for u in recording_sink.uplinks] == [b"\x01"]
     # Without a time the uplink still arrives; its retry is still a replay.
     body = sim.uplink_body(METER, b"\x02")
     del body["time"]
     assert await client.accept_push("uplink", body, 1)
     assert await client.accept_push("uplink", body, 1)
-    assert [u.payload for u in sink.uplinks] == [b"\x01", b"\x02"]
+    assert [u.payload for u in recording_sink.uplinks] == [b"\x01", b"\x02"]

@@ -42,7 +42,7 @@ from custom_components.lorawan_hub.lns.netemera_parse import (
 from simulator.netemera import BASE_PROFILE, MALFORMED_KINDS, NetemeraSimulator, event_id
 from simulator.server import SimulatorServer
 
-from .sink import RecordingSink
+from .sink import RecordingSink, RunningClient, StartClient
 
 APP = "app-1"
 CLIMATE = "70B3D57ED0000001"
@@ -64,13 +64,6 @@ async def netemera() -> AsyncIterator[NetemeraSimulator]:
     simulator.add_profile("profile-other", name="Other radio", supportsClassC=True, maxEirp=16)
     async with simulator:
         yield simulator
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
 
 
 def make_client(
@@ -125,37 +118,15 @@ class PositionBugSink(RecordingSink):
         return super().stream_position()
 
 
-class Running:
-    """A client running against a sink in a background task."""
-
-    def __init__(self, client: NetemeraClient) -> None:
-        """Start ``client.run``."""
-        self.client = client
-        self.sink = RecordingSink()
-        self.task = asyncio.create_task(client.run(self.sink))
-
-    async def stop(self) -> None:
-        """Cancel the run."""
-        self.task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await self.task
-
-    async def uplinks(self, count: int) -> None:
-        """Wait for ``count`` uplinks in all."""
-        await self.sink.wait_for(lambda: len(self.sink.uplinks) >= count)
-
-
 @pytest.fixture
-async def running(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
-) -> AsyncIterator[Running]:
+async def running_netemera_client(
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator, run_client: StartClient
+) -> RunningClient[NetemeraClient]:
     """A client following the application's stream."""
-    run = Running(make_client(session, netemera, read_timeout=5))
+    running = run_client(make_client(http_session, netemera, read_timeout=5))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
-    yield run
-    if not run.task.done():
-        await run.stop()
+    return running
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -318,13 +289,13 @@ def test_profile_like_ignores_class_parameters_and_prefers_the_name() -> None:
 
 
 async def test_validate_and_list(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """Applications, the application's devices with their address, and no keys anywhere."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     await client.validate()
     assert client.host == "127.0.0.1"
-    applications = await make_client(session, netemera, None).list_applications()
+    applications = await make_client(http_session, netemera, None).list_applications()
     assert [(app.application_id, app.name) for app in applications] == [
         (APP, "Building"),
         ("app-2", "Other"),
@@ -347,13 +318,13 @@ async def test_validate_and_list(
     ]
     assert devices[1].dev_addr == "260B0002"
     assert netemera.devices[CLIMATE].app_key not in repr(devices)
-    await make_client(session, netemera, None).validate()
+    await make_client(http_session, netemera, None).validate()
     await client.close()
 
 
 @pytest.mark.parametrize(("status", "logged"), [(403, False), (400, True)])
 async def test_device_list_without_profiles(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
     status: int,
@@ -361,7 +332,7 @@ async def test_device_list_without_profiles(
 ) -> None:
     """Profiles the client may not read (or cannot get) leave the devices listed, without class."""
     netemera.fail_next(status, path="/device-profiles")
-    devices = await make_client(session, netemera).list_devices()
+    devices = await make_client(http_session, netemera).list_devices()
     assert [(d.name, d.model, d.device_class) for d in devices] == [
         ("Climate", None, None),
         ("Door", None, None),
@@ -370,10 +341,12 @@ async def test_device_list_without_profiles(
 
 
 async def test_activation_failures(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A failing activation lookup leaves that address unknown; a refused token still refuses."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     netemera.fail_next(500, path=f"/end-devices/{CLIMATE.lower()}/activation")
     devices = await client.list_devices()
     assert [device.dev_addr for device in devices] == [None, None]
@@ -386,28 +359,28 @@ async def test_activation_failures(
 
 
 async def test_device_list_refused(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """A refused token while reading profiles is not hidden: it is an AuthError."""
     netemera.fail_next(401, 401, path="/device-profiles")
     with pytest.raises(AuthError):
-        await make_client(session, netemera).list_devices()
+        await make_client(http_session, netemera).list_devices()
 
 
 async def test_device_list_pages(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """A paged list (JSON:API ``links.next``) is read to the end."""
     for index in range(3, 8):
         netemera.add_device(f"70B3D57ED000000{index}", APP)
     netemera.page_size = 2
-    devices = await make_client(session, netemera).list_devices()
+    devices = await make_client(http_session, netemera).list_devices()
     assert len(devices) == 7
     pages = [path for _m, path in netemera.requests if path.endswith("/end-devices")]
     assert len(pages) == 4
 
 
-async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSession) -> None:
+async def test_page_link_to_another_server_is_refused(http_session: aiohttp.ClientSession) -> None:
     """The token goes with every request: a next link to another origin is not followed."""
 
     async def token(request: web.Request) -> web.Response:
@@ -423,7 +396,7 @@ async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSes
     app.router.add_get("/api/v4/applications/a/end-devices", devices)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -434,7 +407,7 @@ async def test_page_link_to_another_server_is_refused(session: aiohttp.ClientSes
             await client.list_devices()
 
 
-async def test_page_links_in_a_circle(session: aiohttp.ClientSession) -> None:
+async def test_page_links_in_a_circle(http_session: aiohttp.ClientSession) -> None:
     """Pages that link back to one already read end in an error at once, not 1,000 requests."""
     pages: list[str] = []
 
@@ -453,7 +426,7 @@ async def test_page_links_in_a_circle(session: aiohttp.ClientSession) -> None:
     app.router.add_get("/api/v4/applications/a/end-devices", devices)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -477,7 +450,7 @@ async def test_page_links_in_a_circle(session: aiohttp.ClientSession) -> None:
     ],
 )
 async def test_api_errors(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     status: int,
     error: type[Exception],
@@ -485,14 +458,14 @@ async def test_api_errors(
 ) -> None:
     """Each documented status maps to its error type; an unexpected success is a protocol error."""
     netemera.fail_next(status)
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     with pytest.raises(error) as raised:
         await client.validate()
     assert getattr(raised.value, "key", None) == key
 
 
 async def test_bad_documents(
-    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """
     Answers that are not JSON:API documents are protocol errors.
@@ -523,7 +496,7 @@ async def test_bad_documents(
     app.router.add_get("/api/v4/applications", applications)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -539,34 +512,38 @@ async def test_bad_documents(
 
 
 async def test_application_required(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """Without an application the client can only list applications."""
     with pytest.raises(InvalidRequest):
-        await make_client(session, netemera, None).list_devices()
+        await make_client(http_session, netemera, None).list_devices()
 
 
-async def test_unreachable(session: aiohttp.ClientSession, netemera: NetemeraSimulator) -> None:
+async def test_unreachable(
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
     """A server that went away: CannotConnect, for the token and for the API."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     await client.validate()
     await netemera.stop()
     with pytest.raises(CannotConnect):
         await client.validate()
 
 
-async def test_wrong_secret(session: aiohttp.ClientSession, netemera: NetemeraSimulator) -> None:
+async def test_wrong_secret(
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
     """Refused client credentials: AuthError without the secret in it."""
     with pytest.raises(AuthError) as raised:
-        await make_client(session, netemera, secret="bad-secret").validate()
+        await make_client(http_session, netemera, secret="bad-secret").validate()
     assert "bad-secret" not in str(raised.value)
 
 
 async def test_expired_token_is_renewed_once(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """A 401 gets one new token and the request again; a second 401 is an AuthError."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     await client.validate()
     netemera.expire_tokens()
     await client.validate()
@@ -580,9 +557,11 @@ async def test_expired_token_is_renewed_once(
 # --- downlinks and class changes -------------------------------------------------------------
 
 
-async def test_send_downlink(session: aiohttp.ClientSession, netemera: NetemeraSimulator) -> None:
+async def test_send_downlink(
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
+) -> None:
     """A downlink is posted as a JSON:API document and queued."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     result = await client.send_downlink(
         Downlink(dev_eui=DOOR, f_port=10, payload=b"\x01\xff", confirmed=True)
     )
@@ -608,10 +587,10 @@ async def test_send_downlink(session: aiohttp.ClientSession, netemera: NetemeraS
 
 
 async def test_downlink_refusals(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """Modes and classes Netemera lacks, unknown devices and invalid ports are refused."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     with pytest.raises(Unsupported):
         await client.send_downlink(
             Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01", mode=DownlinkMode.REPLACE)
@@ -628,10 +607,10 @@ async def test_downlink_refusals(
 
 
 async def test_set_device_class(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """Class C: the copy of the device's profile with only class C; back to A: the original."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     await client.set_device_class(DOOR, LoRaClass.C)
     assert netemera.devices[DOOR].profile_id == "profile-c"
     # An End-Device object with what the document does not make optional, at the lower-case path.
@@ -665,12 +644,12 @@ async def test_set_device_class(
 
 
 async def test_set_device_class_without_matching_profile(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """No identical profile for the class: an error naming the profile to copy."""
     netemera.add_profile("lonely", name="Lonely meter", maxEirp=20)
     netemera.devices[DOOR].profile_id = "lonely"
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     with pytest.raises(InvalidRequest) as raised:
         await client.set_device_class(DOOR, LoRaClass.C)
     assert raised.value.key == "class_profile_missing"
@@ -679,13 +658,13 @@ async def test_set_device_class_without_matching_profile(
 
 
 async def test_set_device_class_reads_a_profile_not_listed(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """A device profile missing from the account's list is read on its own."""
     netemera.add_profile("hidden", name="Shared meter")
     netemera.hidden_profiles.add("hidden")
     netemera.devices[DOOR].profile_id = "hidden"
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     # Identical to the hidden profile except for class C: the listed profile-c.
     await client.set_device_class(DOOR, LoRaClass.C)
     assert ("GET", "/device-profiles/hidden") in netemera.requests
@@ -699,70 +678,74 @@ async def test_set_device_class_reads_a_profile_not_listed(
 
 
 async def test_stream_delivers_in_order_and_tracks_the_position(
-    running: Running, netemera: NetemeraSimulator
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
 ) -> None:
     """Live uplinks arrive in order; the position follows the event ids."""
     ids = [netemera.publish(CLIMATE, LPP_TEMPERATURE) for _ in range(3)]
-    await running.uplinks(3)
-    assert [uplink.f_cnt for uplink in running.sink.uplinks] == [0, 1, 2]
-    assert running.sink.position == ids[-1]
-    assert running.sink.connections == [(True, None)]
+    await running_netemera_client.uplinks(3)
+    assert [uplink.f_cnt for uplink in running_netemera_client.sink.uplinks] == [0, 1, 2]
+    assert running_netemera_client.sink.position == ids[-1]
+    assert running_netemera_client.sink.connections == [(True, None)]
     assert netemera.stream_requests == [None]
 
 
 @pytest.mark.parametrize("ending", ["\r\n", "\r"])
 async def test_stream_in_small_pieces(
-    running: Running, netemera: NetemeraSimulator, ending: str
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator, ending: str
 ) -> None:
     """Events split over many writes, with CRLF or CR line ends, arrive whole."""
     netemera.chunk_size = 5
     netemera.line_ending = ending
     for _ in range(3):
         netemera.publish(DOOR, b"\x01\x66\x01")
-    await running.uplinks(3)
-    assert [uplink.payload for uplink in running.sink.uplinks] == [b"\x01\x66\x01"] * 3
+    await running_netemera_client.uplinks(3)
+    assert [uplink.payload for uplink in running_netemera_client.sink.uplinks] == [
+        b"\x01\x66\x01"
+    ] * 3
 
 
 async def test_reconnect_resumes_after_the_last_event(
-    running: Running, netemera: NetemeraSimulator
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
 ) -> None:
     """After a dropped stream the client sends Last-Event-ID and gets what it missed, once."""
     netemera.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(1)
+    await running_netemera_client.uplinks(1)
     netemera.drop_streams()
-    await running.sink.wait_for(lambda: not running.sink.up)
+    await running_netemera_client.sink.wait_for(lambda: not running_netemera_client.sink.up)
     missed = [netemera.publish(DOOR, b"\x01\x66\x00") for _ in range(2)]
-    await running.uplinks(3)
-    assert netemera.stream_requests == [None, running.sink.positions[0]]
-    assert running.sink.position == missed[-1]
+    await running_netemera_client.uplinks(3)
+    assert netemera.stream_requests == [None, running_netemera_client.sink.positions[0]]
+    assert running_netemera_client.sink.position == missed[-1]
     assert netemera.events_sent == 3
-    assert running.sink.connections[1] == (False, "the server ended the stream")
+    assert running_netemera_client.sink.connections[1] == (False, "the server ended the stream")
 
 
-async def test_token_expiring_mid_stream(running: Running, netemera: NetemeraSimulator) -> None:
+async def test_token_expiring_mid_stream(
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
+) -> None:
     """The stream closes with the token; the reconnect gets a new token and resumes."""
     netemera.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(1)
+    await running_netemera_client.uplinks(1)
     netemera.expire_tokens()
     netemera.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(2)
+    await running_netemera_client.uplinks(2)
     assert netemera.token_requests == ["client_credentials", "client_credentials"]
-    assert len(running.sink.uplinks) == 2
+    assert len(running_netemera_client.sink.uplinks) == 2
 
 
 async def test_revoked_credentials_end_the_run(
-    running: Running, netemera: NetemeraSimulator
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
 ) -> None:
     """Expired token and refused credentials: run raises AuthError (the entry reauthenticates)."""
     netemera.reject_credentials = True
     netemera.expire_tokens()
     with pytest.raises(AuthError):
-        await asyncio.wait_for(running.task, 10)
+        await asyncio.wait_for(running_netemera_client.task, 10)
 
 
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
 async def test_malformed_event_is_skipped(
-    running: Running,
+    running_netemera_client: RunningClient[NetemeraClient],
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
     kind: str,
@@ -771,11 +754,11 @@ async def test_malformed_event_is_skipped(
     bad = netemera.publish_malformed(APP, kind)
     netemera.publish_malformed(APP, kind)
     netemera.publish(DOOR, b"\x01\x66\x01")
-    await running.uplinks(1)
-    assert bad in running.sink.positions
-    assert len(running.sink.uplinks) == 1
+    await running_netemera_client.uplinks(1)
+    assert bad in running_netemera_client.sink.positions
+    assert len(running_netemera_client.sink.uplinks) == 1
     assert caplog.text.count("Dropped a malformed event") == 1
-    assert running.sink.connections == [(True, None)]
+    assert running_netemera_client.sink.connections == [(True, None)]
 
 
 async def test_unknown_malformed_kind(netemera: NetemeraSimulator) -> None:
@@ -785,10 +768,10 @@ async def test_unknown_malformed_kind(netemera: NetemeraSimulator) -> None:
 
 
 async def test_keepalives_hold_the_stream(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """Keep-alives more frequent than the read timeout keep one stream open."""
-    run = Running(make_client(session, netemera, read_timeout=0.5))
+    run = RunningClient(make_client(http_session, netemera, read_timeout=0.5))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
         start = netemera.keepalives_sent
@@ -799,10 +782,10 @@ async def test_keepalives_hold_the_stream(
 
 
 async def test_stalled_stream_is_replaced(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """No byte for the read timeout: the client reconnects and resumes."""
-    run = Running(make_client(session, netemera, read_timeout=0.2))
+    run = RunningClient(make_client(http_session, netemera, read_timeout=0.2))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
         netemera.publish(CLIMATE, LPP_TEMPERATURE)
@@ -818,12 +801,14 @@ async def test_stalled_stream_is_replaced(
 
 
 async def test_read_timeout_follows_the_keepalives(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    netemera: NetemeraSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Frequent keep-alives shorten the read timeout: silence for a few of them is an outage."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.MIN_READ_TIMEOUT", 0.01)
     monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.MIN_KEEPALIVE_GAP", 0.01)
-    run = Running(make_client(session, netemera, read_timeout=60))
+    run = RunningClient(make_client(http_session, netemera, read_timeout=60))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
         await netemera.wait_for_keepalives(netemera.keepalives_sent + 4)
@@ -836,7 +821,7 @@ async def test_read_timeout_follows_the_keepalives(
 
 
 async def test_relists_devices_after_reconnect(
-    running: Running,
+    running_netemera_client: RunningClient[NetemeraClient],
     netemera: NetemeraSimulator,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -845,15 +830,19 @@ async def test_relists_devices_after_reconnect(
     monkeypatch.setattr("custom_components.lorawan_hub.lns.netemera.RELIST_AFTER", 0.0)
     netemera.add_device("70B3D57ED0000009", APP, name="New meter")
     netemera.drop_streams()
-    await running.sink.wait_for(lambda: len(running.sink.device_lists) == 1)
-    assert [d.name for d in running.sink.device_lists[0]][-1] == "New meter"
+    await running_netemera_client.sink.wait_for(
+        lambda: len(running_netemera_client.sink.device_lists) == 1
+    )
+    assert [d.name for d in running_netemera_client.sink.device_lists[0]][-1] == "New meter"
     # A list that cannot be read does not keep the stream from opening.
     netemera.fail_next(500, path=f"/applications/{APP}/end-devices")
-    count = len(running.sink.connections)
+    count = len(running_netemera_client.sink.connections)
     netemera.drop_streams()
-    await running.sink.wait_for(lambda: len(running.sink.connections) >= count + 2)
-    assert running.sink.up
-    assert len(running.sink.device_lists) == 1
+    await running_netemera_client.sink.wait_for(
+        lambda: len(running_netemera_client.sink.connections) >= count + 2
+    )
+    assert running_netemera_client.sink.up
+    assert len(running_netemera_client.sink.device_lists) == 1
     assert "Cannot list the devices of 127.0.0.1" in caplog.text
 
 
@@ -866,7 +855,7 @@ async def test_relists_devices_after_reconnect(
     ],
 )
 async def test_stream_refusals_are_retried(
-    session: aiohttp.ClientSession, status: int, content_type: str, reason: str
+    http_session: aiohttp.ClientSession, status: int, content_type: str, reason: str
 ) -> None:
     """A failing stream request is reported and retried with backoff."""
     attempts: list[str | None] = []
@@ -883,7 +872,7 @@ async def test_stream_refusals_are_retried(
     app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -902,7 +891,7 @@ async def test_stream_refusals_are_retried(
 
 
 async def test_uplink_the_sink_fails_on_is_read_again(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -911,7 +900,7 @@ async def test_uplink_the_sink_fails_on_is_read_again(
 
     Nothing is lost: after the reconnect (from the last uplink taken) it is delivered.
     """
-    client = make_client(session, netemera, backoff=Backoff(initial=0.01))
+    client = make_client(http_session, netemera, backoff=Backoff(initial=0.01))
     sink = FailingSink(fail_at=1)
     task = asyncio.create_task(client.run(sink))
     async with asyncio.timeout(10):
@@ -929,12 +918,12 @@ async def test_uplink_the_sink_fails_on_is_read_again(
 
 
 async def test_uplink_the_sink_always_fails_on_is_given_up(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An uplink the sink fails on every time is given up after a few readings, with an error."""
-    client = make_client(session, netemera, backoff=Backoff(initial=0.01))
+    client = make_client(http_session, netemera, backoff=Backoff(initial=0.01))
     sink = FailingSink(fail_at=1, always=True)
     task = asyncio.create_task(client.run(sink))
     async with asyncio.timeout(10):
@@ -950,22 +939,24 @@ async def test_uplink_the_sink_always_fails_on_is_given_up(
         await task
 
 
-async def test_poison_event_is_skipped(running: Running, netemera: NetemeraSimulator) -> None:
+async def test_poison_event_is_skipped(
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
+) -> None:
     """A time no date can hold (year 1 minus an hour) is a malformed event, not a crash."""
     netemera.publish(CLIMATE, LPP_TEMPERATURE, extra={"recvTime": "0001-01-01T00:00:00+01:00"})
     netemera.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(1)
-    assert running.sink.uplinks[0].f_cnt == 1
-    assert running.sink.connections == [(True, None)]
+    await running_netemera_client.uplinks(1)
+    assert running_netemera_client.sink.uplinks[0].f_cnt == 1
+    assert running_netemera_client.sink.connections == [(True, None)]
 
 
 async def test_stream_unreachable_and_bug_are_retried(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A bug around the stream is logged and the stream reopened; a server down is retried."""
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     sink = PositionBugSink()
     task = asyncio.create_task(client.run(sink))
     async with asyncio.timeout(10):
@@ -981,31 +972,33 @@ async def test_stream_unreachable_and_bug_are_retried(
         await task
 
 
-async def test_cut_event_comes_again_whole(running: Running, netemera: NetemeraSimulator) -> None:
+async def test_cut_event_comes_again_whole(
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
+) -> None:
     """A stream that ends in the middle of an event: the event comes again, whole, once."""
     netemera.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(1)
+    await running_netemera_client.uplinks(1)
     netemera.cut_next_event()
     netemera.publish(DOOR, b"\x01\x66\x01")
-    await running.uplinks(2)
-    assert [uplink.dev_eui for uplink in running.sink.uplinks] == [CLIMATE, DOOR]
-    assert netemera.stream_requests == [None, running.sink.positions[0]]
+    await running_netemera_client.uplinks(2)
+    assert [uplink.dev_eui for uplink in running_netemera_client.sink.uplinks] == [CLIMATE, DOOR]
+    assert netemera.stream_requests == [None, running_netemera_client.sink.positions[0]]
 
 
 async def test_unknown_position_goes_live(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """A position the server refuses (expired history): logged once, then the live stream."""
     netemera.strict_resume = True
-    sink = RecordingSink()
-    sink.position = "AAAAAAAAAAA="
-    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    recording_sink.position = "AAAAAAAAAAA="
+    task = asyncio.create_task(make_client(http_session, netemera).run(recording_sink))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
         netemera.publish(CLIMATE, LPP_TEMPERATURE)
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
     assert netemera.stream_requests == ["AAAAAAAAAAA=", None]
     assert caplog.text.count("cannot resume the stream") == 1
     task.cancel()
@@ -1013,7 +1006,7 @@ async def test_unknown_position_goes_live(
         await task
 
 
-async def test_large_answer_in_pieces(session: aiohttp.ClientSession) -> None:
+async def test_large_answer_in_pieces(http_session: aiohttp.ClientSession) -> None:
     """A device list of many pieces (as over TLS) is read whole; beyond the limit it is refused."""
     devices = [
         {"type": "end-device", "id": f"{index:016X}", "attributes": {"devEui": f"{index:016X}"}}
@@ -1041,7 +1034,7 @@ async def test_large_answer_in_pieces(session: aiohttp.ClientSession) -> None:
     app.router.add_get("/api/v4/end-devices/{eui}/activation", nothing)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -1063,7 +1056,7 @@ def test_event_ids_look_like_the_servers() -> None:
 
 
 async def test_log_of_oversized_event(
-    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An event too large to keep is dropped with a warning; the position still moves."""
     caplog.set_level(logging.WARNING)
@@ -1084,7 +1077,7 @@ async def test_log_of_oversized_event(
     app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -1120,12 +1113,12 @@ class RecordingBackoff(Backoff):
 
 
 async def test_stream_headers_that_never_come(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """A server that takes the stream request and never answers: reported, retried, recovered."""
     netemera.stall_headers()
-    client = make_client(session, netemera, request_timeout=0.2, backoff=Backoff(initial=0.01))
-    run = Running(client)
+    client = make_client(http_session, netemera, request_timeout=0.2, backoff=Backoff(initial=0.01))
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: len(run.sink.connections) >= 2)
         assert (
@@ -1143,7 +1136,7 @@ async def test_stream_headers_that_never_come(
     await run.stop()
 
 
-async def test_silent_tcp_server(session: aiohttp.ClientSession) -> None:
+async def test_silent_tcp_server(http_session: aiohttp.ClientSession) -> None:
     """A socket that accepts the connection and never writes a byte does not hang the entry."""
     accepted: list[asyncio.StreamWriter] = []
 
@@ -1159,7 +1152,7 @@ async def test_silent_tcp_server(session: aiohttp.ClientSession) -> None:
     port = silent.sockets[0].getsockname()[1]
     async with SimulatorServer(app) as server, silent:
         client = NetemeraClient(
-            session,
+            http_session,
             f"http://127.0.0.1:{port}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -1184,7 +1177,7 @@ async def test_silent_tcp_server(session: aiohttp.ClientSession) -> None:
 
 
 async def test_streams_that_end_at_once_back_off_without_relisting(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """
     A server that answers and closes every stream at once: each retry waits longer.
@@ -1194,7 +1187,7 @@ async def test_streams_that_end_at_once_back_off_without_relisting(
     """
     netemera.end_streams_at_once = True
     backoff = RecordingBackoff(initial=0.01)
-    run = Running(make_client(session, netemera, backoff=backoff))
+    run = RunningClient(make_client(http_session, netemera, backoff=backoff))
     async with asyncio.timeout(10):
         await netemera.wait_for_stream_requests(6)
         await run.sink.wait_for(lambda: len(backoff.delays) >= 5)
@@ -1218,9 +1211,10 @@ async def test_streams_that_end_at_once_back_off_without_relisting(
 
 
 async def test_refused_position_resumes_from_the_last_uplink(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """
     The server no longer knows the stored event id: the stream resumes with ``filter[since]``.
@@ -1236,20 +1230,19 @@ async def test_refused_position_resumes_from_the_last_uplink(
         for minutes in (1, 2)
     ]
     netemera.expire_event_ids()
-    sink = RecordingSink()
-    sink.position = stored
-    sink.resume = base
-    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    recording_sink.position = stored
+    recording_sink.resume = base
+    task = asyncio.create_task(make_client(http_session, netemera).run(recording_sink))
     async with asyncio.timeout(10):
-        await sink.wait_for(lambda: len(sink.uplinks) == 3)
-    assert [(u.dev_eui, u.received_at) for u in sink.uplinks] == [
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 3)
+    assert [(u.dev_eui, u.received_at) for u in recording_sink.uplinks] == [
         (CLIMATE, base),
         (DOOR, base + timedelta(minutes=1)),
         (DOOR, base + timedelta(minutes=2)),
     ]
     assert netemera.stream_requests == [stored, None]
     assert netemera.stream_queries == ["", "filter[since]=2026-05-01T12:00:00.123456Z"]
-    assert sink.position == missed[-1]
+    assert recording_sink.position == missed[-1]
     assert "resuming from the last uplink seen (2026-05-01T12:00:00.123456+00:00)" in caplog.text
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -1257,7 +1250,7 @@ async def test_refused_position_resumes_from_the_last_uplink(
 
 
 async def test_without_position_resumes_by_time_never_from_the_future(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """
     No stored event id but a last uplink: ``filter[since]`` from then.
@@ -1270,7 +1263,7 @@ async def test_without_position_resumes_by_time_never_from_the_future(
     netemera.publish(CLIMATE, LPP_TEMPERATURE, when=past)
     sink = RecordingSink()
     sink.resume = past
-    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    task = asyncio.create_task(make_client(http_session, netemera).run(sink))
     async with asyncio.timeout(10):
         await sink.wait_for(lambda: len(sink.uplinks) == 1)
     assert sink.uplinks[0].f_cnt == 1
@@ -1284,7 +1277,7 @@ async def test_without_position_resumes_by_time_never_from_the_future(
     sink.resume = future
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(0)
-    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    task = asyncio.create_task(make_client(http_session, netemera).run(sink))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
         netemera.publish(DOOR, b"\x01\x66\x01")
@@ -1297,21 +1290,21 @@ async def test_without_position_resumes_by_time_never_from_the_future(
 
 
 async def test_refused_time_goes_live(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     netemera: NetemeraSimulator,
     caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """Both the event id and the time refused: logged once, then the live stream."""
     netemera.strict_resume = True
     netemera.refuse_since = True
-    sink = RecordingSink()
-    sink.position = "AAAAAAAAAAA="
-    sink.resume = datetime(2026, 1, 1, tzinfo=UTC)
-    task = asyncio.create_task(make_client(session, netemera).run(sink))
+    recording_sink.position = "AAAAAAAAAAA="
+    recording_sink.resume = datetime(2026, 1, 1, tzinfo=UTC)
+    task = asyncio.create_task(make_client(http_session, netemera).run(recording_sink))
     async with asyncio.timeout(10):
         await netemera.wait_for_streams(1)
         netemera.publish(CLIMATE, LPP_TEMPERATURE)
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
     assert netemera.stream_requests == ["AAAAAAAAAAA=", None, None]
     assert netemera.stream_queries == ["", "filter[since]=2026-01-01T00:00:00.000000Z", ""]
     assert caplog.text.count("uplinks received meanwhile are not recovered") == 1
@@ -1324,7 +1317,7 @@ async def test_refused_time_goes_live(
 
 
 async def test_downlink_refused_as_invalid_is_no_auth_failure(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """
     The document's "401 Bad Request" to a downlink or end-device update is a refused request.
@@ -1332,7 +1325,7 @@ async def test_downlink_refused_as_invalid_is_no_auth_failure(
     With a token just obtained it is reported at once; with an older one after one renewal;
     a token that expired is still renewed and the request sent again.
     """
-    client = make_client(session, netemera)
+    client = make_client(http_session, netemera)
     with pytest.raises(InvalidRequest, match="HTTP 401") as raised:
         await client.send_downlink(Downlink(dev_eui=DOOR, f_port=224, payload=b"\x01"))
     assert raised.value.key == "invalid_request"
@@ -1355,51 +1348,55 @@ async def test_downlink_refused_as_invalid_is_no_auth_failure(
 
 
 async def test_ack_reports_the_last_downlink_acknowledged(
-    running: Running, netemera: NetemeraSimulator
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
 ) -> None:
     """An uplink with ``ack`` acknowledges the last downlink: once, even when it comes again."""
     netemera.publish(DOOR, b"\x01", extra={"ack": True})
     netemera.publish(DOOR, b"\x02")
-    await running.uplinks(2)
-    status = running.sink.downlink_statuses
+    await running_netemera_client.uplinks(2)
+    status = running_netemera_client.sink.downlink_statuses
     assert status == [
         DownlinkStatus(
             dev_eui=DOOR,
             message_id=LAST_DOWNLINK,
             state=DownlinkState.ACKNOWLEDGED,
-            at=running.sink.uplinks[0].received_at,
+            at=running_netemera_client.sink.uplinks[0].received_at,
         )
     ]
     # The same uplink read again (a resume by time is inclusive): no second acknowledgement.
     netemera.expire_event_ids()
-    running.sink.resume = running.sink.uplinks[0].received_at
+    running_netemera_client.sink.resume = running_netemera_client.sink.uplinks[0].received_at
     netemera.drop_streams()
-    await running.uplinks(4)
-    assert len(running.sink.downlink_statuses) == 1
-    assert Capability.DOWNLINK_ACK in running.client.capabilities
+    await running_netemera_client.uplinks(4)
+    assert len(running_netemera_client.sink.downlink_statuses) == 1
+    assert Capability.DOWNLINK_ACK in running_netemera_client.client.capabilities
 
 
 # --- a hostile server ------------------------------------------------------------------------
 
 
 async def test_stream_in_the_documents_literal_layout(
-    running: Running, netemera: NetemeraSimulator
+    running_netemera_client: RunningClient[NetemeraClient], netemera: NetemeraSimulator
 ) -> None:
     """Events printed as the document prints them (JSON lines after ``data:`` unprefixed)."""
     netemera.literal_layout = True
     netemera.line_ending = "\r\n"
     netemera.chunk_size = 7
     ids = [netemera.publish(CLIMATE, LPP_TEMPERATURE) for _ in range(2)]
-    await running.uplinks(2)
-    assert [(u.f_cnt, u.payload, len(u.gateways)) for u in running.sink.uplinks] == [
+    await running_netemera_client.uplinks(2)
+    assert [
+        (u.f_cnt, u.payload, len(u.gateways)) for u in running_netemera_client.sink.uplinks
+    ] == [
         (0, LPP_TEMPERATURE, 2),
         (1, LPP_TEMPERATURE, 2),
     ]
-    assert running.sink.position == ids[-1]
+    assert running_netemera_client.sink.position == ids[-1]
 
 
 async def test_gateway_without_id_keeps_the_uplink(
-    running: Running, netemera: NetemeraSimulator, caplog: pytest.LogCaptureFixture
+    running_netemera_client: RunningClient[NetemeraClient],
+    netemera: NetemeraSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A gateway entry without id is left out with a warning; the uplink and its position stay."""
     identifier = netemera.publish(
@@ -1407,15 +1404,15 @@ async def test_gateway_without_id_keeps_the_uplink(
         LPP_TEMPERATURE,
         extra={"gwInfo": [{"rssi": -70.0, "snr": 3.0}, {"id": "7276ff002e0400e9", "rssi": -99}]},
     )
-    await running.uplinks(1)
-    uplink = running.sink.uplinks[0]
+    await running_netemera_client.uplinks(1)
+    uplink = running_netemera_client.sink.uplinks[0]
     assert [(g.gateway_id, g.rssi) for g in uplink.gateways] == [("7276FF002E0400E9", -99.0)]
-    assert running.sink.position == identifier
+    assert running_netemera_client.sink.position == identifier
     assert "Left out a bad value of uplink from 127.0.0.1: a gwInfo item has no id" in caplog.text
 
 
 async def test_event_ids_that_cannot_be_sent_back(
-    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """
     An event id no header can carry is never stored, nor sent back.
@@ -1441,7 +1438,7 @@ async def test_event_ids_that_cannot_be_sent_back(
     app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -1463,7 +1460,7 @@ async def test_event_ids_that_cannot_be_sent_back(
 
 
 async def test_one_bad_device_costs_only_itself(
-    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """
     A device list with bad entries: each costs only itself, or only its bad value.
@@ -1519,7 +1516,7 @@ async def test_one_bad_device_costs_only_itself(
     app.router.add_get("/api/v4/end-devices/{eui}/activation", activation)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -1538,7 +1535,7 @@ async def test_one_bad_device_costs_only_itself(
     assert "devAddr of 70B3D5CA40000033 is not a DevAddr" in caplog.text
 
 
-async def test_single_documents_without_data(session: aiohttp.ClientSession) -> None:
+async def test_single_documents_without_data(http_session: aiohttp.ClientSession) -> None:
     """An end-device answered without data, or without profile, is a protocol error."""
 
     async def token(request: web.Request) -> web.Response:
@@ -1554,7 +1551,7 @@ async def test_single_documents_without_data(session: aiohttp.ClientSession) -> 
     app.router.add_get("/api/v4/end-devices/{eui}", end_device)
     async with SimulatorServer(app) as server:
         client = NetemeraClient(
-            session,
+            http_session,
             f"{server.base_url}/api/v4",
             f"{server.base_url}/token",
             client_id="c",
@@ -1568,10 +1565,10 @@ async def test_single_documents_without_data(session: aiohttp.ClientSession) -> 
 
 
 async def test_empty_downlink_has_no_payload_attribute(
-    session: aiohttp.ClientSession, netemera: NetemeraSimulator
+    http_session: aiohttp.ClientSession, netemera: NetemeraSimulator
 ) -> None:
     """An empty payload leaves out the optional ``frmPayload`` rather than sending ``""``."""
-    await make_client(session, netemera).send_downlink(
+    await make_client(http_session, netemera).send_downlink(
         Downlink(dev_eui=DOOR, f_port=3, payload=b"")
     )
     assert netemera.downlink_documents[0]["data"]["attributes"] == {"fPort": 3, "confirmed": False}

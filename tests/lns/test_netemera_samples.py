@@ -155,13 +155,6 @@ async def samples() -> AsyncIterator[SampleServer]:
         yield server
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 def client_of(session: aiohttp.ClientSession, samples: SampleServer) -> NetemeraClient:
     """A client of the document's application, with the document's client id and secret."""
     user = request("token_client_credentials").user
@@ -199,11 +192,11 @@ def test_every_sample_is_a_fixture() -> None:
 
 
 async def test_token_with_client_credentials(
-    session: aiohttp.ClientSession, samples: SampleServer
+    http_session: aiohttp.ClientSession, samples: SampleServer
 ) -> None:
     """The client asks for a token as the sample does and reads the sample's answer."""
     samples.serve(request("application_get"), response("application_get"))
-    client = client_of(session, samples)
+    client = client_of(http_session, samples)
     await client.validate()
     sample = request("token_client_credentials")
     [asked] = samples.requests_to("/api/v2/oauth2/token")
@@ -221,18 +214,18 @@ async def test_token_with_client_credentials(
 @pytest.mark.parametrize(
     "name", ["token_client_credentials", "token_authorization_code", "token_refresh_token"]
 )
-async def test_token_answers(session: aiohttp.ClientSession, name: str) -> None:
+async def test_token_answers(http_session: aiohttp.ClientSession, name: str) -> None:
     """Every token answer of the document gives its token and lifetime."""
     server = SampleServer()
     server.serve(request(name), response(name))
     async with server.server:
-        tokens = TokenSource(session, server.token_url, {"grant_type": "client_credentials"})
+        tokens = TokenSource(http_session, server.token_url, {"grant_type": "client_credentials"})
         assert await tokens.token() == "ACCESS_TOKEN"
     assert tokens.expires_in == 86400
 
 
 async def test_token_refresh(
-    session: aiohttp.ClientSession, samples: SampleServer, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession, samples: SampleServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before expiry the token is renewed with the refresh token, as the sample asks."""
     now = [1000.0]
@@ -240,7 +233,7 @@ async def test_token_refresh(
     sample = request("token_refresh_token")
     assert sample.user is not None
     tokens = TokenSource(
-        session,
+        http_session,
         samples.token_url,
         {"grant_type": "client_credentials"},
         client=(sample.user.split(":")[0], sample.user.split(":")[1]),
@@ -270,11 +263,11 @@ def test_authorize_sample() -> None:
 # --- applications -----------------------------------------------------------------------------
 
 
-async def test_applications(session: aiohttp.ClientSession, samples: SampleServer) -> None:
+async def test_applications(http_session: aiohttp.ClientSession, samples: SampleServer) -> None:
     """The application list and one application, asked and read as the samples show."""
     for name in ("applications_list", "application_get"):
         samples.serve(request(name), response(name))
-    client = client_of(session, samples)
+    client = client_of(http_session, samples)
     assert await client.list_applications() == [Application(APPLICATION, "test")]
     assert_sent_as(samples.received[-1], request("applications_list"))
     await client.validate()
@@ -298,7 +291,7 @@ def test_application_writes(name: str) -> None:
 # --- device profiles, end-devices, activations -----------------------------------------------
 
 
-async def test_device_list(session: aiohttp.ClientSession, samples: SampleServer) -> None:
+async def test_device_list(http_session: aiohttp.ClientSession, samples: SampleServer) -> None:
     """
     The end-device list, the profiles and the activation of the samples.
 
@@ -309,7 +302,7 @@ async def test_device_list(session: aiohttp.ClientSession, samples: SampleServer
     activation = request("activation_get")
     for name in ("end_devices_list", "device_profiles_list", "activation_get"):
         samples.serve(request(name), response(name))
-    devices = await client_of(session, samples).list_devices()
+    devices = await client_of(http_session, samples).list_devices()
     assert [
         (d.dev_eui, d.name, d.model, d.device_class, d.dev_addr, d.activation) for d in devices
     ] == [(DEV_EUI.upper(), "test", "test", LoRaClass.C, "00000000", "activated")]
@@ -340,7 +333,7 @@ def test_device_profile_answers(name: str) -> None:
     assert profiles[0]["deviceProfileId"] == "DEVICE_PROFILE_ID"
 
 
-async def test_class_change(session: aiohttp.ClientSession, samples: SampleServer) -> None:
+async def test_class_change(http_session: aiohttp.ClientSession, samples: SampleServer) -> None:
     """
     A class change reads the end-device and the profile, and updates the end-device.
 
@@ -356,7 +349,7 @@ async def test_class_change(session: aiohttp.ClientSession, samples: SampleServe
     samples.serve(request("device_profiles_list"), profiles, json.dumps(listed))
     for name in ("end_device_get", "end_device_update"):
         samples.serve(request(name), response(name))
-    await client_of(session, samples).set_device_class(DEV_EUI.upper(), LoRaClass.A)
+    await client_of(http_session, samples).set_device_class(DEV_EUI.upper(), LoRaClass.A)
     sample = request("end_device_update")
     [update] = [received for received in samples.received if received.method == "PATCH"]
     assert_sent_as(update, sample)
@@ -376,7 +369,7 @@ async def test_class_change(session: aiohttp.ClientSession, samples: SampleServe
     # The document's profile is read alone when the list lacks it.
     samples.serve(request("device_profiles_list"), profiles, '{"data": []}')
     samples.serve(request("device_profile_get"), response("device_profile_get"))
-    await client_of(session, samples).set_device_class(DEV_EUI.upper(), LoRaClass.C)
+    await client_of(http_session, samples).set_device_class(DEV_EUI.upper(), LoRaClass.C)
     assert_sent_as(
         samples.requests_to(request("device_profile_get").url.path)[0],
         request("device_profile_get"),
@@ -437,10 +430,11 @@ def test_deletes(name: str) -> None:
     ],
 )
 async def test_uplink_streams(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     samples: SampleServer,
     name: str,
     expected: list[tuple[Any, ...]],
+    recording_sink: RecordingSink,
 ) -> None:
     """
     The stream samples, exactly as printed, give their two uplinks and the event ids.
@@ -453,11 +447,10 @@ async def test_uplink_streams(
     sample = request("uplinks_application")
     answer = response(name)
     samples.serve(sample, answer, answer.body + "\n")
-    sink = RecordingSink()
-    sink.position = sample.headers["Last-Event-ID"]
-    task = asyncio.create_task(client_of(session, samples).run(sink))
+    recording_sink.position = sample.headers["Last-Event-ID"]
+    task = asyncio.create_task(client_of(http_session, samples).run(recording_sink))
     async with asyncio.timeout(10):
-        await sink.wait_for(lambda: len(sink.uplinks) == 2)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -474,20 +467,22 @@ async def test_uplink_streams(
             u.snr,
             u.payload,
         )
-        for u in sink.uplinks
+        for u in recording_sink.uplinks
     ] == expected
-    assert sink.uplinks[0].received_at == datetime(2016, 10, 31, 21, 41, 51, 765598, tzinfo=UTC)
-    assert [g.gateway_id for g in sink.uplinks[0].gateways] == ["7276FF002E0400E8"]
-    assert [u.ack for u in sink.uplinks] == [False, False]
-    assert sink.positions == ["AAABWByxABU=", "AAABWByxB+U="]
+    assert recording_sink.uplinks[0].received_at == datetime(
+        2016, 10, 31, 21, 41, 51, 765598, tzinfo=UTC
+    )
+    assert [g.gateway_id for g in recording_sink.uplinks[0].gateways] == ["7276FF002E0400E8"]
+    assert [u.ack for u in recording_sink.uplinks] == [False, False]
+    assert recording_sink.positions == ["AAABWByxABU=", "AAABWByxB+U="]
     assert_sent_as(samples.requests_to(sample.url.path)[0], sample)
 
 
-async def test_downlink(session: aiohttp.ClientSession, samples: SampleServer) -> None:
+async def test_downlink(http_session: aiohttp.ClientSession, samples: SampleServer) -> None:
     """The sample downlink is what the client sends, exactly; its bare 202 means queued."""
     sample = request("downlink_send")
     samples.serve(sample, response("downlink_send"))
-    result = await client_of(session, samples).send_downlink(
+    result = await client_of(http_session, samples).send_downlink(
         Downlink(dev_eui=DEV_EUI.upper(), f_port=2, payload=b"\x00\x00", confirmed=False)
     )
     assert (result.message_id, result.state) == (None, DownlinkState.QUEUED)

@@ -42,13 +42,6 @@ async def server() -> AsyncIterator[NetemeraSimulator]:
         yield simulator
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 def source(
     session: aiohttp.ClientSession, server: NetemeraSimulator, secret: str | None = None
 ) -> TokenSource:
@@ -62,10 +55,10 @@ def source(
 
 
 async def test_token_is_reused_then_refreshed_before_expiry(
-    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+    http_session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
 ) -> None:
     """One grant, reused; at 90 % of its life (or 5 min before) renewed with the refresh token."""
-    tokens = source(session, server)
+    tokens = source(http_session, server)
     first = await tokens.token()
     assert await tokens.token() == first
     assert tokens.expires_in == 1000
@@ -88,10 +81,10 @@ async def test_token_is_reused_then_refreshed_before_expiry(
 
 
 async def test_refused_refresh_token_falls_back_to_the_grant(
-    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+    http_session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
 ) -> None:
     """A refresh token the server no longer knows: the client credentials get a new token."""
-    tokens = source(session, server)
+    tokens = source(http_session, server)
     await tokens.token()
     server.forget_refresh_tokens()
     clock.now += 2000
@@ -100,10 +93,10 @@ async def test_refused_refresh_token_falls_back_to_the_grant(
 
 
 async def test_renew_after_refusal_happens_once(
-    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+    http_session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
 ) -> None:
     """Three requests refused with the same token renew it once and share the new one."""
-    tokens = source(session, server)
+    tokens = source(http_session, server)
     refused = await tokens.token()
     renewed = await asyncio.gather(*(tokens.renew(refused) for _ in range(3)))
     assert len(set(renewed)) == 1
@@ -112,10 +105,10 @@ async def test_renew_after_refusal_happens_once(
 
 
 async def test_refused_credentials(
-    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+    http_session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
 ) -> None:
     """A wrong secret is an AuthError that names neither the secret nor a token."""
-    tokens = source(session, server, secret="wrong-secret")
+    tokens = source(http_session, server, secret="wrong-secret")
     with pytest.raises(AuthError) as raised:
         await tokens.token()
     assert "invalid_client" in str(raised.value)
@@ -123,12 +116,12 @@ async def test_refused_credentials(
     assert raised.value.code == 401
 
 
-async def test_unreachable_server(session: aiohttp.ClientSession, clock: Clock) -> None:
+async def test_unreachable_server(http_session: aiohttp.ClientSession, clock: Clock) -> None:
     """Nothing listening: CannotConnect."""
     free = SimulatorServer(web.Application())
     async with free:
         url = f"{free.base_url}/token"
-    tokens = TokenSource(session, url, {"grant_type": "client_credentials"})
+    tokens = TokenSource(http_session, url, {"grant_type": "client_credentials"})
     with pytest.raises(CannotConnect):
         await tokens.token()
 
@@ -147,7 +140,7 @@ async def test_unreachable_server(session: aiohttp.ClientSession, clock: Clock) 
     ],
 )
 async def test_token_endpoint_answers(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     clock: Clock,
     status: int,
     body: bytes,
@@ -161,7 +154,7 @@ async def test_token_endpoint_answers(
     app = web.Application()
     app.router.add_post("/token", answer)
     async with SimulatorServer(app) as server:
-        tokens = TokenSource(session, f"{server.base_url}/token", {"grant_type": "x"})
+        tokens = TokenSource(http_session, f"{server.base_url}/token", {"grant_type": "x"})
         with pytest.raises(error):
             await tokens.token()
 
@@ -170,7 +163,7 @@ async def test_token_endpoint_answers(
     ("expires_in", "lifetime"), [("600", 600), (None, 3600), ("soon", 3600), (0, 1)]
 )
 async def test_lifetime_forms(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     clock: Clock,
     expires_in: object,
     lifetime: int,
@@ -186,7 +179,7 @@ async def test_lifetime_forms(
     app = web.Application()
     app.router.add_post("/token", answer)
     async with SimulatorServer(app) as server:
-        tokens = TokenSource(session, f"{server.base_url}/token", {"grant_type": "x"})
+        tokens = TokenSource(http_session, f"{server.base_url}/token", {"grant_type": "x"})
         assert await tokens.token() == "a"
     assert tokens.expires_in == lifetime
     assert tokens.host == "127.0.0.1"
@@ -236,7 +229,7 @@ def token_body(access: str, lifetime: int = 1000) -> bytes:
     ],
 )
 async def test_refresh_refused_with_400_falls_back_to_the_grant(
-    session: aiohttp.ClientSession, clock: Clock, refusal: bytes
+    http_session: aiohttp.ClientSession, clock: Clock, refusal: bytes
 ) -> None:
     """Any 400 to a refresh (invalid_request too) gets a new token with the grant, once."""
     server = TokenServer(
@@ -247,7 +240,7 @@ async def test_refresh_refused_with_400_falls_back_to_the_grant(
     )
     async with SimulatorServer(server.app()) as http:
         tokens = TokenSource(
-            session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
+            http_session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
         )
         assert await tokens.token() == "first"
         clock.now += 2000
@@ -257,7 +250,7 @@ async def test_refresh_refused_with_400_falls_back_to_the_grant(
 
 
 async def test_refresh_failing_on_the_server_keeps_a_valid_token(
-    session: aiohttp.ClientSession, clock: Clock
+    http_session: aiohttp.ClientSession, clock: Clock
 ) -> None:
     """
     The authorization server failing at renewal time: the token, still valid, is kept.
@@ -273,7 +266,7 @@ async def test_refresh_failing_on_the_server_keeps_a_valid_token(
     )
     async with SimulatorServer(server.app()) as http:
         tokens = TokenSource(
-            session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
+            http_session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
         )
         assert await tokens.token() == "first"
         clock.now += 950  # past the renewal point (900 s), before expiry (1000 s)
@@ -302,13 +295,13 @@ async def test_refresh_failing_on_the_server_keeps_a_valid_token(
     ids=["newline", "not-ascii", "space", "too-large"],
 )
 async def test_token_answers_that_cannot_be_used(
-    session: aiohttp.ClientSession, clock: Clock, body: bytes, message: str
+    http_session: aiohttp.ClientSession, clock: Clock, body: bytes, message: str
 ) -> None:
     """A token no header can carry, or an answer far too large, is a protocol error."""
     server = TokenServer({"client_credentials": [(200, body)]})
     async with SimulatorServer(server.app()) as http:
         tokens = TokenSource(
-            session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
+            http_session, f"{http.base_url}/token", {"grant_type": "client_credentials"}
         )
         with pytest.raises(ProtocolError, match=message) as raised:
             await tokens.token()
@@ -316,10 +309,10 @@ async def test_token_answers_that_cannot_be_used(
 
 
 async def test_issued_counts_tokens(
-    session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
+    http_session: aiohttp.ClientSession, server: NetemeraSimulator, clock: Clock
 ) -> None:
     """``issued`` changes exactly when a new token was obtained."""
-    tokens = source(session, server)
+    tokens = source(http_session, server)
     assert tokens.issued == 0
     first = await tokens.token()
     await tokens.token()

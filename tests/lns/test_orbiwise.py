@@ -57,7 +57,7 @@ from custom_components.lorawan_hub.lns.orbiwise.parse import (
 from simulator.orbiwise import OrbiWiseSimulator
 from simulator.server import SimulatorServer
 
-from .sink import RecordingSink
+from .sink import RecordingSink, RunningClient, StartClient
 
 CLIMATE = "70B3D57ED0000001"
 DOOR = "70B3D57ED0000002"
@@ -85,13 +85,6 @@ def reported(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 def make_client(
     session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, **kwargs: Any
 ) -> OrbiWiseClient:
@@ -105,42 +98,19 @@ def make_client(
     )
 
 
-class Running:
-    """A client running against a recording sink."""
-
-    def __init__(self, client: OrbiWiseClient) -> None:
-        """Start ``client.run``."""
-        self.client = client
-        self.sink = RecordingSink()
-        self.task = asyncio.create_task(client.run(self.sink))
-
-    async def stop(self) -> None:
-        """Cancel the run."""
-        self.task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await self.task
-
-    async def uplinks(self, count: int) -> None:
-        """Wait for ``count`` uplinks in all."""
-        async with asyncio.timeout(10):
-            await self.sink.wait_for(lambda: len(self.sink.uplinks) >= count)
-
-
 @pytest.fixture
-async def running(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
-) -> AsyncIterator[Running]:
+async def running_orbiwise_client(
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, run_client: StartClient
+) -> RunningClient[OrbiWiseClient]:
     """A client receiving WebSocket pushes, connected and drained."""
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    running = run_client(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         # The server registers a WebSocket for pushes just after the handshake.
         await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
-    yield run
-    if not run.task.done():
-        await run.stop()
+    return running
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -342,27 +312,29 @@ def test_downlink_status_codes() -> None:
 
 
 async def test_devices_pages_and_application(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every page of the device list; an application sees its own devices only."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.rest.PAGE_SIZE", 1)
-    devices = await make_client(session, orbiwise).list_devices()
+    devices = await make_client(http_session, orbiwise).list_devices()
     assert [(d.dev_eui, d.name, d.device_class) for d in devices] == [
         (CLIMATE, "Climate", LoRaClass.A),
         (DOOR, "Door", LoRaClass.C),
     ]
     pages = [path for _m, path in orbiwise.requests if path == "/rest/nodes"]
     assert len(pages) == 2
-    scoped = make_client(session, orbiwise, application="app-1")
+    scoped = make_client(http_session, orbiwise, application="app-1")
     await scoped.validate()
     assert [d.dev_eui for d in await scoped.list_devices()] == [CLIMATE]
 
 
 async def test_oauth2_token_renewed_once_then_refused(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A refused token is replaced once; refused credentials are an AuthError."""
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.validate()
     orbiwise.expire_tokens()
     await client.validate()
@@ -373,16 +345,16 @@ async def test_oauth2_token_renewed_once_then_refused(
 
 
 async def test_basic_authentication(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """Basic works while the operator allows it; a refusal is an AuthError, not retried."""
-    client = make_client(session, orbiwise, auth_mode=AuthMode.BASIC)
+    client = make_client(http_session, orbiwise, auth_mode=AuthMode.BASIC)
     await client.validate()
     orbiwise.basic_enabled = False
     with pytest.raises(AuthError):
         await client.validate()
     with pytest.raises(AuthError):
-        await make_client(session, orbiwise, password="wrong").validate()
+        await make_client(http_session, orbiwise, password="wrong").validate()
 
 
 @pytest.mark.parametrize(
@@ -397,7 +369,7 @@ async def test_basic_authentication(
     ],
 )
 async def test_status_errors(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
     status: int,
     error: type[Exception],
@@ -405,10 +377,10 @@ async def test_status_errors(
     """Documented statuses map to error types, with the server's RFC 7807 detail."""
     orbiwise.fail_next("/rest/nodes", status)
     with pytest.raises(error, match="simulated failure"):
-        await make_client(session, orbiwise).validate()
+        await make_client(http_session, orbiwise).validate()
 
 
-async def test_plain_text_errors_and_bad_json(session: aiohttp.ClientSession) -> None:
+async def test_plain_text_errors_and_bad_json(http_session: aiohttp.ClientSession) -> None:
     """Plain-text error answers keep their text; a success that is not JSON is a protocol error."""
     answers = iter(
         [
@@ -429,7 +401,7 @@ async def test_plain_text_errors_and_bad_json(session: aiohttp.ClientSession) ->
     app.router.add_get("/rest/nodes", nodes)
     async with SimulatorServer(app) as server:
         client = OrbiWiseClient(
-            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+            http_session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
         )
         with pytest.raises(InvalidRequest, match="cannot find device"):
             await client.validate()
@@ -446,9 +418,11 @@ async def test_plain_text_errors_and_bad_json(session: aiohttp.ClientSession) ->
             await client.validate()
 
 
-async def test_unreachable(session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator) -> None:
+async def test_unreachable(
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
     """A server that went away is CannotConnect."""
-    client = make_client(session, orbiwise, auth_mode=AuthMode.BASIC)
+    client = make_client(http_session, orbiwise, auth_mode=AuthMode.BASIC)
     await orbiwise.stop()
     with pytest.raises(CannotConnect):
         await client.validate()
@@ -458,16 +432,16 @@ async def test_unreachable(session: aiohttp.ClientSession, orbiwise: OrbiWiseSim
 
 
 async def test_live_uplinks_are_delivered_and_deleted(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """A pushed uplink reaches the sink once (early and complete pushes) and leaves the store."""
     first = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
     second = orbiwise.publish(DOOR, b"\x01\x66\x01", decoded={"open": True}, decrypted=True)
-    await running.uplinks(2)
+    await running_orbiwise_client.uplinks(2)
     async with asyncio.timeout(10):
         await orbiwise.wait_for(lambda: {first, second} <= set(orbiwise.deleted))
-    assert len(running.sink.uplinks) == 2
-    assert running.sink.uplinks[1].decoded == {"open": True}
+    assert len(running_orbiwise_client.sink.uplinks) == 2
+    assert running_orbiwise_client.sink.uplinks[1].decoded == {"open": True}
     assert orbiwise.stored[CLIMATE] == {}
     assert orbiwise.websocket_subscriptions[0] == frozenset(
         {
@@ -484,33 +458,37 @@ async def test_live_uplinks_are_delivered_and_deleted(
     assert orbiwise.websocket_authorizations[0].startswith("Bearer ")
 
 
-async def test_outage_drain(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+async def test_outage_drain(
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
+) -> None:
     """100 uplinks stored during an outage: all delivered once, in order, and all deleted."""
     orbiwise.hold_pushes = True
     orbiwise.drop_websockets()
     async with asyncio.timeout(10):
-        await running.sink.wait_for(lambda: not running.sink.up)
+        await running_orbiwise_client.sink.wait_for(lambda: not running_orbiwise_client.sink.up)
     ids = [
         orbiwise.publish(CLIMATE if index % 2 else DOOR, bytes([1, 0x67, 0, index]))
         for index in range(100)
     ]
     orbiwise.hold_pushes = False
-    await running.uplinks(100)
+    await running_orbiwise_client.uplinks(100)
     async with asyncio.timeout(10):
         await orbiwise.wait_for(lambda: set(ids) <= set(orbiwise.deleted))
-    assert len(running.sink.uplinks) == 100
+    assert len(running_orbiwise_client.sink.uplinks) == 100
     for dev_eui in (CLIMATE, DOOR):
-        counters = [u.f_cnt for u in running.sink.uplinks if u.dev_eui == dev_eui]
+        counters = [u.f_cnt for u in running_orbiwise_client.sink.uplinks if u.dev_eui == dev_eui]
         assert counters == list(range(50))
     assert orbiwise.stored == {CLIMATE: {}, DOOR: {}}
     assert len(orbiwise.deleted) == 100
-    assert running.sink.connections[-1] == (True, None)
+    assert running_orbiwise_client.sink.connections[-1] == (True, None)
     # The reconnect listed the devices again.
-    assert len(running.sink.device_lists) == 1
+    assert len(running_orbiwise_client.sink.device_lists) == 1
 
 
 async def test_one_bad_stored_record_never_blocks_the_drain(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """
     Each stored record is read on its own: a bad id, a bad optional value or a broken record.
@@ -527,9 +505,9 @@ async def test_one_bad_stored_record_never_blocks_the_drain(
     orbiwise.stored[CLIMATE][unreadable]["dataFrame"] = "!!"
     orbiwise.stored[CLIMATE][-1] = "not an object"
     last = orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 5]))
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         await orbiwise.wait_for(lambda: {first, bad_latitude, last} <= set(orbiwise.deleted))
@@ -544,7 +522,7 @@ async def test_one_bad_stored_record_never_blocks_the_drain(
 
 
 async def test_live_uplink_with_a_bad_optional_value(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """A pushed uplink with a latitude of 95 is delivered without its position, then deleted."""
     body = {
@@ -560,15 +538,17 @@ async def test_live_uplink_with_a_bad_optional_value(
         "longitude": 6.1,
     }
     orbiwise.push_uplink(body)
-    await running.uplinks(1)
+    await running_orbiwise_client.uplinks(1)
     async with asyncio.timeout(10):
         await orbiwise.wait_for(lambda: 77 in orbiwise.deleted)
-    assert running.sink.uplinks[0].payload == LPP_TEMPERATURE
-    assert running.sink.uplinks[0].location is None
-    assert CLIMATE not in running.sink.locations
+    assert running_orbiwise_client.sink.uplinks[0].payload == LPP_TEMPERATURE
+    assert running_orbiwise_client.sink.uplinks[0].location is None
+    assert CLIMATE not in running_orbiwise_client.sink.locations
 
 
-async def test_pushes_of_every_kind(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+async def test_pushes_of_every_kind(
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
+) -> None:
     """nodeinfo, status, location, joininfo and alarm pushes reach the sink."""
     orbiwise.push_nodeinfo(DOOR)
     orbiwise.push_status(CLIMATE, battery=127, margin=5)
@@ -578,7 +558,7 @@ async def test_pushes_of_every_kind(running: Running, orbiwise: OrbiWiseSimulato
     orbiwise.push_alarm(DOOR, "UPLINK_WITHOUT_ADR", "An uplink without ADR was dropped")
     orbiwise.push_alarm(None, "ACCOUNT", "Account alarm")
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE, location=(46.3, 6.2))
-    sink = running.sink
+    sink = running_orbiwise_client.sink
     async with asyncio.timeout(10):
         await sink.wait_for(lambda: len(sink.alarms) == 2 and len(sink.uplinks) == 1)
     assert sink.device_updates[0].device_class is LoRaClass.C
@@ -591,30 +571,32 @@ async def test_pushes_of_every_kind(running: Running, orbiwise: OrbiWiseSimulato
 
 
 async def test_malformed_pushes_are_dropped(
-    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+    running_orbiwise_client: RunningClient[OrbiWiseClient],
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A push that is not JSON, or an uplink with a broken payload, is logged; the rest goes on."""
     orbiwise.push_malformed()
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(1)
-    running.client.receive(b'{"payloads_ul": 5}')
+    await running_orbiwise_client.uplinks(1)
+    running_orbiwise_client.client.receive(b'{"payloads_ul": 5}')
     assert "not JSON" in caplog.text
     assert "Dropped a malformed payloads_ul push" in caplog.text
     assert "Dropped a payloads_ul push that is not an object" in caplog.text
-    assert running.sink.connections == [(True, None)]
+    assert running_orbiwise_client.sink.connections == [(True, None)]
 
 
 async def test_websocket_refused(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """Refused credentials end the run with AuthError."""
     orbiwise.reject_credentials = True
-    run = Running(make_client(session, orbiwise, auth_mode=AuthMode.BASIC))
+    run = RunningClient(make_client(http_session, orbiwise, auth_mode=AuthMode.BASIC))
     with pytest.raises(AuthError):
         await asyncio.wait_for(run.task, 10)
 
 
-async def test_websocket_handshake_statuses(session: aiohttp.ClientSession) -> None:
+async def test_websocket_handshake_statuses(http_session: aiohttp.ClientSession) -> None:
     """A 401 handshake after a renewal is an AuthError; other failures are retried."""
     statuses = iter([401, 401, 500])
 
@@ -632,7 +614,7 @@ async def test_websocket_handshake_statuses(session: aiohttp.ClientSession) -> N
     app.router.add_get("/websocket/connect", connect)
     app.router.add_get("/rest/nodes", nodes)
     async with SimulatorServer(app) as server:
-        client = OrbiWiseClient(session, server.base_url, username="u", password="p")
+        client = OrbiWiseClient(http_session, server.base_url, username="u", password="p")
         with pytest.raises(AuthError):
             await client.run(RecordingSink())
         sink = RecordingSink()
@@ -646,7 +628,7 @@ async def test_websocket_handshake_statuses(session: aiohttp.ClientSession) -> N
 
 
 async def test_unexpected_error_is_retried(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -661,7 +643,7 @@ async def test_unexpected_error_is_retried(
                 raise RuntimeError("bug")
             super().devices_listed(devices)
 
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     sink = Broken()
     # A first connection that works, so that the reconnect lists the devices (and fails once).
     task = asyncio.create_task(client.run(sink))
@@ -680,10 +662,10 @@ async def test_unexpected_error_is_retried(
 
 
 async def test_downlink_over_websocket_and_its_status(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """A downlink goes over the WebSocket with a tag; its later states are pushed."""
-    result = await running.client.send_downlink(
+    result = await running_orbiwise_client.client.send_downlink(
         Downlink(dev_eui=DOOR, f_port=10, payload=b"\x01\xff", confirmed=True)
     )
     assert result.state is DownlinkState.QUEUED
@@ -700,17 +682,21 @@ async def test_downlink_over_websocket_and_its_status(
     orbiwise.advance_downlink(sent.id, 1)
     orbiwise.advance_downlink(sent.id, 2)
     async with asyncio.timeout(10):
-        await running.sink.wait_for(lambda: len(running.sink.downlink_statuses) == 2)
-    assert [s.state for s in running.sink.downlink_statuses] == [
+        await running_orbiwise_client.sink.wait_for(
+            lambda: len(running_orbiwise_client.sink.downlink_statuses) == 2
+        )
+    assert [s.state for s in running_orbiwise_client.sink.downlink_statuses] == [
         DownlinkState.SENT,
         DownlinkState.ACKNOWLEDGED,
     ]
-    assert running.sink.downlink_statuses[0].message_id == result.message_id
+    assert running_orbiwise_client.sink.downlink_statuses[0].message_id == result.message_id
 
 
-async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+async def test_downlink_modes_and_refusals(
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
+) -> None:
     """Modes map to fail/replace/enqueue_on_busy; a busy queue and unknown devices are refused."""
-    client = running.client
+    client = running_orbiwise_client.client
     await client.send_downlink(
         Downlink(dev_eui=CLIMATE, f_port=1, payload=b"\x00", mode=DownlinkMode.IMMEDIATE)
     )
@@ -738,12 +724,12 @@ async def test_downlink_modes_and_refusals(running: Running, orbiwise: OrbiWiseS
 
 @pytest.mark.parametrize("transport", [Transport.WEBSOCKET, Transport.REST_PUSH])
 async def test_full_queue_is_named(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, transport: Transport
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, transport: Transport
 ) -> None:
     """A 409 to a queued downlink or multicast is a full queue (at most 10 waiting)."""
-    client = rest_push_client(session, orbiwise) if transport is Transport.REST_PUSH else None
-    client = client or make_client(session, orbiwise)
-    run = Running(client)
+    client = rest_push_client(http_session, orbiwise) if transport is Transport.REST_PUSH else None
+    client = client or make_client(http_session, orbiwise)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     for _ in range(10):
@@ -764,18 +750,22 @@ async def test_full_queue_is_named(
 
 
 async def test_websocket_messages_are_json_text(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """The document's WebSocket messages are JSON text: downlinks go in text frames."""
-    await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+    await running_orbiwise_client.client.send_downlink(
+        Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01")
+    )
     assert orbiwise.ws_frames == ["text"]
 
 
-async def test_binary_pushes_are_read_too(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+async def test_binary_pushes_are_read_too(
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
+) -> None:
     """A server pushing JSON in binary frames is understood all the same."""
     orbiwise.binary_pushes = True
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(1)
+    await running_orbiwise_client.uplinks(1)
 
 
 class HeldSender:
@@ -803,14 +793,14 @@ class HeldSender:
 
 @pytest.mark.parametrize("second", ["downlink", "multicast"])
 async def test_one_downlink_at_a_time(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, second: str
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, second: str
 ) -> None:
     """
     "Scheduling several payloads in parallel is not supported": the next waits for the answer.
 
     Downlinks and multicasts share the turn, over the push channel as over REST.
     """
-    client = make_client(session, orbiwise, transport=Transport.MQTT)
+    client = make_client(http_session, orbiwise, transport=Transport.MQTT)
     client._sink = RecordingSink()  # running, without a broker: the channel is ours
     channel = HeldSender(client)
     client.set_sender(channel.send)
@@ -833,10 +823,10 @@ async def test_one_downlink_at_a_time(
 
 
 async def test_untagged_error_answers_the_request_waiting(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """An error the server could not tag answers the one request waiting, at once."""
-    client = make_client(session, orbiwise, transport=Transport.MQTT)
+    client = make_client(http_session, orbiwise, transport=Transport.MQTT)
     client._sink = RecordingSink()  # running, without a broker: the channel is ours
 
     async def refuse(message: Any) -> None:
@@ -850,10 +840,12 @@ async def test_untagged_error_answers_the_request_waiting(
 
 
 async def test_one_rest_downlink_at_a_time(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Over REST too, the next POST waits for the previous one's answer."""
-    client = rest_push_client(session, orbiwise)
+    client = rest_push_client(http_session, orbiwise)
     posted: list[str] = []
     answers: list[asyncio.Future[dict[str, Any]]] = []
 
@@ -878,25 +870,29 @@ async def test_one_rest_downlink_at_a_time(
 
 
 async def test_downlink_without_connection(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """No push channel, no downlink over it."""
     with pytest.raises(CannotConnect):
-        await make_client(session, orbiwise).send_downlink(
+        await make_client(http_session, orbiwise).send_downlink(
             Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01")
         )
 
 
-async def test_class_status_and_multicast(running: Running, orbiwise: OrbiWiseSimulator) -> None:
+async def test_class_status_and_multicast(
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
+) -> None:
     """Class change, a status request answered on the next uplink, and multicast groups."""
-    client = running.client
+    client = running_orbiwise_client.client
     await client.set_device_class(CLIMATE, LoRaClass.C)
     assert orbiwise.nodes[CLIMATE].device_class == 2
     await client.request_device_status(CLIMATE)
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
     async with asyncio.timeout(10):
-        await running.sink.wait_for(lambda: bool(running.sink.device_statuses))
-    assert running.sink.device_statuses[0].margin == 12
+        await running_orbiwise_client.sink.wait_for(
+            lambda: bool(running_orbiwise_client.sink.device_statuses)
+        )
+    assert running_orbiwise_client.sink.device_statuses[0].margin == 12
 
     group = await client.create_multicast_group(MulticastSetup(name="valves"))
     assert group.group_id == "valves"
@@ -912,8 +908,10 @@ async def test_class_status_and_multicast(running: Running, orbiwise: OrbiWiseSi
     assert result.state is DownlinkState.QUEUED
     orbiwise.advance_downlink(int(str(result.message_id)), 1)
     async with asyncio.timeout(10):
-        await running.sink.wait_for(lambda: bool(running.sink.downlink_statuses))
-    assert running.sink.downlink_statuses[0].group_id == "valves"
+        await running_orbiwise_client.sink.wait_for(
+            lambda: bool(running_orbiwise_client.sink.downlink_statuses)
+        )
+    assert running_orbiwise_client.sink.downlink_statuses[0].group_id == "valves"
     with pytest.raises(InvalidRequest, match="group not found"):
         await client.send_multicast("nope", 5, b"\x0a")
     await client.delete_multicast_group("valves")
@@ -921,7 +919,7 @@ async def test_class_status_and_multicast(running: Running, orbiwise: OrbiWiseSi
 
 
 async def test_rest_push_transport(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """REST push: registered with the server, pushes taken by the receiver, stopped on close."""
     received: list[tuple[str, str]] = []
@@ -936,7 +934,7 @@ async def test_rest_push_transport(
     app.router.add_route("*", "/api/webhook/hook-id", receiver)
     async with SimulatorServer(app) as home:
         client = make_client(
-            session,
+            http_session,
             orbiwise,
             transport=Transport.REST_PUSH,
             push_target=PushTarget(f"{home.base_url}/api/webhook/hook-id", "Bearer secret"),
@@ -944,7 +942,7 @@ async def test_rest_push_transport(
         holder["client"] = client
         stored = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)  # stored before the push starts
         await client.list_devices()
-        run = Running(client)
+        run = RunningClient(client)
         async with asyncio.timeout(10):
             await client.live.wait()
         await run.uplinks(1)
@@ -994,7 +992,11 @@ def rest_push_client(
     ],
 )
 async def test_rest_push_leaves_a_push_set_up_elsewhere_alone(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, host: str, port: int, target: str
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    host: str,
+    port: int,
+    target: str,
 ) -> None:
     """
     Someone else's push (REST or MQTT client mode) is neither replaced nor stopped.
@@ -1002,11 +1004,11 @@ async def test_rest_push_leaves_a_push_set_up_elsewhere_alone(
     The connection is reported down, naming where the account pushes (never its credentials).
     """
     theirs = orbiwise.set_push_mode(host, port, "/v1/networks/ubiq/uplink")
-    client = rest_push_client(session, orbiwise)
+    client = rest_push_client(http_session, orbiwise)
     foreign = await client.foreign_push()
     assert foreign is not None
     assert foreign.target == target
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: bool(run.sink.connections))
     await run.stop()
@@ -1021,23 +1023,23 @@ async def test_rest_push_leaves_a_push_set_up_elsewhere_alone(
 
 
 async def test_rest_push_replaces_what_the_user_agreed_to_replace(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """With consent for that very configuration it is replaced, and ours stopped at close."""
     orbiwise.set_push_mode("https://lora.example.net", 443, "/v1/uplink", enabled=False)
-    probe = rest_push_client(session, orbiwise)
+    probe = rest_push_client(http_session, orbiwise)
     foreign = await probe.foreign_push()
     assert foreign is not None
     other = orbiwise.set_push_mode("https://lora.example.net", 443, "/v2/other")
     # Consent was for /v1/uplink: another configuration is still left alone.
-    refused = Running(rest_push_client(session, orbiwise, replaces=foreign.fingerprint))
+    refused = RunningClient(rest_push_client(http_session, orbiwise, replaces=foreign.fingerprint))
     async with asyncio.timeout(10):
         await refused.sink.wait_for(lambda: bool(refused.sink.connections))
     await refused.stop()
     assert orbiwise.push_modes[""] is other
     orbiwise.set_push_mode("https://lora.example.net", 443, "/v1/uplink")
-    client = rest_push_client(session, orbiwise, replaces=foreign.fingerprint)
-    run = Running(client)
+    client = rest_push_client(http_session, orbiwise, replaces=foreign.fingerprint)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     assert orbiwise.push_modes[""].host == "http://127.0.0.1"
@@ -1048,11 +1050,13 @@ async def test_rest_push_replaces_what_the_user_agreed_to_replace(
 
 
 async def test_close_stops_only_our_own_push(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Replaced elsewhere while running: closing (unload, Home Assistant stop) leaves it."""
-    client = rest_push_client(session, orbiwise, application="app-1")
-    run = Running(client)
+    client = rest_push_client(http_session, orbiwise, application="app-1")
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     assert orbiwise.push_modes["app-1"].host == "http://127.0.0.1"
@@ -1066,11 +1070,11 @@ async def test_close_stops_only_our_own_push(
 
 
 async def test_rest_push_needs_a_target(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """Without Home Assistant's address the push cannot start: reported and retried."""
-    client = make_client(session, orbiwise, transport=Transport.REST_PUSH)
-    run = Running(client)
+    client = make_client(http_session, orbiwise, transport=Transport.REST_PUSH)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: bool(run.sink.connections))
     assert "address of Home Assistant" in str(run.sink.connections[0][1])
@@ -1078,18 +1082,18 @@ async def test_rest_push_needs_a_target(
 
 
 async def test_stop_push_failure_is_logged(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A failing pushmode/stop is logged, never raised from close."""
     client = make_client(
-        session,
+        http_session,
         orbiwise,
         transport=Transport.REST_PUSH,
         push_target=PushTarget("http://127.0.0.1:9/api/webhook/x", "Bearer s"),
     )
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: run.sink.up)
     await run.stop()
@@ -1103,40 +1107,40 @@ async def test_stop_push_failure_is_logged(
 
 
 async def test_second_refusal_after_renewal_is_an_auth_error(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A request refused again with a fresh token: the credentials are no good."""
     orbiwise.fail_next("/rest/nodes", 401, 401)
     with pytest.raises(AuthError):
-        await make_client(session, orbiwise).validate()
+        await make_client(http_session, orbiwise).validate()
 
 
 async def test_page_limit_and_bad_nodes(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Endless pages are refused; a device the list cannot describe is skipped and logged."""
     orbiwise.nodes["NOT-AN-EUI"] = type(orbiwise.nodes[CLIMATE])("NOT-AN-EUI")
-    devices = await make_client(session, orbiwise).list_devices()
+    devices = await make_client(http_session, orbiwise).list_devices()
     assert [device.dev_eui for device in devices] == [CLIMATE, DOOR]
     assert "cannot describe" in caplog.text
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.rest.PAGE_SIZE", 1)
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.rest.MAX_PAGES", 2)
     with pytest.raises(ProtocolError, match="pages"):
-        await make_client(session, orbiwise).list_devices()
+        await make_client(http_session, orbiwise).list_devices()
 
 
 async def test_pushes_during_the_drain_wait_for_it(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A live push that arrives while stored uplinks are read comes after them, in order."""
     orbiwise.stored_gate = asyncio.Event()
     orbiwise.publish(CLIMATE, bytes([1, 0x67, 0, 1]))
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await orbiwise.wait_for(
             lambda: (
@@ -1157,7 +1161,9 @@ async def test_pushes_during_the_drain_wait_for_it(
 
 
 async def test_same_push_twice_is_delivered_once(
-    running: Running, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+    running_orbiwise_client: RunningClient[OrbiWiseClient],
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The early and the complete push of one uplink (same id) make one uplink."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.store.DELIVERED_MEMORY", 1)
@@ -1168,14 +1174,16 @@ async def test_same_push_twice_is_delivered_once(
         "fcnt": 7,
         "id": 42,
     }
-    running.client.dispatch("payloads_ul_early", {**body, "early": True})
-    running.client.dispatch("payloads_ul", {**body, "early": False})
-    running.client.dispatch("payloads_ul", {**body, "id": 43, "fcnt": 8})
-    assert [uplink.f_cnt for uplink in running.sink.uplinks] == [7, 8]
+    running_orbiwise_client.client.dispatch("payloads_ul_early", {**body, "early": True})
+    running_orbiwise_client.client.dispatch("payloads_ul", {**body, "early": False})
+    running_orbiwise_client.client.dispatch("payloads_ul", {**body, "id": 43, "fcnt": 8})
+    assert [uplink.f_cnt for uplink in running_orbiwise_client.sink.uplinks] == [7, 8]
 
 
 async def test_deletion_failures(
-    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+    running_orbiwise_client: RunningClient[OrbiWiseClient],
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A payload already gone is fine; another failure to delete is logged."""
     first = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
@@ -1183,7 +1191,7 @@ async def test_deletion_failures(
     second = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
     orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul/{second}", 500)
     third = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
-    await running.uplinks(3)
+    await running_orbiwise_client.uplinks(3)
     # Deletions go one after the other: once the third is done, the others were tried.
     async with asyncio.timeout(10):
         await orbiwise.wait_for(lambda: third in orbiwise.deleted)
@@ -1192,16 +1200,16 @@ async def test_deletion_failures(
 
 
 async def test_stored_malformed_without_id(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A broken stored uplink without an id cannot be deleted: it is skipped."""
     bad = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
     item = orbiwise.stored[CLIMATE][bad]
     item["dataFrame"] = "!!"
     del item["id"]
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     assert run.sink.uplinks == []
@@ -1209,11 +1217,11 @@ async def test_stored_malformed_without_id(
 
 
 async def test_channel_without_answer(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A downlink the server never answers is reported as not answered."""
-    client = make_client(session, orbiwise, request_timeout=0.3)
-    run = Running(client)
+    client = make_client(http_session, orbiwise, request_timeout=0.3)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     orbiwise.answer_channel = False
@@ -1253,7 +1261,7 @@ async def test_channel_requests_that_stop_waiting() -> None:
     assert not channel.answered(tag, {"id": 1})
 
 
-async def test_websocket_protocol_error(session: aiohttp.ClientSession) -> None:
+async def test_websocket_protocol_error(http_session: aiohttp.ClientSession) -> None:
     """A frame the WebSocket protocol does not know ends the connection, which is retried."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -1274,9 +1282,13 @@ async def test_websocket_protocol_error(session: aiohttp.ClientSession) -> None:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     client = OrbiWiseClient(
-        session, f"http://127.0.0.1:{port}", username="u", password="p", auth_mode=AuthMode.BASIC
+        http_session,
+        f"http://127.0.0.1:{port}",
+        username="u",
+        password="p",
+        auth_mode=AuthMode.BASIC,
     )
-    run = Running(client)
+    run = RunningClient(client)
     try:
         async with asyncio.timeout(10):
             await run.sink.wait_for(lambda: any(not up for up, _reason in run.sink.connections))
@@ -1289,12 +1301,12 @@ async def test_websocket_protocol_error(session: aiohttp.ClientSession) -> None:
 
 
 async def test_websocket_server_down_with_basic(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """With Basic authentication no token is needed: the WebSocket itself finds the server gone."""
-    client = make_client(session, orbiwise, auth_mode=AuthMode.BASIC)
+    client = make_client(http_session, orbiwise, auth_mode=AuthMode.BASIC)
     await orbiwise.stop()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: bool(run.sink.connections))
     assert "cannot reach" in str(run.sink.connections[0][1])
@@ -1312,35 +1324,35 @@ def test_push_errors() -> None:
 
 
 async def test_failed_deletion_is_retried_after_reconnect(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """A deletion the server could not take (503) is tried again once connected again."""
     payload_id = orbiwise.publish(CLIMATE, LPP_TEMPERATURE)
     orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul/{payload_id}", 503)
-    await running.uplinks(1)
+    await running_orbiwise_client.uplinks(1)
     check = orbiwise.publish(DOOR, LPP_TEMPERATURE)
     async with asyncio.timeout(10):
         await orbiwise.wait_for(lambda: check in orbiwise.deleted)
     assert payload_id in orbiwise.stored[CLIMATE]
     orbiwise.drop_websockets()
     async with asyncio.timeout(10):
-        await running.sink.wait_for(lambda: not running.sink.up)
+        await running_orbiwise_client.sink.wait_for(lambda: not running_orbiwise_client.sink.up)
         await orbiwise.wait_for(lambda: payload_id in orbiwise.deleted)
     # The stored copy met on the reconnect was not delivered a second time.
-    assert len(running.sink.uplinks) == 2
+    assert len(running_orbiwise_client.sink.uplinks) == 2
 
 
 async def test_one_device_store_failing_spares_the_others(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A device whose store cannot be read is logged; the others are drained; live goes on."""
     orbiwise.publish(DOOR, LPP_TEMPERATURE)
     orbiwise.fail_next(f"/rest/nodes/{CLIMATE}/payloads/ul", 500)
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     await run.uplinks(1)
     async with asyncio.timeout(10):
         await client.live.wait()
@@ -1350,12 +1362,12 @@ async def test_one_device_store_failing_spares_the_others(
 
 
 async def test_rest_push_waits_for_the_drain(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A REST push during the catch-up is taken only after it (never acknowledged before)."""
     orbiwise.stored_gate = asyncio.Event()
     client = make_client(
-        session,
+        http_session,
         orbiwise,
         transport=Transport.REST_PUSH,
         push_target=PushTarget("http://127.0.0.1:9/api/webhook/x", "Bearer s"),
@@ -1369,7 +1381,7 @@ async def test_rest_push_waits_for_the_drain(
         "id": 9,
     }
     assert await client.accept_push("payloads_ul", body, 1) is False  # not running
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: run.sink.up)
     taking = asyncio.create_task(client.accept_push("payloads_ul", body, 10))
@@ -1382,12 +1394,12 @@ async def test_rest_push_waits_for_the_drain(
 
 
 async def test_application_scope(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """With an application, pushes about the account's other devices are ignored."""
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
@@ -1400,16 +1412,18 @@ async def test_application_scope(
 
 
 async def test_closing_websocket_refuses_downlinks(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """A downlink sent while the WebSocket closes is a CannotConnect, not a crash."""
 
     async def closed(message: object) -> None:
         raise aiohttp.ClientConnectionResetError("closing")
 
-    running.client.set_sender(closed)
+    running_orbiwise_client.client.set_sender(closed)
     with pytest.raises(CannotConnect, match="closed"):
-        await running.client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
+        await running_orbiwise_client.client.send_downlink(
+            Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01")
+        )
 
 
 # --- devices added after connecting (application scope) ---------------------------------------
@@ -1423,16 +1437,16 @@ def list_requests(orbiwise: OrbiWiseSimulator) -> int:
 
 
 async def test_application_device_added_after_connecting(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """
     A push from a device added to the application since the list was read is delivered.
 
     The list is read again first; the new device's stored uplinks are drained, its status read.
     """
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
@@ -1453,16 +1467,16 @@ async def test_application_device_added_after_connecting(
 
 
 async def test_other_applications_devices_are_asked_about_once(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """
     A device outside the application costs one reading of the list, not one per push.
 
     Its pushes (uplinks, nodeinfo) are dropped, and its uplinks stay in the server's store.
     """
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
@@ -1484,7 +1498,9 @@ async def test_other_applications_devices_are_asked_about_once(
 
 
 async def test_unlisted_device_pushes_wait_for_the_next_reading(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """
     The list is read at most once per interval: pushes held meanwhile are decided after it.
@@ -1492,9 +1508,9 @@ async def test_unlisted_device_pushes_wait_for_the_next_reading(
     A reading that fails keeps them for the next one.
     """
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.REFRESH_INTERVAL", 0.2)
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)
@@ -1512,13 +1528,15 @@ async def test_unlisted_device_pushes_wait_for_the_next_reading(
 
 
 async def test_rest_push_from_a_device_added_to_the_application(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator, monkeypatch: pytest.MonkeyPatch
+    http_session: aiohttp.ClientSession,
+    orbiwise: OrbiWiseSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A REST push about an unlisted device is answered once the list was read again."""
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.REFRESH_INTERVAL", 0.05)
-    client = rest_push_client(session, orbiwise, application="app-1")
+    client = rest_push_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     orbiwise.add_node(NEW, applications={"app-1"})
@@ -1539,29 +1557,31 @@ async def test_rest_push_from_a_device_added_to_the_application(
 
 
 async def test_account_learns_about_new_devices(
-    running: Running, orbiwise: OrbiWiseSimulator
+    running_orbiwise_client: RunningClient[OrbiWiseClient], orbiwise: OrbiWiseSimulator
 ) -> None:
     """Without an application, a new device's uplink is delivered at once and its name read."""
     orbiwise.add_node(NEW, comment="Boiler")
     orbiwise.publish(NEW, LPP_TEMPERATURE)
-    await running.uplinks(1)
+    await running_orbiwise_client.uplinks(1)
     async with asyncio.timeout(10):
-        await running.sink.wait_for(lambda: bool(running.sink.device_lists))
-    assert running.sink.device_lists[-1][-1].name == "Boiler"
+        await running_orbiwise_client.sink.wait_for(
+            lambda: bool(running_orbiwise_client.sink.device_lists)
+        )
+    assert running_orbiwise_client.sink.device_lists[-1][-1].name == "Boiler"
 
 
 # --- names, statuses, multicast groups ----------------------------------------------------------
 
 
 async def test_names_come_from_the_complete_registration(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """
     The documented device list has no name: each device's ``comment`` is read with ?all=true.
 
     Once per device: the next listings ask only about devices not seen yet (or not readable).
     """
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     orbiwise.fail_next(f"/rest/nodes/{DOOR}", 503)
     devices = await client.list_devices()
     assert [(d.dev_eui, d.name) for d in devices] == [(CLIMATE, "Climate"), (DOOR, None)]
@@ -1577,7 +1597,7 @@ async def test_names_come_from_the_complete_registration(
 
 
 async def test_registration_fields_fill_what_the_list_lacks(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
 ) -> None:
     """A list that names devices itself (``comment``) needs no further request."""
     registration = {
@@ -1604,7 +1624,7 @@ async def test_registration_fields_fill_what_the_list_lacks(
     app.router.add_get("/rest/nodes/{eui}", node)
     async with SimulatorServer(app) as server:
         client = OrbiWiseClient(
-            session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
+            http_session, server.base_url, username="u", password="p", auth_mode=AuthMode.BASIC
         )
         devices = await client.list_devices()
     assert asked == [CLIMATE]
@@ -1622,14 +1642,14 @@ async def test_registration_fields_fill_what_the_list_lacks(
 
 
 async def test_statuses_are_read_after_connecting(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """Each device's last DevStatusAns is read back; a device without a result gives none."""
     orbiwise.push_status(CLIMATE, battery=0, margin=9)  # nobody listens yet
     orbiwise.fail_next(f"/rest/nodes/{DOOR}/status", 503)
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await run.sink.wait_for(lambda: bool(run.sink.device_statuses))
         await orbiwise.wait_for(
@@ -1642,7 +1662,9 @@ async def test_statuses_are_read_after_connecting(
 
 
 async def test_multicast_group_as_the_document_describes_it(
-    running: Running, orbiwise: OrbiWiseSimulator, caplog: pytest.LogCaptureFixture
+    running_orbiwise_client: RunningClient[OrbiWiseClient],
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """
     A class B group: the document's group object with the ping slot periodicity.
@@ -1651,7 +1673,7 @@ async def test_multicast_group_as_the_document_describes_it(
     is named in words and left out of the members returned.
     """
     keys = MulticastKeys(address="01A2B3C4", app_s_key="11" * 16, nwk_s_key="22" * 16)
-    group = await running.client.create_multicast_group(
+    group = await running_orbiwise_client.client.create_multicast_group(
         MulticastSetup(
             name="lamps",
             device_class=LoRaClass.B,
@@ -1678,10 +1700,10 @@ async def test_multicast_group_as_the_document_describes_it(
 
 
 async def test_application_groups_and_group_ids(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """An application's group lets the application reach it; ids read otherwise are refused."""
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     group = await client.create_multicast_group(MulticastSetup(name="valves"))
     assert group.keys is not None
     assert orbiwise.groups["valves"]["applications"] == "app-1"
@@ -1708,7 +1730,7 @@ async def test_application_groups_and_group_ids(
     assert list(orbiwise.groups) == ["valves"]
 
 
-async def test_ids_stay_inside_their_path_segment(session: aiohttp.ClientSession) -> None:
+async def test_ids_stay_inside_their_path_segment(http_session: aiohttp.ClientSession) -> None:
     """A group id like ``../nodes/<DevEUI>`` names a group, never another resource."""
     paths: list[str] = []
 
@@ -1720,7 +1742,11 @@ async def test_ids_stay_inside_their_path_segment(session: aiohttp.ClientSession
     app.router.add_route("*", "/{tail:.*}", anything)
     async with SimulatorServer(app) as server:
         client = OrbiWiseClient(
-            session, f"{server.base_url}/api", username="u", password="p", auth_mode=AuthMode.BASIC
+            http_session,
+            f"{server.base_url}/api",
+            username="u",
+            password="p",
+            auth_mode=AuthMode.BASIC,
         )
         with pytest.raises(InvalidRequest):
             await client.delete_multicast_group(f"../nodes/{CLIMATE}")
@@ -1751,13 +1777,13 @@ class RecordedBackoff(Backoff):
 
 
 async def test_backoff_resets_only_after_a_connection_proved_itself(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A server that accepts and drops at once keeps the delay growing; an uplink resets it."""
     backoff = RecordedBackoff()
-    client = make_client(session, orbiwise, backoff=backoff)
+    client = make_client(http_session, orbiwise, backoff=backoff)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     for attempt in range(1, 4):
 
         def retried(count: int = attempt) -> bool:
@@ -1783,12 +1809,12 @@ async def test_backoff_resets_only_after_a_connection_proved_itself(
 
 
 async def test_rest_push_of_an_unreadable_uplink_is_not_taken(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """Answered "not taken", so that the server keeps it; other malformed pushes are taken."""
-    client = rest_push_client(session, orbiwise)
+    client = rest_push_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     bad = {"DevEUI": CLIMATE, "dataFrame": "!!", "timestamp": "2026-01-01T00:00:00Z", "id": 3}
@@ -1799,12 +1825,12 @@ async def test_rest_push_of_an_unreadable_uplink_is_not_taken(
 
 
 async def test_tagged_pushes_of_other_applications_are_not_ours(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """A downlink status carrying another client's tag is still checked against the scope."""
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
     status = {"DevEUI": DOOR, "id": 1, "transmissionStatus": 1, "tag": "their-app-7"}
@@ -1818,20 +1844,20 @@ async def test_tagged_pushes_of_other_applications_are_not_ours(
 
 
 async def test_drained_uplinks_keep_their_position(
-    session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
 ) -> None:
     """The drain asks for the estimated locations, which stored payloads carry only then."""
     orbiwise.publish(CLIMATE, LPP_TEMPERATURE, location=(46.2, 6.1))
-    client = make_client(session, orbiwise)
+    client = make_client(http_session, orbiwise)
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     await run.uplinks(1)
     assert run.sink.uplinks[0].location == Location(46.2, 6.1)
     await run.stop()
 
 
 async def test_held_pushes_are_bounded_and_foreign_devices_forgotten(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     orbiwise: OrbiWiseSimulator,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -1843,9 +1869,9 @@ async def test_held_pushes_are_bounded_and_foreign_devices_forgotten(
     """
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.FOREIGN_MEMORY", 0)
     monkeypatch.setattr("custom_components.lorawan_hub.lns.orbiwise.client.MAX_HELD", 1)
-    client = make_client(session, orbiwise, application="app-1")
+    client = make_client(http_session, orbiwise, application="app-1")
     await client.list_devices()
-    run = Running(client)
+    run = RunningClient(client)
     async with asyncio.timeout(10):
         await client.live.wait()
         await orbiwise.wait_for(lambda: orbiwise.websocket_count == 1)

@@ -9,7 +9,7 @@ features the integration does not use are listed as such.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,13 +142,6 @@ def same_shape(sent: Mapping[str, Any], documented: Mapping[str, Any]) -> None:
             assert type(value) is type(expected), (key, value, expected)
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 class Server:
     """A server answering each route with a sample; records the requests."""
 
@@ -197,7 +190,7 @@ def basic(server: SimulatorServer, **kwargs: Any) -> OrbiWiseClient:
 # --- authentication and errors ----------------------------------------------------------------
 
 
-async def test_tokens_and_their_requests(session: aiohttp.ClientSession) -> None:
+async def test_tokens_and_their_requests(http_session: aiohttp.ClientSession) -> None:
     """
     The token answers are used as the document says; the grants carry the documented fields.
 
@@ -210,7 +203,7 @@ async def test_tokens_and_their_requests(session: aiohttp.ClientSession) -> None
     server.route("POST", "/rest/oauth2/token", token, refreshed)
     server.route("GET", "/rest/nodes", [])
     async with SimulatorServer(server.app) as running:
-        client = OrbiWiseClient(session, running.base_url, username="my-user", password="pw")
+        client = OrbiWiseClient(http_session, running.base_url, username="my-user", password="pw")
         await client.validate()
         client._rest._tokens._renew_at = 0.0  # the access token is about to expire
         await client.validate()
@@ -230,7 +223,7 @@ async def test_tokens_and_their_requests(session: aiohttp.ClientSession) -> None
     ]
 
 
-async def test_error_answers(session: aiohttp.ClientSession) -> None:
+async def test_error_answers(http_session: aiohttp.ClientSession) -> None:
     """The RFC 7807 error and the plain-text error both say why."""
     problem = sample("error_problem.json")
     server = Server()
@@ -241,7 +234,7 @@ async def test_error_answers(session: aiohttp.ClientSession) -> None:
         (404, text_sample("error_text.txt"), "text/plain"),
     )
     async with SimulatorServer(server.app) as running:
-        client = basic(running, session=session)
+        client = basic(running, session=http_session)
         with pytest.raises(InvalidRequest) as json_error:
             await client.validate()
         with pytest.raises(InvalidRequest) as text_error:
@@ -253,7 +246,7 @@ async def test_error_answers(session: aiohttp.ClientSession) -> None:
 # --- devices --------------------------------------------------------------------------------------
 
 
-async def test_device_list_registration_and_status(session: aiohttp.ClientSession) -> None:
+async def test_device_list_registration_and_status(http_session: aiohttp.ClientSession) -> None:
     """
     The device list (placeholders replaced), the complete registration and the status.
 
@@ -268,7 +261,7 @@ async def test_device_list_registration_and_status(session: aiohttp.ClientSessio
     server.route("GET", f"/rest/nodes/{DEV_EUI}", registration)
     server.route("GET", f"/rest/nodes/{DEV_EUI}/status", status)
     async with SimulatorServer(server.app) as running:
-        client = basic(running, session=session)
+        client = basic(running, session=http_session)
         devices = await client.list_devices()
     # device_class 0 is class A; "HEX" is no AppEUI; the registration's comment is empty.
     assert devices == [ServerDevice(dev_eui=DEV_EUI, device_class=LoRaClass.A, downlink_f_cnt=45)]
@@ -297,22 +290,22 @@ def test_device_info_and_nodeinfo() -> None:
     )
 
 
-async def test_paged_results(session: aiohttp.ClientSession) -> None:
+async def test_paged_results(http_session: aiohttp.ClientSession) -> None:
     """A page with no results ends the list, whatever its next page state."""
     page = sample("node_list_paged_results.json")
     server = Server()
     server.route("GET", "/rest/nodes", page)
     async with SimulatorServer(server.app) as running:
-        assert await basic(running, session=session).list_devices() == []
+        assert await basic(running, session=http_session).list_devices() == []
     assert "paged_results=true" in server.requests[0][1]
 
 
-async def test_device_update_requests(session: aiohttp.ClientSession) -> None:
+async def test_device_update_requests(http_session: aiohttp.ClientSession) -> None:
     """Class changes and group membership changes are the document's update objects."""
     server = Server()
     server.route("PUT", f"/rest/nodes/{DEV_EUI}", (200, None, None))
     async with SimulatorServer(server.app) as running:
-        client = basic(running, session=session)
+        client = basic(running, session=http_session)
         await client.set_device_class(DEV_EUI, LoRaClass.C)
         await client.add_to_multicast_group("groupid3", [DEV_EUI])
         await client.remove_from_multicast_group("groupid3", [DEV_EUI])
@@ -404,13 +397,14 @@ def test_status_join_location_alarm_pushes() -> None:
     assert (alarm.at, alarm.dev_eui) == (None, None)  # "ISO8601" and "hex" are placeholders
 
 
-async def test_join_push_is_not_used(session: aiohttp.ClientSession) -> None:
+async def test_join_push_is_not_used(
+    http_session: aiohttp.ClientSession, recording_sink: RecordingSink
+) -> None:
     """The raw join procedure is left to the network server: nothing reaches the sink."""
-    client = OrbiWiseClient(session, "http://127.0.0.1:9", username="u", password="p")
-    sink = RecordingSink()
-    client._sink = sink  # taking pushes, as while running
+    client = OrbiWiseClient(http_session, "http://127.0.0.1:9", username="u", password="p")
+    client._sink = recording_sink  # taking pushes, as while running
     assert client.dispatch("join", {**sample("push_join.json"), "DevEUI": DEV_EUI}) is True
-    assert sink.device_updates == sink.joins == sink.uplinks == []
+    assert recording_sink.device_updates == recording_sink.joins == recording_sink.uplinks == []
 
 
 # --- push channels: requests and answers ----------------------------------------------------------
@@ -478,7 +472,7 @@ async def test_downlinks_over_the_push_channel(channel: str) -> None:
 # --- REST push ------------------------------------------------------------------------------------
 
 
-async def test_pushmode_requests_and_status(session: aiohttp.ClientSession) -> None:
+async def test_pushmode_requests_and_status(http_session: aiohttp.ClientSession) -> None:
     """
     The status sample is someone else's push; the start request has the documented shape.
 
@@ -498,12 +492,14 @@ async def test_pushmode_requests_and_status(session: aiohttp.ClientSession) -> N
     server.route("GET", "/rest/nodes", (204, None, None))
     async with SimulatorServer(server.app) as running:
         target = PushTarget(f"{running.base_url}/api/webhook/x", "Bearer s")
-        client = basic(running, session=session, transport=Transport.REST_PUSH, push_target=target)
+        client = basic(
+            running, session=http_session, transport=Transport.REST_PUSH, push_target=target
+        )
         foreign = await client.foreign_push()
         assert foreign == theirs
         replacing = basic(
             running,
-            session=session,
+            session=http_session,
             transport=Transport.REST_PUSH,
             push_target=target,
             replaces=theirs.fingerprint,
@@ -533,12 +529,12 @@ def test_host_mode_topics() -> None:
 # --- groups ---------------------------------------------------------------------------------------
 
 
-async def test_group_requests(session: aiohttp.ClientSession) -> None:
+async def test_group_requests(http_session: aiohttp.ClientSession) -> None:
     """A created group is the document's group object."""
     server = Server()
     server.route("POST", "/rest/groups", (200, None, None))
     async with SimulatorServer(server.app) as running:
-        client = basic(running, session=session)
+        client = basic(running, session=http_session)
         keys = MulticastKeys(address="00003039", app_s_key="AB" * 16, nwk_s_key="CD" * 16)
         await client.create_multicast_group(
             MulticastSetup(

@@ -39,18 +39,11 @@ from custom_components.lorawan_hub.lns.orion import (
 from custom_components.lorawan_hub.lns.orion_messages import UPDATE_FIELDS, update_request
 from simulator.orion import MALFORMED_KINDS, OrionSimulator
 
-from .sink import RecordingSink
+from .sink import RecordingSink, RunningClient, StartClient
 
 DOOR = "70B3D57ED0000002"
 TRACKER = "70B3D57ED0000003"
 CLIMATE = "70B3D57ED0000001"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
 
 
 def make_client(
@@ -61,19 +54,15 @@ def make_client(
 
 
 @pytest.fixture
-async def running(
-    session: aiohttp.ClientSession, orion: OrionSimulator
-) -> AsyncIterator[tuple[OrionClient, RecordingSink]]:
+async def running_orion_client(
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, run_client: StartClient
+) -> AsyncIterator[RunningClient[OrionClient]]:
     """A client subscribed to the simulator, with its sink."""
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
-    await sink.wait_for(lambda: sink.up)
-    yield client, sink
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await client.close()
+    running = run_client(make_client(http_session, orion))
+    await running.connected()
+    yield running
+    await running.stop()
+    await running.client.close()
 
 
 def free_port() -> int:
@@ -87,17 +76,19 @@ def free_port() -> int:
 # --- connecting ---------------------------------------------------------------------------------
 
 
-async def test_validate(session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
+async def test_validate(http_session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
     """Valid credentials connect and list devices; the connection is closed afterwards."""
-    client = make_client(session, orion)
+    client = make_client(http_session, orion)
     await client.validate()
     assert [request["cmd"] for request in orion.received] == ["get_devices_req"]
     await orion.wait_for_clients(0)
 
 
-async def test_validate_wrong_token(session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
+async def test_validate_wrong_token(
+    http_session: aiohttp.ClientSession, orion: OrionSimulator
+) -> None:
     """A wrong token is an AuthError whose text never carries the token."""
-    client = OrionClient(session, orion.url, orion.app_id, "wrong-secret-token")
+    client = OrionClient(http_session, orion.url, orion.app_id, "wrong-secret-token")
     with pytest.raises(AuthError) as caught:
         await client.validate()
     assert caught.value.code == 1
@@ -105,17 +96,21 @@ async def test_validate_wrong_token(session: aiohttp.ClientSession, orion: Orion
     assert caught.value.__cause__ is None
 
 
-async def test_validate_client_limit(session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
+async def test_validate_client_limit(
+    http_session: aiohttp.ClientSession, orion: OrionSimulator
+) -> None:
     """The server's client limit is reported as such (connected error_code 2)."""
     orion.max_clients = 0
     with pytest.raises(LimitReached) as caught:
-        await make_client(session, orion).validate()
+        await make_client(http_session, orion).validate()
     assert caught.value.key == "client_limit"
 
 
-async def test_validate_unreachable(session: aiohttp.ClientSession) -> None:
+async def test_validate_unreachable(http_session: aiohttp.ClientSession) -> None:
     """A closed port is CannotConnect, naming the host but not the token."""
-    client = OrionClient(session, f"ws://127.0.0.1:{free_port()}/ws/v2/", "app", "secret-token")
+    client = OrionClient(
+        http_session, f"ws://127.0.0.1:{free_port()}/ws/v2/", "app", "secret-token"
+    )
     with pytest.raises(CannotConnect) as caught:
         await client.validate()
     assert "127.0.0.1" in str(caught.value)
@@ -125,7 +120,7 @@ async def test_validate_unreachable(session: aiohttp.ClientSession) -> None:
 
 @pytest.mark.parametrize(("status", "error"), [(401, AuthError), (404, CannotConnect)])
 async def test_validate_http_refusal(
-    session: aiohttp.ClientSession, status: int, error: type[LnsError]
+    http_session: aiohttp.ClientSession, status: int, error: type[LnsError]
 ) -> None:
     """A server that refuses the WebSocket upgrade is reported without the token in the URL."""
 
@@ -140,7 +135,7 @@ async def test_validate_http_refusal(
     await site.start()
     port = runner.addresses[0][1]
     try:
-        client = OrionClient(session, f"ws://127.0.0.1:{port}/ws/v2/", "app", "secret-token")
+        client = OrionClient(http_session, f"ws://127.0.0.1:{port}/ws/v2/", "app", "secret-token")
         with pytest.raises(error) as caught:
             await client.validate()
         assert str(status) in str(caught.value)
@@ -149,7 +144,7 @@ async def test_validate_http_refusal(
         await runner.cleanup()
 
 
-async def test_greeting_timeout(session: aiohttp.ClientSession) -> None:
+async def test_greeting_timeout(http_session: aiohttp.ClientSession) -> None:
     """A server that accepts the WebSocket but never greets is CannotConnect."""
 
     async def silent(request: web.Request) -> web.WebSocketResponse:
@@ -167,7 +162,7 @@ async def test_greeting_timeout(session: aiohttp.ClientSession) -> None:
     port = runner.addresses[0][1]
     try:
         client = OrionClient(
-            session, f"ws://127.0.0.1:{port}/ws/v2/", "app", "token", request_timeout=0.2
+            http_session, f"ws://127.0.0.1:{port}/ws/v2/", "app", "token", request_timeout=0.2
         )
         with pytest.raises(CannotConnect, match="did not answer"):
             await client.validate()
@@ -175,10 +170,10 @@ async def test_greeting_timeout(session: aiohttp.ClientSession) -> None:
         await runner.cleanup()
 
 
-async def test_list_devices(session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
+async def test_list_devices(http_session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
     """Devices come with name, class and position, and without any key."""
     devices = {
-        device.dev_eui: device for device in await make_client(session, orion).list_devices()
+        device.dev_eui: device for device in await make_client(http_session, orion).list_devices()
     }
     assert set(devices) == set(orion.devices)
     tracker = devices[TRACKER]
@@ -244,10 +239,10 @@ def test_device_bad_value_drops_only_that_value(fields: dict[str, Any], dropped:
 
 
 async def test_realtime_uplink(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """A realtime_data frame becomes an Uplink with every radio detail."""
-    _, sink = running
+    sink = running_orion_client.sink
     assert sink.connections == [(True, None)]
     assert {device.dev_eui for device in sink.device_lists[0]} == set(orion.devices)
     await sink.wait_for(lambda: TRACKER in sink.locations)
@@ -279,12 +274,12 @@ async def test_realtime_uplink(
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
 async def test_malformed_frames_are_dropped(
     orion: OrionSimulator,
-    running: tuple[OrionClient, RecordingSink],
+    running_orion_client: RunningClient[OrionClient],
     kind: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A bad frame is dropped without losing the connection; the next uplink arrives."""
-    _, sink = running
+    sink = running_orion_client.sink
     orion.send_malformed(kind)
     await orion.emit_uplink(DOOR, bytes.fromhex("0100"))
     await sink.wait_for(lambda: len(sink.uplinks) == 1)
@@ -296,11 +291,11 @@ async def test_malformed_frames_are_dropped(
 
 async def test_malformed_frames_are_throttled(
     orion: OrionSimulator,
-    running: tuple[OrionClient, RecordingSink],
+    running_orion_client: RunningClient[OrionClient],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A flood of bad frames is logged once, not once per frame."""
-    _, sink = running
+    sink = running_orion_client.sink
     for _ in range(5):
         orion.send_malformed("hex")
     await orion.emit_uplink(DOOR, b"\x01")
@@ -309,10 +304,10 @@ async def test_malformed_frames_are_throttled(
 
 
 async def test_reconnect_catches_up(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """Uplinks sent while the connection was down arrive from history after the reconnect."""
-    _, sink = running
+    sink = running_orion_client.sink
     for _ in range(3):
         await orion.emit_uplink(CLIMATE, b"\x01\x67\x00\xe1")
     await sink.wait_for(lambda: len(sink.uplinks) == 3)
@@ -330,29 +325,32 @@ async def test_reconnect_catches_up(
     assert set(door) == {0, 1, 2, 3}
 
 
-async def test_catch_up_pages(session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
+async def test_catch_up_pages(
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
+) -> None:
     """More stored uplinks than a page are fetched page after page, oldest first."""
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     for index in range(1200):
         await orion.emit_uplink(CLIMATE, b"\x01", time=start + timedelta(seconds=index))
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    sink.resume = start
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion)
+    recording_sink.resume = start
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: len({u.f_cnt for u in sink.uplinks}) == 1200)
+        await recording_sink.wait_for(
+            lambda: len({u.f_cnt for u in recording_sink.uplinks}) == 1200
+        )
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    counters = [uplink.f_cnt or 0 for uplink in sink.uplinks]
+    counters = [uplink.f_cnt or 0 for uplink in recording_sink.uplinks]
     assert counters == list(range(1200)), "each stored uplink once, oldest first"
     # Three pages, and a fourth that brings nothing new.
     assert sum(1 for r in orion.received if r["cmd"] == "get_data_req") == 4
 
 
 async def test_catch_up_more_than_a_page_in_one_second(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """
     A backlog flushed in one second (more than a page) arrives whole, each uplink once.
@@ -364,31 +362,34 @@ async def test_catch_up_more_than_a_page_in_one_second(
         await orion.emit_uplink(CLIMATE, b"\x01", time=second)
     for index in range(3):
         await orion.emit_uplink(DOOR, b"\x02", time=second + timedelta(seconds=1 + index))
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    sink.resume = second
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion)
+    recording_sink.resume = second
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sum(u.dev_eui == DOOR for u in sink.uplinks) == 3)
+        await recording_sink.wait_for(
+            lambda: sum(u.dev_eui == DOOR for u in recording_sink.uplinks) == 3
+        )
         await orion.emit_uplink(TRACKER, b"\x03")  # live, once the catch-up is over
-        await sink.wait_for(lambda: any(u.dev_eui == TRACKER for u in sink.uplinks))
+        await recording_sink.wait_for(
+            lambda: any(u.dev_eui == TRACKER for u in recording_sink.uplinks)
+        )
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    climate = Counter(u.f_cnt or 0 for u in sink.uplinks if u.dev_eui == CLIMATE)
+    climate = Counter(u.f_cnt or 0 for u in recording_sink.uplinks if u.dev_eui == CLIMATE)
     assert sorted(climate) == list(range(1234))
     assert set(climate.values()) == {1}, "each stored uplink exactly once"
-    assert [u.f_cnt for u in sink.uplinks if u.dev_eui == DOOR] == [0, 1, 2]
+    assert [u.f_cnt for u in recording_sink.uplinks if u.dev_eui == DOOR] == [0, 1, 2]
     limits = [r["limit"] for r in orion.received if r["cmd"] == "get_data_req"]
     assert max(limits) >= 1234
 
 
 async def test_caught_up_and_live_uplinks_name_the_same_gateway(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """A stored row's gatewayEui names the gateway as realtime_data's gatewayId does."""
-    _, sink = running
+    sink = running_orion_client.sink
     await orion.emit_uplink(DOOR, b"\x01", gateway_id="0000B827EB76A75F")
     await sink.wait_for(lambda: len(sink.uplinks) == 1)
     orion.drop_after(0)
@@ -400,47 +401,45 @@ async def test_caught_up_and_live_uplinks_name_the_same_gateway(
 
 
 async def test_older_server_without_coordinates(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """A server from before revision 09 (no coordinates, no alive timeout) is used all the same."""
     orion.unknown_commands |= {"get_device_coordinates_req", "set_alive_timeout"}
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await orion.emit_uplink(DOOR, b"\x01")
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert sink.connections == [(True, None)]
+    assert recording_sink.connections == [(True, None)]
     # The device list still brings the positions it holds.
-    assert sink.device_lists[0][2].location == Location(43.2218, 76.8975)
+    assert recording_sink.device_lists[0][2].location == Location(43.2218, 76.8975)
 
 
 async def test_live_uplinks_wait_for_history(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """An uplink pushed during the catch-up is delivered after the older stored ones."""
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     for index in range(3):
         await orion.emit_uplink(CLIMATE, b"\x01", time=start + timedelta(seconds=index))
     orion.delay = 0.05
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    sink.resume = start
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion)
+    recording_sink.resume = start
+    task = asyncio.create_task(client.run(recording_sink))
     try:
         await orion.wait_for_request("get_data_req")
         await orion.emit_uplink(CLIMATE, b"\x02")
-        await sink.wait_for(lambda: len(sink.uplinks) >= 4)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) >= 4)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    counters = [uplink.f_cnt or 0 for uplink in sink.uplinks]
+    counters = [uplink.f_cnt or 0 for uplink in recording_sink.uplinks]
     # The live uplink may also be in the history answer (the sink removes such duplicates),
     # but it never comes before the older stored ones.
     assert list(dict.fromkeys(counters)) == [0, 1, 2, 3]
@@ -448,10 +447,10 @@ async def test_live_uplinks_wait_for_history(
 
 
 async def test_die_connection_close(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """After die_connection_close the client reconnects and receives again."""
-    _, sink = running
+    sink = running_orion_client.sink
     await orion.die()
     await sink.wait_for(lambda: [state for state, _ in sink.connections] == [True, False, True])
     await orion.emit_uplink(DOOR, b"\x01")
@@ -459,20 +458,21 @@ async def test_die_connection_close(
 
 
 async def test_keepalive_detects_silence(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """A server that stops answering pings is left and reconnected."""
-    client = make_client(session, orion, ping_interval=0.05, request_timeout=0.3)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion, ping_interval=0.05, request_timeout=0.3)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await orion.wait_for_request("ping_req")
         orion.answer_pings = False
-        await sink.wait_for(lambda: len(sink.connections) >= 2)
-        assert sink.connections[1] == (False, "127.0.0.1 did not answer ping_req")
+        await recording_sink.wait_for(lambda: len(recording_sink.connections) >= 2)
+        assert recording_sink.connections[1] == (False, "127.0.0.1 did not answer ping_req")
         orion.answer_pings = True
-        await sink.wait_for(lambda: len(sink.connections) >= 3 and sink.up)
+        await recording_sink.wait_for(
+            lambda: len(recording_sink.connections) >= 3 and recording_sink.up
+        )
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -484,18 +484,21 @@ async def test_keepalive_detects_silence(
     [("disabled", "Disabled application"), ("max_consumers", "Consumer limit reached")],
 )
 async def test_consume_refused(
-    session: aiohttp.ClientSession, orion: OrionSimulator, knob: str, reason: str
+    http_session: aiohttp.ClientSession,
+    orion: OrionSimulator,
+    knob: str,
+    reason: str,
+    recording_sink: RecordingSink,
 ) -> None:
     """A refused subscription is reported and retried, never raised."""
     setattr(orion, knob, True if knob == "disabled" else 0)
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: len(sink.connections) >= 2)
-        assert sink.connections[0] == (False, reason)
+        await recording_sink.wait_for(lambda: len(recording_sink.connections) >= 2)
+        assert recording_sink.connections[0] == (False, reason)
         setattr(orion, knob, False if knob == "disabled" else 1)
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -503,21 +506,20 @@ async def test_consume_refused(
 
 
 async def test_reconnects_after_server_restart(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """While the server is down the client keeps retrying; it reconnects when it is back."""
     port = orion.port
-    client = make_client(session, orion)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await orion.stop()
-        await sink.wait_for(lambda: len(sink.connections) >= 3)
-        assert not sink.up
+        await recording_sink.wait_for(lambda: len(recording_sink.connections) >= 3)
+        assert not recording_sink.up
         restarted = OrionSimulator(app_id=orion.app_id, token=orion.token, port=port)
         async with restarted:
-            await sink.wait_for(lambda: sink.up)
+            await recording_sink.wait_for(lambda: recording_sink.up)
             await restarted.wait_for_consumers(1)
     finally:
         task.cancel()
@@ -525,21 +527,23 @@ async def test_reconnects_after_server_restart(
             await task
 
 
-async def test_run_raises_auth_error(session: aiohttp.ClientSession, orion: OrionSimulator) -> None:
+async def test_run_raises_auth_error(
+    http_session: aiohttp.ClientSession, orion: OrionSimulator
+) -> None:
     """A refused token ends ``run`` with AuthError: only the user can fix it."""
     orion.reject_token_once()
     with pytest.raises(AuthError):
-        await make_client(session, orion).run(RecordingSink())
+        await make_client(http_session, orion).run(RecordingSink())
 
 
 # --- downlinks and device commands --------------------------------------------------------------
 
 
 async def test_send_downlink(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """A downlink is queued with hex data, port, realTime and class (class C goes out at once)."""
-    client, sink = running
+    client, sink = running_orion_client.client, running_orion_client.sink
     result = await client.send_downlink(
         Downlink(
             dev_eui=TRACKER,
@@ -563,10 +567,10 @@ async def test_send_downlink(
 
 
 async def test_downlink_sent_is_reported(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """The device's next uplink carries the downlink; downlink_ack_req reports it sent."""
-    client, sink = running
+    client, sink = running_orion_client.client, running_orion_client.sink
     result = await client.send_downlink(Downlink(dev_eui=DOOR, f_port=2, payload=b"\x01"))
     assert await client.downlink_sent_at(result.message_id or "") is None
     await orion.emit_uplink(DOOR, b"\x01\x00\x01")
@@ -581,33 +585,32 @@ async def test_downlink_sent_is_reported(
 
 
 async def test_late_realtime_downlink_is_cancelled(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """
     A realTime downlink that misses the receive window is reported cancelled.
 
     The server marks it late and cancels it (3.18); one that made the window is reported sent.
     """
-    client = make_client(session, orion, realtime_window=0.1)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion, realtime_window=0.1)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         late = await client.send_downlink(
             Downlink(dev_eui=DOOR, f_port=2, payload=b"\x01", mode=DownlinkMode.IMMEDIATE)
         )
-        await sink.wait_for(lambda: len(sink.downlink_statuses) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.downlink_statuses) == 1)
         await orion.emit_uplink(CLIMATE, b"\x01")
         in_time = await client.send_downlink(
             Downlink(dev_eui=CLIMATE, f_port=2, payload=b"\x02", mode=DownlinkMode.IMMEDIATE)
         )
-        await sink.wait_for(lambda: len(sink.downlink_statuses) == 2)
+        await recording_sink.wait_for(lambda: len(recording_sink.downlink_statuses) == 2)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         await client.close()
-    cancelled, sent = sink.downlink_statuses
+    cancelled, sent = recording_sink.downlink_statuses
     assert (cancelled.message_id, cancelled.state) == (late.message_id, DownlinkState.CANCELLED)
     assert cancelled.dev_eui == DOOR
     assert cancelled.reason is not None
@@ -617,19 +620,18 @@ async def test_late_realtime_downlink_is_cancelled(
 
 
 async def test_downlink_ack_is_polled(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, recording_sink: RecordingSink
 ) -> None:
     """Without an uplink, pending downlinks are polled at the interval."""
-    client = make_client(session, orion, ack_poll_interval=0.05)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    client = make_client(http_session, orion, ack_poll_interval=0.05)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         result = await client.send_downlink(Downlink(dev_eui=DOOR, f_port=2, payload=b"\x02"))
         await orion.wait_for_request("downlink_ack_req")
         orion.ack_downlink(int(result.message_id or 0))
-        await sink.wait_for(lambda: bool(sink.downlink_statuses))
-        assert sink.downlink_statuses[0].state is DownlinkState.SENT
+        await recording_sink.wait_for(lambda: bool(recording_sink.downlink_statuses))
+        assert recording_sink.downlink_statuses[0].state is DownlinkState.SENT
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -659,23 +661,23 @@ async def test_downlink_ack_is_polled(
     ],
 )
 async def test_downlink_refused(
-    running: tuple[OrionClient, RecordingSink],
+    running_orion_client: RunningClient[OrionClient],
     downlink: Downlink,
     error: type[LnsError],
     key: str,
 ) -> None:
     """Refusals carry the documented reason; unsupported options never reach the server."""
-    client, _ = running
+    client = running_orion_client.client
     with pytest.raises(error) as caught:
         await client.send_downlink(downlink)
     assert caught.value.key == key
 
 
 async def test_commands_need_a_connection(
-    session: aiohttp.ClientSession, orion: OrionSimulator
+    http_session: aiohttp.ClientSession, orion: OrionSimulator
 ) -> None:
     """Without the realtime connection, device commands fail with CannotConnect."""
-    client = make_client(session, orion)
+    client = make_client(http_session, orion)
     with pytest.raises(CannotConnect):
         await client.send_downlink(Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01"))
     with pytest.raises(CannotConnect):
@@ -683,10 +685,10 @@ async def test_commands_need_a_connection(
 
 
 async def test_max_downlink_size(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """max_dl_data_req gives the device's current maximum."""
-    client, _ = running
+    client = running_orion_client.client
     orion.devices[DOOR].max_dl_size = 11
     assert await client.max_downlink_size(DOOR) == 11
     with pytest.raises(InvalidRequest):
@@ -694,7 +696,7 @@ async def test_max_downlink_size(
 
 
 async def test_set_device_class_writes_the_whole_record(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """
     The class change reads the device and writes the whole record back with another class.
@@ -702,7 +704,7 @@ async def test_set_device_class_writes_the_whole_record(
     ``update_device_req`` marks only the device optional (3.9): a partial update is "Required
     field is not filled". The class for downlinks is then read back (``dev_lw_class_req``).
     """
-    client, _ = running
+    client = running_orion_client.client
     device = orion.devices[DOOR]
     device.lat, device.lon = 52.1, 5.13  # listed as strings: written back as numbers
     listed = orion._device_record(device)
@@ -727,10 +729,10 @@ async def test_set_device_class_writes_the_whole_record(
 
 
 async def test_set_device_class(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """update_device_req changes node_class; dev_lw_class_req reads it back."""
-    client, _ = running
+    client = running_orion_client.client
     await client.set_device_class(DOOR, LoRaClass.C)
     assert orion.devices[DOOR].node_class == 3
     assert await client.device_class(DOOR) is LoRaClass.C
@@ -741,10 +743,10 @@ async def test_set_device_class(
 
 
 async def test_invalid_request_frame_fails_the_request(
-    orion: OrionSimulator, running: tuple[OrionClient, RecordingSink]
+    orion: OrionSimulator, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """``invalid_req`` (which names no request) fails the oldest waiting request."""
-    client, _ = running
+    client = running_orion_client.client
     conn = client._live
     assert conn is not None
     with pytest.raises(ProtocolError, match="invalid_req"):
@@ -917,7 +919,7 @@ def test_uplink_bad_value_drops_only_that_value(fields: dict[str, Any], dropped:
 
 
 async def test_sink_failure_does_not_end_the_connection(
-    session: aiohttp.ClientSession, orion: OrionSimulator, caplog: pytest.LogCaptureFixture
+    http_session: aiohttp.ClientSession, orion: OrionSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An error while handling one uplink is logged; the next uplink is still delivered."""
 
@@ -930,7 +932,7 @@ async def test_sink_failure_does_not_end_the_connection(
                 raise RuntimeError("handler bug")
             super().uplink(uplink)
 
-    client = make_client(session, orion)
+    client = make_client(http_session, orion)
     sink = FailingOnce()
     task = asyncio.create_task(client.run(sink))
     try:

@@ -144,25 +144,27 @@ async def test_unauthorized_while_subscribing(server: ScriptedServer, client: Or
 
 
 async def test_odd_frames_are_dropped(
-    server: ScriptedServer, client: OrionClient, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer,
+    client: OrionClient,
+    caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """Non-object JSON, oversized frames and stray answers are dropped; uplinks still arrive."""
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await server.push("[1, 2, 3]")
         await server.push("x" * (10 * 1024 * 1024))
         await server.push({"cmd": "get_devices_resp", "operation_id": "unknown", "status": 1})
         await server.push(
             {"cmd": "realtime_data", "devEui": DEVICE, "data": row(7, datetime.now(UTC))}
         )
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert sink.uplinks[0].f_cnt == 7
+    assert recording_sink.uplinks[0].f_cnt == 7
     assert "not an object" in caplog.text
     assert "that is not JSON" in caplog.text
 
@@ -183,7 +185,10 @@ async def test_uplink_outside_a_subscription_is_ignored(
 
 
 async def test_malformed_server_data_is_skipped(
-    server: ScriptedServer, client: OrionClient, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer,
+    client: OrionClient,
+    caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """Bad device entries, coordinates and stored rows are skipped one by one."""
     now = datetime.now(UTC).replace(microsecond=0)
@@ -205,12 +210,11 @@ async def test_malformed_server_data_is_skipped(
             row(2, now),
         ],
     )
-    sink = RecordingSink()
-    sink.resume = now - timedelta(minutes=1)
-    await run_until(client, sink, lambda: len(sink.uplinks) == 1)
-    assert [device.dev_eui for device in sink.device_lists[0]] == [DEVICE]
-    assert sink.locations == {}
-    assert sink.uplinks[0].f_cnt == 2
+    recording_sink.resume = now - timedelta(minutes=1)
+    await run_until(client, recording_sink, lambda: len(recording_sink.uplinks) == 1)
+    assert [device.dev_eui for device in recording_sink.device_lists[0]] == [DEVICE]
+    assert recording_sink.locations == {}
+    assert recording_sink.uplinks[0].f_cnt == 2
     assert "Skipped a malformed device" in caplog.text
     assert "Skipped malformed coordinates" in caplog.text
     assert "Dropped a malformed stored uplink" in caplog.text
@@ -235,7 +239,7 @@ def history_requests(server: ScriptedServer) -> list[dict[str, Any]]:
 
 
 async def test_history_more_than_a_page_in_one_second(
-    server: ScriptedServer, pinging_client: OrionClient
+    server: ScriptedServer, pinging_client: OrionClient, recording_sink: RecordingSink
 ) -> None:
     """More stored uplinks than a page in one second are all delivered, each once."""
     moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
@@ -243,10 +247,9 @@ async def test_history_more_than_a_page_in_one_second(
     rows += [row(1100 + index, moment + timedelta(seconds=1 + index)) for index in range(5)]
     server.handlers["get_data_req"] = stored_history(rows)
     done = caught_up(server)
-    sink = RecordingSink()
-    sink.resume = moment
-    await run_until(pinging_client, sink, lambda: done(sink))
-    stored = [uplink.f_cnt or 0 for uplink in sink.uplinks if uplink.f_cnt != LIVE_MARK]
+    recording_sink.resume = moment
+    await run_until(pinging_client, recording_sink, lambda: done(recording_sink))
+    stored = [uplink.f_cnt or 0 for uplink in recording_sink.uplinks if uplink.f_cnt != LIVE_MARK]
     assert sorted(stored) == list(range(1105))
     # The same second asked again with a larger limit, then the rest from its newest second.
     assert [(r["date_from"], r["limit"]) for r in history_requests(server)] == [
@@ -262,6 +265,7 @@ async def test_history_second_beyond_the_largest_limit(
     client: OrionClient,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """A second with more uplinks than the largest limit is passed, said in the log."""
     monkeypatch.setattr(orion_module, "HISTORY_MAX_LIMIT", 1000)
@@ -269,15 +273,16 @@ async def test_history_second_beyond_the_largest_limit(
     rows = [row(index, moment) for index in range(1500)]
     rows.append(row(1500, moment + timedelta(seconds=2)))
     server.handlers["get_data_req"] = stored_history(rows)
-    sink = RecordingSink()
-    sink.resume = moment
-    await run_until(client, sink, lambda: any(u.f_cnt == 1500 for u in sink.uplinks))
-    assert len(sink.uplinks) == 1001
+    recording_sink.resume = moment
+    await run_until(
+        client, recording_sink, lambda: any(u.f_cnt == 1500 for u in recording_sink.uplinks)
+    )
+    assert len(recording_sink.uplinks) == 1001
     assert "More than 1000 stored uplinks in the second" in caplog.text
 
 
 async def test_history_short_page_followed_by_more(
-    server: ScriptedServer, pinging_client: OrionClient
+    server: ScriptedServer, pinging_client: OrionClient, recording_sink: RecordingSink
 ) -> None:
     """A page shorter than asked for is not the end: pages follow until one brings nothing new."""
     moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
@@ -291,14 +296,15 @@ async def test_history_short_page_followed_by_more(
 
     server.handlers["get_data_req"] = history
     done = caught_up(server)
-    sink = RecordingSink()
-    sink.resume = moment
-    await run_until(pinging_client, sink, lambda: done(sink))
-    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1, 2, 3, 4, LIVE_MARK]
+    recording_sink.resume = moment
+    await run_until(pinging_client, recording_sink, lambda: done(recording_sink))
+    assert [uplink.f_cnt for uplink in recording_sink.uplinks] == [0, 1, 2, 3, 4, LIVE_MARK]
     assert len(history_requests(server)) == 3
 
 
-async def test_history_accepted_then_result(server: ScriptedServer, client: OrionClient) -> None:
+async def test_history_accepted_then_result(
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
+) -> None:
     """Status 1 ("Accepted") without rows announces the result; the rows that follow count."""
     moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     calls = iter(range(100))
@@ -313,10 +319,9 @@ async def test_history_accepted_then_result(server: ScriptedServer, client: Orio
         ]
 
     server.handlers["get_data_req"] = history
-    sink = RecordingSink()
-    sink.resume = moment
-    await run_until(client, sink, lambda: len(sink.uplinks) == 2)
-    assert [uplink.f_cnt for uplink in sink.uplinks] == [0, 1]
+    recording_sink.resume = moment
+    await run_until(client, recording_sink, lambda: len(recording_sink.uplinks) == 2)
+    assert [uplink.f_cnt for uplink in recording_sink.uplinks] == [0, 1]
 
 
 async def test_history_accepted_without_result(server: ScriptedServer) -> None:
@@ -332,47 +337,53 @@ async def test_history_accepted_without_result(server: ScriptedServer) -> None:
 
 @pytest.mark.parametrize("code", [1, 2, 3])
 async def test_history_refused_keeps_the_connection(
-    server: ScriptedServer, client: OrionClient, code: int, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer,
+    client: OrionClient,
+    code: int,
+    caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """A refused catch-up is logged; live data still flows on the same connection."""
     server.handlers["get_data_req"] = answer("get_data_resp", status=2, error_code=code)
-    sink = RecordingSink()
-    sink.resume = datetime.now(UTC) - timedelta(minutes=5)
-    task = asyncio.create_task(client.run(sink))
+    recording_sink.resume = datetime.now(UTC) - timedelta(minutes=5)
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await server.push(
             {"cmd": "realtime_data", "devEui": DEVICE, "data": row(9, datetime.now(UTC))}
         )
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert sink.connections == [(True, None)]
+    assert recording_sink.connections == [(True, None)]
     assert "refused the stored uplinks" in caplog.text
 
 
 async def test_history_rows_that_are_no_list(
-    server: ScriptedServer, pinging_client: OrionClient, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer,
+    pinging_client: OrionClient,
+    caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """A dataList that is no list brings nothing, and says so."""
     server.handlers["get_data_req"] = answer("get_data_resp", status=1, dataList="rows")
     done = caught_up(server)
-    sink = RecordingSink()
-    sink.resume = datetime.now(UTC) - timedelta(minutes=5)
-    await run_until(pinging_client, sink, lambda: done(sink))
-    assert [uplink.f_cnt for uplink in sink.uplinks] == [LIVE_MARK]
+    recording_sink.resume = datetime.now(UTC) - timedelta(minutes=5)
+    await run_until(pinging_client, recording_sink, lambda: done(recording_sink))
+    assert [uplink.f_cnt for uplink in recording_sink.uplinks] == [LIVE_MARK]
     assert "stored uplinks that are no list" in caplog.text
 
 
-async def test_downlink_without_data_id(server: ScriptedServer, client: OrionClient) -> None:
+async def test_downlink_without_data_id(
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
+) -> None:
     """An answer without dataId is a protocol error, not a silent success."""
     server.handlers["downlink_data_req"] = answer("downlink_data_resp", status=1)
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         with pytest.raises(ProtocolError, match="without dataId"):
             await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x01"))
     finally:
@@ -382,7 +393,10 @@ async def test_downlink_without_data_id(server: ScriptedServer, client: OrionCli
 
 
 async def test_downlink_failure_and_expiry(
-    server: ScriptedServer, client: OrionClient, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer,
+    client: OrionClient,
+    monkeypatch: pytest.MonkeyPatch,
+    recording_sink: RecordingSink,
 ) -> None:
     """A downlink the server no longer knows is reported failed; a stale one is dropped."""
     data_ids = iter(range(1, 10))
@@ -402,17 +416,16 @@ async def test_downlink_failure_and_expiry(
     server.handlers["downlink_ack_req"] = ack
     server.handlers["max_dl_data_req"] = answer("max_dl_data_resp", status=1, devList=[])
     monkeypatch.setattr(orion_module, "ACK_GIVE_UP", timedelta(0))
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x01"))
         await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x02"))
         await server.push(
             {"cmd": "realtime_data", "devEui": DEVICE, "data": row(3, datetime.now(UTC))}
         )
-        await sink.wait_for(lambda: bool(sink.downlink_statuses))
-        status = sink.downlink_statuses[0]
+        await recording_sink.wait_for(lambda: bool(recording_sink.downlink_statuses))
+        status = recording_sink.downlink_statuses[0]
         assert (status.message_id, status.state) == ("1", DownlinkState.FAILED)
         assert status.reason == "Device not found"
         # The server answers in order: once a later request is answered, the check of
@@ -425,19 +438,20 @@ async def test_downlink_failure_and_expiry(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert len(sink.downlink_statuses) == 1
+    assert len(recording_sink.downlink_statuses) == 1
 
 
-async def test_device_class_of_other_device(server: ScriptedServer, client: OrionClient) -> None:
+async def test_device_class_of_other_device(
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
+) -> None:
     """A class answer that does not list the asked device means unknown."""
     server.handlers["dev_lw_class_req"] = answer(
         "dev_lw_class_resp", status=1, deviceList=[{"devEui": "70B3D57ED0000009", "lwClass": 2}]
     )
     server.handlers["max_dl_data_req"] = answer("max_dl_data_resp", status=1, devList=[])
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         assert await client.device_class(DEVICE) is None
         assert await client.max_downlink_size(DEVICE) is None
         server.handlers["dev_lw_class_req"] = answer(
@@ -450,17 +464,18 @@ async def test_device_class_of_other_device(server: ScriptedServer, client: Orio
             await task
 
 
-async def test_request_on_closed_connection(server: ScriptedServer, client: OrionClient) -> None:
+async def test_request_on_closed_connection(
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
+) -> None:
     """A request on a connection that closed fails at once."""
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         conn = client._live
         assert conn is not None
         for ws in server.sockets:
             await ws.close()
-        await sink.wait_for(lambda: not sink.up)
+        await recording_sink.wait_for(lambda: not recording_sink.up)
         with pytest.raises(CannotConnect, match="closed"):
             await conn.request({"cmd": "ping_req"})
     finally:
@@ -474,19 +489,19 @@ async def test_unexpected_error_is_retried(
     client: OrionClient,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """A bug while setting up a connection is logged and the connection retried, not lost."""
-    sink = RecordingSink()
     failures = iter([RuntimeError("bug")])
 
     def devices_listed(devices: Any) -> None:
         if (error := next(failures, None)) is not None:
             raise error
-        RecordingSink.devices_listed(sink, devices)
+        RecordingSink.devices_listed(recording_sink, devices)
 
-    monkeypatch.setattr(sink, "devices_listed", devices_listed)
-    await run_until(client, sink, lambda: len(sink.device_lists) == 1)
-    assert (False, "unexpected error") in sink.connections
+    monkeypatch.setattr(recording_sink, "devices_listed", devices_listed)
+    await run_until(client, recording_sink, lambda: len(recording_sink.device_lists) == 1)
+    assert (False, "unexpected error") in recording_sink.connections
     assert "Unexpected error in the connection" in caplog.text
 
 
@@ -560,7 +575,10 @@ async def test_backoff_starts_again_after_a_lasting_connection(
 
 
 async def test_optional_commands_are_best_effort(
-    server: ScriptedServer, client: OrionClient, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer,
+    client: OrionClient,
+    caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """
     An unknown set_alive_timeout or refused coordinates cost neither the connection nor auth.
@@ -571,22 +589,23 @@ async def test_optional_commands_are_best_effort(
     server.handlers["get_device_coordinates_req"] = answer(
         "get_device_coordinates_resp", status=2, error_code=1
     )
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         await server.push(
             {"cmd": "realtime_data", "devEui": DEVICE, "data": row(1, datetime.now(UTC))}
         )
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
-        assert sink.connections == [(True, None)]
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
+        assert recording_sink.connections == [(True, None)]
         for ws in server.sockets:
             await ws.close()
-        await sink.wait_for(lambda: len(sink.connections) == 3 and sink.up)
+        await recording_sink.wait_for(
+            lambda: len(recording_sink.connections) == 3 and recording_sink.up
+        )
         await server.push(
             {"cmd": "realtime_data", "devEui": DEVICE, "data": row(2, datetime.now(UTC))}
         )
-        await sink.wait_for(lambda: len(sink.uplinks) == 2)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 2)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -600,7 +619,10 @@ async def test_optional_commands_are_best_effort(
 
 
 async def test_bad_coordinates_keep_the_device(
-    server: ScriptedServer, client: OrionClient, caplog: pytest.LogCaptureFixture
+    server: ScriptedServer,
+    client: OrionClient,
+    caplog: pytest.LogCaptureFixture,
+    recording_sink: RecordingSink,
 ) -> None:
     """A device whose lat/lon cannot be read is listed without a position."""
     server.handlers["get_devices_req"] = answer(
@@ -610,9 +632,8 @@ async def test_bad_coordinates_keep_the_device(
             {"devEui": DEVICE, "description": "Boiler", "node_class": 3, "lat": "45,23", "lon": "7"}
         ],
     )
-    sink = RecordingSink()
-    await run_until(client, sink, lambda: bool(sink.device_lists))
-    [device] = sink.device_lists[0]
+    await run_until(client, recording_sink, lambda: bool(recording_sink.device_lists))
+    [device] = recording_sink.device_lists[0]
     assert (device.dev_eui, device.name, device.device_class) == (DEVICE, "Boiler", LoRaClass.C)
     assert device.location is None
     assert "Left out the bad lat of device 70B3D57ED0000001" in caplog.text
@@ -622,13 +643,15 @@ async def test_bad_coordinates_keep_the_device(
     "reply", [{"status": 1}, {"status": 1, "deviceCount": 2}, {"status": 1, "deviceList": "x"}]
 )
 async def test_answer_without_device_list(
-    server: ScriptedServer, client: OrionClient, reply: dict[str, Any]
+    server: ScriptedServer,
+    client: OrionClient,
+    reply: dict[str, Any],
+    recording_sink: RecordingSink,
 ) -> None:
     """An answer that holds no device list says nothing about the devices: none are reported."""
     server.handlers["get_devices_req"] = answer("get_devices_resp", **reply)
-    sink = RecordingSink()
-    await run_until(client, sink, lambda: sink.up)
-    assert sink.device_lists == []
+    await run_until(client, recording_sink, lambda: recording_sink.up)
+    assert recording_sink.device_lists == []
     with pytest.raises(ProtocolError, match="without a device list"):
         await client.list_devices()
 
@@ -680,17 +703,18 @@ async def test_late_answer_is_not_taken_for_the_next(server: ScriptedServer) -> 
                 await task
 
 
-async def test_refusal_naming_its_request(server: ScriptedServer, client: OrionClient) -> None:
+async def test_refusal_naming_its_request(
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
+) -> None:
     """An invalid_req that echoes an operation_id fails that request, not the oldest."""
     server.handlers["max_dl_data_req"] = lambda request: []
     server.handlers["dev_lw_class_req"] = lambda request: {
         "cmd": "invalid_req",
         "operation_id": request["operation_id"],
     }
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         oldest = asyncio.create_task(client.max_downlink_size(DEVICE))
         await asyncio.sleep(0)
         with pytest.raises(ProtocolError, match="invalid_req"):
@@ -711,7 +735,10 @@ async def test_refusal_naming_its_request(server: ScriptedServer, client: OrionC
     ],
 )
 async def test_ack_check_goes_past_a_bad_answer(
-    server: ScriptedServer, client: OrionClient, bad_answer: dict[str, Any]
+    server: ScriptedServer,
+    client: OrionClient,
+    bad_answer: dict[str, Any],
+    recording_sink: RecordingSink,
 ) -> None:
     """A downlink the server answers badly for does not keep the others from being reported."""
     data_ids = iter(range(1, 10))
@@ -729,10 +756,9 @@ async def test_ack_check_goes_past_a_bad_answer(
         return answer("downlink_ack_resp", ack_time="2018-06-04 16:30:15+0600", datald=2)(request)
 
     server.handlers["downlink_ack_req"] = ack
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         first = await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x01"))
         await client.send_downlink(Downlink(dev_eui=DEVICE, f_port=1, payload=b"\x02"))
         # A bad dataInQueue loses only itself: the downlink is queued.
@@ -740,18 +766,20 @@ async def test_ack_check_goes_past_a_bad_answer(
         await server.push(
             {"cmd": "realtime_data", "devEui": DEVICE, "data": row(3, datetime.now(UTC))}
         )
-        await sink.wait_for(lambda: bool(sink.downlink_statuses))
+        await recording_sink.wait_for(lambda: bool(recording_sink.downlink_statuses))
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    [status] = sink.downlink_statuses
+    [status] = recording_sink.downlink_statuses
     assert (status.message_id, status.state) == ("2", DownlinkState.SENT)
     assert status.at == datetime(2018, 6, 4, 10, 30, 15, tzinfo=UTC)
     assert "1" in client._pending_acks
 
 
-async def test_class_change_not_confirmed(server: ScriptedServer, client: OrionClient) -> None:
+async def test_class_change_not_confirmed(
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
+) -> None:
     """A class change the server accepts but does not apply is an error, not a success."""
     record = {"devEui": DEVICE, "devAddr": "D0000001", "application_eui": "819EA8554FCD762A"}
     server.handlers["get_devices_req"] = answer(
@@ -761,10 +789,9 @@ async def test_class_change_not_confirmed(server: ScriptedServer, client: OrionC
     server.handlers["dev_lw_class_req"] = answer(
         "dev_lw_class_resp", status=1, deviceList=[{"devEui": DEVICE, "lwClass": 1}]
     )
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         with pytest.raises(ProtocolError, match="still reports class A"):
             await client.set_device_class(DEVICE, LoRaClass.C)
         update = next(r for r in server.requests if r["cmd"] == "update_device_req")
@@ -785,21 +812,20 @@ async def test_class_change_not_confirmed(server: ScriptedServer, client: OrionC
 
 
 async def test_values_orjson_refuses_lose_only_themselves(
-    server: ScriptedServer, client: OrionClient
+    server: ScriptedServer, client: OrionClient, recording_sink: RecordingSink
 ) -> None:
     """An id beyond 64 bits or a NaN (JSON that orjson refuses) does not cost the uplink."""
-    sink = RecordingSink()
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     try:
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
         frame = json.dumps({"cmd": "realtime_data", "devEui": DEVICE, "data": row(4, NOW)})
         await server.push(frame.replace('"fcnt": 4', f'"fcnt": 4, "id": {2**70}, "lsnr": NaN'))
-        await sink.wait_for(lambda: len(sink.uplinks) == 1)
+        await recording_sink.wait_for(lambda: len(recording_sink.uplinks) == 1)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert (sink.uplinks[0].f_cnt, sink.uplinks[0].snr) == (4, None)
+    assert (recording_sink.uplinks[0].f_cnt, recording_sink.uplinks[0].snr) == (4, None)
 
 
 async def test_refused_ping_keeps_the_connection(server: ScriptedServer) -> None:

@@ -31,7 +31,7 @@ from custom_components.lorawan_hub.lns.orion import OrionClient
 from simulator.orion import OrionSimulator
 
 from .orion_server import Reply, ScriptedServer, answer
-from .sink import RecordingSink
+from .sink import RecordingSink, RunningClient, StartClient
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "orion"
 
@@ -107,18 +107,17 @@ async def server() -> AsyncIterator[ScriptedServer]:
 
 
 @pytest.fixture
-async def running(server: ScriptedServer) -> AsyncIterator[tuple[OrionClient, RecordingSink]]:
+async def running_orion_client(
+    server: ScriptedServer, http_session: aiohttp.ClientSession, run_client: StartClient
+) -> AsyncIterator[RunningClient[OrionClient]]:
     """A client subscribed to the scripted server, with its sink."""
-    async with aiohttp.ClientSession() as session:
-        client = OrionClient(session, server.url, "APP_ID", "APP_KEY", request_timeout=2)
-        sink = RecordingSink()
-        task = asyncio.create_task(client.run(sink))
-        await sink.wait_for(lambda: sink.up and bool(sink.locations))
-        yield client, sink
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await client.close()
+    running = run_client(
+        OrionClient(http_session, server.url, "APP_ID", "APP_KEY", request_timeout=2)
+    )
+    await running.sink.wait_for(lambda: running.sink.up and bool(running.sink.locations))
+    yield running
+    await running.stop()
+    await running.client.close()
 
 
 def requests_of(server: ScriptedServer, cmd: str) -> list[dict[str, Any]]:
@@ -139,7 +138,9 @@ def same_shape_as_example(
     assert (sent.keys() ^ example.keys()) <= optional
 
 
-async def test_connection_url(server: ScriptedServer, running: Any) -> None:
+async def test_connection_url(
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient]
+) -> None:
     """The client connects as the document's URL says: /ws/v2/?app_id=...&token=..."""
     url = (FIXTURES / "connect_url.txt").read_text().strip()
     documented = dict(pair.split("=") for pair in url.split("?")[1].split("&"))
@@ -148,7 +149,7 @@ async def test_connection_url(server: ScriptedServer, running: Any) -> None:
 
 
 async def test_subscription_requests(
-    server: ScriptedServer, running: tuple[OrionClient, RecordingSink]
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """consume_req is the sample; get_devices_req and coordinates are their examples' shape."""
     assert requests_of(server, "consume_req") == [sample("consume_request")]
@@ -163,9 +164,9 @@ async def test_subscription_requests(
     )
 
 
-async def test_get_devices_response(running: tuple[OrionClient, RecordingSink]) -> None:
+async def test_get_devices_response(running_orion_client: RunningClient[OrionClient]) -> None:
     """The device sample is a class A OTAA device at (45.234232, 76.342534), without its keys."""
-    _, sink = running
+    sink = running_orion_client.sink
     [device] = sink.device_lists[0]
     assert device.dev_eui == "D745F677B2412E03"
     assert device.dev_addr == "D1FD37F0"
@@ -177,17 +178,19 @@ async def test_get_devices_response(running: tuple[OrionClient, RecordingSink]) 
     assert "2B7E151628AED2A6ABF7158809CF4F3C" not in repr(device)
 
 
-async def test_get_device_coordinates_response(running: tuple[OrionClient, RecordingSink]) -> None:
+async def test_get_device_coordinates_response(
+    running_orion_client: RunningClient[OrionClient],
+) -> None:
     """The coordinates sample places its device."""
-    _, sink = running
+    sink = running_orion_client.sink
     assert sink.locations == {"D745F677B2412E03": Location(43.2217921642226, 76.8974626064301)}
 
 
 async def test_realtime_data(
-    server: ScriptedServer, running: tuple[OrionClient, RecordingSink]
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """The realtime sample: an unconfirmed uplink, fcnt 7525 at DR4, no port, no ack."""
-    _, sink = running
+    sink = running_orion_client.sink
     await server.push(sample("realtime_data"))
     await sink.wait_for(lambda: bool(sink.uplinks))
     [uplink] = sink.uplinks
@@ -231,10 +234,10 @@ async def test_get_data(server: ScriptedServer) -> None:
 
 
 async def test_device_commands(
-    server: ScriptedServer, running: tuple[OrionClient, RecordingSink]
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """Class, size, downlink and ack samples answer the client's calls as the document says."""
-    client, _ = running
+    client = running_orion_client.client
     server.handlers["dev_lw_class_req"] = lambda request: sample("dev_lw_class_response")
     server.handlers["max_dl_data_req"] = lambda request: sample("max_dl_data_response")
     server.handlers["downlink_data_req"] = lambda request: sample("downlink_data_response")
@@ -269,10 +272,10 @@ async def test_device_commands(
 
 
 async def test_update_device(
-    server: ScriptedServer, running: tuple[OrionClient, RecordingSink]
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """A class change sends the record the device sample read, as the update example is shaped."""
-    client, _ = running
+    client = running_orion_client.client
     server.handlers["update_device_req"] = lambda request: sample("update_device_response")
     server.handlers["dev_lw_class_req"] = lambda request: sample("dev_lw_class_response")
     await client.set_device_class("D745F677B2412E03", LoRaClass.A)
@@ -291,20 +294,20 @@ async def test_update_device(
 
 @pytest.mark.parametrize("name", ["json_parse_error", "invalid_req", "invalid_command_req"])
 async def test_refusals(
-    server: ScriptedServer, running: tuple[OrionClient, RecordingSink], name: str
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient], name: str
 ) -> None:
     """The three refusals of 3.23 fail the request they answer."""
-    client, _ = running
+    client = running_orion_client.client
     server.handlers["max_dl_data_req"] = lambda request: sample(name)
     with pytest.raises(ProtocolError, match=name):
         await client.max_downlink_size("7AA8974136303736")
 
 
 async def test_die_connection_close(
-    server: ScriptedServer, running: tuple[OrionClient, RecordingSink]
+    server: ScriptedServer, running_orion_client: RunningClient[OrionClient]
 ) -> None:
     """After die_connection_close the client connects again."""
-    _, sink = running
+    sink = running_orion_client.sink
     await server.push(sample("die_connection_close"))
     await server.push(None)
     await sink.wait_for(lambda: [state for state, _ in sink.connections] == [True, False, True])

@@ -38,10 +38,10 @@ from custom_components.lorawan_hub.lns.senra_parse import (
     uplink_from_notification,
 )
 from simulator import __main__ as cli
-from simulator.senra import SenraSimulator
+from simulator.senra import SenraSimulator, run_demo
 from simulator.server import SimulatorServer
 
-from .sink import RecordingSink
+from .sink import RecordingSink, StartClient
 
 METER = "70B3D57ED0000501"
 VALVE = "70B3D57ED0000502"
@@ -61,13 +61,6 @@ async def senra() -> AsyncIterator[SenraSimulator]:
 def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees the warnings about wrong values (they are rate-limited per field)."""
     monkeypatch.setattr(senra_parse, "_VALUES", ThrottledLog(senra_parse._LOGGER))
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
 
 
 def make_client(
@@ -172,9 +165,11 @@ def test_csv_export() -> None:
         devices_from_csv("Contract\n99\n")
 
 
-async def test_validate_and_devices(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+async def test_validate_and_devices(
+    http_session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
     """The API key is checked with the export; devices come with metadata, type and address."""
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     await client.validate()
     devices = await client.list_devices()
     assert [(d.dev_eui, d.name, d.model, d.dev_addr, d.activation) for d in devices] == [
@@ -183,24 +178,23 @@ async def test_validate_and_devices(session: aiohttp.ClientSession, senra: Senra
     ]
     assert devices[1].location == Location(40.1, -73.2)
     with pytest.raises(AuthError):
-        await make_client(session, senra, api_key="AK2:wrong").validate()
+        await make_client(http_session, senra, api_key="AK2:wrong").validate()
     with pytest.raises(AuthError):
-        await make_client(session, senra, api_key="AK2:wrong").list_devices()
+        await make_client(http_session, senra, api_key="AK2:wrong").list_devices()
     await senra.stop()
     with pytest.raises(CannotConnect):
         await client.validate()
 
 
 async def test_notifications_reach_the_sink(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession, senra: SenraSimulator, recording_sink: RecordingSink
 ) -> None:
     """Single and batched notifications, ack of a downlink, class, positions, max payload."""
-    client = make_client(session, senra)
-    sink = RecordingSink()
+    client = make_client(http_session, senra)
     assert await client.accept_push("", {}, 1) is False  # not running yet
-    task = asyncio.create_task(client.run(sink))
+    task = asyncio.create_task(client.run(recording_sink))
     async with asyncio.timeout(10):
-        await sink.wait_for(lambda: sink.up)
+        await recording_sink.wait_for(lambda: recording_sink.up)
     one = senra.notification(METER, b"\x01\x67\x00\xe6", ackDnMsgId=100000, ack=True)
     assert await client.accept_push("", one, 1)
     batch = [
@@ -211,12 +205,12 @@ async def test_notifications_reach_the_sink(
     assert await client.accept_push("", batch, 1)
     # A replay and a copy heard by another gateway: nothing happens twice.
     assert await client.accept_push("", [one, {**one, "dup": True, "seqno": 99}], 1)
-    assert [u.dev_eui for u in sink.uplinks] == [METER, VALVE]
-    assert len(sink.downlink_statuses) == 1
-    assert sink.downlink_statuses[0].message_id == "100000"
-    assert sink.downlink_statuses[0].state is DownlinkState.ACKNOWLEDGED
-    assert sink.device_updates[0].device_class is LoRaClass.A
-    assert sink.locations[VALVE] == Location(40.2, -73.3)
+    assert [u.dev_eui for u in recording_sink.uplinks] == [METER, VALVE]
+    assert len(recording_sink.downlink_statuses) == 1
+    assert recording_sink.downlink_statuses[0].message_id == "100000"
+    assert recording_sink.downlink_statuses[0].state is DownlinkState.ACKNOWLEDGED
+    assert recording_sink.device_updates[0].device_class is LoRaClass.A
+    assert recording_sink.locations[VALVE] == Location(40.2, -73.3)
     assert await client.max_downlink_size(METER) == 53
     assert await client.max_downlink_size(VALVE) is None
     task.cancel()
@@ -224,9 +218,9 @@ async def test_notifications_reach_the_sink(
         await task
 
 
-async def test_downlinks(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+async def test_downlinks(http_session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
     """Sendmsg with port, confirmed, clear (replace) and immediate; clearmsgs empties the queue."""
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     result = await client.send_downlink(
         Downlink(dev_eui=METER, f_port=88, payload=b"\x01\x02", confirmed=True)
     )
@@ -258,9 +252,11 @@ async def test_downlinks(session: aiohttp.ClientSession, senra: SenraSimulator) 
         await client.send_downlink(Downlink(dev_eui=METER, f_port=255, payload=b"\x01"))
 
 
-async def test_class_change_task(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+async def test_class_change_task(
+    http_session: aiohttp.ClientSession, senra: SenraSimulator
+) -> None:
     """A class change polls its task until done; a failed task reports its messages."""
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     await client.set_device_class(VALVE, LoRaClass.C)
     assert senra.devices[VALVE].dev_class == "C"
     polls = [path for _m, path in senra.requests if path.endswith("/device/status")]
@@ -272,12 +268,12 @@ async def test_class_change_task(session: aiohttp.ClientSession, senra: SenraSim
     with pytest.raises(InvalidRequest, match="was not found"):
         await client.set_device_class("0000000000000009", LoRaClass.B)
     senra.task_polls = 1000
-    slow = make_client(session, senra, task_limit=0.2)
+    slow = make_client(http_session, senra, task_limit=0.2)
     with pytest.raises(CannotConnect, match="did not finish"):
         await slow.set_device_class(VALVE, LoRaClass.A)
 
 
-async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> None:
+async def test_task_answers_that_are_wrong(http_session: aiohttp.ClientSession) -> None:
     """No status URL, one on another server, or a status that is not JSON: protocol errors."""
     answers = iter(
         [
@@ -312,7 +308,7 @@ async def test_task_answers_that_are_wrong(session: aiohttp.ClientSession) -> No
     app.router.add_get("/rest/integration/device/csvExport", export)
     async with SimulatorServer(app) as server:
         base["url"] = server.base_url
-        client = SenraClient(session, server.base_url, "k", "70B3D57ED0FFFF01")
+        client = SenraClient(http_session, server.base_url, "k", "70B3D57ED0FFFF01")
         for _ in range(3):
             with pytest.raises(ProtocolError):
                 await client.set_device_class(METER, LoRaClass.C)
@@ -376,13 +372,13 @@ async def test_pusher_and_cli(senra: SenraSimulator, capsys: pytest.CaptureFixtu
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_senra(args, stop)
+    await run_demo(args, stop)
     assert "pushed to http://127.0.0.1:9/x" in capsys.readouterr().out
 
 
-async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+async def test_multicast_groups(http_session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
     """A group of the devices tagged with its name; members added and removed; a downlink."""
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     group = await client.create_multicast_group(MulticastSetup(tags=("valves",)))
     assert group.dev_euis == (VALVE,)
     address = group.group_id
@@ -419,9 +415,9 @@ async def test_multicast_groups(session: aiohttp.ClientSession, senra: SenraSimu
         await client.create_multicast_group(MulticastSetup(tags=("a",), device_class=LoRaClass.A))
 
 
-async def test_fuota(session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
+async def test_fuota(http_session: aiohttp.ClientSession, senra: SenraSimulator) -> None:
     """A firmware transfer starts with the file and its parameters, reports, and cancels."""
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     job_id = await client.start_fuota(
         FuotaRequest(
             dev_euis=(METER, VALVE), firmware=b"\x7fELF" * 100, start_delay=60, redundancy=0.5
@@ -446,21 +442,6 @@ async def test_fuota(session: aiohttp.ClientSession, senra: SenraSimulator) -> N
     with pytest.raises(InvalidRequest) as err:
         await client.start_fuota(FuotaRequest(dev_euis=(), firmware=b"x", group_id="BBBBBB01"))
     assert err.value.key == "fuota_devices_required"
-
-
-async def running(client: SenraClient, sink: RecordingSink) -> asyncio.Task[None]:
-    """Start taking pushes into ``sink``."""
-    task = asyncio.create_task(client.run(sink))
-    async with asyncio.timeout(10):
-        await sink.wait_for(lambda: sink.up)
-    return task
-
-
-async def stopped(task: asyncio.Task[None]) -> None:
-    """Stop taking pushes."""
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
 
 
 # Optional fields with a wrong value, and what of the uplink they would have filled.
@@ -498,40 +479,42 @@ BAD_OPTIONAL_VALUES: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("bad", "field"), BAD_OPTIONAL_VALUES)
 async def test_a_wrong_optional_value_drops_only_itself(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     senra: SenraSimulator,
     caplog: pytest.LogCaptureFixture,
     bad: dict[str, Any],
     field: str,
+    recording_sink: RecordingSink,
+    run_client: StartClient,
 ) -> None:
     """
     A wrong optional value is left out with a warning; the uplink is delivered.
 
     "Ignore any unknown fields and continue to parse" (003:25). Its replay is still recognised.
     """
-    client = make_client(session, senra)
-    sink = RecordingSink()
-    task = await running(client, sink)
+    client = make_client(http_session, senra)
+    running = run_client(client, recording_sink)
+    await running.connected()
     notification = senra.notification(METER, b"\x01\x02", ackDnMsgId=100000) | bad
     assert await client.accept_push("", notification, 1)
-    (uplink,) = sink.uplinks
+    (uplink,) = recording_sink.uplinks
     assert uplink.payload == b"\x01\x02"
     assert f"Ignored a wrong {field} from the server" in caplog.text
     if "maxPayload" in bad:
         assert await client.max_downlink_size(METER) is None
     if "ackDnMsgId" not in bad:
-        assert [status.message_id for status in sink.downlink_statuses] == ["100000"]
+        assert [status.message_id for status in recording_sink.downlink_statuses] == ["100000"]
     assert (uplink.f_port is None) is ("port" in bad)
     assert (uplink.f_cnt is None) is ("seqno" in bad)
     if "txtime" not in bad:
         # The server sends it again (its answer was lost): delivered once only.
         assert await client.accept_push("", notification, 1)
-        assert len(sink.uplinks) == 1
-    await stopped(task)
+        assert len(recording_sink.uplinks) == 1
+    await running.stop()
 
 
 async def test_an_uplink_without_a_valid_time_is_placed_at_its_arrival(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession, senra: SenraSimulator
 ) -> None:
     """A wrong txtime is left out: the uplink is kept, received now."""
     before = datetime.now(UTC)
@@ -556,7 +539,7 @@ class FailingSink(RecordingSink):
 
 
 async def test_a_replay_key_is_kept_only_once_delivered(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession, senra: SenraSimulator, run_client: StartClient
 ) -> None:
     """
     An uplink whose delivery failed is answered "not accepted"; the server's retry delivers it.
@@ -566,8 +549,9 @@ async def test_a_replay_key_is_kept_only_once_delivered(
     """
     first = senra.notification(METER, b"\x01")
     sink = FailingSink({(METER, first["seqno"])})
-    client = make_client(session, senra)
-    task = await running(client, sink)
+    client = make_client(http_session, senra)
+    running = run_client(client, sink)
+    await running.connected()
     assert await client.accept_push("", first, 1) is False
     assert sink.uplinks == []
     assert await client.accept_push("", first, 1) is True
@@ -582,20 +566,23 @@ async def test_a_replay_key_is_kept_only_once_delivered(
     ]
     assert await client.accept_push("", batch, 1) is True
     assert [(u.dev_eui, u.f_cnt) for u in sink.uplinks[3:]] == [(VALVE, batch[1]["seqno"])]
-    await stopped(task)
+    await running.stop()
 
 
 async def test_a_rejoin_starts_sequence_numbers_again(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession,
+    senra: SenraSimulator,
+    recording_sink: RecordingSink,
+    run_client: StartClient,
 ) -> None:
     """
     After a rejoin seqno starts again: the uplink's time tells a new uplink from a replay.
 
     Legacy notifications have no joinId.
     """
-    client = make_client(session, senra)
-    sink = RecordingSink()
-    task = await running(client, sink)
+    client = make_client(http_session, senra)
+    running = run_client(client, recording_sink)
+    await running.connected()
     before = senra.notification(METER, b"\x01", when=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
     senra.devices[METER].seqno = 0  # the device joined again
     after = senra.notification(METER, b"\x02", when=datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
@@ -605,12 +592,15 @@ async def test_a_rejoin_starts_sequence_numbers_again(
     # The current format without joinId too.
     current = {key: value for key, value in after.items() if key != "joinId"}
     assert await client.accept_push("", current | {"txtime": "2026-03-01T10:00:00Z"}, 1)
-    assert [u.payload for u in sink.uplinks] == [b"\x01", b"\x02", b"\x02"]
-    await stopped(task)
+    assert [u.payload for u in recording_sink.uplinks] == [b"\x01", b"\x02", b"\x02"]
+    await running.stop()
 
 
 async def test_notifications_read_as_the_document_writes_them(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession,
+    senra: SenraSimulator,
+    recording_sink: RecordingSink,
+    run_client: StartClient,
 ) -> None:
     """
     Values read in every spelling the document uses.
@@ -618,21 +608,21 @@ async def test_notifications_read_as_the_document_writes_them(
     The application's EUI in another spelling is this application; a class written CLASS_B
     (the device API's spelling) is class B; a string message id is an id.
     """
-    client = make_client(session, senra)
-    sink = RecordingSink()
-    task = await running(client, sink)
+    client = make_client(http_session, senra)
+    running = run_client(client, recording_sink)
+    await running.connected()
     spelled = "-".join(senra.app_eui[i : i + 2] for i in range(0, 16, 2)).lower()
     body = senra.notification(
         METER, b"\x01", appEui=spelled, devClass="CLASS_B", ackDnMsgId="100001"
     )
     assert await client.accept_push("", body, 1)
-    assert [u.device_class for u in sink.uplinks] == [LoRaClass.B]
-    assert [s.message_id for s in sink.downlink_statuses] == ["100001"]
-    await stopped(task)
+    assert [u.device_class for u in recording_sink.uplinks] == [LoRaClass.B]
+    assert [s.message_id for s in recording_sink.downlink_statuses] == ["100001"]
+    await running.stop()
 
 
 async def test_a_revoked_key_is_a_refused_key(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession, senra: SenraSimulator
 ) -> None:
     """
     403 is the document's only refusal of a key.
@@ -640,7 +630,7 @@ async def test_a_revoked_key_is_a_refused_key(
     On an action, a key the export refuses too is a refused key (reauthentication); one the
     export takes lacks the right for that action.
     """
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     downlink = Downlink(dev_eui=METER, f_port=1, payload=b"\x01")
     senra.refused = {"/rest/integration/device/sendmsg"}
     with pytest.raises(Forbidden):
@@ -653,7 +643,7 @@ async def test_a_revoked_key_is_a_refused_key(
         await client.clear_downlink_queue(METER)
 
 
-async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSession) -> None:
+async def test_an_unverifiable_key_leaves_the_refusal(http_session: aiohttp.ClientSession) -> None:
     """When the export cannot be reached either, the action's refusal is what is reported."""
 
     async def refuse(request: web.Request) -> web.Response:
@@ -671,7 +661,7 @@ async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSes
     app.router.add_get("/rest/integration/device/csvExport", export)
     app.router.add_post("/rest/integration/device/clearmsgs", busy)
     async with SimulatorServer(app) as server:
-        client = SenraClient(session, server.base_url, "AK2:secret", "70B3D57ED0FFFF01")
+        client = SenraClient(http_session, server.base_url, "AK2:secret", "70B3D57ED0FFFF01")
         with pytest.raises(Forbidden, match="Authorization failure") as raised:
             await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
         # The server's words, without the key it may echo.
@@ -681,7 +671,7 @@ async def test_an_unverifiable_key_leaves_the_refusal(session: aiohttp.ClientSes
             await client.clear_downlink_queue(METER)
 
 
-async def test_a_key_echoed_in_plain_text_is_masked(session: aiohttp.ClientSession) -> None:
+async def test_a_key_echoed_in_plain_text_is_masked(http_session: aiohttp.ClientSession) -> None:
     """A plain-text refusal keeps its words, shortened, without the key: not even a part of it."""
     key = "AK2:" + "s" * 40
 
@@ -691,17 +681,17 @@ async def test_a_key_echoed_in_plain_text_is_masked(session: aiohttp.ClientSessi
     app = web.Application()
     app.router.add_post("/rest/integration/device/sendmsg", refuse)
     async with SimulatorServer(app) as server:
-        client = SenraClient(session, server.base_url, key, "70B3D57ED0FFFF01")
+        client = SenraClient(http_session, server.base_url, key, "70B3D57ED0FFFF01")
         with pytest.raises(InvalidRequest) as raised:
             await client.send_downlink(Downlink(dev_eui=METER, f_port=1, payload=b""))
     assert raised.value.reason == "x" * 180 + "***"
 
 
 async def test_not_found_names_what_was_not_found(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession, senra: SenraSimulator
 ) -> None:
     """A 404 of a device endpoint is an unknown device; of a group, a group not found."""
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     with pytest.raises(InvalidRequest) as raised:
         await client.send_downlink(Downlink(dev_eui="0000000000000009", f_port=1, payload=b""))
     assert raised.value.key == "unknown_device"
@@ -712,7 +702,7 @@ async def test_not_found_names_what_was_not_found(
 
 
 async def test_multicast_setup_as_documented(
-    session: aiohttp.ClientSession, senra: SenraSimulator
+    http_session: aiohttp.ClientSession, senra: SenraSimulator
 ) -> None:
     """
     A group is set up with the documented parameters; it lists the devices that joined.
@@ -720,7 +710,7 @@ async def test_multicast_setup_as_documented(
     mcast/setup takes devEuis OR devTags (comma separated), devClass B or C, the class B ping
     slot periodicity, type APP.
     """
-    client = make_client(session, senra)
+    client = make_client(http_session, senra)
     senra.failing = {VALVE}
     group = await client.create_multicast_group(
         MulticastSetup(
@@ -783,7 +773,7 @@ def test_task_and_status_answers_with_a_wrong_value() -> None:
         task_outcome({"state": "DONE_FAIL", "result": "oops"})
 
 
-async def test_fuota_status_with_wrong_values(session: aiohttp.ClientSession) -> None:
+async def test_fuota_status_with_wrong_values(http_session: aiohttp.ClientSession) -> None:
     """A transfer status with values of the wrong type still reports the job's state."""
 
     async def status(request: web.Request) -> web.Response:
@@ -794,7 +784,7 @@ async def test_fuota_status_with_wrong_values(session: aiohttp.ClientSession) ->
     app = web.Application()
     app.router.add_get("/rest/integration/mcastStatus", status)
     async with SimulatorServer(app) as server:
-        client = SenraClient(session, server.base_url, "k", "70B3D57ED0FFFF01")
+        client = SenraClient(http_session, server.base_url, "k", "70B3D57ED0FFFF01")
         found = await client.fuota_status("MCastXferJobReq:70B3D57ED0FFFF01")
     assert (found.job_id, found.state, found.percent_done, found.result) == (
         "MCastXferJobReq:70B3D57ED0FFFF01",

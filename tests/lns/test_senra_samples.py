@@ -203,12 +203,11 @@ async def server() -> AsyncIterator[SampleServer]:
 
 
 @pytest.fixture
-async def client(server: SampleServer) -> AsyncIterator[SenraClient]:
+def client(server: SampleServer, http_session: aiohttp.ClientSession) -> SenraClient:
     """A client of the document's application on the sample server."""
-    async with aiohttp.ClientSession() as session:
-        yield SenraClient(
-            session, server.url, "AK2:" + "k" * 40, APP_EUI, task_poll=0.01, task_limit=5
-        )
+    return SenraClient(
+        http_session, server.url, "AK2:" + "k" * 40, APP_EUI, task_poll=0.01, task_limit=5
+    )
 
 
 def only(name: str) -> CurlRequest:

@@ -34,7 +34,7 @@ from lorawan_connection.backend.chirpstack import AuthenticationError, ChirpStac
 import pytest
 import sensecap_lorawan
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, chirpstack
 from simulator.chirpstack import (
     DEFAULT_API_KEY,
     MALFORMED_KINDS,
@@ -991,7 +991,7 @@ def test_cli_arguments(capsys: pytest.CaptureFixture[str]) -> None:
         DEFAULT_API_KEY,
         "Demo tenant",
     )
-    assert args.run is cli.run_chirpstack
+    assert args.run is chirpstack.run_demo
     with pytest.raises(SystemExit) as exited:
         cli.build_parser().parse_args(["chirpstack", "--help"])
     assert exited.value.code == 0
@@ -1005,7 +1005,7 @@ async def test_run_chirpstack(capsys: pytest.CaptureFixture[str]) -> None:
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_chirpstack(args, stop)
+    await chirpstack.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     match = re.fullmatch(
         r"ChirpStack simulator: http://127\.0\.0\.1:\d+ \(gRPC\), API key k, tenant (\S+),"

@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, iotsquare
 from simulator.iotsquare import CODES, DEFAULT_APP_ID, DEFAULT_TOKEN, IotSquareSimulator
 from simulator.server import SimulatorServer
 
@@ -44,7 +44,7 @@ async def sim() -> AsyncIterator[IotSquareSimulator]:
 
 
 @pytest.fixture
-async def session(sim: IotSquareSimulator) -> AsyncIterator[aiohttp.ClientSession]:
+async def iotsquare_token_session(sim: IotSquareSimulator) -> AsyncIterator[aiohttp.ClientSession]:
     """A session that sends the simulator's token."""
     async with aiohttp.ClientSession(headers={"X-Access-Token": sim.token}) as client:
         yield client
@@ -76,7 +76,9 @@ def b64(data: bytes) -> str:
 # ------------------------------------------------------------------ authentication
 
 
-async def test_token_codes(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_token_codes(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """No token is 1003, a wrong one 1004; a refusal once; only accepted requests are recorded."""
     async with aiohttp.ClientSession() as anonymous:
         async with anonymous.get(f"{sim.url}/app/list") as response:
@@ -87,9 +89,9 @@ async def test_token_codes(sim: IotSquareSimulator, session: aiohttp.ClientSessi
             assert (await response.json())["code"] == 1004
     assert sim.requests == []
     sim.reject_token_once = True
-    assert (await call(session, sim, "app/list"))["code"] == 1004
+    assert (await call(iotsquare_token_session, sim, "app/list"))["code"] == 1004
     assert not sim.reject_token_once
-    assert (await call(session, sim, "app/list", pageNo=1))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "app/list", pageNo=1))["code"] == 0
     assert sim.requests == [("GET", "app/list", {"pageNo": "1"})]
 
 
@@ -98,33 +100,40 @@ async def test_token_codes(sim: IotSquareSimulator, session: aiohttp.ClientSessi
     [("GET", "/openapi/nope"), ("POST", "/openapi/app/list"), ("GET", "/app/list")],
 )
 async def test_unknown_paths(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession, method: str, path: str
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession, method: str, path: str
 ) -> None:
     """A path (or method) the API lacks is HTTP 404."""
-    async with session.request(method, f"{sim.base_url}{path}") as response:
+    async with iotsquare_token_session.request(method, f"{sim.base_url}{path}") as response:
         assert response.status == 404
     assert sim.requests == []
 
 
-async def test_fault_knobs(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_fault_knobs(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """A response code or an HTTP status is answered once for a path."""
     sim.fail_next["app/list"] = 1001
     sim.http_fail_next["app/status"] = 503
-    assert await call(session, sim, "app/list") == {"code": 1001, "msg": "System Busy"}
-    assert (await call(session, sim, "app/list"))["code"] == 0
-    async with session.get(f"{sim.url}/app/status", params={"appID": 89}) as response:
+    assert await call(iotsquare_token_session, sim, "app/list") == {
+        "code": 1001,
+        "msg": "System Busy",
+    }
+    assert (await call(iotsquare_token_session, sim, "app/list"))["code"] == 0
+    async with iotsquare_token_session.get(
+        f"{sim.url}/app/status", params={"appID": 89}
+    ) as response:
         assert response.status == 503
-    assert (await call(session, sim, "app/status", appID=89))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "app/status", appID=89))["code"] == 0
     assert sim.fail_next == sim.http_fail_next == {}
     assert [path for _, path, _ in sim.requests] == ["app/list"] * 2 + ["app/status"] * 2
 
 
 @pytest.mark.parametrize("data", [b"{", b"[1, 2]", b""])
 async def test_post_needs_a_json_object(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession, data: bytes
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession, data: bytes
 ) -> None:
     """A POST body that is not a JSON object is a parameter error."""
-    async with session.post(f"{sim.url}/app/update", data=data) as response:
+    async with iotsquare_token_session.post(f"{sim.url}/app/update", data=data) as response:
         assert (await response.json())["code"] == 1007
     assert sim.requests == [("POST", "app/update", {})]
     assert sim.app_updates == []
@@ -133,7 +142,9 @@ async def test_post_needs_a_json_object(
 # ------------------------------------------------------------------ applications
 
 
-async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_applications(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """Applications are listed, shown with their headers, and updated field by field."""
     second = sim.add_app(
         "other",
@@ -142,7 +153,7 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
         push_urls=["https://x.example/second"],
     )
     assert (sim.apps[DEFAULT_APP_ID].app_id, second.app_id) == (89, 90)
-    listed = await call(session, sim, "app/list")
+    listed = await call(iotsquare_token_session, sim, "app/list")
     assert listed["amount"] == 2
     assert [(a["appID"], a["appName"], a["deviceNums"]) for a in listed["data"]] == [
         (89, "demo_app", 4),
@@ -159,16 +170,16 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
         "updatetime",
     ]
     assert listed["data"][1]["pushUrls"] == ["https://x.example/second"]
-    status = (await call(session, sim, "app/status", appID=90))["data"]
+    status = (await call(iotsquare_token_session, sim, "app/status", appID=90))["data"]
     assert status["headers"] == {"a": "b"}
     assert (status["pushURL"], status["pushUrls"]) == (
         "https://x.example/hook",
         ["https://x.example/second"],
     )
     assert sim.push_links(second) == ["https://x.example/hook", "https://x.example/second"]
-    assert (await call(session, sim, "app/status", appID=91))["code"] == 3001
+    assert (await call(iotsquare_token_session, sim, "app/status", appID=91))["code"] == 3001
     update = {"appID": 89, "pushURL": "http://127.0.0.1:1/push", "headers": {"k": "v"}}
-    assert (await call(session, sim, "app/update", update))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "app/update", update))["code"] == 0
     app = sim.apps[89]
     assert (app.name, app.push_url, app.headers, app.enable_mqtt) == (
         "demo_app",
@@ -178,7 +189,7 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
     )
     assert sim.app_updates == [update]
     renamed = {"appID": 89, "appName": "home_2", "enableMQTT": True}
-    assert (await call(session, sim, "app/update", renamed))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "app/update", renamed))["code"] == 0
     assert (app.name, app.push_url, app.headers, app.enable_mqtt) == (
         "home_2",
         "http://127.0.0.1:1/push",
@@ -186,7 +197,7 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
         True,
     )
     links = {"appID": 89, "pushURL": "", "pushUrls": ["https://a.example/x"]}
-    assert (await call(session, sim, "app/update", links))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "app/update", links))["code"] == 0
     assert (app.push_url, app.push_urls, sim.push_links(app)) == (
         "",
         ["https://a.example/x"],
@@ -195,13 +206,13 @@ async def test_applications(sim: IotSquareSimulator, session: aiohttp.ClientSess
 
 
 async def test_applications_before_push_links(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
 ) -> None:
     """A server before 3.4.18: applications as the samples show them, pushUrls ignored."""
     sim.multiple_push_links = False
     app = sim.apps[89]
     app.push_url = "https://iot.example.com/api/iotsquare"
-    status = (await call(session, sim, "app/status", appID=89))["data"]
+    status = (await call(iotsquare_token_session, sim, "app/status", appID=89))["data"]
     assert list(status) == [
         "appID",
         "appName",
@@ -213,7 +224,7 @@ async def test_applications_before_push_links(
         "updatetime",
     ]
     update = {"appID": 89, "pushUrls": ["https://a.example/x"], "pushURL": "http://b.example"}
-    assert (await call(session, sim, "app/update", update))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "app/update", update))["code"] == 0
     assert (app.push_url, app.push_urls, sim.push_links(app)) == (
         "http://b.example",
         [],
@@ -242,10 +253,13 @@ async def test_applications_before_push_links(
     ],
 )
 async def test_application_update_refusals(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession, body: dict[str, Any], code: int
+    sim: IotSquareSimulator,
+    iotsquare_token_session: aiohttp.ClientSession,
+    body: dict[str, Any],
+    code: int,
 ) -> None:
     """Missing or malformed fields and unknown applications are refused; nothing changes."""
-    assert (await call(session, sim, "app/update", body))["code"] == code
+    assert (await call(iotsquare_token_session, sim, "app/update", body))["code"] == code
     assert sim.app_updates == []
     assert sim.apps[89].push_url == ""
 
@@ -253,13 +267,15 @@ async def test_application_update_refusals(
 # ------------------------------------------------------------------ devices
 
 
-async def test_paging(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_paging(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """Pages of 10 by default; 0/0 answers the first 200 only; amount counts them all."""
     for n in range(246):
         sim.add_device(89, f"00000000{n:08x}", f"d{n}")
 
     async def page(**params: Any) -> tuple[int, list[str]]:
-        answer = await call(session, sim, "device/list", appID=89, **params)
+        answer = await call(iotsquare_token_session, sim, "device/list", appID=89, **params)
         return answer["amount"], [d["devEUI"] for d in answer["data"]]
 
     amount, euis = await page()
@@ -271,14 +287,20 @@ async def test_paging(sim: IotSquareSimulator, session: aiohttp.ClientSession) -
     assert len((await page(pageNo=1, pageSize=1000))[1]) == 200
     assert (await page(pageNo=9, pageSize=100))[1] == []
     for params in ({"pageNo": 0, "pageSize": 5}, {"pageNo": 1, "pageSize": -1}):
-        assert (await call(session, sim, "device/list", appID=89, **params))["code"] == 1007
-    assert (await call(session, sim, "device/list", appID=89, pageNo="x"))["code"] == 1007
+        assert (await call(iotsquare_token_session, sim, "device/list", appID=89, **params))[
+            "code"
+        ] == 1007
+    assert (await call(iotsquare_token_session, sim, "device/list", appID=89, pageNo="x"))[
+        "code"
+    ] == 1007
 
 
-async def test_device_list(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_device_list(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """A device as listed; the application must be given and known."""
     sim.uplink_body(METER, b"\x01", f_port=5, when_ms=1_700_000_000_000)
-    answer = await call(session, sim, "device/list", appID=89, pageNo=1, pageSize=1)
+    answer = await call(iotsquare_token_session, sim, "device/list", appID=89, pageNo=1, pageSize=1)
     assert answer["data"] == [
         {
             "devEUI": METER,
@@ -296,14 +318,16 @@ async def test_device_list(sim: IotSquareSimulator, session: aiohttp.ClientSessi
             "productType": "lorawan",
         }
     ]
-    assert (await call(session, sim, "device/list"))["code"] == 1006
-    assert (await call(session, sim, "device/list", appID="x"))["code"] == 1007
-    assert (await call(session, sim, "device/list", appID=7))["code"] == 3001
+    assert (await call(iotsquare_token_session, sim, "device/list"))["code"] == 1006
+    assert (await call(iotsquare_token_session, sim, "device/list", appID="x"))["code"] == 1007
+    assert (await call(iotsquare_token_session, sim, "device/list", appID=7))["code"] == 3001
 
 
-async def test_device_status(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_device_status(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """A device's status has its keys and classes; unknown devices are 4001."""
-    data = (await call(session, sim, "device/status", devEUI=VALVE.upper()))["data"]
+    data = (await call(iotsquare_token_session, sim, "device/status", devEUI=VALVE.upper()))["data"]
     device = sim.devices[VALVE]
     assert data["devEUI"] == VALVE
     assert (data["supportClassB"], data["supportClassC"], data["authType"]) == (
@@ -317,13 +341,17 @@ async def test_device_status(sim: IotSquareSimulator, session: aiohttp.ClientSes
         device.nwk_s_key,
     )
     assert all(len(data[key]) == 32 for key in ("appKey", "appSKey", "nwkSKey"))
-    assert (await call(session, sim, "device/status", devEUI="0" * 16))["code"] == 4001
-    assert (await call(session, sim, "device/status"))["code"] == 1006
+    assert (await call(iotsquare_token_session, sim, "device/status", devEUI="0" * 16))[
+        "code"
+    ] == 4001
+    assert (await call(iotsquare_token_session, sim, "device/status"))["code"] == 1006
 
 
-async def test_latest_uplink(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_latest_uplink(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """The latest uplink as the document shows it (snr and freq as strings); none yet: null."""
-    assert await call(session, sim, "device/latestDeviceUplink", devEui=VALVE) == {
+    assert await call(iotsquare_token_session, sim, "device/latestDeviceUplink", devEui=VALVE) == {
         "code": 0,
         "msg": "ok",
         "enMsg": "ok",
@@ -331,7 +359,9 @@ async def test_latest_uplink(sim: IotSquareSimulator, session: aiohttp.ClientSes
         "data": None,
     }
     body = sim.uplink_body(VALVE, b"\xf2\x00\x02", f_port=200, when_ms=1690353101457, snr=-9)
-    data = (await call(session, sim, "device/latestDeviceUplink", devEui=VALVE))["data"]
+    data = (await call(iotsquare_token_session, sim, "device/latestDeviceUplink", devEui=VALVE))[
+        "data"
+    ]
     assert data == {
         "devEUI": VALVE,
         "confirmed": False,
@@ -349,22 +379,28 @@ async def test_latest_uplink(sim: IotSquareSimulator, session: aiohttp.ClientSes
         "gws": body["data"]["gws"],
         "createtime": 1690353101457,
     }
-    assert (await call(session, sim, "device/latestDeviceUplink", devEUI=VALVE))["code"] == 1006
-    assert (await call(session, sim, "device/latestDeviceUplink", devEui="1" * 16))["code"] == 4001
+    assert (await call(iotsquare_token_session, sim, "device/latestDeviceUplink", devEUI=VALVE))[
+        "code"
+    ] == 1006
+    assert (await call(iotsquare_token_session, sim, "device/latestDeviceUplink", devEui="1" * 16))[
+        "code"
+    ] == 4001
 
 
-async def test_downlinks(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_downlinks(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """Each device counts its downlinks from 1, on both paths; a downlink is recorded."""
     first = {"devEUI": VALVE.upper(), "fPort": 8, "data": "IzM="}
-    assert await call(session, sim, "device/downlink/create", first) == {
+    assert await call(iotsquare_token_session, sim, "device/downlink/create", first) == {
         "code": 0,
         "msg": "ok",
         "fCnt": 1,
     }
     second = {"devEUI": VALVE, "fPort": 223, "data": "MjMzMw==", "confirmed": True}
-    assert (await call(session, sim, "devicedl/create", second))["fCnt"] == 2
+    assert (await call(iotsquare_token_session, sim, "devicedl/create", second))["fCnt"] == 2
     third = {"devEUI": METER, "fPort": 1, "data": "AQ=="}
-    assert (await call(session, sim, "device/downlink/create", third))["fCnt"] == 1
+    assert (await call(iotsquare_token_session, sim, "device/downlink/create", third))["fCnt"] == 1
     assert sim.downlinks == [
         (VALVE, 8, b"\x23\x33", False, 1),
         (VALVE, 223, b"2333", True, 2),
@@ -392,12 +428,17 @@ async def test_downlinks(sim: IotSquareSimulator, session: aiohttp.ClientSession
     ],
 )
 async def test_downlink_refusals(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession, changes: dict[str, Any], code: int
+    sim: IotSquareSimulator,
+    iotsquare_token_session: aiohttp.ClientSession,
+    changes: dict[str, Any],
+    code: int,
 ) -> None:
     """Reserved ports, bad payloads and unknown devices are refused; nothing is queued."""
     body = {"devEUI": VALVE, "fPort": 8, "data": "IzM="} | changes
     body = {key: value for key, value in body.items() if value is not None}
-    assert (await call(session, sim, "device/downlink/create", body))["code"] == code
+    assert (await call(iotsquare_token_session, sim, "device/downlink/create", body))[
+        "code"
+    ] == code
     assert sim.downlinks == []
 
 
@@ -416,11 +457,15 @@ def manual_group(**changes: Any) -> dict[str, Any]:
     return {key: value for key, value in (body | changes).items() if value is not None}
 
 
-async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_group_lifecycle(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """A manual group is created, listed, shown, updated and deleted."""
-    assert (await call(session, sim, "mcgroup/create", manual_group(mcEUI=GROUP.upper())))[
-        "code"
-    ] == 0
+    assert (
+        await call(
+            iotsquare_token_session, sim, "mcgroup/create", manual_group(mcEUI=GROUP.upper())
+        )
+    )["code"] == 0
     remote = {
         "mcName": "mc_group_00",
         "mcEUI": "778327e60a028072",
@@ -434,32 +479,38 @@ async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientS
         "pushURL": "https://test.example.com/api/iotsquare",
         "headers": {"userID": "2333"},
     }
-    assert (await call(session, sim, "mcgroup/create", remote))["code"] == 0
-    listed = await call(session, sim, "mcgroup/list", pageNo=0, pageSize=0)
+    assert (await call(iotsquare_token_session, sim, "mcgroup/create", remote))["code"] == 0
+    listed = await call(iotsquare_token_session, sim, "mcgroup/list", pageNo=0, pageSize=0)
     assert listed["amount"] == 2
     assert [(g["mcEUI"], g["groupID"], g["subnet"], g["pushURL"]) for g in listed["data"]] == [
         (GROUP, 256, "ch_00-07", ""),
         ("778327e60a028072", 3, "auto", "https://test.example.com/api/iotsquare"),
     ]
-    status = (await call(session, sim, "mcgroup/status", mcEUI=GROUP))["data"]
+    status = (await call(iotsquare_token_session, sim, "mcgroup/status", mcEUI=GROUP))["data"]
     assert (status["mcAddr"], status["mcNwkSKey"], status["class"], status["deviceNums"]) == (
         "45c325ce",
         KEYS["mcNwkSKey"],
         "C",
         0,
     )
-    remote_status = (await call(session, sim, "mcgroup/status", mcEUI="778327e60a028072"))["data"]
+    remote_status = (
+        await call(iotsquare_token_session, sim, "mcgroup/status", mcEUI="778327e60a028072")
+    )["data"]
     assert (remote_status["enableMCRemote"], remote_status["genAppKey"]) == (
         True,
         "504e83e6dd1a457af1bf93f99d362e89",
     )
     assert (remote_status["headers"], len(remote_status["mcAddr"])) == ({"userID": "2333"}, 8)
-    assert (await call(session, sim, "mcgroup/status", mcEUI="0" * 16))["code"] == 14001
+    assert (await call(iotsquare_token_session, sim, "mcgroup/status", mcEUI="0" * 16))[
+        "code"
+    ] == 14001
 
     update = {"mcEUI": GROUP, "mcName": "renamed", "mcAddr": "75BACECD", "headers": {"a": "b"}}
-    assert (await call(session, sim, "mcgroup/update", update))["code"] == 1006  # keys required
+    assert (await call(iotsquare_token_session, sim, "mcgroup/update", update))[
+        "code"
+    ] == 1006  # keys required
     update |= {key: KEYS[key] for key in ("mcAppSKey", "mcNwkSKey")}
-    assert (await call(session, sim, "mcgroup/update", update))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "mcgroup/update", update))["code"] == 0
     group = sim.groups[GROUP]
     assert (group.name, group.mc_addr, group.mc_nwk_s_key, group.headers) == (
         "renamed",
@@ -468,9 +519,11 @@ async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientS
         {"a": "b"},
     )
     remote_update = {"mcEUI": "778327e60a028072", "mcAddr": "00000001", "timeSlotLength": 9}
-    assert (await call(session, sim, "mcgroup/update", remote_update))["code"] == 1006
+    assert (await call(iotsquare_token_session, sim, "mcgroup/update", remote_update))[
+        "code"
+    ] == 1006
     remote_update["pushURL"] = ["https://test.example.com/api/iotsquare"]
-    assert (await call(session, sim, "mcgroup/update", remote_update))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "mcgroup/update", remote_update))["code"] == 0
     remote_group = sim.groups["778327e60a028072"]
     assert (remote_group.mc_addr, remote_group.time_slot_length) == (
         remote_status["mcAddr"],
@@ -486,23 +539,29 @@ async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientS
     ]
     for body, code in refusals:
         full = {**KEYS, "mcAddr": "75bacecd", **body}  # with the keys a manual group needs
-        assert (await call(session, sim, "mcgroup/update", full))["code"] == code
+        assert (await call(iotsquare_token_session, sim, "mcgroup/update", full))["code"] == code
     assert (group.name, group.mc_addr) == ("renamed", "75bacecd")  # nothing refused changed
 
-    deleted = await call(session, sim, "mcgroup/delete", {"mcEUIs": [GROUP, "32590dc55e105682"]})
+    deleted = await call(
+        iotsquare_token_session, sim, "mcgroup/delete", {"mcEUIs": [GROUP, "32590dc55e105682"]}
+    )
     assert deleted == {
         "code": 14007,
         "msg": "MCGroup Batch Delete Error",
         "data": [{"code": 14001, "msg": "MCGroup Not Exist", "mcEUI": "32590dc55e105682"}],
     }
     assert list(sim.groups) == ["778327e60a028072"]
-    assert (await call(session, sim, "mcgroup/delete", {"mcEUIs": ["778327E60A028072"]})) == {
+    assert (
+        await call(iotsquare_token_session, sim, "mcgroup/delete", {"mcEUIs": ["778327E60A028072"]})
+    ) == {
         "code": 0,
         "msg": "ok",
     }
     for body in ({}, {"mcEUIs": "x"}, {"mcEUIs": [1]}):
         expected = 1006 if not body else 1007
-        assert (await call(session, sim, "mcgroup/delete", body))["code"] == expected
+        assert (await call(iotsquare_token_session, sim, "mcgroup/delete", body))[
+            "code"
+        ] == expected
 
 
 @pytest.mark.parametrize(
@@ -533,15 +592,22 @@ async def test_group_lifecycle(sim: IotSquareSimulator, session: aiohttp.ClientS
     ],
 )
 async def test_group_create_refusals(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession, changes: dict[str, Any], code: int
+    sim: IotSquareSimulator,
+    iotsquare_token_session: aiohttp.ClientSession,
+    changes: dict[str, Any],
+    code: int,
 ) -> None:
     """Missing and malformed fields, class B, reused keys, EUIs and names are refused."""
     sim.add_group(EXISTING, "existing", mc_addr="75bacecd", mc_nwk_s_key=KEYS["mcNwkSKey"])
-    assert (await call(session, sim, "mcgroup/create", manual_group(**changes)))["code"] == code
+    assert (await call(iotsquare_token_session, sim, "mcgroup/create", manual_group(**changes)))[
+        "code"
+    ] == code
     assert list(sim.groups) == [EXISTING]
 
 
-async def test_members(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_members(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """Devices of the group's class, region and subnet are bound; the others are listed."""
     sim.add_group(GROUP, "group")
     sim.add_group("0abe5ddf92cff537", "auto_group", subnet="auto")
@@ -549,7 +615,7 @@ async def test_members(sim: IotSquareSimulator, session: aiohttp.ClientSession) 
     other.members["2222222222222222"] = 1
     sim.add_device(89, "2222222222222222", "Bound elsewhere", support_class_c=True)
     answer = await call(
-        session,
+        iotsquare_token_session,
         sim,
         "mcdevice/create",
         {
@@ -583,62 +649,72 @@ async def test_members(sim: IotSquareSimulator, session: aiohttp.ClientSession) 
     }
     assert list(sim.groups[GROUP].members) == [VALVE]
     bind = {"mcEUI": "0abe5ddf92cff537", "devEUIs": [LAMP]}
-    assert (await call(session, sim, "mcdevice/create", bind))["code"] == 0
-    listed = await call(session, sim, "mcdevice/list", mcEUI=GROUP)
+    assert (await call(iotsquare_token_session, sim, "mcdevice/create", bind))["code"] == 0
+    listed = await call(iotsquare_token_session, sim, "mcdevice/list", mcEUI=GROUP)
     assert listed["amount"] == 1
     assert [(d["devEUI"], d["devName"], d["joined"]) for d in listed["data"]] == [
         (VALVE, "Garden valve", True)
     ]
-    status = (await call(session, sim, "mcgroup/status", mcEUI=GROUP))["data"]
+    status = (await call(iotsquare_token_session, sim, "mcgroup/status", mcEUI=GROUP))["data"]
     assert (status["deviceNums"], status["deviceSetup"]) == (1, 1)
     unbind = {"mcEUI": GROUP, "devEUIs": [VALVE, LAMP]}
-    assert await call(session, sim, "mcdevice/delete", unbind) == {
+    assert await call(iotsquare_token_session, sim, "mcdevice/delete", unbind) == {
         "code": 14009,
         "msg": "MCDevice Batch Unbind Error",
         "data": [{"code": 14013, "msg": "MCDevice Not Exist", "devEUI": LAMP}],
     }
     assert sim.groups[GROUP].members == {}
     unbind = {"mcEUI": "0abe5ddf92cff537", "devEUIs": [LAMP.upper()]}
-    assert (await call(session, sim, "mcdevice/delete", unbind))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "mcdevice/delete", unbind))["code"] == 0
     assert sim.groups["0abe5ddf92cff537"].members == {}
     for path, body in [
         ("mcdevice/create", {"mcEUI": "0" * 16, "devEUIs": [VALVE]}),
         ("mcdevice/delete", {"mcEUI": "0" * 16, "devEUIs": [VALVE]}),
     ]:
-        assert (await call(session, sim, path, body))["code"] == 14001
-    assert (await call(session, sim, "mcdevice/list", mcEUI="0" * 16))["code"] == 14001
+        assert (await call(iotsquare_token_session, sim, path, body))["code"] == 14001
+    assert (await call(iotsquare_token_session, sim, "mcdevice/list", mcEUI="0" * 16))[
+        "code"
+    ] == 14001
     bad = {"mcEUI": GROUP, "devEUIs": VALVE}
-    assert (await call(session, sim, "mcdevice/create", bad))["code"] == 1007
+    assert (await call(iotsquare_token_session, sim, "mcdevice/create", bad))["code"] == 1007
 
 
 async def test_member_of_a_deleted_device(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
 ) -> None:
     """A member whose device is gone is listed without a name."""
     sim.add_group(GROUP, "group").members["3333333333333333"] = 5
-    listed = await call(session, sim, "mcdevice/list", mcEUI=GROUP)
+    listed = await call(iotsquare_token_session, sim, "mcdevice/list", mcEUI=GROUP)
     assert listed["data"] == [
         {"devEUI": "3333333333333333", "devName": "", "joined": True, "createtime": 5}
     ]
 
 
-async def test_group_downlinks(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_group_downlinks(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """Each group counts its downlinks from 1; reserved ports and unknown groups are refused."""
     sim.add_group(GROUP, "group")
     body = {"mcEUI": GROUP, "fPort": 8, "data": "IzM="}
-    assert (await call(session, sim, "mcdownlink/create", body))["fCnt"] == 1
-    assert (await call(session, sim, "mcdownlink/create", body | {"fPort": 9}))["fCnt"] == 2
-    assert (await call(session, sim, "mcdownlink/create", body | {"fPort": 200}))["code"] == 1007
-    assert (await call(session, sim, "mcdownlink/create", body | {"mcEUI": "1" * 16}))[
+    assert (await call(iotsquare_token_session, sim, "mcdownlink/create", body))["fCnt"] == 1
+    assert (await call(iotsquare_token_session, sim, "mcdownlink/create", body | {"fPort": 9}))[
+        "fCnt"
+    ] == 2
+    assert (await call(iotsquare_token_session, sim, "mcdownlink/create", body | {"fPort": 200}))[
         "code"
-    ] == 14001
+    ] == 1007
+    assert (
+        await call(iotsquare_token_session, sim, "mcdownlink/create", body | {"mcEUI": "1" * 16})
+    )["code"] == 14001
     assert sim.group_downlinks == [(GROUP, 8, b"\x23\x33", 1), (GROUP, 9, b"\x23\x33", 2)]
 
 
 # ------------------------------------------------------------------ file transfers
 
 
-async def test_fuota_progress(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_fuota_progress(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """A transfer advances every two status calls; its devices' fragments rise to all of them."""
     group = sim.add_group(GROUP, "group")
     group.members |= {VALVE: 1, LAMP: 2}
@@ -649,14 +725,19 @@ async def test_fuota_progress(sim: IotSquareSimulator, session: aiohttp.ClientSe
         "payload": b64(firmware),
         "redundancyPercent": 0.3,
     }
-    assert await call(session, sim, "fuota/create", create) == {"code": 0, "msg": "ok"}
+    assert await call(iotsquare_token_session, sim, "fuota/create", create) == {
+        "code": 0,
+        "msg": "ok",
+    }
     again = create | {"firmwareName": "test_2"}
-    assert (await call(session, sim, "fuota/create", again))["code"] == 16001
+    assert (await call(iotsquare_token_session, sim, "fuota/create", again))["code"] == 16001
     states, received = [], []
     for _ in range(7):
-        status = (await call(session, sim, "fuota/status", mcEUI=GROUP, fdID=1))["data"]
+        status = (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP, fdID=1))[
+            "data"
+        ]
         states.append(status["state"])
-        devices = await call(session, sim, "fuota/device/list", mcEUI=GROUP, fdID=1)
+        devices = await call(iotsquare_token_session, sim, "fuota/device/list", mcEUI=GROUP, fdID=1)
         assert devices["amount"] == 2
         assert [d["devEUI"] for d in devices["data"]] == [VALVE, LAMP]
         received.append(devices["data"][0]["nbFragReceived"])
@@ -678,8 +759,8 @@ async def test_fuota_progress(sim: IotSquareSimulator, session: aiohttp.ClientSe
     assert devices["data"][0]["state"] == "Done"
     assert devices["data"][0]["nbFragMissing"] == 0
 
-    assert (await call(session, sim, "fuota/create", again))["code"] == 0
-    listed = await call(session, sim, "fuota/list", mcEUI=GROUP)
+    assert (await call(iotsquare_token_session, sim, "fuota/create", again))["code"] == 0
+    listed = await call(iotsquare_token_session, sim, "fuota/list", mcEUI=GROUP)
     assert listed["amount"] == 2
     assert [(t["fdID"], t["firmwareName"], t["state"]) for t in listed["data"]] == [
         (2, "test_2", "Created"),
@@ -688,43 +769,57 @@ async def test_fuota_progress(sim: IotSquareSimulator, session: aiohttp.ClientSe
     assert listed["data"][0]["nextStepTime"] > listed["data"][0]["updatetime"]
 
 
-async def test_fuota_abort(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_fuota_abort(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """An aborted transfer cleans up, then is done with the fragments received so far."""
     sim.add_group(GROUP, "group").members[VALVE] = 1
     sim.fuota_polls = 1
     create = {"mcEUI": GROUP, "firmwareName": "fw", "payload": "IzM=", "redundancyPercent": 1}
-    assert (await call(session, sim, "fuota/create", create))["code"] == 0
-    status = (await call(session, sim, "fuota/status", mcEUI=GROUP, fdID="1"))["data"]
+    assert (await call(iotsquare_token_session, sim, "fuota/create", create))["code"] == 0
+    status = (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP, fdID="1"))[
+        "data"
+    ]
     assert (status["nbFrag"], status["padding"], status["redundancy"]) == (1, 46, 1)
-    assert await call(session, sim, "fuota/abort", {"mcEUI": GROUP, "fdID": 1}) == {
+    assert await call(iotsquare_token_session, sim, "fuota/abort", {"mcEUI": GROUP, "fdID": 1}) == {
         "code": 0,
         "msg": "ok",
     }
-    devices = (await call(session, sim, "fuota/device/list", mcEUI=GROUP, fdID=1))["data"]
+    devices = (await call(iotsquare_token_session, sim, "fuota/device/list", mcEUI=GROUP, fdID=1))[
+        "data"
+    ]
     assert (devices[0]["state"], devices[0]["error_message"]) == ("FragSessDelAns", "aborted")
     states = [
-        (await call(session, sim, "fuota/status", mcEUI=GROUP, fdID=1))["data"]["state"]
+        (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP, fdID=1))["data"][
+            "state"
+        ]
         for _ in range(2)
     ]
     assert states == ["Cleanup", "Done"]
-    devices = (await call(session, sim, "fuota/device/list", mcEUI=GROUP, fdID=1))["data"]
+    devices = (await call(iotsquare_token_session, sim, "fuota/device/list", mcEUI=GROUP, fdID=1))[
+        "data"
+    ]
     assert (devices[0]["state"], devices[0]["nbFragReceived"], devices[0]["nbFragMissing"]) == (
         "Done",
         0,
         1,
     )
-    assert (await call(session, sim, "fuota/abort", {"mcEUI": GROUP, "fdID": 1}))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "fuota/abort", {"mcEUI": GROUP, "fdID": 1}))[
+        "code"
+    ] == 0
     assert sim.fuota[1].state == "Done"
     assert sim.fuota_aborts == [(GROUP, 1), (GROUP, 1)]
 
 
-async def test_fuota_without_polls(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_fuota_without_polls(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """With no polls per state, a transfer is done at its first status call."""
     sim.add_group(GROUP, "group")
     sim.fuota_polls = 0
     create = {"mcEUI": GROUP, "firmwareName": "fw", "payload": "IzM=", "redundancyPercent": 0.5}
-    assert (await call(session, sim, "fuota/create", create))["code"] == 0
-    status = (await call(session, sim, "fuota/status", mcEUI=GROUP, fdID=1))["data"]
+    assert (await call(iotsquare_token_session, sim, "fuota/create", create))["code"] == 0
+    status = (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP, fdID=1))["data"]
     assert status["state"] == "Done"
 
 
@@ -743,29 +838,44 @@ async def test_fuota_without_polls(sim: IotSquareSimulator, session: aiohttp.Cli
     ],
 )
 async def test_fuota_create_refusals(
-    sim: IotSquareSimulator, session: aiohttp.ClientSession, changes: dict[str, Any], code: int
+    sim: IotSquareSimulator,
+    iotsquare_token_session: aiohttp.ClientSession,
+    changes: dict[str, Any],
+    code: int,
 ) -> None:
     """Redundancy out of 0.1 to 1, no payload, no name or an unknown group are refused."""
     sim.add_group(GROUP, "group")
     body = {"mcEUI": GROUP, "firmwareName": "fw", "payload": "IzM=", "redundancyPercent": 0.5}
     body = {k: v for k, v in (body | changes).items() if v is not None}
-    assert (await call(session, sim, "fuota/create", body))["code"] == code
+    assert (await call(iotsquare_token_session, sim, "fuota/create", body))["code"] == code
     assert sim.fuota == {}
 
 
-async def test_fuota_unknown_tasks(sim: IotSquareSimulator, session: aiohttp.ClientSession) -> None:
+async def test_fuota_unknown_tasks(
+    sim: IotSquareSimulator, iotsquare_token_session: aiohttp.ClientSession
+) -> None:
     """A task id that is not the group's is a parameter error; an unknown group is 14001."""
     sim.add_group(GROUP, "group")
     sim.add_group("1" * 16, "other")
     create = {"mcEUI": GROUP, "firmwareName": "fw", "payload": "IzM=", "redundancyPercent": 0.5}
-    assert (await call(session, sim, "fuota/create", create))["code"] == 0
-    assert (await call(session, sim, "fuota/status", mcEUI=GROUP, fdID=2))["code"] == 1007
-    assert (await call(session, sim, "fuota/status", mcEUI="1" * 16, fdID=1))["code"] == 1007
-    assert (await call(session, sim, "fuota/status", mcEUI=GROUP, fdID="x"))["code"] == 1007
-    assert (await call(session, sim, "fuota/status", mcEUI=GROUP))["code"] == 1006
-    assert (await call(session, sim, "fuota/list", mcEUI="2" * 16))["code"] == 14001
-    assert (await call(session, sim, "fuota/device/list", mcEUI=GROUP, fdID=3))["code"] == 1007
-    assert (await call(session, sim, "fuota/abort", {"mcEUI": GROUP, "fdID": 3}))["code"] == 1007
+    assert (await call(iotsquare_token_session, sim, "fuota/create", create))["code"] == 0
+    assert (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP, fdID=2))[
+        "code"
+    ] == 1007
+    assert (await call(iotsquare_token_session, sim, "fuota/status", mcEUI="1" * 16, fdID=1))[
+        "code"
+    ] == 1007
+    assert (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP, fdID="x"))[
+        "code"
+    ] == 1007
+    assert (await call(iotsquare_token_session, sim, "fuota/status", mcEUI=GROUP))["code"] == 1006
+    assert (await call(iotsquare_token_session, sim, "fuota/list", mcEUI="2" * 16))["code"] == 14001
+    assert (await call(iotsquare_token_session, sim, "fuota/device/list", mcEUI=GROUP, fdID=3))[
+        "code"
+    ] == 1007
+    assert (await call(iotsquare_token_session, sim, "fuota/abort", {"mcEUI": GROUP, "fdID": 3}))[
+        "code"
+    ] == 1007
     assert sim.fuota_aborts == []
 
 
@@ -928,7 +1038,7 @@ def test_cli_arguments() -> None:
         "",
         "",
     )
-    assert args.run is cli.run_iotsquare
+    assert args.run is iotsquare.run_demo
 
 
 def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -956,7 +1066,7 @@ async def test_run_iotsquare(capsys: pytest.CaptureFixture[str]) -> None:
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_iotsquare(args, stop)
+    await iotsquare.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("IoTSquare simulator: API http://127.0.0.1:")
     assert line.endswith(
@@ -964,5 +1074,5 @@ async def test_run_iotsquare(capsys: pytest.CaptureFixture[str]) -> None:
         " pushed to http://127.0.0.1:9/x)"
     )
     args = cli.build_parser().parse_args(["iotsquare", "--port", "0", "--devices", "1"])
-    await cli.run_iotsquare(args, stop)
+    await iotsquare.run_demo(args, stop)
     assert "nowhere yet" in capsys.readouterr().out

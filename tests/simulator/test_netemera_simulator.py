@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, netemera
 from simulator.netemera import JSON_API, NetemeraSimulator
 from tests.lns import netemera_samples as samples
 
@@ -29,13 +29,6 @@ async def sim() -> AsyncIterator[NetemeraSimulator]:
         yield simulator
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 async def grant_token(
     session: aiohttp.ClientSession, sim: NetemeraSimulator, form: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
@@ -50,10 +43,10 @@ async def grant_token(
 
 
 @pytest.fixture
-async def headers(session: aiohttp.ClientSession, sim: NetemeraSimulator) -> dict[str, str]:
+async def headers(http_session: aiohttp.ClientSession, sim: NetemeraSimulator) -> dict[str, str]:
     """Headers with a valid access token."""
     status, body = await grant_token(
-        session, sim, {"grant_type": "client_credentials", "audience": sim.api_url}
+        http_session, sim, {"grant_type": "client_credentials", "audience": sim.api_url}
     )
     assert status == 200
     return {"Authorization": f"Bearer {body['access_token']}", "Accept": JSON_API}
@@ -68,24 +61,24 @@ async def headers(session: aiohttp.ClientSession, sim: NetemeraSimulator) -> dic
     ],
 )
 async def test_token_errors(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, form: dict[str, str], error: str
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, form: dict[str, str], error: str
 ) -> None:
     """A wrong audience, an unknown refresh token and other grants are refused (RFC 6749)."""
-    assert await grant_token(session, sim, form) == (400, {"error": error})
+    assert await grant_token(http_session, sim, form) == (400, {"error": error})
 
 
 async def test_refresh_token_is_single_use(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator
 ) -> None:
     """A refresh token gives one new token pair."""
     _status, first = await grant_token(
-        session, sim, {"grant_type": "client_credentials", "audience": sim.api_url}
+        http_session, sim, {"grant_type": "client_credentials", "audience": sim.api_url}
     )
     form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
-    status, second = await grant_token(session, sim, form)
+    status, second = await grant_token(http_session, sim, form)
     assert status == 200
     assert second["expires_in"] == 86400
-    assert (await grant_token(session, sim, form))[0] == 400
+    assert (await grant_token(http_session, sim, form))[0] == 400
 
 
 @pytest.mark.parametrize(
@@ -114,7 +107,7 @@ async def test_refresh_token_is_single_use(
     ids=lambda value: value if isinstance(value, str) else None,
 )
 async def test_refusals(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     sim: NetemeraSimulator,
     headers: dict[str, str],
     method: str,
@@ -127,17 +120,17 @@ async def test_refusals(
 
     An update or downlink that fails validation gets the document's "401 Bad Request".
     """
-    async with session.request(
+    async with http_session.request(
         method, f"{sim.api_url}{path}", json=body, headers=headers
     ) as response:
         assert response.status == status
 
 
 async def test_stream_needs_no_cache(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
     """The document requires ``Cache-Control: no-cache`` on the stream request."""
-    async with session.get(
+    async with http_session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}",
         headers=headers | {"Accept": "text/event-stream"},
     ) as response:
@@ -145,7 +138,7 @@ async def test_stream_needs_no_cache(
 
 
 async def test_update_needs_the_end_device_object(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
     """
     An end-device update carries an End-Device object (devEui, applicationId, deviceProfileId).
@@ -154,19 +147,19 @@ async def test_update_needs_the_end_device_object(
     """
     url = f"{sim.api_url}/end-devices/{DEVICE.lower()}"
     attributes = {"devEui": DEVICE.lower(), "applicationId": APP, "deviceProfileId": "profile-a"}
-    async with session.patch(
+    async with http_session.patch(
         url,
         json={"data": {"type": "end-device", "attributes": {"name": "Renamed"}}},
         headers=headers,
     ) as response:
         assert response.status == 401
-    async with session.patch(
+    async with http_session.patch(
         url,
         json={"data": {"type": "end-device", "attributes": attributes | {"applicationId": "x"}}},
         headers=headers,
     ) as response:
         assert response.status == 401
-    async with session.patch(
+    async with http_session.patch(
         url,
         json={"data": {"type": "end-device", "attributes": attributes | {"name": "Renamed"}}},
         headers=headers,
@@ -177,14 +170,14 @@ async def test_update_needs_the_end_device_object(
     assert len(sim.patches) == 3
 
 
-async def test_without_token(session: aiohttp.ClientSession, sim: NetemeraSimulator) -> None:
+async def test_without_token(http_session: aiohttp.ClientSession, sim: NetemeraSimulator) -> None:
     """Every API path needs a valid bearer token."""
-    async with session.get(f"{sim.api_url}/applications") as response:
+    async with http_session.get(f"{sim.api_url}/applications") as response:
         assert response.status == 401
 
 
 async def test_stream_from_an_unknown_id_and_stall(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
     """An unknown Last-Event-ID follows live; a stalled stream sends not even keep-alives."""
     sim.publish(DEVICE, b"\x01")
@@ -193,7 +186,7 @@ async def test_stream_from_an_unknown_id_and_stall(
         "Cache-Control": "no-cache",
         "Last-Event-ID": "unknown",
     }
-    async with session.get(
+    async with http_session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers
     ) as response:
         assert response.status == 200
@@ -250,7 +243,7 @@ def test_cli_arguments() -> None:
         "demo-client",
         "demo-application",
     )
-    assert args.run is cli.run_netemera
+    assert args.run is netemera.run_demo
 
 
 async def test_run_netemera(capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,7 +251,7 @@ async def test_run_netemera(capsys: pytest.CaptureFixture[str]) -> None:
     args = cli.build_parser().parse_args(["netemera", "--port", "0", "--devices", "3"])
     stop = asyncio.Event()
     stop.set()
-    await cli.run_netemera(args, stop)
+    await netemera.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("Netemera simulator: API http://127.0.0.1:")
     assert line.endswith(
@@ -294,7 +287,7 @@ def packet_of(event: bytes) -> Any:
     ids=["since", "since-until", "tail", "since-tail"],
 )
 async def test_stream_filters(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     sim: NetemeraSimulator,
     headers: dict[str, str],
     query: dict[str, str],
@@ -309,7 +302,7 @@ async def test_stream_filters(
     for minutes in range(4):
         sim.publish(DEVICE, bytes([minutes + 1]), when=start + timedelta(minutes=minutes))
     stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-    async with session.get(
+    async with http_session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers, params=query
     ) as response:
         assert response.status == 200
@@ -332,57 +325,57 @@ async def test_stream_filters(
     ],
 )
 async def test_stream_filter_refusals(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     sim: NetemeraSimulator,
     headers: dict[str, str],
     query: dict[str, str],
 ) -> None:
     """A filter that is no UTC time, or a negative tail, is "400 Bad Request"."""
     stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-    async with session.get(
+    async with http_session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers, params=query
     ) as response:
         assert response.status == 400
 
 
 async def test_stream_fault_knobs(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
     """Forgotten ids, a refused since, streams ending at once, headers that never come."""
     stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
     url = f"{sim.api_url}/uplink-packets/applications/{APP}"
     known = sim.publish(DEVICE, b"\x01")
     sim.expire_event_ids()
-    async with session.get(url, headers=stream_headers | {"Last-Event-ID": known}) as response:
+    async with http_session.get(url, headers=stream_headers | {"Last-Event-ID": known}) as response:
         assert response.status == 400
     sim.refuse_since = True
-    async with session.get(
+    async with http_session.get(
         url, headers=stream_headers, params={"filter[since]": "2026-01-01T00:00:00Z"}
     ) as response:
         assert response.status == 400
     sim.end_streams_at_once = True
-    async with session.get(url, headers=stream_headers) as response:
+    async with http_session.get(url, headers=stream_headers) as response:
         assert response.status == 200
         assert await response.read() == b""
     sim.end_streams_at_once = False
     sim.stall_headers()
     with pytest.raises(TimeoutError):
-        async with asyncio.timeout(0.3), session.get(url, headers=stream_headers):
+        async with asyncio.timeout(0.3), http_session.get(url, headers=stream_headers):
             pass
     async with asyncio.timeout(5):
         await sim.wait_for_stream_requests(4)
     sim.stall_headers(False)
-    async with session.get(url, headers=stream_headers) as response:
+    async with http_session.get(url, headers=stream_headers) as response:
         assert response.status == 200
 
 
 async def test_literal_layout(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
     """The document's layout: ``data:`` before the first line of the JSON object only."""
     sim.literal_layout = True
     stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-    async with session.get(
+    async with http_session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers
     ) as response:
         identifier = sim.publish(DEVICE, b"\x05\xf0")
@@ -395,7 +388,7 @@ async def test_literal_layout(
 
 
 async def test_answers_have_the_documents_shapes(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator, headers: dict[str, str]
 ) -> None:
     """Every answer the simulator gives has the keys and types of the document's sample."""
     sim.devices[DEVICE].dev_addr = "260B0001"
@@ -410,20 +403,20 @@ async def test_answers_have_the_documents_shapes(
     }
     for name, path in checked.items():
         sample = samples.response(name)
-        async with session.get(f"{sim.api_url}{path}", headers=headers) as response:
+        async with http_session.get(f"{sim.api_url}{path}", headers=headers) as response:
             assert response.status == sample.status
             assert response.headers["Content-Type"] == sample.headers["Content-Type"]
             assert samples.same_shape(await response.json(content_type=None), sample.json()) == []
     for grant, name in (("client_credentials", "token_client_credentials"),):
         status, body = await grant_token(
-            session, sim, {"grant_type": grant, "audience": sim.api_url}
+            http_session, sim, {"grant_type": grant, "audience": sim.api_url}
         )
         sample = samples.response(name)
         assert status == sample.status
         assert samples.same_shape(body, sample.json()) == []
     # The stream's packets, the downlink's and the update's bare answers.
     stream_headers = headers | {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-    async with session.get(
+    async with http_session.get(
         f"{sim.api_url}/uplink-packets/applications/{APP}", headers=stream_headers
     ) as response:
         sim.publish(DEVICE, b"\x05\xf0")
@@ -433,7 +426,7 @@ async def test_answers_have_the_documents_shapes(
     first = stream_sample.split("\nid:")[0].removeprefix("data:")
     assert samples.same_shape(packet, json.loads(first)) == []
     document = samples.request("downlink_send").json()
-    async with session.post(
+    async with http_session.post(
         f"{sim.api_url}/downlink-packets/end-devices/{DEVICE.lower()}",
         json=document,
         headers=headers,
@@ -445,7 +438,7 @@ async def test_answers_have_the_documents_shapes(
         "applicationId": APP,
         "deviceProfileId": "profile-a",
     }
-    async with session.patch(
+    async with http_session.patch(
         f"{sim.api_url}/end-devices/{DEVICE.lower()}", json=patch, headers=headers
     ) as response:
         assert (response.status, await response.read()) == (
@@ -455,7 +448,7 @@ async def test_answers_have_the_documents_shapes(
 
 
 async def test_token_answers_as_the_samples(
-    session: aiohttp.ClientSession, sim: NetemeraSimulator
+    http_session: aiohttp.ClientSession, sim: NetemeraSimulator
 ) -> None:
     """The token answers carry the samples' headers (JSON:API, then JSON for a refresh)."""
     form = {"grant_type": "client_credentials", "audience": sim.api_url}
@@ -463,7 +456,7 @@ async def test_token_answers_as_the_samples(
         ("client_credentials", "token_client_credentials"),
         ("refresh_token", "token_refresh_token"),
     ):
-        async with session.post(
+        async with http_session.post(
             sim.token_url,
             data=form,
             headers={"Authorization": aiohttp.encode_basic_auth(sim.client_id, sim.client_secret)},

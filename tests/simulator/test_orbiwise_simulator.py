@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, orbiwise
 from simulator.orbiwise import TOPICS, OrbiWiseSimulator
 
 NODE = "70B3D57ED0000401"
@@ -27,7 +27,7 @@ async def sim() -> AsyncIterator[OrbiWiseSimulator]:
 
 
 @pytest.fixture
-async def session(sim: OrbiWiseSimulator) -> AsyncIterator[aiohttp.ClientSession]:
+async def orbiwise_basic_session(sim: OrbiWiseSimulator) -> AsyncIterator[aiohttp.ClientSession]:
     """A session authenticated with Basic."""
     async with aiohttp.ClientSession(
         headers={"Authorization": aiohttp.encode_basic_auth(sim.username, sim.password)}
@@ -57,7 +57,7 @@ async def session(sim: OrbiWiseSimulator) -> AsyncIterator[aiohttp.ClientSession
     ],
 )
 async def test_refusals(
-    session: aiohttp.ClientSession,
+    orbiwise_basic_session: aiohttp.ClientSession,
     sim: OrbiWiseSimulator,
     method: str,
     path: str,
@@ -65,29 +65,35 @@ async def test_refusals(
     status: int,
 ) -> None:
     """Unknown resources are 404, invalid requests 400, an unknown refresh token 401."""
-    async with session.request(method, f"{sim.url}{path}", **kwargs) as response:
+    async with orbiwise_basic_session.request(method, f"{sim.url}{path}", **kwargs) as response:
         assert response.status == status
 
 
-async def test_rest_api(session: aiohttp.ClientSession, sim: OrbiWiseSimulator) -> None:
+async def test_rest_api(
+    orbiwise_basic_session: aiohttp.ClientSession, sim: OrbiWiseSimulator
+) -> None:
     """Plain lists, groups set whole, hex downlinks and stored payloads in hex and newest first."""
-    async with session.get(f"{sim.url}/rest/nodes") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes") as response:
         assert [node["DevEUI"] for node in await response.json()] == [NODE]
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
         assert "comment" not in await response.json()  # the device info object has no name
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
         assert (await response.json())["comment"] == "Meter"
-    async with session.post(f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"}):
+    async with orbiwise_basic_session.post(
+        f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"}
+    ):
         pass
-    async with session.post(f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"}) as r:
+    async with orbiwise_basic_session.post(
+        f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"}
+    ) as r:
         assert r.status == 409
-    async with session.put(
+    async with orbiwise_basic_session.put(
         f"{sim.url}/rest/nodes/{NODE}", json={"groups": "g,h", "comment": "Renamed"}
     ):
         pass
     assert sim.nodes[NODE].groups == {"g", "h"}
     assert sim.nodes[NODE].comment == "Renamed"
-    async with session.post(
+    async with orbiwise_basic_session.post(
         f"{sim.url}/rest/nodes/{NODE}/payloads/dl?port=2&data_format=hex&confirmed=false",
         data="0a0b",
     ) as response:
@@ -96,26 +102,30 @@ async def test_rest_api(session: aiohttp.ClientSession, sim: OrbiWiseSimulator) 
     assert sim.downlinks[0].confirmed is False
     for _ in range(10):
         sim.downlinks.append(sim.downlinks[0])
-    async with session.post(f"{sim.url}/rest/nodes/{NODE}/payloads/dl?port=2", data="AQ==") as r:
+    async with orbiwise_basic_session.post(
+        f"{sim.url}/rest/nodes/{NODE}/payloads/dl?port=2", data="AQ=="
+    ) as r:
         assert r.status == 409
-    async with session.post(f"{sim.url}/rest/multicast/g?port=2", data="AQ==") as response:
+    async with orbiwise_basic_session.post(
+        f"{sim.url}/rest/multicast/g?port=2", data="AQ=="
+    ) as response:
         assert response.status == 200
-    async with session.post(f"{sim.url}/rest/multicast/g", data="AQ==") as response:
+    async with orbiwise_basic_session.post(f"{sim.url}/rest/multicast/g", data="AQ==") as response:
         assert response.status == 400
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul") as response:
         assert response.status == 204
     sim.publish(NODE, b"\x01", when=None)
     sim.publish(NODE, b"\x02")
-    async with session.get(
+    async with orbiwise_basic_session.get(
         f"{sim.url}/rest/nodes/{NODE}/payloads/ul?data_format=hex&sort_by_timestamp=desc"
     ) as response:
         assert [item["dataFrame"] for item in await response.json()] == ["02", "01"]
-    async with session.get(
+    async with orbiwise_basic_session.get(
         f"{sim.url}/rest/nodes/{NODE}/payloads/ul?paged_results=true&limit=1"
     ) as response:
         page = await response.json()
     assert page["next_page_state"] == "1"
-    async with session.put(f"{sim.url}/rest/pushmode/stop"):
+    async with orbiwise_basic_session.put(f"{sim.url}/rest/pushmode/stop"):
         pass
 
 
@@ -186,10 +196,10 @@ async def test_generator_without_devices() -> None:
 async def test_run_orbiwise(capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI serves demo devices and prints how to reach them."""
     args = cli.build_parser().parse_args(["orbiwise", "--port", "0", "--devices", "2"])
-    assert args.run is cli.run_orbiwise
+    assert args.run is orbiwise.run_demo
     stop = asyncio.Event()
     stop.set()
-    await cli.run_orbiwise(args, stop)
+    await orbiwise.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("OrbiWise OrbiWAN simulator: http://127.0.0.1:")
     assert line.endswith("user demo-user / demo-password (2 devices, an uplink each every 5 s)")
@@ -214,36 +224,40 @@ def fields(name: str) -> set[str]:
 
 
 async def test_rest_objects_have_the_documents_shapes(
-    session: aiohttp.ClientSession, sim: OrbiWiseSimulator
+    orbiwise_basic_session: aiohttp.ClientSession, sim: OrbiWiseSimulator
 ) -> None:
     """Each object the REST API serves has exactly the fields of the document's sample."""
-    async with session.post(
+    async with orbiwise_basic_session.post(
         f"{sim.url}/rest/oauth2/token",
         data={"grant_type": "password", "username": sim.username, "password": sim.password},
     ) as response:
         assert set(await response.json()) == fields("token.json")
-    async with session.get(f"{sim.url}/rest/nodes") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes") as response:
         (listed,) = await response.json()
     assert set(listed) == fields("node_list.json")
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}") as response:
         assert set(await response.json()) == fields("node_info.json")
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}?all=true") as response:
         complete = set(await response.json())
     assert complete == fields("node_info.json") | fields("node_registration.json")
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}/status") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}/status") as response:
         assert set(await response.json()) == fields("node_status.json")
     sim.publish(NODE, b"\x01", location=(46.2, 6.1))
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul") as response:
         (stored,) = await response.json()
     # push_status only with ?push_status=true, decoded only with a payload decoder.
     assert set(stored) == fields("stored_uplinks.json") - {"push_status", "decoded"}
-    async with session.get(f"{sim.url}/rest/nodes/{NODE}/payloads/ul?locations=true") as response:
+    async with orbiwise_basic_session.get(
+        f"{sim.url}/rest/nodes/{NODE}/payloads/ul?locations=true"
+    ) as response:
         (located,) = await response.json()
     assert set(located) - set(stored) == {"latitude", "longitude"}
-    async with session.post(f"{sim.url}/rest/nodes/{NODE}/payloads/dl?port=1", data="AQ==") as r:
+    async with orbiwise_basic_session.post(
+        f"{sim.url}/rest/nodes/{NODE}/payloads/dl?port=1", data="AQ=="
+    ) as r:
         assert set(await r.json()) <= fields("downlink_answer.json")
     for _ in range(2):
-        async with session.get(f"{sim.url}/rest/pushmode/status") as response:
+        async with orbiwise_basic_session.get(f"{sim.url}/rest/pushmode/status") as response:
             assert set(await response.json()) == fields("pushmode_status.json")
         sim.set_push_mode("https://lora.example.net", 443)
     group = {
@@ -260,14 +274,14 @@ async def test_rest_objects_have_the_documents_shapes(
         "applications": "app",
     }
     assert set(group) == fields("group_create.json")
-    async with session.post(f"{sim.url}/rest/groups", json=group) as response:
+    async with orbiwise_basic_session.post(f"{sim.url}/rest/groups", json=group) as response:
         assert response.status == 200
-    async with session.get(f"{sim.url}/rest/groups") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/groups") as response:
         assert set((await response.json())[0]) == fields("group_list.json")
-    async with session.get(f"{sim.url}/rest/groups/g") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/groups/g") as response:
         assert set(await response.json()) == fields("group_info.json")
     sim.fail_next("/rest/nodes", 500)
-    async with session.get(f"{sim.url}/rest/nodes") as response:
+    async with orbiwise_basic_session.get(f"{sim.url}/rest/nodes") as response:
         assert set(await response.json()) == fields("error_problem.json")
 
 
@@ -285,14 +299,14 @@ async def test_rest_objects_have_the_documents_shapes(
     ],
 )
 async def test_group_objects_are_checked(
-    session: aiohttp.ClientSession, sim: OrbiWiseSimulator, change: dict[str, Any]
+    orbiwise_basic_session: aiohttp.ClientSession, sim: OrbiWiseSimulator, change: dict[str, Any]
 ) -> None:
     """A group object with a field of the wrong type or format is refused (400)."""
-    async with session.post(
+    async with orbiwise_basic_session.post(
         f"{sim.url}/rest/groups", json={"groupid": "g", "title": "G"} | change
     ) as response:
         assert response.status == 400
-    async with session.post(f"{sim.url}/rest/groups", data="{") as response:
+    async with orbiwise_basic_session.post(f"{sim.url}/rest/groups", data="{") as response:
         assert response.status == 400
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 import json
 import runpy
@@ -24,7 +25,8 @@ import aiohttp
 from aiohttp import WSMsgType, web
 import pytest
 
-from simulator import __main__ as cli
+from simulator import __main__ as cli, orion
+from simulator.command import demo_device
 from simulator.lpp import DemoPayloads, guess_kind
 from simulator.orion import (
     DEFAULT_APP_ID,
@@ -57,13 +59,6 @@ async def sim() -> AsyncIterator[OrionSimulator]:
         yield simulator
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """Return an HTTP client session."""
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
 def endpoint(sim: OrionSimulator, app_id: str = DEFAULT_APP_ID, token: str = DEFAULT_TOKEN) -> str:
     """Return the simulator's URL with credentials."""
     return f"{sim.url}?app_id={app_id}&token={token}"
@@ -79,9 +74,9 @@ async def connect(session: aiohttp.ClientSession, sim: OrionSimulator) -> WS:
 
 
 @pytest.fixture
-async def ws(session: aiohttp.ClientSession, sim: OrionSimulator) -> AsyncIterator[WS]:
+async def ws(http_session: aiohttp.ClientSession, sim: OrionSimulator) -> AsyncIterator[WS]:
     """Return a connected client."""
-    client = await connect(session, sim)
+    client = await connect(http_session, sim)
     yield client
     await client.close()
 
@@ -106,9 +101,9 @@ async def consume(ws: WS) -> None:
 
 
 async def test_connect_greeting_counts_clients_and_consumers(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
-    first = await session.ws_connect(endpoint(sim))
+    first = await http_session.ws_connect(endpoint(sim))
     assert await first.receive_json() == {
         "cmd": "connected",
         "status": 1,
@@ -116,7 +111,7 @@ async def test_connect_greeting_counts_clients_and_consumers(
         "consumer_count": 0,
     }
     await consume(first)
-    second = await session.ws_connect(endpoint(sim))
+    second = await http_session.ws_connect(endpoint(sim))
     assert await second.receive_json() == {
         "cmd": "connected",
         "status": 1,
@@ -131,44 +126,44 @@ async def test_connect_greeting_counts_clients_and_consumers(
 
 @pytest.mark.parametrize(("app_id", "token"), [("demo-app", "wrong"), ("other", "demo-token")])
 async def test_wrong_credentials_are_refused(
-    session: aiohttp.ClientSession, sim: OrionSimulator, app_id: str, token: str
+    http_session: aiohttp.ClientSession, sim: OrionSimulator, app_id: str, token: str
 ) -> None:
-    async with session.ws_connect(endpoint(sim, app_id, token)) as ws:
+    async with http_session.ws_connect(endpoint(sim, app_id, token)) as ws:
         assert await ws.receive_json() == {"cmd": "connected", "status": 2, "error_code": 1}
         assert (await ws.receive()).type is WSMsgType.CLOSE
     assert sim.client_count == 0
 
 
 async def test_missing_credentials_are_refused(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
-    async with session.ws_connect(sim.url) as ws:
+    async with http_session.ws_connect(sim.url) as ws:
         assert (await ws.receive_json())["error_code"] == 1
 
 
-async def test_reject_token_once(session: aiohttp.ClientSession, sim: OrionSimulator) -> None:
+async def test_reject_token_once(http_session: aiohttp.ClientSession, sim: OrionSimulator) -> None:
     sim.reject_token_once()
-    async with session.ws_connect(endpoint(sim)) as ws:
+    async with http_session.ws_connect(endpoint(sim)) as ws:
         assert await ws.receive_json() == {"cmd": "connected", "status": 2, "error_code": 1}
-    ws = await connect(session, sim)
+    ws = await connect(http_session, sim)
     await ws.close()
 
 
-async def test_client_limit(session: aiohttp.ClientSession, sim: OrionSimulator) -> None:
+async def test_client_limit(http_session: aiohttp.ClientSession, sim: OrionSimulator) -> None:
     sim.max_clients = 1
-    first = await connect(session, sim)
-    async with session.ws_connect(endpoint(sim)) as ws:
+    first = await connect(http_session, sim)
+    async with http_session.ws_connect(endpoint(sim)) as ws:
         assert await ws.receive_json() == {"cmd": "connected", "status": 2, "error_code": 2}
         assert (await ws.receive()).type is WSMsgType.CLOSE
     await first.close()
 
 
 async def test_plain_http_get_is_a_bad_request(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
-    async with session.get(f"http://127.0.0.1:{sim.port}/ws/v2/") as response:
+    async with http_session.get(f"http://127.0.0.1:{sim.port}/ws/v2/") as response:
         assert response.status == 400
-    async with session.ws_connect(
+    async with http_session.ws_connect(
         f"ws://127.0.0.1:{sim.port}/ws/v2?app_id=demo-app&token=demo-token"
     ) as ws:
         assert (await ws.receive_json())["status"] == 1
@@ -180,19 +175,19 @@ async def test_url_and_port(sim: OrionSimulator) -> None:
 
 
 async def test_client_closing_is_noticed(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
-    ws = await connect(session, sim)
+    ws = await connect(http_session, sim)
     await consume(ws)
     await ws.close()
     await sim.wait_for_clients(0)
     assert sim.consumer_count == 0
 
 
-async def test_connection_ends_when_server_stops(session: aiohttp.ClientSession) -> None:
+async def test_connection_ends_when_server_stops(http_session: aiohttp.ClientSession) -> None:
     simulator = OrionSimulator()
     await simulator.start()
-    ws = await connect(session, simulator)
+    ws = await connect(http_session, simulator)
     stopping = asyncio.create_task(simulator.stop())
     message = await ws.receive()
     assert message.type is WSMsgType.CLOSE
@@ -202,13 +197,13 @@ async def test_connection_ends_when_server_stops(session: aiohttp.ClientSession)
 
 
 async def test_client_that_does_not_read_cannot_block_stop(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
 ) -> None:
     simulator = OrionSimulator()
     simulator.close_timeout = 0.2
     simulator.add_device(LIVING)
     await simulator.start()
-    ws = await connect(session, simulator)
+    ws = await connect(http_session, simulator)
     await consume(ws)
     # Far more than the socket buffers hold, and the client reads none of it.
     for _ in range(20):
@@ -222,11 +217,11 @@ async def test_client_that_does_not_read_cannot_block_stop(
 
 
 async def test_alive_timeout_with_a_client_that_does_not_read(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
     sim.close_timeout = 0.1
     sim.alive_timeout_unit = 0.1
-    ws = await connect(session, sim)
+    ws = await connect(http_session, sim)
     await consume(ws)
     assert (await ask(ws, {"cmd": "set_alive_timeout", "timeout": 1}))["timeout"] == 1
     for _ in range(20):
@@ -236,9 +231,9 @@ async def test_alive_timeout_with_a_client_that_does_not_read(
 
 
 async def test_frames_for_a_closed_connection_are_dropped(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
-    ws = await connect(session, sim)
+    ws = await connect(http_session, sim)
     conn = sim._connections[0]
     await ws.close()
     await sim.wait_for_clients(0)
@@ -567,9 +562,11 @@ async def test_update_device_wrong_types(ws: WS, fields: dict[str, Any]) -> None
     assert await ask(ws, {"cmd": "update_device_req", **fields}) == {"cmd": "invalid_req"}
 
 
-async def test_consume_and_unconsume(session: aiohttp.ClientSession, sim: OrionSimulator) -> None:
-    first = await connect(session, sim)
-    second = await connect(session, sim)
+async def test_consume_and_unconsume(
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
+) -> None:
+    first = await connect(http_session, sim)
+    second = await connect(http_session, sim)
     await consume(first)
     await sim.wait_for_consumers(1)
     assert await ask(first, {"cmd": "consume_req"}) == {
@@ -597,10 +594,10 @@ async def test_consume_and_unconsume(session: aiohttp.ClientSession, sim: OrionS
     await second.close()
 
 
-async def test_consume_more_consumers(session: aiohttp.ClientSession) -> None:
+async def test_consume_more_consumers(http_session: aiohttp.ClientSession) -> None:
     async with OrionSimulator(max_consumers=2) as simulator:
-        first = await connect(session, simulator)
-        second = await connect(session, simulator)
+        first = await connect(http_session, simulator)
+        second = await connect(http_session, simulator)
         await consume(first)
         assert (await ask(second, {"cmd": "consume_req"}))["consumer_count"] == 2
         await simulator.wait_for_consumers(2)
@@ -740,7 +737,7 @@ async def test_duplicate_next(ws: WS, sim: OrionSimulator) -> None:
     assert len(sim.history) == 2
 
 
-async def test_drop_after(session: aiohttp.ClientSession, ws: WS, sim: OrionSimulator) -> None:
+async def test_drop_after(http_session: aiohttp.ClientSession, ws: WS, sim: OrionSimulator) -> None:
     await consume(ws)
     sim.drop_after(2)
     await sim.emit_uplink(LIVING, b"\x01")
@@ -751,7 +748,7 @@ async def test_drop_after(session: aiohttp.ClientSession, ws: WS, sim: OrionSimu
     assert (await ws.receive()).type is WSMsgType.CLOSED
     await sim.wait_for_clients(0)
     # The knob is spent: the next connection lasts.
-    again = await connect(session, sim)
+    again = await connect(http_session, sim)
     assert (await ask(again, {"cmd": "ping_req"}))["cmd"] == "ping_resp"
     await again.close()
 
@@ -809,9 +806,9 @@ async def test_send_malformed(ws: WS, sim: OrionSimulator, kind: str) -> None:
         assert len(message.data) >= HUGE_FRAME_SIZE
 
 
-async def test_send_malformed_without_devices(session: aiohttp.ClientSession) -> None:
+async def test_send_malformed_without_devices(http_session: aiohttp.ClientSession) -> None:
     async with OrionSimulator() as simulator:
-        ws = await connect(session, simulator)
+        ws = await connect(http_session, simulator)
         await consume(ws)
         simulator.send_malformed("missing")
         assert (await ws.receive_json())["devEui"] == "0000000000000000"
@@ -1236,10 +1233,10 @@ async def test_set_device_coordinates_wrong_types(ws: WS) -> None:
 
 
 async def test_connections_list_and_kill(
-    session: aiohttp.ClientSession, sim: OrionSimulator
+    http_session: aiohttp.ClientSession, sim: OrionSimulator
 ) -> None:
-    first = await connect(session, sim)
-    second = await connect(session, sim)
+    first = await connect(http_session, sim)
+    second = await connect(http_session, sim)
     await consume(second)
     answer = await ask(first, {"cmd": "connections_list", "operation_id": "abc"})
     assert answer["cmd"] == "connections_list"
@@ -1289,9 +1286,9 @@ async def test_run_generator(ws: WS, sim: OrionSimulator) -> None:
     assert sizes == [4 + 3 + 4 + 4 + 4 + 4, 3 + 3 + 3, 11 + 4]
 
 
-async def test_run_generator_waits_for_devices(session: aiohttp.ClientSession) -> None:
+async def test_run_generator_waits_for_devices(http_session: aiohttp.ClientSession) -> None:
     async with OrionSimulator() as simulator:
-        client = await connect(session, simulator)
+        client = await connect(http_session, simulator)
         await consume(client)
         generator = asyncio.create_task(simulator.run_generator(0.005))
         await asyncio.sleep(0)  # let the generator find no device
@@ -1386,7 +1383,7 @@ def test_guess_kind() -> None:
 # ---------------------------------------------------------------------- server
 
 
-async def test_simulator_server(session: aiohttp.ClientSession) -> None:
+async def test_simulator_server(http_session: aiohttp.ClientSession) -> None:
     async def hello(_request: web.Request) -> web.Response:
         return web.Response(text="hello")
 
@@ -1400,13 +1397,13 @@ async def test_simulator_server(session: aiohttp.ClientSession) -> None:
         assert server.started
         with pytest.raises(RuntimeError, match="already started"):
             await server.start()
-        async with session.get(server.base_url + "/") as response:
+        async with http_session.get(server.base_url + "/") as response:
             assert await response.text() == "hello"
         port = server.port
     # Stopped, then started again: it binds the same port.
     async with server:
         assert server.port == port
-        async with session.get(f"http://127.0.0.1:{port}/") as response:
+        async with http_session.get(f"http://127.0.0.1:{port}/") as response:
             assert response.status == 200
 
 
@@ -1426,7 +1423,7 @@ def test_cli_defaults() -> None:
     args = cli.build_parser().parse_args(["orion"])
     assert (args.vendor, args.port, args.devices, args.interval) == ("orion", 8765, 5, 5.0)
     assert (args.app_id, args.token, args.seed) == ("demo-app", "demo-token", 1)
-    assert args.run is cli.run_orion
+    assert args.run is orion.run_demo
 
 
 def test_cli_options() -> None:
@@ -1470,11 +1467,11 @@ def test_cli_rejects_bad_arguments(argv: list[str], capsys: pytest.CaptureFixtur
 def test_cli_main_stops_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[argparse.Namespace] = []
 
-    async def interrupted(args: argparse.Namespace) -> None:
+    async def interrupted(args: argparse.Namespace, stop: asyncio.Event | None) -> None:
         seen.append(args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_orion", interrupted)
+    monkeypatch.setattr(orion, "COMMAND", replace(orion.COMMAND, run=interrupted))
     assert cli.main(["orion", "--devices", "2"]) == 0
     assert seen[0].devices == 2
 
@@ -1493,7 +1490,7 @@ async def test_run_orion(capsys: pytest.CaptureFixture[str]) -> None:
     )
     stop = asyncio.Event()
     stop.set()
-    await cli.run_orion(args, stop)
+    await orion.run_demo(args, stop)
     line = capsys.readouterr().out.strip()
     assert line.startswith("OrionM2M simulator: ws://127.0.0.1:")
     assert line.endswith(
@@ -1503,7 +1500,7 @@ async def test_run_orion(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_demo_devices() -> None:
     simulator = OrionSimulator()
-    cli.add_demo_devices(simulator, 8)
+    orion.add_demo_devices(simulator, 8)
     devices = list(simulator.devices.values())
     assert [d.description for d in devices[:5]] == [
         "Living room climate",
@@ -1527,4 +1524,4 @@ def test_demo_devices() -> None:
     assert devices[7].dev_eui == "70B3D57ED0050007"
     assert devices[7].dev_addr == "260B0007"
     assert sum(d.lat is not None for d in devices) == 2
-    assert cli.demo_device(3) == cli.demo_device(3)
+    assert demo_device(3) == demo_device(3)

@@ -35,6 +35,7 @@ import quickjs
 
 from . import limits
 from .fields import flatten
+from .normalized import NORMALIZED_UNITS, merge_normalized
 from .result import DecodeError, DecodeResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,31 +69,6 @@ _ROUTINE_OF: Final[Mapping[str, Routine]] = {
     name: routine for routine, names in FUNCTIONS.items() for name in names
 }
 _FALLBACKS: Final = {"decodeUplink": "Decoder", "encodeDownlink": "Encoder"}
-
-# Units of the fields normalizeUplink produces (the repository's normalized payload schema).
-NORMALIZED_UNITS: Final[Mapping[str, str]] = {
-    "air_temperature": "°C",
-    "air_relative_humidity": "%",
-    "air_pressure": "hPa",
-    "air_co2": "ppm",
-    "air_light_intensity": "lx",
-    "wind_speed": "m/s",
-    "wind_direction": "°",
-    "soil_temperature": "°C",
-    "soil_moisture": "%",
-    "soil_depth": "cm",
-    "soil_ec": "dS/m",
-    "soil_n": "ppm",
-    "soil_p": "ppm",
-    "soil_k": "ppm",
-    "water_temperature": "°C",
-    "battery": "V",
-    "metering_water_total": "L",
-    "metering_electricity_power": "W",
-    "metering_electricity_current": "A",
-    "metering_electricity_voltage": "V",
-    "metering_electricity_energy": "kWh",
-}
 
 # What each routine does with the codec's functions (f, in FUNCTIONS' order) and the input, as
 # The Things Stack does: decodeUplink then normalizeUplink (only without errors), else Decoder.
@@ -468,15 +444,6 @@ class JsCodec:
             raise CodecError("encodeDownlink returned no port")
         return bytes(raw), port
 
-    def decode_downlink(self, payload: bytes, f_port: int) -> dict[str, Any]:
-        """Decode a downlink payload back into its object."""
-        result = self.invoke(DOWNLINK_DECODER, {"bytes": list(payload), "fPort": f_port})
-        _raise_errors(result)
-        data = result.get("data")
-        if not isinstance(data, dict):
-            raise CodecError("decodeDownlink returned no data object")
-        return data
-
 
 def _object(value: object, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
@@ -508,50 +475,6 @@ def _normalized(value: object) -> tuple[DecodeResult, list[str]]:
         if key not in result.units and (unit := NORMALIZED_UNITS.get(standard)):
             result.units[key] = unit
     return result, _strings(normalized.get("warnings"))
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return type(value).__name__
-
-
-def _covers(word: str, value: object, other: str, other_value: object) -> bool:
-    """
-    Whether a normalized field (last word ``other``) covers a decoded one (last word ``word``).
-
-    Both are of one kind, and their words are equal, or one starts the other (with 3+ letters,
-    or with fewer when the values are equal: ``t`` and ``temperature``).
-    """
-    if _kind(value) != _kind(other_value):
-        return False
-    shorter, longer = sorted((word, other), key=len)
-    if shorter == longer:
-        return True
-    return longer.startswith(shorter) and (len(shorter) >= 3 or value == other_value)
-
-
-def merge_normalized(decoded: DecodeResult, normalized: DecodeResult) -> DecodeResult:
-    """
-    Return the normalized fields, and the decoded fields that normalization does not cover.
-
-    A decoded field is covered by a normalized one of the same kind (number, text, ...) whose
-    name ends in the same word (``temp`` and ``air_temperature``, ``speed`` and ``wind_speed``);
-    the wind sensor's ``direction: "N"`` stays beside the normalized ``wind_direction: 0``.
-    """
-    covering = [(key.rsplit("_", 1)[-1], value) for key, value in normalized.fields.items()]
-    for key, value in decoded.fields.items():
-        word = key.rsplit("_", 1)[-1]
-        if any(_covers(word, value, other, other_value) for other, other_value in covering):
-            continue
-        final = key if key not in normalized.fields else f"{key}_decoded"
-        normalized.fields[final] = value
-        if unit := decoded.units.get(key):
-            normalized.units[final] = unit
-    normalized.warnings[:0] = decoded.warnings
-    return normalized
 
 
 def decode_batch(
