@@ -29,7 +29,7 @@ from homeassistant.util import dt as dt_util
 
 from .codec_worker import CodecWorker
 from .codecs.decode import AUTO, RAW, Decoded, decode
-from .codecs.metadata import Platform as FieldPlatform, infer_metadata, location_pairs
+from .codecs.metadata import EntityKind, infer_metadata, location_pairs
 from .codecs.result import DecodeResult
 from .const import (
     CONF_CODEC,
@@ -83,8 +83,8 @@ type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], N
 _LOG = ThrottledLog(LOGGER)
 
 _PLATFORMS = {
-    FieldPlatform.SENSOR: Platform.SENSOR,
-    FieldPlatform.BINARY_SENSOR: Platform.BINARY_SENSOR,
+    EntityKind.SENSOR: Platform.SENSOR,
+    EntityKind.BINARY_SENSOR: Platform.BINARY_SENSOR,
 }
 
 

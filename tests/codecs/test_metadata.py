@@ -17,8 +17,8 @@ from homeassistant.components.sensor.const import (
 
 from custom_components.lorawan_hub.codecs.field_rules import BINARY_RULES, SENSOR_RULES
 from custom_components.lorawan_hub.codecs.metadata import (
+    EntityKind,
     FieldMeta,
-    Platform,
     infer_metadata,
     key_tokens,
     location_pairs,
@@ -42,14 +42,14 @@ def sensor(
     state_class: str | None = M,
     precision: int | None = None,
 ) -> FieldMeta:
-    return FieldMeta(Platform.SENSOR, device_class, unit, state_class, precision)
+    return FieldMeta(EntityKind.SENSOR, device_class, unit, state_class, precision)
 
 
 def binary(device_class: str | None) -> FieldMeta:
-    return FieldMeta(Platform.BINARY_SENSOR, device_class)
+    return FieldMeta(EntityKind.BINARY_SENSOR, device_class)
 
 
-PLAIN = FieldMeta(Platform.SENSOR)
+PLAIN = FieldMeta(EntityKind.SENSOR)
 
 TABLE: list[tuple[str, object, str | None, FieldMeta]] = [
     # Temperature
@@ -286,7 +286,7 @@ def sensor_combinations() -> Iterator[tuple[str | None, str | None, str | None]]
 
 def _assert_valid(meta: FieldMeta) -> None:
     """Fail unless Home Assistant accepts this metadata without a warning."""
-    if meta.platform is Platform.BINARY_SENSOR:
+    if meta.platform is EntityKind.BINARY_SENSOR:
         assert meta.unit is None
         assert meta.state_class is None
         if meta.device_class is not None:
@@ -308,7 +308,7 @@ def test_every_table_combination_is_valid_in_home_assistant() -> None:
     combinations = set(sensor_combinations())
     assert len(combinations) > 150
     for device_class, unit, state_class in combinations:
-        _assert_valid(FieldMeta(Platform.SENSOR, device_class, unit, state_class))
+        _assert_valid(FieldMeta(EntityKind.SENSOR, device_class, unit, state_class))
     emitted_classes = {device_class for device_class, _, _ in combinations if device_class}
     assert len(emitted_classes) >= 45
 
@@ -324,7 +324,7 @@ def test_every_rule_name_and_unit_gives_valid_metadata() -> None:
                     _assert_valid(meta)
                     checked += 1
             default = infer_metadata(name, 1.5)
-            assert default.platform is Platform.SENSOR
+            assert default.platform is EntityKind.SENSOR
             assert default.state_class == rule.state_class
     assert checked > 5000
 

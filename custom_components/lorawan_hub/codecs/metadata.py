@@ -36,8 +36,8 @@ from .units import (
 )
 
 
-class Platform(StrEnum):
-    """The entity platform of a field."""
+class EntityKind(StrEnum):
+    """The kind of entity a field becomes (the Home Assistant platform of that name)."""
 
     SENSOR = "sensor"
     BINARY_SENSOR = "binary_sensor"
@@ -47,7 +47,7 @@ class Platform(StrEnum):
 class FieldMeta:
     """The entity metadata inferred for one field."""
 
-    platform: Platform
+    platform: EntityKind
     device_class: str | None = None
     unit: str | None = None
     state_class: str | None = None
@@ -143,7 +143,7 @@ def _best[RuleT: (SensorRule, BinaryRule)](
 def _binary_meta(tokens: list[str]) -> FieldMeta:
     """Return the metadata of a boolean field."""
     match = _best(_BINARY_COMPILED, tokens)
-    return FieldMeta(Platform.BINARY_SENSOR, match[0].device_class if match else None)
+    return FieldMeta(EntityKind.BINARY_SENSOR, match[0].device_class if match else None)
 
 
 def _sensor_rule(tokens: list[str]) -> tuple[SensorRule | None, bool]:
@@ -180,15 +180,15 @@ def _rule_meta(rule: SensorRule, unit: str | None, value: object) -> FieldMeta:
         precision: int | None = rule.precision
     else:
         precision = UNIT_PRECISION.get(unit) if unit is not None else None
-    return FieldMeta(Platform.SENSOR, device_class, unit, state_class, precision)
+    return FieldMeta(EntityKind.SENSOR, device_class, unit, state_class, precision)
 
 
 def _unit_meta(unit: str | None) -> FieldMeta:
     """Return the metadata of a numeric field that only its unit describes."""
     if unit is None:
-        return FieldMeta(Platform.SENSOR, state_class=MEASUREMENT)
+        return FieldMeta(EntityKind.SENSOR, state_class=MEASUREMENT)
     device_class, state_class = UNIT_DEVICE_CLASSES.get(unit, (None, MEASUREMENT))
-    return FieldMeta(Platform.SENSOR, device_class, unit, state_class, UNIT_PRECISION.get(unit))
+    return FieldMeta(EntityKind.SENSOR, device_class, unit, state_class, UNIT_PRECISION.get(unit))
 
 
 def infer_metadata(key: str, value: object, unit: str | None = None) -> FieldMeta:
@@ -206,7 +206,7 @@ def infer_metadata(key: str, value: object, unit: str | None = None) -> FieldMet
     if isinstance(value, bool):
         return _binary_meta(tokens)
     if not (value is None or isinstance(value, int | float)):
-        return FieldMeta(Platform.SENSOR)
+        return FieldMeta(EntityKind.SENSOR)
     suffix: str | None = None
     if tokens and tokens[-1] in SUFFIX_UNITS and (len(tokens) > 1 or len(tokens[-1]) > 2):
         suffix = tokens.pop()
@@ -222,7 +222,7 @@ def infer_metadata(key: str, value: object, unit: str | None = None) -> FieldMet
     if rule is not None:
         return _rule_meta(rule, resolved, value)
     if resolved is None and (value is None or excluded):
-        return FieldMeta(Platform.SENSOR)
+        return FieldMeta(EntityKind.SENSOR)
     return _unit_meta(resolved)
 
 
