@@ -114,14 +114,18 @@ def repository_catalog(hass: HomeAssistant) -> Catalog:
     return catalog
 
 
-def _cache_path(hass: HomeAssistant, definition: Mapping[str, Any]) -> Path:
+def codec_cache_file(definition: Mapping[str, Any]) -> str:
+    """Return the name of the file (in ``CACHE_FOLDER`` of the storage) that keeps a codec."""
     names = (CONF_VENDOR_ID, CONF_MODEL, CONF_FIRMWARE)
     key = "/".join(str(definition.get(name, "")) for name in names)
     extra = [str(definition.get(name) or "") for name in (CONF_BAND, CONF_HARDWARE_VERSION)]
     if any(extra):
         key += "/" + "/".join(extra)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    return Path(hass.config.path(STORAGE_DIR, CACHE_FOLDER, f"{digest}.json"))
+    return f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def _cache_path(hass: HomeAssistant, definition: Mapping[str, Any]) -> Path:
+    return Path(hass.config.path(STORAGE_DIR, CACHE_FOLDER, codec_cache_file(definition)))
 
 
 def _read_cache(path: Path) -> dict[Routine, str] | str | None:
@@ -144,7 +148,10 @@ def _read_cache(path: Path) -> dict[Routine, str] | str | None:
     return source if isinstance(source, str) else None
 
 
-def _write_cache(path: Path, definition: Mapping[str, Any], sources: Mapping[Routine, str]) -> None:
+def write_codec_cache(
+    path: Path, definition: Mapping[str, Any], sources: Mapping[Routine, str]
+) -> None:
+    """Keep a fetched codec's sources on disk (blocking: in the executor)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {name: definition.get(name) for name in _IDENTITY}
     path.write_text(json.dumps({**record, "sources": dict(sources)}), encoding="utf-8")
@@ -185,7 +192,7 @@ async def async_fetch_tested_codec(
             outcome.reason,
         )
     await hass.async_add_executor_job(
-        _write_cache, _cache_path(hass, definition), definition, fetched.sources
+        write_codec_cache, _cache_path(hass, definition), definition, fetched.sources
     )
     return codec, report
 

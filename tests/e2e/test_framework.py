@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from custom_components.lorawan_hub.codecs.catalog import Catalog
-from custom_components.lorawan_hub.codecs.repository import DEFAULT_REPOSITORY
 from simulator.orion import OrionSimulator
-from tests.repository_server import RepositoryFiles, unpack
 
 from .home_assistant import Api, HomeAssistantProcess, JSONObject
+from .repository import keep_repository
 
 CLIMATE = "70B3D57ED0000001"
 S2101 = "2CF7F1C04430004B"
@@ -51,30 +47,6 @@ async def entry(api: Api, orion: OrionSimulator) -> AsyncIterator[JSONObject]:
     await orion.wait_for_consumers(1)
     yield created
     await api.delete(f"/api/config/config_entries/entry/{created['entry_id']}")
-
-
-async def keep_repository_lists(config: Path, work: Path) -> None:
-    """
-    Keep the repository's lists in the instance's storage, as if it had fetched them.
-
-    They are made from the snapshot (the process reaches no network): the lists kept of a
-    repository served on 127.0.0.1, as the repository's own.
-    """
-    kept = work / "kept"
-    async with (
-        RepositoryFiles(unpack(work / "repository", ["sensecap"])) as files,
-        aiohttp.ClientSession() as session,
-    ):
-        catalog = Catalog(session, files.base_url, kept)
-        await catalog.async_vendors()
-        await catalog.async_devices("sensecap")
-    storage = config / ".storage" / "lorawan_hub_catalog"
-    storage.mkdir(parents=True, exist_ok=True)
-    for path in kept.glob("*.json"):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        (storage / path.name).write_text(
-            json.dumps({**data, "repository": DEFAULT_REPOSITORY}), encoding="utf-8"
-        )
 
 
 async def framework_devices(api: Api) -> dict[str, JSONObject]:
@@ -150,7 +122,7 @@ async def test_a_sensecap_device_is_left_to_sensecap(
 ) -> None:
     """With its repository identity, an S2101 is offered to SenseCAP, which decodes it alone."""
     entry_id = entry["entry_id"]
-    await keep_repository_lists(home_assistant.config, tmp_path)
+    await keep_repository(home_assistant.config, tmp_path, ["sensecap"])
     result = await api.options_flow(
         entry_id,
         {
