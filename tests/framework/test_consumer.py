@@ -29,6 +29,7 @@ import pytest
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, discovery_flow
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -244,9 +245,18 @@ async def test_a_device_chosen_in_the_options(hass: HomeAssistant) -> None:
         await uplinks.wait(1)
         await hass.async_block_till_done()
         assert state_of(hass, "sensor.door_temperature_1") == "22.5"
-        # Removed from its page: no longer decoded, and offered in the options again.
+        # What a connection cannot do is refused, saying why.
         device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, OTHER), entry.entry_id)
         assert device is not None
+        with pytest.raises(ServiceValidationError) as refused:
+            await hass.services.async_call(
+                DOMAIN,
+                "set_device_class",
+                {"device_id": device.id, "device_class": "c"},
+                blocking=True,
+            )
+        assert refused.value.translation_key == "connection_cannot"
+        # Removed from its page: no longer decoded, and offered in the options again.
         assert await async_remove_config_entry_device(hass, entry, device)
         assert entry.options[CONF_DECODED] == {}
         assert OTHER not in entry.options[CONF_DEVICES]
@@ -260,6 +270,13 @@ async def test_a_device_chosen_in_the_options(hass: HomeAssistant) -> None:
         )
         await hass.async_block_till_done()
         assert len(uplinks.events) == 1
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "device"}
+        )
+        schema = result["data_schema"]
+        assert schema is not None
+        assert OTHER in {option["value"] for option in schema.schema["device"].config["options"]}
         assert await hass.config_entries.async_unload(entry.entry_id)
 
 

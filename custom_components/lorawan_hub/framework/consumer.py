@@ -175,6 +175,16 @@ class FrameworkClient(NetworkServer):
             Capability.LOCATION,
         }
     )
+    unsupported_reasons = dict.fromkeys(
+        (
+            Capability.CLASS_CHANGE,
+            Capability.CLEAR_QUEUE,
+            Capability.MULTICAST,
+            Capability.MULTICAST_GROUPS,
+            Capability.FUOTA,
+        ),
+        "connection_cannot",
+    )
 
     def __init__(
         self,
