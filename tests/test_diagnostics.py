@@ -104,3 +104,26 @@ async def test_positions_are_redacted(
     assert "42.3519" not in text
     assert "43.2218" not in text  # the garden tracker's position, kept by the server
     assert diagnostics["entry"]["options"] == ["devices"]
+
+
+async def test_diagnostics_of_an_entry_not_loaded(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Unloaded (or reloading), the entry describes itself, and nothing that is not running."""
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, CLIMATE), loaded_entry.entry_id
+    )
+    assert device is not None
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    assert diagnostics["entry"]["state"] == "not_loaded"
+    assert diagnostics["entry"]["data"]["token"] == "**REDACTED**"
+    assert (diagnostics["connected"], diagnostics["devices"]) == (False, {})
+    assert await get_diagnostics_for_device(hass, hass_client, loaded_entry, device) == {
+        "connected": False,
+        "entry_state": "not_loaded",
+    }

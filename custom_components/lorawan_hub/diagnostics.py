@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
@@ -132,15 +133,22 @@ def _device(entry: LoRaWANHubConfigEntry, state: DeviceState) -> dict[str, Any]:
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: LoRaWANHubConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry's connection state and every device."""
-    coordinator = entry.runtime_data
-    return {
+    """Return the entry's connection state and every device (while it is loaded)."""
+    described = {
         "entry": {
             "title": entry.title,
+            "state": entry.state.value,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             # Codecs, file names and identities of the user's own: their kinds only.
             "options": sorted(entry.options),
         },
+    }
+    if entry.state is not ConfigEntryState.LOADED:
+        # Not set up (yet, or any more): nothing runs that could be described.
+        return {**described, "connected": False, "devices": {}}
+    coordinator = entry.runtime_data
+    return {
+        **described,
         "vendor": coordinator.client.name,
         "capabilities": sorted(coordinator.client.capabilities),
         "connected": coordinator.connected,
@@ -156,7 +164,9 @@ async def async_get_config_entry_diagnostics(
 async def async_get_device_diagnostics(
     hass: HomeAssistant, entry: LoRaWANHubConfigEntry, device: dr.DeviceEntry
 ) -> dict[str, Any]:
-    """Return one device's state and last raw uplink."""
+    """Return one device's state and last raw uplink (while the entry is loaded)."""
+    if entry.state is not ConfigEntryState.LOADED:
+        return {"connected": False, "entry_state": entry.state.value}
     coordinator = entry.runtime_data
     for domain, identifier in device.identifiers:
         if domain == DOMAIN and (state := coordinator.devices.get(identifier)) is not None:
