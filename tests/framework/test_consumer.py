@@ -16,10 +16,12 @@ from unittest.mock import patch
 from aiohttp import web
 from lorawan_connection import (
     AckEvent,
+    AddedEvent,
     DeviceDescriptor,
     GatewayReception,
     JoinEvent,
     LocationEvent,
+    RemovedEvent,
     StatusEvent,
     UplinkEvent,
 )
@@ -171,6 +173,8 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     # The connection goes: its devices are unreachable, downlinks cannot go; back: reachable.
     registry.unregister(NETWORK)
     assert sink.reachability[-1] == ([CLIMATE], False)
+    # Away, its devices are unreachable, not gone: still listed, as last known.
+    assert [device.name for device in await client.list_devices()] == ["Greenhouse"]
     with pytest.raises(CannotConnect):
         await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))
     back = MockConnection([descriptor(CLIMATE, "Greenhouse 2")], stack_type="tts")
@@ -178,6 +182,12 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     await hass.async_block_till_done()
     assert sink.reachability[-1] == ([CLIMATE], True)
     assert sink.device_updates[-1].name == "Greenhouse 2"
+    assert [device.name for device in sink.device_lists[-1]] == ["Greenhouse 2"]
+    # Removed from its server: no longer listed (the coordinator removes it once silent).
+    back.emit(RemovedEvent(descriptor=back.devices[CLIMATE.lower()], received_at=AT))
+    assert sink.device_lists[-1] == []
+    back.emit(AddedEvent(descriptor=descriptor(CLIMATE, "Greenhouse 3"), received_at=AT))
+    assert sink.device_updates[-1].name == "Greenhouse 3"
     back.disconnect()
     with pytest.raises(InvalidRequest, match="disconnected"):
         await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))

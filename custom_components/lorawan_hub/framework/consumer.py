@@ -221,18 +221,40 @@ class FrameworkClient(NetworkServer):
         await self._async_registry()
 
     async def list_devices(self) -> list[ServerDevice]:
-        """Return the chosen devices the framework's connections have now."""
-        registry = await self._async_registry()
-        devices = []
-        for network_id, registered in tuple(registry.connections.items()):
-            if is_ours(self.hass, network_id):
-                continue
-            for state in tuple(registered.devices.values()):
-                device = FrameworkDevice(network_id, state.descriptor)
-                if self.decoded.get(device.dev_eui) == network_id:
-                    self._devices[device.dev_eui] = device
-                    devices.append(server_device(device))
-        return devices
+        """Return the chosen devices: as their connections list them (see ``_listing``)."""
+        await self._async_registry()
+        return self._listing()
+
+    def _listing(self, gone: str | None = None) -> list[ServerDevice]:
+        """
+        Return the chosen devices that are not known to be gone.
+
+        A device is gone when its connection is there and does not list it (or, ``gone``, has
+        just removed it). The devices of a connection that is away are listed as last known:
+        they are unreachable, not removed. A device the server stops listing is removed once it
+        stays silent (the coordinator's stale devices).
+        """
+        registry = self._registry
+        if registry is None:
+            return []
+        inventories = {
+            network_id: {
+                state.descriptor.dev_eui.upper(): state.descriptor
+                for state in tuple(registered.devices.values())
+            }
+            for network_id, registered in tuple(registry.connections.items())
+            if not is_ours(self.hass, network_id)
+        }
+        listed = []
+        for dev_eui, network_id in self.decoded.items():
+            inventory = inventories.get(network_id)
+            if inventory is None:
+                known = self._devices.get(dev_eui)
+                listed.append(server_device(known) if known else ServerDevice(dev_eui=dev_eui))
+            elif dev_eui != gone and (descriptor := inventory.get(dev_eui)) is not None:
+                device = self._devices[dev_eui] = FrameworkDevice(network_id, descriptor)
+                listed.append(server_device(device))
+        return listed
 
     def undecoded_devices(self) -> list[FrameworkDevice]:
         """Return the devices of the connections it does not decode, to choose from.
@@ -293,6 +315,9 @@ class FrameworkClient(NetworkServer):
             self._connections.pop(network_id, None)
             return
         self._reachable(network_id, reachable=True)
+        if (sink := self._sink) is not None:
+            # Devices removed while the connection was away are missing from its inventory.
+            sink.devices_listed(self._listing())
 
     @callback
     def _forget(self, network_id: str) -> None:
@@ -335,6 +360,8 @@ class FrameworkClient(NetworkServer):
             device = FrameworkDevice(network_id, event.descriptor)
             self._devices[dev_eui] = device
             sink.device_updated(server_device(device))
+        elif event.type is EventType.REMOVED:
+            sink.devices_listed(self._listing(gone=dev_eui))
         elif isinstance(event, UplinkEvent):
             sink.uplink(uplink_of(event))
         elif isinstance(event, JoinEvent):
