@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.lorawan_hub.const import DOMAIN
+from custom_components.lorawan_hub.diagnostics import _device_type
 from simulator.orion import OrionSimulator, parse_time
 
 from .conftest import EventRecorder
@@ -127,3 +128,34 @@ async def test_diagnostics_of_an_entry_not_loaded(
         "connected": False,
         "entry_state": "not_loaded",
     }
+
+
+def test_where_a_codec_comes_from() -> None:
+    """A repository model with its choice; of a codec of the user's own, only its kind."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        options={
+            "device_types": {
+                "mine": {"name": "Mine", "source": "paste", "code": "function decodeUplink() {}"},
+                "lht65": {
+                    "name": "LHT65",
+                    "source": "repository",
+                    "vendor_id": "dragino",
+                    "model": "lht65",
+                    "firmware": "1.9.1",
+                    "band": "",
+                    "chosen": "the codec all its profiles share",
+                },
+            }
+        },
+    )
+    assert _device_type(entry, "js:mine") == {"source": "paste"}
+    assert _device_type(entry, "js:lht65") == {
+        "source": "repository",
+        "vendor_id": "dragino",
+        "model": "lht65",
+        "firmware": "1.9.1",
+        "chosen": "the codec all its profiles share",
+    }
+    assert _device_type(entry, "js:gone") is None
+    assert _device_type(entry, "cayenne_lpp") is None

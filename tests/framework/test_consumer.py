@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from unittest.mock import patch
 
@@ -21,8 +22,10 @@ from lorawan_connection import (
     GatewayReception,
     JoinEvent,
     LocationEvent,
+    LogEvent,
     RemovedEvent,
     StatusEvent,
+    TxAckEvent,
     UplinkEvent,
 )
 from lorawan_connection.mock import MockConnection
@@ -33,6 +36,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, discovery_flow
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lorawan_hub import async_remove_config_entry_device
@@ -531,3 +535,125 @@ async def test_not_offered_without_the_framework(hass: HomeAssistant) -> None:
     options = schema.schema[CONF_VENDOR].config["options"]
     assert "framework" not in options
     assert "orion" in options
+
+
+async def test_edges_of_the_decoding_entry(hass: HomeAssistant) -> None:
+    """The framework that cannot be set up, reconfiguring, offers without an entry to add to."""
+    with (
+        patch.object(consumer, "async_registry", return_value=None),
+        patch.object(framework_vendor, "async_framework_module", return_value=object()),
+    ):
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_VENDOR: "framework"}
+        )
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "no_framework")
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="framework", data={CONF_VENDOR: "framework"}, title="LoRaWAN"
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "nothing_to_reconfigure")
+    # The ChirpStack device without a catalog link names nothing to look up: not offered.
+    with patch.object(discovery_flow, "async_create_flow") as create:
+        framework_vendor.offer_decoding(
+            hass, FrameworkDevice(NETWORK, descriptor(OTHER, "Door", stack="chirpstack"))
+        )
+    create.assert_not_called()
+    with pytest.raises(TypeError, match="needs Home Assistant"):
+        framework_vendor.SPEC.create_client(async_get_clientsession(hass), {}, None)
+
+
+async def test_offers_without_a_decoding_entry(hass: HomeAssistant, tmp_path: Path) -> None:
+    """An offer comes to nothing without the entry; confirmed after it went, it says so."""
+    hass.config.config_dir = str(tmp_path)
+    offer = {
+        "network_id": NETWORK,
+        "dev_eui": CLIMATE,
+        "name": "Greenhouse",
+        "brand_id": "acme",
+        "model_id": "climate-sensor",
+    }
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "integration_discovery"}, data=offer
+    )
+    assert result["reason"] == "no_decoding_entry"
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="framework", data={CONF_VENDOR: "framework"}, title="LoRaWAN"
+    )
+    entry.add_to_hass(hass)
+    repository = Repository()
+    await repository.start()
+    with patch.object(repository_module, "DEFAULT_REPOSITORY", repository.base_url):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": "integration_discovery"}, data=offer
+        )
+    await repository.stop()
+    assert result["step_id"] == "decode_device"
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["reason"] == "no_decoding_entry"
+
+
+async def test_connections_it_does_not_follow(hass: HomeAssistant) -> None:
+    """Our own entries' connections, one that is down, events that are no device's data."""
+    ours = MockConfigEntry(domain=DOMAIN, entry_id="01KAOURORIONENTRY000000000")
+    ours.add_to_hass(hass)
+    sensecap = MockConfigEntry(domain="sensecap_lorawan", state=ConfigEntryState.LOADED)
+    sensecap.add_to_hass(hass)
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=sensecap.entry_id,
+        identifiers={("sensecap_lorawan", f"{NETWORK}:{S2101.lower()}")},
+    )
+    registry = Registry(integrations={"sensecap_lorawan": [("tts", "sensecap")]})
+    here = MockConnection(
+        [
+            descriptor(CLIMATE, "Greenhouse"),
+            descriptor(OTHER, "Door"),
+            descriptor(S2101, "Shed", brand_id="sensecap", model_id="sensecaps2101"),
+        ],
+        stack_type="tts",
+    )
+    registry.register(NETWORK, here)
+    registry.register(ours.entry_id, MockConnection([descriptor("70B3D57ED0000001", "Ours")]))
+    down = MockConnection([descriptor("A840410000000D01", "Away")])
+    down.disconnect()
+    registry.register("01KADOWNCONNECTION00000000", down)
+    client = FrameworkClient(hass, {CLIMATE: NETWORK})
+    assert client.undecoded_devices() == []  # nothing known before it looked
+    sink = RecordingSink()
+    with patch.object(consumer, "async_registry", return_value=registry):
+        task = hass.async_create_background_task(client.run(sink), "framework client")
+        await sink.wait_for(lambda: sink.up)
+    # Neither ours (decoded by their own entry), nor one a device integration made its own.
+    undecoded = [device.dev_eui for device in client.undecoded_devices()]
+    assert undecoded == [OTHER, "A840410000000D01"]
+    assert set(client._subscriptions) == {NETWORK}
+    # A gateway's transmission acknowledgement and a log line are no device data.
+    the_device = here.devices[CLIMATE.lower()]
+    here.emit(TxAckEvent(descriptor=the_device, received_at=AT, gateway_id="gw", downlink_id=1))
+    here.emit(LogEvent(descriptor=the_device, received_at=AT, description="x", level=1, code=2))
+    assert (sink.uplinks, sink.downlink_statuses, sink.joins) == ([], [], [])
+    task.cancel()
+    await hass.async_block_till_done()
+    # A connection registered once it stopped is not followed.
+    registry.register("01KALATECONNECTION00000000", MockConnection([]))
+    await hass.async_block_till_done()
+    assert client._subscriptions == {}
+
+
+async def test_the_registry_of_the_framework(hass: HomeAssistant) -> None:
+    """The lorawan integration is set up for its registry; one that fails gives none."""
+    module = ModuleType("lorawan_connection_module")
+    module.DATA_REGISTRY = "lorawan"  # type: ignore[attr-defined]
+    hass.data["lorawan"] = registry = Registry()
+    with (
+        patch.object(consumer, "async_import_module", return_value=module),
+        patch.object(consumer, "async_setup_component", return_value=True),
+    ):
+        assert await consumer.async_registry(hass) is registry
+    with (
+        patch.object(consumer, "async_import_module", return_value=module),
+        patch.object(consumer, "async_setup_component", return_value=False),
+    ):
+        assert await consumer.async_registry(hass) is None

@@ -234,9 +234,7 @@ class FrameworkClient(NetworkServer):
         they are unreachable, not removed. A device the server stops listing is removed once it
         stays silent (the coordinator's stale devices).
         """
-        registry = self._registry
-        if registry is None:
-            return []
+        registry: Any = self._registry  # set: the listing follows list_devices or run
         inventories = {
             network_id: {
                 state.descriptor.dev_eui.upper(): state.descriptor
@@ -306,18 +304,20 @@ class FrameworkClient(NetworkServer):
         """Subscribe to one connection: its devices first, then their events."""
         if is_ours(self.hass, network_id) or network_id in self._subscriptions:
             return
+        sink = self._sink
+        if sink is None:  # stopped meanwhile
+            return
         self._connections[network_id] = connection
         try:
             self._subscriptions[network_id] = await connection.async_subscribe(
-                listener=lambda event: self._event(network_id, event)
+                listener=lambda event: self._event(network_id, sink, event)
             )
         except ConnectionUnavailable:
             self._connections.pop(network_id, None)
             return
         self._reachable(network_id, reachable=True)
-        if (sink := self._sink) is not None:
-            # Devices removed while the connection was away are missing from its inventory.
-            sink.devices_listed(self._listing())
+        # Devices removed while the connection was away are missing from its inventory.
+        sink.devices_listed(self._listing())
 
     @callback
     def _forget(self, network_id: str) -> None:
@@ -336,6 +336,7 @@ class FrameworkClient(NetworkServer):
                 sink.devices_reachable(dev_euis, reachable)
 
     def _stop_following(self) -> None:
+        self._sink = None
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None
@@ -343,18 +344,15 @@ class FrameworkClient(NetworkServer):
             self._forget(network_id)
 
     @callback
-    def _event(self, network_id: str, event: DeviceEvent) -> None:
+    def _event(self, network_id: str, sink: Sink, event: DeviceEvent) -> None:
         """Hand the events of the chosen devices to the sink."""
         dev_eui = event.dev_eui.upper()
-        sink = self._sink
         if self.decoded.get(dev_eui) != network_id:
             if self._offer is not None and event.type is EventType.ADDED and event.descriptor:
                 device = FrameworkDevice(network_id, event.descriptor)
                 integrations = getattr(self._registry, "integrations", None) or {}
                 if not left_to_a_device_integration(self.hass, integrations, device):
                     self._offer(device)
-            return
-        if sink is None:
             return
         if event.type in (EventType.ADDED, EventType.UPDATED) and event.descriptor is not None:
             device = FrameworkDevice(network_id, event.descriptor)
