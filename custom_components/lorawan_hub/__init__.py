@@ -9,13 +9,10 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .alarms import async_delete_alarm_issues
 from .codec_worker import async_delete_codec_issues
 from .const import CONF_DECODED, CONF_DEVICES, CONF_VENDOR, DOMAIN, LOGGER
-from .coordinator import (
-    LoRaWANHubConfigEntry,
-    LoRaWANHubCoordinator,
-    async_delete_alarm_issues,
-)
+from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .framework.consumer import FrameworkClient
 from .framework.provider import async_link_framework
 from .lns.errors import AuthError, LnsError

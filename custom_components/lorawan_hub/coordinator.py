@@ -10,26 +10,23 @@ lives in ``device_state.py``, the store in ``store.py``, the codec thread in ``c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 import dataclasses
 from datetime import datetime
-import functools
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import CALLBACK_TYPE, Context, Event, HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.helpers import (
     device_registry as dr,
-    entity_registry as er,
-    issue_registry as ir,
 )
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
+from .alarms import raise_alarm
 from .codec_worker import CodecWorker
 from .codecs.decode import AUTO, RAW, Decoded, decode
-from .codecs.metadata import EntityKind, infer_metadata, location_pairs
 from .codecs.result import DecodeResult
 from .const import (
     CONF_CODEC,
@@ -40,7 +37,6 @@ from .const import (
     DEFAULT_F_PORT,
     DEFAULT_OFFLINE_AFTER,
     DOMAIN,
-    EVENT_ALARM,
     EVENT_DOWNLINK_STATUS,
     EVENT_JOIN,
     EVENT_UPLINK,
@@ -58,8 +54,11 @@ from .device_state import (
     DeviceState,
     FieldSpec,
     listener_failed,
+    new_field_specs,
 )
 from .device_types import CONF_DEVICE_TYPES, JS_PREFIX
+from .entity_listeners import EntityListeners, NewEntitiesCallback
+from .framework.claims import follow_claims, update_claims
 from .framework.provider import claimed_devices
 from .lns.base import NetworkServer, ThrottledLog
 from .lns.errors import AuthError
@@ -78,32 +77,8 @@ if TYPE_CHECKING:
     from .framework.provider import FrameworkLink
 
 type LoRaWANHubConfigEntry = ConfigEntry[LoRaWANHubCoordinator]
-type NewEntitiesCallback = Callable[[DeviceState, Sequence[FieldSpec] | None], None]
 
 _LOG = ThrottledLog(LOGGER)
-
-_PLATFORMS = {
-    EntityKind.SENSOR: Platform.SENSOR,
-    EntityKind.BINARY_SENSOR: Platform.BINARY_SENSOR,
-}
-
-
-ALARM_ISSUE = "alarm_"
-"""Prefix of the repairs a network server's alarm raises: alarm_<entry id>_<code>_<source>."""
-
-
-def alarm_issue_id(entry_id: str, code: str, source: str) -> str:
-    """Return the id of the repair an alarm raises (one per entry, alarm and source)."""
-    return f"{ALARM_ISSUE}{entry_id}_{code}_{source}".lower()
-
-
-@callback
-def async_delete_alarm_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Remove the repairs of an entry's alarms (the entry goes)."""
-    prefix = f"{ALARM_ISSUE}{entry_id}_".lower()
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.startswith(prefix):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 async def _stopped(task: asyncio.Task[None], name: str) -> None:
@@ -137,8 +112,9 @@ class LoRaWANHubCoordinator:
         self._resume_from: datetime | None = None
         self._stream_position: str | None = None
         self._store = EntryStore(hass, entry.entry_id, self._data_to_save)
-        self._availability_listeners: set[CALLBACK_TYPE] = set()
-        self._platform_callbacks: list[NewEntitiesCallback] = []
+        self.entities = EntityListeners()
+        self.announce = self.entities.announce
+        self.async_subscribe = self.entities.subscribe
         self._task: asyncio.Task[None] | None = None
         self._hub_device_id: str | None = None
         self.framework: FrameworkLink | None = None
@@ -146,6 +122,11 @@ class LoRaWANHubCoordinator:
         self.codec_worker = CodecWorker(
             hass, entry.entry_id, entry.options.get(CONF_DEVICE_TYPES, {}), self._deliver
         )
+
+    @callback
+    def async_add_platform(self, new_entities: NewEntitiesCallback) -> None:
+        """Register a platform's entity factory; it gets every device known so far."""
+        self.entities.add_platform(new_entities, self.devices.values())
 
     # --- set-up and shut-down -----------------------------------------------------------------
 
@@ -168,11 +149,7 @@ class LoRaWANHubCoordinator:
         self.entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_online, ONLINE_CHECK_INTERVAL)
         )
-        self.entry.async_on_unload(
-            self.hass.bus.async_listen(
-                dr.EVENT_DEVICE_REGISTRY_UPDATED, self._device_registry_updated
-            )
-        )
+        self.entry.async_on_unload(follow_claims(self))
 
     @callback
     def start(self) -> None:
@@ -221,7 +198,7 @@ class LoRaWANHubCoordinator:
                 restore_device(state, data)
             except Exception:  # noqa: BLE001 - one bad stored device never stops the entry
                 LOGGER.exception("The stored state of %s could not be read in full", dev_eui)
-            state.online = self._is_online(state, dt_util.utcnow())
+            state.online = state.is_online(dt_util.utcnow())
 
     @callback
     def _data_to_save(self) -> dict[str, Any]:
@@ -247,58 +224,6 @@ class LoRaWANHubCoordinator:
             CONF_OFFLINE_AFTER, options.get(CONF_OFFLINE_AFTER, DEFAULT_OFFLINE_AFTER)
         )
 
-    # --- entities -----------------------------------------------------------------------------
-
-    @callback
-    def async_add_platform(self, new_entities: NewEntitiesCallback) -> None:
-        """Register a platform's entity factory and give it every device known so far."""
-        self._platform_callbacks.append(new_entities)
-        for state in self.devices.values():
-            try:
-                new_entities(state, None)
-            except Exception:  # noqa: BLE001 - one device's entities stop no other
-                _LOG.exception("entities", "Entities of %s could not be added", state.dev_eui)
-
-    @callback
-    def async_subscribe(
-        self,
-        device: DeviceState,
-        keys: tuple[str, ...],
-        update: CALLBACK_TYPE,
-        write: CALLBACK_TYPE,
-    ) -> CALLBACK_TYPE:
-        """Subscribe an entity; returns the remover.
-
-        ``update`` is called when one of ``keys`` of the device changes, ``write`` when the
-        connection goes up or down.
-        """
-        for key in keys:
-            device.listeners.setdefault(key, []).append(update)
-        self._availability_listeners.add(write)
-        # A partial, not a closure: one of these per entity, thousands of entities.
-        return functools.partial(self._unsubscribe, device, keys, update, write)
-
-    @callback
-    def _unsubscribe(
-        self,
-        device: DeviceState,
-        keys: tuple[str, ...],
-        update: CALLBACK_TYPE,
-        write: CALLBACK_TYPE,
-    ) -> None:
-        for key in keys:
-            device.listeners[key].remove(update)
-        self._availability_listeners.discard(write)
-
-    @callback
-    def _announce(self, state: DeviceState, specs: Sequence[FieldSpec] | None) -> None:
-        """Have every platform add the entities of a new device (None) or of new fields."""
-        for new_entities in self._platform_callbacks:
-            try:
-                new_entities(state, specs)
-            except Exception:  # noqa: BLE001 - one entity that cannot be made stops no other
-                _LOG.exception("entities", "Entities of %s could not be added", state.dev_eui)
-
     # --- devices ------------------------------------------------------------------------------
 
     def _ensure_device(
@@ -321,7 +246,7 @@ class LoRaWANHubCoordinator:
             self._apply_device_options(state)
             self.devices[dev_eui] = state
             if announce:
-                self._announce(state, None)
+                self.announce(state, None)
             self._tell_framework("device", state)
             return state
         if info is not None:
@@ -345,36 +270,10 @@ class LoRaWANHubCoordinator:
         self, state: DeviceState, fields: Mapping[str, Any], units: Mapping[str, str]
     ) -> None:
         """Create the entities of fields seen for the first time."""
-        new_keys = [key for key in fields if key not in state.owners]
-        specs: list[FieldSpec] = []
-        paired: set[str] = set()
-        for prefix, lat_key, lon_key, alt_key in location_pairs(new_keys):
-            spec = FieldSpec(
-                key=f"{prefix}_location" if prefix else "location",
-                platform=Platform.DEVICE_TRACKER,
-                latitude_key=lat_key,
-                longitude_key=lon_key,
-                altitude_key=alt_key,
-            )
-            specs.append(spec)
-            paired.update(spec.source_keys)
-        for key in new_keys:
-            if key in paired:
-                continue
-            meta = infer_metadata(key, fields[key], units.get(key))
-            specs.append(
-                FieldSpec(
-                    key=key,
-                    platform=_PLATFORMS[meta.platform],
-                    device_class=meta.device_class,
-                    unit=meta.unit,
-                    state_class=meta.state_class,
-                    precision=meta.suggested_display_precision,
-                )
-            )
+        specs = new_field_specs(state, fields, units)
         for spec in specs:
             state.add_spec(spec)
-        self._announce(state, specs)
+        self.announce(state, specs)
 
     # --- Sink: what the client pushes ---------------------------------------------------------
 
@@ -394,11 +293,7 @@ class LoRaWANHubCoordinator:
         self._reported = connected
         self.connected = connected
         self.connection_error = None if connected else reason
-        for write in list(self._availability_listeners):
-            try:
-                write()
-            except Exception:  # noqa: BLE001 - one entity never stops the connection
-                listener_failed("the server", "availability")
+        self.entities.write_availability()
         self._tell_framework("connection_changed", connected)
 
     @callback
@@ -410,11 +305,7 @@ class LoRaWANHubCoordinator:
                 state.reachable = reachable
                 changed = True
         if changed:
-            for write in list(self._availability_listeners):
-                try:
-                    write()
-                except Exception:  # noqa: BLE001 - one entity never stops the others
-                    listener_failed("the server", "availability")
+            self.entities.write_availability()
 
     @callback
     def devices_listed(self, devices: Sequence[ServerDevice]) -> None:
@@ -568,7 +459,7 @@ class LoRaWANHubCoordinator:
                     listener_failed(state.dev_eui, owner)
         state.notify(KEY_UPLINK)
         if state.online is not True:
-            state.online = self._is_online(state, dt_util.utcnow())
+            state.online = state.is_online(dt_util.utcnow())
             state.notify(KEY_ONLINE)
 
     @callback
@@ -610,48 +501,10 @@ class LoRaWANHubCoordinator:
 
     @callback
     def alarm(self, alarm: Alarm) -> None:
-        """
-        Make a network server's alarm a repair (one per alarm and source) and an event.
-
-        The repair says in words what the server reported and about which device; the
-        ``lorawan_hub_alarm`` event lets automations react.
-        """
-        source = alarm.dev_eui or alarm.gateway_id or "account"
+        """Make a network server's alarm a repair and an event (see ``alarms``)."""
         state = self.devices.get(alarm.dev_eui) if alarm.dev_eui else None
-        name = alarm.dev_eui or alarm.gateway_id or self.entry.title
-        if state is not None and (device := dr.async_get(self.hass).async_get(state.device_id)):
-            name = f"{device.name_by_user or device.name} ({alarm.dev_eui})"
-        LOGGER.warning("%s reports %s for %s: %s", self.client.name, alarm.code, source, alarm.text)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            alarm_issue_id(self.entry.entry_id, alarm.code, source),
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.ERROR
-            if alarm.severity.lower() in ("critical", "error", "major")
-            else ir.IssueSeverity.WARNING,
-            translation_key="server_alarm",
-            translation_placeholders={
-                "vendor": self.client.name,
-                "code": alarm.code,
-                "severity": alarm.severity,
-                "source": name,
-                "text": alarm.text or alarm.code,
-            },
-        )
-        self.hass.bus.async_fire(
-            EVENT_ALARM,
-            {
-                "dev_eui": alarm.dev_eui,
-                "device_id": state.device_id if state else None,
-                "gateway_id": alarm.gateway_id,
-                "code": alarm.code,
-                "severity": alarm.severity,
-                "text": alarm.text,
-                "at": alarm.at.isoformat() if alarm.at else None,
-            },
-        )
+        device = dr.async_get(self.hass).async_get(state.device_id) if state else None
+        raise_alarm(self.hass, self.entry, self.client.name, alarm, device)
 
     @callback
     def joined(self, join: JoinInfo) -> None:
@@ -687,7 +540,7 @@ class LoRaWANHubCoordinator:
         if NETWORK_LOCATION not in state.fields:
             spec = FieldSpec(key=NETWORK_LOCATION, platform=Platform.DEVICE_TRACKER)
             state.add_spec(spec)
-            self._announce(state, [spec])
+            self.announce(state, [spec])
             self._schedule_save()
         state.notify(KEY_LOCATION)
         self._tell_framework("location", dev_eui, location)
@@ -718,66 +571,16 @@ class LoRaWANHubCoordinator:
     # --- devices a device integration supports ------------------------------------------------
 
     @callback
-    def _device_registry_updated(self, event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
-        """Follow devices of other integrations that name one of ours (``<entry id>:<DevEUI>``)."""
-        if event.data["action"] == "remove":
-            self.update_claims()
-            return
-        device = dr.async_get(self.hass).async_get(event.data["device_id"])
-        prefix = f"{self.entry.entry_id}:"
-        if device is not None and any(
-            domain != DOMAIN and identifier.startswith(prefix)
-            for domain, identifier in device.identifiers
-        ):
-            self.update_claims()
-
-    @callback
     def update_claims(self) -> None:
-        """
-        Leave a device's decoded values to the device integration that supports it.
-
-        Its decoded-field entities of ours go (its diagnostics, status and actions stay), unless
-        its options keep them; they come back when that integration lets the device go.
-        """
-        claims = claimed_devices(self.hass, self.entry.entry_id)
-        for state in self.devices.values():
-            shown = state.show_fields
-            state.claimed_by = claims.get(state.dev_eui)
-            if state.show_fields == shown:
-                continue
-            if state.show_fields:
-                self._announce(state, list(state.fields.values()))
-            else:
-                LOGGER.info(
-                    "%s decodes %s: its decoded values are shown there",
-                    state.claimed_by,
-                    state.dev_eui,
-                )
-                self._remove_field_entities(state)
-
-    @callback
-    def _remove_field_entities(self, state: DeviceState) -> None:
-        registry = er.async_get(self.hass)
-        for spec in state.fields.values():
-            if spec.key == NETWORK_LOCATION:
-                continue  # the server's position of the device, not a decoded value
-            kind = "tracker" if spec.platform is Platform.DEVICE_TRACKER else "field"
-            unique_id = f"{state.dev_eui}_{kind}_{spec.key}"
-            if entity_id := registry.async_get_entity_id(spec.platform, DOMAIN, unique_id):
-                registry.async_remove(entity_id)
+        """Leave decoded values to the device integrations that support devices (``claims``)."""
+        update_claims(self, claimed_devices(self.hass, self.entry.entry_id))
 
     # --- online tracking ----------------------------------------------------------------------
-
-    @staticmethod
-    def _is_online(state: DeviceState, now: datetime) -> bool:
-        if state.last_seen is None:
-            return False
-        return (now - state.last_seen).total_seconds() < state.offline_after * 60
 
     @callback
     def _check_online(self, now: datetime) -> None:
         for state in self.devices.values():
-            online = self._is_online(state, now)
+            online = state.is_online(now)
             if online != state.online:
                 state.online = online
                 state.notify(KEY_ONLINE)

@@ -11,13 +11,14 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, Context
 from homeassistant.helpers.device_registry import DeviceInfo
 
 from .codecs.decode import AUTO
+from .codecs.metadata import EntityKind, infer_metadata, location_pairs
 from .const import DEDUP_MEMORY, DEFAULT_OFFLINE_AFTER, DOMAIN, LOGGER
 from .lns.base import ThrottledLog
 from .lns.models import DeviceStatus, Location, ServerDevice, Uplink
@@ -166,8 +167,54 @@ class DeviceState:
         """Whether the decoded fields have entities of ours (not when another decodes it)."""
         return self.claimed_by is None or self.own_entities
 
+    def is_online(self, now: datetime) -> bool:
+        """Whether the device sent within its offline threshold."""
+        if self.last_seen is None:
+            return False
+        return (now - self.last_seen).total_seconds() < self.offline_after * 60
+
     def add_spec(self, spec: FieldSpec) -> None:
         """Register an entity spec and the fields it shows."""
         self.fields[spec.key] = spec
         for key in spec.source_keys:
             self.owners[key] = spec.key
+
+
+_PLATFORMS: Final = {
+    EntityKind.SENSOR: Platform.SENSOR,
+    EntityKind.BINARY_SENSOR: Platform.BINARY_SENSOR,
+}
+
+
+def new_field_specs(
+    state: DeviceState, fields: Mapping[str, Any], units: Mapping[str, str]
+) -> list[FieldSpec]:
+    """Return the entity specs of the fields a device sends for the first time."""
+    new_keys = [key for key in fields if key not in state.owners]
+    specs: list[FieldSpec] = []
+    paired: set[str] = set()
+    for prefix, lat_key, lon_key, alt_key in location_pairs(new_keys):
+        spec = FieldSpec(
+            key=f"{prefix}_location" if prefix else "location",
+            platform=Platform.DEVICE_TRACKER,
+            latitude_key=lat_key,
+            longitude_key=lon_key,
+            altitude_key=alt_key,
+        )
+        specs.append(spec)
+        paired.update(spec.source_keys)
+    for key in new_keys:
+        if key in paired:
+            continue
+        meta = infer_metadata(key, fields[key], units.get(key))
+        specs.append(
+            FieldSpec(
+                key=key,
+                platform=_PLATFORMS[meta.platform],
+                device_class=meta.device_class,
+                unit=meta.unit,
+                state_class=meta.state_class,
+                precision=meta.suggested_display_precision,
+            )
+        )
+    return specs
