@@ -247,17 +247,12 @@ class RepositorySteps(OptionsFlowWithReload):
             self._draft[CONF_HARDWARE_VERSION] = user_input[CONF_HARDWARE_VERSION]
             return await self.async_step_repository_firmware()
         choices = device.hardware_choices()
-        previous = self._previous(CONF_HARDWARE_VERSION)
-        return self.async_show_form(
-            step_id="repository_hardware",
-            data_schema=probatio.Schema(
-                {
-                    chosen(CONF_HARDWARE_VERSION, previous, choices): dropdown(
-                        (version, version) for version in choices
-                    )
-                }
-            ),
-            description_placeholders=self._about(device),
+        return self._list_form(
+            "repository_hardware",
+            CONF_HARDWARE_VERSION,
+            self._previous(CONF_HARDWARE_VERSION),
+            choices,
+            self._about(device),
         )
 
     async def async_step_repository_firmware(
@@ -273,16 +268,8 @@ class RepositorySteps(OptionsFlowWithReload):
         versions = device.firmware_versions(self._draft.get(CONF_HARDWARE_VERSION))
         previous = self._previous(CONF_FIRMWARE)
         previous = previous if previous in versions else versions[0]
-        return self.async_show_form(
-            step_id="repository_firmware",
-            data_schema=probatio.Schema(
-                {
-                    chosen(CONF_FIRMWARE, previous, versions): dropdown(
-                        (version, version) for version in versions
-                    )
-                }
-            ),
-            description_placeholders=self._about(device),
+        return self._list_form(
+            "repository_firmware", CONF_FIRMWARE, previous, versions, self._about(device)
         )
 
     async def async_step_repository_band(
@@ -299,15 +286,29 @@ class RepositorySteps(OptionsFlowWithReload):
         previous = self._previous(CONF_BAND)
         if previous not in bands and len(bands) == 1:
             previous = bands[0]
+        return self._list_form(
+            "repository_band",
+            CONF_BAND,
+            previous,
+            bands,
+            {**self._about(device), "firmware": self._draft[CONF_FIRMWARE]},
+        )
+
+    def _list_form(
+        self,
+        step_id: str,
+        key: str,
+        previous: str | None,
+        choices: list[str],
+        placeholders: dict[str, str],
+    ) -> ConfigFlowResult:
+        """Show one of the repository's lists (versions, bands), with what it had chosen before."""
         return self.async_show_form(
-            step_id="repository_band",
+            step_id=step_id,
             data_schema=probatio.Schema(
-                {chosen(CONF_BAND, previous, bands): dropdown((band, band) for band in bands)}
+                {chosen(key, previous, choices): dropdown((item, item) for item in choices)}
             ),
-            description_placeholders={
-                **self._about(device),
-                "firmware": self._draft[CONF_FIRMWARE],
-            },
+            description_placeholders=placeholders,
         )
 
     async def async_step_repository_name(
