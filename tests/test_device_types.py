@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.lorawan_hub.codecs.javascript import CodecError
-from custom_components.lorawan_hub.commands import Command
+from custom_components.lorawan_hub.command_types import Command
 from custom_components.lorawan_hub.const import CONF_CODEC, CONF_DEVICES, DOMAIN
 from custom_components.lorawan_hub.device_types import (
     CONF_CODE,

@@ -7,7 +7,8 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .commands import Command, CommandEntity, async_add_command_entities
+from .command_types import Command
+from .commands import CommandEntity, async_add_command_entities
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
 from .device_state import DeviceState
 

@@ -31,7 +31,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util.ulid import ulid_now
 
 from ..codecs.decode import AUTO, CHOICES
-from ..commands import (
+from ..command_types import (
     BUTTON,
     CONF_BIG_ENDIAN,
     CONF_COMMANDS,

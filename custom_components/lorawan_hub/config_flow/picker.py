@@ -27,7 +27,7 @@ from homeassistant.helpers.selector import (
 
 from ..codecs.catalog import Device
 from ..codecs.javascript import CodecError, JsRunner
-from ..commands import CONF_COMMANDS
+from ..command_types import CONF_COMMANDS
 from ..const import CONF_DECODED, CONF_DEVICES, CONF_IDENTITY
 from ..device_types import (
     CONF_BAND,
