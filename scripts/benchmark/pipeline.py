@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 import gc
 from unittest.mock import MagicMock
 
@@ -47,7 +47,7 @@ from .uplinks import (
     lpp_payload,
     orion_frame,
     reading,
-    whole_second,
+    uplink_times,
 )
 
 
@@ -86,8 +86,7 @@ async def prepare_paths(
     which states one uplink writes, and the second baseline writes the same kinds of entities.
     """
     readings = [reading(index) for index in range(total)]
-    start = whole_second(datetime.now(UTC)) - timedelta(minutes=10)
-    moments = [start + timedelta(seconds=index) for index in range(total)]
+    moments = uplink_times(total, datetime.now(UTC))
 
     # 1. The pipeline.
     counter = UplinkCounter(hass, [PIPELINE_DEVICE, LATENCY_DEVICE])
