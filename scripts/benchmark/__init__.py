@@ -9,7 +9,10 @@ on every uplink):
    write their states" (and, for reference, the same entities the pipeline writes per uplink plus
    a bus event);
 2. the LoRaWAN Hub pipeline: ``realtime_data`` frames, as text, handed to the running Orion client's
-   frame handler: JSON → Uplink → dedup → Cayenne decode → entity writes → bus event;
+   frame handler: JSON → Uplink → dedup → Cayenne decode → entity writes → bus event; and the
+   same on an entry that is a connection of Home Assistant's LoRaWAN framework (a stand-in of
+   2026.11's ``lorawan`` integration, with its own listener and a device integration's
+   ``DeviceCollection`` subscribed): linked minus unlinked is what being a connection costs;
 3. MQTT with templates: Home Assistant's ``mqtt`` integration (paho's network client mocked, as the
    test harness does) with five discovered sensors using ``value_template``, fed one JSON message
    per uplink;
@@ -29,8 +32,10 @@ storage in a temporary directory and nothing listening on the network but the si
 127.0.0.1.
 
 The modules, by what they measure: ``pipeline`` (throughput of the pipeline, entity writes and
-MQTT, taking turns), ``baseline`` (Home Assistant's own entities), ``mqtt`` (the MQTT integration
-with templates), ``latency``, ``catchup``, ``devices`` (set-up of many devices, memory),
+MQTT, taking turns), ``linked`` (the pipeline's entry as a framework connection), ``framework``
+(a device of a framework connection decoded by the hub), ``baseline`` (Home Assistant's own
+entities), ``mqtt`` (the MQTT integration with templates), ``latency``, ``catchup``, ``devices``
+(set-up of many devices, memory),
 ``javascript`` and ``repository_codecs`` (codec rows), ``profiling``; ``harness`` holds the Home
 Assistant instance, the hub entries and the timing helpers, ``uplinks`` what every path is fed,
 ``results`` the targets and what a run gathers, ``report`` the table and the JSON, and

@@ -26,6 +26,7 @@ from .devices import DeviceShape, device_shape, measure_memory, measure_setup
 from .harness import home_assistant, remove_entry
 from .javascript import measure_javascript, measure_repository_codecs
 from .latency import measure_latency
+from .linked import linked_simulator
 from .pipeline import measure_throughput, prepare_paths, verify_paths
 from .profiling import profile_paths
 from .report import print_report, results_json
@@ -60,8 +61,11 @@ async def measure_all(
     simulator.add_device(PIPELINE_DEVICE, description="Bench climate", kind="sensor")
     simulator.add_device(LATENCY_DEVICE, description="Bench latency", kind="sensor")
     async with simulator:
-        with contextlib.ExitStack() as stack:
-            shape = await measure_paths(hass, simulator, paho, args, results, stack=stack)
+        async with linked_simulator() as linked:
+            with contextlib.ExitStack() as stack:
+                shape = await measure_paths(
+                    hass, simulator, paho, args, results, linked_simulator=linked, stack=stack
+                )
         progress("JavaScript codec: decode cost and the pipeline with it")
         await measure_javascript(hass, simulator, args.runs, args.uplinks, results)
         progress("Device Repository codecs: QuickJS beside node")
@@ -83,12 +87,15 @@ async def measure_paths(
     args: argparse.Namespace,
     results: Results,
     *,
+    linked_simulator: OrionSimulator,
     stack: contextlib.ExitStack,
 ) -> DeviceShape:
     """Throughput and latency of the uplink paths; return the pipeline device's shape."""
     total = FIRST_INDEX + WARM_UP + args.runs * args.uplinks + VERIFY + args.uplinks
     progress("setting up the entity-write baseline, the hub entries and MQTT")
-    paths = await prepare_paths(hass, simulator, paho, total, results, stack=stack)
+    paths = await prepare_paths(
+        hass, simulator, paho, total, results, linked_simulator=linked_simulator, stack=stack
+    )
     next_index = await measure_throughput(hass, paths, args.runs, args.uplinks, results)
     next_index = await verify_paths(hass, paths, next_index, results)
     if args.profile:
@@ -98,6 +105,10 @@ async def measure_paths(
     shape = device_shape(hass, paths.hub)
     paths.framework.counter.remove()
     await remove_entry(hass, paths.framework.entry.entry_id)
+    paths.linked.counter.remove()
+    await remove_entry(hass, paths.linked.hub.entry.entry_id)
+    if paths.linked.framework.unregistered != 1:
+        raise BenchError("removing the linked entry did not unregister its connection")
 
     progress(f"latency: {args.rate:g} uplinks/s for {args.latency_seconds:g} s")
     await simulator.emit_uplink(LATENCY_DEVICE, lpp_payload(reading(0)), fcnt=0)

@@ -1,11 +1,16 @@
-"""Throughput: the LoRaWAN Hub pipeline beside Home Assistant's entity writes and MQTT."""
+"""
+Throughput: the LoRaWAN Hub pipeline beside Home Assistant's entity writes and MQTT.
+
+The pipeline runs twice: on an entry of its own, and on an entry linked to (a stand-in of) Home
+Assistant's LoRaWAN framework (``linked``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 import gc
 from unittest.mock import MagicMock
 
@@ -28,6 +33,7 @@ from .harness import (
     timed,
     timed_ns,
 )
+from .linked import LinkedPath, prepare_linked
 from .mqtt import prepare_mqtt
 from .results import BenchError, Results, Series, progress
 from .uplinks import (
@@ -41,7 +47,7 @@ from .uplinks import (
     lpp_payload,
     orion_frame,
     reading,
-    whole_second,
+    uplink_times,
 )
 
 
@@ -58,6 +64,7 @@ class Paths:
     mqtt_sensors: list[str]
     counter: UplinkCounter
     framework: FrameworkPath
+    linked: LinkedPath
 
 
 async def prepare_paths(
@@ -67,17 +74,19 @@ async def prepare_paths(
     total: int,
     results: Results,
     *,
+    linked_simulator: OrionSimulator,
     stack: contextlib.ExitStack,
 ) -> Paths:
     """
     Set up the hub entries, the baseline entries and MQTT; feed each uplinks 0 and 1.
 
+    The linked entry (``linked``) follows ``linked_simulator``, of ``linked.linked_simulator``.
+
     Uplink 0 reaches the hub over the WebSocket and creates its field entities; uplink 1 shows
     which states one uplink writes, and the second baseline writes the same kinds of entities.
     """
     readings = [reading(index) for index in range(total)]
-    start = whole_second(datetime.now(UTC)) - timedelta(minutes=10)
-    moments = [start + timedelta(seconds=index) for index in range(total)]
+    moments = uplink_times(total, datetime.now(UTC))
 
     # 1. The pipeline.
     counter = UplinkCounter(hass, [PIPELINE_DEVICE, LATENCY_DEVICE])
@@ -116,6 +125,9 @@ async def prepare_paths(
     )
     others = len(written) - len(FIELDS) - events - timestamps
     results.parameters["pipeline_writes_per_uplink"] = written
+
+    # The pipeline again, its entry a connection of (a stand-in of) the LoRaWAN framework.
+    linked = await prepare_linked(hass, linked_simulator, stack, readings, moments)
 
     # The same device on one of Home Assistant's LoRaWAN connections (the framework's path).
     framework = await prepare_framework(hass, stack, readings, moments)
@@ -170,16 +182,19 @@ async def prepare_paths(
         write_same(index)
         mqtt(index)
     framework.step(1)
+    linked.step(1)
     await hass.async_block_till_done()
     baseline_ids = [sensor.entity_id for sensor in five_sensors]
-    for entity_ids in (hub_sensors, mqtt_sensors, baseline_ids, framework.sensors):
+    for entity_ids in (hub_sensors, mqtt_sensors, baseline_ids, framework.sensors, linked.sensors):
         check_states(hass, entity_ids, readings[1])
+    linked.check_delivered(2, readings[1])
     if same_fired != 2:
         raise BenchError("the baseline of the pipeline's entities did not fire its bus event")
     return Paths(
         steps={
             "entity_writes": write_five,
             "pipeline": pipeline,
+            "pipeline_linked": linked.step,
             "framework": framework.step,
             "mqtt": mqtt,
             "entity_writes_same": write_same,
@@ -193,6 +208,7 @@ async def prepare_paths(
         mqtt_sensors=mqtt_sensors,
         counter=counter,
         framework=framework,
+        linked=linked,
     )
 
 
@@ -247,16 +263,27 @@ async def verify_paths(hass: HomeAssistant, paths: Paths, first: int, results: R
         raise BenchError(
             f"{paths.framework.counter.count} framework uplink events for {expected} uplinks"
         )
-    if paths.hub.coordinator.duplicates:
-        raise BenchError(f"{paths.hub.coordinator.duplicates} uplinks taken for duplicates")
+    linked = paths.linked
+    if linked.counter.count != expected:
+        raise BenchError(
+            f"{linked.counter.count} linked-entry uplink events for {expected} uplinks"
+        )
+    for hub in (paths.hub, linked.hub):
+        if hub.coordinator.duplicates:
+            raise BenchError(
+                f"{hub.entry.title}: {hub.coordinator.duplicates} uplinks taken for duplicates"
+            )
     last = reading(first - 1)
+    linked.check_delivered(expected, last)
     check_states(hass, paths.hub_sensors, last)
+    check_states(hass, linked.sensors, last)
     check_states(hass, paths.framework.sensors, last)
     check_states(hass, paths.baseline_sensors, last)
     check_states(hass, paths.mqtt_sensors, last)
     indices = range(first, first + VERIFY)
     for name, entity_ids in (
         ("pipeline", paths.hub_sensors),
+        ("pipeline_linked", linked.sensors),
         ("framework", paths.framework.sensors),
         ("mqtt", paths.mqtt_sensors),
         ("entity_writes", paths.baseline_sensors),
@@ -269,15 +296,23 @@ async def verify_paths(hass: HomeAssistant, paths: Paths, first: int, results: R
                 f"{name}: {writes.count} state writes for {len(indices)} uplinks of 5 fields"
             )
     check_states(hass, paths.hub_sensors, reading(indices.stop - 1))
-    if paths.counter.count != indices.stop or paths.framework.counter.count != indices.stop:
+    check_states(hass, linked.sensors, reading(indices.stop - 1))
+    counts = (paths.counter.count, linked.counter.count, paths.framework.counter.count)
+    if any(count != indices.stop for count in counts):
         raise BenchError("the pipeline lost uplinks in the verification pass")
+    linked.check_delivered(indices.stop, reading(indices.stop - 1))
     results.checks.append(
-        f"pipeline and framework path: {indices.stop} uplinks each → {paths.counter.count} and "
-        f"{paths.framework.counter.count} lorawan_hub_uplink events, 0 duplicates, last values "
-        "shown"
+        f"pipeline, linked pipeline and framework path: {indices.stop} uplinks each → "
+        f"{counts[0]}, {counts[1]} and {counts[2]} lorawan_hub_uplink events, 0 duplicates, last "
+        "values shown"
+    )
+    listener, collection = linked.framework.delivered()
+    results.checks.append(
+        f"linked pipeline: the framework's listener took {listener} uplinks (keeping the last) "
+        f"and the device collection {collection}, of {indices.stop}"
     )
     results.checks.append(
         f"every path wrote 5 states per uplink ({VERIFY} uplinks counted by state_changed); "
-        "last values equal in the four paths"
+        "last values equal in the five paths"
     )
     return indices.stop

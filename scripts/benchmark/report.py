@@ -17,11 +17,20 @@ from .results import (
     SETUP_TARGET_DEVICES,
     SETUP_TARGET_S,
     Results,
+    Series,
 )
 from .uplinks import WARM_UP
 
 THROUGHPUT_PATHS = frozenset(
-    {"entity_writes", "entity_writes_same", "pipeline", "framework", "mqtt", "mqtt_test_helper"}
+    {
+        "entity_writes",
+        "entity_writes_same",
+        "pipeline",
+        "pipeline_linked",
+        "framework",
+        "mqtt",
+        "mqtt_test_helper",
+    }
 )
 
 
@@ -29,6 +38,21 @@ def complete(results: Results) -> bool:
     """Whether every throughput path has its batches."""
     return results.throughput.keys() >= THROUGHPUT_PATHS and all(
         series.runs for series in results.throughput.values()
+    )
+
+
+def adapter_cost(results: Results) -> Series:
+    """
+    Return what being a framework connection costs: linked minus unlinked pipeline, per batch.
+
+    The two paths take turns within each batch, so a batch's difference leaves out most of the
+    load that the machine's other processes put on both.
+    """
+    linked = results.throughput["pipeline_linked"]
+    unlinked = results.throughput["pipeline"]
+    return Series(
+        runs=[a - b for a, b in zip(linked.runs, unlinked.runs, strict=True)],
+        cpu_runs=[a - b for a, b in zip(linked.cpu_runs, unlinked.cpu_runs, strict=True)],
     )
 
 
@@ -78,6 +102,20 @@ def report_rows(results: Results) -> list[tuple[str, str, str, str]]:
                 ),
                 f"≤ {PIPELINE_RATIO_TARGET}x (stretch ≤ {PIPELINE_RATIO_STRETCH}x)",
                 verdict(ratio <= PIPELINE_RATIO_TARGET, ratio <= PIPELINE_RATIO_STRETCH),
+            )
+        )
+        linked = throughput["pipeline_linked"]
+        adapter = adapter_cost(results)
+        rows.append(
+            (
+                "  as a LoRaWAN framework connection",
+                (
+                    f"{linked.median:.1f} µs/uplink = {linked.median / writes.median:.2f}x entity "
+                    f"writes; the adapter {adapter.median:.1f} µs/uplink (CPU "
+                    f"{adapter.cpu_median:.1f} µs)"
+                ),
+                "(adapter: linked - unlinked, per batch)",
+                "info",
             )
         )
         framework = throughput["framework"]
@@ -281,10 +319,15 @@ def print_report(results: Results) -> None:
         ratios = [p / w for p, w in zip(pipeline, writes, strict=True)]
         mqtt_ratios = [m / p for m, p in zip(mqtt, pipeline, strict=True)]
         print(f"  {'pipeline/writes':18} " + "  ".join(f"{value:7.2f}" for value in ratios))
+        adapter = adapter_cost(results)
+        print(f"  {'linked-pipeline':18} " + "  ".join(f"{value:7.1f}" for value in adapter.runs))
         print(f"  {'mqtt/pipeline':18} " + "  ".join(f"{value:7.2f}" for value in mqtt_ratios))
         print("Per batch, CPU time of the event loop's thread (µs per uplink):")
         for name, series in results.throughput.items():
             print(f"  {name:18} " + "  ".join(f"{value:7.1f}" for value in series.cpu_runs))
+        print(
+            f"  {'linked-pipeline':18} " + "  ".join(f"{value:7.1f}" for value in adapter.cpu_runs)
+        )
         throughput = results.throughput
         pipeline_cpu = throughput["pipeline"].cpu_median
         print(
@@ -408,6 +451,7 @@ def print_profile(profile: dict[str, Any], results: Results) -> None:
 
 def results_json(results: Results) -> dict[str, Any]:
     """Everything measured, for ``--json``."""
+    adapter = adapter_cost(results) if complete(results) else None
     return {
         "machine": results.machine,
         "parameters": results.parameters,
@@ -428,8 +472,22 @@ def results_json(results: Results) -> dict[str, Any]:
                 / results.throughput["pipeline"].median,
                 "framework_over_pipeline": results.throughput["framework"].median
                 / results.throughput["pipeline"].median,
+                "pipeline_linked_over_entity_writes": results.throughput["pipeline_linked"].median
+                / results.throughput["entity_writes"].median,
+                "pipeline_linked_over_pipeline": results.throughput["pipeline_linked"].median
+                / results.throughput["pipeline"].median,
             }
             if complete(results)
+            else {}
+        ),
+        "framework_connection_us": (
+            {
+                "median": adapter.median,
+                "runs": adapter.runs,
+                "cpu_median": adapter.cpu_median,
+                "cpu_runs": adapter.cpu_runs,
+            }
+            if adapter is not None
             else {}
         ),
         "javascript_us": results.javascript,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 import json
 
 from homeassistant.components.sensor import SensorDeviceClass
@@ -125,6 +125,24 @@ def lpp_payload(values: Reading) -> bytes:
 def whole_second(moment: datetime) -> datetime:
     """Drop the microseconds: Orion's times have whole seconds."""
     return moment.replace(microsecond=0)
+
+
+SPAN = timedelta(hours=1)
+"""What the times of the throughput paths' uplinks span at most: from ten minutes ago they stay
+well within the hour ahead that Orion takes for a time (a time further ahead is no time: the
+uplink is received "now", older than those before it, and left out)."""
+
+
+def uplink_times(total: int, now: datetime) -> list[datetime]:
+    """
+    Return the times of ``total`` uplinks: one second apart from ten minutes before ``now``.
+
+    Closer together when that would span more than ``SPAN``: Orion's times, in whole seconds, then
+    repeat a second, and the uplinks are told apart by their frame counters.
+    """
+    start = whole_second(now) - timedelta(minutes=10)
+    step = min(timedelta(seconds=1), SPAN / total)
+    return [start + step * index for index in range(total)]
 
 
 def orion_frame(
