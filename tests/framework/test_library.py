@@ -72,6 +72,8 @@ class Reports:
     acks: bool
     """A device's acknowledgement of a confirmed downlink is reported."""
     locations: bool
+    profiles: bool
+    """The device list names each device's profile."""
 
 
 # Documents in /work/shared/specs: 000 Orion, 001 OrbiWise, 002 Netemera, 003 SenRa, 004 IoTSquare;
@@ -82,57 +84,67 @@ REPORTS: dict[str, Reports] = {
         # realtime_data (000:903-957) has no port and no join, status or acknowledgement message
         # exists (000:131-154, the commands); downlink_data_req (000:1258-1275) has no confirmed
         # flag, and downlink_ack_req (3.19, 000:1329) tells when a downlink was sent, not that
-        # the device acknowledged it; get_device_coordinates_req (3.21, 000:1452).
+        # the device acknowledged it; get_device_coordinates_req (3.21, 000:1452); get_devices_resp
+        # (3.7, 000:489-514) names no profile (a tariff_code is given only at creation, 000:582).
         port=False,
         joins=False,
         status=False,
         confirmed=False,
         acks=False,
         locations=True,
+        profiles=False,
     ),
     "orbiwise": Reports(
         # payloads_ul "port" (001:1048-1074); Join-Info (001:1256-1287); Device Status Update
         # (001:1180-1200); confirmed downlinks and transmissionStatus 2/3, acknowledged or not
-        # (001:880-890, pushed as payloads_dl 001:1105); Geo-Location Info (001:1289-1305).
+        # (001:880-890, pushed as payloads_dl 001:1105); Geo-Location Info (001:1289-1305); the
+        # registration's device_profile_uuid (001:342, 001:397).
         port=True,
         joins=True,
         status=True,
         confirmed=True,
         acks=True,
         locations=True,
+        profiles=True,
     ),
     "netemera": Reports(
         # Uplink Packet fPort and ack, "the acknowledgment of the last downlink packet"
         # (002:1488-1503); Downlink Packet confirmed (002:1723); activations are read, never
-        # pushed (002:1256); nothing about battery, margin or positions.
+        # pushed (002:1256); nothing about battery, margin or positions; the End-Device's
+        # deviceProfileId (002:984, its sample 002:1041).
         port=True,
         joins=False,
         status=False,
         confirmed=True,
         acks=True,
         locations=False,
+        profiles=True,
     ),
     "senra": Reports(
         # Notification fields port, ackDnMsgId, estLat/estLng, cfgLat/cfgLng (003:31-60); joinId
-        # numbers the last join (003:34) but no message reports one; sendmsg confirmed (003:151).
+        # numbers the last join (003:34) but no message reports one; sendmsg confirmed (003:151);
+        # the export's profId (003:648-650), "the Device Profile ID" (003:287).
         port=True,
         joins=False,
         status=False,
         confirmed=True,
         acks=True,
         locations=True,
+        profiles=True,
     ),
     "iotsquare": Reports(
         # Pushes to <pushURL>/uplink and /join (004:32; bodies in vendor-notes.md: the uplink's
         # fPort and gws, the join's devAddr; the /status body is not described); downlink
         # confirmed, the device sets the ack bit of its next uplink (004:913-926), which no push
-        # carries; no position in any message.
+        # carries; no position in any message; device/list names no profile (004:430-444: its
+        # productType is the kind of product, a relay, an RS485 unit or "lorawan").
         port=True,
         joins=True,
         status=False,
         confirmed=True,
         acks=False,
         locations=False,
+        profiles=False,
     ),
 }
 VENDORS = tuple(REPORTS)
@@ -196,7 +208,8 @@ async def orbiwise() -> AsyncIterator[OrbiWiseSimulator]:
     """An OrbiWAN account with two devices."""
     simulator = OrbiWiseSimulator()
     for dev_eui, name in OrbiWiseDriver.devices.items():
-        simulator.add_node(dev_eui, comment=name)
+        profile = OrbiWiseDriver.profiles.get(dev_eui, "")
+        simulator.add_node(dev_eui, comment=name, device_profile_uuid=profile)
     async with simulator:
         yield simulator
 
@@ -206,7 +219,8 @@ async def senra() -> AsyncIterator[SenraSimulator]:
     """A SenRa application with two devices."""
     simulator = SenraSimulator()
     for dev_eui, name in SenraDriver.devices.items():
-        simulator.add_device(dev_eui, metadata=name)
+        profile = SenraDriver.profiles.get(dev_eui)
+        simulator.add_device(dev_eui, metadata=name, prof_id=int(profile) if profile else None)
     async with simulator:
         yield simulator
 
@@ -270,22 +284,27 @@ async def test_the_table_is_what_clients_and_drivers_do(driver: Driver) -> None:
         "status": made("report_status"),
         "acks": made("acknowledge_last"),
         "locations": made("locate"),
+        "profiles": bool(driver.profiles),
     } == {
         "joins": reports.joins,
         "status": reports.status,
         "acks": reports.acks,
         "locations": reports.locations,
+        "profiles": reports.profiles,
     }
 
 
 @with_vendors(VENDORS)
 async def test_the_inventory(driver: Driver, linked: Linked) -> None:
-    """Every device the server lists arrives first, as an AddedEvent with its name."""
+    """Every device the server lists arrives first, as an AddedEvent: its name, its profile."""
     first = {dev_eui: device.events[0] for dev_eui, device in linked.collection.devices.items()}
     added = {eui: event for eui, event in first.items() if isinstance(event, AddedEvent)}
     assert added.keys() == first.keys()
     assert {dev_eui: event.descriptor.name for dev_eui, event in added.items()} == {
         dev_eui.lower(): name for dev_eui, name in driver.devices.items()
+    }
+    assert {dev_eui: event.descriptor.profile_id for dev_eui, event in added.items()} == {
+        dev_eui.lower(): driver.profiles.get(dev_eui, "") for dev_eui in driver.devices
     }
     for event in added.values():
         descriptor = event.descriptor

@@ -95,6 +95,7 @@ class FrameworkSink(RecordingSink):
             dev_eui=info.dev_eui,
             name=info.name or info.dev_eui,
             application_id=self.application_id,
+            profile_id=info.profile or "",
             identity=self.identities.get(info.dev_eui),
         )
 
@@ -221,6 +222,8 @@ class Driver(ABC):
     vendor: ClassVar[str]
     devices: ClassVar[Mapping[str, str]]
     """DevEUI → the name the server lists."""
+    profiles: ClassVar[Mapping[str, str]] = {}
+    """DevEUI → the device profile the server lists (a vendor without profiles: none)."""
     device: ClassVar[str]
     """The device the tests use."""
 
@@ -352,6 +355,9 @@ class OrbiWiseDriver(Driver):
         "70B3D57ED0000001": "Climate",
         "70B3D57ED0000002": "Door",
     }
+    profiles: ClassVar[Mapping[str, str]] = {
+        "70B3D57ED0000001": "2f0ea3a4-6d35-4c3e-9a2d-2b8c3e0e5a11"
+    }
     device = "70B3D57ED0000001"
 
     def __init__(self, session: aiohttp.ClientSession, simulator: OrbiWiseSimulator) -> None:
@@ -428,6 +434,10 @@ class NetemeraDriver(Driver):
         "70B3D57ED0000101": "Office climate",
         "70B3D57ED0000102": "Office door",
     }
+    profiles: ClassVar[Mapping[str, str]] = {
+        "70B3D57ED0000101": "profile-a",
+        "70B3D57ED0000102": "profile-a",
+    }
     device = "70B3D57ED0000101"
 
     def __init__(
@@ -498,6 +508,7 @@ class SenraDriver(Driver):
         "70B3D57ED0000501": "Water meter",
         "70B3D57ED0000502": "Garden valve",
     }
+    profiles: ClassVar[Mapping[str, str]] = {"70B3D57ED0000501": "12"}
     device = "70B3D57ED0000501"
 
     def __init__(self, session: aiohttp.ClientSession, simulator: SenraSimulator) -> None:

@@ -161,6 +161,7 @@ class FrameworkLink:
             dev_eui=state.dev_eui,
             name=name or state.dev_eui,
             application_id=self.application,
+            profile_id=(state.info.profile if state.info else None) or "",
             identity=identity_of(options, options.get(CONF_DEVICES, {}).get(state.dev_eui, {})),
         )
 
