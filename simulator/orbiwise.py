@@ -161,6 +161,8 @@ class Node:
     battery: int = 0
     margin: int = 0
     status_at: datetime | None = None
+    device_profile_uuid: str = ""
+    """The registration's device profile ("" as in the document's sample: none given)."""
 
 
 @dataclass
@@ -288,6 +290,7 @@ class OrbiWiseSimulator(PushingServer):
         device_class: int = 0,
         applications: set[str] | None = None,
         kind: str | None = None,
+        device_profile_uuid: str = "",
     ) -> Node:
         """Register a device."""
         node = Node(
@@ -296,6 +299,7 @@ class OrbiWiseSimulator(PushingServer):
             device_class=device_class,
             applications=applications or set(),
             kind=kind or guess_kind(comment or ""),
+            device_profile_uuid=device_profile_uuid,
         )
         self.nodes[node.dev_eui] = node
         self.stored.setdefault(node.dev_eui, {})
@@ -793,7 +797,7 @@ class OrbiWiseSimulator(PushingServer):
             "longitude": node.longitude,
             "options": 0,
             "activated": True,
-            "device_profile_uuid": "",
+            "device_profile_uuid": node.device_profile_uuid,
             "service_profile_uuid": "",
         }
 

@@ -107,6 +107,8 @@ class SenraDevice:
     dev_class: str = "A"
     lat: float | None = None
     lng: float | None = None
+    prof_id: int | None = None
+    """The device profile ID (an integer, 003:287)."""
     kind: str = "sensor"
     seqno: int = 0
     queue: list[int] = field(default_factory=list)
@@ -355,6 +357,7 @@ class SenraSimulator(PushingServer):
                 "devAddr": device.dev_addr or "",
                 "lat": "" if device.lat is None else str(device.lat),
                 "lng": "" if device.lng is None else str(device.lng),
+                "profId": "" if device.prof_id is None else str(device.prof_id),
                 "registrationDate": _EXPORT_DATE,
                 "activationDate": _EXPORT_DATE,
             }

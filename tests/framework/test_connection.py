@@ -37,6 +37,7 @@ from custom_components.lorawan_hub.lns.models import (
     Location,
     Uplink,
 )
+from custom_components.lorawan_hub.lns.netemera import LAST_DOWNLINK
 
 NETWORK = "01KAORIONTESTENTRY000000000"
 S2101_EUI = "2CF7F1C04430004B"
@@ -245,6 +246,81 @@ async def test_an_outage_keeps_events_for_the_next_connection() -> None:
     feed.registered(third)
     assert feed.connection is None
     assert not third.available
+
+
+async def test_devices_listed_while_a_connection_is_registered() -> None:
+    """
+    A device listed again while the new connection is being registered is in it.
+
+    At a reconnect the server lists its devices right away, before the framework has finished
+    taking the new connection: a device added (or renamed) on the server during the outage
+    reaches the framework, and its events that waited for the registration follow.
+    """
+    recorder = Recorder()
+    feed = feed_with_devices(recorder)
+    feed.connection_changed(False)
+    feed.connection_changed(True)
+    pending = recorder.registered[-1]
+    # The framework subscribes during the registration, before it is reported done.
+    seen: list[DeviceEvent] = []
+    await pending.async_subscribe(listener=seen.append)
+    new_eui = "70B3D57ED0000009"
+    feed.set_devices(
+        [
+            DeviceFacts(S2101_EUI, "Greenhouse (renamed)", identity=S2101_IDENTITY),
+            DeviceFacts(OTHER_EUI, "Door"),
+            DeviceFacts(new_eui, "Cellar"),
+        ]
+    )
+    feed.uplink(uplink(new_eui, b"\x07"))
+    feed.remove_device(OTHER_EUI)
+    feed.registered(pending)
+    assert [(event.type, event.dev_eui) for event in seen][2:] == [
+        (EventType.UPDATED, S2101_EUI.lower()),
+        (EventType.ADDED, new_eui.lower()),
+        (EventType.REMOVED, OTHER_EUI.lower()),
+        (EventType.UPLINK, new_eui.lower()),
+    ]
+    assert pending.descriptor(S2101_EUI) is not None
+    assert pending.descriptor(S2101_EUI).name == "Greenhouse (renamed)"  # type: ignore[union-attr]
+
+
+async def test_an_acknowledgement_of_the_last_downlink_names_its_id() -> None:
+    """
+    A vendor that acknowledges "the last downlink" (no id) acknowledges the last one sent.
+
+    The framework is told the id our send returned for it, so that the device integration
+    waiting for that acknowledgement gets it.
+    """
+    recorder = Recorder()
+    feed = feed_with_devices(recorder)
+    connection = feed.connection
+    assert connection is not None
+    await connection.async_subscribe(listener=recorder.listen)
+    # Before anything was sent, such an acknowledgement names no downlink of ours.
+    feed.downlink_status(
+        DownlinkStatus(dev_eui=S2101_EUI, message_id=LAST_DOWNLINK, state=DownlinkState.FAILED)
+    )
+    first = await connection.async_send_downlink(
+        Downlink(dev_eui=S2101_EUI.lower(), f_port=5, data=b"\x01", confirmed=True)
+    )
+    second = await connection.async_send_downlink(
+        Downlink(dev_eui=S2101_EUI.lower(), f_port=5, data=b"\x02", confirmed=True)
+    )
+    other = await connection.async_send_downlink(
+        Downlink(dev_eui=OTHER_EUI.lower(), f_port=5, data=b"\x03", confirmed=True)
+    )
+    feed.downlink_status(
+        DownlinkStatus(
+            dev_eui=S2101_EUI, message_id=LAST_DOWNLINK, state=DownlinkState.ACKNOWLEDGED
+        )
+    )
+    acks = [event for event in recorder.events if isinstance(event, AckEvent)]
+    assert [(ack.queue_item_id, ack.acknowledged) for ack in acks] == [
+        (LAST_DOWNLINK, False),
+        (second, True),
+    ]
+    assert first != second != other
 
 
 def test_a_long_outage_keeps_the_newest_events() -> None:

@@ -15,10 +15,12 @@ from unittest.mock import patch
 
 from lorawan_connection import (
     AckEvent,
+    AddedEvent,
     DeviceEvent,
     Downlink,
     DownlinkError,
     EventType,
+    UpdatedEvent,
     UplinkEvent,
 )
 import pytest
@@ -38,10 +40,13 @@ from custom_components.lorawan_hub.lns.models import (
     Location,
     ServerDevice,
 )
+from simulator.netemera import NetemeraSimulator
 from simulator.orion import OrionSimulator
 from tests.conftest import EventRecorder
 
 DOOR = "70B3D57ED0000002"
+NETEMERA_CLIMATE = "70B3D57ED0000101"
+NETEMERA_DOOR = "70B3D57ED0000102"
 LPP_22_5 = bytes.fromhex("016700E1")
 
 
@@ -78,21 +83,26 @@ class Framework(ModuleType):
         return unregister
 
 
-@pytest.fixture
-async def framework(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> Framework:
-    """The entry's coordinator linked to a stand-in framework, connected."""
+async def link(hass: HomeAssistant, entry: MockConfigEntry) -> Framework:
+    """Link a loaded entry's coordinator to a stand-in framework, connected."""
     module = Framework()
-    coordinator = loaded_entry.runtime_data
+    coordinator = entry.runtime_data
     with (
         patch.object(provider, "async_framework_module", return_value=module),
         patch.object(provider, "async_setup_component", return_value=True),
     ):
-        link = await async_link_framework(hass, loaded_entry, coordinator, "https://lns.example/")
-    assert isinstance(link, FrameworkLink)
-    coordinator.framework = link
-    link.connection_changed(True)
+        linked = await async_link_framework(hass, entry, coordinator, "https://lns.example/")
+    assert isinstance(linked, FrameworkLink)
+    coordinator.framework = linked
+    linked.connection_changed(True)
     await hass.async_block_till_done()
     return module
+
+
+@pytest.fixture
+async def framework(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> Framework:
+    """The entry's coordinator linked to a stand-in framework, connected."""
+    return await link(hass, loaded_entry)
 
 
 async def test_devices_and_events_reach_the_framework(
@@ -134,6 +144,32 @@ async def test_devices_and_events_reach_the_framework(
     # A device the user removes goes from the framework too.
     coordinator.forget_device(DOOR)
     assert framework.events[-1].type is EventType.REMOVED
+
+
+async def test_the_device_profile_is_in_the_descriptor(
+    hass: HomeAssistant, netemera: NetemeraSimulator, netemera_entry: MockConfigEntry
+) -> None:
+    """The device profile the server assigns a device (Netemera's deviceProfileId) is told."""
+    netemera.devices[NETEMERA_DOOR].profile_id = "profile-c"
+    netemera_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(netemera_entry.entry_id)
+    await hass.async_block_till_done()
+    framework = await link(hass, netemera_entry)
+    profiles = {
+        event.dev_eui: event.descriptor.profile_id
+        for event in framework.events
+        if isinstance(event, AddedEvent)
+    }
+    assert profiles == {NETEMERA_CLIMATE.lower(): "profile-a", NETEMERA_DOOR.lower(): "profile-c"}
+    # A profile changed on the server reaches the framework with the next device list.
+    coordinator = netemera_entry.runtime_data
+    coordinator.devices_listed(
+        [ServerDevice(dev_eui=NETEMERA_DOOR, name="Office door", profile="profile-b")]
+    )
+    updated = framework.events[-1]
+    assert isinstance(updated, UpdatedEvent)
+    assert (updated.dev_eui, updated.descriptor.profile_id) == (NETEMERA_DOOR.lower(), "profile-b")
+    assert await hass.config_entries.async_unload(netemera_entry.entry_id)
 
 
 async def test_downlinks_of_device_integrations(

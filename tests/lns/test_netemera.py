@@ -303,10 +303,11 @@ async def test_validate_and_list(
     netemera.devices[DOOR].profile_id = "profile-c"
     devices = await client.list_devices()
     assert [
-        (d.dev_eui, d.name, d.dev_addr, d.activation, d.model, d.device_class) for d in devices
+        (d.dev_eui, d.name, d.dev_addr, d.activation, d.model, d.device_class, d.profile)
+        for d in devices
     ] == [
-        (CLIMATE, "Climate", "260B0001", "activated", "Sensor class A", LoRaClass.A),
-        (DOOR, "Door", None, None, "Sensor class C", LoRaClass.C),
+        (CLIMATE, "Climate", "260B0001", "activated", "Sensor class A", LoRaClass.A, "profile-a"),
+        (DOOR, "Door", None, None, "Sensor class C", LoRaClass.C, "profile-c"),
     ]
     # An address, once known, is not looked up again; a device without one is (it may join).
     netemera.requests.clear()

@@ -296,16 +296,19 @@ async def test_device_list(http_session: aiohttp.ClientSession, samples: SampleS
     The end-device list, the profiles and the activation of the samples.
 
     The device is named "test", its model is its profile's name, class C (the profile supports
-    B and C), its DevAddr the activation's "0000000" (seven digits, zero-padded). No key goes
-    anywhere.
+    B and C), its DevAddr the activation's "0000000" (seven digits, zero-padded), its profile
+    the end-device's ``deviceProfileId``. No key goes anywhere.
     """
     activation = request("activation_get")
     for name in ("end_devices_list", "device_profiles_list", "activation_get"):
         samples.serve(request(name), response(name))
     devices = await client_of(http_session, samples).list_devices()
     assert [
-        (d.dev_eui, d.name, d.model, d.device_class, d.dev_addr, d.activation) for d in devices
-    ] == [(DEV_EUI.upper(), "test", "test", LoRaClass.C, "00000000", "activated")]
+        (d.dev_eui, d.name, d.model, d.device_class, d.dev_addr, d.activation, d.profile)
+        for d in devices
+    ] == [
+        (DEV_EUI.upper(), "test", "test", LoRaClass.C, "00000000", "activated", "DEVICE_PROFILE_ID")
+    ]
     assert "0000000000" not in repr(devices)
     assert_sent_as(
         samples.requests_to(request("end_devices_list").url.path)[0], request("end_devices_list")

@@ -1596,6 +1596,24 @@ async def test_names_come_from_the_complete_registration(
     assert orbiwise.requests.count(("GET", f"/rest/nodes/{CLIMATE}")) == 1
 
 
+async def test_device_profiles_come_from_the_complete_registration(
+    http_session: aiohttp.ClientSession, orbiwise: OrbiWiseSimulator
+) -> None:
+    """
+    A device's profile is its registration's ``device_profile_uuid`` (001:342, 001:397).
+
+    Read with the name, once: the next listings keep it without asking again. An empty one
+    (the document's sample) is no profile.
+    """
+    profile = "2f0ea3a4-6d35-4c3e-9a2d-2b8c3e0e5a11"
+    orbiwise.nodes[CLIMATE].device_profile_uuid = profile
+    client = make_client(http_session, orbiwise)
+    for _ in range(2):
+        devices = await client.list_devices()
+        assert [(d.dev_eui, d.profile) for d in devices] == [(CLIMATE, profile), (DOOR, None)]
+    assert orbiwise.requests.count(("GET", f"/rest/nodes/{CLIMATE}")) == 1
+
+
 async def test_registration_fields_fill_what_the_list_lacks(
     http_session: aiohttp.ClientSession,
 ) -> None:

@@ -276,6 +276,19 @@ async def test_device_list_registration_and_status(http_session: aiohttp.ClientS
     assert ready == DeviceStatus(dev_eui=DEV_EUI, external_power=True, margin=0)
 
 
+def test_registration_device_profile() -> None:
+    """
+    The registration's ``device_profile_uuid`` is the device's profile.
+
+    The document's sample leaves it empty (001:342): no profile; a UUID there is the profile.
+    """
+    registration = sample("node_registration.json")
+    assert registration["device_profile_uuid"] == ""
+    assert device_from_node(registration).profile is None
+    profile = "2f0ea3a4-6d35-4c3e-9a2d-2b8c3e0e5a11"
+    assert device_from_node({**registration, "device_profile_uuid": profile}).profile == profile
+
+
 def test_device_info_and_nodeinfo() -> None:
     """The device info object and the nodeinfo push; a placeholder DevEUI is no device."""
     info = sample("node_info.json")

@@ -168,14 +168,16 @@ def test_csv_export() -> None:
 async def test_validate_and_devices(
     http_session: aiohttp.ClientSession, senra: SenraSimulator
 ) -> None:
-    """The API key is checked with the export; devices come with metadata, type and address."""
+    """The key is checked with the export; devices come with metadata, type, address, profile."""
     client = make_client(http_session, senra)
     await client.validate()
+    senra.devices[METER].prof_id = 12
     devices = await client.list_devices()
-    assert [(d.dev_eui, d.name, d.model, d.dev_addr, d.activation) for d in devices] == [
-        (METER, "Water meter", "METER", "01ABCDEF", "JOINED"),
-        (VALVE, None, None, None, "JOINED"),
+    assert [(d.dev_eui, d.name, d.model, d.dev_addr, d.activation, d.profile) for d in devices] == [
+        (METER, "Water meter", "METER", "01ABCDEF", "JOINED", "12"),
+        (VALVE, None, None, None, "JOINED", None),
     ]
+    assert "profId" in senra.last_query("device/csvExport")["fields"].split(",")
     assert devices[1].location == Location(40.1, -73.2)
     with pytest.raises(AuthError):
         await make_client(http_session, senra, api_key="AK2:wrong").validate()
@@ -792,6 +794,22 @@ async def test_fuota_status_with_wrong_values(http_session: aiohttp.ClientSessio
         None,
         None,
     )
+
+
+def test_csv_export_device_profile() -> None:
+    """
+    ``profId``, "the Device Profile ID" (003:287, 003:648-650), is the device's profile.
+
+    The document shows no header for it: known by its field name as a header, or by position.
+    """
+    for header in ("Prof Id", "profId", "Profile ID"):
+        devices = devices_from_csv(f"Dev EUI,{header}\n70B3D57ED0000501,12\n70B3D57ED0000502,\n")
+        assert [(d.dev_eui, d.profile) for d in devices] == [
+            ("70B3D57ED0000501", "12"),
+            ("70B3D57ED0000502", None),
+        ]
+    devices = devices_from_csv("Device,P\n70B3D57ED0000501,7\n", ["devEui", "profId"])
+    assert devices[0].profile == "7"
 
 
 def test_csv_export_known_by_position() -> None:

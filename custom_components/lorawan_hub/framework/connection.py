@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
@@ -38,6 +39,7 @@ from lorawan_connection import (
 )
 
 from ..lns.models import DeviceStatus, DownlinkState, DownlinkStatus, Location, Uplink
+from ..lns.netemera import LAST_DOWNLINK
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -331,26 +333,39 @@ class FrameworkFeed:
         self._waiting: deque[DeviceEvent] = deque(maxlen=BUFFER)
         self.dropped = 0
         """Events that did not fit in the buffer during a long outage."""
+        self._last_sent: dict[str, str] = {}
+        """DevEUI (lower case) → the id returned for the last downlink sent to the device."""
 
     # --- devices ------------------------------------------------------------------------------
 
     def set_devices(self, devices: Iterable[DeviceFacts]) -> None:
         """Take the complete device list."""
         self._facts = {facts.dev_eui.lower(): facts for facts in devices}
-        if (connection := self.connection) is not None:
+        if (connection := self._current) is not None:
             connection.set_devices(self._descriptors())
 
     def set_device(self, facts: DeviceFacts) -> None:
         """Add or update one device."""
         self._facts[facts.dev_eui.lower()] = facts
-        if (connection := self.connection) is not None:
+        if (connection := self._current) is not None:
             connection.set_device(descriptor_of(self.network_id, facts))
 
     def remove_device(self, dev_eui: str) -> None:
         """Remove one device."""
         self._facts.pop(dev_eui.lower(), None)
-        if (connection := self.connection) is not None:
+        if (connection := self._current) is not None:
             connection.remove_device(dev_eui)
+
+    @property
+    def _current(self) -> HubConnection | None:
+        """
+        The connection the device list goes to: the registered one, or one being registered.
+
+        A connection being registered already answers the framework's subscription: a device
+        listed meanwhile (a reconnect lists them again) must be in it before the events that
+        waited for the registration.
+        """
+        return self.connection or self._pending
 
     def _descriptors(self) -> list[DeviceDescriptor]:
         return [descriptor_of(self.network_id, facts) for facts in self._facts.values()]
@@ -377,7 +392,16 @@ class FrameworkFeed:
             self._emit(status_event(descriptor, status, at))
 
     def downlink_status(self, status: DownlinkStatus) -> None:
-        """Feed a downlink's acknowledgement (or its failure); other states mean nothing here."""
+        """
+        Feed a downlink's acknowledgement (or its failure); other states mean nothing here.
+
+        A vendor that acknowledges only "the last downlink" (``LAST_DOWNLINK``, Netemera) is
+        taken to acknowledge the last one sent through the framework: its id is the one told.
+        """
+        if status.message_id == LAST_DOWNLINK and (
+            sent := self._last_sent.get(status.dev_eui.lower())
+        ):
+            status = dataclasses.replace(status, message_id=sent)
         if (descriptor := self._descriptor(status.dev_eui)) is not None and (
             event := ack_event(descriptor, status)
         ) is not None:
@@ -407,10 +431,16 @@ class FrameworkFeed:
             return
         if self.connection is not None or self._pending is not None:
             return
-        connection = HubConnection(self.network_id, self._send)
+        connection = HubConnection(self.network_id, self._send_downlink)
         connection.set_devices(self._descriptors())
         self._pending = connection
         self._register(connection)
+
+    async def _send_downlink(self, downlink: Downlink) -> str:
+        """Send a framework's downlink; remember its id for an acknowledgement without one."""
+        message_id = await self._send(downlink)
+        self._last_sent[downlink.dev_eui.lower()] = message_id
+        return message_id
 
     def registered(self, connection: HubConnection) -> None:
         """Take ``connection`` as registered, and give it the events that waited."""

@@ -14,7 +14,6 @@ but not our decoded-field entities, unless the device's options ask for them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-import dataclasses
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 import uuid
@@ -49,7 +48,6 @@ from ..device_types import (
 )
 from ..downlink import async_send_downlink
 from ..lns.models import DeviceStatus, Downlink, DownlinkStatus, Location, Uplink
-from ..lns.netemera import LAST_DOWNLINK
 from .connection import DeviceFacts, FrameworkFeed, HubConnection, Identity
 
 if TYPE_CHECKING:
@@ -143,8 +141,6 @@ class FrameworkLink:
         self._module = module
         self._configuration_url = configuration_url
         self._unregister: list[Callable[[], None]] = []
-        self._last_sent: dict[str, str] = {}
-        """DevEUI → the id returned for the last downlink the framework sent to it."""
         data = entry.data
         self.application = str(
             data.get(CONF_APP_ID) or data.get(CONF_APP_EUI) or data.get(CONF_APPLICATION) or ""
@@ -165,6 +161,7 @@ class FrameworkLink:
             dev_eui=state.dev_eui,
             name=name or state.dev_eui,
             application_id=self.application,
+            profile_id=(state.info.profile if state.info else None) or "",
             identity=identity_of(options, options.get(CONF_DEVICES, {}).get(state.dev_eui, {})),
         )
 
@@ -201,9 +198,6 @@ class FrameworkLink:
     @callback
     def downlink_status(self, status: DownlinkStatus) -> None:
         """Tell a downlink's acknowledgement, by the id the framework was given for it."""
-        if status.message_id == LAST_DOWNLINK and (sent := self._last_sent.get(status.dev_eui)):
-            # A vendor that acknowledges only "the last downlink" (Netemera): the last one sent.
-            status = dataclasses.replace(status, message_id=sent)
         self.feed.downlink_status(status)
 
     @callback
@@ -269,6 +263,4 @@ class FrameworkLink:
         except HomeAssistantError as err:
             raise DownlinkError(str(err)) from err
         # Acknowledgements carry the vendor's message id; without one, a local id of ours.
-        message_id = result.message_id or f"{DOMAIN}:{uuid.uuid4()}"
-        self._last_sent[dev_eui] = message_id
-        return message_id
+        return result.message_id or f"{DOMAIN}:{uuid.uuid4()}"

@@ -121,6 +121,8 @@ class ServerDevice:
     max_downlink_size: int | None = None
     downlink_f_cnt: int | None = None
     """The last downlink frame counter the server used."""
+    profile: str | None = None
+    """The device profile the server assigns the device (its id), where the vendor has them."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -319,6 +319,7 @@ class NetemeraClient(NetworkServer):
                 name=text(item, "name", dropped),
                 model=text(profile, "name", dropped) if profile else None,
                 device_class=profile_class(profile) if profile else None,
+                profile=assigned,
             )
         semaphore = asyncio.Semaphore(ACTIVATION_LOOKUPS)
 

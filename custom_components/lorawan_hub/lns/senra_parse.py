@@ -62,8 +62,11 @@ _COLUMNS: Final = {
     "latitude": "lat",
     "lng": "lng",
     "longitude": "lng",
+    "profid": "profId",
+    "profileid": "profId",
 }
-EXPORT_FIELDS: Final = "devEui,tags,metadata,state,devType,devAddr,lat,lng"
+EXPORT_FIELDS: Final = "devEui,tags,metadata,state,devType,devAddr,lat,lng,profId"
+"""The export's fields we read (003:648-650); ``profId`` is the device profile (003:287)."""
 
 
 _VALUES: Final = ThrottledLog(_LOGGER)
@@ -314,6 +317,7 @@ def devices_from_csv(text: str, fields: Sequence[str] = ()) -> list[ServerDevice
                 dev_addr=values.get("devAddr", "").upper() or None,
                 activation=values.get("state"),
                 location=_location(values, "lat", "lng"),
+                profile=values.get("profId"),
             )
         )
     return devices

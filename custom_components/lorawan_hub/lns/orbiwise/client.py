@@ -168,8 +168,8 @@ class OrbiWiseClient(NetworkServer):
         )
         self._deleter: asyncio.Task[None] | None = None
         self._devices: set[str] = set()
-        self._names: dict[str, str | None] = {}
-        """DevEUI → the device's name (its ``comment``), once read."""
+        self._registered: dict[str, ServerDevice] = {}
+        """DevEUI → its registration, once read: its name (``comment``) and device profile."""
         self._streamed = False
         self._held: list[tuple[str, Mapping[str, Any]]] = []
         """Pushes about devices not listed yet, waiting for the device list to be read again."""
@@ -220,10 +220,11 @@ class OrbiWiseClient(NetworkServer):
 
     async def list_devices(self) -> list[ServerDevice]:
         """
-        Return every device of the account (or application), with its name.
+        Return every device of the account (or application), with its name and device profile.
 
-        The documented device info objects carry no name: it is the registration's
-        ``comment``, read once per device with ``?all=true`` (documented for one device).
+        The documented device info objects carry neither: they are the registration's
+        ``comment`` and ``device_profile_uuid``, read once per device with ``?all=true``
+        (documented for one device).
         """
         nodes: dict[str, Mapping[str, Any]] = {}
         for node in await self._rest.pages("rest/nodes", self._scope({})):
@@ -236,8 +237,8 @@ class OrbiWiseClient(NetworkServer):
                 continue
             nodes[dev_eui] = node
             if "comment" in node:  # a server that lists the whole registration
-                self._names[dev_eui] = device_from_node(node).name
-        missing = [dev_eui for dev_eui in nodes if dev_eui not in self._names]
+                self._registered[dev_eui] = device_from_node(node)
+        missing = [dev_eui for dev_eui in nodes if dev_eui not in self._registered]
         registrations: dict[str, Mapping[str, Any]] = {}
         semaphore = asyncio.Semaphore(DETAIL_CONCURRENCY)
 
@@ -250,7 +251,7 @@ class OrbiWiseClient(NetworkServer):
                     registrations[dev_eui] = as_dict(answer, "device registration")
                 except LnsError as err:
                     self._log.warning(
-                        "registration", "Cannot read the name of %s yet: %s", dev_eui, err
+                        "registration", "Cannot read the registration of %s yet: %s", dev_eui, err
                     )
 
         await asyncio.gather(*(registration(dev_eui) for dev_eui in missing))
@@ -258,8 +259,7 @@ class OrbiWiseClient(NetworkServer):
         for dev_eui, node in nodes.items():
             device = device_from_node(node)
             if (complete := registrations.get(dev_eui)) is not None:
-                full = device_from_node({**complete, "DevEUI": dev_eui})
-                self._names[dev_eui] = full.name
+                full = self._registered[dev_eui] = device_from_node({**complete, "DevEUI": dev_eui})
                 device = dataclasses.replace(
                     device,
                     app_eui=device.app_eui or full.app_eui,
@@ -267,7 +267,14 @@ class OrbiWiseClient(NetworkServer):
                     location=device.location or full.location,
                     downlink_f_cnt=_first(device.downlink_f_cnt, full.downlink_f_cnt),
                 )
-            devices.append(dataclasses.replace(device, name=self._names.get(dev_eui)))
+            registered = self._registered.get(dev_eui)
+            devices.append(
+                dataclasses.replace(
+                    device,
+                    name=registered.name if registered else None,
+                    profile=registered.profile if registered else None,
+                )
+            )
         self._devices = set(nodes)
         return devices
 

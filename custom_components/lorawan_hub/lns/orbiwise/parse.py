@@ -237,11 +237,13 @@ def device_from_node(node: Mapping[str, Any]) -> ServerDevice:
     """
     Build a ServerDevice from a device info object, a complete registration or ``nodeinfo``.
 
-    The name is the registration's ``comment``, which only the complete registration
-    (``?all=true``) carries. Keys are left behind.
+    The name is the registration's ``comment`` and the profile its ``device_profile_uuid``,
+    which only the complete registration (``?all=true``) carries; an empty one is none (the
+    document's sample, 001:342). Keys are left behind.
     """
     what = "device"
     comment = _optional(opt_str, node, "comment", what)
+    profile = _optional(opt_str, node, "device_profile_uuid", what)
     return ServerDevice(
         dev_eui=eui(node.get("DevEUI"), "DevEUI"),
         name=(comment.strip() or None) if comment is not None else None,
@@ -249,6 +251,7 @@ def device_from_node(node: Mapping[str, Any]) -> ServerDevice:
         device_class=_device_class(node, what),
         location=location_of(node, what),
         downlink_f_cnt=_optional(opt_int, node, "dl_fcnt", what),
+        profile=(profile.strip() or None) if profile is not None else None,
     )
 
 
