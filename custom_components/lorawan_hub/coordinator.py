@@ -519,8 +519,9 @@ class LoRaWANHubCoordinator:
                 "app_eui": join.app_eui,
             },
         )
-        dev_addr = join.dev_addr or (state.info.dev_addr if state.info else None)
-        self._tell_framework("joined", join.dev_eui, dev_addr)
+        if join.accepted:
+            dev_addr = join.dev_addr or (state.info.dev_addr if state.info else None)
+            self._tell_framework("joined", join.dev_eui, dev_addr)
 
     @callback
     def device_status(self, status: DeviceStatus) -> None:

@@ -121,7 +121,7 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     with patch.object(consumer, "async_registry", return_value=registry):
         listed = await client.list_devices()
         assert [device.dev_eui for device in listed] == [CLIMATE]
-        assert listed[0].name == "Greenhouse"
+        assert (listed[0].name, listed[0].profile) == ("Greenhouse", "profile-1")
         task = hass.async_create_background_task(client.run(sink), "framework client")
         await sink.wait_for(lambda: sink.up)
     assert [device.dev_eui for device in offered] == [OTHER]

@@ -118,6 +118,8 @@ async def test_devices_and_events_reach_the_framework(
     coordinator = loaded_entry.runtime_data
     await orion.emit_uplink(DOOR, LPP_22_5, rssi=-70, lsnr=9.5)
     await uplinks.wait(1)
+    # A failed or repeated join report fires its event but is no join for the framework.
+    coordinator.joined(JoinInfo(dev_eui=DOOR, status="JOIN_FAILURE_BAD_MIC", accepted=False))
     coordinator.joined(JoinInfo(dev_eui=DOOR, status="joined", dev_addr="260B0102"))
     coordinator.device_status(DeviceStatus(dev_eui=DOOR, battery=80.0, margin=5))
     coordinator.downlink_status(

@@ -399,7 +399,12 @@ def test_status_join_location_alarm_pushes() -> None:
     """Each push means what the document says; placeholders are dropped, not the push."""
     assert status_from_push({**sample("push_status.json"), "DevEUI": DEV_EUI}) is None
     join = join_from_push({**sample("push_joininfo.json"), "DevEUI": DEV_EUI})
-    assert (join.status, join.app_eui) == ("JOIN_ACCEPTED", None)
+    assert (join.status, join.app_eui, join.accepted) == ("JOIN_ACCEPTED", None, True)
+    for status in ("JOIN_COMPLETE", "JOIN_FAILURE_BAD_MIC", "JOIN_NOT_PROCESSED"):
+        other = join_from_push(
+            {**sample("push_joininfo.json"), "DevEUI": DEV_EUI, "join_status": status}
+        )
+        assert (other.status, other.accepted) == (status, False)
     assert location_of(sample("push_location.json")) == Location(46.207390, 6.155835)
     alarm = alarm_from_push(sample("push_alarm.json"))
     assert (alarm.code, alarm.severity, alarm.text) == (

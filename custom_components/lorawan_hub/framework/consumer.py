@@ -138,6 +138,7 @@ def server_device(device: FrameworkDevice) -> ServerDevice:
         name=descriptor.name or None,
         manufacturer=descriptor.manufacturer or None,
         model=descriptor.model or descriptor.model_id or None,
+        profile=descriptor.profile_id or None,
     )
 
 

@@ -272,6 +272,8 @@ class JoinInfo:
     app_eui: str | None = None
     dev_addr: str | None = None
     """The session's device address, where the vendor tells it with the join."""
+    accepted: bool = True
+    """Whether the device got a new session (a failed or repeated report is not a join)."""
 
 
 _EUI = re.compile(r"[0-9A-F]{16}")

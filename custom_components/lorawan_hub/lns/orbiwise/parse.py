@@ -330,10 +330,13 @@ def alarm_from_push(data: Mapping[str, Any]) -> Alarm:
 def join_from_push(data: Mapping[str, Any]) -> JoinInfo:
     """Build a JoinInfo from a ``joininfo`` push."""
     what = "joininfo"
+    status = _optional(opt_str, data, "join_status", what) or "unknown"
     return JoinInfo(
         dev_eui=eui(data.get("DevEUI"), "DevEUI"),
-        status=_optional(opt_str, data, "join_status", what) or "unknown",
+        status=status,
         app_eui=_optional_eui(data, "appeui", what),
+        # JOIN_ACCEPTED starts the session; JOIN_COMPLETE confirms it later (001: join_status).
+        accepted=status == "JOIN_ACCEPTED",
     )
 
 
