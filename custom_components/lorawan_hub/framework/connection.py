@@ -326,7 +326,8 @@ class FrameworkFeed:
         self.network_id = network_id
         self._send = send_downlink
         self._register = register
-        self._facts: dict[str, DeviceFacts] = {}
+        self._devices: dict[str, DeviceDescriptor] = {}
+        """DevEUI (lower case) → the device's descriptor, made once per change of its facts."""
         self.connection: HubConnection | None = None
         """The connection registered with the framework, None while there is none."""
         self._pending: HubConnection | None = None
@@ -340,19 +341,21 @@ class FrameworkFeed:
 
     def set_devices(self, devices: Iterable[DeviceFacts]) -> None:
         """Take the complete device list."""
-        self._facts = {facts.dev_eui.lower(): facts for facts in devices}
+        self._devices = {
+            facts.dev_eui.lower(): descriptor_of(self.network_id, facts) for facts in devices
+        }
         if (connection := self._current) is not None:
             connection.set_devices(self._descriptors())
 
     def set_device(self, facts: DeviceFacts) -> None:
         """Add or update one device."""
-        self._facts[facts.dev_eui.lower()] = facts
+        descriptor = self._devices[facts.dev_eui.lower()] = descriptor_of(self.network_id, facts)
         if (connection := self._current) is not None:
-            connection.set_device(descriptor_of(self.network_id, facts))
+            connection.set_device(descriptor)
 
     def remove_device(self, dev_eui: str) -> None:
         """Remove one device."""
-        self._facts.pop(dev_eui.lower(), None)
+        self._devices.pop(dev_eui.lower(), None)
         if (connection := self._current) is not None:
             connection.remove_device(dev_eui)
 
@@ -368,11 +371,10 @@ class FrameworkFeed:
         return self.connection or self._pending
 
     def _descriptors(self) -> list[DeviceDescriptor]:
-        return [descriptor_of(self.network_id, facts) for facts in self._facts.values()]
+        return list(self._devices.values())
 
     def _descriptor(self, dev_eui: str) -> DeviceDescriptor | None:
-        facts = self._facts.get(dev_eui.lower())
-        return descriptor_of(self.network_id, facts) if facts is not None else None
+        return self._devices.get(dev_eui.lower())
 
     # --- events -------------------------------------------------------------------------------
 
