@@ -33,6 +33,7 @@ from custom_components.lorawan_hub.framework import provider
 from custom_components.lorawan_hub.framework.connection import HubConnection
 from custom_components.lorawan_hub.framework.provider import FrameworkLink, async_link_framework
 from custom_components.lorawan_hub.lns.models import (
+    Capability,
     DeviceStatus,
     DownlinkState,
     DownlinkStatus,
@@ -205,9 +206,24 @@ async def test_downlinks_of_device_integrations(
             Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x00" * 300)
         )
     assert "300" in str(refused.value)
+    # A confirmed downlink where no acknowledgement would ever come (the library waits for it).
+    client = type(framework_client(hass))
+    with (
+        patch.object(client, "capabilities", frozenset({Capability.DOWNLINK})),
+        pytest.raises(DownlinkError, match="does not report acknowledgements"),
+    ):
+        await connection.async_send_downlink(
+            Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x01", confirmed=True)
+        )
     loaded_entry.runtime_data.connection_changed(False, "test")
     with pytest.raises(DownlinkError, match="connection"):
         await framework_send(loaded_entry, Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x01"))
+
+
+def framework_client(hass: HomeAssistant) -> Any:
+    """Return the client of the (one) entry linked to the framework."""
+    (entry,) = hass.config_entries.async_loaded_entries("lorawan_hub")
+    return entry.runtime_data.client
 
 
 async def framework_send(entry: MockConfigEntry, downlink: Downlink) -> str:

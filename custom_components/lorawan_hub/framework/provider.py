@@ -47,7 +47,7 @@ from ..device_types import (
     SOURCE_REPOSITORY,
 )
 from ..downlink import async_send_downlink
-from ..lns.models import DeviceStatus, Downlink, DownlinkStatus, Location, Uplink
+from ..lns.models import Capability, DeviceStatus, Downlink, DownlinkStatus, Location, Uplink
 from .connection import DeviceFacts, FrameworkFeed, HubConnection, Identity
 
 if TYPE_CHECKING:
@@ -250,6 +250,12 @@ class FrameworkLink:
             raise DownlinkError(f"the connection to {self.entry.title} is lost")
         if downlink.expires_at is not None:
             raise DownlinkError(f"{coordinator.client.name} has no expiry for queued downlinks")
+        if downlink.confirmed and Capability.DOWNLINK_ACK not in coordinator.client.capabilities:
+            # The library waits for the acknowledgement of a confirmed downlink: none would come.
+            raise DownlinkError(
+                f"{coordinator.client.name} does not report acknowledgements: "
+                "send the downlink unconfirmed (without waiting for an acknowledgement)"
+            )
         try:
             result = await async_send_downlink(
                 coordinator,
