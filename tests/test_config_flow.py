@@ -127,10 +127,10 @@ async def test_user_flow_unexpected_error(hass: HomeAssistant, orion: OrionSimul
 
 
 async def test_already_configured(
-    hass: HomeAssistant, orion: OrionSimulator, config_entry: MockConfigEntry
+    hass: HomeAssistant, orion: OrionSimulator, orion_entry: MockConfigEntry
 ) -> None:
     """The same application on the same server cannot be added twice."""
-    config_entry.add_to_hass(hass)
+    orion_entry.add_to_hass(hass)
     flow_id = await start_orion_step(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
@@ -140,11 +140,11 @@ async def test_already_configured(
 
 
 async def test_reauth(
-    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant, orion: OrionSimulator, loaded_orion_entry: MockConfigEntry
 ) -> None:
     """A new token is checked, stored, and the entry reloaded."""
     orion.token = "rotated-token"
-    result = await loaded_entry.start_reauth_flow(hass)
+    result = await loaded_orion_entry.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_TOKEN: "still-wrong"}
@@ -155,16 +155,16 @@ async def test_reauth(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
-    assert loaded_entry.data[CONF_TOKEN] == "rotated-token"
+    assert loaded_orion_entry.data[CONF_TOKEN] == "rotated-token"
     await hass.async_block_till_done()
     await orion.wait_for_consumers(1)
 
 
 async def test_reconfigure(
-    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant, orion: OrionSimulator, loaded_orion_entry: MockConfigEntry
 ) -> None:
     """The address can change for the same application; an empty token keeps the old one."""
-    result = await loaded_entry.start_reconfigure_flow(hass)
+    result = await loaded_orion_entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure_orion"
     new_url = orion.url.rstrip("/")
     result = await hass.config_entries.flow.async_configure(
@@ -180,17 +180,17 @@ async def test_reconfigure(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert loaded_entry.data[CONF_URL] == new_url
-    assert loaded_entry.data[CONF_TOKEN] == "test-token"
+    assert loaded_orion_entry.data[CONF_URL] == new_url
+    assert loaded_orion_entry.data[CONF_TOKEN] == "test-token"
     await hass.async_block_till_done()
     await orion.wait_for_consumers(1)
 
 
 async def test_reconfigure_other_application(
-    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant, orion: OrionSimulator, loaded_orion_entry: MockConfigEntry
 ) -> None:
     """Reconfiguring to another application is refused: that is a new entry."""
-    result = await loaded_entry.start_reconfigure_flow(hass)
+    result = await loaded_orion_entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: orion.url, CONF_APP_ID: "other-app"}
     )
@@ -198,9 +198,9 @@ async def test_reconfigure_other_application(
     assert result["reason"] == "unique_id_mismatch"
 
 
-async def test_options_defaults(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_options_defaults(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> None:
     """The default offline threshold is stored and the entry reloads with it."""
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "settings"}
@@ -210,14 +210,14 @@ async def test_options_defaults(hass: HomeAssistant, loaded_entry: MockConfigEnt
         result["flow_id"], {CONF_OFFLINE_AFTER: 30}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {CONF_OFFLINE_AFTER: 30}
+    assert loaded_orion_entry.options == {CONF_OFFLINE_AFTER: 30}
     await hass.async_block_till_done()
-    assert loaded_entry.runtime_data.devices[DOOR].offline_after == 30
+    assert loaded_orion_entry.runtime_data.devices[DOOR].offline_after == 30
 
 
-async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_options_device(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> None:
     """A device's codec and threshold are stored under its DevEUI."""
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "device"}
     )
@@ -237,13 +237,13 @@ async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry
         result["flow_id"], {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15, CONF_F_PORT: 7}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {
+    assert loaded_orion_entry.options == {
         CONF_DEVICES: {DOOR: {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15, CONF_F_PORT: 7}}
     }
     await hass.async_block_till_done()
-    state = loaded_entry.runtime_data.devices[DOOR]
+    state = loaded_orion_entry.runtime_data.devices[DOOR]
     assert (state.codec, state.offline_after, state.f_port) == ("raw", 15, 7)
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "device"}
     )
@@ -251,7 +251,9 @@ async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_CODEC: "auto", CONF_F_PORT: 1}
     )
-    assert loaded_entry.options == {CONF_DEVICES: {DOOR: {CONF_CODEC: "auto", CONF_F_PORT: 1}}}
+    assert loaded_orion_entry.options == {
+        CONF_DEVICES: {DOOR: {CONF_CODEC: "auto", CONF_F_PORT: 1}}
+    }
 
 
 async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulator) -> None:
