@@ -27,8 +27,7 @@ from custom_components.lorawan_hub.const import (
 )
 from custom_components.lorawan_hub.vendors.senra import senra_unique_id
 from simulator.senra import SenraSimulator
-
-from .conftest import EventRecorder, start_vendor_flow, state_of
+from tests.conftest import EventRecorder, start_vendor_flow, state_of
 
 METER = "70B3D57ED0000601"
 ENTRY_ID = "01KASENRATESTENTRY00000000"

@@ -43,8 +43,7 @@ from custom_components.lorawan_hub.vendors.iotsquare import (
     CONF_TURN_OFF_MQTT,
 )
 from simulator.iotsquare import IotSquareSimulator
-
-from .conftest import (
+from tests.conftest import (
     IOTSQUARE_ENTRY_ID as ENTRY_ID,
     EventRecorder,
     load_iotsquare,
