@@ -167,8 +167,8 @@ def downlink_statuses(hass: HomeAssistant) -> EventRecorder:
 
 
 @pytest.fixture
-def config_entry(orion: OrionSimulator) -> MockConfigEntry:
-    """A config entry for the simulator's application."""
+def orion_entry(orion: OrionSimulator) -> MockConfigEntry:
+    """The Orion config entry of the simulator's application."""
     return MockConfigEntry(
         domain=DOMAIN,
         entry_id="01KAORIONTESTENTRY000000000",
@@ -184,16 +184,16 @@ def config_entry(orion: OrionSimulator) -> MockConfigEntry:
 
 
 @pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, config_entry: MockConfigEntry, orion: OrionSimulator
+async def loaded_orion_entry(
+    hass: HomeAssistant, orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> MockConfigEntry:
-    """The config entry, set up and subscribed to the simulator."""
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    """The Orion config entry, set up and subscribed to the simulator."""
+    orion_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(orion_entry.entry_id)
     await hass.async_block_till_done()
     await orion.wait_for_request("get_device_coordinates_req")
     await orion.wait_for_consumers(1)
-    return config_entry
+    return orion_entry
 
 
 def entities_snapshot(

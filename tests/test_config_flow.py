@@ -1,12 +1,10 @@
-"""The config flow (user, reauth, reconfigure) and the options flow."""
+"""The options flow every entry has (settings, a device's codec and threshold), on an Orion entry.
+
+Each vendor's own config flow (user, reauth, reconfigure) is tested under tests/vendors/<vendor>/.
+"""
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
-import pytest
-
-from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -22,185 +20,14 @@ from custom_components.lorawan_hub.const import (
     DEFAULT_F_PORT,
     DOMAIN,
 )
-from custom_components.lorawan_hub.lns.orion import DEFAULT_URL
-from custom_components.lorawan_hub.vendors.orion import orion_unique_id
 from simulator.orion import OrionSimulator
 
 DOOR = "70B3D57ED0000002"
 
 
-async def start_orion_step(hass: HomeAssistant) -> str:
-    """Open the flow, pick Orion, and return the flow id at the Orion form."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: "orion"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "orion"
-    return str(result["flow_id"])
-
-
-async def test_user_flow(hass: HomeAssistant, orion: OrionSimulator) -> None:
-    """Picking Orion and entering working credentials creates the entry."""
-    flow_id = await start_orion_step(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: orion.url, CONF_APP_ID: " test-app ", CONF_TOKEN: "test-token"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "OrionM2M test-app"
-    assert result["data"] == {
-        CONF_VENDOR: "orion",
-        CONF_URL: orion.url,
-        CONF_APP_ID: "test-app",
-        CONF_TOKEN: "test-token",
-    }
-    assert result["result"].unique_id == f"127.0.0.1:{orion.port}/test-app"
-
-
-async def test_default_url(hass: HomeAssistant) -> None:
-    """The Orion form proposes the documented server address."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_VENDOR: "orion"}
-    )
-    schema = result["data_schema"]
-    assert schema is not None
-    assert schema({CONF_APP_ID: "a", CONF_TOKEN: "b"})[CONF_URL] == DEFAULT_URL
-
-
-@pytest.mark.parametrize(
-    ("change", "error"),
-    [
-        ({CONF_TOKEN: "wrong"}, {"base": "invalid_auth"}),
-        ({CONF_URL: "http://127.0.0.1/ws"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "not a url"}, {CONF_URL: "invalid_url"}),
-        ({CONF_URL: "ws://[::1"}, {CONF_URL: "invalid_url"}),
-    ],
-)
-async def test_user_flow_errors(
-    hass: HomeAssistant, orion: OrionSimulator, change: dict[str, str], error: dict[str, str]
-) -> None:
-    """A refused or malformed input shows its error, and the flow recovers."""
-    flow_id = await start_orion_step(hass)
-    good = {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
-    result = await hass.config_entries.flow.async_configure(flow_id, {**good, **change})
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == error
-    result = await hass.config_entries.flow.async_configure(flow_id, good)
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-async def test_user_flow_client_limit(hass: HomeAssistant, orion: OrionSimulator) -> None:
-    """The server's client limit (error_code 2) has its own message."""
-    orion.max_clients = 0
-    flow_id = await start_orion_step(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
-    )
-    assert result["errors"] == {"base": "client_limit"}
-
-
-async def test_user_flow_cannot_connect(hass: HomeAssistant, orion: OrionSimulator) -> None:
-    """An unreachable server is cannot_connect."""
-    url = orion.url
-    await orion.stop()
-    flow_id = await start_orion_step(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
-    )
-    assert result["errors"] == {"base": "cannot_connect"}
-
-
-async def test_user_flow_unexpected_error(hass: HomeAssistant, orion: OrionSimulator) -> None:
-    """A bug while validating shows 'unknown' instead of breaking the flow."""
-    flow_id = await start_orion_step(hass)
-    with patch(
-        "custom_components.lorawan_hub.lns.orion.OrionClient.validate",
-        side_effect=RuntimeError("boom"),
-    ):
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
-        )
-    assert result["errors"] == {"base": "unknown"}
-
-
-async def test_already_configured(
-    hass: HomeAssistant, orion: OrionSimulator, config_entry: MockConfigEntry
-) -> None:
-    """The same application on the same server cannot be added twice."""
-    config_entry.add_to_hass(hass)
-    flow_id = await start_orion_step(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: orion.url, CONF_APP_ID: "test-app", CONF_TOKEN: "test-token"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
-
-
-async def test_reauth(
-    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
-) -> None:
-    """A new token is checked, stored, and the entry reloaded."""
-    orion.token = "rotated-token"
-    result = await loaded_entry.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_TOKEN: "still-wrong"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_TOKEN: "rotated-token"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reauth_successful"
-    assert loaded_entry.data[CONF_TOKEN] == "rotated-token"
-    await hass.async_block_till_done()
-    await orion.wait_for_consumers(1)
-
-
-async def test_reconfigure(
-    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
-) -> None:
-    """The address can change for the same application; an empty token keeps the old one."""
-    result = await loaded_entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure_orion"
-    new_url = orion.url.rstrip("/")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_URL: "ftp://nowhere", CONF_APP_ID: "test-app"}
-    )
-    assert result["errors"] == {CONF_URL: "invalid_url"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_URL: new_url, CONF_APP_ID: "test-app", CONF_TOKEN: "bad"}
-    )
-    assert result["errors"] == {"base": "invalid_auth"}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_URL: new_url, CONF_APP_ID: "test-app"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
-    assert loaded_entry.data[CONF_URL] == new_url
-    assert loaded_entry.data[CONF_TOKEN] == "test-token"
-    await hass.async_block_till_done()
-    await orion.wait_for_consumers(1)
-
-
-async def test_reconfigure_other_application(
-    hass: HomeAssistant, orion: OrionSimulator, loaded_entry: MockConfigEntry
-) -> None:
-    """Reconfiguring to another application is refused: that is a new entry."""
-    result = await loaded_entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_URL: orion.url, CONF_APP_ID: "other-app"}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "unique_id_mismatch"
-
-
-async def test_options_defaults(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_options_defaults(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> None:
     """The default offline threshold is stored and the entry reloads with it."""
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "settings"}
@@ -210,14 +37,14 @@ async def test_options_defaults(hass: HomeAssistant, loaded_entry: MockConfigEnt
         result["flow_id"], {CONF_OFFLINE_AFTER: 30}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {CONF_OFFLINE_AFTER: 30}
+    assert loaded_orion_entry.options == {CONF_OFFLINE_AFTER: 30}
     await hass.async_block_till_done()
-    assert loaded_entry.runtime_data.devices[DOOR].offline_after == 30
+    assert loaded_orion_entry.runtime_data.devices[DOOR].offline_after == 30
 
 
-async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_options_device(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> None:
     """A device's codec and threshold are stored under its DevEUI."""
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "device"}
     )
@@ -237,13 +64,13 @@ async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry
         result["flow_id"], {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15, CONF_F_PORT: 7}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {
+    assert loaded_orion_entry.options == {
         CONF_DEVICES: {DOOR: {CONF_CODEC: "raw", CONF_OFFLINE_AFTER: 15, CONF_F_PORT: 7}}
     }
     await hass.async_block_till_done()
-    state = loaded_entry.runtime_data.devices[DOOR]
+    state = loaded_orion_entry.runtime_data.devices[DOOR]
     assert (state.codec, state.offline_after, state.f_port) == ("raw", 15, 7)
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "device"}
     )
@@ -251,7 +78,9 @@ async def test_options_device(hass: HomeAssistant, loaded_entry: MockConfigEntry
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_CODEC: "auto", CONF_F_PORT: 1}
     )
-    assert loaded_entry.options == {CONF_DEVICES: {DOOR: {CONF_CODEC: "auto", CONF_F_PORT: 1}}}
+    assert loaded_orion_entry.options == {
+        CONF_DEVICES: {DOOR: {CONF_CODEC: "auto", CONF_F_PORT: 1}}
+    }
 
 
 async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulator) -> None:
@@ -267,12 +96,3 @@ async def test_options_without_devices(hass: HomeAssistant, orion: OrionSimulato
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_devices"
-
-
-def test_unique_id() -> None:
-    """The unique id is the server's authority and the application id."""
-    assert orion_unique_id({CONF_URL: DEFAULT_URL, CONF_APP_ID: "app"}) == "iot.orion-m2m.com/app"
-    assert (
-        orion_unique_id({CONF_URL: "wss://IOT.example:9443/ws/v2/", CONF_APP_ID: "app"})
-        == "iot.example:9443/app"
-    )

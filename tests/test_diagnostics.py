@@ -29,7 +29,7 @@ MOMENT = "2026-11-20 11:59:00+0000"
 async def test_entry_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     snapshot: SnapshotAssertion,
@@ -38,7 +38,7 @@ async def test_entry_diagnostics(
     await orion.emit_uplink(CLIMATE, bytes.fromhex("016700E1"), time=parse_time(MOMENT))
     await uplinks.wait(1)
     diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
-        hass, hass_client, loaded_entry
+        hass, hass_client, loaded_orion_entry
     )
     text = json.dumps(diagnostics)
     assert orion.token not in text
@@ -57,22 +57,22 @@ async def test_entry_diagnostics(
 async def test_device_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
 ) -> None:
     """A device's diagnostics show its state; the hub device shows the connection."""
     registry = dr.async_get(hass)
-    device = registry.async_get_device_by_identifier((DOMAIN, CLIMATE), loaded_entry.entry_id)
+    device = registry.async_get_device_by_identifier((DOMAIN, CLIMATE), loaded_orion_entry.entry_id)
     hub = registry.async_get_device_by_identifier(
-        (DOMAIN, loaded_entry.entry_id), loaded_entry.entry_id
+        (DOMAIN, loaded_orion_entry.entry_id), loaded_orion_entry.entry_id
     )
     assert device is not None
     assert hub is not None
     result: dict[str, Any] = await get_diagnostics_for_device(
-        hass, hass_client, loaded_entry, device
+        hass, hass_client, loaded_orion_entry, device
     )
     assert result["dev_eui"] == CLIMATE
     assert result["info"]["name"] == "Living room climate"
-    assert await get_diagnostics_for_device(hass, hass_client, loaded_entry, hub) == {
+    assert await get_diagnostics_for_device(hass, hass_client, loaded_orion_entry, hub) == {
         "connected": True,
         "vendor": "OrionM2M",
     }
@@ -81,13 +81,13 @@ async def test_device_diagnostics(
 async def test_positions_are_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """Decoded positions and the server's positions are personal data: redacted."""
     hass.config_entries.async_update_entry(
-        loaded_entry, options={"devices": {CLIMATE: {"identity": {"brand_id": "x"}}}}
+        loaded_orion_entry, options={"devices": {CLIMATE: {"identity": {"brand_id": "x"}}}}
     )
     await hass.async_block_till_done()
     await orion.wait_for_consumers(1)
@@ -95,7 +95,7 @@ async def test_positions_are_redacted(
     await orion.emit_uplink(CLIMATE, bytes.fromhex("018806765ff2960a0003e8016700E1"))
     await uplinks.wait(1)
     diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
-        hass, hass_client, loaded_entry
+        hass, hass_client, loaded_orion_entry
     )
     values = diagnostics["devices"][CLIMATE]["values"]
     assert values["temperature_1"] == 22.5
@@ -110,21 +110,21 @@ async def test_positions_are_redacted(
 async def test_diagnostics_of_an_entry_not_loaded(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
 ) -> None:
     """Unloaded (or reloading), the entry describes itself, and nothing that is not running."""
     device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, CLIMATE), loaded_entry.entry_id
+        (DOMAIN, CLIMATE), loaded_orion_entry.entry_id
     )
     assert device is not None
-    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
     diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(
-        hass, hass_client, loaded_entry
+        hass, hass_client, loaded_orion_entry
     )
     assert diagnostics["entry"]["state"] == "not_loaded"
     assert diagnostics["entry"]["data"]["token"] == "**REDACTED**"
     assert (diagnostics["connected"], diagnostics["devices"]) == (False, {})
-    assert await get_diagnostics_for_device(hass, hass_client, loaded_entry, device) == {
+    assert await get_diagnostics_for_device(hass, hass_client, loaded_orion_entry, device) == {
         "connected": False,
         "entry_state": "not_loaded",
     }

@@ -18,28 +18,28 @@ DOOR = "70B3D57ED0000002"
 
 @pytest.mark.parametrize("port", [0, 224])
 async def test_ports_outside_the_application_range(
-    loaded_entry: MockConfigEntry, orion: OrionSimulator, port: int
+    loaded_orion_entry: MockConfigEntry, orion: OrionSimulator, port: int
 ) -> None:
     """Port 0 carries MAC commands, 224 and above are LoRaWAN's: refused, nothing sent."""
     with pytest.raises(ServiceValidationError) as refused:
         await async_send_downlink(
-            loaded_entry.runtime_data, Downlink(dev_eui=DOOR, f_port=port, payload=b"\x01")
+            loaded_orion_entry.runtime_data, Downlink(dev_eui=DOOR, f_port=port, payload=b"\x01")
         )
     assert refused.value.translation_key == "invalid_port"
     assert orion.downlinks == []
 
 
 async def test_a_vendor_without_downlinks(
-    loaded_entry: MockConfigEntry, orion: OrionSimulator
+    loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """A network server that sends no downlinks says so in words."""
-    client = type(loaded_entry.runtime_data.client)
+    client = type(loaded_orion_entry.runtime_data.client)
     with (
         patch.object(client, "capabilities", frozenset()),
         pytest.raises(ServiceValidationError) as refused,
     ):
         await async_send_downlink(
-            loaded_entry.runtime_data, Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01")
+            loaded_orion_entry.runtime_data, Downlink(dev_eui=DOOR, f_port=1, payload=b"\x01")
         )
     assert refused.value.translation_key == "action_not_supported"
     assert refused.value.translation_placeholders == {

@@ -63,7 +63,7 @@ async def test_entities(
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
     freezer: FrozenDateTimeFactory,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     platform: Platform,
@@ -71,23 +71,23 @@ async def test_entities(
     """Each platform's entities after one uplink per device (all entities enabled)."""
     freezer.move_to(NOW)
     with patch("custom_components.lorawan_hub.PLATFORMS", [platform]):
-        config_entry.add_to_hass(hass)
-        await hass.config_entries.async_setup(config_entry.entry_id)
+        orion_entry.add_to_hass(hass)
+        await hass.config_entries.async_setup(orion_entry.entry_id)
         await orion.wait_for_consumers(1)
-        for entry in er.async_entries_for_config_entry(entity_registry, config_entry.entry_id):
+        for entry in er.async_entries_for_config_entry(entity_registry, orion_entry.entry_id):
             if entry.disabled_by is not None:
                 entity_registry.async_update_entity(entry.entity_id, disabled_by=None)
-        await hass.config_entries.async_reload(config_entry.entry_id)
+        await hass.config_entries.async_reload(orion_entry.entry_id)
         await orion.wait_for_consumers(1)
         await send_all(orion, uplinks, NOW - timedelta(seconds=2))
         await hass.async_block_till_done()
-        assert entities_snapshot(hass, entity_registry, config_entry.entry_id) == snapshot
+        assert entities_snapshot(hass, entity_registry, orion_entry.entry_id) == snapshot
 
 
 @pytest.mark.usefixtures("all_entities_enabled")
 async def test_climate_values(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -117,7 +117,7 @@ async def test_climate_values(
     assert event["decoded"]["temperature_1"] == 21.5
     assert event["payload_hex"] == CLIMATE_PAYLOAD.hex().upper()
     device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, CLIMATE), loaded_entry.entry_id
+        (DOMAIN, CLIMATE), loaded_orion_entry.entry_id
     )
     assert device is not None
     assert event["device_id"] == device.id
@@ -140,7 +140,7 @@ async def test_climate_values(
 
 async def test_twenty_device_stream(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -164,7 +164,7 @@ async def test_twenty_device_stream(
 @pytest.mark.usefixtures("all_entities_enabled")
 async def test_new_device_from_uplink(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -183,7 +183,7 @@ async def test_new_device_from_uplink(
 
 async def test_malformed_frames_do_not_disturb(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -195,12 +195,12 @@ async def test_malformed_frames_do_not_disturb(
     await hass.async_block_till_done()
     assert len(uplinks.events) == 1
     assert state_of(hass, "sensor.living_room_climate_temperature_1") == "21.5"
-    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert loaded_orion_entry.state is ConfigEntryState.LOADED
 
 
 async def test_unavailable_while_disconnected(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -212,7 +212,7 @@ async def test_unavailable_while_disconnected(
     port = orion.port
     await orion.stop()
     await hass.async_block_till_done()
-    assert not loaded_entry.runtime_data.connected
+    assert not loaded_orion_entry.runtime_data.connected
     assert state_of(hass, entity_id) == STATE_UNAVAILABLE
     restarted = OrionSimulator(app_id=orion.app_id, token=orion.token, port=port)
     restarted.devices = orion.devices
@@ -224,15 +224,15 @@ async def test_unavailable_while_disconnected(
 
 async def test_offline_after_threshold(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A device silent for longer than its threshold reports offline, and online again."""
     freezer.move_to(NOW)
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
+    orion_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(orion_entry.entry_id)
     await orion.wait_for_request("get_device_coordinates_req")
     await orion.emit_uplink(DOOR, DOOR_PAYLOAD, time=NOW)
     await uplinks.wait(1)
@@ -251,16 +251,16 @@ async def test_offline_after_threshold(
 
 async def test_codec_option_raw(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """A device set to raw keeps its payload in events but gets no field entities."""
-    config_entry.add_to_hass(hass)
+    orion_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
-        config_entry, options={CONF_DEVICES: {CLIMATE: {CONF_CODEC: "raw"}}}
+        orion_entry, options={CONF_DEVICES: {CLIMATE: {CONF_CODEC: "raw"}}}
     )
-    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.config_entries.async_setup(orion_entry.entry_id)
     await orion.wait_for_consumers(1)
     await orion.emit_uplink(CLIMATE, CLIMATE_PAYLOAD)
     await uplinks.wait(1)
@@ -273,7 +273,7 @@ async def test_codec_option_raw(
 async def test_values_survive_restart(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     hass_storage: dict[str, Any],
 ) -> None:
@@ -335,19 +335,19 @@ async def test_values_survive_restart(
             ),
         ],
     )
-    key = f"{DOMAIN}.{config_entry.entry_id}"
+    key = f"{DOMAIN}.{orion_entry.entry_id}"
     hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": stored}
-    config_entry.add_to_hass(hass)
+    orion_entry.add_to_hass(hass)
     for dev_eui, name in ((CLIMATE, "living_room_climate"), (DOOR, "front_door")):
         # Last seen is disabled by default; these users enabled it.
         entity_registry.async_get_or_create(
             "sensor",
             DOMAIN,
             f"{dev_eui}_last_seen",
-            config_entry=config_entry,
+            config_entry=orion_entry,
             suggested_object_id=f"{name}_last_seen",
         )
-    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.config_entries.async_setup(orion_entry.entry_id)
     await orion.wait_for_request("get_device_coordinates_req")
     await hass.async_block_till_done()
     assert state_of(hass, "sensor.living_room_climate_temperature_1") == "19.5"
@@ -364,30 +364,32 @@ async def test_values_survive_restart(
 
 async def test_timestamp_and_codec_errors(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """A unix time field is a timestamp sensor; a payload the chosen codec rejects has no fields."""
-    config_entry.add_to_hass(hass)
+    orion_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
-        config_entry, options={CONF_DEVICES: {DOOR: {CONF_CODEC: "cayenne_lpp"}}}
+        orion_entry, options={CONF_DEVICES: {DOOR: {CONF_CODEC: "cayenne_lpp"}}}
     )
-    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.config_entries.async_setup(orion_entry.entry_id)
     await orion.wait_for_request("get_device_coordinates_req")
     await orion.emit_uplink(CLIMATE, encode_cayenne_lpp([(1, "unix_time", 1_763_640_000)]))
     await orion.emit_uplink(DOOR, b"\xff\xff")
     await uplinks.wait(2)
     await hass.async_block_till_done()
     assert state_of(hass, "sensor.living_room_climate_unix_time_1") == "2025-11-20T12:00:00+00:00"
-    state = config_entry.runtime_data.devices[DOOR]
+    state = orion_entry.runtime_data.devices[DOOR]
     assert state.decode_error
     assert uplinks.events[1].data["decoded"] == {}
 
 
-async def test_field_value_conversion(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_field_value_conversion(
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry
+) -> None:
     """Values of an unexpected type never reach the state machine as something invalid."""
-    coordinator = loaded_entry.runtime_data
+    coordinator = loaded_orion_entry.runtime_data
     device = coordinator.devices[CLIMATE]
     numeric = FieldSensor(
         coordinator, device, FieldSpec(key="t", platform=Platform.SENSOR, unit="°C")
@@ -409,7 +411,7 @@ async def test_field_value_conversion(hass: HomeAssistant, loaded_entry: MockCon
 
 async def test_replays_beyond_memory(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -417,5 +419,5 @@ async def test_replays_beyond_memory(
     for _ in range(DEDUP_MEMORY + 6):
         await orion.emit_uplink(DOOR, DOOR_PAYLOAD)
     await uplinks.wait(DEDUP_MEMORY + 6)
-    state = loaded_entry.runtime_data.devices[DOOR]
+    state = loaded_orion_entry.runtime_data.devices[DOOR]
     assert len(state.recent) == len(state.recent_keys) == DEDUP_MEMORY

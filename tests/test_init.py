@@ -26,56 +26,56 @@ LPP_TEMPERATURE = bytes.fromhex("016700E1")  # channel 1: 22.5 °C
 
 
 async def test_setup_and_unload(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """The entry connects, creates the hub and its devices, and disconnects on unload."""
-    assert loaded_entry.state is ConfigEntryState.LOADED
+    assert loaded_orion_entry.state is ConfigEntryState.LOADED
     registry = dr.async_get(hass)
     hub = registry.async_get_device_by_identifier(
-        (DOMAIN, loaded_entry.entry_id), loaded_entry.entry_id
+        (DOMAIN, loaded_orion_entry.entry_id), loaded_orion_entry.entry_id
     )
     assert hub is not None
     assert hub.entry_type is dr.DeviceEntryType.SERVICE
-    door = registry.async_get_device_by_identifier((DOMAIN, DOOR), loaded_entry.entry_id)
+    door = registry.async_get_device_by_identifier((DOMAIN, DOOR), loaded_orion_entry.entry_id)
     assert door is not None
     assert door.name == "Front door"
     assert door.via_device_id == hub.id
-    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
     await hass.async_block_till_done()
-    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    assert loaded_orion_entry.state is ConfigEntryState.NOT_LOADED
     await orion.wait_for_clients(0)
 
 
 async def test_setup_retries_when_unreachable(
-    hass: HomeAssistant, config_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """An unreachable server makes Home Assistant retry the set-up later."""
     await orion.stop()
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    assert config_entry.state is ConfigEntryState.SETUP_RETRY
-    assert "127.0.0.1" in (config_entry.reason or "")
+    orion_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(orion_entry.entry_id)
+    assert orion_entry.state is ConfigEntryState.SETUP_RETRY
+    assert "127.0.0.1" in (orion_entry.reason or "")
 
 
 async def test_setup_auth_failure_starts_reauth(
-    hass: HomeAssistant, config_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """A refused token at set-up asks the user to reauthenticate."""
     orion.reject_token_once()
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    orion_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(orion_entry.entry_id)
+    assert orion_entry.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
 
 
 async def test_token_refused_while_running_starts_reauth(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """A token revoked while connected leads to reauthentication after the reconnect."""
     orion.reject_token_once()
     orion.drop_after(0)
-    task = loaded_entry.runtime_data._task
+    task = loaded_orion_entry.runtime_data._task
     assert task is not None
     async with asyncio.timeout(10):
         await task
@@ -87,7 +87,7 @@ async def test_token_refused_while_running_starts_reauth(
 
 async def test_outage_is_logged_once_and_caught_up(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     caplog: pytest.LogCaptureFixture,
@@ -108,7 +108,7 @@ async def test_outage_is_logged_once_and_caught_up(
 
 async def test_restart_resumes_without_duplicates(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -116,12 +116,12 @@ async def test_restart_resumes_without_duplicates(
     for _ in range(2):
         await orion.emit_uplink(CLIMATE, LPP_TEMPERATURE)
     await uplinks.wait(2)
-    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
     await hass.async_block_till_done()
     await orion.wait_for_clients(0)
     for temperature in (b"\x00\xe6", b"\x00\xeb"):
         await orion.emit_uplink(CLIMATE, b"\x01\x67" + temperature)
-    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    assert await hass.config_entries.async_setup(loaded_orion_entry.entry_id)
     await uplinks.wait(4)
     await orion.wait_for_request("get_data_req")
     await hass.async_block_till_done()
@@ -131,7 +131,7 @@ async def test_restart_resumes_without_duplicates(
 
 async def test_remove_devices(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     hass_ws_client: WebSocketGenerator,
@@ -148,13 +148,13 @@ async def test_remove_devices(
 
     async def remove(identifier: str) -> bool:
         device = registry.async_get_device_by_identifier(
-            (DOMAIN, identifier), loaded_entry.entry_id
+            (DOMAIN, identifier), loaded_orion_entry.entry_id
         )
         assert device is not None
         await client.send_json_auto_id(
             {
                 "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": loaded_entry.entry_id,
+                "config_entry_id": loaded_orion_entry.entry_id,
                 "device_id": device.id,
             }
         )
@@ -162,22 +162,23 @@ async def test_remove_devices(
         return bool(response["success"])
 
     registry.async_get_or_create(
-        config_entry_id=loaded_entry.entry_id,
+        config_entry_id=loaded_orion_entry.entry_id,
         identifiers={("other_domain", "x"), (DOMAIN, "00000000000000BB")},
     )
     assert await remove("00000000000000BB")
     assert not await remove(DOOR)
-    assert not await remove(loaded_entry.entry_id)
+    assert not await remove(loaded_orion_entry.entry_id)
     assert await remove(stranger)
     assert (
-        registry.async_get_device_by_identifier((DOMAIN, stranger), loaded_entry.entry_id) is None
+        registry.async_get_device_by_identifier((DOMAIN, stranger), loaded_orion_entry.entry_id)
+        is None
     )
-    assert stranger not in loaded_entry.runtime_data.devices
+    assert stranger not in loaded_orion_entry.runtime_data.devices
 
 
 async def test_stale_uplink_from_history_is_ignored(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -189,7 +190,7 @@ async def test_stale_uplink_from_history_is_ignored(
     await uplinks.wait(2)
     await hass.async_block_till_done()
     assert len(uplinks.events) == 2
-    assert loaded_entry.runtime_data.duplicates == 1
+    assert loaded_orion_entry.runtime_data.duplicates == 1
 
 
 async def test_vendor_not_available(hass: HomeAssistant, orion: OrionSimulator) -> None:

@@ -17,11 +17,7 @@ from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.lorawan_hub import services
 from custom_components.lorawan_hub.const import DOMAIN
-from custom_components.lorawan_hub.lns.iotsquare import IotSquareClient
-from custom_components.lorawan_hub.lns.netemera import NetemeraClient
-from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
-from custom_components.lorawan_hub.lns.orion import OrionClient
-from custom_components.lorawan_hub.lns.senra import SenraClient
+from custom_components.lorawan_hub.vendors import VENDORS
 
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "custom_components" / DOMAIN
@@ -117,7 +113,8 @@ def test_error_keys_have_messages() -> None:
     """Every error key a client raises with its own message is translated, placeholders given."""
     translations = load_json(PACKAGE / "translations" / "en.json")
     exceptions = translations["exceptions"]
-    clients = (IotSquareClient, SenraClient, OrbiWiseClient, NetemeraClient, OrionClient)
+    # Every vendor's client, from the registry: a new vendor's keys are checked too.
+    clients = tuple(spec.client_class for spec in VENDORS.values())
     vendor_errors = {key for client in clients for key in client.error_keys}
     assert vendor_errors  # IoTSquare's documented codes
     inputs = input_errors()

@@ -409,10 +409,10 @@ async def device_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigF
 
 
 async def test_device_identity_chosen_from_the_lists(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, files: RepositoryFiles
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, files: RepositoryFiles
 ) -> None:
     """A device's repository model: vendor, then device; kept, changed or removed later."""
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     assert result["step_id"] == "device_options"
     assert result["description_placeholders"] == {"dev_eui": DOOR, "identity": "-"}
     assert choices(result, "identity") == [("none", "none"), ("choose", "choose")]
@@ -425,7 +425,7 @@ async def test_device_identity_chosen_from_the_lists(
     assert result["description_placeholders"] == {"vendor": "SenseCAP"}
     result = await answer(hass, result, model_id="sensecaps2101-temp-humid")
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    device = loaded_entry.options[CONF_DEVICES][DOOR]
+    device = loaded_orion_entry.options[CONF_DEVICES][DOOR]
     assert device == {
         CONF_CODEC: "auto",
         CONF_F_PORT: 1,
@@ -436,14 +436,14 @@ async def test_device_identity_chosen_from_the_lists(
             "model": S2101_NAME,
         },
     }
-    identity = identity_of(loaded_entry.options, device)
+    identity = identity_of(loaded_orion_entry.options, device)
     assert identity is not None
     assert (identity.brand_id, identity.model_id) == S2101
     assert (identity.manufacturer, identity.model) == ("SenseCAP", S2101_NAME)
     await hass.async_block_till_done()
 
     # Shown, and kept while other settings change.
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     assert result["description_placeholders"] == {
         "dev_eui": DOOR,
         "identity": f"SenseCAP {S2101_NAME} (sensecap/sensecaps2101-temp-humid)",
@@ -451,21 +451,21 @@ async def test_device_identity_chosen_from_the_lists(
     assert [value for value, _ in choices(result, "identity")] == ["keep", "choose", "none"]
     assert default(result, "identity") == "keep"
     result = await answer(hass, result, codec="raw", f_port=1, identity="keep")
-    assert loaded_entry.options[CONF_DEVICES][DOOR] == {**device, CONF_CODEC: "raw"}
+    assert loaded_orion_entry.options[CONF_DEVICES][DOOR] == {**device, CONF_CODEC: "raw"}
     await hass.async_block_till_done()
 
     # Chosen again: the lists start at the device's model.
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     result = await answer(hass, result, codec="raw", f_port=1, identity="choose")
     assert default(result, "vendor_id") == "sensecap"
     result = await answer(hass, result, vendor_id="sensecap")
     assert default(result, "model_id") == "sensecaps2101-temp-humid"
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     result = await answer(hass, result, codec="raw", f_port=1, identity="choose")
     result = await answer(hass, result, vendor_id="dragino")
     assert default(result, "model_id") is None
     result = await answer(hass, result, model_id="lht65")
-    assert loaded_entry.options[CONF_DEVICES][DOOR]["identity"] == {
+    assert loaded_orion_entry.options[CONF_DEVICES][DOOR]["identity"] == {
         "brand_id": "dragino",
         "model_id": "lht65",
         "manufacturer": "Dragino Technology Co., Limited",
@@ -474,13 +474,13 @@ async def test_device_identity_chosen_from_the_lists(
     await hass.async_block_till_done()
 
     # Removed.
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     result = await answer(hass, result, codec="raw", f_port=1, identity="none")
-    assert loaded_entry.options[CONF_DEVICES][DOOR] == {CONF_CODEC: "raw", CONF_F_PORT: 1}
+    assert loaded_orion_entry.options[CONF_DEVICES][DOOR] == {CONF_CODEC: "raw", CONF_F_PORT: 1}
 
 
 async def test_device_identity_saved_before_and_refusals(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, files: RepositoryFiles
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, files: RepositoryFiles
 ) -> None:
     """
     An identity saved as ids alone is shown and kept.
@@ -488,7 +488,7 @@ async def test_device_identity_saved_before_and_refusals(
     A repository that cannot be read says so, and the other settings can still be saved.
     """
     hass.config_entries.async_update_entry(
-        loaded_entry,
+        loaded_orion_entry,
         options={
             CONF_DEVICES: {
                 DOOR: {CONF_CODEC: "auto", "identity": {"brand_id": "acme", "model_id": "x1"}}
@@ -496,7 +496,7 @@ async def test_device_identity_saved_before_and_refusals(
         },
     )
     await hass.async_block_till_done()
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     placeholders = result["description_placeholders"]
     assert placeholders is not None
     assert placeholders["identity"] == "acme/x1"
@@ -512,7 +512,7 @@ async def test_device_identity_saved_before_and_refusals(
         result["flow_id"], {"next_step_id": "identity_keep"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options[CONF_DEVICES][DOOR] == {
+    assert loaded_orion_entry.options[CONF_DEVICES][DOOR] == {
         CONF_CODEC: "raw",
         CONF_F_PORT: 2,
         "identity": {"brand_id": "acme", "model_id": "x1"},
@@ -520,7 +520,7 @@ async def test_device_identity_saved_before_and_refusals(
     await hass.async_block_till_done()
 
     await files.start()
-    result = await device_options(hass, loaded_entry)
+    result = await device_options(hass, loaded_orion_entry)
     result = await answer(hass, result, codec="raw", f_port=2, identity="choose")
     assert default(result, "vendor_id") is None  # acme is no vendor of the repository
     result = await answer(hass, result, vendor_id="1m2m")

@@ -102,12 +102,12 @@ def test_epochs_in_every_unit() -> None:
 
 async def test_timestamp_values_out_of_range_are_dropped_alone(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     uplinks: EventRecorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A millisecond epoch is a time; one out of any range drops that value, nothing else."""
-    coordinator = coordinator_of(loaded_entry)
+    coordinator = coordinator_of(loaded_orion_entry)
     coordinator.uplink(
         uplink(DOOR, b"", START, 1, decoded={"unix_time": 1_700_000_000_000, "count": 1})
     )
@@ -124,19 +124,19 @@ async def test_timestamp_values_out_of_range_are_dropped_alone(
     coordinator.connection_changed(False, "test")
     coordinator.connection_changed(True, None)
     assert state_of(hass, "sensor.front_door_count") == "2"
-    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
-    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
+    assert loaded_orion_entry.state is ConfigEntryState.NOT_LOADED
 
 
 async def test_an_entity_that_fails_stops_nothing(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One entity raising: the codec worker, the other entities and the unload go on."""
-    entry = await load_with_echo_codec(hass, config_entry, orion)
+    entry = await load_with_echo_codec(hass, orion_entry, orion)
     coordinator = coordinator_of(entry)
     real = FieldSensor._convert
 
@@ -164,7 +164,7 @@ async def test_an_entity_that_fails_stops_nothing(
 
 async def test_a_failed_connection_task_does_not_stop_the_unload(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -174,10 +174,10 @@ async def test_a_failed_connection_task_does_not_stop_the_unload(
         raise RuntimeError("a bug in the client")
 
     with patch.object(OrionClient, "run", died):
-        config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        orion_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(orion_entry.entry_id)
         await hass.async_block_till_done()
-    client = coordinator_of(config_entry).client
+    client = coordinator_of(orion_entry).client
     close = client.close
 
     async def close_then_fail() -> None:
@@ -185,17 +185,17 @@ async def test_a_failed_connection_task_does_not_stop_the_unload(
         raise RuntimeError("close failed")
 
     with patch.object(client, "close", close_then_fail):
-        assert await hass.config_entries.async_unload(config_entry.entry_id)
-    assert config_entry.state is ConfigEntryState.NOT_LOADED
+        assert await hass.config_entries.async_unload(orion_entry.entry_id)
+    assert orion_entry.state is ConfigEntryState.NOT_LOADED
     assert "The connection task had failed" in caplog.text
     assert "did not close cleanly" in caplog.text
 
 
 async def test_replay_key_recorded_only_once_delivered(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, uplinks: EventRecorder
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, uplinks: EventRecorder
 ) -> None:
     """A delivery that failed leaves the uplink to be taken again when the server resends it."""
-    coordinator = coordinator_of(loaded_entry)
+    coordinator = coordinator_of(loaded_orion_entry)
     first = uplink(DOOR, LPP_22_5, START, 7)
     with patch.object(coordinator, "_show", side_effect=RuntimeError("failed delivery")):
         coordinator.uplink(first)  # logged, not raised
@@ -210,12 +210,12 @@ async def test_replay_key_recorded_only_once_delivered(
 
 async def test_uplinks_waiting_for_their_codec_are_not_taken_twice(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """A copy that arrives while the first waits for its codec is a replay."""
-    entry = await load_with_echo_codec(hass, config_entry, orion)
+    entry = await load_with_echo_codec(hass, orion_entry, orion)
     coordinator = coordinator_of(entry)
     coordinator.uplink(uplink(CLIMATE, b"\x01", START, 1))
     coordinator.uplink(uplink(CLIMATE, b"\x01", START, 1))
@@ -226,10 +226,10 @@ async def test_uplinks_waiting_for_their_codec_are_not_taken_twice(
 
 
 async def test_late_uplinks_never_replace_newer_values(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, uplinks: EventRecorder
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, uplinks: EventRecorder
 ) -> None:
     """An older uplink fires its event (late) but leaves the values; old replays are dropped."""
-    coordinator = coordinator_of(loaded_entry)
+    coordinator = coordinator_of(loaded_orion_entry)
     coordinator.uplink(uplink(DOOR, bytes.fromhex("016700C8"), START, 10))  # 20.0 °C
     coordinator.uplink(uplink(DOOR, bytes.fromhex("01670032"), START - timedelta(hours=1), 5))
     events = await uplinks.wait(2)
@@ -253,12 +253,12 @@ async def test_late_uplinks_never_replace_newer_values(
 
 async def test_port_zero_is_never_decoded(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """Port 0 carries MAC commands: no Cayenne fields, no codec run, no repair; the event fires."""
-    entry = await load_with_echo_codec(hass, config_entry, orion)
+    entry = await load_with_echo_codec(hass, orion_entry, orion)
     coordinator = coordinator_of(entry)
     coordinator.uplink(uplink(DOOR, LPP_22_5, START, 1, f_port=0))
     coordinator.uplink(uplink(CLIMATE, b"\xee", START, 1, f_port=0))
@@ -271,12 +271,12 @@ async def test_port_zero_is_never_decoded(
 
 async def test_the_port_of_a_device_whose_server_reports_none(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """OrionM2M frames carry no port: the device's port setting is decoded and reported."""
-    entry = await load_with_echo_codec(hass, config_entry, orion, **{CONF_F_PORT: 9})
+    entry = await load_with_echo_codec(hass, orion_entry, orion, **{CONF_F_PORT: 9})
     coordinator = coordinator_of(entry)
     coordinator.uplink(uplink(CLIMATE, b"\x01", START, 1, f_port=None))
     coordinator.uplink(uplink(DOOR, LPP_22_5, START, 1, f_port=None))
@@ -293,12 +293,12 @@ async def test_the_port_of_a_device_whose_server_reports_none(
 
 async def test_long_codec_errors_are_cut_in_the_repair(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """A codec that returns thousands of errors gives a repair of readable length."""
-    entry = await load_with_echo_codec(hass, config_entry, orion)
+    entry = await load_with_echo_codec(hass, orion_entry, orion)
     coordinator_of(entry).uplink(uplink(CLIMATE, b"\xee", START, 1))
     await uplinks.wait(1)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"codec_{entry.entry_id}_{CLIMATE}")
@@ -312,12 +312,12 @@ async def test_long_codec_errors_are_cut_in_the_repair(
 
 async def test_stored_state_that_cannot_be_read(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A stored entity that cannot be read is dropped alone; the entry loads."""
-    hass_storage[f"{DOMAIN}.{config_entry.entry_id}"] = {
+    hass_storage[f"{DOMAIN}.{orion_entry.entry_id}"] = {
         "version": 1,
         "data": {
             "devices": {
@@ -332,10 +332,10 @@ async def test_stored_state_that_cannot_be_read(
             }
         },
     }
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    orion_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(orion_entry.entry_id)
     await hass.async_block_till_done()
-    state = coordinator_of(config_entry).devices[DOOR]
+    state = coordinator_of(orion_entry).devices[DOOR]
     assert list(state.fields) == ["temperature_1"]
     assert state.forgotten_until == START - timedelta(days=1)
     assert state.is_duplicate((1, START))
@@ -354,7 +354,7 @@ async def test_stored_state_that_cannot_be_read(
     ],
 )
 async def test_firmware_never_read_from_private_files(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, name: str
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, name: str
 ) -> None:
     """Secrets, configuration, the database and logs are never sent as firmware."""
     config = Path(hass.config.config_dir)
@@ -363,14 +363,14 @@ async def test_firmware_never_read_from_private_files(
         (config / private).write_text("password: hunter2\n")
     with (
         patch.object(
-            type(coordinator_of(loaded_entry).client), "capabilities", frozenset(["fuota"])
+            type(coordinator_of(loaded_orion_entry).client), "capabilities", frozenset(["fuota"])
         ),
         pytest.raises(ServiceValidationError) as raised,
     ):
         await hass.services.async_call(
             DOMAIN,
             "start_fuota",
-            {"config_entry_id": loaded_entry.entry_id, "group_id": "g", "firmware": name},
+            {"config_entry_id": loaded_orion_entry.entry_id, "group_id": "g", "firmware": name},
             blocking=True,
         )
     assert raised.value.translation_key == "firmware_outside_config"
@@ -390,13 +390,13 @@ def test_throttled_exception_logs_the_traceback(caplog: pytest.LogCaptureFixture
 
 async def test_devices_the_server_no_longer_lists_go(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A device missing from the server's list for a day, and silent, is removed."""
-    coordinator = coordinator_of(loaded_entry)
+    coordinator = coordinator_of(loaded_orion_entry)
     registry = dr.async_get(hass)
     del orion.devices[DOOR]
     # The next device list (at the next connection) lacks the door.
@@ -415,7 +415,7 @@ async def test_devices_the_server_no_longer_lists_go(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert DOOR not in coordinator.devices
-    entry_id = loaded_entry.entry_id
+    entry_id = loaded_orion_entry.entry_id
     assert registry.async_get_device_by_identifier((DOMAIN, DOOR), entry_id) is None
     assert CLIMATE in coordinator.devices
     assert registry.async_get_device_by_identifier((DOMAIN, CLIMATE), entry_id) is not None

@@ -31,7 +31,7 @@ def device_id(hass: HomeAssistant, entry: MockConfigEntry, identifier: str) -> s
 
 async def test_send_downlink(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     downlink_statuses: EventRecorder,
 ) -> None:
@@ -39,7 +39,11 @@ async def test_send_downlink(
     response = await hass.services.async_call(
         DOMAIN,
         "send_downlink",
-        {"device_id": device_id(hass, loaded_entry, DOOR), "f_port": 10, "payload_hex": "01 ff"},
+        {
+            "device_id": device_id(hass, loaded_orion_entry, DOOR),
+            "f_port": 10,
+            "payload_hex": "01 ff",
+        },
         blocking=True,
         return_response=True,
     )
@@ -55,18 +59,18 @@ async def test_send_downlink(
     events = await downlink_statuses.wait(1)
     assert events[0].data["status"] == "sent"
     assert events[0].data["message_id"] == response["message_id"]
-    assert events[0].data["device_id"] == device_id(hass, loaded_entry, DOOR)
+    assert events[0].data["device_id"] == device_id(hass, loaded_orion_entry, DOOR)
 
 
 async def test_send_downlink_base64_immediate(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """Base64 payloads and the immediate mode (Orion's realTime) are supported."""
     await hass.services.async_call(
         DOMAIN,
         "send_downlink",
         {
-            "device_id": device_id(hass, loaded_entry, DOOR),
+            "device_id": device_id(hass, loaded_orion_entry, DOOR),
             "f_port": 2,
             "payload_base64": "AQI=",
             "mode": "immediate",
@@ -80,7 +84,7 @@ async def test_send_downlink_base64_immediate(
 
 async def test_send_downlink_immediate_late_is_cancelled(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     downlink_statuses: EventRecorder,
     monkeypatch: pytest.MonkeyPatch,
@@ -91,7 +95,7 @@ async def test_send_downlink_immediate_late_is_cancelled(
         DOMAIN,
         "send_downlink",
         {
-            "device_id": device_id(hass, loaded_entry, DOOR),
+            "device_id": device_id(hass, loaded_orion_entry, DOOR),
             "f_port": 2,
             "payload_hex": "01",
             "mode": "immediate",
@@ -104,7 +108,7 @@ async def test_send_downlink_immediate_late_is_cancelled(
     assert events[0].data["message_id"] == response["message_id"]
     assert events[0].data["status"] == "cancelled"
     assert "late" in events[0].data["reason"]
-    assert events[0].data["device_id"] == device_id(hass, loaded_entry, DOOR)
+    assert events[0].data["device_id"] == device_id(hass, loaded_orion_entry, DOOR)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +128,7 @@ async def test_send_downlink_immediate_late_is_cancelled(
 )
 async def test_send_downlink_invalid(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     data: dict[str, Any],
     key: str,
@@ -134,7 +138,7 @@ async def test_send_downlink_invalid(
         await hass.services.async_call(
             DOMAIN,
             "send_downlink",
-            {"device_id": device_id(hass, loaded_entry, DOOR), **data},
+            {"device_id": device_id(hass, loaded_orion_entry, DOOR), **data},
             blocking=True,
         )
     assert caught.value.translation_key == key
@@ -142,10 +146,10 @@ async def test_send_downlink_invalid(
 
 
 async def test_send_downlink_vendor_refusal(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """A refusal by the server is a translated error carrying the server's reason."""
-    target = device_id(hass, loaded_entry, DOOR)
+    target = device_id(hass, loaded_orion_entry, DOOR)
     del orion.devices[DOOR]
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(
@@ -162,10 +166,10 @@ async def test_send_downlink_vendor_refusal(
 
 
 async def test_send_downlink_while_disconnected(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """Without the connection, the action fails with 'unavailable' instead of hanging."""
-    target = device_id(hass, loaded_entry, DOOR)
+    target = device_id(hass, loaded_orion_entry, DOOR)
     await orion.stop()
     await hass.async_block_till_done()
     with pytest.raises(HomeAssistantError) as caught:
@@ -179,17 +183,17 @@ async def test_send_downlink_while_disconnected(
 
 
 async def test_set_device_class(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, orion: OrionSimulator
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, orion: OrionSimulator
 ) -> None:
     """The class change reaches the server as node_class."""
     await hass.services.async_call(
         DOMAIN,
         "set_device_class",
-        {"device_id": device_id(hass, loaded_entry, DOOR), "device_class": "C"},
+        {"device_id": device_id(hass, loaded_orion_entry, DOOR), "device_class": "C"},
         blocking=True,
     )
     assert orion.devices[DOOR].node_class == 3
-    info = loaded_entry.runtime_data.devices[DOOR].info
+    info = loaded_orion_entry.runtime_data.devices[DOOR].info
     assert info is not None
     assert info.device_class == "C"
 
@@ -202,14 +206,14 @@ async def test_set_device_class(
     ],
 )
 async def test_device_actions_not_supported(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, service: str, data: dict[str, Any]
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, service: str, data: dict[str, Any]
 ) -> None:
     """Actions Orion lacks answer 'not supported by OrionM2M'."""
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(
             DOMAIN,
             service,
-            {"device_id": device_id(hass, loaded_entry, DOOR), **data},
+            {"device_id": device_id(hass, loaded_orion_entry, DOOR), **data},
             blocking=True,
         )
     assert caught.value.translation_key == "action_not_supported"
@@ -227,24 +231,24 @@ async def test_device_actions_not_supported(
     ],
 )
 async def test_multicast_not_supported(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, service: str, data: dict[str, Any]
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, service: str, data: dict[str, Any]
 ) -> None:
     """Orion has no multicast: every multicast action says so."""
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(
-            DOMAIN, service, {"config_entry_id": loaded_entry.entry_id, **data}, blocking=True
+            DOMAIN, service, {"config_entry_id": loaded_orion_entry.entry_id, **data}, blocking=True
         )
     assert caught.value.translation_key == "action_not_supported"
 
 
-async def test_unknown_targets(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_unknown_targets(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> None:
     """Unknown devices, the hub device and unknown entries are refused clearly."""
     calls: list[tuple[str, dict[str, Any], str]] = [
         ("set_device_class", {"device_id": "nope", "device_class": "A"}, "device_not_found"),
         (
             "set_device_class",
             {
-                "device_id": device_id(hass, loaded_entry, loaded_entry.entry_id),
+                "device_id": device_id(hass, loaded_orion_entry, loaded_orion_entry.entry_id),
                 "device_class": "A",
             },
             "not_a_lorawan_device",
@@ -257,11 +261,11 @@ async def test_unknown_targets(hass: HomeAssistant, loaded_entry: MockConfigEntr
         assert caught.value.translation_key == key
 
 
-async def test_entry_not_loaded(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_entry_not_loaded(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> None:
     """A device of an unloaded entry cannot be targeted."""
-    target = device_id(hass, loaded_entry, DOOR)
-    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
-    assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    target = device_id(hass, loaded_orion_entry, DOOR)
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
+    assert loaded_orion_entry.state is ConfigEntryState.NOT_LOADED
     with pytest.raises(ServiceValidationError) as caught:
         await hass.services.async_call(
             DOMAIN, "set_device_class", {"device_id": target, "device_class": "A"}, blocking=True

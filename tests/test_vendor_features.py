@@ -114,12 +114,12 @@ class RecordingServer(NetworkServer):
 
 
 @pytest.fixture
-async def server(hass: HomeAssistant, config_entry: MockConfigEntry) -> RecordingServer:
+async def server(hass: HomeAssistant, orion_entry: MockConfigEntry) -> RecordingServer:
     """The entry, set up against the recording server."""
     recording = RecordingServer()
     with patch("custom_components.lorawan_hub.create_client", return_value=recording):
-        config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        orion_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(orion_entry.entry_id)
         await hass.async_block_till_done()
     return recording
 
@@ -136,10 +136,10 @@ def device_ids(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:
 
 
 async def test_multicast_actions(
-    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+    hass: HomeAssistant, orion_entry: MockConfigEntry, server: RecordingServer
 ) -> None:
     """Group actions reach the vendor with DevEUIs; responses carry ids."""
-    entry_id = config_entry.entry_id
+    entry_id = orion_entry.entry_id
     created = await hass.services.async_call(
         DOMAIN,
         "create_multicast_group",
@@ -154,7 +154,7 @@ async def test_multicast_actions(
         "devices": [],
         "keys": {"address": "01ABCDEF", "app_s_key": "A" * 32, "nwk_s_key": "B" * 32},
     }
-    members = device_ids(hass, config_entry)
+    members = device_ids(hass, orion_entry)
     created = await hass.services.async_call(
         DOMAIN,
         "create_multicast_group",
@@ -234,7 +234,7 @@ async def test_multicast_actions(
 
 
 async def test_members_of_another_entry(
-    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+    hass: HomeAssistant, orion_entry: MockConfigEntry, server: RecordingServer
 ) -> None:
     """A group member must belong to the same network server."""
     other = MockConfigEntry(
@@ -252,17 +252,17 @@ async def test_members_of_another_entry(
         await hass.services.async_call(
             DOMAIN,
             "add_to_multicast_group",
-            {"config_entry_id": config_entry.entry_id, "group_id": "g", "device_id": [stranger.id]},
+            {"config_entry_id": orion_entry.entry_id, "group_id": "g", "device_id": [stranger.id]},
             blocking=True,
         )
     assert caught.value.translation_key == "device_of_other_entry"
 
 
 async def test_device_requests(
-    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+    hass: HomeAssistant, orion_entry: MockConfigEntry, server: RecordingServer
 ) -> None:
     """Queue clearing and status requests target the device's DevEUI."""
-    target = device_ids(hass, config_entry)[1]
+    target = device_ids(hass, orion_entry)[1]
     for service in ("clear_downlink_queue", "request_device_status"):
         await hass.services.async_call(DOMAIN, service, {"device_id": target}, blocking=True)
     assert server.calls == [
@@ -272,7 +272,7 @@ async def test_device_requests(
 
 
 async def test_device_status_battery(
-    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer
+    hass: HomeAssistant, orion_entry: MockConfigEntry, server: RecordingServer
 ) -> None:
     """A vendor's DevStatus becomes the battery sensor; an unknown device gets created."""
     assert server.sink is not None
@@ -284,7 +284,7 @@ async def test_device_status_battery(
 
 
 async def refused_clearing(
-    hass: HomeAssistant, config_entry: MockConfigEntry, server: RecordingServer, error: Exception
+    hass: HomeAssistant, orion_entry: MockConfigEntry, server: RecordingServer, error: Exception
 ) -> HomeAssistantError:
     """Return what clearing a device's queue raises when the vendor raises ``error``."""
     server.fail_with = error
@@ -292,7 +292,7 @@ async def refused_clearing(
         await hass.services.async_call(
             DOMAIN,
             "clear_downlink_queue",
-            {"device_id": device_ids(hass, config_entry)[0]},
+            {"device_id": device_ids(hass, orion_entry)[0]},
             blocking=True,
         )
     return caught.value
@@ -307,14 +307,14 @@ async def refused_clearing(
 )
 async def test_vendor_failures(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     server: RecordingServer,
     error: Exception,
     key: str,
     reauth: bool,
 ) -> None:
     """A refusal is a translated error with the reason; refused credentials start reauth."""
-    caught = await refused_clearing(hass, config_entry, server, error)
+    caught = await refused_clearing(hass, orion_entry, server, error)
     assert caught.translation_key == key
     assert caught.translation_placeholders == {"vendor": "Recording", "reason": str(error)}
     await hass.async_block_till_done()
@@ -342,7 +342,7 @@ async def test_vendor_failures(
 )
 async def test_input_errors_are_known_by_type(
     hass: HomeAssistant,
-    config_entry: MockConfigEntry,
+    orion_entry: MockConfigEntry,
     server: RecordingServer,
     error: InvalidRequest,
     validation: bool,
@@ -350,7 +350,7 @@ async def test_input_errors_are_known_by_type(
     placeholders: dict[str, str],
 ) -> None:
     """An InputError is the user's input, shown with its own message and details."""
-    caught = await refused_clearing(hass, config_entry, server, error)
+    caught = await refused_clearing(hass, orion_entry, server, error)
     assert isinstance(caught, ServiceValidationError) is validation
     assert caught.translation_key == key
     assert caught.translation_placeholders == placeholders

@@ -34,7 +34,7 @@ def claim(hass: HomeAssistant, entry_id: str, dev_eui: str) -> dr.DeviceEntry:
 
 async def test_decoded_entities_leave_for_the_integration_that_decodes(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
@@ -43,11 +43,11 @@ async def test_decoded_entities_leave_for_the_integration_that_decodes(
     await orion.emit_uplink(DOOR, LPP_22_5)
     await uplinks.wait(1)
     assert state_of(hass, TEMPERATURE) == "22.5"
-    other = claim(hass, loaded_entry.entry_id, DOOR)
+    other = claim(hass, loaded_orion_entry.entry_id, DOOR)
     await hass.async_block_till_done()
     assert registry.async_get(TEMPERATURE) is None
     assert hass.states.get(TEMPERATURE) is None
-    coordinator = loaded_entry.runtime_data
+    coordinator = loaded_orion_entry.runtime_data
     assert coordinator.devices[DOOR].claimed_by == "sensecap_lorawan"
     # New uplinks do not bring them back; the device's other entities stay.
     await orion.emit_uplink(DOOR, LPP_22_5)
@@ -63,14 +63,14 @@ async def test_decoded_entities_leave_for_the_integration_that_decodes(
 
 async def test_keeping_our_entities_by_option(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     uplinks: EventRecorder,
 ) -> None:
     """The device's options can keep our decoded entities beside the other integration's."""
-    claim(hass, loaded_entry.entry_id, DOOR)
+    claim(hass, loaded_orion_entry.entry_id, DOOR)
     await hass.async_block_till_done()
-    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_init(loaded_orion_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "device"}
     )
@@ -103,8 +103,8 @@ def test_identity_from_a_repository_device_type() -> None:
 
 
 async def test_no_framework_on_this_release(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry
 ) -> None:
     """Home Assistant 2026.10 has no LoRaWAN framework: the entry works without it."""
     assert await async_framework_module(hass) is None
-    assert loaded_entry.runtime_data.framework is None
+    assert loaded_orion_entry.runtime_data.framework is None

@@ -65,7 +65,7 @@ from custom_components.lorawan_hub.vendors import framework as framework_vendor
 from simulator.lorawan_registry import Registry
 from simulator.server import SimulatorServer
 from tests.conftest import EventRecorder, state_of
-from tests.lns.sink import RecordingSink
+from tests.vendors.sink import RecordingSink
 
 NETWORK = "01KACHIRPSTACKENTRY00000000"
 CLIMATE = "A84041000181C061"

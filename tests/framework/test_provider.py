@@ -101,14 +101,14 @@ async def link(hass: HomeAssistant, entry: MockConfigEntry) -> Framework:
 
 
 @pytest.fixture
-async def framework(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> Framework:
+async def framework(hass: HomeAssistant, loaded_orion_entry: MockConfigEntry) -> Framework:
     """The entry's coordinator linked to a stand-in framework, connected."""
-    return await link(hass, loaded_entry)
+    return await link(hass, loaded_orion_entry)
 
 
 async def test_devices_and_events_reach_the_framework(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     framework: Framework,
     uplinks: EventRecorder,
@@ -116,7 +116,7 @@ async def test_devices_and_events_reach_the_framework(
     """The inventory first, then uplinks with receptions, joins, statuses, acks, positions."""
     added = {event.dev_eui for event in framework.events if event.type is EventType.ADDED}
     assert DOOR.lower() in added
-    coordinator = loaded_entry.runtime_data
+    coordinator = loaded_orion_entry.runtime_data
     await orion.emit_uplink(DOOR, LPP_22_5, rssi=-70, lsnr=9.5)
     await uplinks.wait(1)
     # A failed or repeated join report fires its event but is no join for the framework.
@@ -177,7 +177,7 @@ async def test_the_device_profile_is_in_the_descriptor(
 
 async def test_downlinks_of_device_integrations(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     framework: Framework,
 ) -> None:
@@ -215,9 +215,11 @@ async def test_downlinks_of_device_integrations(
         await connection.async_send_downlink(
             Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x01", confirmed=True)
         )
-    loaded_entry.runtime_data.connection_changed(False, "test")
+    loaded_orion_entry.runtime_data.connection_changed(False, "test")
     with pytest.raises(DownlinkError, match="connection"):
-        await framework_send(loaded_entry, Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x01"))
+        await framework_send(
+            loaded_orion_entry, Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x01")
+        )
 
 
 def framework_client(hass: HomeAssistant) -> Any:
@@ -233,14 +235,14 @@ async def framework_send(entry: MockConfigEntry, downlink: Downlink) -> str:
 
 
 async def test_an_acknowledgement_of_the_last_downlink(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, framework: Framework
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, framework: Framework
 ) -> None:
     """A vendor's acknowledgement of "the last downlink" names the id the framework was given."""
     connection = framework.connections[-1]
     sent = await connection.async_send_downlink(
         Downlink(dev_eui=DOOR.lower(), f_port=5, data=b"\x01")
     )
-    loaded_entry.runtime_data.downlink_status(
+    loaded_orion_entry.runtime_data.downlink_status(
         DownlinkStatus(dev_eui=DOOR, message_id="last_downlink", state=DownlinkState.ACKNOWLEDGED)
     )
     ack = framework.events[-1]
@@ -250,31 +252,31 @@ async def test_an_acknowledgement_of_the_last_downlink(
 
 async def test_outage_and_unload(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     orion: OrionSimulator,
     framework: Framework,
     uplinks: EventRecorder,
 ) -> None:
     """Lost: the connection is done; back: a new one; unload: the registration goes."""
-    coordinator = loaded_entry.runtime_data
+    coordinator = loaded_orion_entry.runtime_data
     first = framework.connections[-1]
     coordinator.connection_changed(False, "test")
     assert not first.available
     coordinator.connection_changed(True, None)
     await hass.async_block_till_done()
     assert len(framework.connections) == 2
-    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
     assert framework.unregistered == 2
 
 
 async def test_a_refused_registration(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
+    loaded_orion_entry: MockConfigEntry,
     framework: Framework,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The framework refusing a connection is logged; the entry goes on."""
-    coordinator = loaded_entry.runtime_data
+    coordinator = loaded_orion_entry.runtime_data
     framework.refuse = ValueError("A connection is already registered for this entry")
     coordinator.connection_changed(False, "test")
     coordinator.connection_changed(True, None)
@@ -284,13 +286,15 @@ async def test_a_refused_registration(
 
 
 async def test_a_framework_that_cannot_be_set_up(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, loaded_orion_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A framework that fails to set up leaves the entry without it."""
     with (
         patch.object(provider, "async_framework_module", return_value=Framework()),
         patch.object(provider, "async_setup_component", return_value=False),
     ):
-        link = await async_link_framework(hass, loaded_entry, loaded_entry.runtime_data, None)
+        link = await async_link_framework(
+            hass, loaded_orion_entry, loaded_orion_entry.runtime_data, None
+        )
     assert link is None
     assert "could not be set up" in caplog.text

@@ -53,7 +53,7 @@ from simulator.orbiwise import OrbiWiseSimulator
 from simulator.orion import OrionSimulator
 from simulator.senra import SenraSimulator
 from simulator.server import SimulatorServer
-from tests.lns.sink import RecordingSink, RunningClient
+from tests.vendors.sink import RecordingSink, RunningClient
 
 NETWORK: Final = "01KALIBRARYTESTENTRY000000"
 """The entry id the connection serves (the framework's ``network_id``)."""

@@ -1,1 +1,1 @@
-"""Tests for the network-server clients."""
+"""Tests of the vendor-neutral network-server layer: base, HTTP, OAuth2, parsing, SSE."""

@@ -1,1 +1,1 @@
-"""Tests of the vendor simulators."""
+"""Tests of the simulators' command line; each simulator is tested beside its vendor."""

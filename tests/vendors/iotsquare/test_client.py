@@ -50,8 +50,7 @@ from custom_components.lorawan_hub.lns.models import (
 )
 from simulator.iotsquare import IotSquareSimulator
 from simulator.server import SimulatorServer
-
-from .sink import RecordingSink
+from tests.vendors.sink import RecordingSink
 
 METER = "90B96DADCE96A06A"
 LAMP = "55E1032590DC5682"

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from yarl import URL
 
-FIXTURES: Final = Path(__file__).parent.parent / "fixtures" / "netemera"
+FIXTURES: Final = Path(__file__).parents[2] / "fixtures" / "netemera"
 DOCUMENT_API: Final = "https://eu868.lorawan.netemera.com/api/v4"
 DEV_EUI: Final = "70b3d5ca40000031"
 """What the tests put where a sample says ``DEV_EUI`` (no EUI: a placeholder to replace)."""

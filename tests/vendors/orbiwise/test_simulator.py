@@ -205,7 +205,7 @@ async def test_run_orbiwise(capsys: pytest.CaptureFixture[str]) -> None:
     assert line.endswith("user demo-user / demo-password (2 devices, an uplink each every 5 s)")
 
 
-SAMPLES = Path(__file__).parent.parent / "fixtures" / "orbiwise"
+SAMPLES = Path(__file__).parents[2] / "fixtures" / "orbiwise"
 
 
 def documented(name: str) -> Any:

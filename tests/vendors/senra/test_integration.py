@@ -1,18 +1,16 @@
-"""SenRa in Home Assistant: notifications into the webhook, actions, and the config flow."""
+"""SenRa in Home Assistant: notifications into the webhook, actions, refusals, reauth."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from unittest.mock import patch
 
 import pytest
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
@@ -27,21 +25,11 @@ from custom_components.lorawan_hub.const import (
 )
 from custom_components.lorawan_hub.vendors.senra import senra_unique_id
 from simulator.senra import SenraSimulator
+from tests.conftest import EventRecorder, state_of
 
-from .conftest import EventRecorder, start_vendor_flow, state_of
+from .conftest import METER
 
-METER = "70B3D57ED0000601"
 ENTRY_ID = "01KASENRATESTENTRY00000000"
-SETUP = "custom_components.lorawan_hub.async_setup_entry"
-
-
-@pytest.fixture
-async def senra() -> AsyncIterator[SenraSimulator]:
-    """A SenRa server with one device."""
-    simulator = SenraSimulator()
-    simulator.add_device(METER, metadata="Basement meter", dev_addr="01ABCDEF")
-    async with simulator:
-        yield simulator
 
 
 @pytest.fixture
@@ -190,68 +178,6 @@ async def test_notifications_and_actions(
     assert raised.value.translation_key == "not_supported"
     await hass.services.async_call(DOMAIN, "delete_multicast_group", members, blocking=True)
     assert senra.groups == {}
-
-
-@pytest.mark.usefixtures("no_unload")
-async def test_flow(hass: HomeAssistant, senra: SenraSimulator) -> None:
-    """Key and EUI checked, then the notification target to set up, shown with its secret."""
-    flow_id = await start_vendor_flow(hass, "senra")
-    form = {CONF_URL: senra.url + "/", CONF_API_KEY: "AK2:wrong", CONF_APP_EUI: "70-b3"}
-    result = await hass.config_entries.flow.async_configure(flow_id, form)
-    assert result["errors"] == {CONF_APP_EUI: "invalid_eui"}
-    form[CONF_APP_EUI] = senra.app_eui.lower()
-    result = await hass.config_entries.flow.async_configure(flow_id, form)
-    assert result["errors"] == {"base": "invalid_auth"}
-    form[CONF_API_KEY] = senra.api_key
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {**form, CONF_URL: "api.senraco.io"}
-    )
-    assert result["errors"] == {CONF_URL: "invalid_http_url"}
-    result = await hass.config_entries.flow.async_configure(flow_id, form)
-    assert result["step_id"] == "senra_push"
-    assert result["errors"] == {"base": "no_external_url"}
-    await async_process_ha_core_config(hass, {"external_url": "https://ha.example.com"})
-    result = await hass.config_entries.flow.async_configure(flow_id, {})
-    placeholders = result["description_placeholders"]
-    assert placeholders is not None
-    assert placeholders["url"].startswith("https://ha.example.com/api/webhook/")
-    assert placeholders["header"] == "Authorization"
-    with patch(SETUP, return_value=True):
-        result = await hass.config_entries.flow.async_configure(flow_id, {})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_APP_EUI] == senra.app_eui
-    assert placeholders["value"] == f"Bearer {result['data'][CONF_PUSH_SECRET]}"
-    # The same application again is refused; reauth and reconfigure take a new key.
-    flow_id = await start_vendor_flow(hass, "senra")
-    result = await hass.config_entries.flow.async_configure(flow_id, form)
-    assert result["reason"] == "already_configured"
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id}, data=entry.data
-    )
-    with patch(SETUP, return_value=True):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_API_KEY: f" {senra.api_key} "}
-        )
-    assert result["reason"] == "reauth_successful"
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    assert result["step_id"] == "reconfigure_senra"
-    await senra.stop()
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_URL: senra.url}
-    )
-    assert result["errors"] == {"base": "cannot_connect"}
-    await senra.start()
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_URL: "x"})
-    assert result["errors"] == {CONF_URL: "invalid_http_url"}
-    with patch(SETUP, return_value=True):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_URL: senra.url, CONF_API_KEY: senra.api_key}
-        )
-    assert result["reason"] == "reconfigure_successful"
-    assert entry.data[CONF_API_KEY] == senra.api_key
 
 
 async def test_fuota_actions(

@@ -36,8 +36,7 @@ from custom_components.lorawan_hub.const import (
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
 from custom_components.lorawan_hub.vendors.orbiwise import orbiwise_unique_id
 from simulator.orbiwise import OrbiWiseSimulator
-
-from .conftest import EventRecorder, state_of
+from tests.conftest import EventRecorder, state_of
 
 CLIMATE = "70B3D57ED0000201"
 DOOR = "70B3D57ED0000202"

@@ -31,9 +31,9 @@ from custom_components.lorawan_hub.const import (
 from custom_components.lorawan_hub.lns.orbiwise import OrbiWiseClient
 from custom_components.lorawan_hub.vendors.orbiwise import orbiwise_unique_id
 from simulator.orbiwise import OrbiWiseSimulator
+from tests.conftest import start_vendor_flow
 
-from .conftest import start_vendor_flow
-from .lns.test_orbiwise_mqtt import ScriptedBroker, free_port
+from .test_mqtt import ScriptedBroker, free_port
 
 SETUP = "custom_components.lorawan_hub.async_setup_entry"
 

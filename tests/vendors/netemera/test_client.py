@@ -41,8 +41,7 @@ from custom_components.lorawan_hub.lns.netemera_parse import (
 )
 from simulator.netemera import BASE_PROFILE, MALFORMED_KINDS, NetemeraSimulator, event_id
 from simulator.server import SimulatorServer
-
-from .sink import RecordingSink, RunningClient, StartClient
+from tests.vendors.sink import RecordingSink, RunningClient, StartClient
 
 APP = "app-1"
 CLIMATE = "70B3D57ED0000001"

@@ -34,7 +34,7 @@ from custom_components.lorawan_hub.lns.models import (
 from simulator.iotsquare import CODES, IotSquareSimulator
 from simulator.server import SimulatorServer
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "iotsquare"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "iotsquare"
 
 REQUESTS_MADE = frozenset(
     {

@@ -56,8 +56,7 @@ from custom_components.lorawan_hub.lns.orbiwise.parse import (
 )
 from simulator.orbiwise import OrbiWiseSimulator
 from simulator.server import SimulatorServer
-
-from .sink import RecordingSink, RunningClient, StartClient
+from tests.vendors.sink import RecordingSink, RunningClient, StartClient
 
 CLIMATE = "70B3D57ED0000001"
 DOOR = "70B3D57ED0000002"

@@ -36,8 +36,9 @@ from custom_components.lorawan_hub.lns.netemera_parse import (
 from custom_components.lorawan_hub.lns.oauth2 import TokenSource
 from custom_components.lorawan_hub.lns.sse import SseParser
 from simulator.server import SimulatorServer
+from tests.vendors.sink import RecordingSink
 
-from .netemera_samples import (
+from .samples import (
     DEV_EUI,
     DOCUMENT_API,
     SampleRequest,
@@ -46,7 +47,6 @@ from .netemera_samples import (
     request,
     response,
 )
-from .sink import RecordingSink
 
 APPLICATION = "APPLICATION_ID"
 USED = {

@@ -22,8 +22,7 @@ from custom_components.lorawan_hub.const import (
 from custom_components.lorawan_hub.lns.netemera import DEFAULT_API_URL, DEFAULT_TOKEN_URL
 from custom_components.lorawan_hub.vendors.netemera import netemera_unique_id
 from simulator.netemera import NetemeraSimulator
-
-from .conftest import NETEMERA_APP
+from tests.conftest import NETEMERA_APP
 
 
 def credentials(netemera: NetemeraSimulator, **change: str) -> dict[str, str]:

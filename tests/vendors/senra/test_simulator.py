@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 from simulator.senra import SenraSimulator
-from tests.lns.senra_samples import CurlRequest, curl_requests, load, shape_differences, text
+
+from .samples import CurlRequest, curl_requests, load, shape_differences, text
 
 METER = "70B3D57ED0000701"
 APP_EUI = "AAAAAAAAAAAAAA01"

@@ -9,7 +9,7 @@ import shlex
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "senra"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "senra"
 API_PREFIX = "/rest/integration/"
 
 

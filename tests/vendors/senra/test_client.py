@@ -40,8 +40,7 @@ from custom_components.lorawan_hub.lns.senra_parse import (
 from simulator import __main__ as cli
 from simulator.senra import SenraSimulator, run_demo
 from simulator.server import SimulatorServer
-
-from .sink import RecordingSink, StartClient
+from tests.vendors.sink import RecordingSink, StartClient
 
 METER = "70B3D57ED0000501"
 VALVE = "70B3D57ED0000502"

@@ -30,9 +30,9 @@ from custom_components.lorawan_hub.lns.parse import eui
 from custom_components.lorawan_hub.lns.senra import SenraClient
 from custom_components.lorawan_hub.lns.senra_parse import devices_from_csv, task_request_id
 from simulator.server import SimulatorServer
+from tests.vendors.sink import RecordingSink
 
-from .senra_samples import FIXTURES, CurlRequest, curl_requests, load, text
-from .sink import RecordingSink
+from .samples import FIXTURES, CurlRequest, curl_requests, load, text
 
 APP_EUI = "AAAAAAAAAAAAAA01"
 """The application of the document's examples."""

@@ -29,11 +29,11 @@ from custom_components.lorawan_hub.lns.models import (
 )
 from custom_components.lorawan_hub.lns.orion import OrionClient
 from simulator.orion import OrionSimulator
+from tests.vendors.sink import RecordingSink, RunningClient, StartClient
 
-from .orion_server import Reply, ScriptedServer, answer
-from .sink import RecordingSink, RunningClient, StartClient
+from .scripted_server import Reply, ScriptedServer, answer
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "orion"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "orion"
 
 SAMPLES = {
     # section: request sample, response sample (None where the document has none)

@@ -22,8 +22,12 @@ from custom_components.lorawan_hub.const import (
     DOMAIN,
 )
 from simulator.netemera import NetemeraSimulator
-
-from .conftest import NETEMERA_APP as APP, NETEMERA_ENTRY_ID as ENTRY_ID, EventRecorder, state_of
+from tests.conftest import (
+    NETEMERA_APP as APP,
+    NETEMERA_ENTRY_ID as ENTRY_ID,
+    EventRecorder,
+    state_of,
+)
 
 CLIMATE = "70B3D57ED0000101"
 DOOR = "70B3D57ED0000102"

@@ -13,7 +13,8 @@ import pytest
 
 from simulator import __main__ as cli, netemera
 from simulator.netemera import JSON_API, NetemeraSimulator
-from tests.lns import netemera_samples as samples
+
+from . import samples
 
 APP = "app"
 DEVICE = "70B3D57ED0000001"

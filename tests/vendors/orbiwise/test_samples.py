@@ -53,10 +53,9 @@ from custom_components.lorawan_hub.lns.orbiwise.parse import (
     uplink_from_payload,
 )
 from simulator.server import SimulatorServer
+from tests.vendors.sink import RecordingSink
 
-from .sink import RecordingSink
-
-SAMPLES = Path(__file__).parent.parent / "fixtures" / "orbiwise"
+SAMPLES = Path(__file__).parents[2] / "fixtures" / "orbiwise"
 DEV_EUI = "70B3D57ED0000001"
 """Stands for the document's placeholder DevEUIs (``"hex"``, ``"DevEUI in hex"``)."""
 

@@ -38,8 +38,7 @@ from custom_components.lorawan_hub.lns.orion import (
 )
 from custom_components.lorawan_hub.lns.orion_messages import UPDATE_FIELDS, update_request
 from simulator.orion import MALFORMED_KINDS, OrionSimulator
-
-from .sink import RecordingSink, RunningClient, StartClient
+from tests.vendors.sink import RecordingSink, RunningClient, StartClient
 
 DOOR = "70B3D57ED0000002"
 TRACKER = "70B3D57ED0000003"

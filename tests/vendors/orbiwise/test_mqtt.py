@@ -16,8 +16,7 @@ from custom_components.lorawan_hub.lns.models import Downlink, DownlinkState
 from custom_components.lorawan_hub.lns.orbiwise import MqttSettings, OrbiWiseClient, Transport
 from custom_components.lorawan_hub.lns.orbiwise.mqtt import check_mqtt
 from simulator.orbiwise import OrbiWiseSimulator
-
-from .sink import RecordingSink
+from tests.vendors.sink import RecordingSink
 
 CLIMATE = "70B3D57ED0000001"
 

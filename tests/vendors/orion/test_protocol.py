@@ -27,9 +27,9 @@ from custom_components.lorawan_hub.lns.errors import (
 )
 from custom_components.lorawan_hub.lns.models import Downlink, DownlinkState, LoRaClass
 from custom_components.lorawan_hub.lns.orion import OrionClient
+from tests.vendors.sink import RecordingSink
 
-from .orion_server import Handler, Reply, ScriptedServer, answer
-from .sink import RecordingSink
+from .scripted_server import Handler, Reply, ScriptedServer, answer
 
 DEVICE = "70B3D57ED0000001"
 NOW = datetime.now(UTC).replace(microsecond=0)

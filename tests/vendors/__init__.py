@@ -1,0 +1,1 @@
+"""Tests per vendor (client, samples, flow, integration, simulator) and their shared harness."""

@@ -1,0 +1,1 @@
+"""The ChirpStack simulator Home Assistant's own chirpstack integration connects to."""

@@ -1,0 +1,1 @@
+"""Netemera: the client, the document's samples, the flow, the integration, the simulator."""

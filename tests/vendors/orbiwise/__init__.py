@@ -1,0 +1,1 @@
+"""OrbiWise OrbiWAN: the client (REST, WebSocket, MQTT), samples, flow, integration, simulator."""

@@ -1,0 +1,1 @@
+"""OrionM2M: the client, the document's samples, the flow, the integration, the simulator."""
