@@ -7,6 +7,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lorawan_hub.codecs.cayenne import encode_cayenne_lpp
 from custom_components.lorawan_hub.const import (
     CONF_CODEC,
     CONF_F_PORT,
@@ -17,6 +18,7 @@ from simulator.orion import OrionSimulator
 from tests.conftest import EventRecorder, state_of
 
 DOOR = "70B3D57ED0000002"
+TRACKER = "70B3D57ED0000003"
 LPP_22_5 = bytes.fromhex("016700E1")
 TEMPERATURE = "sensor.front_door_temperature_1"
 
@@ -108,3 +110,33 @@ async def test_no_framework_on_this_release(
     """Home Assistant 2026.10 has no LoRaWAN framework: the entry works without it."""
     assert await async_framework_module(hass) is None
     assert loaded_orion_entry.runtime_data.framework is None
+
+
+async def test_a_claimed_tracker_keeps_the_servers_position(
+    hass: HomeAssistant,
+    loaded_orion_entry: MockConfigEntry,
+    orion: OrionSimulator,
+    uplinks: EventRecorder,
+) -> None:
+    """The payload's position is a decoded value and goes; the server's position of it stays."""
+    registry = er.async_get(hass)
+    payload = encode_cayenne_lpp([(1, "gps", (52.09, 5.12, 10.0))])
+    await orion.emit_uplink(TRACKER, payload)
+    await uplinks.wait(1)
+    await hass.async_block_till_done()
+    unique_ids = {
+        item.unique_id
+        for item in registry.entities.values()
+        if item.platform == "lorawan_hub" and item.domain == "device_tracker"
+    }
+    decoded = f"{TRACKER}_tracker_gps_1_location"
+    assert {decoded, f"{TRACKER}_tracker_network_location"} <= unique_ids
+    claim(hass, loaded_orion_entry.entry_id, TRACKER)
+    await hass.async_block_till_done()
+    left = {
+        item.unique_id
+        for item in registry.entities.values()
+        if item.platform == "lorawan_hub" and item.domain == "device_tracker"
+    }
+    assert decoded not in left
+    assert f"{TRACKER}_tracker_network_location" in left
