@@ -174,6 +174,10 @@ async def test_remove_devices(
         is None
     )
     assert stranger not in loaded_orion_entry.runtime_data.devices
+    # Unloaded (the server down, say), any device but the hub can go.
+    assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
+    assert not await remove(loaded_orion_entry.entry_id)
+    assert await remove(DOOR)
 
 
 async def test_stale_uplink_from_history_is_ignored(

@@ -139,26 +139,39 @@ async def async_remove_config_entry_device(
     A device of Home Assistant's LoRaWAN connections is no longer decoded: removed, it is chosen
     again in the options (or offered again when it names its model).
     """
-    coordinator = entry.runtime_data
-    client = coordinator.client
+    coordinator: LoRaWANHubCoordinator | None = getattr(entry, "runtime_data", None)
     for domain, identifier in device.identifiers:
         if domain != DOMAIN:
             continue
-        if isinstance(client, FrameworkClient) and identifier in client.decoded:
-            client.decoded.pop(identifier)
-            hass.config_entries.async_update_entry(
-                entry,
-                options={
-                    **entry.options,
-                    CONF_DECODED: dict(client.decoded),
-                    CONF_DEVICES: {
-                        dev_eui: device_options
-                        for dev_eui, device_options in entry.options.get(CONF_DEVICES, {}).items()
-                        if dev_eui != identifier
-                    },
-                },
-            )
-        elif identifier == entry.entry_id or identifier in coordinator.server_devices:
+        if identifier == entry.entry_id:
             return False
-        coordinator.forget_device(identifier)
+        if identifier in entry.options.get(CONF_DECODED, {}):
+            _stop_decoding(hass, entry, identifier)
+        elif coordinator is not None and identifier in coordinator.server_devices:
+            return False
+        if coordinator is not None:
+            coordinator.forget_device(identifier)
     return True
+
+
+def _stop_decoding(hass: HomeAssistant, entry: LoRaWANHubConfigEntry, dev_eui: str) -> None:
+    """Stop decoding a device of Home Assistant's LoRaWAN connections (loaded or not)."""
+    coordinator = getattr(entry, "runtime_data", None)
+    if coordinator is not None and isinstance(coordinator.client, FrameworkClient):
+        coordinator.client.decoded.pop(dev_eui, None)
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            **entry.options,
+            CONF_DECODED: {
+                known: network
+                for known, network in entry.options.get(CONF_DECODED, {}).items()
+                if known != dev_eui
+            },
+            CONF_DEVICES: {
+                known: device_options
+                for known, device_options in entry.options.get(CONF_DEVICES, {}).items()
+                if known != dev_eui
+            },
+        },
+    )

@@ -195,8 +195,11 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     back.disconnect()
     with pytest.raises(InvalidRequest, match="disconnected"):
         await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))
+    # Home Assistant stops: the framework clears its listeners before the client stops.
+    registry.connection_change_listeners.clear()
     task.cancel()
     await hass.async_block_till_done()
+    assert task.cancelled()
     assert registry.connection_change_listeners == []
 
 
@@ -657,3 +660,23 @@ async def test_the_registry_of_the_framework(hass: HomeAssistant) -> None:
         patch.object(consumer, "async_setup_component", return_value=False),
     ):
         assert await consumer.async_registry(hass) is None
+
+
+async def test_a_device_removed_while_the_entry_is_not_loaded(hass: HomeAssistant) -> None:
+    """Decoding stops all the same: the options forget it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="framework",
+        data={CONF_VENDOR: "framework"},
+        options={
+            CONF_DECODED: {CLIMATE: NETWORK, OTHER: NETWORK},
+            CONF_DEVICES: {CLIMATE: {CONF_CODEC: "cayenne_lpp"}},
+        },
+    )
+    entry.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, CLIMATE)}
+    )
+    assert await async_remove_config_entry_device(hass, entry, device)
+    assert entry.options[CONF_DECODED] == {OTHER: NETWORK}
+    assert entry.options[CONF_DEVICES] == {}

@@ -262,9 +262,11 @@ async def test_outage_and_unload(
     first = framework.connections[-1]
     coordinator.connection_changed(False, "test")
     assert not first.available
+    assert first.devices == {}  # nothing of a lost connection is kept
     coordinator.connection_changed(True, None)
     await hass.async_block_till_done()
     assert len(framework.connections) == 2
+    assert framework.unregistered == 1  # the lost one's registration is let go at once
     assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
     assert framework.unregistered == 2
 

@@ -269,6 +269,7 @@ class HubConnection:
             return
         self.available = False
         self._subscriptions.clear()
+        self.devices.clear()  # a lost connection is never used again: keep nothing of it
         listeners = tuple(self._disconnect_listeners)
         self._disconnect_listeners.clear()
         for listener in listeners:

@@ -284,7 +284,13 @@ class FrameworkClient(NetworkServer):
         self._sink = sink
         listeners = registry.connection_change_listeners
         listeners.append(self._connection_changed)
-        self._unlisten = lambda: listeners.remove(self._connection_changed)
+
+        def unlisten() -> None:
+            # The framework clears its listeners when Home Assistant stops, maybe before this.
+            if self._connection_changed in listeners:
+                listeners.remove(self._connection_changed)
+
+        self._unlisten = unlisten
         try:
             for network_id, registered in tuple(registry.connections.items()):
                 await self._async_follow(network_id, registered.connection)

@@ -140,7 +140,8 @@ class FrameworkLink:
         self.feed = FrameworkFeed(entry.entry_id, self._send, self._register)
         self._module = module
         self._configuration_url = configuration_url
-        self._unregister: list[Callable[[], None]] = []
+        self._unregister: Callable[[], None] | None = None
+        """The current registration's undoing (earlier ones ended with their connection)."""
         data = entry.data
         self.application = str(
             data.get(CONF_APP_ID) or data.get(CONF_APP_EUI) or data.get(CONF_APPLICATION) or ""
@@ -213,8 +214,9 @@ class FrameworkLink:
     def stop(self) -> None:
         """Stop: the framework is told the connection is gone, and our registration goes."""
         self.feed.close()
-        while self._unregister:
-            self._unregister.pop()()
+        if (unregister := self._unregister) is not None:
+            self._unregister = None
+            unregister()
 
     # --- registration and downlinks -----------------------------------------------------------
 
@@ -237,7 +239,9 @@ class FrameworkLink:
             )
             self.feed.registration_failed(connection)
             return
-        self._unregister.append(unregister)
+        if (previous := self._unregister) is not None:
+            previous()  # the registration of a connection that was lost: nothing left to undo
+        self._unregister = unregister
         self.feed.registered(connection)
 
     async def _send(self, downlink: FrameworkDownlink) -> str:
