@@ -400,7 +400,10 @@ class LoRaWANHubCoordinator:
             return
         state.remember(key)
         self._schedule_save()
-        self._tell_framework("uplink", uplink)
+        if uplink.f_port != 0 and not uplink.encrypted:
+            # The framework's uplinks are application data in plain text (port 0 carries MAC
+            # commands; an encrypted payload would be read as nonsense by a device integration).
+            self._tell_framework("uplink", uplink)
 
     @callback
     def _show(self, state: DeviceState, uplink: Uplink, decoded: Decoded) -> None:

@@ -115,6 +115,8 @@ def connection_of(registry: Registry) -> MockConnection:
 
 async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Registry) -> None:
     """Only the chosen devices' events reach the sink; the others are offered."""
+    provider = MockConfigEntry(domain="chirpstack", entry_id=NETWORK)
+    provider.add_to_hass(hass)
     offered: list[FrameworkDevice] = []
     client = FrameworkClient(hass, {CLIMATE: NETWORK}, offer=offered.append)
     sink = RecordingSink()
@@ -179,6 +181,9 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     assert sink.reachability[-1] == ([CLIMATE], False)
     # Away, its devices are unreachable, not gone: still listed, as last known.
     assert [device.name for device in await client.list_devices()] == ["Greenhouse"]
+    # Unless the entry of its integration was deleted: then the devices went with it.
+    with patch.object(hass.config_entries, "async_get_entry", return_value=None):
+        assert await client.list_devices() == []
     with pytest.raises(CannotConnect):
         await client.send_downlink(Downlink(dev_eui=CLIMATE, f_port=5, payload=b"\x0a"))
     back = MockConnection([descriptor(CLIMATE, "Greenhouse 2")], stack_type="tts")
@@ -622,12 +627,16 @@ async def test_connections_it_does_not_follow(hass: HomeAssistant) -> None:
     down = MockConnection([descriptor("A840410000000D01", "Away")])
     down.disconnect()
     registry.register("01KADOWNCONNECTION00000000", down)
-    client = FrameworkClient(hass, {CLIMATE: NETWORK})
+    client = FrameworkClient(
+        hass, {CLIMATE: NETWORK, "A840410000000E01": "01KAGONECONNECTION000000"}
+    )
     assert client.undecoded_devices() == []  # nothing known before it looked
     sink = RecordingSink()
     with patch.object(consumer, "async_registry", return_value=registry):
         task = hass.async_create_background_task(client.run(sink), "framework client")
         await sink.wait_for(lambda: sink.up)
+    # A device whose connection is not there is unavailable from the start.
+    assert (["A840410000000E01"], False) in sink.reachability
     # Neither ours (decoded by their own entry), nor one a device integration made its own.
     undecoded = [device.dev_eui for device in client.undecoded_devices()]
     assert undecoded == [OTHER, "A840410000000D01"]

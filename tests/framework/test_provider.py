@@ -40,6 +40,7 @@ from custom_components.lorawan_hub.lns.models import (
     JoinInfo,
     Location,
     ServerDevice,
+    Uplink,
 )
 from simulator.netemera import NetemeraSimulator
 from simulator.orion import OrionSimulator
@@ -300,3 +301,28 @@ async def test_a_framework_that_cannot_be_set_up(
         )
     assert link is None
     assert "could not be set up" in caplog.text
+
+
+async def test_only_application_data_reaches_the_framework(
+    hass: HomeAssistant,
+    loaded_orion_entry: MockConfigEntry,
+    framework: Framework,
+    uplinks: EventRecorder,
+) -> None:
+    """Port 0 (MAC commands) and payloads still encrypted stay ours: events, no framework uplink."""
+    coordinator = loaded_orion_entry.runtime_data
+    at = datetime.now(UTC)
+    for index, (f_port, encrypted) in enumerate(((0, False), (5, True), (5, False))):
+        coordinator.uplink(
+            Uplink(
+                dev_eui=DOOR,
+                received_at=at + timedelta(seconds=index),
+                f_port=f_port,
+                f_cnt=index,
+                payload=bytes([index]),
+                encrypted=encrypted,
+            )
+        )
+    await uplinks.wait(3)
+    sent = [event for event in framework.events if isinstance(event, UplinkEvent)]
+    assert [event.data for event in sent] == [b"\x02"]

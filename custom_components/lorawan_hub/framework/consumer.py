@@ -231,8 +231,9 @@ class FrameworkClient(NetworkServer):
         Return the chosen devices that are not known to be gone.
 
         A device is gone when its connection is there and does not list it (or, ``gone``, has
-        just removed it). The devices of a connection that is away are listed as last known:
-        they are unreachable, not removed. A device the server stops listing is removed once it
+        just removed it), or when the entry of its connection's integration was deleted. The
+        devices of a connection that is away are listed as last known: they are unreachable,
+        not removed. A device the server stops listing is removed once it
         stays silent (the coordinator's stale devices).
         """
         registry: Any = self._registry  # set: the listing follows list_devices or run
@@ -248,6 +249,8 @@ class FrameworkClient(NetworkServer):
         for dev_eui, network_id in self.decoded.items():
             inventory = inventories.get(network_id)
             if inventory is None:
+                if self.hass.config_entries.async_get_entry(network_id) is None:
+                    continue  # its integration's entry was deleted: the device went with it
                 known = self._devices.get(dev_eui)
                 listed.append(server_device(known) if known else ServerDevice(dev_eui=dev_eui))
             elif dev_eui != gone and (descriptor := inventory.get(dev_eui)) is not None:
@@ -294,6 +297,10 @@ class FrameworkClient(NetworkServer):
         try:
             for network_id, registered in tuple(registry.connections.items()):
                 await self._async_follow(network_id, registered.connection)
+            # A connection that is not there (its integration not set up yet, failing, or gone)
+            # has its devices unavailable until it comes.
+            for network_id in set(self.decoded.values()) - set(registry.connections):
+                self._reachable(network_id, reachable=False)
             sink.connection_changed(True, None)
             await asyncio.Event().wait()  # until cancelled
         finally:
