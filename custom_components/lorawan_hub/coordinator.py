@@ -58,8 +58,7 @@ from .device_state import (
 )
 from .device_types import CONF_DEVICE_TYPES, JS_PREFIX
 from .entity_listeners import EntityListeners, NewEntitiesCallback
-from .framework.claims import follow_claims, update_claims
-from .framework.provider import claimed_devices
+from .framework.claims import claims_of, follow_claims, update_claims
 from .lns.base import NetworkServer, ThrottledLog
 from .lns.errors import AuthError
 from .lns.models import (
@@ -577,7 +576,7 @@ class LoRaWANHubCoordinator:
     @callback
     def update_claims(self) -> None:
         """Leave decoded values to the device integrations that support devices (``claims``)."""
-        update_claims(self, claimed_devices(self.hass, self.entry.entry_id))
+        update_claims(self, claims_of(self))
 
     # --- online tracking ----------------------------------------------------------------------
 

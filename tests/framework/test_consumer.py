@@ -278,6 +278,16 @@ async def test_a_device_chosen_in_the_options(hass: HomeAssistant) -> None:
                 blocking=True,
             )
         assert refused.value.translation_key == "connection_cannot"
+        # A device integration makes it its own (on its connection's network): ours go.
+        sensecap = MockConfigEntry(domain="sensecap_lorawan")
+        sensecap.add_to_hass(hass)
+        dr.async_get(hass).async_get_or_create(
+            config_entry_id=sensecap.entry_id,
+            identifiers={("sensecap_lorawan", f"{NETWORK}:{OTHER.lower()}")},
+        )
+        await hass.async_block_till_done()
+        assert hass.states.get("sensor.door_temperature_1") is None
+        assert entry.runtime_data.devices[OTHER].claimed_by == "sensecap_lorawan"
         # Removed from its page: no longer decoded, and offered in the options again.
         assert await async_remove_config_entry_device(hass, entry, device)
         assert entry.options[CONF_DECODED] == {}

@@ -18,6 +18,8 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from ..const import DOMAIN, LOGGER
 from ..device_state import NETWORK_LOCATION, DeviceState
+from .consumer import FrameworkClient
+from .provider import claimed_devices
 
 if TYPE_CHECKING:
     from ..coordinator import LoRaWANHubCoordinator
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 @callback
 def follow_claims(coordinator: LoRaWANHubCoordinator) -> Callable[[], None]:
     """Update the claims when a device of another integration names one of ours; unsubscribe."""
-    prefix = f"{coordinator.entry.entry_id}:"
 
     @callback
     def updated(event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
@@ -34,13 +35,44 @@ def follow_claims(coordinator: LoRaWANHubCoordinator) -> Callable[[], None]:
             coordinator.update_claims()
             return
         device = dr.async_get(coordinator.hass).async_get(event.data["device_id"])
-        if device is not None and any(
-            domain != DOMAIN and identifier.startswith(prefix)
+        if device is None:
+            return
+        prefixes = tuple(f"{network_id}:" for network_id in claim_networks(coordinator))
+        if any(
+            domain != DOMAIN and identifier.startswith(prefixes)
             for domain, identifier in device.identifiers
         ):
             coordinator.update_claims()
 
     return coordinator.hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, updated)
+
+
+def claim_networks(coordinator: LoRaWANHubCoordinator) -> dict[str, set[str] | None]:
+    """
+    Return the framework networks device integrations name our devices in.
+
+    Network id → the DevEUIs of ours on it (None: all). An entry of ours is a network of its
+    own; the devices decoded from Home Assistant's LoRaWAN connections are on theirs.
+    """
+    client = coordinator.client
+    if not isinstance(client, FrameworkClient):
+        return {coordinator.entry.entry_id: None}
+    networks: dict[str, set[str] | None] = {}
+    for dev_eui, network_id in client.decoded.items():
+        devices = networks.setdefault(network_id, set())
+        if devices is not None:
+            devices.add(dev_eui)
+    return networks
+
+
+def claims_of(coordinator: LoRaWANHubCoordinator) -> dict[str, str]:
+    """Return our devices that a device integration supports: DevEUI → its domain."""
+    return {
+        dev_eui: domain
+        for network_id, dev_euis in claim_networks(coordinator).items()
+        for dev_eui, domain in claimed_devices(coordinator.hass, network_id).items()
+        if dev_euis is None or dev_eui in dev_euis
+    }
 
 
 @callback
