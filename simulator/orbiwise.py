@@ -620,11 +620,13 @@ class OrbiWiseSimulator(PushingServer):
             },
         )
 
-    def push_alarm(self, dev_eui: str | None, code: str, text: str) -> None:
-        """Push an alarm."""
+    def push_alarm(
+        self, dev_eui: str | None, code: str, text: str, *, severity: str = "warning"
+    ) -> None:
+        """Push an alarm (``severity`` one of syslog's, as the document lists them)."""
         body: dict[str, Any] = {
             "timestamp": _timestamp(_now()),
-            "severity": "warning",
+            "severity": severity,
             "category": "devices" if dev_eui else "accounts",
             "alarm_code": code,
             "alarm_text": text,

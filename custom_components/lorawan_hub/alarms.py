@@ -9,11 +9,16 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 
 from .const import DOMAIN, EVENT_ALARM, LOGGER
+from .lns.base import ThrottledLog
 from .lns.models import Alarm
 
 ALARM_ISSUE: Final = "alarm_"
 """Prefix of the repairs a network server's alarm raises: alarm_<entry id>_<code>_<source>."""
-_SEVERE: Final = frozenset({"critical", "error", "major"})
+_SEVERE: Final = frozenset({"emergency", "alert", "critical", "error", "major"})
+"""Syslog's severities (OrbiWAN's, 001: alarm) that make an error repair; others a warning."""
+_NO_REPAIR: Final = frozenset({"info", "informational", "debug"})
+"""Severities that are news, not problems: the event only."""
+_LOG = ThrottledLog(LOGGER)
 
 
 def alarm_issue_id(entry_id: str, code: str, source: str) -> str:
@@ -48,7 +53,41 @@ def raise_alarm(
     name = alarm.dev_eui or alarm.gateway_id or entry.title
     if device is not None:
         name = f"{device.name_by_user or device.name} ({alarm.dev_eui})"
-    LOGGER.warning("%s reports %s for %s: %s", vendor, alarm.code, source, alarm.text)
+    severity = alarm.severity.lower()
+    if severity not in _NO_REPAIR:
+        _LOG.warning(
+            f"{entry.entry_id}:{alarm.code}",
+            "%s reports %s for %s: %s",
+            vendor,
+            alarm.code,
+            source,
+            alarm.text,
+        )
+        _raise_repair(
+            hass, entry, alarm, source=source, placeholders={"vendor": vendor, "source": name}
+        )
+    hass.bus.async_fire(
+        EVENT_ALARM,
+        {
+            "dev_eui": alarm.dev_eui,
+            "device_id": device.id if device is not None else None,
+            "gateway_id": alarm.gateway_id,
+            "code": alarm.code,
+            "severity": alarm.severity,
+            "text": alarm.text,
+            "at": alarm.at.isoformat() if alarm.at else None,
+        },
+    )
+
+
+def _raise_repair(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    alarm: Alarm,
+    *,
+    source: str,
+    placeholders: dict[str, str],
+) -> None:
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -60,22 +99,9 @@ def raise_alarm(
         else ir.IssueSeverity.WARNING,
         translation_key="server_alarm",
         translation_placeholders={
-            "vendor": vendor,
+            **placeholders,
             "code": alarm.code,
             "severity": alarm.severity,
-            "source": name,
             "text": alarm.text or alarm.code,
-        },
-    )
-    hass.bus.async_fire(
-        EVENT_ALARM,
-        {
-            "dev_eui": alarm.dev_eui,
-            "device_id": device.id if device is not None else None,
-            "gateway_id": alarm.gateway_id,
-            "code": alarm.code,
-            "severity": alarm.severity,
-            "text": alarm.text,
-            "at": alarm.at.isoformat() if alarm.at else None,
         },
     )

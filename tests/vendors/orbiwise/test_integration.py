@@ -162,6 +162,20 @@ async def test_status_nodeinfo_alarm_and_join(
     assert issue.translation_placeholders["text"] == "An uplink without ADR was dropped."
     assert alarms.events[0].data["code"] == "UPLINK_WITHOUT_ADR"
     assert alarms.events[0].data["device_id"] == device_id(hass, CLIMATE)
+    assert issue.severity is ir.IssueSeverity.WARNING
+    # Syslog's "alert" is an error; "info" is news (its event only, no repair).
+    orbiwise.push_alarm(CLIMATE, "GATEWAY_DOWN", "The gateway is down.", severity="alert")
+    orbiwise.push_alarm(CLIMATE, "NEW_FIRMWARE", "A firmware is available.", severity="info")
+    await alarms.wait(3)
+    issues = {
+        issue.translation_placeholders["code"]: issue.severity
+        for (domain, _), issue in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and issue.translation_placeholders
+    }
+    assert issues == {
+        "UPLINK_WITHOUT_ADR": ir.IssueSeverity.WARNING,
+        "GATEWAY_DOWN": ir.IssueSeverity.ERROR,
+    }
     # Removing the entry removes its alarms' repairs.
     assert await hass.config_entries.async_remove(loaded.entry_id)
     assert not [domain for domain, _ in ir.async_get(hass).issues if domain == DOMAIN]
