@@ -10,7 +10,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import LoRaWANHubConfigEntry, LoRaWANHubCoordinator
-from .device_state import DeviceState, FieldSpec
+from .device_state import NETWORK_LOCATION, DeviceState, FieldSpec
 
 
 def humanize(key: str) -> str:
@@ -87,11 +87,14 @@ def async_add_device_entities(
             specs = list(device.fields.values())
             if device_entities is not None:
                 entities.extend(device_entities(coordinator, device))
-        if field_entity is not None and device.show_fields:
+        if field_entity is not None:
+            # The server's position of a device is no decoded value: shown also when a device
+            # integration decodes the device.
             entities.extend(
                 field_entity(coordinator, device, spec)
                 for spec in specs
                 if spec.platform is platform
+                and (device.show_fields or spec.key == NETWORK_LOCATION)
             )
         if entities:
             async_add_entities(entities)

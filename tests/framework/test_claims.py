@@ -140,3 +140,12 @@ async def test_a_claimed_tracker_keeps_the_servers_position(
     }
     assert decoded not in left
     assert f"{TRACKER}_tracker_network_location" in left
+    # A restart while claimed: the server's position is there again, the payload's is not.
+    assert await hass.config_entries.async_reload(loaded_orion_entry.entry_id)
+    await hass.async_block_till_done()
+    network = registry.async_get_entity_id(
+        "device_tracker", "lorawan_hub", f"{TRACKER}_tracker_network_location"
+    )
+    assert network is not None
+    assert hass.states.get(network) is not None
+    assert registry.async_get_entity_id("device_tracker", "lorawan_hub", decoded) is None

@@ -84,7 +84,10 @@ def update_claims(coordinator: LoRaWANHubCoordinator, claims: Mapping[str, str])
         if state.show_fields == shown:
             continue
         if state.show_fields:
-            coordinator.announce(state, list(state.fields.values()))
+            # All but the server's position, which stayed.
+            coordinator.announce(
+                state, [spec for spec in state.fields.values() if spec.key != NETWORK_LOCATION]
+            )
         else:
             LOGGER.info(
                 "%s decodes %s: its decoded values are shown there",
