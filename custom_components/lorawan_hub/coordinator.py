@@ -341,9 +341,7 @@ class LoRaWANHubCoordinator:
                 "%s no longer lists %s: its device is removed", self.entry.title, state.dev_eui
             )
             self.forget_device(state.dev_eui)
-            registry.async_update_device(
-                state.device_id, remove_config_entry_id=self.entry.entry_id
-            )
+            registry.async_remove_device(state.device_id)
 
     @callback
     def uplink(self, uplink: Uplink) -> None:

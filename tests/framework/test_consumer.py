@@ -135,7 +135,11 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
             received_at=AT,
             data=LPP_22_5,
             f_port=2,
-            receptions=(GatewayReception("gw-2", -99.0, 1.0), GatewayReception("gw-1", -70.0, 9.0)),
+            receptions=(
+                GatewayReception("gw-3"),
+                GatewayReception("gw-2", -99.0, 1.0),
+                GatewayReception("gw-1", -70.0, 9.0),
+            ),
         )
     )
     connection.emit(JoinEvent(descriptor=the_device, received_at=AT, dev_addr="01020304"))
@@ -160,7 +164,7 @@ async def test_events_of_the_chosen_devices(hass: HomeAssistant, registry: Regis
     connection.emit(UplinkEvent(descriptor=other, received_at=AT, data=b"\x01", f_port=1))
     (uplink,) = sink.uplinks
     assert (uplink.dev_eui, uplink.f_port, uplink.payload) == (CLIMATE, 2, LPP_22_5)
-    assert [gateway.gateway_id for gateway in uplink.gateways] == ["gw-1", "gw-2"]
+    assert [gateway.gateway_id for gateway in uplink.gateways] == ["gw-1", "gw-2", "gw-3"]
     assert (uplink.rssi, uplink.snr) == (-70.0, 9.0)
     assert sink.joins[0].dev_addr == "01020304"
     assert (sink.device_statuses[0].battery, sink.device_statuses[0].margin) == (55.0, 7)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+import math
 from types import ModuleType
 from typing import Any, Final
 
@@ -103,7 +104,8 @@ def _integrations_of(integrations: Mapping[str, Any], descriptor: DeviceDescript
 
 def claimed(hass: HomeAssistant, domain: str, device: FrameworkDevice) -> bool:
     """Whether a device integration made the device its own (the framework's identifier)."""
-    identifier = (domain, f"{device.network_id}:{device.descriptor.dev_eui}")
+    descriptor = device.descriptor
+    identifier = (domain, f"{descriptor.network_id}:{descriptor.dev_eui}")
     return bool(dr.async_get(hass).async_get_devices(identifiers={identifier}))
 
 
@@ -148,7 +150,8 @@ def uplink_of(event: UplinkEvent) -> Uplink:
         Gateway(reception.gateway_id, reception.rssi, reception.snr)
         for reception in sorted(
             event.receptions,
-            key=lambda reception: -reception.rssi if reception.rssi is not None else 0.0,
+            # The strongest first; one without an RSSI last.
+            key=lambda reception: -reception.rssi if reception.rssi is not None else math.inf,
         )
     )
     return Uplink(
