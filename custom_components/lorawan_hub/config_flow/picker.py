@@ -192,8 +192,19 @@ class RepositorySteps(OptionsFlowWithReload):
         except CodecError as err:
             return await self._unreachable(err)
         previous = (user_input or {}).get(CONF_VENDOR_ID) or self._previous(CONF_VENDOR_ID)
+        return self._vendor_form("repository_vendor", previous, vendors, reason, errors)
+
+    def _vendor_form(
+        self,
+        step_id: str,
+        previous: str | None,
+        vendors: Mapping[str, str],
+        reason: str,
+        errors: dict[str, str],
+    ) -> ConfigFlowResult:
+        """Show the repository's vendors (``reason``: why the last choice could not be taken)."""
         return self.async_show_form(
-            step_id="repository_vendor",
+            step_id=step_id,
             data_schema=probatio.Schema(
                 {chosen(CONF_VENDOR_ID, previous, vendors): dropdown(vendors.items())}
             ),
@@ -409,14 +420,7 @@ class RepositorySteps(OptionsFlowWithReload):
             return await self.async_step_identity_unreachable()
         before = self._identity() or {}
         previous = (user_input or {}).get(CONF_VENDOR_ID) or before.get(CONF_BRAND_ID)
-        return self.async_show_form(
-            step_id="identity_vendor",
-            data_schema=probatio.Schema(
-                {chosen(CONF_VENDOR_ID, previous, vendors): dropdown(vendors.items())}
-            ),
-            description_placeholders={"reason": f"**{reason}**" if reason else ""},
-            errors=errors,
-        )
+        return self._vendor_form("identity_vendor", previous, vendors, reason, errors)
 
     async def async_step_identity_device(
         self, user_input: dict[str, Any] | None = None
