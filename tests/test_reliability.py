@@ -120,10 +120,17 @@ async def test_timestamp_values_out_of_range_are_dropped_alone(
     assert state_of(hass, "sensor.front_door_unix_time") == "unknown"
     assert state_of(hass, "sensor.front_door_count") == "2"
     assert "Dropped unix_time of 70B3D57ED0000002: 1e+20 is not a time" in caplog.text
+    # The warning is rate-limited: a device that keeps sending such values is reported once.
+    coordinator.uplink(
+        uplink(DOOR, b"", START + timedelta(minutes=2), 3, decoded={"unix_time": 1e21, "count": 3})
+    )
+    await uplinks.wait(3)
+    assert state_of(hass, "sensor.front_door_count") == "3"
+    assert caplog.text.count("is not a time") == 1
     # The connection goes on: a reconnect does not raise again, the entry unloads and saves.
     coordinator.connection_changed(False, "test")
     coordinator.connection_changed(True, None)
-    assert state_of(hass, "sensor.front_door_count") == "2"
+    assert state_of(hass, "sensor.front_door_count") == "3"
     assert await hass.config_entries.async_unload(loaded_orion_entry.entry_id)
     assert loaded_orion_entry.state is ConfigEntryState.NOT_LOADED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import logging
 from typing import Any
 
 import pytest
@@ -392,9 +393,13 @@ async def test_refusals_in_words(
 
 
 async def test_class_b_group_from_home_assistant(
-    hass: HomeAssistant, loaded: MockConfigEntry, orbiwise: OrbiWiseSimulator
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    orbiwise: OrbiWiseSimulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A class B group with its ping slot periodicity; the session is in the response."""
+    """A class B group with its ping slot periodicity; the session is in the response only."""
+    caplog.set_level(logging.DEBUG)
     group = await hass.services.async_call(
         DOMAIN,
         "create_multicast_group",
@@ -415,6 +420,9 @@ async def test_class_b_group_from_home_assistant(
     keys = group["keys"]
     assert isinstance(keys, dict)
     assert orbiwise.groups["lamps"]["nwkskey"] == keys["nwk_s_key"]
+    assert orbiwise.groups["lamps"]["appskey"] == keys["app_s_key"]
+    for key in (keys["nwk_s_key"], keys["app_s_key"]):
+        assert key.lower() not in caplog.text.lower()
 
 
 async def test_status_known_at_start_up(hass: HomeAssistant, orbiwise: OrbiWiseSimulator) -> None:
