@@ -422,6 +422,7 @@ async def test_class_b_group_from_home_assistant(
     assert orbiwise.groups["lamps"]["nwkskey"] == keys["nwk_s_key"]
     assert orbiwise.groups["lamps"]["appskey"] == keys["app_s_key"]
     for key in (keys["nwk_s_key"], keys["app_s_key"]):
+        assert isinstance(key, str)
         assert key.lower() not in caplog.text.lower()
 
 
