@@ -16,8 +16,14 @@ from custom_components.lorawan_hub.lns.base import (
     ThrottledLog,
     check_multicast_setup,
     no_gateways,
+    reconnect_forever,
 )
-from custom_components.lorawan_hub.lns.errors import InvalidRequest, Unsupported
+from custom_components.lorawan_hub.lns.errors import (
+    AuthError,
+    CannotConnect,
+    InvalidRequest,
+    Unsupported,
+)
 from custom_components.lorawan_hub.lns.models import (
     Downlink,
     LoRaClass,
@@ -103,6 +109,40 @@ def test_backoff_resets_only_after_a_connection_proved_itself(
     backoff.opened()
     backoff.proven()  # data arrived
     assert 0.8 <= backoff.next_delay() <= 1.2
+
+
+async def test_reconnect_forever(caplog: pytest.LogCaptureFixture) -> None:
+    """Each end is a lost connection with its reason, a bug too; refused credentials end it."""
+    outcomes: list[str | Exception] = [
+        "closed by the server",
+        CannotConnect("no route to host"),
+        CannotConnect(),  # no reason given: its key
+        KeyError("a bug"),
+        AuthError("token refused"),
+        "never reached",
+    ]
+
+    async def attempt() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    lost: list[tuple[bool, str | None]] = []
+    sink = SimpleNamespace(connection_changed=lambda up, reason: lost.append((up, reason)))
+    backoff = Backoff(initial=0.0)
+    with pytest.raises(AuthError):
+        await reconnect_forever(
+            attempt, sink, backoff, logging.getLogger("test"), "connection to example.net"
+        )
+    assert lost == [
+        (False, "closed by the server"),
+        (False, "no route to host"),
+        (False, "cannot_connect"),
+        (False, "unexpected error"),
+    ]
+    assert outcomes == ["never reached"]
+    assert "Unexpected error in the connection to example.net" in caplog.text
 
 
 def test_throttled_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime
 import logging
 import random
 import time
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NoReturn, Protocol
 
-from .errors import InputError, Unsupported
+from .errors import AuthError, InputError, LnsError, Unsupported
 from .models import (
     Alarm,
     Capability,
@@ -312,6 +313,36 @@ class Backoff:
         """Start again from the initial delay, after a connection that worked."""
         self._next = self.initial
         self._opened_at = None
+
+
+async def reconnect_forever(
+    attempt: Callable[[], Awaitable[str]],
+    sink: Sink,
+    backoff: Backoff,
+    logger: logging.Logger,
+    channel: str,
+) -> NoReturn:
+    """
+    Run ``attempt`` (one connection, returning why it ended) again and again until cancelled.
+
+    Each end is reported to ``sink`` as a lost connection, then ``backoff`` says how long to
+    wait. Refused credentials (``AuthError``) end it; any other error, a bug included, is one
+    more lost connection. ``channel`` names the connection in the log (``connection to …``).
+    """
+    while True:
+        try:
+            reason = await attempt()
+        except AuthError:
+            raise
+        except LnsError as err:
+            reason = err.reason or err.key
+        except Exception:  # a bug must not end the connection for good: retry
+            logger.exception("Unexpected error in the %s", channel)
+            reason = "unexpected error"
+        sink.connection_changed(False, reason)
+        delay = backoff.next_delay()
+        logger.debug("%s: %s; retry in %.1f s", channel[:1].upper() + channel[1:], reason, delay)
+        await asyncio.sleep(delay)
 
 
 class ThrottledLog:

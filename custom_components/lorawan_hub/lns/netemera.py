@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import Backoff, NetworkServer, Sink, ThrottledLog
+from .base import Backoff, NetworkServer, Sink, ThrottledLog, reconnect_forever
 from .errors import (
     AuthError,
     CannotConnect,
@@ -381,20 +381,9 @@ class NetemeraClient(NetworkServer):
 
     async def run(self, sink: Sink) -> None:
         """Follow the application's uplink stream, resuming after every outage, until cancelled."""
-        while True:
-            try:
-                reason = await self._follow(sink)
-            except AuthError:
-                raise
-            except LnsError as err:
-                reason = err.reason or err.key
-            except Exception:  # a bug must not end the connection for good: retry
-                _LOGGER.exception("Unexpected error in the stream of %s", self.host)
-                reason = "unexpected error"
-            sink.connection_changed(False, reason)
-            delay = self._backoff.next_delay()
-            _LOGGER.debug("Stream of %s: %s; retry in %.1f s", self.host, reason, delay)
-            await asyncio.sleep(delay)
+        await reconnect_forever(
+            lambda: self._follow(sink), sink, self._backoff, _LOGGER, f"stream of {self.host}"
+        )
 
     def _since(self, sink: Sink) -> datetime | None:
         """Return when to resume from by time: the last uplink seen, never later than now."""

@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .base import Backoff, NetworkServer, Sink, ThrottledLog
+from .base import Backoff, NetworkServer, Sink, ThrottledLog, reconnect_forever
 from .errors import AuthError, CannotConnect, InvalidRequest, LnsError, ProtocolError, Unsupported
 from .models import (
     Capability,
@@ -364,28 +364,25 @@ class OrionClient(NetworkServer):
         """Stay subscribed to realtime data, reconnecting with backoff, until cancelled."""
         self._sink = sink
         try:
-            while True:
-                try:
-                    conn = await self._open()
-                    # The delay starts again only once the connection brings data or lasts.
-                    self._backoff.opened()
-                    reason = await self._run_connection(conn, sink)
-                except AuthError:
-                    raise
-                except LnsError as err:
-                    reason = err.reason or err.key
-                except Exception:  # a bug must not end the connection for good: retry
-                    _LOGGER.exception("Unexpected error in the connection to %s", self.host)
-                    reason = "unexpected error"
-                sink.connection_changed(False, reason)
-                delay = self._backoff.next_delay()
-                _LOGGER.debug("Connection to %s: %s; retry in %.1f s", self.host, reason, delay)
-                await asyncio.sleep(delay)
+            await reconnect_forever(
+                lambda: self._connect_and_run(sink),
+                sink,
+                self._backoff,
+                _LOGGER,
+                f"connection to {self.host}",
+            )
         finally:
             self._sink = None
             if self._ack_check is not None:
                 self._ack_check.cancel()
                 self._ack_check = None
+
+    async def _connect_and_run(self, sink: Sink) -> str:
+        """Open one connection and run it until it is lost; say why."""
+        conn = await self._open()
+        # The delay starts again only once the connection brings data or lasts.
+        self._backoff.opened()
+        return await self._run_connection(conn, sink)
 
     async def _run_connection(self, conn: Connection, sink: Sink) -> str:
         """Run one connection until it is lost and say why; raise AuthError for a refused token."""

@@ -22,8 +22,8 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
-from ..base import Backoff, NetworkServer, Sink, ThrottledLog, no_gateways
-from ..errors import AuthError, InvalidRequest, LnsError, ProtocolError, Unsupported
+from ..base import Backoff, NetworkServer, Sink, ThrottledLog, no_gateways, reconnect_forever
+from ..errors import InvalidRequest, LnsError, ProtocolError, Unsupported
 from ..models import (
     Capability,
     Downlink,
@@ -285,21 +285,13 @@ class OrbiWiseClient(NetworkServer):
         self._sink = sink
         self._deleter = asyncio.create_task(self._store.delete_delivered(), name="orbiwise deleter")
         try:
-            while True:
-                try:
-                    reason = await self._connection(sink)
-                except AuthError:
-                    raise
-                except LnsError as err:
-                    reason = err.reason or err.key
-                except Exception:  # a bug must not end the connection for good: retry
-                    _LOGGER.exception("Unexpected error in the connection to %s", self.host)
-                    reason = "unexpected error"
-                self.live.clear()
-                sink.connection_changed(False, reason)
-                delay = self._backoff.next_delay()
-                _LOGGER.debug("Connection to %s: %s; retry in %.1f s", self.host, reason, delay)
-                await asyncio.sleep(delay)
+            await reconnect_forever(
+                lambda: self._connection(sink),
+                sink,
+                self._backoff,
+                _LOGGER,
+                f"connection to {self.host}",
+            )
         finally:
             self._sink = None
             tasks = [self._deleter, self._refresh_task, *self._tasks]
@@ -313,19 +305,23 @@ class OrbiWiseClient(NetworkServer):
                         await task
 
     async def _connection(self, sink: Sink) -> str:
-        if self.transport is Transport.WEBSOCKET:
-            ws = await open_websocket(self._session, self._rest, self._heartbeat)
-            return await run_websocket(self, sink, ws)
-        if self.transport is Transport.MQTT:
-            from .mqtt import run_mqtt  # noqa: PLC0415 - paho only when MQTT is used
+        """Run one connection of the entry's transport until it ends; then pushes wait again."""
+        try:
+            if self.transport is Transport.WEBSOCKET:
+                ws = await open_websocket(self._session, self._rest, self._heartbeat)
+                return await run_websocket(self, sink, ws)
+            if self.transport is Transport.MQTT:
+                from .mqtt import run_mqtt  # noqa: PLC0415 - paho only when MQTT is used
 
-            reason: str = await run_mqtt(self, sink)
-            return reason
-        await self._push.start()
-        await self.connected(sink)
-        # Pushes arrive through the receiver (``dispatch``): wait here until cancelled.
-        forever: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        return await forever
+                reason: str = await run_mqtt(self, sink)
+                return reason
+            await self._push.start()
+            await self.connected(sink)
+            # Pushes arrive through the receiver (``dispatch``): wait here until cancelled.
+            forever: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            return await forever
+        finally:
+            self.live.clear()
 
     async def connected(self, sink: Sink) -> None:
         """Catch up after a (re)connect: list the devices again, drain, then go live."""
