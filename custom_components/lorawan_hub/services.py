@@ -41,6 +41,7 @@ from .lns.models import (
     DownlinkResult,
     FuotaRequest,
     LoRaClass,
+    MulticastGroup,
     MulticastKeys,
     MulticastSetup,
     ServerDevice,
@@ -335,6 +336,22 @@ async def _send_multicast(call: ServiceCall) -> ServiceResponse:
     return _result(result)
 
 
+def _member(coordinator: LoRaWANHubCoordinator, dev_eui: str) -> dict[str, Any]:
+    """Name a device of a group in an action's response: its DevEUI and Home Assistant device."""
+    state = coordinator.devices.get(dev_eui)
+    return {"dev_eui": dev_eui, "device_id": state.device_id if state else None}
+
+
+def _group_response(coordinator: LoRaWANHubCoordinator, group: MulticastGroup) -> dict[str, Any]:
+    """Describe a multicast group and its member devices in an action's response."""
+    return {
+        "group_id": group.group_id,
+        "name": group.name,
+        "device_class": group.device_class.value if group.device_class else None,
+        "devices": [_member(coordinator, dev_eui) for dev_eui in group.dev_euis],
+    }
+
+
 async def _multicast_group_status(call: ServiceCall) -> ServiceResponse:
     coordinator = _group_coordinator(
         call, Capability.MULTICAST_GROUPS, SERVICE_MULTICAST_GROUP_STATUS
@@ -342,21 +359,10 @@ async def _multicast_group_status(call: ServiceCall) -> ServiceResponse:
     group = await call_vendor(
         coordinator, coordinator.client.multicast_group_status(call.data[ATTR_GROUP_ID])
     )
-    return {
-        "group_id": group.group_id,
-        "name": group.name,
-        "device_class": group.device_class.value if group.device_class else None,
-        "devices": [
-            {
-                "dev_eui": dev_eui,
-                "device_id": state.device_id
-                if (state := coordinator.devices.get(dev_eui))
-                else None,
-                "state": group.states.get(dev_eui),
-            }
-            for dev_eui in group.dev_euis
-        ],
-    }
+    response = _group_response(coordinator, group)
+    for member in response["devices"]:
+        member["state"] = group.states.get(member["dev_eui"])
+    return response
 
 
 def _multicast_keys(data: Mapping[str, Any]) -> MulticastKeys | None:
@@ -391,33 +397,14 @@ async def _create_multicast_group(call: ServiceCall) -> ServiceResponse:
         ping_slot_periodicity=call.data.get(ATTR_PING_SLOT_PERIODICITY),
     )
     group = await call_vendor(coordinator, coordinator.client.create_multicast_group(setup))
-    response: dict[str, Any] = {
-        "group_id": group.group_id,
-        "name": group.name,
-        "device_class": group.device_class.value if group.device_class else None,
-        "devices": [
-            {
-                "dev_eui": dev_eui,
-                "device_id": state.device_id
-                if (state := coordinator.devices.get(dev_eui))
-                else None,
-            }
-            for dev_eui in group.dev_euis
-        ],
-    }
+    response = _group_response(coordinator, group)
     refused = {
         dev_eui: state for dev_eui, state in group.states.items() if dev_eui not in group.dev_euis
     }
     if refused:
         # The group exists; the devices the server did not add, each with its reason.
         response["refused"] = [
-            {
-                "dev_eui": dev_eui,
-                "device_id": state.device_id
-                if (state := coordinator.devices.get(dev_eui))
-                else None,
-                "reason": reason,
-            }
+            {**_member(coordinator, dev_eui), "reason": reason}
             for dev_eui, reason in refused.items()
         ]
     if group.keys is not None:
