@@ -167,42 +167,52 @@ class RepositorySteps(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose the vendor; its devices are fetched then."""
+        self._draft = {}
+        try:
+            vendor = await self._vendor_step(
+                "repository_vendor", user_input, self._previous(CONF_VENDOR_ID), codecs=True
+            )
+        except CodecError as err:
+            return await self._unreachable(err)
+        if not isinstance(vendor, str):
+            return vendor
+        self._draft = {CONF_VENDOR_ID: vendor}
+        return await self.async_step_repository_device()
+
+    async def _vendor_step(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        previous: str | None,
+        *,
+        codecs: bool,
+    ) -> str | ConfigFlowResult:
+        """
+        Return the vendor chosen, when it has devices (with a codec, if ``codecs``).
+
+        Otherwise the form of the repository's vendors, with why the choice was not taken.
+        Raises CodecError when the repository's vendor list cannot be read.
+        """
         catalog = repository_catalog(self.hass)
         errors: dict[str, str] = {}
         reason = ""
-        self._draft = {}
-        try:
-            vendors = await catalog.async_vendors()
-            if user_input is not None:
-                vendor = user_input[CONF_VENDOR_ID]
-                try:
-                    devices = await catalog.async_devices(vendor)
-                except CodecError as err:
-                    errors["base"] = "repository_unreachable"
-                    reason = str(err)
+        vendors = await catalog.async_vendors()
+        if user_input is not None:
+            vendor: str = user_input[CONF_VENDOR_ID]
+            try:
+                devices = await catalog.async_devices(vendor)
+            except CodecError as err:
+                errors["base"] = "repository_unreachable"
+                reason = str(err)
+            else:
+                if not devices:
+                    errors["base"] = "no_repository_devices"
+                    vendors = await catalog.async_vendors()
+                elif codecs and not any(device.has_codec for device in devices.values()):
+                    errors["base"] = "no_repository_codecs"
                 else:
-                    if not devices:
-                        errors["base"] = "no_repository_devices"
-                        vendors = await catalog.async_vendors()
-                    elif not any(device.has_codec for device in devices.values()):
-                        errors["base"] = "no_repository_codecs"
-                    else:
-                        self._draft = {CONF_VENDOR_ID: vendor}
-                        return await self.async_step_repository_device()
-        except CodecError as err:
-            return await self._unreachable(err)
-        previous = (user_input or {}).get(CONF_VENDOR_ID) or self._previous(CONF_VENDOR_ID)
-        return self._vendor_form("repository_vendor", previous, vendors, reason, errors)
-
-    def _vendor_form(
-        self,
-        step_id: str,
-        previous: str | None,
-        vendors: Mapping[str, str],
-        reason: str,
-        errors: dict[str, str],
-    ) -> ConfigFlowResult:
-        """Show the repository's vendors (``reason``: why the last choice could not be taken)."""
+                    return vendor
+            previous = vendor or previous
         return self.async_show_form(
             step_id=step_id,
             data_schema=probatio.Schema(
@@ -397,30 +407,18 @@ class RepositorySteps(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose the vendor of the device's repository identity."""
-        catalog = repository_catalog(self.hass)
-        errors: dict[str, str] = {}
-        reason = ""
+        before = self._identity() or {}
         try:
-            vendors = await catalog.async_vendors()
-            if user_input is not None:
-                vendor = user_input[CONF_VENDOR_ID]
-                try:
-                    devices = await catalog.async_devices(vendor)
-                except CodecError as err:
-                    errors["base"] = "repository_unreachable"
-                    reason = str(err)
-                else:
-                    if devices:
-                        self._draft = {CONF_VENDOR_ID: vendor}
-                        return await self.async_step_identity_device()
-                    errors["base"] = "no_repository_devices"
-                    vendors = await catalog.async_vendors()
+            vendor = await self._vendor_step(
+                "identity_vendor", user_input, before.get(CONF_BRAND_ID), codecs=False
+            )
         except CodecError as err:
             self._reason = str(err)
             return await self.async_step_identity_unreachable()
-        before = self._identity() or {}
-        previous = (user_input or {}).get(CONF_VENDOR_ID) or before.get(CONF_BRAND_ID)
-        return self._vendor_form("identity_vendor", previous, vendors, reason, errors)
+        if not isinstance(vendor, str):
+            return vendor
+        self._draft = {CONF_VENDOR_ID: vendor}
+        return await self.async_step_identity_device()
 
     async def async_step_identity_device(
         self, user_input: dict[str, Any] | None = None
