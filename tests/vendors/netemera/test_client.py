@@ -83,6 +83,24 @@ def make_client(
     )
 
 
+def scripted_client(
+    session: aiohttp.ClientSession,
+    server: SimulatorServer,
+    application: str | None = "a",
+    **kwargs: Any,
+) -> NetemeraClient:
+    """Return a client of a test's own scripted server (its API under /api/v4, tokens at /token)."""
+    return NetemeraClient(
+        session,
+        f"{server.base_url}/api/v4",
+        f"{server.base_url}/token",
+        client_id="c",
+        client_secret="s",
+        application_id=application,
+        **kwargs,
+    )
+
+
 class FailingSink(RecordingSink):
     """A sink with a bug: the uplink with frame counter ``fail_at`` raises, once or always."""
 
@@ -395,14 +413,7 @@ async def test_page_link_to_another_server_is_refused(http_session: aiohttp.Clie
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/applications/a/end-devices", devices)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         with pytest.raises(ProtocolError, match="off the API server"):
             await client.list_devices()
 
@@ -425,14 +436,7 @@ async def test_page_links_in_a_circle(http_session: aiohttp.ClientSession) -> No
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/applications/a/end-devices", devices)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         with pytest.raises(ProtocolError, match="go round in a circle"):
             await client.list_devices()
     assert pages == ["1", "2", "1"]
@@ -495,14 +499,7 @@ async def test_bad_documents(
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/applications", applications)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id=None,
-        )
+        client = scripted_client(http_session, server, application=None)
         for _ in range(3):
             with pytest.raises(ProtocolError):
                 await client.list_applications()
@@ -871,14 +868,7 @@ async def test_stream_refusals_are_retried(
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         sink = RecordingSink()
         sink.position = "AAAB"
         task = asyncio.create_task(client.run(sink))
@@ -1033,14 +1023,7 @@ async def test_large_answer_in_pieces(http_session: aiohttp.ClientSession) -> No
     app.router.add_get("/api/v4/device-profiles", nothing)
     app.router.add_get("/api/v4/end-devices/{eui}/activation", nothing)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         assert len(body) > 3 * 16_384
         assert len(await client.list_devices()) == 600
         with (
@@ -1076,14 +1059,7 @@ async def test_log_of_oversized_event(
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         sink = RecordingSink()
         task = asyncio.create_task(client.run(sink))
         await sink.wait_for(lambda: len(sink.uplinks) == 1)
@@ -1437,15 +1413,7 @@ async def test_event_ids_that_cannot_be_sent_back(
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/uplink-packets/applications/a", stream)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-            backoff=Backoff(initial=0.01),
-        )
+        client = scripted_client(http_session, server, backoff=Backoff(initial=0.01))
         sink = RecordingSink()
         sink.position = "stored\x7fid"
         task = asyncio.create_task(client.run(sink))
@@ -1515,14 +1483,7 @@ async def test_one_bad_device_costs_only_itself(
     app.router.add_get("/api/v4/device-profiles", device_profiles)
     app.router.add_get("/api/v4/end-devices/{eui}/activation", activation)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         listed = await client.list_devices()
     assert [(d.dev_eui, d.name, d.model, d.device_class, d.dev_addr) for d in listed] == [
         ("70B3D5CA40000031", None, None, None, "00000000"),
@@ -1550,14 +1511,7 @@ async def test_single_documents_without_data(http_session: aiohttp.ClientSession
     app.router.add_post("/token", token)
     app.router.add_get("/api/v4/end-devices/{eui}", end_device)
     async with SimulatorServer(app) as server:
-        client = NetemeraClient(
-            http_session,
-            f"{server.base_url}/api/v4",
-            f"{server.base_url}/token",
-            client_id="c",
-            client_secret="s",
-            application_id="a",
-        )
+        client = scripted_client(http_session, server)
         with pytest.raises(ProtocolError, match="holds no end-device"):
             await client.set_device_class(CLIMATE, LoRaClass.C)
         with pytest.raises(ProtocolError, match="has no device profile"):
