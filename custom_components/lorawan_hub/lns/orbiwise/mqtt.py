@@ -32,6 +32,27 @@ REPLY_TOPICS = ("payloads_dl", "multicast")
 _REFUSED = frozenset({4, 5, 134, 135})
 
 
+def _refusal(reason: ReasonCode) -> Exception | None:
+    """Return the error a broker's answer to connecting means, None when it accepted."""
+    if not reason.is_failure:
+        return None
+    if reason.value in _REFUSED:
+        return AuthError(f"the broker refused the credentials ({reason})")
+    return CannotConnect(f"the broker refused the connection ({reason})")
+
+
+def _settle(
+    future: asyncio.Future[Any], result: Any = None, error: Exception | None = None
+) -> None:
+    """Give ``future`` its result or ``error``, unless it has one already (on the event loop)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 def _tls_context() -> ssl.SSLContext:
     """Build a verifying TLS context (reads the system's certificates: not on the event loop)."""
     return ssl.create_default_context()
@@ -47,16 +68,6 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
     subscribed: asyncio.Future[None] = loop.create_future()
     lost: asyncio.Future[str] = loop.create_future()
 
-    def settle(
-        future: asyncio.Future[Any], result: Any = None, error: Exception | None = None
-    ) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
     def on_connect(
         mqttc: Client,
         userdata: Any,
@@ -64,13 +75,8 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if reason.is_failure:
-            error: Exception = (
-                AuthError(f"the broker refused the credentials ({reason})")
-                if reason.value in _REFUSED
-                else CannotConnect(f"the broker refused the connection ({reason})")
-            )
-            loop.call_soon_threadsafe(settle, subscribed, None, error)
+        if (error := _refusal(reason)) is not None:
+            loop.call_soon_threadsafe(_settle, subscribed, None, error)
             return
         topics = [f"{account}/{topic}" for topic in client.topics]
         # Host mode prefixes every topic with the account (document lines 1767-1779 and the
@@ -91,9 +97,9 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
     ) -> None:
         if all(reason.is_failure for reason in reasons):
             error = CannotConnect("the broker refused every topic of the account")
-            loop.call_soon_threadsafe(settle, subscribed, None, error)
+            loop.call_soon_threadsafe(_settle, subscribed, None, error)
         else:
-            loop.call_soon_threadsafe(settle, subscribed)
+            loop.call_soon_threadsafe(_settle, subscribed)
 
     def on_message(mqttc: Client, userdata: Any, message: MQTTMessage) -> None:
         loop.call_soon_threadsafe(client.receive, message.payload)
@@ -106,8 +112,8 @@ async def run_mqtt(client: OrbiWiseClient, sink: Sink) -> str:
         properties: Properties | None,
     ) -> None:
         text = f"the broker closed the connection ({reason})"
-        loop.call_soon_threadsafe(settle, lost, text)
-        loop.call_soon_threadsafe(settle, subscribed, None, CannotConnect(text))
+        loop.call_soon_threadsafe(_settle, lost, text)
+        loop.call_soon_threadsafe(_settle, subscribed, None, CannotConnect(text))
 
     mqttc = Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -167,23 +173,7 @@ async def check_mqtt(settings: MqttSettings, username: str, password: str, limit
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        error: Exception | None = None
-        if reason.is_failure:
-            error = (
-                AuthError(f"the broker refused the credentials ({reason})")
-                if reason.value in _REFUSED
-                else CannotConnect(f"the broker refused the connection ({reason})")
-            )
-
-        def settle() -> None:
-            if answered.done():
-                return
-            if error is not None:
-                answered.set_exception(error)
-            else:
-                answered.set_result(None)
-
-        loop.call_soon_threadsafe(settle)
+        loop.call_soon_threadsafe(_settle, answered, None, _refusal(reason))
 
     mqttc = Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
